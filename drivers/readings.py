@@ -1,0 +1,94 @@
+"""Typed readings: what a driver hands to the rest of the agent.
+
+A driver knows one kind of device and nothing about food safety. It turns bytes
+into these small immutable values and passes them to a ``ReadingSink``. Workflows
+consume them; nothing downstream ever sees raw bytes.
+
+Times are timezone-aware ``datetime`` values taken when the reading was decoded
+(``now()`` from the driver's clock, injectable for tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reading:
+    """Base of every reading: which device produced it and when."""
+
+    device_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BadgeScan(Reading):
+    """A card presented to a badge reader. ``card`` is normalised (see drivers.badge)."""
+
+    card: str
+    raw: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TemperatureReading(Reading):
+    """A body (object) temperature from an infrared thermometer, in °C."""
+
+    object_c: float
+    ambient_c: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StableWeight(Reading):
+    """A stable weight from a scale, normalised to grams (negative allowed)."""
+
+    grams: float
+    net: bool = False
+    tare_g: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegisterSample(Reading):
+    """Named engineering values read from a Modbus device (already scaled).
+
+    ``values`` maps a profile's point names to numbers, e.g.
+    ``{"temperature_c": 4.2, "humidity_pct": 71.0}`` or ``{"run": 1.0}``.
+    """
+
+    values: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TextInput(Reading):
+    """A line typed or scanned at a keyboard-style input (barcode reader, keypad)."""
+
+    text: str
+
+
+class DeviceState(StrEnum):
+    STARTING = "starting"
+    OK = "ok"
+    SILENT = "silent"  # port open but nothing valid arrived for too long
+    DISCONNECTED = "disconnected"  # port missing or failing to open
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceHealth:
+    """A driver's view of its own health, published on every state change."""
+
+    device_id: str
+    kind: str
+    state: DeviceState
+    at: datetime
+    bad_frames: int = 0
+    good_frames: int = 0
+    last_reading_at: datetime | None = None
+    detail: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+ReadingSink = Callable[[Reading], None]
+HealthSink = Callable[[DeviceHealth], None]

@@ -1,0 +1,94 @@
+"""The agent assembled from its config: store, recorder, reading bus, components.
+
+``Agent`` is what ``canteen-agent run`` starts; tests and the demo build it too.
+Each capability adds its components in ``_build`` from what the config declares.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from agent.config import AgentConfig
+from agent.recorder import ClockMonitor, Recorder
+from agent.runtime import Component, MainLoop, ReadingBus, Supervisor
+from agent.store import Store
+from agent.store.budget import apply_retention, enforce_budget
+from agent.timeutil import make_now
+
+log = logging.getLogger("agent.app")
+
+
+class Agent:
+    def __init__(self, config: AgentConfig, *, now: Callable[[], datetime] | None = None,
+                 clock: ClockMonitor | None = None) -> None:
+        self.config = config
+        self.now = now or make_now(config.identity.tz)
+        self.store = Store(config.store.path, config.store.media_dir,
+                           group_commit_max=config.store.group_commit_max)
+        self.recorder = Recorder(config, self.store, self.now, clock)
+        self.bus = ReadingBus(self.now)
+        self.supervisor = Supervisor()
+        self.components: list[Component] = [self.bus, StoreHousekeeping(self)]
+        self._sync_roster_from_config()
+
+    def _sync_roster_from_config(self) -> None:
+        """Staff listed in the config seed the roster until the platform sends one."""
+        if self.config.site.staff and not self.store.kv_get("roster_from_platform", False):
+            self.store.replace_roster([s.model_dump() for s in self.config.site.staff],
+                                      self.now().isoformat())
+
+    def start(self) -> None:
+        for component in self.components:
+            self.supervisor.start(component)
+        log.info("agent started agent_id=%s components=%s", self.config.identity.agent_id,
+                 ",".join(c.name for c in self.components))
+
+    def stop(self) -> None:
+        self.supervisor.stop()
+        self.store.close()
+        log.info("agent stopped")
+
+    def run_forever(self) -> None:
+        """Start, serve until SIGTERM/SIGINT, stop in order."""
+        loop = MainLoop(self.supervisor)
+        loop.install_signal_handlers()
+        self.start()
+        try:
+            loop.run()
+        finally:
+            self.stop()
+
+
+class StoreHousekeeping:
+    """Retention and disk budget every few minutes; an alarm while the budget bites."""
+
+    name = "store-housekeeping"
+
+    def __init__(self, agent: Agent, every_s: float = 300) -> None:
+        self.agent = agent
+        self.every_s = every_s
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            self.once()
+            stop.wait(self.every_s)
+
+    def once(self) -> None:
+        cfg = self.agent.config.store
+        now = self.agent.now()
+        apply_retention(self.agent.store, now, cfg.retention_days, cfg.telemetry_keep_days)
+        report = enforce_budget(self.agent.store, int(cfg.disk_budget_mb * 1024 * 1024), now,
+                                cfg.retention_days)
+        subject = {"device_id": "store"}
+        if report.pressure:
+            self.agent.recorder.raise_alarm(
+                "disk_budget", subject, f"disk budget reached: {report.used_before} bytes used",
+                severity="major", details={"media_evicted": report.media_evicted,
+                                           "telemetry_deleted": report.telemetry_deleted,
+                                           "records_deleted": report.records_deleted,
+                                           "still_over": report.over_budget})
+        else:
+            self.agent.recorder.clear_alarm("disk_budget", subject, "disk use back under budget")

@@ -1,0 +1,207 @@
+"""``canteen-agent``: run the agent and inspect its state.
+
+Each subcommand is a small function; the heavy lifting lives in the modules it calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from agent.config import AgentConfig
+from agent.config_loader import ConfigError, load_config
+from agent.logging_setup import setup_logging
+
+DEFAULT_CONFIG = os.environ.get("CANTEEN_CONFIG", "/etc/canteen-agent/agent.yaml")
+EXIT_INVALID_CONFIG = 2
+
+
+def agent_version() -> str:
+    try:
+        return version("canteen-agent")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def _load(path: str) -> AgentConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(EXIT_INVALID_CONFIG) from None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from agent.app import Agent
+
+    config = _load(args.config)
+    setup_logging(config.logging.level, config.logging.format)
+    Agent(config).run_forever()
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.file)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_INVALID_CONFIG
+    counts = (f"{len(config.devices)} serial devices, {sum(len(b.devices) for b in config.modbus)} "
+              f"Modbus devices on {len(config.modbus)} buses, {len(config.cameras)} cameras")
+    print(f"{args.file}: valid ({config.identity.agent_id}: {counts})")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from agent.schema_export import write_schemas
+
+    written = write_schemas(Path(args.out))
+    print(f"wrote {len(written)} schemas to {args.out}")
+    return 0
+
+
+def _open_store(args: argparse.Namespace):
+    from agent.store import Store
+
+    if args.db:
+        return Store(args.db)
+    config = _load(args.config)
+    return Store(config.store.path, config.store.media_dir)
+
+
+def cmd_records(args: argparse.Namespace) -> int:
+    delivered = {"delivered": True, "pending": False, "any": None}[args.state]
+    with _open_store(args) as store:
+        rows = store.iter_records(type_=args.type, day=args.day, verdict=args.verdict,
+                                  delivered=delivered, limit=args.limit)
+        if args.format == "jsonl":
+            for row in rows:
+                print(json.dumps(row, ensure_ascii=False))
+        elif args.format == "csv":
+            _write_csv(rows, sys.stdout)
+        else:
+            _print_table(rows)
+    return 0
+
+
+_CSV_COLUMNS = ["seq", "id", "type", "occurred_at", "verdict", "findings", "staff_id", "device_id",
+                "delivered_at", "data"]
+
+
+def _flat(row: dict) -> dict:
+    return {
+        "seq": row["seq"], "id": row["id"], "type": row["type"], "occurred_at": row["occurred_at"],
+        "verdict": row.get("verdict") or "", "findings": ";".join(row.get("findings", [])),
+        "staff_id": (row.get("operator") or {}).get("staff_id") or row["data"].get("staff_id", ""),
+        "device_id": (row.get("source") or {}).get("device_id", ""),
+        "delivered_at": row.get("_delivered_at") or "",
+        "data": json.dumps(row["data"], ensure_ascii=False),
+    }
+
+
+def _write_csv(rows, out) -> None:
+    writer = csv.DictWriter(out, fieldnames=_CSV_COLUMNS)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(_flat(row))
+
+
+def _print_table(rows) -> None:
+    print(f"{'seq':>7}  {'occurred':19}  {'type':24} {'verdict':7}  {'sent':4}  findings")
+    for row in rows:
+        flat = _flat(row)
+        sent = "yes" if flat["delivered_at"] else "no"
+        print(f"{flat['seq']:>7}  {flat['occurred_at'][:19]:19}  {flat['type']:24} "
+              f"{flat['verdict']:7}  {sent:4}  {flat['findings']}")
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    with _open_store(args) as store:
+        depth = store.outbox_depth()
+        usage = store.disk_usage_bytes()
+        alarms = store.open_alarms()
+        report = {
+            "outbox": {d.priority.name.lower(): {"pending": d.count, "oldest": d.oldest} for d in depth},
+            "disk_bytes": usage,
+            "last_seq": store.last_seq(),
+            "open_alarms": [{"kind": a["kind"], "subject": json.loads(a["subject"]),
+                             "since": a["raised_at"]} for a in alarms],
+        }
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return 0
+    print("outbox (pending, oldest):")
+    for name, entry in report["outbox"].items():
+        print(f"  {name:10} {entry['pending']:>8}  {entry['oldest'] or '-'}")
+    print(f"disk: database {usage['database'] / 1e6:.1f} MB, media {usage['media'] / 1e6:.1f} MB")
+    print(f"last seq: {report['last_seq']}")
+    print(f"open alarms: {len(alarms)}")
+    for alarm in report["open_alarms"]:
+        print(f"  {alarm['since'][:19]}  {alarm['kind']}  {alarm['subject']}")
+    return 0
+
+
+def cmd_version(args: argparse.Namespace) -> int:
+    print(f"canteen-agent {agent_version()}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="canteen-agent", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run the agent")
+    p.add_argument("--config", default=DEFAULT_CONFIG)
+    p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("check-config", help="validate a config file (exit 0 valid, 2 invalid)")
+    p.add_argument("file")
+    p.set_defaults(fn=cmd_check_config)
+
+    p = sub.add_parser("schema", help="write the JSON Schema of every record type")
+    p.add_argument("--out", required=True)
+    p.set_defaults(fn=cmd_schema)
+
+    for name, fn, text in (("records", cmd_records, "list and export stored records"),
+                           ("status", cmd_status, "outbox, disk and alarms from the store")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--config", default=DEFAULT_CONFIG)
+        p.add_argument("--db", help="open this database instead of the config's")
+        p.set_defaults(fn=fn)
+        if name == "records":
+            p.add_argument("--type")
+            p.add_argument("--day", help="YYYY-MM-DD (local)")
+            p.add_argument("--verdict", choices=["pass", "fail", "warn"])
+            p.add_argument("--state", choices=["any", "delivered", "pending"], default="any")
+            p.add_argument("--format", choices=["table", "jsonl", "csv"], default="table")
+            p.add_argument("--limit", type=int)
+        else:
+            p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("version", help="print the version")
+    p.set_defaults(fn=cmd_version)
+    for extend in _EXTENSIONS:
+        extend(sub)
+    return parser
+
+
+# Capabilities register their subcommands here (probe, vision, today, doctor ...).
+_EXTENSIONS: list = []
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return int(args.fn(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

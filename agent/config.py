@@ -1,0 +1,277 @@
+"""The agent's configuration: one YAML file, validated by pydantic.
+
+Unknown keys are errors (a typo must not pass silently). Every value can be
+overridden from the environment with ``CANTEEN__SECTION__KEY=value`` (values parse
+as YAML scalars, list items by index: ``CANTEEN__DEVICES__0__PORT``), and secrets
+come from files (``password_file``, ``*_file``) so one config serves a fleet.
+
+Every number from DOMAIN.md lives here as a default, never as a constant in code.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import time
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from agent.config_devices import CameraConfig, DeviceConfig, ModbusBusConfig
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+# --- identity, broker, store ---------------------------------------------------------
+
+
+class Identity(Strict):
+    agent_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+                          description="Unique id of this box; also its MQTT client id.")
+    school_id: str = Field(min_length=1, description="School code on the platform.")
+    canteen_id: str = Field(min_length=1, description="Canteen (kitchen) id within the school.")
+    timezone: str = Field("Asia/Shanghai", description="IANA zone for local times and schedules.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class TlsConfig(Strict):
+    ca_file: Path | None = Field(None, description="CA bundle that signed the broker's certificate.")
+    cert_file: Path | None = Field(None, description="Client certificate (mutual TLS).")
+    key_file: Path | None = Field(None, description="Client private key (mutual TLS).")
+    server_name: str | None = Field(None, description="Expected name in the broker certificate, if not the host.")
+
+
+class BrokerConfig(Strict):
+    host: str = Field("127.0.0.1", description="MQTT broker host.")
+    port: int = Field(1883, ge=1, le=65535)
+    protocol: Literal["mqtt5", "mqtt311", "auto"] = Field(
+        "auto", description="auto tries MQTT 5 and falls back to 3.1.1.")
+    topic_prefix: str = Field("scfs/v1", description="Topics are <prefix>/<agent_id>/...")
+    username: str | None = None
+    password: SecretStr | None = None
+    password_file: Path | None = Field(None, description="Read the password from this file.")
+    tls: TlsConfig | None = Field(None, description="TLS settings; required off loopback.")
+    allow_plaintext_remote: bool = Field(
+        False, description="Permit plaintext to a non-loopback broker (logged at every connect).")
+    keepalive_s: int = Field(30, ge=5, le=3600)
+    session_expiry_s: int = Field(7 * 86400, ge=86400, description="Persistent session lifetime (>= 1 day).")
+    ack_mode: Literal["platform", "puback"] = Field(
+        "platform", description="platform: items leave the outbox on <root>/ack; puback: on broker PUBACK.")
+    inflight_max: int = Field(64, ge=1, le=65535, description="Publishes awaiting ack at once.")
+    reconnect_min_s: float = Field(1.0, gt=0)
+    reconnect_max_s: float = Field(60.0, gt=0)
+    status_interval_s: float = Field(60.0, gt=0, description="Retained status refresh period.")
+    platform_public_key: str | None = Field(
+        None, description="Ed25519 public key (base64 raw or PEM) that signs platform commands.")
+    platform_public_key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _secrets_from_files(self) -> BrokerConfig:
+        if self.password_file is not None:
+            self.password = SecretStr(_read_secret(self.password_file))
+        if self.platform_public_key_file is not None:
+            self.platform_public_key = _read_secret(self.platform_public_key_file)
+        return self
+
+
+class StoreConfig(Strict):
+    path: Path = Field(Path("/var/lib/canteen-agent/agent.db"), description="SQLite database file.")
+    media_dir: Path = Field(Path("/var/lib/canteen-agent/media"), description="Snapshots and clips.")
+    disk_budget_mb: float = Field(2048, gt=0, description="Database plus media may use this much.")
+    retention_days: int = Field(730, ge=1, description="Delivered records are kept this long (2 years).")
+    purchase_retention_days_past_expiry: int = Field(
+        183, ge=0, description="Purchase records: at least 6 months past the product's expiry.")
+    telemetry_keep_days: int = Field(30, ge=1, description="Downsampled telemetry kept locally.")
+    group_commit_max: int = Field(512, ge=1, description="Most adds committed in one transaction.")
+
+
+# --- rules: every figure in DOMAIN.md ---------------------------------------------------
+
+
+class MorningCheckRules(Strict):
+    normal_range_c: tuple[float, float] = Field((35.9, 37.3), description="Normal body temperature, inclusive.")
+    temperature_window_s: float = Field(30, gt=0, description="After a badge, wait this long for a temperature.")
+    expired_certificate_verdict: Literal["fail", "warn"] = "fail"
+    hand_findings_fail: list[str] = Field(["wound", "nail_fungus"], description="Hand findings that exclude from duty.")
+    hand_findings_warn: list[str] = Field(["foreign_object", "plaster", "ring", "nail_polish"])
+    excluding_symptoms: list[str] = Field(
+        ["fever", "diarrhoea", "vomiting", "throat_inflammation", "jaundice", "skin_infection"])
+
+
+class FoodSampleRules(Strict):
+    min_grams: float = Field(125, gt=0, description="Minimum grams per dish (some local rules: 150 or 200).")
+    keep_hours: float = Field(48, gt=0, description="Samples are kept at least this long.")
+
+
+class ColdChainRules(Strict):
+    fridge_range_c: tuple[float, float] = Field((0.0, 8.0), description="Refrigerated range.")
+    freezer_max_c: float = Field(-12.0, description="Frozen: below this.")
+    grace_minutes: float = Field(20, ge=0, description="Out of range this long before an alarm (door openings).")
+    probe_silent_minutes: float = Field(5, gt=0, description="A probe silent this long raises its own alarm.")
+    telemetry_downsample_s: float = Field(60, gt=0, description="One stored sample per device per period.")
+    hot_holding_min_c: float = 60.0
+    core_cooking_min_c: float = 70.0
+
+
+class ThermalMethod(Strict):
+    target_c: float
+    hold_s: float = Field(gt=0, description="Seconds at or above target.")
+
+
+def _default_methods() -> dict[str, ThermalMethod]:
+    return {
+        "infrared_cabinet": ThermalMethod(target_c=120, hold_s=600),
+        "steam": ThermalMethod(target_c=100, hold_s=600),
+        "boiling": ThermalMethod(target_c=100, hold_s=600),
+        "dishwasher_rinse": ThermalMethod(target_c=85, hold_s=40),
+    }
+
+
+class DisinfectionRules(Strict):
+    methods: dict[str, ThermalMethod] = Field(default_factory=_default_methods)
+    chlorine_mg_per_l: float = Field(250, gt=0)
+    chlorine_immersion_min: float = Field(5, gt=0)
+    cycle_start_rise_c: float = Field(15, gt=0, description="A cycle starts this far above ambient.")
+
+
+class PremisesRules(Strict):
+    uv_min_minutes: float = Field(30, gt=0)
+    ozone_min_minutes: float = Field(30, gt=0)
+    ozone_leak_limit_mg_m3: float = 0.1
+
+
+class ReceivingRules(Strict):
+    near_expiry_days: int = Field(3, ge=0, description="Warn when goods arrive this close to expiry.")
+
+
+class ExpiryRules(Strict):
+    warn_days: list[int] = Field([30, 7, 1], description="Warn this many days before expiry.")
+
+
+class Rules(Strict):
+    morning_check: MorningCheckRules = MorningCheckRules()
+    food_sample: FoodSampleRules = FoodSampleRules()
+    cold_chain: ColdChainRules = ColdChainRules()
+    disinfection: DisinfectionRules = DisinfectionRules()
+    premises: PremisesRules = PremisesRules()
+    receiving: ReceivingRules = ReceivingRules()
+    expiry: ExpiryRules = ExpiryRules()
+    additive_limits_g: dict[str, float] = Field(
+        default_factory=dict, description="Max grams per use for additives with a usage limit.")
+
+
+# --- schedules ---------------------------------------------------------------------------
+
+
+class MealWindow(Strict):
+    start: time
+    end: time
+    sample_deadline: time | None = Field(None, description="All dishes sampled by then (default: end).")
+    disinfection_deadline_min: float = Field(120, gt=0, description="Tableware disinfected within this after end.")
+
+
+def _default_meals() -> dict[str, MealWindow]:
+    return {
+        "breakfast": MealWindow(start=time(7, 0), end=time(8, 30)),
+        "lunch": MealWindow(start=time(11, 30), end=time(13, 0)),
+        "dinner": MealWindow(start=time(17, 0), end=time(18, 30)),
+    }
+
+
+class Schedules(Strict):
+    morning_check_deadline: time = Field(time(9, 30), description="Everyone on today's roster checked by then.")
+    meals: dict[str, MealWindow] = Field(default_factory=_default_meals)
+    uv_rooms: list[str] = Field(default_factory=list, description="Rooms that need a UV/ozone run daily.")
+    uv_deadline: time = time(21, 0)
+    day_end: time = Field(time(23, 55), description="When the daily ledger is written.")
+    missed_job_grace_s: int = Field(3600, ge=0, description="After a power cut, missed jobs run within this.")
+
+
+class MenuDish(Strict):
+    name: str
+    meals: list[str] = Field(default_factory=list, description="Meals serving it; empty = every meal.")
+
+
+class StaffMember(Strict):
+    staff_id: str
+    name: str
+    badges: list[str] = Field(default_factory=list)
+    role: str = "cook"
+    health_cert_expires_on: str | None = Field(None, description="YYYY-MM-DD.")
+    on_duty: bool = True
+
+
+class SiteConfig(Strict):
+    """Site data the platform can also push (roster, menu)."""
+
+    staff: list[StaffMember] = Field(default_factory=list)
+    menu: list[MenuDish] = Field(default_factory=list)
+    suppliers: dict[str, str] = Field(default_factory=dict, description="Supplier -> licence expiry date.")
+
+
+class LoggingConfig(Strict):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = Field("text", description="json: one object per line (log shippers).")
+
+
+class VisionConfig(Strict):
+    enabled: bool = True
+    models_dir: Path | None = Field(None, description="Where manifest.json lives (default: the package's).")
+    site_dir: Path = Field(Path("/var/lib/canteen-agent/vision"), description="Per-site enrolment (chef hats).")
+    threads: int = Field(1, ge=1, le=8, description="onnxruntime intra-op threads per model.")
+    persist_s: float = Field(5.0, gt=0, description="A violation must persist this long.")
+    clear_s: float = Field(3.0, gt=0, description="Compliant this long clears it.")
+    pre_roll_s: float = Field(3.0, ge=0)
+    post_roll_s: float = Field(3.0, ge=0)
+    blur_other_faces: bool = True
+    mask_threshold: float = Field(0.5, gt=0, lt=1, description="P(no mask) above this is a violation.")
+    face_score_min: float = Field(0.8, gt=0, lt=1)
+
+
+class AgentConfig(Strict):
+    identity: Identity
+    broker: BrokerConfig = BrokerConfig()
+    store: StoreConfig = StoreConfig()
+    rules: Rules = Rules()
+    schedules: Schedules = Schedules()
+    site: SiteConfig = SiteConfig()
+    devices: list[DeviceConfig] = Field(default_factory=list, description="Serial devices.")
+    modbus: list[ModbusBusConfig] = Field(default_factory=list, description="Modbus buses and gateways.")
+    cameras: list[CameraConfig] = Field(default_factory=list)
+    vision: VisionConfig = VisionConfig()
+    logging: LoggingConfig = LoggingConfig()
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> AgentConfig:
+        seen: set[str] = set()
+        ids = [d.id for d in self.devices] + [c.id for c in self.cameras]
+        for bus in self.modbus:
+            ids += [bus.id] + [d.id for d in bus.devices]
+        for item in ids:
+            if item in seen:
+                raise ValueError(f"duplicate device/camera id {item!r}")
+            seen.add(item)
+        return self
+
+
+def _read_secret(path: Path) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ValueError(f"cannot read secret file {path}: {exc.strerror}") from exc
+

@@ -1,0 +1,44 @@
+"""Device, bus and camera config models, gathered from the drivers that own them.
+
+Each driver module defines the pydantic model of its own settings; this module only
+assembles them into the unions the agent's config file accepts (by ``kind``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Zone(_Strict):
+    """A polygon in normalised image coordinates (0..1)."""
+
+    points: list[tuple[float, float]] = Field(min_length=3)
+
+
+class WorkingHours(_Strict):
+    start: str = Field("05:30", pattern=r"^\d{2}:\d{2}$")
+    end: str = Field("20:30", pattern=r"^\d{2}:\d{2}$")
+
+
+class CameraConfig(_Strict):
+    id: str
+    kind: Literal["camera"] = "camera"
+    url: str = Field(description="rtsp://..., http://... (MJPEG), /dev/videoN or a video file path.")
+    analyse_fps: float = Field(2.0, gt=0, le=30, description="Cap on analysed frames per second.")
+    checks: list[Literal["mask", "hat"]] = Field(["mask", "hat"])
+    ignore_zones: list[Zone] = Field(default_factory=list)
+    working_hours: WorkingHours | None = Field(None, description="Only check within these hours.")
+    silent_after_s: float = Field(30, gt=0, description="No frame this long raises camera_offline.")
+    motion_min_area: float = Field(0.002, ge=0, le=1, description="Fraction of the image that must change.")
+    loop: bool = Field(False, description="Loop a video file (simulator).")
+
+
+# Drivers own their settings; the unions are filled in as drivers land.
+DeviceConfig = Annotated[CameraConfig, Field(discriminator="kind")]
+ModbusBusConfig = CameraConfig

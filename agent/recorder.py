@@ -1,0 +1,141 @@
+"""The Recorder: how workflows turn facts into stored records and alarms.
+
+Workflows never touch SQL or MQTT. They hand typed ``data`` to the Recorder, which
+judges it against the rules, wraps it in the v1 envelope (id, times, clock state,
+identity) and stores it. A call returns only once the record is committed, so the
+feedback "saved" shown to a person is true.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from agent.config import AgentConfig
+from agent.records import (
+    AlarmData,
+    ClockState,
+    Envelope,
+    MediaRef,
+    Operator,
+    Severity,
+    Source,
+    _Data,
+)
+from agent.rules import judge
+from agent.store import PRIORITY_BY_NAME, RecordDraft, Saved, Store
+from agent.timeutil import clock_synced, rfc3339, uuid7
+
+log = logging.getLogger("agent.recorder")
+
+
+class ClockMonitor:
+    """Caches whether the clock is trusted (checked at most once a minute)."""
+
+    def __init__(self, probe: Callable[[], tuple[bool, str]] = clock_synced, every_s: float = 60) -> None:
+        self._probe = probe
+        self._every_s = every_s
+        self._state: ClockState | None = None
+        self._checked = 0.0
+        self._lock = threading.Lock()
+
+    def state(self) -> ClockState:
+        with self._lock:
+            if self._state is None or time.monotonic() - self._checked > self._every_s:
+                synced, source = self._probe()
+                self._state = ClockState(synced=synced, source=source)
+                self._checked = time.monotonic()
+            return self._state
+
+
+class Recorder:
+    def __init__(self, config: AgentConfig, store: Store, now: Callable[[], datetime],
+                 clock: ClockMonitor | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.now = now
+        self.clock = clock or ClockMonitor()
+        self.tz = config.identity.tz
+
+    # --- records ---------------------------------------------------------------------
+
+    def draft(self, data: _Data, *, occurred_at: datetime | None = None, source: Source | None = None,
+              operator: Operator | None = None, extra_findings: list[str] | None = None,
+              media: list[MediaRef] | None = None) -> RecordDraft:
+        """Build and validate the envelope (verdict from the rules); nothing stored yet."""
+        occurred = (occurred_at or self.now()).astimezone(self.tz)
+        judgement = judge(data, self.config.rules, occurred)
+        findings = list(judgement.findings)
+        for extra in extra_findings or []:
+            if extra not in findings:
+                findings.append(extra)
+        verdict = judgement.verdict
+        if extra_findings and verdict in (None, "pass"):
+            verdict = "warn"
+        identity = self.config.identity
+        envelope = Envelope[type(data)](  # type: ignore[misc]
+            id=uuid7(), type=data.record_type, agent_id=identity.agent_id,
+            school_id=identity.school_id, canteen_id=identity.canteen_id, seq=1,
+            occurred_at=occurred, recorded_at=self.now().astimezone(self.tz),
+            clock=self.clock.state(), source=source, operator=operator, verdict=verdict,
+            findings=findings, data=data, media=media or [])
+        payload = envelope.model_dump(mode="json")
+        payload["occurred_at"] = rfc3339(envelope.occurred_at)
+        payload["recorded_at"] = rfc3339(envelope.recorded_at)
+        return RecordDraft(payload, PRIORITY_BY_NAME[data.priority], occurred.date().isoformat(),
+                           self._keep_until(data))
+
+    def record(self, data: _Data, **kwargs: Any) -> Saved:
+        """Judge, wrap and store one record; returns after commit."""
+        draft = self.draft(data, **kwargs)
+        saved = self.store.add_record(draft)
+        log.info("record saved type=%s id=%s seq=%d verdict=%s", draft.type, saved.id, saved.seq,
+                 draft.envelope.get("verdict"))
+        return saved
+
+    def _keep_until(self, data: _Data) -> str | None:
+        """Purchase records: 6 months past the product's expiry, if that is beyond 2 years."""
+        expiry = getattr(data, "expiry_date", None)
+        if data.record_type != "ingredient_purchase" or expiry is None:
+            return None
+        days = self.config.store.purchase_retention_days_past_expiry
+        return (expiry + timedelta(days=days)).isoformat()
+
+    # --- alarms ----------------------------------------------------------------------
+
+    def raise_alarm(self, kind: str, subject: dict[str, str], message: str, *,
+                    severity: Severity = "major", details: dict[str, Any] | None = None,
+                    occurred_at: datetime | None = None, source: Source | None = None,
+                    media: list[MediaRef] | None = None) -> Saved | None:
+        """Raise an alarm once per (kind, subject); None when it is already open."""
+        data = AlarmData(kind=kind, state="raised", severity=severity, subject=subject,
+                         message=message, details=details or {})
+        draft = self.draft(data, occurred_at=occurred_at, source=source, media=media)
+        saved = self.store.raise_alarm(alarm_key(kind, subject), draft)
+        if saved:
+            log.warning("alarm raised kind=%s subject=%s id=%s", kind, _subject_text(subject), saved.id)
+        return saved
+
+    def clear_alarm(self, kind: str, subject: dict[str, str], message: str = "cleared", *,
+                    occurred_at: datetime | None = None) -> Saved | None:
+        """Clear the open alarm for (kind, subject); None when none is open."""
+        if not self.store.alarm_is_open(alarm_key(kind, subject)):
+            return None
+        data = AlarmData(kind=kind, state="cleared", severity="info", subject=subject, message=message)
+        draft = self.draft(data, occurred_at=occurred_at)
+        saved = self.store.clear_alarm(alarm_key(kind, subject), draft)
+        if saved:
+            log.info("alarm cleared kind=%s subject=%s id=%s", kind, _subject_text(subject), saved.id)
+        return saved
+
+
+def alarm_key(kind: str, subject: dict[str, str]) -> str:
+    return kind + "|" + _subject_text(subject)
+
+
+def _subject_text(subject: dict[str, str]) -> str:
+    return ",".join(f"{k}={subject[k]}" for k in sorted(subject))

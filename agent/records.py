@@ -1,0 +1,324 @@
+"""Records as the platform sees them: the v1 envelope and each type's ``data``.
+
+PLATFORM.md defines the envelope; DOMAIN.md the ten provincial record types. We add
+``meal_service``, ``vision_violation``, ``daily_ledger`` (documented extension) and
+the alarm envelope. Every ``data`` model is strict (unknown fields are errors) so the
+exported JSON Schemas are a contract the platform can validate against.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, ClassVar, Generic, Literal, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+Verdict = Literal["pass", "fail", "warn"]
+Meal = str  # breakfast / lunch / dinner or a site-defined meal name
+ENVELOPE_VERSION = 1
+
+
+class _Data(BaseModel):
+    """Base of every record's ``data``: strict, and knows its record type."""
+
+    model_config = ConfigDict(extra="forbid")
+    record_type: ClassVar[str]
+    # Outbox priority class (see agent.store.Priority); health checks jump the queue.
+    priority: ClassVar[str] = "record"
+
+
+# --- the ten provincial types ---------------------------------------------------------
+
+
+class StaffHealthCheck(_Data):
+    """从业人员日检 (晨检): one morning check of one person."""
+
+    record_type: ClassVar[str] = "staff_health_check"
+    priority: ClassVar[str] = "health"
+    staff_id: str
+    name: str | None = None
+    temperature_c: float = Field(ge=25, le=45)
+    normal_range_c: tuple[float, float]
+    ambient_c: float | None = None
+    symptoms: list[str] = Field(default_factory=list, description="e.g. diarrhoea, vomiting, jaundice")
+    hand_findings: list[str] = Field(default_factory=list, description="e.g. wound, ring, nail_polish")
+    health_cert_expires_on: date | None = None
+    attempt: int = Field(1, ge=1, description="1 for the first check of the day, 2+ for re-checks")
+    recheck_of: str | None = Field(None, description="id of the earlier check this one repeats")
+    fit_for_duty: bool = True
+
+
+class FoodSample(_Data):
+    """食品留样: one dish of one meal, weighed into the sample fridge."""
+
+    record_type: ClassVar[str] = "food_sample"
+    meal: Meal
+    dish: str
+    grams: float
+    min_grams: float
+    sampled_at: AwareDatetime
+    kept_until: AwareDatetime
+    fridge_id: str | None = None
+    container: str | None = None
+
+
+class ThermalDisinfection(_Data):
+    """餐饮具消毒: one disinfection cycle of a cabinet, steamer or dishwasher."""
+
+    record_type: ClassVar[str] = "tableware_disinfection"
+    device_id: str
+    method: str = Field(description="infrared_cabinet, steam, boiling, dishwasher_rinse, chlorine")
+    started_at: AwareDatetime
+    ended_at: AwareDatetime
+    target_c: float | None = None
+    required_s: float | None = None
+    peak_c: float | None = None
+    seconds_at_target: float | None = None
+    chlorine_mg_per_l: float | None = None
+    immersion_min: float | None = None
+    cut_short: bool = False
+    meal: Meal | None = None
+
+
+class PremisesDisinfection(_Data):
+    """场所设备消毒: one UV lamp or ozone run."""
+
+    record_type: ClassVar[str] = "premises_disinfection"
+    device_id: str
+    room: str | None = None
+    method: Literal["uv_lamp", "ozone"]
+    started_at: AwareDatetime
+    ended_at: AwareDatetime
+    minutes: float
+    target_minutes: float
+
+
+class IngredientPurchase(_Data):
+    """食材采购 (进货查验): goods received and inspected."""
+
+    record_type: ClassVar[str] = "ingredient_purchase"
+    supplier: str
+    item: str
+    batch: str | None = None
+    production_date: date | None = None
+    expiry_date: date | None = None
+    grams: float | None = None
+    quantity: float | None = None
+    unit: str | None = None
+    supplier_licence_expires_on: date | None = None
+    certificate_checked: bool | None = None
+
+
+class AdditiveUsage(_Data):
+    """添加剂领用: additive taken from the dedicated cabinet."""
+
+    record_type: ClassVar[str] = "additive_usage"
+    additive: str
+    grams: float = Field(description="weight taken (before minus after)")
+    before_g: float | None = None
+    after_g: float | None = None
+    batch: str | None = None
+    food: str | None = None
+    limit_g: float | None = None
+
+
+class LeaderMeal(_Data):
+    """领导陪餐: a school leader accompanied a meal."""
+
+    record_type: ClassVar[str] = "leader_meal"
+    meal: Meal
+    staff_id: str
+    name: str | None = None
+    role: str | None = None
+    remarks: str | None = None
+
+
+class StaffTraining(_Data):
+    """从业人员培训: attendance at a training session."""
+
+    record_type: ClassVar[str] = "staff_training"
+    session: str
+    staff_id: str
+    name: str | None = None
+    hours: float | None = None
+
+
+class SuperiorInspection(_Data):
+    """上级巡检: an inspector from a supervising authority checked in."""
+
+    record_type: ClassVar[str] = "superior_inspection"
+    inspector_id: str
+    name: str | None = None
+    organisation: str | None = None
+    findings_text: str | None = None
+
+
+class ChecklistItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    item: str
+    ok: bool
+    note: str | None = None
+
+
+class RoutineDailyCheck(_Data):
+    """常规日检: the manager's daily checklist."""
+
+    record_type: ClassVar[str] = "routine_daily_check"
+    items: list[ChecklistItem] = Field(min_length=1)
+
+
+# --- project types ---------------------------------------------------------------------
+
+
+class MealService(_Data):
+    """供应餐次/就餐人数: a meal served and how many ate."""
+
+    record_type: ClassVar[str] = "meal_service"
+    meal: Meal
+    served_on: date
+    diners: int = Field(ge=0)
+    dishes: list[str] = Field(default_factory=list)
+
+
+class VisionViolation(_Data):
+    """A compliance violation seen by a kitchen camera (no mask, no chef hat)."""
+
+    record_type: ClassVar[str] = "vision_violation"
+    priority: ClassVar[str] = "record"
+    camera_id: str
+    kind: Literal["no_mask", "no_hat"]
+    started_at: AwareDatetime
+    seen_s: float = Field(ge=0, description="How long it persisted before being raised")
+    track_id: int
+    confidence: float = Field(ge=0, le=1)
+    box: tuple[float, float, float, float] | None = Field(None, description="x1,y1,x2,y2 normalised")
+
+
+class LedgerLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    record_type: str
+    count: int
+    passed: int = 0
+    failed: int = 0
+    warned: int = 0
+
+
+class DailyLedger(_Data):
+    """Extension type: the day's summary, written once at day end."""
+
+    record_type: ClassVar[str] = "daily_ledger"
+    day: date
+    lines: list[LedgerLine]
+    open_alarms: list[str] = Field(default_factory=list)
+    still_due: list[str] = Field(default_factory=list)
+
+
+AlarmState = Literal["raised", "cleared"]
+Severity = Literal["critical", "major", "minor", "info"]
+
+
+class AlarmData(_Data):
+    """The ``data`` of an alarm envelope (``type: "alarm"``)."""
+
+    record_type: ClassVar[str] = "alarm"
+    priority: ClassVar[str] = "alarm"
+    kind: str = Field(description="e.g. cold_chain_high, device_offline, no_mask, fever")
+    state: AlarmState
+    severity: Severity
+    subject: dict[str, str] = Field(description="device_id / camera_id / staff_id / meal ...")
+    message: str
+    raised_id: str | None = Field(None, description="on a clear: the id of the raise it ends")
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+RECORD_TYPES: dict[str, type[_Data]] = {
+    cls.record_type: cls
+    for cls in (
+        RoutineDailyCheck, StaffHealthCheck, FoodSample, LeaderMeal, ThermalDisinfection,
+        PremisesDisinfection, IngredientPurchase, AdditiveUsage, StaffTraining,
+        SuperiorInspection, MealService, VisionViolation, DailyLedger, AlarmData,
+    )
+}
+PROVINCIAL_TYPES = (
+    "routine_daily_check", "staff_health_check", "food_sample", "leader_meal",
+    "tableware_disinfection", "premises_disinfection", "ingredient_purchase",
+    "additive_usage", "staff_training", "superior_inspection",
+)
+
+
+# --- the envelope ----------------------------------------------------------------------
+
+
+class ClockState(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    synced: bool
+    source: str = Field(description="ntp, rtc, declared or none")
+
+
+class Source(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    device_id: str
+    kind: str
+
+
+class Operator(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    staff_id: str | None = None
+    badge: str | None = None
+
+
+class MediaRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    content_type: str
+    bytes: int = Field(ge=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    role: str | None = Field(None, description="snapshot, clip, photo ...")
+
+
+DataT = TypeVar("DataT", bound=BaseModel)
+
+
+class Envelope(BaseModel, Generic[DataT]):
+    """One record or alarm as published on the wire (PLATFORM.md, v1)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+    v: Literal[1] = 1
+    type: str
+    agent_id: str
+    school_id: str
+    canteen_id: str
+    seq: int = Field(ge=1)
+    occurred_at: AwareDatetime
+    recorded_at: AwareDatetime
+    clock: ClockState
+    source: Source | None = None
+    operator: Operator | None = None
+    verdict: Verdict | None = None
+    findings: list[str] = Field(default_factory=list)
+    data: DataT
+    media: list[MediaRef] = Field(default_factory=list)
+
+
+class TelemetrySample(BaseModel):
+    model_config = ConfigDict(extra="allow")  # sample fields are the device profile's points
+    t: datetime
+
+
+class TelemetryBatch(BaseModel):
+    """Sensor samples published on ``<root>/tele/<device_id>``."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str | None = Field(None, description="Batch id the platform acks (extension of v1).")
+    device_id: str
+    kind: str
+    samples: list[TelemetrySample]
+
+
+def parse_envelope(payload: dict[str, Any]) -> Envelope[Any]:
+    """Validate a wire envelope, including its type's ``data`` (raises ValidationError)."""
+    data_model = RECORD_TYPES.get(payload.get("type", ""))
+    if data_model is None:
+        raise ValueError(f"unknown record type {payload.get('type')!r}")
+    return Envelope[data_model].model_validate(payload)  # type: ignore[valid-type]

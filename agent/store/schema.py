@@ -1,0 +1,93 @@
+"""The store's tables, created and migrated with sqlite-utils.
+
+``SCHEMA_VERSION`` counts migrations; each entry in ``MIGRATIONS`` brings a database
+from version i to i+1 inside one transaction, so a power cut mid-migration leaves
+the old schema intact.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from enum import IntEnum
+
+import sqlite_utils
+
+
+class Priority(IntEnum):
+    """Outbox classes, drained in this order (PLATFORM.md: alarms and health first)."""
+
+    ALARM = 0
+    HEALTH = 1
+    RECORD = 2
+    MEDIA = 3
+    TELEMETRY = 4
+
+
+PRIORITY_BY_NAME = {"alarm": Priority.ALARM, "health": Priority.HEALTH, "record": Priority.RECORD,
+                    "media": Priority.MEDIA, "telemetry": Priority.TELEMETRY}
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db["meta"].create({"key": str, "value": str}, pk="key")
+    db["records"].create(
+        {"id": str, "seq": int, "type": str, "day": str, "occurred_at": str, "recorded_at": str,
+         "verdict": str, "source_id": str, "staff_id": str, "payload": str,
+         "keep_until": str, "delivered_at": str},
+        pk="id", not_null={"seq", "type", "day", "payload"},
+    )
+    db["records"].create_index(["seq"], unique=True)
+    db["records"].create_index(["type", "day"])
+    db["records"].create_index(["delivered_at"])
+    db.execute("CREATE TABLE outbox (n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, "
+               "priority INTEGER NOT NULL, kind TEXT NOT NULL, topic TEXT NOT NULL, "
+               "payload TEXT, enqueued_at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0)")
+    db["outbox"].create_index(["priority", "n"])
+    db["alarms"].create(
+        {"key": str, "kind": str, "severity": str, "subject": str, "state": str,
+         "raised_id": str, "raised_at": str, "cleared_id": str, "cleared_at": str, "message": str},
+        pk="key",
+    )
+    db["alarms"].create_index(["state"])
+    db["media"].create(
+        {"id": str, "path": str, "content_type": str, "bytes": int, "sha256": str,
+         "record_id": str, "role": str, "created_at": str, "delivered_at": str, "evicted": int},
+        pk="id",
+    )
+    db["media"].create_index(["created_at"])
+    db["media_progress"].create({"media_id": str, "chunk": int}, pk=("media_id", "chunk"))
+    db["telemetry"].create(
+        {"device_id": str, "t": str, "values": str}, pk=("device_id", "t"))
+    db["telemetry"].create_index(["t"])
+    db["staff"].create(
+        {"staff_id": str, "name": str, "role": str, "badges": str,
+         "health_cert_expires_on": str, "on_duty": int, "updated_at": str},
+        pk="staff_id",
+    )
+    db["badges"].create({"badge": str, "staff_id": str}, pk="badge")
+    db["duty"].create({"day": str, "staff_id": str, "fit": int, "reason": str, "record_id": str},
+                      pk=("day", "staff_id"))
+    db["commands"].create(
+        {"id": str, "name": str, "received_at": str, "ok": int, "result": str}, pk="id")
+    db["kv"].create({"key": str, "value": str, "updated_at": str}, pk="key")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database to ``SCHEMA_VERSION``; return the version found."""
+    db = sqlite_utils.Database(conn)
+    found = conn.execute("PRAGMA user_version").fetchone()[0]
+    if found > SCHEMA_VERSION:
+        raise RuntimeError(f"database schema v{found} is newer than this agent (v{SCHEMA_VERSION}); "
+                           "upgrade the agent or restore a matching backup")
+    if found == 0:
+        # Must precede the first table: lets the disk budget hand freed pages back.
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+    for version in range(found, SCHEMA_VERSION):
+        with db.atomic():  # one transaction per step
+            MIGRATIONS[version](db)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+    return found

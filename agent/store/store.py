@@ -1,0 +1,445 @@
+"""The store: the only place the agent's state lives (SQLite, WAL, group commit).
+
+Writes go through one writer thread (``agent.store.writer``) and return only after
+their transaction has committed. Reads use one read-only connection per thread.
+Every envelope gets its ``seq`` inside the transaction that stores it, from a counter
+kept in the same database, so ``seq`` is strictly increasing across restarts and a
+rolled-back add never burns a number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from agent.store.schema import Priority, migrate
+from agent.store.writer import Durability, GroupCommitWriter, StoreConnection, open_connection
+
+log = logging.getLogger("agent.store")
+
+
+@dataclass(frozen=True)
+class RecordDraft:
+    """An envelope ready to store, less its ``seq`` (assigned at commit)."""
+
+    envelope: dict[str, Any]  # JSON-ready dict; "seq" is filled in by the store
+    priority: Priority
+    day: str  # local YYYY-MM-DD of occurred_at
+    keep_until: str | None = None  # earliest deletion date, if longer than the default retention
+
+    @property
+    def id(self) -> str:
+        return self.envelope["id"]
+
+    @property
+    def type(self) -> str:
+        return self.envelope["type"]
+
+
+@dataclass(frozen=True)
+class Saved:
+    id: str
+    seq: int
+    payload: str  # the exact JSON that will be published
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    n: int
+    id: str
+    priority: Priority
+    kind: str  # record | alarm | telemetry | media
+    topic: str  # relative to <root>
+    payload: str | None
+    enqueued_at: str
+
+
+@dataclass(frozen=True)
+class ClassDepth:
+    priority: Priority
+    count: int
+    oldest: str | None
+
+
+class Store:
+    """Durable state of one agent. Thread-safe; ``close()`` when done."""
+
+    def __init__(self, path: str | os.PathLike[str], media_dir: str | os.PathLike[str] | None = None,
+                 *, durability: Durability = "power_cut", group_commit_max: int = 512) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.media_dir = Path(media_dir) if media_dir else self.path.parent / "media"
+        self.media_dir.mkdir(parents=True, exist_ok=True)
+        self.durability = durability
+        conn = open_connection(str(self.path), durability)
+        migrate(conn)
+        conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('seq', '0')")
+        self._writer = GroupCommitWriter(conn, max_batch=group_commit_max)
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._writer.close()
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def writer(self) -> GroupCommitWriter:
+        return self._writer
+
+    def write(self, op: Any) -> Any:
+        """Run a write op ``op(conn)`` in the group-commit writer; return after commit."""
+        return self._writer.submit(op).result()
+
+    def _read(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = open_connection(str(self.path), self.durability, readonly=True)
+            conn.row_factory = sqlite3.Row
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        return self._read().execute(sql, tuple(params)).fetchall()
+
+    # --- records ---------------------------------------------------------------------
+
+    def submit_record(self, draft: RecordDraft) -> Future:
+        """Queue a record; the future resolves to ``Saved`` once committed."""
+        return self._writer.submit(lambda conn: _insert_record(conn, draft))
+
+    def add_record(self, draft: RecordDraft) -> Saved:
+        """Store a record and queue it for the platform; returns after commit."""
+        return self.submit_record(draft).result()
+
+    def get_record(self, record_id: str) -> dict[str, Any] | None:
+        row = self._read().execute("SELECT payload FROM records WHERE id=?", (record_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def last_seq(self) -> int:
+        return int(self._read().execute("SELECT value FROM meta WHERE key='seq'").fetchone()[0])
+
+    # --- alarms ----------------------------------------------------------------------
+
+    def raise_alarm(self, key: str, draft: RecordDraft) -> Saved | None:
+        """Raise an alarm unless one with this key is already open (then None)."""
+        return self.write(lambda conn: _raise_alarm(conn, key, draft))
+
+    def clear_alarm(self, key: str, draft: RecordDraft) -> Saved | None:
+        """Clear the open alarm with this key (None if none is open).
+
+        The draft's ``data.raised_id`` is filled in with the id of the raise.
+        """
+        return self.write(lambda conn: _clear_alarm(conn, key, draft))
+
+    def open_alarms(self) -> list[sqlite3.Row]:
+        return self.query("SELECT * FROM alarms WHERE state='raised' ORDER BY raised_at")
+
+    def alarm_is_open(self, key: str) -> bool:
+        return bool(self.query("SELECT 1 FROM alarms WHERE key=? AND state='raised'", (key,)))
+
+    # --- telemetry -------------------------------------------------------------------
+
+    def add_telemetry(self, batch_id: str, device_id: str, batch: dict[str, Any],
+                      samples: list[tuple[str, dict[str, Any]]]) -> None:
+        """Keep downsampled samples locally and queue the batch for the platform."""
+        payload = json.dumps(batch, separators=(",", ":"), ensure_ascii=False)
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.executemany("INSERT OR REPLACE INTO telemetry(device_id, t, \"values\") VALUES (?,?,?)",
+                             [(device_id, t, json.dumps(v)) for t, v in samples])
+            _enqueue(conn, batch_id, Priority.TELEMETRY, "telemetry", f"tele/{device_id}", payload,
+                     batch["samples"][-1]["t"] if batch.get("samples") else _utcnow())
+
+        self.write(op)
+
+    # --- media -----------------------------------------------------------------------
+
+    def add_media(self, media_id: str, content: bytes, content_type: str, *, record_id: str | None,
+                  role: str | None, created_at: str, suffix: str = ".bin") -> dict[str, Any]:
+        """Write a media file durably, index it and queue it; returns its MediaRef dict."""
+        digest = hashlib.sha256(content).hexdigest()
+        path = self.media_dir / created_at[:10] / f"{media_id}{suffix}"
+        _write_file_durably(path, content)
+        ref = {"id": media_id, "content_type": content_type, "bytes": len(content), "sha256": digest,
+               "role": role}
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO media(id, path, content_type, bytes, sha256, record_id, role, created_at,"
+                " evicted) VALUES (?,?,?,?,?,?,?,?,0)",
+                (media_id, str(path), content_type, len(content), digest, record_id, role, created_at))
+            _enqueue(conn, media_id, Priority.MEDIA, "media", f"media/{media_id}", None, created_at)
+
+        self.write(op)
+        return ref
+
+    def media_info(self, media_id: str) -> sqlite3.Row | None:
+        rows = self.query("SELECT * FROM media WHERE id=?", (media_id,))
+        return rows[0] if rows else None
+
+    def media_chunks_done(self, media_id: str) -> set[int]:
+        return {r[0] for r in self.query("SELECT chunk FROM media_progress WHERE media_id=?", (media_id,))}
+
+    def mark_media_chunks(self, media_id: str, chunks: Iterable[int]) -> None:
+        rows = [(media_id, c) for c in chunks]
+        self.write(lambda conn: conn.executemany(
+            "INSERT OR IGNORE INTO media_progress(media_id, chunk) VALUES (?,?)", rows))
+
+    # --- outbox ----------------------------------------------------------------------
+
+    def outbox_next(self, limit: int, after: dict[Priority, int] | None = None) -> list[OutboxItem]:
+        """The next items to publish, highest priority first, oldest first within a class.
+
+        ``after`` holds, per class, the last outbox number already handed out (the
+        uplink's cursors), so in-flight items are not returned twice.
+        """
+        after = after or {}
+        items: list[OutboxItem] = []
+        conn = self._read()
+        for priority in Priority:
+            if len(items) >= limit:
+                break
+            rows = conn.execute(
+                "SELECT o.n, o.id, o.priority, o.kind, o.topic, coalesce(o.payload, r.payload),"
+                " o.enqueued_at FROM outbox o LEFT JOIN records r ON r.id = o.id AND o.payload IS NULL"
+                " WHERE o.priority = ? AND o.n > ? ORDER BY o.n LIMIT ?",
+                (int(priority), after.get(priority, 0), limit - len(items))).fetchall()
+            items += [OutboxItem(r[0], r[1], Priority(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
+        return items
+
+    def ack(self, ids: Iterable[str], at: str | None = None) -> int:
+        """The platform has stored these items: drop them from the outbox."""
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            return 0
+        when = at or _utcnow()
+        return self.write(lambda conn: _ack(conn, ids, when))
+
+    def outbox_depth(self) -> list[ClassDepth]:
+        rows = {r[0]: (r[1], r[2]) for r in self.query(
+            "SELECT priority, count(*), min(enqueued_at) FROM outbox GROUP BY priority")}
+        return [ClassDepth(p, *rows.get(int(p), (0, None))) for p in Priority]
+
+    def in_outbox(self, item_id: str) -> bool:
+        return bool(self.query("SELECT 1 FROM outbox WHERE id=?", (item_id,)))
+
+    # --- roster ----------------------------------------------------------------------
+
+    def replace_roster(self, staff: list[dict[str, Any]], at: str) -> int:
+        """Replace the staff roster and badge index in one transaction."""
+        def op(conn: sqlite3.Connection) -> int:
+            conn.execute("DELETE FROM staff")
+            conn.execute("DELETE FROM badges")
+            for person in staff:
+                conn.execute(
+                    "INSERT INTO staff(staff_id, name, role, badges, health_cert_expires_on, on_duty,"
+                    " updated_at) VALUES (?,?,?,?,?,?,?)",
+                    (person["staff_id"], person.get("name"), person.get("role"),
+                     json.dumps(person.get("badges", [])), person.get("health_cert_expires_on"),
+                     int(person.get("on_duty", True)), at))
+                conn.executemany("INSERT OR REPLACE INTO badges(badge, staff_id) VALUES (?,?)",
+                                 [(b, person["staff_id"]) for b in person.get("badges", [])])
+            return len(staff)
+
+        return self.write(op)
+
+    def staff_by_badge(self, badge: str) -> dict[str, Any] | None:
+        rows = self.query("SELECT s.* FROM badges b JOIN staff s ON s.staff_id=b.staff_id WHERE b.badge=?",
+                          (badge,))
+        return _staff_row(rows[0]) if rows else None
+
+    def staff(self, staff_id: str) -> dict[str, Any] | None:
+        rows = self.query("SELECT * FROM staff WHERE staff_id=?", (staff_id,))
+        return _staff_row(rows[0]) if rows else None
+
+    def roster(self) -> list[dict[str, Any]]:
+        return [_staff_row(r) for r in self.query("SELECT * FROM staff ORDER BY staff_id")]
+
+    def set_duty(self, day: str, staff_id: str, fit: bool, reason: str, record_id: str | None) -> None:
+        self.write(lambda conn: conn.execute(
+            "INSERT OR REPLACE INTO duty(day, staff_id, fit, reason, record_id) VALUES (?,?,?,?,?)",
+            (day, staff_id, int(fit), reason, record_id)))
+
+    def duty(self, day: str, staff_id: str) -> sqlite3.Row | None:
+        rows = self.query("SELECT * FROM duty WHERE day=? AND staff_id=?", (day, staff_id))
+        return rows[0] if rows else None
+
+    # --- commands --------------------------------------------------------------------
+
+    def claim_command(self, command_id: str, name: str, at: str) -> bool:
+        """Record a command id as executed; False if it was seen before (replay)."""
+        def op(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute("INSERT OR IGNORE INTO commands(id, name, received_at) VALUES (?,?,?)",
+                               (command_id, name, at))
+            return cur.rowcount == 1
+
+        return self.write(op)
+
+    def finish_command(self, command_id: str, ok: bool, result: dict[str, Any]) -> None:
+        self.write(lambda conn: conn.execute("UPDATE commands SET ok=?, result=? WHERE id=?",
+                                             (int(ok), json.dumps(result, ensure_ascii=False), command_id)))
+
+    # --- small persistent state (scheduler jobs, cursors) ------------------------------
+
+    def kv_get(self, key: str, default: Any = None) -> Any:
+        rows = self.query("SELECT value FROM kv WHERE key=?", (key,))
+        return json.loads(rows[0][0]) if rows else default
+
+    def kv_set(self, key: str, value: Any, at: str | None = None) -> None:
+        text = json.dumps(value, ensure_ascii=False)
+        self.write(lambda conn: conn.execute(
+            "INSERT OR REPLACE INTO kv(key, value, updated_at) VALUES (?,?,?)", (key, text, at or _utcnow())))
+
+    def kv_set_if_absent(self, key: str, value: Any, at: str | None = None) -> bool:
+        """Set a key only if it is not there yet; True if this call set it (run-once guards)."""
+        text = json.dumps(value, ensure_ascii=False)
+        return self.write(lambda conn: conn.execute(
+            "INSERT OR IGNORE INTO kv(key, value, updated_at) VALUES (?,?,?)",
+            (key, text, at or _utcnow())).rowcount == 1)
+
+    # --- listing ---------------------------------------------------------------------
+
+    def iter_records(self, *, type_: str | None = None, day: str | None = None,
+                     verdict: str | None = None, delivered: bool | None = None,
+                     limit: int | None = None) -> Iterator[dict[str, Any]]:
+        clauses, params = [], []
+        for column, value in (("type", type_), ("day", day), ("verdict", verdict)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if delivered is not None:
+            clauses.append("delivered_at IS NOT NULL" if delivered else "delivered_at IS NULL")
+        sql = "SELECT payload, delivered_at FROM records"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY seq"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        for payload, delivered_at in self._read().execute(sql, params):
+            record = json.loads(payload)
+            record["_delivered_at"] = delivered_at
+            yield record
+
+    def disk_usage_bytes(self) -> dict[str, int]:
+        db = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
+        media = sum(p.stat().st_size for p in self.media_dir.rglob("*") if p.is_file())
+        return {"database": db, "media": media, "total": db + media}
+
+
+# --- write ops (run inside the writer thread's transaction) ------------------------------
+
+
+def _insert_record(conn: StoreConnection, draft: RecordDraft) -> Saved:
+    envelope = dict(draft.envelope)
+    envelope["seq"] = conn.next_seq()
+    payload = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
+    operator = envelope.get("operator") or {}
+    source = envelope.get("source") or {}
+    conn.execute(
+        "INSERT INTO records(id, seq, type, day, occurred_at, recorded_at, verdict, source_id, staff_id,"
+        " payload, keep_until) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        (envelope["id"], envelope["seq"], envelope["type"], draft.day, envelope["occurred_at"],
+         envelope["recorded_at"], envelope.get("verdict"), source.get("device_id"),
+         operator.get("staff_id") or (envelope.get("data") or {}).get("staff_id"), payload,
+         draft.keep_until))
+    kind = "alarm" if envelope["type"] == "alarm" else "record"
+    topic = "alarm" if kind == "alarm" else f"rec/{envelope['type']}"
+    _enqueue(conn, envelope["id"], draft.priority, kind, topic, None, envelope["recorded_at"])
+    return Saved(envelope["id"], envelope["seq"], payload)
+
+
+def _enqueue(conn: sqlite3.Connection, item_id: str, priority: Priority, kind: str, topic: str,
+             payload: str | None, at: str) -> None:
+    conn.execute("INSERT INTO outbox(id, priority, kind, topic, payload, enqueued_at) VALUES (?,?,?,?,?,?)",
+                 (item_id, int(priority), kind, topic, payload, at))
+
+
+def _raise_alarm(conn: StoreConnection, key: str, draft: RecordDraft) -> Saved | None:
+    row = conn.execute("SELECT state FROM alarms WHERE key=?", (key,)).fetchone()
+    if row is not None and row[0] == "raised":
+        return None
+    saved = _insert_record(conn, draft)
+    data = draft.envelope["data"]
+    conn.execute(
+        "INSERT OR REPLACE INTO alarms(key, kind, severity, subject, state, raised_id, raised_at, message)"
+        " VALUES (?,?,?,?, 'raised', ?,?,?)",
+        (key, data["kind"], data["severity"], json.dumps(data["subject"], ensure_ascii=False),
+         saved.id, draft.envelope["occurred_at"], data["message"]))
+    return saved
+
+
+def _clear_alarm(conn: StoreConnection, key: str, draft: RecordDraft) -> Saved | None:
+    row = conn.execute("SELECT raised_id FROM alarms WHERE key=? AND state='raised'", (key,)).fetchone()
+    if row is None:
+        return None
+    envelope = dict(draft.envelope)
+    envelope["data"] = {**envelope["data"], "raised_id": row[0]}
+    saved = _insert_record(conn, RecordDraft(envelope, draft.priority, draft.day))
+    conn.execute("UPDATE alarms SET state='cleared', cleared_id=?, cleared_at=? WHERE key=?",
+                 (saved.id, envelope["occurred_at"], key))
+    return saved
+
+
+def _ack(conn: sqlite3.Connection, ids: list[str], when: str) -> int:
+    removed = 0
+    for start in range(0, len(ids), 500):  # stay under SQLite's variable limit
+        chunk = ids[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        removed += conn.execute(f"DELETE FROM outbox WHERE id IN ({marks})", chunk).rowcount
+        conn.execute(f"UPDATE records SET delivered_at=? WHERE id IN ({marks}) AND delivered_at IS NULL",
+                     [when, *chunk])
+        conn.execute(f"UPDATE media SET delivered_at=? WHERE id IN ({marks}) AND delivered_at IS NULL",
+                     [when, *chunk])
+        conn.execute(f"DELETE FROM media_progress WHERE media_id IN ({marks})", chunk)
+    return removed
+
+
+def _staff_row(row: sqlite3.Row) -> dict[str, Any]:
+    person = dict(row)
+    person["badges"] = json.loads(person["badges"] or "[]")
+    person["on_duty"] = bool(person["on_duty"])
+    return person
+
+
+def _write_file_durably(path: Path, content: bytes) -> None:
+    """Write, fsync the file, rename into place, fsync the directory."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".part")
+    with open(tmp, "wb") as fh:
+        fh.write(content)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _utcnow() -> str:
+    return datetime.now().astimezone().isoformat(timespec="milliseconds")

@@ -1,0 +1,64 @@
+"""Mask classifier (models/mask_classifier.onnx): face crop -> probability of no mask.
+
+Crops are presented as in training (see the manifest's ``preprocessing``): a square around
+the RetinaFace box, side max(w, h) * (1 + margin), clipped to the image, resized to 128.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from agent.vision import crops
+from agent.vision.crops import Box
+from agent.vision.models import LoadedModel, load_model
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "mask_classifier"
+NO_MASK_CLASS = "without_mask"
+
+
+class MaskClassifier:
+    def __init__(self, model: LoadedModel, batch_size: int = 16) -> None:
+        self.model = model
+        self.batch_size = batch_size
+        entry = model.entry
+        self.margin = float(entry.preprocessing.get("margin", 0.2))
+        self.size = (entry.input.width or 128, entry.input.height or 128)
+        classes = {name: index for index, name in (entry.class_map or {}).items()}
+        self.no_mask_index = classes[NO_MASK_CLASS]
+
+    @classmethod
+    def from_manifest(cls, models_dir: Path | str | None = None,
+                      threads: int | None = None) -> MaskClassifier:
+        return cls(load_model(MODEL_NAME, models_dir, threads))
+
+    def face_crop(self, image_bgr: np.ndarray, box: Box) -> np.ndarray:
+        """The crop this classifier expects for a RetinaFace box."""
+        return crops.crop(image_bgr, crops.square_box(box, self.margin))
+
+    def predict_crops(self, crops_bgr: Sequence[np.ndarray]) -> np.ndarray:
+        """Probability of no mask for each BGR crop, shape (len(crops),)."""
+        if len(crops_bgr) == 0:
+            return np.zeros(0, dtype=np.float32)
+        norm = self.model.entry.normalisation
+        out = []
+        for start in range(0, len(crops_bgr), self.batch_size):
+            batch = crops.to_tensor(crops_bgr[start:start + self.batch_size], self.size,
+                                    norm.channel_order, norm.scale, norm.mean, norm.std)
+            probs = self.model.session.run(None, {self.model.input_name: batch})[0]
+            out.append(probs[:, self.no_mask_index])
+        return np.concatenate(out).astype(np.float32)
+
+    def predict_boxes(self, image_bgr: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
+        """Probability of no mask for each face box in one image."""
+        return self.predict_crops([self.face_crop(image_bgr, box) for box in boxes])
+
+    def predict(self, image_bgr: np.ndarray, box: Box | None = None) -> float:
+        """One face: a box in the image, or the image itself taken as the face crop."""
+        crop = image_bgr if box is None else self.face_crop(image_bgr, box)
+        return float(self.predict_crops([crop])[0])

@@ -17,6 +17,7 @@ from agent.runtime import Component, MainLoop, ReadingBus, Supervisor
 from agent.store import Store
 from agent.store.budget import apply_retention, enforce_budget
 from agent.timeutil import make_now
+from agent.wiring import capability_modules
 
 log = logging.getLogger("agent.app")
 
@@ -33,6 +34,8 @@ class Agent:
         self.supervisor = Supervisor()
         self.components: list[Component] = [self.bus, StoreHousekeeping(self)]
         self._sync_roster_from_config()
+        for capability in capability_modules():
+            self.components += capability.build(self)
 
     def _sync_roster_from_config(self) -> None:
         """Staff listed in the config seed the roster until the platform sends one."""

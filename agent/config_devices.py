@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from drivers.modbus.config import ModbusBusConfig
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -39,6 +41,7 @@ class CameraConfig(_Strict):
     loop: bool = Field(False, description="Loop a video file (simulator).")
 
 
-# Drivers own their settings; the unions are filled in as drivers land.
+# Drivers own their settings; the serial union is filled in as serial drivers land.
 DeviceConfig = Annotated[CameraConfig, Field(discriminator="kind")]
-ModbusBusConfig = CameraConfig
+
+__all__ = ["CameraConfig", "DeviceConfig", "ModbusBusConfig", "WorkingHours", "Zone"]

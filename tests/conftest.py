@@ -1,0 +1,34 @@
+"""Shared fixtures. Each capability's own fixtures live in tests/fixtures_*.py."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from agent.config import AgentConfig
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+def make_config(tmp_path: Path, **sections) -> AgentConfig:
+    data = {
+        "identity": {"agent_id": "test-agent", "school_id": "5101040042", "canteen_id": "k1"},
+        "store": {"path": str(tmp_path / "agent.db"), "media_dir": str(tmp_path / "media")},
+    }
+    data.update(sections)
+    return AgentConfig.model_validate(data)
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> AgentConfig:
+    return make_config(tmp_path)
+
+
+@pytest.fixture
+def morning() -> datetime:
+    return datetime(2026, 11, 30, 7, 30, tzinfo=TZ)

@@ -1,0 +1,161 @@
+"""The store: commits before returning, seq order, outbox priorities, alarms, budget."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime, timedelta
+
+import pytest
+
+from agent.config import AgentConfig
+from agent.recorder import Recorder
+from agent.records import FoodSample, StaffHealthCheck
+from agent.store import Priority, Store, StoreWriteError
+from agent.store.budget import apply_retention, enforce_budget
+from agent.timeutil import ManualClock
+
+from .conftest import TZ
+
+T0 = datetime(2026, 11, 30, 7, 0, tzinfo=TZ)
+
+
+@pytest.fixture
+def rec(config: AgentConfig):
+    store = Store(config.store.path, config.store.media_dir)
+    yield Recorder(config, store, ManualClock(T0))
+    store.close()
+
+
+def sample(grams: float = 130) -> FoodSample:
+    return FoodSample(meal="lunch", dish="d", grams=grams, min_grams=125, sampled_at=T0,
+                      kept_until=T0 + timedelta(hours=48))
+
+
+def health() -> StaffHealthCheck:
+    return StaffHealthCheck(staff_id="S1", temperature_c=36.6, normal_range_c=(35.9, 37.3))
+
+
+def test_seq_strictly_increasing_across_restarts(config: AgentConfig) -> None:
+    seqs = []
+    for _ in range(3):
+        store = Store(config.store.path)
+        rec = Recorder(config, store, ManualClock(T0))
+        seqs += [rec.record(sample()).seq for _ in range(5)]
+        store.close()
+    assert seqs == list(range(1, 16))
+
+
+def test_concurrent_producers_are_group_committed(rec: Recorder) -> None:
+    def produce() -> None:
+        for _ in range(200):
+            rec.record(sample())
+
+    threads = [threading.Thread(target=produce) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seqs = [r["seq"] for r in rec.store.iter_records()]
+    assert seqs == list(range(1, 1601))
+    assert rec.store.writer.commits < rec.store.writer.ops  # batched, not one commit per add
+
+
+def test_a_bad_write_is_refused_alone(rec: Recorder) -> None:
+    good = [rec.store.submit_record(rec.draft(sample())) for _ in range(3)]
+    dup = rec.draft(sample())
+    first = rec.store.submit_record(dup)
+    again = rec.store.submit_record(dup)  # same id: violates the primary key
+    assert first.result().seq >= 1
+    with pytest.raises(Exception, match="UNIQUE"):
+        again.result()
+    assert all(f.result() for f in good)
+    assert [r["seq"] for r in rec.store.iter_records()] == [1, 2, 3, 4]  # no gap from the refusal
+
+
+def test_outbox_priority_then_order_and_cursor(rec: Recorder) -> None:
+    s1 = rec.record(sample())
+    h1 = rec.record(health())
+    a1 = rec.raise_alarm("fever", {"staff_id": "S1"}, "fever")
+    s2 = rec.record(sample())
+    items = rec.store.outbox_next(10)
+    assert [i.id for i in items] == [a1.id, h1.id, s1.id, s2.id]
+    assert [i.topic for i in items] == ["alarm", "rec/staff_health_check", "rec/food_sample", "rec/food_sample"]
+    assert json.loads(items[0].payload)["type"] == "alarm"
+    cursors = {Priority.ALARM: items[0].n, Priority.HEALTH: items[1].n}
+    assert [i.id for i in rec.store.outbox_next(10, cursors)] == [s1.id, s2.id]
+    assert rec.store.ack([a1.id, s1.id, "unknown"]) == 2
+    assert [i.id for i in rec.store.outbox_next(10)] == [h1.id, s2.id]
+    delivered = {r["id"]: r["_delivered_at"] for r in rec.store.iter_records()}
+    assert delivered[s1.id] and not delivered[s2.id]
+
+
+def test_alarm_raised_once_and_cleared_once(rec: Recorder) -> None:
+    subject = {"device_id": "fridge-2"}
+    raised = rec.raise_alarm("cold_chain_high", subject, "too warm")
+    assert raised is not None
+    assert rec.raise_alarm("cold_chain_high", subject, "too warm") is None
+    cleared = rec.clear_alarm("cold_chain_high", subject, "back in range")
+    assert json.loads(cleared.payload)["data"]["raised_id"] == raised.id
+    assert rec.clear_alarm("cold_chain_high", subject) is None
+    assert rec.raise_alarm("cold_chain_high", subject, "again") is not None
+
+
+def test_roster_and_badges(rec: Recorder) -> None:
+    rec.store.replace_roster([{"staff_id": "S1", "name": "张三", "badges": ["0004212345"],
+                               "health_cert_expires_on": "2027-01-01"}], T0.isoformat())
+    assert rec.store.staff_by_badge("0004212345")["name"] == "张三"
+    assert rec.store.staff_by_badge("999") is None
+
+
+def test_commands_claimed_once(rec: Recorder) -> None:
+    assert rec.store.claim_command("c1", "ping", T0.isoformat())
+    assert not rec.store.claim_command("c1", "ping", T0.isoformat())
+
+
+def test_media_written_durably_and_indexed(rec: Recorder) -> None:
+    ref = rec.store.add_media("m1", b"\xff\xd8jpeg", "image/jpeg", record_id=None, role="snapshot",
+                              created_at=T0.isoformat(), suffix=".jpg")
+    info = rec.store.media_info("m1")
+    assert ref["sha256"] == info["sha256"] and ref["bytes"] == 6
+    assert open(info["path"], "rb").read() == b"\xff\xd8jpeg"
+    assert [i.kind for i in rec.store.outbox_next(5)] == ["media"]
+
+
+def test_budget_evicts_media_first_never_undelivered_records(rec: Recorder) -> None:
+    kept = [rec.record(sample()).id for _ in range(20)]
+    for n in range(5):
+        rec.store.add_media(f"m{n}", b"x" * 200_000, "video/mp4", record_id=None, role="clip",
+                            created_at=T0.isoformat())
+    used = rec.store.disk_usage_bytes()["total"]
+    report = enforce_budget(rec.store, used - 500_000, T0, retention_days=730)
+    assert report.pressure and report.media_evicted >= 3
+    assert not report.over_budget
+    assert {r["id"] for r in rec.store.iter_records()} == set(kept)
+    assert all(rec.store.in_outbox(i) for i in kept)
+
+
+def test_retention_keeps_undelivered_and_purchase_past_expiry(rec: Recorder) -> None:
+    old = rec.record(sample())
+    undelivered = rec.record(sample())
+    rec.store.ack([old.id])
+    later = T0 + timedelta(days=800)
+    assert apply_retention(rec.store, later, retention_days=730, telemetry_keep_days=30) == 1
+    assert rec.store.get_record(old.id) is None
+    assert rec.store.get_record(undelivered.id) is not None
+
+
+def test_full_disk_is_a_clear_error_and_loses_nothing(rec: Recorder) -> None:
+    kept = rec.record(sample())
+    # Cap the database file size at what it is now: the next growth fails like a full disk.
+    rec.store.write(lambda conn: conn.execute(
+        "PRAGMA max_page_count = " + str(conn.execute("PRAGMA page_count").fetchone()[0])))
+    with pytest.raises(StoreWriteError, match="not saved"):
+        for _ in range(2000):
+            rec.record(FoodSample(meal="lunch", dish="x" * 2000, grams=130, min_grams=125,
+                                  sampled_at=T0, kept_until=T0))
+    rec.store.write(lambda conn: conn.execute("PRAGMA max_page_count = 1073741823"))
+    assert rec.store.get_record(kept.id) is not None
+    seqs = [r["seq"] for r in rec.store.iter_records()]
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert rec.record(sample()).seq == len(seqs) + 1

@@ -1,0 +1,218 @@
+"""Keyboard-style (HID) readers: badge readers and barcode scanners that "type" a line.
+
+``KeySequenceDecoder`` is pure: Linux key events (code, value, time) in, a finished line
+out when Enter arrives. ``HidLineReader`` is the thin evdev wrapper: it opens the input
+device, *grabs* it (so a card number is never typed into another program), feeds the
+decoder, and reopens the device with back-off when it disappears (USB unplugged).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import select
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from evdev import ecodes
+
+from drivers.readings import DeviceHealth, DeviceState, HealthSink, Reading, ReadingSink
+from drivers.serial_port import Backoff, Now, local_now
+
+log = logging.getLogger(__name__)
+
+KEY_UP, KEY_DOWN, KEY_HOLD = 0, 1, 2
+
+
+def _keymap() -> dict[int, tuple[str, str]]:
+    """evdev key code → (plain, shifted) character, US layout (what readers emulate)."""
+    keys: dict[int, tuple[str, str]] = {}
+    for plain, shifted in zip("1234567890", "!@#$%^&*()", strict=True):
+        keys[getattr(ecodes, f"KEY_{plain}")] = (plain, shifted)
+    for letter in "ABCDEFGHIJKLMNOPQRSTUVWXYZ":
+        keys[getattr(ecodes, f"KEY_{letter}")] = (letter.lower(), letter)
+    for name, pair in {
+        "MINUS": ("-", "_"), "EQUAL": ("=", "+"), "SPACE": (" ", " "), "DOT": (".", ">"),
+        "COMMA": (",", "<"), "SLASH": ("/", "?"), "SEMICOLON": (";", ":"), "APOSTROPHE": ("'", '"'),
+        "LEFTBRACE": ("[", "{"), "RIGHTBRACE": ("]", "}"), "BACKSLASH": ("\\", "|"), "GRAVE": ("`", "~"),
+    }.items():
+        keys[getattr(ecodes, f"KEY_{name}")] = pair
+    for digit in "0123456789":  # keypad digits: some readers use them
+        keys[getattr(ecodes, f"KEY_KP{digit}")] = (digit, digit)
+    keys[ecodes.KEY_KPMINUS] = ("-", "-")
+    keys[ecodes.KEY_KPDOT] = (".", ".")
+    return keys
+
+
+KEYMAP = _keymap()
+SHIFT_KEYS = {ecodes.KEY_LEFTSHIFT, ecodes.KEY_RIGHTSHIFT}
+ENTER_KEYS = {ecodes.KEY_ENTER, ecodes.KEY_KPENTER}
+
+
+class KeySequenceDecoder:
+    """Key events → lines. A gap longer than ``gap_s`` between keys drops the partial line
+    (a reader types a card in milliseconds; a stale half line is noise)."""
+
+    def __init__(self, max_len: int = 64, gap_s: float = 1.0) -> None:
+        self.max_len = max_len
+        self.gap_s = gap_s
+        self.bad_frames = 0
+        self._chars: list[str] = []
+        self._shift = False
+        self._last_t: float | None = None
+
+    def reset(self) -> None:
+        self._chars.clear()
+        self._shift = False
+        self._last_t = None
+
+    def feed(self, code: int, value: int, t: float = 0.0) -> str | None:
+        if code in SHIFT_KEYS:
+            self._shift = value != KEY_UP
+            return None
+        if value != KEY_DOWN:
+            return None  # releases and auto-repeat carry no new character
+        if self._chars and self._last_t is not None and t - self._last_t > self.gap_s:
+            self.bad_frames += 1
+            self._chars.clear()
+        self._last_t = t
+        if code in ENTER_KEYS:
+            line, self._chars = "".join(self._chars), []
+            return line or None
+        pair = KEYMAP.get(code)
+        if pair is None:
+            return None  # Tab, function keys...: ignore
+        self._chars.append(pair[1] if self._shift else pair[0])
+        if len(self._chars) > self.max_len:
+            self.bad_frames += 1
+            self._chars.clear()
+        return None
+
+
+def open_input_device(path: str) -> Any:
+    from evdev import InputDevice
+
+    return InputDevice(path)
+
+
+class HidLineReader:
+    """Reads one grabbed input device in a thread; each decoded line goes to ``to_reading``.
+
+    ``to_reading(line, at)`` returns a reading or None (a line that is not a valid card).
+    """
+
+    def __init__(
+        self,
+        *,
+        device_id: str,
+        kind: str,
+        path: str,
+        to_reading: Callable[[str, datetime], Reading | None],
+        sink: ReadingSink,
+        health_sink: HealthSink,
+        decoder: KeySequenceDecoder | None = None,
+        backoff: Backoff | None = None,
+        now: Now = local_now,
+        open_device: Callable[[str], Any] = open_input_device,
+        grab: bool = True,
+    ) -> None:
+        self.device_id, self.kind, self.path = device_id, kind, path
+        self._to_reading = to_reading
+        self._sink, self._health_sink = sink, health_sink
+        self.decoder = decoder or KeySequenceDecoder()
+        self.backoff = backoff or Backoff()
+        self._now = now
+        self._open_device = open_device
+        self._grab = grab
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.state = DeviceState.STARTING
+        self.good_frames = 0
+        self.rejected = 0
+        self.last_reading_at: datetime | None = None
+
+    @property
+    def bad_frames(self) -> int:
+        return self.decoder.bad_frames + self.rejected
+
+    def start(self) -> HidLineReader:
+        self._publish(DeviceState.STARTING, "starting")
+        self._thread = threading.Thread(target=self._run, name=f"hid-{self.device_id}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        delays = self.backoff.delays()
+        while not self._stop.is_set():
+            try:
+                device = self._open_device(self.path)
+            except OSError as exc:
+                self._publish(DeviceState.DISCONNECTED, f"open failed: {exc}")
+                self._stop.wait(next(delays))
+                continue
+            delays = self.backoff.delays()
+            try:
+                if self._grab:
+                    device.grab()
+                self.decoder.reset()
+                self._publish(DeviceState.OK, "input device open")
+                self._read_events(device)
+            except OSError as exc:  # ENODEV when the USB device is pulled
+                log.warning("hid lost device=%s path=%s error=%s", self.device_id, self.path, exc)
+                if not self._stop.is_set():
+                    self._publish(DeviceState.DISCONNECTED, f"lost: {exc}")
+                    self._stop.wait(next(delays))
+            finally:
+                with contextlib.suppress(Exception):
+                    device.close()
+
+    def _read_events(self, device: Any) -> None:
+        while not self._stop.is_set():
+            ready, _, _ = select.select([device], [], [], 0.2)
+            if not ready:
+                continue
+            try:
+                events = list(device.read())
+            except BlockingIOError:
+                continue
+            for event in events:
+                if event.type != ecodes.EV_KEY:
+                    continue
+                line = self.decoder.feed(event.code, event.value, event.timestamp())
+                if line is not None:
+                    self._emit(line)
+
+    def _emit(self, line: str) -> None:
+        at = self._now()
+        reading = self._to_reading(line, at)
+        if reading is None:
+            self.rejected += 1
+            return
+        self.good_frames += 1
+        self.last_reading_at = at
+        try:
+            self._sink(reading)
+        except Exception:
+            log.exception("reading sink failed device=%s", self.device_id)
+
+    def _publish(self, state: DeviceState, detail: str) -> None:
+        if state is self.state and state is not DeviceState.STARTING:
+            return
+        self.state = state
+        log.info("hid health device=%s state=%s detail=%s", self.device_id, state.value, detail)
+        health = DeviceHealth(
+            device_id=self.device_id, kind=self.kind, state=state, at=self._now(),
+            bad_frames=self.bad_frames, good_frames=self.good_frames,
+            last_reading_at=self.last_reading_at, detail=detail, extra={"port": self.path},
+        )
+        try:
+            self._health_sink(health)
+        except Exception:
+            log.exception("health sink failed device=%s", self.device_id)

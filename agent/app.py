@@ -10,13 +10,18 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 from agent.config import AgentConfig
+from agent.device_registry import DeviceRegistry
 from agent.recorder import ClockMonitor, Recorder
 from agent.runtime import Component, MainLoop, ReadingBus, Supervisor
 from agent.store import Store
 from agent.store.budget import apply_retention, enforce_budget
 from agent.timeutil import make_now
+from agent.uplink.commands import Handler
+from agent.uplink.handlers import core_handlers
+from agent.version import agent_version
 from agent.wiring import capability_modules
 
 log = logging.getLogger("agent.app")
@@ -24,14 +29,22 @@ log = logging.getLogger("agent.app")
 
 class Agent:
     def __init__(self, config: AgentConfig, *, now: Callable[[], datetime] | None = None,
-                 clock: ClockMonitor | None = None) -> None:
+                 clock: ClockMonitor | None = None, config_path: Path | None = None) -> None:
         self.config = config
+        self.config_path = Path(config_path) if config_path else None
+        self.version = agent_version()
         self.now = now or make_now(config.identity.tz)
+        self.reload_requested = False
         self.store = Store(config.store.path, config.store.media_dir,
                            group_commit_max=config.store.group_commit_max)
         self.recorder = Recorder(config, self.store, self.now, clock)
         self.bus = ReadingBus(self.now)
+        self.devices = DeviceRegistry()
+        self.bus.on_health(self.devices.on_health)
+        self.bus.on_any_reading(self.devices.on_reading)
         self.supervisor = Supervisor()
+        # Platform commands by name; capabilities add theirs (vision: snapshot, live).
+        self.command_handlers: dict[str, Handler] = core_handlers(self)
         self.components: list[Component] = [self.bus, StoreHousekeeping(self)]
         self._sync_roster_from_config()
         for capability in capability_modules():
@@ -48,6 +61,12 @@ class Agent:
             self.supervisor.start(component)
         log.info("agent started agent_id=%s components=%s", self.config.identity.agent_id,
                  ",".join(c.name for c in self.components))
+
+    def request_reload(self) -> None:
+        """Stop in order; ``run_forever`` returns and the caller starts a fresh agent."""
+        log.info("reload requested")
+        self.reload_requested = True
+        self.supervisor.stop_event.set()
 
     def stop(self) -> None:
         self.supervisor.stop()

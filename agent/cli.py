@@ -11,22 +11,15 @@ import json
 import logging
 import os
 import sys
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from agent.config import AgentConfig
 from agent.config_loader import ConfigError, load_config
 from agent.logging_setup import setup_logging
+from agent.version import agent_version
 
 DEFAULT_CONFIG = os.environ.get("CANTEEN_CONFIG", "/etc/canteen-agent/agent.yaml")
 EXIT_INVALID_CONFIG = 2
-
-
-def agent_version() -> str:
-    try:
-        return version("canteen-agent")
-    except PackageNotFoundError:
-        return "0+unknown"
 
 
 def _load(path: str) -> AgentConfig:
@@ -40,10 +33,13 @@ def _load(path: str) -> AgentConfig:
 def cmd_run(args: argparse.Namespace) -> int:
     from agent.app import Agent
 
-    config = _load(args.config)
-    setup_logging(config.logging.level, config.logging.format)
-    Agent(config).run_forever()
-    return 0
+    while True:  # a set_config command ends one run with a reload request
+        config = _load(args.config)
+        setup_logging(config.logging.level, config.logging.format)
+        agent = Agent(config, config_path=Path(args.config))
+        agent.run_forever()
+        if not agent.reload_requested:
+            return 0
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:

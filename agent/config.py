@@ -10,7 +10,6 @@ Every number from DOMAIN.md lives here as a default, never as a constant in code
 
 from __future__ import annotations
 
-import os
 from datetime import time
 from pathlib import Path
 from typing import Literal

@@ -19,9 +19,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
-from drivers.readings import DeviceHealth, Reading
-
 from agent.sdnotify import Notifier, watchdog_interval_s
+from drivers.readings import DeviceHealth, Reading
 
 log = logging.getLogger("agent.runtime")
 
@@ -100,6 +99,7 @@ class ReadingBus:
         self._queue: queue.SimpleQueue[Reading | DeviceHealth] = queue.SimpleQueue()
         self._workflows: list[Workflow] = []
         self._health_listeners: list[Callable[[DeviceHealth], None]] = []
+        self._reading_listeners: list[Callable[[Reading], None]] = []
         self._now = now
         self._tick_s = tick_s
         self.name = "reading-bus"
@@ -111,6 +111,10 @@ class ReadingBus:
 
     def on_health(self, listener: Callable[[DeviceHealth], None]) -> None:
         self._health_listeners.append(listener)
+
+    def on_any_reading(self, listener: Callable[[Reading], None]) -> None:
+        """Observe every reading (status, diagnostics) without being a workflow."""
+        self._reading_listeners.append(listener)
 
     def publish(self, reading: Reading) -> None:
         """The ``ReadingSink`` drivers are given."""
@@ -138,6 +142,8 @@ class ReadingBus:
             for listener in self._health_listeners:
                 self._guard(listener.__qualname__, listener, item)
             return
+        for listener in self._reading_listeners:
+            self._guard(listener.__qualname__, listener, item)
         for workflow in self._workflows:
             if workflow.wants(item):
                 self._guard(workflow.name, workflow.on_reading, item)

@@ -239,6 +239,27 @@ class Store:
         when = at or _utcnow()
         return self.write(lambda conn: _ack(conn, ids, when))
 
+    def requeue(self, since: str, until: str, types: list[str] | None = None) -> int:
+        """Queue stored records again (the platform's ``resend``); already queued ones stay."""
+        def op(conn: sqlite3.Connection) -> int:
+            rows = conn.execute(
+                "SELECT id, type, recorded_at FROM records WHERE occurred_at >= ? AND occurred_at < ?"
+                " ORDER BY seq", (since, until)).fetchall()
+            count = 0
+            for record_id, record_type, recorded_at in rows:
+                if types and record_type not in types:
+                    continue
+                kind = "alarm" if record_type == "alarm" else "record"
+                priority = {"alarm": Priority.ALARM, "staff_health_check": Priority.HEALTH}.get(
+                    record_type, Priority.RECORD)
+                topic = "alarm" if kind == "alarm" else f"rec/{record_type}"
+                count += conn.execute(
+                    "INSERT OR IGNORE INTO outbox(id, priority, kind, topic, payload, enqueued_at)"
+                    " VALUES (?,?,?,?,NULL,?)", (record_id, int(priority), kind, topic, recorded_at)).rowcount
+            return count
+
+        return self.write(op)
+
     def outbox_depth(self) -> list[ClassDepth]:
         rows = {r[0]: (r[1], r[2]) for r in self.query(
             "SELECT priority, count(*), min(enqueued_at) FROM outbox GROUP BY priority")}

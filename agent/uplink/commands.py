@@ -1,0 +1,139 @@
+"""Platform commands: checked, executed at most once, answered exactly once.
+
+A command is refused, with a result saying why and nothing executed, when it is
+malformed, unsigned or badly signed (where a platform key is configured), expired,
+or already executed (ids are persisted, so a replay after a restart is refused too).
+The signature is Ed25519 over the canonical JSON of the command without ``sig``:
+``json.dumps(cmd, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` in
+UTF-8, base64-encoded (see PLATFORM-EXTENSIONS.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from agent.store import Store
+
+log = logging.getLogger("agent.uplink.commands")
+
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class CommandError(Exception):
+    """A command that ran into a clear, reportable problem (nothing was changed)."""
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=128)
+    name: str = Field(min_length=1, max_length=64)
+    args: dict[str, Any] = Field(default_factory=dict)
+    issued_at: AwareDatetime
+    expires_at: AwareDatetime
+    sig: str | None = None
+
+
+def canonical_json(command: dict[str, Any]) -> bytes:
+    body = {k: v for k, v in command.items() if k != "sig"}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def load_public_key(text: str) -> Ed25519PublicKey:
+    text = text.strip()
+    if text.startswith("-----BEGIN"):
+        key = load_pem_public_key(text.encode())
+        if not isinstance(key, Ed25519PublicKey):
+            raise ValueError("platform key is not an Ed25519 key")
+        return key
+    raw = base64.b64decode(text, validate=True)
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def result(command_id: str | None, ok: bool, *, error: str | None = None,
+           data: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"id": command_id, "ok": ok, "error": error, "result": data}
+
+
+class CommandProcessor:
+    def __init__(self, store: Store, handlers: dict[str, Handler], now: Callable[[], datetime],
+                 public_key: str | None) -> None:
+        self.store = store
+        self.handlers = handlers
+        self.now = now
+        self.key = load_public_key(public_key) if public_key else None
+        self.refused = 0
+        self.executed = 0
+
+    def process(self, payload: bytes) -> dict[str, Any]:
+        """Check and run one command; always returns the result to publish."""
+        raw, command_id = self._decode(payload)
+        if raw is None:
+            return self._refuse(command_id, "malformed: not a JSON object")
+        try:
+            command = Command.model_validate(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "command"
+            return self._refuse(command_id, f"malformed: {where}: {first['msg']}")
+        problem = self._check(raw, command)
+        if problem:
+            return self._refuse(command.id, problem)
+        if not self.store.claim_command(command.id, command.name, self.now().isoformat()):
+            return self._refuse(command.id, "replay: command already executed")
+        return self._execute(command)
+
+    @staticmethod
+    def _decode(payload: bytes) -> tuple[dict[str, Any] | None, str | None]:
+        try:
+            raw = json.loads(payload)
+        except (ValueError, UnicodeDecodeError):
+            return None, None
+        if not isinstance(raw, dict):
+            return None, None
+        command_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+        return raw, command_id
+
+    def _check(self, raw: dict[str, Any], command: Command) -> str | None:
+        if self.key is not None:
+            if not command.sig:
+                return "unsigned: a platform signature is required"
+            try:
+                self.key.verify(base64.b64decode(command.sig, validate=True), canonical_json(raw))
+            except (InvalidSignature, binascii.Error, ValueError):
+                return "bad signature"
+        if command.expires_at <= self.now():
+            return f"expired at {command.expires_at.isoformat()}"
+        if command.name not in self.handlers:
+            return f"unknown command {command.name!r}"
+        return None
+
+    def _execute(self, command: Command) -> dict[str, Any]:
+        handler = self.handlers[command.name]
+        try:
+            data = handler(command.args)
+            outcome = result(command.id, True, data=data)
+        except CommandError as exc:
+            outcome = result(command.id, False, error=str(exc))
+        except Exception as exc:  # a handler bug must still produce one answer
+            log.exception("command handler failed name=%s id=%s", command.name, command.id)
+            outcome = result(command.id, False, error=f"internal error: {exc!r}")
+        self.store.finish_command(command.id, outcome["ok"], outcome)
+        self.executed += 1
+        log.info("command done name=%s id=%s ok=%s", command.name, command.id, outcome["ok"])
+        return outcome
+
+    def _refuse(self, command_id: str | None, reason: str) -> dict[str, Any]:
+        self.refused += 1
+        log.warning("command refused id=%s reason=%s", command_id, reason)
+        return result(command_id, False, error=reason)

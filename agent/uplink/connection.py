@@ -1,0 +1,165 @@
+"""One MQTT connection to the platform's broker (paho-mqtt 2.x).
+
+A fresh paho client per connection attempt keeps paho's in-memory state out of the
+delivery logic: what must be (re)sent is decided from the store alone. The broker
+session itself persists (client id = agent_id, clean start only the very first
+time, session expiry >= 1 day), so acks and commands queued while we were away
+still arrive.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from agent.config import BrokerConfig
+
+log = logging.getLogger("agent.uplink")
+
+MessageHandler = Callable[[mqtt.MQTTMessage], None]
+PubackHandler = Callable[[int, bool], None]
+
+
+class UplinkConfigError(ValueError):
+    """The broker settings are unsafe or unusable (e.g. plaintext off loopback)."""
+
+
+@dataclass
+class Connected:
+    client: mqtt.Client
+    protocol: str  # "mqtt5" | "mqtt311"
+    receive_maximum: int
+    session_present: bool
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_transport_policy(config: BrokerConfig) -> None:
+    """Refuse plaintext to a remote broker unless explicitly allowed (then warn)."""
+    if config.tls is not None or is_loopback(config.host):
+        return
+    if not config.allow_plaintext_remote:
+        raise UplinkConfigError(
+            f"refusing plaintext MQTT to non-loopback broker {config.host}: configure broker.tls "
+            "or set broker.allow_plaintext_remote: true")
+    log.warning("plaintext MQTT to remote broker host=%s (allow_plaintext_remote is set)", config.host)
+
+
+class BrokerLink:
+    """Builds and connects paho clients according to the broker config."""
+
+    def __init__(self, config: BrokerConfig, client_id: str, status_topic: str,
+                 will_payload: dict, *, first_connect: bool) -> None:
+        self.config = config
+        self.client_id = client_id
+        self.status_topic = status_topic
+        self.will_payload = will_payload
+        self.first_connect = first_connect
+        self.protocol = "mqtt311" if config.protocol == "mqtt311" else "mqtt5"
+
+    def connect(self, on_message: MessageHandler, on_puback: PubackHandler,
+                on_disconnect: Callable[[], None], timeout_s: float = 10.0) -> Connected:
+        """Connect (falling back from MQTT 5 to 3.1.1 in "auto"); raise ConnectionError."""
+        check_transport_policy(self.config)
+        try:
+            return self._connect_once(self.protocol, on_message, on_puback, on_disconnect, timeout_s)
+        except _ProtocolRefused:
+            if self.config.protocol != "auto" or self.protocol == "mqtt311":
+                raise ConnectionError("broker refused the MQTT protocol version") from None
+            log.warning("broker refused MQTT 5: falling back to MQTT 3.1.1")
+            self.protocol = "mqtt311"
+            return self._connect_once(self.protocol, on_message, on_puback, on_disconnect, timeout_s)
+
+    def _client(self, protocol: str) -> mqtt.Client:
+        version = mqtt.MQTTv5 if protocol == "mqtt5" else mqtt.MQTTv311
+        kwargs = {"clean_session": self.first_connect} if version == mqtt.MQTTv311 else {}
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=version,
+                             **kwargs)
+        client.max_inflight_messages_set(self.config.inflight_max)
+        client.max_queued_messages_set(0)
+        if self.config.username:
+            password = self.config.password.get_secret_value() if self.config.password else None
+            client.username_pw_set(self.config.username, password)
+        tls = self.config.tls
+        if tls is not None:
+            client.tls_set(ca_certs=str(tls.ca_file) if tls.ca_file else None,
+                           certfile=str(tls.cert_file) if tls.cert_file else None,
+                           keyfile=str(tls.key_file) if tls.key_file else None,
+                           cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+            client.tls_insecure_set(False)
+        client.will_set(self.status_topic, json.dumps(self.will_payload), qos=1, retain=True)
+        return client
+
+    def _connect_once(self, protocol: str, on_message: MessageHandler, on_puback: PubackHandler,
+                      on_disconnect: Callable[[], None], timeout_s: float) -> Connected:
+        client = self._client(protocol)
+        result: dict = {}
+
+        def connected(_c, _u, flags, reason_code, properties) -> None:
+            result["rc"] = reason_code
+            result["session_present"] = bool(getattr(flags, "session_present", False))
+            result["receive_maximum"] = getattr(properties, "ReceiveMaximum", 65535) if properties else 65535
+
+        def published(_c, _u, mid, reason_code, _p) -> None:
+            on_puback(mid, not reason_code.is_failure)
+
+        client.on_connect = connected
+        client.on_message = lambda _c, _u, message: on_message(message)
+        client.on_publish = published
+        client.on_disconnect = lambda *_a: on_disconnect()
+        kwargs = {}
+        if protocol == "mqtt5":
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = self.config.session_expiry_s
+            kwargs = {"clean_start": self.first_connect, "properties": props}
+        try:
+            client.connect(self.config.host, self.config.port, keepalive=self.config.keepalive_s, **kwargs)
+        except (TimeoutError, OSError, ssl.SSLError) as exc:
+            raise ConnectionError(f"cannot reach broker {self.config.host}:{self.config.port}: {exc}") from exc
+        deadline = time.monotonic() + timeout_s
+        while "rc" not in result and time.monotonic() < deadline:
+            if client.loop(timeout=0.1) != mqtt.MQTT_ERR_SUCCESS and "rc" not in result:
+                break
+        rc = result.get("rc")
+        if rc is None:
+            _close(client)
+            raise ConnectionError("no CONNACK from broker")
+        if rc.is_failure:
+            _close(client)
+            if rc.value in (0x84, 1):  # unsupported protocol version (v5 / v3 codes)
+                raise _ProtocolRefused()
+            raise ConnectionError(f"broker refused connection: {rc}")
+        self.first_connect = False
+        return Connected(client, protocol, int(result["receive_maximum"]), result["session_present"])
+
+
+class _ProtocolRefused(Exception):
+    pass
+
+
+def _close(client: mqtt.Client) -> None:
+    try:
+        client.disconnect()
+    except Exception:  # noqa: BLE001 - closing a half-open client
+        pass
+    try:
+        client.socket() and client.socket().close()
+    except Exception:  # noqa: BLE001
+        pass

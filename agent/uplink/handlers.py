@@ -1,0 +1,81 @@
+"""The v1 commands the agent itself answers (vision adds snapshot and live video).
+
+Each handler takes the command's ``args`` and returns its ``result`` or raises
+CommandError with a reason; none of them leaves a half-applied change behind.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from agent.config import StaffMember
+from agent.config_update import ConfigUpdateError, apply_config_update
+from agent.status import build_status
+from agent.uplink.commands import CommandError, Handler
+
+if TYPE_CHECKING:
+    from agent.app import Agent
+
+
+class RosterArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    staff: list[StaffMember]
+
+
+class ResendArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    since: datetime
+    until: datetime
+    types: list[str] | None = None
+
+
+def core_handlers(agent: Agent) -> dict[str, Handler]:
+    return {
+        "ping": lambda args: {"pong": True, "at": agent.now().isoformat()},
+        "get_status": lambda args: build_status(agent),
+        "sync_roster": lambda args: sync_roster(agent, args),
+        "set_config": lambda args: set_config(agent, args),
+        "resend": lambda args: resend(agent, args),
+    }
+
+
+def _parse(model: type[BaseModel], args: dict[str, Any]) -> Any:
+    try:
+        return model.model_validate(args)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise CommandError(f"bad args: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+
+
+def sync_roster(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
+    roster = _parse(RosterArgs, args)
+    count = agent.store.replace_roster([s.model_dump() for s in roster.staff], agent.now().isoformat())
+    agent.store.kv_set("roster_from_platform", True)
+    return {"staff": count}
+
+
+def set_config(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
+    """Validate, write atomically, then reload the agent with it."""
+    if agent.config_path is None:
+        raise CommandError("this agent was started without a config file")
+    patch = args.get("config")
+    if not isinstance(patch, dict):
+        raise CommandError("bad args: 'config' must be an object of sections to change")
+    try:
+        changed = apply_config_update(agent.config_path, patch)
+    except ConfigUpdateError as exc:
+        raise CommandError(str(exc)) from None
+    agent.request_reload()
+    return {"changed": changed, "applied": "reloading"}
+
+
+def resend(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
+    window = _parse(ResendArgs, args)
+    tz = agent.config.identity.tz  # stored times carry the local offset: compare like with like
+    count = agent.store.requeue(window.since.astimezone(tz).isoformat(timespec="milliseconds"),
+                                window.until.astimezone(tz).isoformat(timespec="milliseconds"),
+                                window.types)
+    return {"requeued": count}

@@ -1,0 +1,221 @@
+"""The uplink component: moves what the store holds to the platform, and back.
+
+One thread does everything (paho's network loop is driven from here, so its
+callbacks run here too): connect with back-off and jitter, subscribe to acks and
+commands, publish the outbox in priority order within the MQTT window, apply acks
+to the store in batches, answer commands, keep the retained status fresh. It can
+be down for days without any workflow noticing: the outbox simply grows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from agent.config import BrokerConfig
+from agent.store import OutboxItem, Store
+from agent.uplink.commands import CommandProcessor
+from agent.uplink.connection import BrokerLink, Connected, UplinkConfigError
+from agent.uplink.delivery import Delivery
+from agent.uplink.media import MediaSender
+
+log = logging.getLogger("agent.uplink")
+
+
+class Uplink:
+    name = "uplink"
+
+    def __init__(self, store: Store, broker: BrokerConfig, agent_id: str,
+                 commands: CommandProcessor, status: Callable[[], dict[str, Any]],
+                 status_version: Callable[[], int] = lambda: 0) -> None:
+        self.store = store
+        self.broker = broker
+        self.root = f"{broker.topic_prefix}/{agent_id}"
+        self.commands = commands
+        self.status = status
+        self.status_version = status_version
+        first = not store.kv_get("mqtt_session_started", False)
+        self.link = BrokerLink(broker, agent_id, f"{self.root}/status",
+                               {"online": False, "agent_id": agent_id}, first_connect=first)
+        self.delivery = Delivery(store, ack_mode=broker.ack_mode, window=broker.inflight_max)
+        self.media = MediaSender(store)
+        self.connected = threading.Event()
+        self.connects = 0
+        self._conn: Connected | None = None
+        self._lost = False
+        self._acks: list[str] = []
+        self._commands: list[bytes] = []
+        self._chunks_done: list[tuple[str, int]] = []
+        self._broker_done: list[str] = []
+
+    # --- component -------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        attempt = 0
+        while not stop.is_set():
+            try:
+                conn = self.link.connect(self._on_message, self._on_puback, self._on_disconnect)
+            except UplinkConfigError as exc:
+                log.error("uplink disabled until the config is fixed: %s", exc)
+                stop.wait(300)
+                continue
+            except ConnectionError as exc:
+                delay = self._backoff(attempt)
+                attempt += 1
+                log.warning("broker unreachable (%s): retry in %.1fs", exc, delay)
+                stop.wait(delay)
+                continue
+            attempt = 0
+            self._serve(conn, stop)
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential back-off with jitter, so a fleet does not reconnect in lockstep."""
+        ceiling = min(self.broker.reconnect_max_s, self.broker.reconnect_min_s * 2 ** attempt)
+        return ceiling * random.uniform(0.5, 1.0)
+
+    # --- one connection --------------------------------------------------------------
+
+    def _serve(self, conn: Connected, stop: threading.Event) -> None:
+        self._conn, self._lost = conn, False
+        self.connects += 1
+        self.store.kv_set("mqtt_session_started", True)
+        client = conn.client
+        client.subscribe([(f"{self.root}/ack", 1), (f"{self.root}/cmd", 1)])
+        self.delivery.reset()
+        self.media.reset()
+        self._publish_status()
+        self.connected.set()
+        log.info("uplink connected protocol=%s receive_max=%d session_present=%s", conn.protocol,
+                 conn.receive_maximum, conn.session_present)
+        last_status, status_seen, last_overdue = time.monotonic(), self.status_version(), time.monotonic()
+        try:
+            while not stop.is_set() and not self._lost:
+                busy = self._fill()
+                if client.loop(timeout=0.0 if busy else 0.05) != mqtt.MQTT_ERR_SUCCESS:
+                    break
+                self._apply()
+                now = time.monotonic()
+                if now - last_overdue > 5:
+                    self._resend_overdue()
+                    last_overdue = now
+                version = self.status_version()
+                if now - last_status > self.broker.status_interval_s or (version != status_seen
+                                                                       and now - last_status > 1):
+                    self._publish_status()
+                    last_status, status_seen = now, version
+        finally:
+            self.connected.clear()
+            self._apply()
+            if stop.is_set():
+                self._say_goodbye(client)
+            else:
+                log.warning("uplink connection lost: reconnecting")
+            _close_quietly(client)
+            self._conn = None
+
+    def _fill(self) -> bool:
+        """Hand the next outbox items to MQTT while the window has room."""
+        conn = self._conn
+        room = self.delivery.room(conn.receive_maximum)
+        items = self.delivery.next_items(room)
+        for item in items:
+            self._publish_item(item)
+        return bool(items)
+
+    def _publish_item(self, item: OutboxItem) -> None:
+        if item.kind == "media":
+            mids = self.media.send(item, self._publish)
+        else:
+            mids = [self._publish(item.topic, (item.payload or "").encode("utf-8"), 1)]
+        mids = [m for m in mids if m >= 0]
+        if mids:
+            self.delivery.track(item, mids)
+
+    def _publish(self, suffix: str, payload: bytes, qos: int) -> int:
+        info = self._conn.client.publish(f"{self.root}/{suffix}", payload, qos=qos)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            self._lost = True
+            return -1
+        return info.mid
+
+    # --- callbacks (run inside client.loop, on this thread) -----------------------------
+
+    def _on_message(self, message: mqtt.MQTTMessage) -> None:
+        if message.topic.endswith("/ack"):
+            try:
+                ids = json.loads(message.payload)["ids"]
+                self._acks += [i for i in ids if isinstance(i, str)]
+            except (ValueError, KeyError, TypeError):
+                log.warning("malformed ack ignored bytes=%d", len(message.payload))
+        elif message.topic.endswith("/cmd"):
+            self._commands.append(message.payload)
+
+    def _on_puback(self, mid: int, ok: bool) -> None:
+        chunk = self.media.on_puback(mid)
+        if chunk is not None and ok:
+            self._chunks_done.append((chunk.media_id, chunk.chunk))
+        item_id = self.delivery.on_puback(mid, ok)
+        if item_id is not None and self.broker.ack_mode == "puback":
+            self._broker_done.append(item_id)
+
+    def _on_disconnect(self) -> None:
+        self._lost = True
+
+    # --- applying what came back --------------------------------------------------------
+
+    def _apply(self) -> None:
+        if self._chunks_done:
+            by_media: dict[str, list[int]] = {}
+            for media_id, n in self._chunks_done:
+                by_media.setdefault(media_id, []).append(n)
+            self._chunks_done = []
+            for media_id, chunks in by_media.items():
+                self.store.mark_media_chunks(media_id, chunks)
+        acks = self._acks + self._broker_done
+        if acks:
+            self._acks, self._broker_done = [], []
+            self.delivery.acked(acks)
+            self.store.ack(acks)
+        while self._commands:
+            answer = self.commands.process(self._commands.pop(0))
+            if self._conn is not None:
+                self._publish("cmd/res", json.dumps(answer, ensure_ascii=False).encode(), 1)
+
+    def _resend_overdue(self) -> None:
+        for item_id in self.delivery.overdue():
+            if self.store.media_info(item_id) is not None:
+                self.media.restart_object(item_id)
+
+    def _publish_status(self) -> None:
+        payload = {"online": True, **self.status()}
+        self._conn.client.publish(f"{self.root}/status", json.dumps(payload, ensure_ascii=False),
+                                  qos=1, retain=True)
+
+    def _say_goodbye(self, client: mqtt.Client) -> None:
+        """A clean stop: mark ourselves offline (the will covers unclean ones)."""
+        try:
+            info = client.publish(f"{self.root}/status", json.dumps({"online": False, **self.status()}),
+                                  qos=1, retain=True)
+            deadline = time.monotonic() + 2
+            while not info.is_published() and time.monotonic() < deadline:
+                client.loop(timeout=0.05)
+            client.disconnect()
+            client.loop(timeout=0.1)
+        except Exception:  # noqa: BLE001 - best effort on the way out
+            log.debug("goodbye failed", exc_info=True)
+
+
+def _close_quietly(client: mqtt.Client) -> None:
+    try:
+        sock = client.socket()
+        if sock is not None:
+            sock.close()
+    except Exception:  # noqa: BLE001
+        pass

@@ -132,7 +132,19 @@ def mettler_checksum(data: bytes) -> int:
     return -sum(b & 0x7F for b in data) & 0x7F
 
 
-class MettlerContinuousParser:
+class _BinaryFrameParser:
+    """Bad frames are counted once per run of bytes between two good frames."""
+
+    bad_frames = 0
+    _in_noise = False
+
+    def _noise(self) -> None:
+        if not self._in_noise:
+            self.bad_frames += 1
+            self._in_noise = True
+
+
+class MettlerContinuousParser(_BinaryFrameParser):
     def __init__(self, checksum: bool = False) -> None:
         self.checksum = checksum
         self.frame_len = 18 if checksum else 17
@@ -141,6 +153,7 @@ class MettlerContinuousParser:
 
     def reset(self) -> None:
         self._buf.clear()
+        self._in_noise = False
 
     def feed(self, data: bytes) -> list[ScaleFrame]:
         self._buf += bytes(b & 0x7F for b in data)  # drop the parity bit (7 data bits)
@@ -149,20 +162,21 @@ class MettlerContinuousParser:
             start = self._buf.find(STX)
             if start < 0:
                 if self._buf:
-                    self.bad_frames += 1
+                    self._noise()
                 self._buf.clear()
                 return out
             if start:
-                self.bad_frames += 1
+                self._noise()
                 del self._buf[:start]
             if len(self._buf) < self.frame_len:
                 return out
             frame = self._decode(bytes(self._buf[: self.frame_len]))
             if frame is None:
-                self.bad_frames += 1
+                self._noise()
                 del self._buf[:1]
                 continue
             del self._buf[: self.frame_len]
+            self._in_noise = False
             out.append(frame)
 
     def _decode(self, raw: bytes) -> ScaleFrame | None:
@@ -217,7 +231,7 @@ def yaohua_frame(value: float, decimals: int = 2) -> bytes:
     return bytes([STX]) + payload + yaohua_check(payload) + bytes([ETX])
 
 
-class YaohuaA9Parser:
+class YaohuaA9Parser(_BinaryFrameParser):
     FRAME_LEN = 12
 
     def __init__(self, unit: str = "kg", settle_frames: int = 5) -> None:
@@ -230,6 +244,7 @@ class YaohuaA9Parser:
 
     def reset(self) -> None:
         self._buf.clear()
+        self._in_noise = False
         self._same_value, self._same_count = None, 0
 
     def feed(self, data: bytes) -> list[ScaleFrame]:
@@ -239,20 +254,21 @@ class YaohuaA9Parser:
             start = self._buf.find(STX)
             if start < 0:
                 if self._buf:
-                    self.bad_frames += 1
+                    self._noise()
                 self._buf.clear()
                 return out
             if start:
-                self.bad_frames += 1
+                self._noise()
                 del self._buf[:start]
             if len(self._buf) < self.FRAME_LEN:
                 return out
             value = self._decode(bytes(self._buf[: self.FRAME_LEN]))
             if value is None:
-                self.bad_frames += 1
+                self._noise()
                 del self._buf[:1]
                 continue
             del self._buf[: self.FRAME_LEN]
+            self._in_noise = False
             out.append(self._with_stability(value))
 
     def _decode(self, raw: bytes) -> float | None:

@@ -74,10 +74,12 @@ class Gy90615Parser:
     def __init__(self, plausible: PlausibleRange | None = None) -> None:
         self.plausible = plausible or PlausibleRange(-40.0, 125.0)
         self.bad_frames = 0
+        self._in_noise = False
         self._buf = bytearray()
 
     def reset(self) -> None:
         self._buf.clear()
+        self._in_noise = False
 
     def feed(self, data: bytes) -> list[ThermoSample]:
         self._buf += data
@@ -97,16 +99,22 @@ class Gy90615Parser:
             frame = bytes(self._buf[:GY_FRAME_LEN])
             sample = self._decode(frame)
             if sample is None:
-                self.bad_frames += 1
+                self._noise()
                 del self._buf[:1]  # the header may have been noise: look again one byte on
                 continue
             del self._buf[:GY_FRAME_LEN]
+            self._in_noise = False
             out.append(sample)
 
     def _count_skipped(self, n: int) -> None:
-        # noise between frames is one bad "frame" per run of skipped bytes
         if n > 0:
+            self._noise()
+
+    def _noise(self) -> None:
+        # one bad frame per run of undecodable bytes between two good frames
+        if not self._in_noise:
             self.bad_frames += 1
+            self._in_noise = True
 
     def _decode(self, frame: bytes) -> ThermoSample | None:
         if frame[2] != GY_TYPE_TEMPERATURE or frame[3] != 0x04:

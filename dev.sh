@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# One entry point for developers, installers and CI:
+#   ./dev.sh demo    run the simulated kitchen end to end
+#   ./dev.sh test    run the test suite (what CI runs)
+#   ./dev.sh bench   list the benchmarks; ./dev.sh bench NAME runs one
+# Each sets up what it needs first: a virtual environment with the project's
+# packages, and Mosquitto from the distribution when it is missing.
+set -euo pipefail
+cd "$(dirname "$0")"
+VENV=${CANTEEN_VENV:-.venv}
+PY=${PYTHON:-python3}
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+as_root() {
+  # Run a package-manager command as root, or print exactly what to run.
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo "$@"
+  else
+    echo "Please run as root, then re-run this command:" >&2
+    echo "  sudo $*" >&2
+    exit 1
+  fi
+}
+
+apt_install() {
+  say "installing from the distribution: $*"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_python() {
+  if ! "$PY" -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null; then
+    echo "Python 3.11 or newer is needed (Raspberry Pi OS bookworm has it as python3)." >&2
+    exit 1
+  fi
+  if ! "$PY" -c 'import venv, ensurepip' 2>/dev/null; then
+    apt_install python3-venv
+  fi
+}
+
+ensure_mosquitto() {
+  if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
+    apt_install mosquitto mosquitto-clients
+  fi
+}
+
+ensure_venv() {
+  local stamp="$VENV/.installed" want
+  want=$(cat pyproject.toml | sha256sum | cut -d' ' -f1)
+  if [ ! -x "$VENV/bin/python" ]; then
+    say "creating the virtual environment in $VENV"
+    "$PY" -m venv "$VENV"
+  fi
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    say "installing the project and its packages (first run takes a few minutes)"
+    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+    "$VENV/bin/python" -m pip install -q -e '.[dev]'
+    echo "$want" > "$stamp"
+  fi
+}
+
+setup() { ensure_python; ensure_mosquitto; ensure_venv; }
+
+cmd=${1:-help}
+shift || true
+case "$cmd" in
+  demo)
+    setup
+    exec "$VENV/bin/canteen-sim" demo "$@"
+    ;;
+  test)
+    setup
+    exec "$VENV/bin/python" -m pytest -m "not soak" "$@"
+    ;;
+  soak)
+    setup
+    exec "$VENV/bin/python" -m pytest -m soak "$@"
+    ;;
+  bench)
+    setup
+    if [ $# -eq 0 ]; then
+      echo "benchmarks:"; ls bench/*.py | grep -v __init__ | sed 's#bench/\(.*\)\.py#  ./dev.sh bench \1#'
+      exit 0
+    fi
+    name=$1; shift
+    exec "$VENV/bin/python" -m "bench.$name" "$@"
+    ;;
+  setup)
+    setup
+    ;;
+  *)
+    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+    ;;
+esac

@@ -115,7 +115,7 @@ class HidLineReader:
         decoder: KeySequenceDecoder | None = None,
         backoff: Backoff | None = None,
         now: Now = local_now,
-        open_device: Callable[[str], Any] = open_input_device,
+        open_device: Callable[[str], Any] | None = None,
         grab: bool = True,
     ) -> None:
         self.device_id, self.kind, self.path = device_id, kind, path
@@ -152,7 +152,7 @@ class HidLineReader:
         delays = self.backoff.delays()
         while not self._stop.is_set():
             try:
-                device = self._open_device(self.path)
+                device = (self._open_device or open_input_device)(self.path)
             except OSError as exc:
                 self._publish(DeviceState.DISCONNECTED, f"open failed: {exc}")
                 self._stop.wait(next(delays))

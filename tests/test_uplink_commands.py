@@ -1,0 +1,147 @@
+"""Command checks without a broker: signature, expiry, replay, malformed, set_config."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from agent.app import Agent
+from agent.config import BrokerConfig
+from agent.config_loader import load_config
+from agent.uplink.commands import CommandProcessor, canonical_json
+from agent.uplink.connection import UplinkConfigError, check_transport_policy
+
+from .conftest import TZ
+
+NOW = datetime(2026, 11, 30, 8, 0, tzinfo=TZ)
+
+
+def command(name: str = "ping", args: dict | None = None, *, expires_in: float = 60, cid: str = "c-1",
+            key: Ed25519PrivateKey | None = None) -> dict:
+    cmd = {"id": cid, "name": name, "args": args or {}, "issued_at": NOW.isoformat(),
+           "expires_at": (NOW + timedelta(seconds=expires_in)).isoformat()}
+    if key is not None:
+        cmd["sig"] = base64.b64encode(key.sign(canonical_json(cmd))).decode()
+    return cmd
+
+
+@pytest.fixture
+def key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.generate()
+
+
+@pytest.fixture
+def agent(tmp_path: Path, key: Ed25519PrivateKey):
+    public = base64.b64encode(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump({
+        "identity": {"agent_id": "a1", "school_id": "s1", "canteen_id": "k1"},
+        "broker": {"platform_public_key": public},
+        "store": {"path": str(tmp_path / "agent.db"), "media_dir": str(tmp_path / "media")},
+    }))
+    agent = Agent(load_config(path, {}), now=lambda: NOW, config_path=path)
+    yield agent
+    agent.store.close()
+
+
+def processor(agent: Agent) -> CommandProcessor:
+    return CommandProcessor(agent.store, agent.command_handlers, agent.now,
+                            agent.config.broker.platform_public_key)
+
+
+def run(proc: CommandProcessor, cmd: dict | bytes) -> dict:
+    payload = cmd if isinstance(cmd, bytes) else json.dumps(cmd).encode()
+    return proc.process(payload)
+
+
+def test_signed_ping_runs_once_and_replay_is_refused(agent: Agent, key) -> None:
+    proc = processor(agent)
+    first = run(proc, command(key=key))
+    assert first["ok"] and first["result"]["pong"] and first["id"] == "c-1"
+    again = run(proc, command(key=key))
+    assert not again["ok"] and "replay" in again["error"]
+
+
+def test_replay_refused_after_restart(agent: Agent, key) -> None:
+    assert run(processor(agent), command(key=key))["ok"]
+    assert "replay" in run(processor(agent), command(key=key))["error"]
+
+
+@pytest.mark.parametrize(("mutate", "reason"), [
+    (lambda c, k: c.pop("sig"), "unsigned"),
+    (lambda c, k: c.update(sig=base64.b64encode(Ed25519PrivateKey.generate().sign(b"x")).decode()), "bad signature"),
+    (lambda c, k: c.update(args={"staff": []}), "bad signature"),  # tampered after signing
+    (lambda c, k: c.update(sig="not base64!"), "bad signature"),
+])
+def test_unsigned_or_badly_signed_refused_and_nothing_runs(agent: Agent, key, mutate, reason) -> None:
+    cmd = command("sync_roster", {"staff": [{"staff_id": "S1", "name": "x"}]}, key=key)
+    mutate(cmd, key)
+    answer = run(processor(agent), cmd)
+    assert not answer["ok"] and reason in answer["error"]
+    assert agent.store.roster() == []
+
+
+def test_expired_refused(agent: Agent, key) -> None:
+    answer = run(processor(agent), command("sync_roster", {"staff": []}, expires_in=-1, key=key))
+    assert not answer["ok"] and "expired" in answer["error"]
+
+
+@pytest.mark.parametrize("payload", [b"not json", b"[1,2]", json.dumps({"id": "x"}).encode(),
+                                     json.dumps({"id": "x", "name": "ping", "issued_at": "yesterday",
+                                                 "expires_at": "soon"}).encode()])
+def test_malformed_refused_with_a_result(agent: Agent, payload: bytes) -> None:
+    answer = run(processor(agent), payload)
+    assert answer["ok"] is False and answer["error"].startswith("malformed")
+
+
+def test_unknown_command_refused(agent: Agent, key) -> None:
+    answer = run(processor(agent), command("format_disk", key=key))
+    assert not answer["ok"] and "unknown command" in answer["error"]
+
+
+def test_sync_roster_replaces_roster(agent: Agent, key) -> None:
+    staff = [{"staff_id": "S1", "name": "张三", "badges": ["0004212345"], "health_cert_expires_on": "2027-03-01"}]
+    answer = run(processor(agent), command("sync_roster", {"staff": staff}, key=key))
+    assert answer["ok"] and answer["result"] == {"staff": 1}
+    assert agent.store.staff_by_badge("0004212345")["name"] == "张三"
+
+
+def test_invalid_set_config_changes_nothing(agent: Agent, key) -> None:
+    before = agent.config_path.read_bytes()
+    answer = run(processor(agent), command("set_config", {"config": {"rules": {"food_sample": {"min_grams": "lots"}}}},
+                                           key=key))
+    assert not answer["ok"] and "rules.food_sample.min_grams" in answer["error"]
+    assert agent.config_path.read_bytes() == before and not agent.reload_requested
+
+
+def test_valid_set_config_written_atomically_and_reload_requested(agent: Agent, key) -> None:
+    answer = run(processor(agent), command("set_config", {"config": {"rules": {"food_sample": {"min_grams": 150}}}},
+                                           key=key))
+    assert answer["ok"] and answer["result"]["changed"] == ["rules"]
+    assert load_config(agent.config_path, {}).rules.food_sample.min_grams == 150
+    assert agent.reload_requested
+
+
+def test_resend_requeues_delivered_records(agent: Agent, key) -> None:
+    from agent.records import StaffTraining
+
+    saved = agent.recorder.record(StaffTraining(session="s", staff_id="S1"))
+    agent.store.ack([saved.id])
+    answer = run(processor(agent), command("resend", {"since": (NOW - timedelta(hours=1)).isoformat(),
+                                                      "until": (NOW + timedelta(hours=1)).isoformat()}, key=key))
+    assert answer["ok"] and answer["result"] == {"requeued": 1}
+    assert agent.store.in_outbox(saved.id)
+
+
+def test_plaintext_to_remote_broker_refused_unless_allowed() -> None:
+    with pytest.raises(UplinkConfigError, match="refusing plaintext"):
+        check_transport_policy(BrokerConfig(host="10.1.2.3"))
+    check_transport_policy(BrokerConfig(host="127.0.0.1"))
+    check_transport_policy(BrokerConfig(host="10.1.2.3", allow_plaintext_remote=True))

@@ -242,6 +242,53 @@ class VisionConfig(Strict):
     face_score_min: float = Field(0.8, gt=0, lt=1)
 
 
+# --- stations: serial devices bound to a duty (agent/workflows/) -------------------------
+
+StationKind = Literal["morning_check", "food_sample", "receiving", "additive", "checkin"]
+CheckinMode = Literal["leader_meal", "staff_training", "superior_inspection"]
+# which device kind each station role must name (drivers' ``kind``)
+STATION_DEVICE_KINDS = {"badge": "badge_reader", "thermometer": "ir_thermometer", "scale": "scale",
+                        "keypad": "barcode_reader", "barcode": "barcode_reader"}
+STATION_REQUIRED = {"morning_check": ("badge", "thermometer"), "food_sample": ("badge", "scale"),
+                    "receiving": ("badge", "scale"), "additive": ("badge", "scale"), "checkin": ("badge",)}
+
+
+class StationConfig(Strict):
+    """One place where staff do one duty, and the devices bound to it.
+
+    Every station starts with a badge. Keypad and barcode inputs are keyboard-style
+    ``barcode_reader`` devices; the keypad grammar of each kind is documented in its
+    workflow module (agent/workflows/<kind>.py).
+    """
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="Station id (feedback, logs).")
+    kind: StationKind
+    badge: str | None = Field(None, description="Device id of the badge reader (required).")
+    thermometer: str | None = Field(None, description="morning_check: device id of the IR thermometer.")
+    scale: str | None = Field(None, description="food_sample / receiving / additive: device id of the scale.")
+    keypad: str | None = Field(None, description="Device id of a keypad (answers, choices, typed values).")
+    barcode: str | None = Field(None, description="receiving / additive: device id of a barcode reader.")
+    checkin_modes: list[CheckinMode] = Field(
+        ["leader_meal"], min_length=1, description="checkin: the first is the default; keypad 1..n selects one.")
+    session: str | None = Field(None, description="staff_training: session name (default: 培训 + date).")
+    session_hours: float | None = Field(None, gt=0, description="staff_training: hours credited.")
+    organisation: str | None = Field(None, description="superior_inspection: inspecting authority.")
+    allowed_roles: list[str] = Field(default_factory=list, description="checkin: roster roles accepted (empty: any).")
+    additives: list[str] = Field(default_factory=list,
+                                 description="additive: names chosen by keypad 1..n (default: rules.additive_limits_g).")
+    fridge_id: str | None = Field(None, description="food_sample: the sample fridge's id, written on each record.")
+    tare_g: float = Field(0.0, ge=0, description="Container weight subtracted from every stable weight.")
+    settle_readings: int | None = Field(
+        None, ge=1, description="morning_check: consecutive close readings that make a measurement "
+                                "(default: 3 for streaming thermometers, 1 for ascii_line ones).")
+    presence_min_c: float = Field(32.0, description="morning_check: readings below this are the room, not a person.")
+    answers_required: bool = Field(False, description="morning_check: wait for keypad answers before recording.")
+    answers_window_s: float = Field(20, gt=0, description="morning_check: after the temperature, wait this long for answers.")
+    session_timeout_s: float = Field(120, gt=0, description="food_sample / receiving / additive: idle session ends.")
+    meal_margin_min: float = Field(90, ge=0, description="Meals count from this long before their window starts.")
+    repeat_scan_s: float = Field(3.0, ge=0, description="The same card again within this is one scan (readers repeat).")
+
+
 class AgentConfig(Strict):
     identity: Identity
     broker: BrokerConfig = BrokerConfig()
@@ -252,6 +299,7 @@ class AgentConfig(Strict):
     devices: list[DeviceConfig] = Field(default_factory=list, description="Serial devices.")
     modbus: list[ModbusBusConfig] = Field(default_factory=list, description="Modbus buses and gateways.")
     cameras: list[CameraConfig] = Field(default_factory=list)
+    stations: list[StationConfig] = Field(default_factory=list, description="Serial devices bound to duties.")
     vision: VisionConfig = VisionConfig()
     logging: LoggingConfig = LoggingConfig()
 
@@ -265,6 +313,31 @@ class AgentConfig(Strict):
             if item in seen:
                 raise ValueError(f"duplicate device/camera id {item!r}")
             seen.add(item)
+        return self
+
+    @model_validator(mode="after")
+    def _stations_use_declared_devices(self) -> AgentConfig:
+        kinds = {d.id: d.kind for d in self.devices}
+        owner: dict[str, str] = {}
+        station_ids: set[str] = set()
+        for station in self.stations:
+            if station.id in station_ids:
+                raise ValueError(f"duplicate station id {station.id!r}")
+            station_ids.add(station.id)
+            for role in STATION_REQUIRED[station.kind]:
+                if getattr(station, role) is None:
+                    raise ValueError(f"station {station.id!r} ({station.kind}) needs a {role} device")
+            for role, kind in STATION_DEVICE_KINDS.items():
+                device_id = getattr(station, role)
+                if device_id is None:
+                    continue
+                if kinds.get(device_id) != kind:
+                    raise ValueError(f"station {station.id!r}: {role} {device_id!r} is not a declared {kind} device")
+                if owner.get(device_id, station.id) != station.id:
+                    raise ValueError(f"device {device_id!r} is bound to stations {owner[device_id]!r} and {station.id!r}")
+                owner[device_id] = station.id
+            if station.kind == "receiving" and station.keypad is None and station.barcode is None:
+                raise ValueError(f"station {station.id!r} (receiving) needs a keypad or barcode device")
         return self
 
 

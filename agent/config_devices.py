@@ -10,7 +10,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from drivers.badge import BadgeReaderConfig
+from drivers.barcode import BarcodeReaderConfig
 from drivers.modbus.config import ModbusBusConfig
+from drivers.scale import ScaleConfig
+from drivers.thermometer import ThermometerConfig
 
 
 class _Strict(BaseModel):
@@ -41,7 +45,10 @@ class CameraConfig(_Strict):
     loop: bool = Field(False, description="Loop a video file (simulator).")
 
 
-# Drivers own their settings; the serial union is filled in as serial drivers land.
-DeviceConfig = Annotated[CameraConfig, Field(discriminator="kind")]
+# Drivers own their settings (drivers.serial_devices gathers them); cameras have their
+# own ``cameras`` list, so this union holds the serial / keyboard-style kinds only.
+DeviceConfig = Annotated[
+    ThermometerConfig | ScaleConfig | BadgeReaderConfig | BarcodeReaderConfig, Field(discriminator="kind")]
 
-__all__ = ["CameraConfig", "DeviceConfig", "ModbusBusConfig", "WorkingHours", "Zone"]
+__all__ = ["BadgeReaderConfig", "BarcodeReaderConfig", "CameraConfig", "DeviceConfig", "ModbusBusConfig",
+           "ScaleConfig", "ThermometerConfig", "WorkingHours", "Zone"]

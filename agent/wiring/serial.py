@@ -1,0 +1,90 @@
+"""Serial capability: open every device in ``config.devices``, run the station workflows.
+
+Each device becomes a supervised component that starts its driver (the drivers'
+``open_driver`` factory: it reconnects by itself when a cable is pulled) with the bus
+as its reading and health sinks. Each ``config.stations`` entry becomes a workflow on
+the bus, answering people through ``agent.feedback`` (console + log unless a caller
+installed another). ``DeviceHealthWatch`` turns the serial devices' health into
+``device_offline`` alarms.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from agent.config import AgentConfig, StationConfig
+from agent.config_devices import DeviceConfig
+from agent.feedback import Feedback
+from agent.recorder import Recorder
+from agent.runtime import Component
+from agent.workflows.additive import AdditiveStation
+from agent.workflows.checkin import CheckinStation
+from agent.workflows.device_health import DeviceHealthWatch
+from agent.workflows.food_sample import FoodSampleStation
+from agent.workflows.morning_check import MorningCheck
+from agent.workflows.receiving import Receiving
+from agent.workflows.stations import StationWorkflow
+from drivers.readings import HealthSink, ReadingSink
+from drivers.serial_devices import open_driver
+from drivers.thermometer import ThermometerConfig
+
+if TYPE_CHECKING:
+    from agent.app import Agent
+
+log = logging.getLogger("agent.wiring.serial")
+
+WORKFLOWS: dict[str, type[StationWorkflow]] = {
+    "morning_check": MorningCheck, "food_sample": FoodSampleStation, "receiving": Receiving,
+    "additive": AdditiveStation, "checkin": CheckinStation,
+}
+STREAMING_SETTLE_READINGS = 3  # a streaming thermometer: 3 steady frames (150 ms at 20 Hz) make a reading
+
+
+class SerialDeviceComponent:
+    """One device's driver under the supervisor: ``run`` opens it, waits for stop, stops it."""
+
+    def __init__(self, cfg: DeviceConfig, sink: ReadingSink, health_sink: HealthSink,
+                 now: Callable[[], datetime]) -> None:
+        self.cfg = cfg
+        self.name = f"serial-{cfg.id}"
+        self._sink, self._health_sink, self._now = sink, health_sink, now
+        self.driver = None
+
+    def run(self, stop: threading.Event) -> None:
+        self.driver = open_driver(self.cfg, self._sink, self._health_sink, self._now)
+        try:
+            stop.wait()
+        finally:
+            self.driver.stop()
+
+
+def resolve_station(station: StationConfig, config: AgentConfig) -> StationConfig:
+    """Fill what a station leaves to its devices (settle readings from the thermometer's protocol)."""
+    if station.kind != "morning_check" or station.settle_readings is not None:
+        return station
+    thermometer = next(d for d in config.devices if d.id == station.thermometer)
+    streaming = isinstance(thermometer, ThermometerConfig) and thermometer.protocol == "gy90615"
+    return station.model_copy(update={"settle_readings": STREAMING_SETTLE_READINGS if streaming else 1})
+
+
+def make_workflows(config: AgentConfig, recorder: Recorder, feedback: Feedback) -> list[StationWorkflow]:
+    return [WORKFLOWS[s.kind](resolve_station(s, config), config, recorder, feedback) for s in config.stations]
+
+
+def build(agent: Agent) -> list[Component]:
+    config = agent.config
+    feedback = getattr(agent, "feedback", None)
+    if feedback is None:
+        feedback = agent.feedback = Feedback.default(agent.now)  # screens/buzzers: add_output later
+    health = DeviceHealthWatch(agent.recorder, {d.id for d in config.devices})
+    agent.bus.on_health(health.on_health)
+    agent.bus.add_workflow(health)
+    for workflow in make_workflows(config, agent.recorder, feedback):
+        agent.bus.add_workflow(workflow)
+        log.info("station ready station=%s kind=%s", workflow.station.id, workflow.kind)
+    return [SerialDeviceComponent(cfg, agent.bus.publish, agent.bus.publish_health, agent.now)
+            for cfg in config.devices]

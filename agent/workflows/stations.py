@@ -1,0 +1,216 @@
+"""What every serial station workflow shares: device routing, badges, meals, menus, dates.
+
+A station (``StationConfig``) binds devices to one duty. Its workflow is a small state
+machine fed the readings of *its* devices only, ticked once a second by the bus. It
+answers the person through ``Feedback`` after every step and writes through the
+``Recorder`` (records are committed before the feedback says "saved").
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, ClassVar
+
+from agent.config import AgentConfig, StationConfig
+from agent.feedback import Feedback, Level
+from agent.recorder import Recorder
+from agent.records import Operator, Source
+from agent.store import Saved
+from drivers.badge import mask_card
+from drivers.readings import BadgeScan, Reading, StableWeight, TemperatureReading, TextInput
+
+MEAL_NAMES_CN = {"breakfast": "早餐", "lunch": "午餐", "dinner": "晚餐"}
+MENU_KV_KEY = "menu"  # {"day": "YYYY-MM-DD", "meals": {"lunch": ["番茄炒蛋", ...]}}: pushed by the platform
+
+
+@dataclass(frozen=True, slots=True)
+class Staff:
+    staff_id: str
+    name: str
+    role: str | None
+    health_cert_expires_on: date | None
+    badge: str
+
+    @classmethod
+    def from_roster(cls, row: dict[str, Any], badge: str) -> Staff:
+        expires = row.get("health_cert_expires_on")
+        return cls(row["staff_id"], row.get("name") or row["staff_id"], row.get("role"),
+                   _to_date(expires), badge)
+
+    @property
+    def operator(self) -> Operator:
+        return Operator(staff_id=self.staff_id, badge=self.badge)
+
+
+def _to_date(value: Any) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+class StationWorkflow:
+    """Base of the station workflows: routing by device id, badge handling, feedback."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, station: StationConfig, config: AgentConfig, recorder: Recorder,
+                 feedback: Feedback) -> None:
+        self.station = station
+        self.config = config
+        self.recorder = recorder
+        self.store = recorder.store
+        self.feedback = feedback
+        self.tz = config.identity.tz
+        self.name = f"{self.kind}:{station.id}"
+        roles = ("badge", "thermometer", "scale", "keypad", "barcode")
+        self.devices = {getattr(station, r): r for r in roles if getattr(station, r) is not None}
+        self._last_card: tuple[str, datetime] | None = None
+
+    # --- the Workflow protocol -------------------------------------------------------
+
+    def wants(self, reading: Reading) -> bool:
+        return reading.device_id in self.devices
+
+    def on_reading(self, reading: Reading) -> None:
+        if isinstance(reading, BadgeScan):
+            if not self._repeat(reading):
+                self.on_badge(reading)
+        elif isinstance(reading, TemperatureReading):
+            self.on_temperature(reading)
+        elif isinstance(reading, StableWeight):
+            self.on_weight(reading)
+        elif isinstance(reading, TextInput):
+            text = reading.text.strip()
+            if text:
+                self.on_text(reading, text, self.devices.get(reading.device_id) == "barcode")
+
+    def tick(self, now: datetime) -> None:
+        """Sessions past their deadline end here (subclasses)."""
+
+    # --- hooks -------------------------------------------------------------------------
+
+    def on_badge(self, scan: BadgeScan) -> None:
+        raise NotImplementedError
+
+    def on_temperature(self, reading: TemperatureReading) -> None:
+        """Thermometers stream: readings outside a session are simply not for anyone."""
+
+    def on_weight(self, reading: StableWeight) -> None:
+        self.say("请先刷卡 / badge first", level="warn")
+
+    def on_text(self, reading: TextInput, text: str, from_barcode: bool) -> None:
+        self.say("请先刷卡 / badge first", level="warn")
+
+    # --- helpers ---------------------------------------------------------------------
+
+    def say(self, text: str, *, level: Level = "info", log_text: str | None = None) -> None:
+        self.feedback.say(text, level=level, station=self.station.id, log_text=log_text)
+
+    def identify(self, scan: BadgeScan) -> Staff | None:
+        """The person on the roster for this card; unknown cards are answered here."""
+        row = self.store.staff_by_badge(scan.card)
+        if row is None:
+            self.say("未登记的工卡 / unknown badge", level="error",
+                     log_text=f"unknown badge card={mask_card(scan.card)}")
+            return None
+        return Staff.from_roster(row, scan.card)
+
+    def _repeat(self, scan: BadgeScan) -> bool:
+        """Readers repeat a card held against them: the same card within repeat_scan_s is one scan."""
+        last, self._last_card = self._last_card, (scan.card, scan.at)
+        if last is None or last[0] != scan.card:
+            return False
+        return abs((scan.at - last[1]).total_seconds()) < self.station.repeat_scan_s
+
+    def source(self, role: str) -> Source | None:
+        device_id = getattr(self.station, role)
+        if device_id is None:
+            return None
+        kinds = {"badge": "badge_reader", "thermometer": "ir_thermometer", "scale": "scale",
+                 "keypad": "barcode_reader", "barcode": "barcode_reader"}
+        return Source(device_id=device_id, kind=kinds[role])
+
+    def day_of(self, at: datetime) -> str:
+        return at.astimezone(self.tz).date().isoformat()
+
+    def records_today(self, type_: str, day: str, staff_id: str | None = None) -> list[dict[str, Any]]:
+        """Today's records of one type (optionally one person's), oldest first."""
+        sql = "SELECT payload FROM records WHERE type=? AND day=?"
+        params: list[Any] = [type_, day]
+        if staff_id is not None:
+            sql += " AND staff_id=?"
+            params.append(staff_id)
+        return [json.loads(r[0]) for r in self.store.query(sql + " ORDER BY seq", params)]
+
+    def meal_at(self, at: datetime) -> str | None:
+        """The meal whose window (from ``meal_margin_min`` before its start to its end or
+        sample deadline, whichever is later) contains ``at``; the latest-starting wins."""
+        local = at.astimezone(self.tz)
+        margin = timedelta(minutes=self.station.meal_margin_min)
+        found: tuple[datetime, str] | None = None
+        for meal, window in self.config.schedules.meals.items():
+            if local.isoweekday() not in getattr(window, "weekdays", range(1, 8)):
+                continue  # no such meal on this weekday
+            start = datetime.combine(local.date(), window.start, self.tz)
+            end_time = max(window.end, window.sample_deadline or window.end)
+            end = datetime.combine(local.date(), end_time, self.tz)
+            if start - margin <= local <= end and (found is None or start > found[0]):
+                found = (start, meal)
+        return found[1] if found else None
+
+    def dishes(self, meal: str, day: str) -> list[str]:
+        """Today's dishes of ``meal``: the platform's menu for today if it sent one, else the config's."""
+        pushed = self.store.kv_get(MENU_KV_KEY)
+        if isinstance(pushed, dict) and pushed.get("day") == day and isinstance(pushed.get("meals"), dict):
+            return [str(d) for d in pushed["meals"].get(meal, [])]
+        return [d.name for d in self.config.site.menu if not d.meals or meal in d.meals]
+
+
+def verdict_of(saved: Saved) -> tuple[str | None, list[str]]:
+    """(verdict, findings) of a saved envelope."""
+    envelope = json.loads(saved.payload)
+    return envelope.get("verdict"), envelope.get("findings", [])
+
+
+def meal_label(meal: str) -> str:
+    return MEAL_NAMES_CN.get(meal, meal)
+
+
+# --- typed values at a keypad or barcode reader --------------------------------------------
+
+_DATE_FORMATS = (
+    (re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$"), False),
+    (re.compile(r"^(\d{4})(\d{2})(\d{2})$"), False),
+    (re.compile(r"^(\d{2})(\d{2})(\d{2})$"), True),  # YYMMDD (GS1 style, 20YY)
+)
+
+
+def parse_date(text: str) -> date:
+    """``2026-11-30``, ``2026/11/30``, ``20261130`` or ``261130``; GS1 day ``00`` = month end."""
+    for pattern, short in _DATE_FORMATS:
+        m = pattern.match(text.strip())
+        if m is None:
+            continue
+        year, month, day = (int(g) for g in m.groups())
+        if short:
+            year += 2000
+        if day == 0 and 1 <= month <= 12:
+            day = calendar.monthrange(year, month)[1]
+        return date(year, month, day)  # ValueError for 2026-02-30
+    raise ValueError(f"not a date: {text!r}")
+
+
+def parse_choice(text: str, count: int) -> int | None:
+    """``"3"`` → 2 (0-based) when 1 ≤ 3 ≤ count; None when the text is not such a number."""
+    if text.isdigit() and 1 <= int(text) <= count:
+        return int(text) - 1
+    return None

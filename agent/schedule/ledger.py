@@ -1,0 +1,76 @@
+"""The daily ledger: one ``daily_ledger`` record per day, written once at day end.
+
+Exactly once, across restarts: the ledger record itself is the run-once guard. The
+check ("is there a ledger for this day?") reads committed records, and the write is a
+single committed record, so a power cut either leaves no ledger (it is written on the
+next start) or a complete one (it is never written again). A separate kv marker would
+need its own transaction and could disagree with the record after a cut between the two.
+Only the schedule engine writes ledgers, on its one thread, under its lock.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from agent.config import AgentConfig
+from agent.recorder import Recorder
+from agent.records import PROVINCIAL_TYPES, DailyLedger, LedgerLine, Source
+from agent.schedule.due import DueItem, at_local
+from agent.store import Saved, Store
+
+# Records about records: not counted as the day's work.
+_NOT_COUNTED = ("alarm", "daily_ledger")
+LEDGER_SOURCE = Source(device_id="schedule", kind="scheduler")
+
+
+def day_end(config: AgentConfig, day: date) -> datetime:
+    return at_local(day, config.schedules.day_end, config.identity.tz)
+
+
+def ledger_written(store: Store, day: date) -> bool:
+    return bool(store.query(
+        "SELECT 1 FROM records WHERE type = 'daily_ledger' AND json_extract(payload, '$.data.day') = ?"
+        " LIMIT 1", (day.isoformat(),)))
+
+
+def build_ledger(store: Store, day: date, items: list[DueItem]) -> DailyLedger:
+    """The summary of ``day``: counts and verdicts per record type, duties, open alarms."""
+    counts: dict[str, LedgerLine] = {t: LedgerLine(record_type=t, count=0) for t in PROVINCIAL_TYPES}
+    rows = store.query(
+        "SELECT type, verdict, count(*) FROM records WHERE day = ? GROUP BY type, verdict",
+        (day.isoformat(),))
+    for record_type, verdict, count in rows:
+        if record_type in _NOT_COUNTED:
+            continue
+        line = counts.setdefault(record_type, LedgerLine(record_type=record_type, count=0))
+        line.count += count
+        if verdict == "pass":
+            line.passed += count
+        elif verdict == "fail":
+            line.failed += count
+        elif verdict == "warn":
+            line.warned += count
+    raised = store.query(
+        "SELECT count(*) FROM records WHERE day = ? AND type = 'alarm'"
+        " AND json_extract(payload, '$.data.state') = 'raised'", (day.isoformat(),))[0][0]
+    diners = store.query(
+        "SELECT sum(json_extract(payload, '$.data.diners')) FROM records"
+        " WHERE type = 'meal_service' AND json_extract(payload, '$.data.served_on') = ?",
+        (day.isoformat(),))[0][0]
+    duties = [i for i in items if i.duty != "sample_discard"]
+    return DailyLedger(
+        day=day, lines=list(counts.values()),
+        open_alarms=[row["key"] for row in store.open_alarms()],
+        still_due=[i.key for i in items if not i.is_done],
+        duties_due=len(duties), duties_done=sum(1 for i in duties if i.is_done),
+        alarms_raised=raised, diners=diners)
+
+
+def write_ledger(recorder: Recorder, day: date, items: list[DueItem]) -> Saved | None:
+    """Write ``day``'s ledger unless it exists; None when it was already written."""
+    if ledger_written(recorder.store, day):
+        return None
+    ledger = build_ledger(recorder.store, day, items)
+    # occurred_at is the day's end even when written late (after a power cut), so the
+    # record belongs to its day in every listing.
+    return recorder.record(ledger, occurred_at=day_end(recorder.config, day), source=LEDGER_SOURCE)

@@ -124,7 +124,7 @@ def due_items(facts: DayFacts, config: AgentConfig, now: datetime) -> list[DueIt
         for name, window in meals:
             items.append(samples_item(facts, config, name, window, now))
             items.append(leader_meal_item(facts, name, window, tz, now))
-            items.append(disinfection_item(facts, name, window, tz, now))
+            items.append(disinfection_item(facts, config, name, window, now))
         items += uv_items(facts, config, now)
     items += discard_items(facts, config, now)
     return items
@@ -219,19 +219,20 @@ def leader_meal_item(facts: DayFacts, meal: str, window: MealWindow, tz: ZoneInf
                    detail=detail)
 
 
-def disinfection_item(facts: DayFacts, meal: str, window: MealWindow, tz: ZoneInfo,
+def disinfection_item(facts: DayFacts, config: AgentConfig, meal: str, window: MealWindow,
                       now: datetime) -> DueItem:
-    """A cycle counts for a meal when it names the meal, or names none and starts in
-    the meal's window up to the deadline (cabinets do not know about meals)."""
-    start = at_local(facts.day, window.start, tz)
+    """A cycle counts for the meal it names; a cycle that names none (cabinets do not
+    know about meals) counts for the last meal served that started before it, even if
+    it ran after the deadline: late, but done."""
+    tz = config.identity.tz
     deadline = at_local(facts.day, window.end, tz) + timedelta(minutes=window.disinfection_deadline_min)
+    starts = [(at_local(facts.day, w.start, tz), name) for name, w in served_meals(config, facts.day)]
     good: list[datetime] = []
     failed = 0
     for record in facts.of("tableware_disinfection"):
         data = record["data"]
-        started = _parse(data["started_at"])
-        named = data.get("meal")
-        if named != meal and not (named is None and start <= started <= deadline):
+        named = data.get("meal") or _meal_before(starts, _parse(data["started_at"]))
+        if named != meal:
             continue
         if record.get("verdict") == "fail":
             failed += 1
@@ -287,6 +288,15 @@ def discard_items(facts: DayFacts, config: AgentConfig, now: datetime) -> list[D
 
 
 # --- helpers ------------------------------------------------------------------------------
+
+def _meal_before(starts: list[tuple[datetime, str]], when: datetime) -> str | None:
+    """The meal with the latest start at or before ``when`` (``starts`` is in order)."""
+    found = None
+    for start, name in starts:
+        if start <= when:
+            found = name
+    return found
+
 
 def _parse(text: str) -> datetime:
     return datetime.fromisoformat(text)

@@ -199,9 +199,11 @@ def samples_item(facts: DayFacts, config: AgentConfig, meal: str, window: MealWi
         progress = (len(good), max(1, len(good)))
         detail = f"{len(good)} dishes (no menu)"
         done_at = max(good.values(), default=None)
+    if missing and expected:
+        detail += ", to do: " + ", ".join(missing)
     underweight = sorted(d for d in failed if d in missing)
     if underweight:
-        detail += "; underweight: " + ", ".join(underweight)
+        detail += " (underweight: " + ", ".join(underweight) + ")"
     return DueItem("samples", "samples_missing", {"meal": meal, "day": facts.day.isoformat()}, meal,
                    deadline, _state(not missing, deadline, now), meal=meal,
                    done_at=None if missing else done_at, detail=detail, missing=missing,

@@ -60,7 +60,7 @@ def reminder_message(item: DueItem) -> str:
         dishes_en = ", ".join(item.missing)
         done, expected = item.progress or (0, 0)
         return (f"{meal_zh}留样未完成（已留 {done}/{expected} 道），缺：{dishes_zh}，截止 {due} / "
-                f"{meal_en} samples missing ({item.detail}): {dishes_en}, due {due}")
+                f"{meal_en} samples missing ({done}/{expected} sampled): {dishes_en}, due {due}")
     if item.kind == "sample_discard_due":
         day = item.subject["day"]
         return (f"{day[5:]} {meal_zh}留样已满保存期，请处理并确认 / "

@@ -90,10 +90,7 @@ def _meal(meal: str, window, items: list[DueItem], facts: DayFacts) -> list[str]
     lines = ["", f"{meal_label(meal)} {window.start:%H:%M}–{window.end:%H:%M}  · {registered}"]
     for item in (i for i in items if i.meal == meal and i.duty in _DUTY_TEXT):
         text = _DUTY_TEXT[item.duty]
-        detail = item.detail
-        if item.missing and not item.is_done:
-            detail += ", to do: " + ", ".join(item.missing)
-        lines.append(f"  {MARK[item.state]} {_pad(text, 32)} {_pad(_when(item), 18)} {detail}".rstrip())
+        lines.append(f"  {MARK[item.state]} {_pad(text, 32)} {_pad(_when(item), 19)} {item.detail}".rstrip())
     return lines
 
 
@@ -102,7 +99,7 @@ def _section(title: str, items: list[DueItem]) -> list[str]:
         return []
     lines = ["", f"{title}, by {items[0].deadline:%H:%M}"]
     for item in items:
-        lines.append(f"  {MARK[item.state]} {_pad(item.label, 24)} {_pad(_when(item), 18)} {item.detail}".rstrip())
+        lines.append(f"  {MARK[item.state]} {_pad(item.label, 24)} {_pad(_when(item), 19)} {item.detail}".rstrip())
     return lines
 
 

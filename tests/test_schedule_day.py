@@ -186,3 +186,22 @@ def test_no_duties_on_a_day_without_meals(tmp_path) -> None:
         assert len([i for i in monday if i.duty == "samples"]) == 2
     finally:
         canteen.stop()
+
+
+def test_a_box_without_site_data_raises_nothing(tmp_path) -> None:
+    from agent.records import MealService
+    from tests.conftest import make_config
+
+    canteen = Canteen(make_config(tmp_path), at("06:00"))  # default meals, no roster, no menu
+    try:
+        assert canteen.tick(at("22:00")).raised == []
+        # the manager registers lunch: its duties are due from then on ("any dish" sampled)
+        canteen.recorder.record(MealService(meal="lunch", served_on=DAY, diners=300), occurred_at=at("22:01"))
+        report = canteen.tick(at("22:02"))
+        assert sorted(report.raised) == [key("disinfection_missing", meal="lunch"),
+                                         key("leader_meal_missing", meal="lunch"),
+                                         key("samples_missing", meal="lunch")]
+        canteen.sample("lunch", "米饭", at("12:00"))
+        assert canteen.tick(at("22:03")).cleared == [key("samples_missing", meal="lunch")]
+    finally:
+        canteen.stop()

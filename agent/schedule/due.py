@@ -9,6 +9,12 @@ list. Both call this function, so the screen and the alarms can never disagree.
 It only reads the store: ``gather_facts`` takes one snapshot, ``due_items`` is a pure
 function of that snapshot, the config and ``now`` (tests drive it with any time).
 
+Duties: a morning check per person on duty in the roster; per meal served that day
+(``schedules.meals.*.weekdays``) and known (a menu dish for it, or a meal_service
+registration) its samples, leader meal and tableware disinfection; a UV/ozone run per
+``schedules.uv_rooms`` room; and batches of samples past their keep time. A day on which
+no meal is served has no duties.
+
 Item states:
 - ``done``: the record is there (a failed record does not count: an underweight
   sample, a cut-short cycle or a too-short UV run must be redone);
@@ -122,6 +128,8 @@ def due_items(facts: DayFacts, config: AgentConfig, now: datetime) -> list[DueIt
     if meals:
         items += morning_checks(facts, config, now)
         for name, window in meals:
+            if not meal_known(facts, config, name):
+                continue
             items.append(samples_item(facts, config, name, window, now))
             items.append(leader_meal_item(facts, name, window, tz, now))
             items.append(disinfection_item(facts, config, name, window, now))
@@ -134,6 +142,15 @@ def served_meals(config: AgentConfig, day: date) -> list[tuple[str, MealWindow]]
     """The meals served on ``day``, in order of their start."""
     meals = [(n, w) for n, w in config.schedules.meals.items() if day.isoweekday() in w.weekdays]
     return sorted(meals, key=lambda item: item[1].start)
+
+
+def meal_known(facts: DayFacts, config: AgentConfig, meal: str) -> bool:
+    """A meal's duties are due once it is known to be served: the menu has a dish for it,
+    or the manager registered it that day. A box whose site data has not arrived yet
+    (no menu, no roster) therefore raises nothing."""
+    if any(not d.meals or meal in d.meals for d in config.site.menu):
+        return True
+    return any(r["data"]["meal"] == meal for r in facts.of("meal_service"))
 
 
 def at_local(day: date, when: time, tz: ZoneInfo) -> datetime:

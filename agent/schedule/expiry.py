@@ -155,5 +155,10 @@ def _date(text: str | None, what: str) -> date | None:
     try:
         return date.fromisoformat(str(text))
     except ValueError:
-        log.warning("expiry date not understood what=%s value=%r", what, text)
+        if (what, text) not in _REPORTED:  # once per process, not once a minute
+            _REPORTED.add((what, text))
+            log.warning("expiry date not understood what=%s value=%r", what, text)
         return None
+
+
+_REPORTED: set[tuple[str, str]] = set()

@@ -83,15 +83,19 @@ def test_today_on_the_demo_day(tmp_path, capsys) -> None:
     assert any("✘ 赵六 (S004)" in line for line in lines)
     assert "钱七" not in out  # off duty today
     assert any("✘ 陪餐 leader meal" in line for line in lines)  # breakfast, nobody came
-    assert any("· 留样 samples" in line and "1/3 dishes" in line and "to do: 番茄炒蛋, 青菜" in line
-               and "underweight: 番茄炒蛋" in line for line in lines)
+    # as it stood at 09:40: the lunch samples taken at 11:40 are not there yet
+    assert any("· 留样 samples" in line and "due 13:00" in line and "0/3 dishes" in line
+               for line in lines)
     assert any("✔ kitchen" in line for line in lines) and any("· storeroom" in line for line in lines)
     assert "健康证 health cert" in out and "王五 (S003)" in out and "2026-11-28 (5 days)" in out
-    assert "未处理告警 open alarms: 5" in out  # 2 checks, breakfast leader, cert, licence
+    assert "未处理告警 open alarms now: 5" in out  # 2 checks, breakfast leader, cert, licence
 
     code, out, _ = run(capsys, "today", "--config", path, "--day", DAY.isoformat(), "--at", "13:10")
     print(out)
-    assert any("✘ 留样 samples" in line and "OVERDUE since 13:00" in line for line in out.splitlines())
+    assert any("✘ 留样 samples" in line and "OVERDUE since 13:00" in line and "1/3 dishes" in line
+               and "to do: 番茄炒蛋, 青菜" in line and "underweight: 番茄炒蛋" in line
+               for line in out.splitlines())
+    assert any("✔ 陪餐 leader meal" in line and "12:05" in line for line in out.splitlines())
 
 
 def test_discard_samples_confirms_once(tmp_path, capsys) -> None:

@@ -84,6 +84,18 @@ class DayFacts:
     def of(self, record_type: str) -> list[dict[str, Any]]:
         return self.records.get(record_type, [])
 
+    def as_of(self, now: datetime) -> DayFacts:
+        """The records as they stood at ``now``: later ones left out (``today --at 09:40``
+        on a finished day, a ledger written after its day). Discard confirmations are
+        kept: they are made on another clock (the CLI's) and only ever end a reminder."""
+        def before(record: dict[str, Any]) -> bool:
+            return _parse(record["occurred_at"]) <= now
+
+        return DayFacts(
+            day=self.day, roster=self.roster,
+            records={t: [r for r in rs if before(r)] for t, rs in self.records.items()},
+            recent_samples=[r for r in self.recent_samples if before(r)], discarded=self.discarded)
+
 
 # --- reading the store -------------------------------------------------------------------
 
@@ -123,6 +135,7 @@ def what_is_due(store: Store, config: AgentConfig, now: datetime) -> list[DueIte
 
 def due_items(facts: DayFacts, config: AgentConfig, now: datetime) -> list[DueItem]:
     tz = config.identity.tz
+    facts = facts.as_of(now)
     items: list[DueItem] = []
     meals = served_meals(config, facts.day)
     if meals:

@@ -67,7 +67,7 @@ def render_today(view: TodayView, config: AgentConfig) -> str:
         for e in view.expiry:
             left = "EXPIRED" if e.days_left < 0 else "today" if e.days_left == 0 else f"{e.days_left} days"
             lines.append(f"  ! {_pad(_EXPIRY_TEXT[e.what], 26)} {_pad(e.label, 30)} {e.expires_on} ({left})")
-    lines += ["", f"未处理告警 open alarms: {view.open_alarms}  (canteen-agent status)"]
+    lines += ["", f"未处理告警 open alarms now: {view.open_alarms}  (canteen-agent status)"]
     return "\n".join(lines)
 
 

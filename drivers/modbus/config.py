@@ -15,8 +15,25 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ModbusChannelConfig(_Strict):
+    """One point of a multi-channel device (e.g. a 4-input module) with its own role.
+
+    Passed through to workflows like the device-level ``role`` fields; the driver
+    ignores it.
+    """
+
+    point: str = Field(description="Point name of the device's profile, e.g. run_2.")
+    role: str = Field(description="What this channel is: uv_lamp, ozone, cabinet_contact ...")
+    room: str | None = Field(None, description="Room or area the channel serves (premises runs).")
+    cabinet: str | None = Field(None, description="cabinet_contact: id of the cabinet device this contact belongs to.")
+
+
 class ModbusDeviceConfig(_Strict):
-    """One slave on a bus."""
+    """One slave on a bus.
+
+    ``role`` and the fields after it are plain pass-through for the workflows (the
+    driver only polls): what the device is for, where it is, which point to watch.
+    """
 
     id: str = Field(description="Device id used in readings and health (unique per agent).")
     profile: str = Field(description="Profile id from config/profiles or the user profile directory.")
@@ -24,6 +41,14 @@ class ModbusDeviceConfig(_Strict):
     poll_s: float = Field(10.0, gt=0, description="Seconds between polls of this device.")
     role: str = Field("", description="Passed through to workflows: fridge, freezer, cabinet, uv_lamp, ozone, room...")
     timeout_s: float | None = Field(None, gt=0, description="Overrides the bus reply timeout for this device.")
+    room: str | None = Field(None, description="Room or area the device serves (store room, premises run, ...).")
+    point: str | None = Field(
+        None, description="Point the role watches (default: temperature_c for probes and cabinets, run for contacts).")
+    method: str | None = Field(
+        None, description="cabinet: disinfection method, a key of rules.disinfection.methods (default infrared_cabinet).")
+    cabinet: str | None = Field(None, description="cabinet_contact: id of the cabinet device this run contact belongs to.")
+    channels: list[ModbusChannelConfig] = Field(
+        default_factory=list, description="Further points of this device with roles of their own (multi-input modules).")
 
 
 class _BusBase(_Strict):

@@ -1,0 +1,326 @@
+"""Cold chain: fridge, freezer and store-room probes → telemetry, hourly figures, alarms.
+
+For every point with a cold role (see ``modbus_points``):
+
+- **Telemetry**: the first reading of each ``rules.cold_chain.telemetry_downsample_s``
+  period is kept; kept samples are stored and queued as ``TelemetryBatch`` items
+  (uuid7 ``id``) once a batch spans ``batch_s`` (or on tick when readings stop).
+- **Hourly figures**: min / max / mean / count per local hour, kept in kv under
+  ``cold_chain:hours:<day>:<device_id>`` (``hourly_stats(store, day)`` reads a day back
+  for the ledger); they also go into the alarm details.
+- **Range alarms** (fridge, freezer): out of range longer than
+  ``rules.cold_chain.grace_minutes`` raises ``cold_chain_high`` / ``cold_chain_low`` once;
+  a door opening that recovers within the grace raises nothing. Back inside the range
+  by ``recover_margin_c`` clears it (the margin stops a probe hovering on the limit from
+  restarting the grace clock on every dip).
+
+``ModbusOfflineWatch`` turns Modbus health into ``device_offline`` alarms for every
+Modbus device: SILENT or DISCONNECTED for longer than
+``rules.cold_chain.probe_silent_minutes`` raises, the next OK clears.
+
+Only reading times (``reading.at``) and ``tick(now)`` measure time, so scenarios can
+run the agent's clock faster than the wall clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from agent.config import AgentConfig
+from agent.recorder import Recorder, alarm_key
+from agent.records import Source, TelemetryBatch
+from agent.store import Store
+from agent.timeutil import rfc3339, uuid7
+from agent.workflows.modbus_points import ALARMED_COLD_ROLES, COLD_ROLES, PointRole
+from drivers.readings import DeviceHealth, DeviceState, Reading, RegisterSample
+
+log = logging.getLogger("agent.workflows.cold_chain")
+
+HOURS_KV_PREFIX = "cold_chain:hours:"
+SOURCE_KIND = "modbus"
+
+
+def hours_key(day: str, device_id: str) -> str:
+    return f"{HOURS_KV_PREFIX}{day}:{device_id}"
+
+
+def hourly_stats(store: Store, day: str) -> dict[str, list[dict[str, Any]]]:
+    """The hourly figures of every cold-chain device on local ``day`` (YYYY-MM-DD)."""
+    prefix = hours_key(day, "")
+    rows = store.query("SELECT key FROM kv WHERE key LIKE ? ORDER BY key", (prefix + "%",))
+    return {row[0][len(prefix):]: store.kv_get(row[0], []) for row in rows}
+
+
+@dataclass
+class HourStats:
+    """Running min / max / mean of one device over one local hour."""
+
+    hour: datetime  # local start of the hour
+    min_c: float = math.inf
+    max_c: float = -math.inf
+    sum_c: float = 0.0
+    n: int = 0
+
+    def add(self, value: float) -> None:
+        self.min_c, self.max_c = min(self.min_c, value), max(self.max_c, value)
+        self.sum_c += value
+        self.n += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"hour": self.hour.isoformat(timespec="minutes"), "min_c": round(self.min_c, 2),
+                "max_c": round(self.max_c, 2), "mean_c": round(self.sum_c / self.n, 2), "n": self.n}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], hour: datetime) -> HourStats:
+        n = int(data["n"])
+        return cls(hour, float(data["min_c"]), float(data["max_c"]), float(data["mean_c"]) * n, n)
+
+
+@dataclass
+class Excursion:
+    """A stretch out of range in one direction."""
+
+    direction: str  # "high" or "low"
+    since: datetime
+    extreme_c: float
+
+
+@dataclass
+class _Probe:
+    role: PointRole
+    low_c: float | None  # None: no lower limit (freezer) or no alarms at all (rooms)
+    high_c: float | None
+    bucket: int | None = None  # downsample period of the last kept sample
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    hour: HourStats | None = None
+    excursion: Excursion | None = None
+    raised: str | None = None  # direction of the open alarm
+    last_c: float | None = None
+    last_at: datetime | None = None
+    missing_point_logged: bool = False
+
+    @property
+    def alarmed(self) -> bool:
+        return self.low_c is not None or self.high_c is not None
+
+    def out_of_range(self, value: float) -> str | None:
+        if self.high_c is not None and value > self.high_c:
+            return "high"
+        if self.low_c is not None and value < self.low_c:
+            return "low"
+        return None
+
+    def recovered(self, value: float, margin: float) -> bool:
+        above_low = self.low_c is None or value >= self.low_c + margin
+        below_high = self.high_c is None or value <= self.high_c - margin
+        return above_low and below_high
+
+
+class ColdChain:
+    """The cold-chain workflow for every cold-role point of the Modbus config."""
+
+    name = "cold-chain"
+
+    def __init__(self, config: AgentConfig, recorder: Recorder, roles: list[PointRole], *,
+                 batch_s: float = 300.0, recover_margin_c: float = 0.3) -> None:
+        self.rules = config.rules.cold_chain
+        self.tz: ZoneInfo = config.identity.tz
+        self.recorder = recorder
+        self.store = recorder.store
+        self.grace = timedelta(minutes=self.rules.grace_minutes)
+        self.batch = timedelta(seconds=batch_s)
+        self.margin = recover_margin_c
+        self.probes = {r.device_id: self._probe(r) for r in roles if r.role in COLD_ROLES}
+        for probe in self.probes.values():  # an alarm left open by the previous run stays ours to clear
+            for direction in ("high", "low"):
+                if self.store.alarm_is_open(alarm_key(f"cold_chain_{direction}", self._subject(probe))):
+                    probe.raised = direction
+
+    def _probe(self, role: PointRole) -> _Probe:
+        if role.role == "fridge":
+            low, high = self.rules.fridge_range_c
+            return _Probe(role, low, high)
+        if role.role == "freezer":
+            return _Probe(role, None, self.rules.freezer_max_c)
+        return _Probe(role, None, None)  # rooms and stores: figures only
+
+    # --- Workflow protocol -----------------------------------------------------------------
+
+    def wants(self, reading: Reading) -> bool:
+        return isinstance(reading, RegisterSample) and reading.device_id in self.probes
+
+    def on_reading(self, reading: Reading) -> None:
+        assert isinstance(reading, RegisterSample)
+        probe = self.probes[reading.device_id]
+        value = reading.values.get(probe.role.point)
+        if value is None:
+            if not probe.missing_point_logged:
+                log.warning("cold chain reading lacks point device=%s point=%s", reading.device_id, probe.role.point)
+                probe.missing_point_logged = True
+        else:
+            probe.last_c, probe.last_at = value, reading.at
+            self._add_to_hour(probe, value, reading.at)
+        self._keep_telemetry(probe, reading)  # also saves the hour's figures, once per period
+        if value is not None and probe.role.role in ALARMED_COLD_ROLES:
+            self._judge(probe, value, reading.at)
+
+    def tick(self, now: datetime) -> None:
+        for probe in self.probes.values():
+            if probe.pending and now - _parse(probe.pending[0]["t"]) >= self.batch:
+                self._flush(probe)
+            if probe.excursion is not None and probe.raised is None and now - probe.excursion.since >= self.grace:
+                self._raise(probe, now)
+
+    # --- telemetry -------------------------------------------------------------------------
+
+    def _keep_telemetry(self, probe: _Probe, reading: RegisterSample) -> None:
+        bucket = math.floor(reading.at.timestamp() / self.rules.telemetry_downsample_s)
+        if probe.bucket is not None and bucket <= probe.bucket:
+            return
+        probe.bucket = bucket
+        if probe.pending and reading.at - _parse(probe.pending[0]["t"]) >= self.batch:
+            self._flush(probe)  # a batch spans less than batch_s
+        probe.pending.append({"t": rfc3339(reading.at.astimezone(self.tz)), **reading.values})
+        if probe.hour is not None:
+            self._save_hour(probe)  # at most once per downsample period
+
+    def _flush(self, probe: _Probe) -> None:
+        samples, probe.pending = probe.pending, []
+        kind = "temp_humidity" if any("humidity_pct" in s for s in samples) else "temperature"
+        batch = {"id": uuid7(), "device_id": probe.role.device_id, "kind": kind, "samples": samples}
+        TelemetryBatch.model_validate(batch)  # the published shape, checked before it is stored
+        self.store.add_telemetry(batch["id"], probe.role.device_id, batch,
+                                 [(s["t"], {k: v for k, v in s.items() if k != "t"}) for s in samples])
+        log.debug("telemetry batch stored device=%s samples=%d", probe.role.device_id, len(samples))
+
+    # --- hourly figures --------------------------------------------------------------------
+
+    def _add_to_hour(self, probe: _Probe, value: float, at: datetime) -> None:
+        hour = at.astimezone(self.tz).replace(minute=0, second=0, microsecond=0)
+        if probe.hour is None or probe.hour.hour != hour:
+            if probe.hour is not None:
+                self._save_hour(probe)
+            probe.hour = self._load_hour(probe, hour) or HourStats(hour)
+        probe.hour.add(value)
+
+    def _load_hour(self, probe: _Probe, hour: datetime) -> HourStats | None:
+        """After a restart within the hour, carry on from what was saved."""
+        label = hour.isoformat(timespec="minutes")
+        for entry in self.store.kv_get(hours_key(hour.date().isoformat(), probe.role.device_id), []):
+            if entry.get("hour") == label and entry.get("n"):
+                return HourStats.from_dict(entry, hour)
+        return None
+
+    def _save_hour(self, probe: _Probe) -> None:
+        stats = probe.hour
+        if stats is None or stats.n == 0:
+            return
+        key = hours_key(stats.hour.date().isoformat(), probe.role.device_id)
+        entries = [e for e in self.store.kv_get(key, []) if e.get("hour") != stats.as_dict()["hour"]]
+        entries.append(stats.as_dict())
+        entries.sort(key=lambda e: e["hour"])
+        self.store.kv_set(key, entries)
+
+    # --- range alarms ----------------------------------------------------------------------
+
+    def _judge(self, probe: _Probe, value: float, at: datetime) -> None:
+        direction = probe.out_of_range(value)
+        if direction is not None:
+            if probe.excursion is None or probe.excursion.direction != direction:
+                if probe.raised is not None and probe.raised != direction:
+                    self._clear(probe, value, at)
+                probe.excursion = Excursion(direction, at, value)
+            worse = max if direction == "high" else min
+            probe.excursion.extreme_c = worse(probe.excursion.extreme_c, value)
+            if probe.raised is None and at - probe.excursion.since >= self.grace:
+                self._raise(probe, at)
+        elif probe.recovered(value, self.margin):
+            if probe.raised is not None:
+                self._clear(probe, value, at)
+            probe.excursion = None
+
+    @staticmethod
+    def _subject(probe: _Probe) -> dict[str, str]:
+        return {"device_id": probe.role.device_id}
+
+    def _raise(self, probe: _Probe, at: datetime) -> None:
+        excursion = probe.excursion
+        assert excursion is not None
+        limit = probe.high_c if excursion.direction == "high" else probe.low_c
+        minutes = (at - excursion.since).total_seconds() / 60
+        what = probe.role.room or probe.role.role
+        message = (f"{what} {probe.role.device_id} {'above' if excursion.direction == 'high' else 'below'} "
+                   f"{limit} °C for {minutes:.0f} min")
+        details = {"role": probe.role.role, "room": probe.role.room, "limit_c": limit,
+                   "range_c": [probe.low_c, probe.high_c], "since": rfc3339(excursion.since.astimezone(self.tz)),
+                   "minutes_out": round(minutes, 1), "extreme_c": excursion.extreme_c, "latest_c": probe.last_c,
+                   "grace_minutes": self.rules.grace_minutes,
+                   "hour": probe.hour.as_dict() if probe.hour and probe.hour.n else None}
+        probe.raised = excursion.direction
+        self.recorder.raise_alarm(f"cold_chain_{excursion.direction}", self._subject(probe), message,
+                                  severity="major", details=details, occurred_at=at,
+                                  source=Source(device_id=probe.role.device_id, kind=SOURCE_KIND))
+        log.warning("cold chain excursion device=%s direction=%s minutes=%.0f",
+                    probe.role.device_id, excursion.direction, minutes)
+
+    def _clear(self, probe: _Probe, value: float, at: datetime) -> None:
+        direction, probe.raised = probe.raised, None
+        self.recorder.clear_alarm(f"cold_chain_{direction}", self._subject(probe),
+                                  f"{probe.role.device_id} back in range", occurred_at=at)
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+DOWN = (DeviceState.SILENT, DeviceState.DISCONNECTED)
+
+
+class ModbusOfflineWatch:
+    """``device_offline`` for Modbus devices silent or disconnected too long (ticked, health-fed)."""
+
+    name = "modbus-offline"
+
+    def __init__(self, recorder: Recorder, device_ids: set[str], silent_minutes: float) -> None:
+        self.recorder = recorder
+        self.device_ids = device_ids
+        self.after = timedelta(minutes=silent_minutes)
+        self._down: dict[str, DeviceHealth] = {}  # device -> the health that first said down
+        self._raised: set[str] = set()
+
+    def on_health(self, health: DeviceHealth) -> None:
+        if health.device_id not in self.device_ids:
+            return
+        if health.state in DOWN:
+            self._down.setdefault(health.device_id, health)
+        elif health.state is DeviceState.OK:
+            self._down.pop(health.device_id, None)
+            self._raised.discard(health.device_id)
+            # also closes an alarm the previous run left open
+            self.recorder.clear_alarm("device_offline", {"device_id": health.device_id},
+                                      f"modbus device {health.device_id} answering again", occurred_at=health.at)
+
+    def wants(self, reading: Reading) -> bool:
+        return False
+
+    def on_reading(self, reading: Reading) -> None:
+        """Never called: health alone drives this watch."""
+
+    def tick(self, now: datetime) -> None:
+        for device_id, health in list(self._down.items()):
+            if device_id in self._raised or now - health.at < self.after:
+                continue
+            self._raised.add(device_id)
+            minutes = (now - health.at).total_seconds() / 60
+            self.recorder.raise_alarm(
+                "device_offline", {"device_id": device_id},
+                f"modbus device {device_id} {health.state.value} for {minutes:.0f} min",
+                severity="major", occurred_at=now, source=Source(device_id=device_id, kind=SOURCE_KIND),
+                details={"state": health.state.value, "detail": health.detail, "since": health.at.isoformat(),
+                         "last_reading_at": health.last_reading_at.isoformat() if health.last_reading_at else None,
+                         **{k: str(v) for k, v in health.extra.items()}})

@@ -1,0 +1,52 @@
+"""``canteen-sim``: simulators around the agent (platform, devices, Modbus, cameras, demo).
+
+Each simulator registers its subcommand by appending a function
+``extend(subparsers)`` to ``_EXTENSIONS`` from a module imported at the bottom of
+this file (the same pattern as ``agent.cli``). The function adds a subparser and
+sets ``fn`` to a callable taking the parsed args and returning an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+Extension = Callable[[Any], None]  # extend(subparsers) -> None
+
+
+def _platform(subparsers: Any) -> None:
+    from simulator import platform
+
+    p = subparsers.add_parser("platform", help="reference platform: receive, validate, store, ack",
+                              description=platform.__doc__.splitlines()[0])
+    platform.add_arguments(p)
+    p.set_defaults(fn=platform.run)
+
+
+# Simulators register their subcommands here (devices, modbus, cameras, demo, fleet ...).
+_EXTENSIONS: list[Extension] = [_platform]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="canteen-sim", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for extend in _EXTENSIONS:
+        extend(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return int(args.fn(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+import simulator.cli_fleet  # noqa: E402,F401  (fleet)

@@ -218,6 +218,8 @@ def build_face_detector(out: Path) -> dict:
                  "conf": "(N, A, 2) softmax [background, face]",
                  "landmarks": "(N, A, 10) offsets of 5 points: right eye, left eye, nose, "
                               "right and left mouth corner"},
+        preprocessing={"resize": "frames whose longer side exceeds 640 px are shrunk to 640 "
+                                 "(FaceDetector.max_side); boxes are scaled back"},
         postprocessing={"prior_strides": [8, 16, 32],
                         "prior_sizes": [[16, 32], [64, 128], [256, 512]],
                         "prior_order": "per stride: rows, columns, then sizes",

@@ -20,6 +20,7 @@ import numpy as np
 
 from agent.vision.faces import FaceDetector
 from agent.vision.mask import MaskClassifier
+from agent.vision.models import ModelIntegrityError
 
 log = logging.getLogger(__name__)
 
@@ -136,5 +137,8 @@ def main(argv: list[str]) -> int:
     except FileNotFoundError as exc:
         print(f"error: {exc}")
         return 2
+    except ModelIntegrityError as exc:
+        print(f"error: {exc}")
+        return 3
     print(json.dumps(report.summary(), indent=2) if args.json else format_report(report))
     return 0

@@ -23,7 +23,7 @@ from agent.vision import crops
 from agent.vision.crops import Box
 from agent.vision.features import BackboneFeatures
 from agent.vision.logreg import LogisticHead, cross_validated_accuracy, fit_logistic
-from agent.vision.models import sha256_file
+from agent.vision.models import ModelIntegrityError, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -185,5 +185,8 @@ def main(argv: list[str]) -> int:
     except HatEnrolmentError as exc:
         print(f"error: {exc}")
         return 2
+    except ModelIntegrityError as exc:
+        print(f"error: {exc}")
+        return 3
     print(format_report(report))
     return 0

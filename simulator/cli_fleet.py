@@ -1,0 +1,6 @@
+"""Registers ``canteen-sim fleet`` (simulator/fleet.py) with the simulator CLI."""
+
+from simulator.cli import _EXTENSIONS
+from simulator.fleet import extend
+
+_EXTENSIONS.append(extend)

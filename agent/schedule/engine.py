@@ -86,7 +86,8 @@ class ScheduleEngine:
     # --- ledgers -----------------------------------------------------------------------
 
     def _write_due_ledgers(self, now: datetime, today: date, report: TickReport) -> None:
-        self.store.kv_set_if_absent(FIRST_DAY_KEY, today.isoformat())
+        if self.store.kv_get(FIRST_DAY_KEY) is None:
+            self.store.kv_set_if_absent(FIRST_DAY_KEY, today.isoformat())
         first = date.fromisoformat(self.store.kv_get(FIRST_DAY_KEY))
         day = max(first, today - timedelta(days=LEDGER_CATCHUP_DAYS))
         while day <= today:
@@ -115,13 +116,16 @@ class ScheduleEngine:
         wants = self.wanted_alarms(now, report.items)
         wanted_keys = {w.key for w in wants}
         last_tick = self.store.kv_get(LAST_TICK_KEY)
+        open_rows = [row for row in self.store.open_alarms() if row["kind"] in OWN_KINDS]
+        already_open = {row["key"] for row in open_rows}
         for want in wants:
-            self._raise(want, now, last_tick, report)
+            if want.key not in already_open:  # the store dedups too; this spares a write a minute
+                self._raise(want, now, last_tick, report)
         items_by_key = {i.key: i for i in report.items}
         thresholds = {(w.subject["what"], w.subject["id"]): w.subject["threshold"]
                       for w in wants if w.kind == "expiry_warning"}
-        for row in self.store.open_alarms():
-            if row["kind"] not in OWN_KINDS or row["key"] in wanted_keys:
+        for row in open_rows:
+            if row["key"] in wanted_keys:
                 continue
             subject = json.loads(row["subject"])
             if row["kind"] == "expiry_warning":

@@ -201,5 +201,5 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     sys.exit(main())
 
-import agent.cli_schedule  # noqa: E402,F401  (today, meal, discard-samples)
 import agent.cli_modbus  # noqa: E402,F401  (probe)
+import agent.cli_schedule  # noqa: E402,F401  (today, meal, discard-samples)

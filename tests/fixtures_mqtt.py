@@ -58,7 +58,11 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: fl
 
 class MqttTestClient:
     """A paho MQTT 5 client for tests: connects on construction, records what it receives,
-    and ``publish`` waits for the PUBACK and returns its reason code."""
+    and ``publish`` waits for the PUBACK and returns its reason code.
+
+    paho reconnects by itself; the client then subscribes again to what it had
+    subscribed (Mosquitto 2.0.11 drops an MQTT 5 client right after refusing one of its
+    QoS 1 publishes with "not authorised", so ACL tests see such reconnects)."""
 
     def __init__(self, port: int, client_id: str, *, host: str = "127.0.0.1",
                  tls: tuple[Path, CertPair | None] | None = None, username: str | None = None,
@@ -69,6 +73,8 @@ class MqttTestClient:
         self.puback: dict[int, Any] = {}
         self.suback: dict[int, list[Any]] = {}
         self.connack: Any = None
+        self.connects = 0
+        self.subscriptions: list[tuple[str, int]] = []
         self.connected = threading.Event()
         self._cv = threading.Condition()
         self.clean_start, self.session_expiry_s = clean_start, session_expiry_s
@@ -101,6 +107,9 @@ class MqttTestClient:
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         self.connack = reason
         if not reason.is_failure:
+            self.connects += 1
+            if self.connects > 1 and self.subscriptions and not flags.session_present:
+                client.subscribe(self.subscriptions)
             self.connected.set()
 
     def _on_message(self, client: Any, userdata: Any, message: mqtt.MQTTMessage) -> None:
@@ -126,6 +135,7 @@ class MqttTestClient:
 
     def subscribe(self, topic: str, qos: int = 1, timeout: float = 10.0) -> list[Any]:
         """Subscribe and return the SUBACK reason codes."""
+        self.subscriptions.append((topic, qos))
         rc, mid = self.client.subscribe(topic, qos)
         assert rc == mqtt.MQTT_ERR_SUCCESS, f"subscribe failed rc={rc}"
         return self._wait(self.suback, mid, timeout, "SUBACK")

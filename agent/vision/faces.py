@@ -130,8 +130,9 @@ class FaceDetector:
         anchors = priors(width, height)[candidates]
         boxes = decode_boxes(loc[0, candidates], anchors) / scale
         landmarks = decode_landmarks(pts[0, candidates], anchors) / scale
-        keep = nms(boxes, scores[candidates], self.nms_threshold)
-        faces = [self._face(boxes[i], scores[candidates][i], landmarks[i]) for i in keep]
+        kept_scores = scores[candidates]
+        keep = nms(boxes, kept_scores, self.nms_threshold)
+        faces = [self._face(boxes[i], kept_scores[i], landmarks[i]) for i in keep]
         log.debug("vision.faces.detected count=%d size=%dx%d", len(faces), width, height)
         return faces
 

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import pytest
 
 from agent.schedule.due import discard_key
+from agent.schedule.engine import EXPIRY_EVERY_S
 from agent.schedule.expiry import threshold_for
 from tests.fixtures_schedule import DAY, STAFF, Canteen, at, schedule_config
 
@@ -15,6 +16,13 @@ from tests.fixtures_schedule import DAY, STAFF, Canteen, at, schedule_config
     (31, None), (30, "30"), (8, "30"), (7, "7"), (2, "7"), (1, "1"), (0, "1"), (-1, "expired")])
 def test_threshold_for(days_left: int, expected: str | None) -> None:
     assert threshold_for(days_left, [30, 7, 1]) == expected
+
+
+def test_thresholds_passed_before_it_was_known_are_skipped() -> None:
+    assert threshold_for(5, [30, 7, 1], known_from=5) is None
+    assert threshold_for(1, [30, 7, 1], known_from=5) == "1"
+    assert threshold_for(20, [30, 7, 1], known_from=40) == "30"
+    assert threshold_for(-1, [30, 7, 1], known_from=0) == "expired"
 
 
 def expiry_events(canteen: Canteen, what: str, ident: str) -> list[tuple[str, str]]:
@@ -54,7 +62,7 @@ def test_certificate_walks_down_the_thresholds_once_each_and_clears_on_renewal(c
     renewed = [dict(p) for p in canteen.store.roster()]
     next(p for p in renewed if p["staff_id"] == "S001")["health_cert_expires_on"] = "2028-01-01"
     canteen.store.replace_roster(renewed, canteen.clock().isoformat())
-    report = canteen.tick(canteen.clock() + timedelta(minutes=1))
+    report = canteen.tick(canteen.clock() + timedelta(seconds=EXPIRY_EVERY_S))  # re-read by then
     assert report.cleared == ["expiry_warning|id=S001,threshold=expired,what=health_certificate"]
     assert expiry_events(canteen, "health_certificate", "S001")[-1] == ("cleared", "expired")
     assert canteen.alarm_events("expiry_warning")[-1]["message"] == "已更新 / renewed"
@@ -71,18 +79,22 @@ def test_supplier_licence_renewed_at_receiving(canteen: Canteen) -> None:
 
 
 def test_ingredient_warned_then_dropped_after_the_watch_days(canteen: Canteen) -> None:
-    record_id = canteen.purchase("牛奶", DAY + timedelta(days=2), at("07:30"))
+    record_id = canteen.purchase("牛奶", DAY + timedelta(days=10), at("07:30"))
     canteen.purchase("大米", DAY + timedelta(days=200), at("07:31"))
-    canteen.tick(at("08:00"))
+    assert not [k for k in canteen.tick(at("08:00")).raised if "what=ingredient" in k]
+    # received with 10 days left: the 30-day threshold was passed on arrival, not news
+    canteen.tick(at("08:00", DAY + timedelta(days=3)))
     opened = [a for a in canteen.alarm_events("expiry_warning") if a["subject"]["what"] == "ingredient"]
     assert [(a["subject"]["id"], a["subject"]["threshold"]) for a in opened] == [(record_id, "7")]
     assert "牛奶 batch B7 from 粮油公司" in opened[0]["message"]
     watch = canteen.config.rules.expiry.ingredient_expired_watch_days
-    canteen.tick(at("08:00", DAY + timedelta(days=3)))  # expired yesterday: still flagged
-    canteen.tick(at("08:00", DAY + timedelta(days=3 + watch)))  # past the watch: dropped
+    canteen.tick(at("08:00", DAY + timedelta(days=9)))  # 1 day left
+    canteen.tick(at("08:00", DAY + timedelta(days=11)))  # expired yesterday: still flagged
+    canteen.tick(at("08:00", DAY + timedelta(days=11 + watch)))  # past the watch: dropped
     # a closer threshold is raised before the earlier one is cleared: never a gap
     assert expiry_events(canteen, "ingredient", record_id) == [
-        ("raised", "7"), ("raised", "expired"), ("cleared", "7"), ("cleared", "expired")]
+        ("raised", "7"), ("raised", "1"), ("cleared", "7"), ("raised", "expired"), ("cleared", "1"),
+        ("cleared", "expired")]
     assert canteen.alarm_events("expiry_warning")[-1]["message"] == "不再跟踪 / no longer tracked"
 
 

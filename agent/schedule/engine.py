@@ -36,7 +36,7 @@ from datetime import date, datetime, timedelta
 from agent.recorder import Recorder
 from agent.schedule.due import DueItem, gather_facts, what_is_due
 from agent.schedule.due import due_items as compute_due_items
-from agent.schedule.expiry import expiry_clear_message, expiry_items, expiry_warning
+from agent.schedule.expiry import ExpiryItem, expiry_clear_message, expiry_items, expiry_warning
 from agent.schedule.ledger import day_end, write_ledger
 from agent.schedule.reminders import REMINDER_KINDS, AlarmWant, clear_message, reminder_for
 
@@ -46,6 +46,9 @@ OWN_KINDS = frozenset(REMINDER_KINDS) | {"expiry_warning"}
 LEDGER_CATCHUP_DAYS = 7  # after a long outage, write at most this many missed ledgers
 FIRST_DAY_KEY = "schedule:first_day"
 LAST_TICK_KEY = "schedule:last_tick"
+# Expiry dates move by days: re-read them at most this often (they scan purchase
+# records), and at once on a new day or a restart. A renewal clears within this.
+EXPIRY_EVERY_S = 600
 
 Notify = Callable[[str], None]
 
@@ -69,6 +72,7 @@ class ScheduleEngine:
         self.tz = self.config.identity.tz
         self.notify = notify
         self._lock = threading.Lock()  # apscheduler may fire two jobs at the same second
+        self._expiry_cache: tuple[date, datetime, list[ExpiryItem]] | None = None
 
     def tick(self, now: datetime) -> TickReport:
         with self._lock:
@@ -108,9 +112,16 @@ class ScheduleEngine:
 
     def wanted_alarms(self, now: datetime, items: list[DueItem]) -> list[AlarmWant]:
         wants = [reminder_for(i) for i in items if i.state == "overdue"]
-        wants += [expiry_warning(e) for e in expiry_items(self.store, self.config,
-                                                           now.astimezone(self.tz).date())]
+        wants += [expiry_warning(e) for e in self._expiry_items(now)]
         return wants
+
+    def _expiry_items(self, now: datetime) -> list[ExpiryItem]:
+        today = now.astimezone(self.tz).date()
+        cached = self._expiry_cache
+        if cached is None or cached[0] != today or abs((now - cached[1]).total_seconds()) >= EXPIRY_EVERY_S:
+            cached = (today, now, expiry_items(self.store, self.config, today))
+            self._expiry_cache = cached
+        return cached[2]
 
     def _reconcile(self, now: datetime, today: date, report: TickReport) -> None:
         wants = self.wanted_alarms(now, report.items)

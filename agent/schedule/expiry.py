@@ -10,9 +10,11 @@ Sources:
 - health certificates: the roster in the store (config seeds it, the platform replaces it);
 - supplier licences: ``site.suppliers`` and the latest ``supplier_licence_expires_on``
   seen at receiving, whichever is later;
-- ingredients: ``expiry_date`` of purchase records. The agent does not track stock, so
-  an expired ingredient stays flagged ``rules.expiry.ingredient_expired_watch_days`` and
-  then drops off.
+- ingredients: ``expiry_date`` of purchase records. A threshold is only warned about
+  if the goods had more days left than that when received (milk received with 5 days
+  left gets the 1-day warning, not the 7-day one: receiving already judged it). The
+  agent does not track stock, so an expired ingredient stays flagged
+  ``rules.expiry.ingredient_expired_watch_days`` and then drops off.
 """
 
 from __future__ import annotations
@@ -50,30 +52,34 @@ class ExpiryItem:
         return {"what": self.what, "id": self.id, "threshold": self.threshold}
 
 
-def threshold_for(days_left: int, warn_days: list[int]) -> str | None:
-    """The most urgent threshold reached: 10 days left with [30, 7, 1] -> "30"."""
+def threshold_for(days_left: int, warn_days: list[int], known_from: int | None = None) -> str | None:
+    """The most urgent threshold reached: 10 days left with [30, 7, 1] -> "30".
+
+    ``known_from``: days left when the thing was first seen; thresholds it already
+    passed then are not news and are skipped.
+    """
     if days_left < 0:
         return EXPIRED
-    reached = [d for d in warn_days if days_left <= d]
+    reached = [d for d in warn_days if days_left <= d and (known_from is None or d < known_from)]
     return str(min(reached)) if reached else None
 
 
 def expiry_items(store: Store, config: AgentConfig, today: date) -> list[ExpiryItem]:
     """Everything that has reached a warning threshold on ``today``."""
-    dated: list[tuple[What, str, str, date]] = []
+    dated: list[tuple[What, str, str, date, int | None]] = []
     for person in store.roster():
         expires = _date(person.get("health_cert_expires_on"), f"staff {person['staff_id']}")
         if expires is not None:
             label = f"{person.get('name') or '?'} ({person['staff_id']})"
-            dated.append(("health_certificate", person["staff_id"], label, expires))
+            dated.append(("health_certificate", person["staff_id"], label, expires, None))
     for supplier, expires in supplier_licences(store, config).items():
-        dated.append(("supplier_licence", supplier, supplier, expires))
+        dated.append(("supplier_licence", supplier, supplier, expires, None))
     dated += ingredients(store, config, today)
     items = []
     warn_days = config.rules.expiry.warn_days
-    for what, ident, label, expires in dated:
+    for what, ident, label, expires, known_from in dated:
         days_left = (expires - today).days
-        threshold = threshold_for(days_left, warn_days)
+        threshold = threshold_for(days_left, warn_days, known_from)
         if threshold is not None:
             items.append(ExpiryItem(what, ident, label, expires, days_left, threshold))
     return sorted(items, key=lambda i: (i.expires_on, i.what, i.id))
@@ -98,20 +104,22 @@ def supplier_licences(store: Store, config: AgentConfig) -> dict[str, date]:
     return latest
 
 
-def ingredients(store: Store, config: AgentConfig, today: date) -> list[tuple[What, str, str, date]]:
+def ingredients(store: Store, config: AgentConfig,
+                today: date) -> list[tuple[What, str, str, date, int | None]]:
     rules = config.rules.expiry
     low = today - timedelta(days=rules.ingredient_expired_watch_days)
     high = today + timedelta(days=max(rules.warn_days, default=0))
     rows = store.query(
-        "SELECT id, json_extract(payload, '$.data.item'), json_extract(payload, '$.data.batch'),"
+        "SELECT id, day, json_extract(payload, '$.data.item'), json_extract(payload, '$.data.batch'),"
         " json_extract(payload, '$.data.supplier'), json_extract(payload, '$.data.expiry_date')"
         " FROM records WHERE type = 'ingredient_purchase'"
         " AND json_extract(payload, '$.data.expiry_date') BETWEEN ? AND ? ORDER BY seq",
         (low.isoformat(), high.isoformat()))
-    found: list[tuple[What, str, str, date]] = []
-    for record_id, item, batch, supplier, expiry in rows:
+    found: list[tuple[What, str, str, date, int | None]] = []
+    for record_id, received, item, batch, supplier, expiry in rows:
         label = f"{item}" + (f" batch {batch}" if batch else "") + f" from {supplier}"
-        found.append(("ingredient", record_id, label, date.fromisoformat(expiry)))
+        expires = date.fromisoformat(expiry)
+        found.append(("ingredient", record_id, label, expires, (expires - date.fromisoformat(received)).days))
     return found
 
 

@@ -75,9 +75,9 @@ class ScheduleComponent:
                                                      timezone=tz), id=job_id, name=job_id)
         scheduler.add_job(self.tick, IntervalTrigger(seconds=self.tick_interval_s, timezone=tz),
                           id="safety-tick", name="safety-tick")
-        self.scheduler = scheduler
         self.tick()  # catch up at once: deadlines may have passed while we were off
         scheduler.start()
+        self.scheduler = scheduler
         log.info("schedule started jobs=%d tz=%s", len(scheduler.get_jobs()), tz.key)
         try:
             stop.wait()

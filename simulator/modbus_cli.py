@@ -5,7 +5,9 @@ For the simulator CLI (``simulator/cli.py``):
 - ``add_modbus_arguments(parser)`` adds ``--rtu-link PATH``, ``--tcp-port N``,
   ``--speed X``, ``--poll-s S`` and ``--print-config``;
 - ``serve_modbus(args, stop=None) -> int`` serves until ``stop`` is set (or Ctrl-C)
-  and prints where the line is and the agent's ``modbus:`` config for it.
+  and prints where the line is and the agent's ``modbus:`` config for it;
+- ``extend(subparsers)`` adds both as ``canteen-sim modbus`` (append it to
+  ``simulator.cli._EXTENSIONS``).
 
 Code can use ``CanteenModbus`` directly (``await start()`` / ``await stop()``) and
 ``canteen_modbus_config(...)`` for the matching agent config section.
@@ -54,7 +56,7 @@ def device_configs(devices: list[SimDevice], poll_s: float) -> list[dict[str, An
 
 def canteen_modbus_config(*, rtu_port: str | None = None, tcp: tuple[str, int] | None = None,
                           poll_s: float = 10.0, devices: list[SimDevice] | None = None) -> list[dict[str, Any]]:
-    """The agent's ``modbus:`` section for the served line(s)."""
+    """The agent's ``modbus:`` section: one bus per way given (give one: device ids must be unique)."""
     devices = devices if devices is not None else canteen_devices()
     section: list[dict[str, Any]] = []
     if rtu_port is not None:
@@ -93,10 +95,17 @@ class CanteenModbus:
             if server is not None:
                 await server.stop()
 
-    def config(self, poll_s: float = 10.0) -> list[dict[str, Any]]:
-        return canteen_modbus_config(rtu_port=self.rtu.path if self.rtu else None,
-                                     tcp=(self.tcp.host, self.tcp.port) if self.tcp else None,
-                                     poll_s=poll_s, devices=self.devices)
+    def config(self, poll_s: float = 10.0, via: str | None = None) -> list[dict[str, Any]]:
+        """The agent's ``modbus:`` section reaching the devices one way (device ids are unique
+        per agent): ``via`` "rtu" or "tcp", by default the pty when there is one."""
+        use_tcp = via == "tcp" or (via is None and self.rtu is None)
+        if use_tcp and self.tcp is None or not use_tcp and self.rtu is None:
+            raise ValueError(f"not serving over {via}")
+        if use_tcp:
+            assert self.tcp is not None
+            return canteen_modbus_config(tcp=(self.tcp.host, self.tcp.port), poll_s=poll_s, devices=self.devices)
+        assert self.rtu is not None
+        return canteen_modbus_config(rtu_port=self.rtu.path, poll_s=poll_s, devices=self.devices)
 
 
 def add_modbus_arguments(parser: argparse.ArgumentParser) -> None:
@@ -104,7 +113,8 @@ def add_modbus_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tcp-port", type=int, help="also (or only, without --rtu-link) serve a TCP gateway; 0 = free port")
     parser.add_argument("--speed", type=float, default=1.0, help="scenario seconds per real second")
     parser.add_argument("--poll-s", type=float, default=10.0, help="poll interval written into the printed config")
-    parser.add_argument("--print-config", action="store_true", help="print the agent's modbus: section as YAML")
+    parser.add_argument("--print-config", action="store_true",
+                        help="print the agent's modbus: section as YAML (over the pty if served, else TCP)")
 
 
 def serve_modbus(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
@@ -131,6 +141,14 @@ def serve_modbus(args: argparse.Namespace, stop: threading.Event | None = None) 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
     return 0
+
+
+def extend(subparsers: Any) -> None:
+    """``canteen-sim modbus``: for ``simulator.cli._EXTENSIONS``."""
+    p = subparsers.add_parser("modbus", help="serve the canteen's Modbus devices on a pty and/or TCP",
+                              description=__doc__.splitlines()[0])
+    add_modbus_arguments(p)
+    p.set_defaults(fn=serve_modbus)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -188,3 +188,19 @@ def check_offline_alarms(agent: RunningAgent) -> None:
     assert sorted(states[2:4]) == [("fridge-1", "raised"), ("fridge-3", "raised")]
     assert sorted(states[4:]) == [("fridge-1", "cleared"), ("fridge-3", "cleared")]
     assert agent.store.open_alarms() == [] and agent.alarms("cold_chain_high") == []
+
+
+def test_probe_subcommand_and_demo_config_fit_the_served_line(tmp_path: Path, capsys) -> None:
+    from agent.cli import main as agent_cli
+
+    with SimThread(ScenarioClock(), rtu_link=tmp_path / "ttyCANTEEN", tcp_port=0) as canteen:
+        for via in ("rtu", "tcp"):  # the printed demo config is a valid agent config, roles included
+            agent = RunningAgent(tmp_path / via, ScenarioClock(speed=0), canteen.config(via=via))
+            agent.halt()
+            agent.close()
+        code = agent_cli(["probe", "--port", str(tmp_path / "ttyCANTEEN"), "--baud", "9600", "--parity", "N",
+                          "--slaves", "1-6"])
+    out = capsys.readouterr().out
+    assert code == 0
+    for slave, profile in ((1, "xy-md02"), (3, "rs-ws-n01"), (4, "cabinet-pt100"), (6, "di-module-4ch")):
+        assert any(f"slave {slave:3d}" in line and profile in line for line in out.splitlines()), out

@@ -320,6 +320,13 @@ class AgentConfig(Strict):
         return self
 
     @model_validator(mode="after")
+    def _modbus_roles_fit(self) -> AgentConfig:
+        from agent.workflows.modbus_points import point_roles  # late: that module reads this config
+
+        point_roles(self)  # unknown role, method or cabinet link: ModbusRoleError (a ValueError)
+        return self
+
+    @model_validator(mode="after")
     def _stations_use_declared_devices(self) -> AgentConfig:
         kinds = {d.id: d.kind for d in self.devices}
         owner: dict[str, str] = {}

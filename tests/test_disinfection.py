@@ -8,9 +8,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from agent.workflows.disinfection import cycle_key, meal_of, seconds_above
-from agent.workflows.modbus_points import ModbusRoleError, point_roles
+from agent.workflows.modbus_points import ModbusRoleError, check_points, point_roles
 from simulator.modbus_physics import CabinetCycle, DisinfectionCabinetModel
 from tests.conftest import TZ
 from tests.fixtures_modbus_records import Rig, modbus_config
@@ -168,10 +169,19 @@ def test_seconds_above_interpolates():
     assert seconds_above(t0, 100, t1, 119, 120) == 0
 
 
-def test_contact_without_a_cabinet_is_a_config_error(tmp_path):
-    devices = [{"id": "io-1", "profile": "di-module-4ch", "role": "cabinet_contact", "cabinet": "nope"}]
-    with pytest.raises(ModbusRoleError, match="cabinet_contact needs"):
-        point_roles(modbus_config(tmp_path, devices))
-    devices = [{"id": "cab", "profile": "cabinet-pt100", "role": "cabinet", "method": "microwave"}]
-    with pytest.raises(ModbusRoleError, match="microwave"):
-        point_roles(modbus_config(tmp_path, devices))
+@pytest.mark.parametrize(("device", "message"), [
+    ({"id": "io-1", "profile": "di-module-4ch", "role": "cabinet_contact", "cabinet": "nope"}, "cabinet_contact needs"),
+    ({"id": "cab", "profile": "cabinet-pt100", "role": "cabinet", "method": "microwave"}, "microwave"),
+    ({"id": "x", "profile": "xy-md02", "role": "fridge", "cabinet": "cab"}, "only for role cabinet_contact"),
+    ({"id": "x", "profile": "xy-md02", "role": "fridgee"}, "unknown role"),
+])
+def test_inconsistent_roles_are_config_errors(tmp_path, device, message):
+    with pytest.raises(ValidationError, match=message):
+        modbus_config(tmp_path, [device])
+
+
+def test_role_point_missing_from_the_profile_is_an_error(tmp_path):
+    roles = point_roles(modbus_config(tmp_path, [{"id": "x", "profile": "xy-md02", "role": "fridge",
+                                                  "point": "temp"}]))
+    with pytest.raises(ModbusRoleError, match="temp"):
+        check_points(roles, {"x": {"temperature_c", "humidity_pct"}})

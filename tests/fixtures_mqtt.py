@@ -76,6 +76,8 @@ class MqttTestClient:
         self.connects = 0
         self.subscriptions: list[tuple[str, int]] = []
         self.connected = threading.Event()
+        self._settled = threading.Event()  # connected, refused, or dropped before CONNACK
+        self.disconnect_reason: Any = None
         self._cv = threading.Condition()
         self.clean_start, self.session_expiry_s = clean_start, session_expiry_s
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
@@ -86,7 +88,7 @@ class MqttTestClient:
             self.client.tls_set(ca_certs=str(ca), certfile=str(pair.cert) if pair else None,
                                 keyfile=str(pair.key) if pair else None)
         self.client.on_connect = self._on_connect
-        self.client.on_disconnect = lambda *a: self.connected.clear()
+        self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.client.on_publish = self._on_publish
         self.client.on_subscribe = self._on_subscribe
@@ -99,18 +101,25 @@ class MqttTestClient:
         props.SessionExpiryInterval = self.session_expiry_s
         self.client.connect(self.host, self.port, 30, clean_start=self.clean_start, properties=props)
         self.client.loop_start()
-        if not self.connected.wait(timeout):
+        self._settled.wait(timeout)
+        if not self.connected.is_set():
             self.close()
-            raise ConnectionError(f"{self.client_id}: no successful CONNACK within {timeout:.0f}s "
-                                  f"(connack={self.connack})")
+            raise ConnectionError(f"{self.client_id}: not connected (connack={self.connack}, "
+                                  f"disconnect={self.disconnect_reason}, waited up to {timeout:.0f}s)")
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         self.connack = reason
+        self._settled.set()
         if not reason.is_failure:
             self.connects += 1
             if self.connects > 1 and self.subscriptions and not flags.session_present:
                 client.subscribe(self.subscriptions)
             self.connected.set()
+
+    def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        self.disconnect_reason = reason
+        self.connected.clear()
+        self._settled.set()
 
     def _on_message(self, client: Any, userdata: Any, message: mqtt.MQTTMessage) -> None:
         with self._cv:

@@ -346,3 +346,23 @@ def test_cli_runs_the_platform(broker: Broker, tmp_path: Path) -> None:
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
     assert "a9" in out and "telemetry" in out
+
+
+def test_platform_resubscribes_after_a_broker_restart(platform: Platform, broker: Broker,
+                                                      agent: AgentSide) -> None:
+    broker.restart(hard=True)
+    wait_until(platform.connected.is_set, message="platform reconnected")
+    a1 = MqttTestClient(broker.port, "a1")
+    try:
+        a1.subscribe("scfs/v1/a1/ack")
+        record_id, payload = agent.food_sample()
+        # the platform may still be re-subscribing: publish until it acks (same id, stored once)
+        def acked() -> bool:
+            if record_id not in a1.acked_ids("a1"):
+                a1.publish(agent.topic("rec/food_sample"), payload)
+                return False
+            return True
+        wait_until(acked, interval=0.2, message="ack after the broker restart")
+        assert [r["id"] for r in platform.records()] == [record_id]
+    finally:
+        a1.close()

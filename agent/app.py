@@ -76,6 +76,9 @@ class Agent:
     def run_forever(self) -> None:
         """Start, serve until SIGTERM/SIGINT, stop in order."""
         loop = MainLoop(self.supervisor)
+        from agent.liveness import Liveness  # a wedged dispatcher or store writer stops the pings
+
+        loop.liveness = Liveness(self.bus, self.store, stall_s=max(5.0, 2 * loop.interval_s))
         loop.install_signal_handlers()
         self.start()
         try:

@@ -1,0 +1,466 @@
+"""``canteen-agent doctor``: is this box ready to run the agent? One table, each failure with its fix.
+
+Checks, in order: the config file; each serial port (exists, is a device, readable and
+writable by this user, the owning group such as dialout); each Modbus device answering
+one read of its profile; each camera opening and its frame rate; the broker (TCP, TLS
+verified against the configured CA, a real MQTT CONNECT); the clock; disk space
+against the store's budget; the vision models' sha256 against the manifest.
+
+Each check is a small function returning ``Check`` rows; nothing here changes the
+box. Run it as the service user (``sudo -u canteen canteen-agent doctor``) so the
+permission checks answer for the agent, or as root, which also checks the service
+user's groups.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import grp
+import os
+import pwd
+import shutil
+import socket
+import ssl
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+from agent.config import AgentConfig, BrokerConfig
+from agent.config_devices import CameraConfig
+from agent.config_loader import ConfigError, load_config
+
+SERVICE_USER = "canteen"
+Status = Literal["OK", "WARN", "FAIL"]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    warn: bool = False  # passes, but deserves a look
+
+    @property
+    def status(self) -> Status:
+        if not self.ok:
+            return "FAIL"
+        return "WARN" if self.warn else "OK"
+
+    def as_dict(self) -> dict[str, object]:
+        return {**asdict(self), "status": self.status}
+
+
+@dataclass
+class DoctorOptions:
+    camera_seconds: float = 2.0
+    broker_timeout_s: float = 5.0
+    modbus_timeout_s: float | None = None  # None: each bus's own reply timeout
+    service_user: str = SERVICE_USER
+
+
+# --- config --------------------------------------------------------------------------
+
+
+def check_config(path: str | Path) -> tuple[Check, AgentConfig | None]:
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        first = str(exc).strip().splitlines()
+        return Check("config", False, " / ".join(first[:3]),
+                     f"fix {path} (canteen-agent check-config {path} shows every error)"), None
+    counts = (f"{len(config.devices)} serial, {sum(len(b.devices) for b in config.modbus)} Modbus, "
+              f"{len(config.cameras)} cameras")
+    return Check("config", True, f"{path}: valid, agent {config.identity.agent_id} ({counts})"), config
+
+
+# --- serial ports (and HID input devices) ---------------------------------------------------
+
+
+def _group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def _user_groups(user: str) -> set[int] | None:
+    """Group ids of ``user`` (primary + supplementary), None if no such user."""
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        return None
+    return {entry.pw_gid} | {g.gr_gid for g in grp.getgrall() if user in g.gr_mem}
+
+
+def check_device_path(name: str, path: str, service_user: str = SERVICE_USER) -> Check:
+    """Exists, is a character device, and this user (or the service user, when run as
+    root) may open it read-write through its owning group."""
+    if not os.path.exists(path):
+        hint = ("ls -l /dev/input/by-id/ and plug the reader in" if path.startswith("/dev/input")
+                else "plug the adapter in, or correct the path (ls -l /dev/serial/by-id/)")
+        return Check(name, False, f"{path} does not exist", hint)
+    real = os.path.realpath(path)
+    info = os.stat(real)
+    if not stat.S_ISCHR(info.st_mode):
+        return Check(name, False, f"{path} -> {real} is not a character device", "point port at the device node")
+    group = _group_name(info.st_gid)
+    where = f"{path}" + (f" -> {real}" if real != path else "") + f" (group {group})"
+    if os.geteuid() == 0:
+        groups = _user_groups(service_user)
+        if groups is None:
+            return Check(name, True, f"{where}; running as root, no user {service_user!r} to check",
+                         "install the service (systemd/install.sh) to create it", warn=True)
+        if info.st_gid not in groups and info.st_mode & 0o006 != 0o006:
+            return Check(name, False, f"{where}: user {service_user} is not in group {group}",
+                         f"sudo usermod -aG {group} {service_user} && sudo systemctl restart canteen-agent")
+        return Check(name, True, f"{where}: {service_user} may open it")
+    if not os.access(real, os.R_OK | os.W_OK):
+        member = info.st_gid in os.getgroups() or info.st_gid == os.getegid()
+        fix = (f"sudo usermod -aG {group} $USER, then log in again" if not member
+               else f"check the mode of {real} (ls -l {real}); a udev rule may be needed")
+        return Check(name, False, f"{where}: no read/write permission for this user", fix)
+    return Check(name, True, f"{where}: readable and writable")
+
+
+def check_serial_ports(config: AgentConfig, service_user: str = SERVICE_USER) -> list[Check]:
+    return [check_device_path(f"serial {d.id}", d.port, service_user) for d in config.devices]
+
+
+# --- Modbus ---------------------------------------------------------------------------
+
+
+def check_modbus(config: AgentConfig, config_dir: Path | None, options: DoctorOptions) -> list[Check]:
+    """Read each configured device's whole profile once (one poll, the bus's retries)."""
+    from drivers.modbus.config import ModbusRtuBusConfig
+    from drivers.modbus.profiles import ProfileError, load_profiles
+
+    if not config.modbus:
+        return []
+    try:
+        profiles = load_profiles(config_dir / "profiles" if config_dir else None)
+    except ProfileError as exc:
+        return [Check("modbus profiles", False, str(exc), "fix or remove the profile file")]
+    checks: list[Check] = []
+    for bus in config.modbus:
+        if isinstance(bus, ModbusRtuBusConfig):
+            port_check = check_device_path(f"modbus {bus.id} port", bus.port, options.service_user)
+            checks.append(port_check)
+            if not port_check.ok:
+                checks += [Check(f"modbus {d.id}", False, f"not polled: port {bus.port} unusable",
+                                 "fix the bus port first") for d in bus.devices]
+                continue
+        missing = [d for d in bus.devices if d.profile not in profiles]
+        checks += [Check(f"modbus {d.id}", False, f"unknown profile {d.profile!r}",
+                         f"use one of {sorted(profiles)} or add config/profiles/{d.profile}.yaml")
+                   for d in missing]
+        known = bus.model_copy(update={"devices": [d for d in bus.devices if d.profile in profiles]})
+        if known.devices:
+            checks += _run_async(_poll_bus_once(known, profiles, options.modbus_timeout_s))
+    return checks
+
+
+async def _poll_bus_once(bus, profiles, timeout_s: float | None) -> list[Check]:
+    from drivers.modbus.bus import BusWorker
+    from drivers.modbus.config import ModbusRtuBusConfig
+    from drivers.modbus.links import LinkLost
+
+    readings: dict[str, dict[str, float]] = {}
+    worker = BusWorker(bus, profiles, on_reading=lambda r: readings.__setitem__(r.device_id, r.values),
+                       on_health=lambda _h: None)
+    where = bus.port if isinstance(bus, ModbusRtuBusConfig) else f"{bus.host}:{bus.port}"
+    try:
+        await worker.link.open()
+    except (LinkLost, OSError) as exc:
+        fix = ("check the gateway's address and that it is powered" if not isinstance(bus, ModbusRtuBusConfig)
+               else "check the adapter and the port path")
+        return [Check(f"modbus {d.id}", False, f"cannot open {where}: {exc}", fix) for d in bus.devices]
+    checks = []
+    try:
+        for device in worker.devices:
+            if timeout_s is not None:
+                device.timeout_s = timeout_s
+            ok = await worker.poll(device)
+            counters = device.counters
+            name = f"modbus {device.id}"
+            if ok:
+                values = ", ".join(f"{k}={v:g}" for k, v in list(readings.get(device.id, {}).items())[:3])
+                checks.append(Check(name, True, f"slave {device.config.slave} on {where} answered "
+                                                f"({device.profile.id}){': ' + values if values else ''}"))
+            elif counters.exceptions:
+                checks.append(Check(name, False, f"slave {device.config.slave} on {where} answered with a "
+                                                 f"Modbus exception: its register map is not {device.profile.id}",
+                                    "check the profile (canteen-agent probe --port ...)"))
+            else:
+                line = (f" at {bus.baudrate} 8{bus.parity}{bus.stopbits}"
+                        if isinstance(bus, ModbusRtuBusConfig) else "")
+                checks.append(Check(name, False, f"slave {device.config.slave} on {where}{line}: no valid reply "
+                                                 f"({counters.timeouts} timeouts, {counters.crc_errors} bad frames)",
+                                    "check power, wiring (A/B), slave id and line settings; "
+                                    "canteen-agent probe --port ... finds what answers"))
+    finally:
+        worker.link.close()
+    return checks
+
+
+def _run_async(coro) -> list[Check]:
+    """asyncio.run, also when called from a thread that already runs a loop (tests)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    result: list[list[Check]] = []
+    thread = threading.Thread(target=lambda: result.append(asyncio.run(coro)))
+    thread.start()
+    thread.join()
+    return result[0]
+
+
+# --- cameras ------------------------------------------------------------------------------
+
+
+def check_camera(camera: CameraConfig, seconds: float) -> Check:
+    import cv2
+
+    name = f"camera {camera.id}"
+    source: str | int = camera.url
+    capture = cv2.VideoCapture(source)
+    try:
+        if not capture.isOpened():
+            return Check(name, False, f"cannot open {camera.url}",
+                         "check the URL / credentials / device path (and group video for /dev/video*)")
+        frames, started = 0, time.monotonic()
+        size = None
+        while time.monotonic() - started < seconds:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            frames += 1
+            size = frame.shape[1], frame.shape[0]
+        elapsed = max(time.monotonic() - started, 1e-6)
+    finally:
+        capture.release()
+    if frames == 0:
+        return Check(name, False, f"{camera.url} opened but gave no frame",
+                     "check the stream (another client holding the device? wrong stream path?)")
+    fps = frames / elapsed
+    detail = f"{camera.url}: {frames} frames in {elapsed:.1f}s = {fps:.1f} fps at {size[0]}x{size[1]}"
+    if fps < camera.analyse_fps:
+        return Check(name, True, detail + f" (below analyse_fps {camera.analyse_fps:g})",
+                     "raise the camera's frame rate or lower analyse_fps", warn=True)
+    return Check(name, True, detail)
+
+
+def check_cameras(config: AgentConfig, seconds: float) -> list[Check]:
+    return [check_camera(camera, seconds) for camera in config.cameras]
+
+
+# --- broker ---------------------------------------------------------------------------------
+
+
+def _tls_context(broker: BrokerConfig) -> ssl.SSLContext:
+    tls = broker.tls
+    assert tls is not None
+    context = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
+    if tls.cert_file:
+        context.load_cert_chain(str(tls.cert_file), str(tls.key_file) if tls.key_file else None)
+    return context
+
+
+def check_broker(config: AgentConfig, timeout_s: float) -> list[Check]:
+    broker = config.broker
+    where = f"{broker.host}:{broker.port}"
+    try:
+        raw = socket.create_connection((broker.host, broker.port), timeout=timeout_s)
+    except OSError as exc:
+        return [Check("broker", False, f"{where} unreachable: {exc.strerror or exc}",
+                      "check broker.host/port, that the broker runs, and the network/firewall")]
+    checks = [Check("broker tcp", True, f"{where} accepts connections")]
+    if broker.tls is not None:
+        try:
+            with _tls_context(broker).wrap_socket(raw, server_hostname=broker.tls.server_name or broker.host) as tls_sock:
+                cert = tls_sock.getpeercert() or {}
+                subject = dict(x[0] for x in cert.get("subject", ()))
+                checks.append(Check("broker tls", True, f"certificate of {subject.get('commonName', '?')} verified, "
+                                                         f"valid until {cert.get('notAfter', '?')}, {tls_sock.version()}"))
+        except ssl.SSLCertVerificationError as exc:
+            return checks + [Check("broker tls", False, f"certificate not trusted: {exc.verify_message}",
+                                   "broker.tls.ca_file must be the CA that signed the broker's certificate; "
+                                   "server_name must match its name")]
+        except (ssl.SSLError, OSError) as exc:
+            return checks + [Check("broker tls", False, f"TLS handshake failed: {exc}",
+                                   "is this a TLS listener? check the port and the client certificate/key")]
+    else:
+        raw.close()
+    checks.append(_mqtt_connect(config, timeout_s))
+    return checks
+
+
+def _mqtt_connect(config: AgentConfig, timeout_s: float) -> Check:
+    """A real CONNECT with the agent's credentials, under a client id of its own (the
+    agent's own id would take over the running agent's session)."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    broker = config.broker
+    protocol = mqtt.MQTTv311 if broker.protocol == "mqtt311" else mqtt.MQTTv5
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{config.identity.agent_id}-doctor",
+                         protocol=protocol)
+    if broker.username:
+        client.username_pw_set(broker.username, broker.password.get_secret_value() if broker.password else None)
+    if broker.tls is not None:
+        client.tls_set_context(_tls_context(broker))  # verified against broker.host, as the uplink does
+    answer: dict[str, object] = {}
+    done = threading.Event()
+
+    def on_connect(_c, _u, _f, reason, _p) -> None:
+        answer["reason"] = reason
+        done.set()
+
+    client.on_connect = on_connect
+    try:
+        client.connect(broker.host, broker.port, keepalive=10)
+    except (OSError, ssl.SSLError) as exc:
+        return Check("broker mqtt", False, f"CONNECT not sent: {exc}", "see the tcp/tls rows above")
+    client.loop_start()
+    try:
+        answered = done.wait(timeout_s)
+    finally:
+        if answered and not answer["reason"].is_failure:
+            client.disconnect()
+        client.loop_stop()
+    if not answered:
+        return Check("broker mqtt", False, f"no CONNACK within {timeout_s:g}s", "is this an MQTT listener?")
+    reason = answer["reason"]
+    if reason.is_failure:
+        return Check("broker mqtt", False, f"CONNECT refused: {reason}",
+                     "check broker.username/password_file or the client certificate, and the broker's ACL")
+    return Check("broker mqtt", True, f"MQTT {'5' if protocol == mqtt.MQTTv5 else '3.1.1'} CONNECT accepted")
+
+
+# --- clock, disk, models ------------------------------------------------------------------------
+
+
+def check_clock() -> Check:
+    from agent.timeutil import clock_synced
+
+    synced, source = clock_synced()
+    if synced:
+        return Check("clock", True, f"synchronised ({source})")
+    return Check("clock", True, f"not synchronised ({source}): records will say clock.synced=false",
+                 "enable NTP (sudo timedatectl set-ntp true) or fit an RTC module", warn=True)
+
+
+def _existing_parent(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _tree_bytes(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    if not path.is_dir():
+        return 0
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def check_disk(config: AgentConfig) -> list[Check]:
+    store = config.store
+    directory = store.path.parent
+    base = _existing_parent(directory)
+    checks = []
+    if not os.access(base, os.W_OK):
+        checks.append(Check("store dir", False, f"{directory} (or {base}) is not writable by this user",
+                            f"sudo install -d -o {SERVICE_USER} -g {SERVICE_USER} -m 0750 {directory}"))
+    used = sum(_tree_bytes(p) for p in (store.path, Path(f"{store.path}-wal"), store.media_dir))
+    budget = int(store.disk_budget_mb * 1024 * 1024)
+    free = shutil.disk_usage(base).free
+    detail = (f"{base}: {free / 2**20:.0f} MB free; store uses {used / 2**20:.1f} MB "
+              f"of a {store.disk_budget_mb:g} MB budget")
+    if free + used < budget:
+        checks.append(Check("disk", False, detail + f": the budget cannot be met ({(budget - used - free) / 2**20:.0f} MB short)",
+                            "lower store.disk_budget_mb, free space, or use a larger card/disk"))
+    elif used > 0.9 * budget:
+        checks.append(Check("disk", True, detail + ": over 90% of the budget (oldest media and telemetry go first)",
+                            "raise store.disk_budget_mb if space allows", warn=True))
+    else:
+        checks.append(Check("disk", True, detail))
+    return checks
+
+
+def check_models(config: AgentConfig) -> list[Check]:
+    from agent.vision.models import (
+        ModelIntegrityError,
+        load_manifest,
+        resolve_models_dir,
+        verified_model_path,
+    )
+
+    if not config.vision.enabled or not config.cameras:
+        return [Check("models", True, "vision off or no cameras: models not needed")]
+    directory = resolve_models_dir(config.vision.models_dir)
+    try:
+        manifest = load_manifest(directory)
+    except (OSError, ValueError) as exc:
+        return [Check("models", False, f"no valid manifest in {directory}: {str(exc).splitlines()[0]}",
+                      "reinstall (systemd/install.sh upgrade) or set vision.models_dir")]
+    checks = []
+    for name, entry in manifest.models.items():
+        try:
+            path = verified_model_path(directory, entry)
+            checks.append(Check(f"model {name}", True, f"{path.name} sha256 {entry.sha256[:12]}… matches"))
+        except ModelIntegrityError as exc:
+            checks.append(Check(f"model {name}", False, str(exc).split(";")[0],
+                                "restore the file: reinstall (systemd/install.sh upgrade) "
+                                "or rebuild with models/build.py"))
+    return checks
+
+
+# --- all of it --------------------------------------------------------------------------------
+
+
+def run_checks(config_path: str | Path, options: DoctorOptions | None = None) -> list[Check]:
+    options = options or DoctorOptions()
+    first, config = check_config(config_path)
+    if config is None:
+        return [first]
+    config_dir = Path(config_path).resolve().parent
+    steps: list[tuple[str, Callable[[], Iterable[Check]]]] = [
+        ("serial", lambda: check_serial_ports(config, options.service_user)),
+        ("modbus", lambda: check_modbus(config, config_dir, options)),
+        ("cameras", lambda: check_cameras(config, options.camera_seconds)),
+        ("broker", lambda: check_broker(config, options.broker_timeout_s)),
+        ("clock", lambda: [check_clock()]),
+        ("disk", lambda: check_disk(config)),
+        ("models", lambda: check_models(config)),
+    ]
+    checks = [first]
+    for label, step in steps:
+        try:
+            checks += list(step())
+        except Exception as exc:  # noqa: BLE001 - a doctor that crashes tells nothing
+            checks.append(Check(label, False, f"check crashed: {exc!r}", "report this as a bug"))
+    return checks
+
+
+def format_table(checks: list[Check]) -> str:
+    headers = ("CHECK", "STATUS", "DETAIL", "FIX")
+    rows = [(c.name, c.status, c.detail, c.fix) for c in checks]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers[:3])]
+    widths = [min(w, cap) for w, cap in zip(widths, (28, 6, 90), strict=True)]
+
+    def line(cells: tuple[str, ...]) -> str:
+        head = "  ".join(cell.ljust(w) for cell, w in zip(cells[:3], widths, strict=True))
+        return (head + "  " + cells[3]).rstrip()
+
+    out = [line(headers)]
+    out += [line(row) for row in rows]
+    failed = sum(c.status == "FAIL" for c in checks)
+    warned = sum(c.status == "WARN" for c in checks)
+    out.append(f"\n{len(checks)} checks: {len(checks) - failed - warned} ok, {warned} warn, {failed} fail")
+    return "\n".join(out)

@@ -1,0 +1,327 @@
+"""Synthetic kitchen cameras for tests, benchmarks and the demo.
+
+Frames are composed from REAL face photos (``../shared/datasets/face-mask``, read in
+place, never copied into the repository) pasted onto a drawn kitchen background: tiled
+wall, steel counter, shelves and a stove. A ``Script`` says, segment by segment, whether
+a person is in view and whether they wear a mask; the person sways a little, so the
+scene moves while someone is there and is perfectly still when the kitchen is idle.
+
+Two ways out:
+  * ``write_video(path, script)``: an MJPEG-in-AVI file (the camera source reads files,
+    looping if asked);
+  * ``MjpegServer``: HTTP multipart MJPEG on 127.0.0.1, the way many IP cameras serve
+    it, with ``unplug()`` / ``plug()`` to drop the camera off the network and bring it
+    back on the same port (the reconnect path is real).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+log = logging.getLogger("simulator.cameras")
+
+REPO = Path(__file__).resolve().parents[1]
+DATASETS = REPO.parent / "shared" / "datasets"
+FACE_MASK = DATASETS / "face-mask"
+# Photos the demo uses by default (val split): clear frontal faces found by RetinaFace
+# when pasted at the default size.
+DEFAULT_FACES = {
+    "with_mask": "val/with_mask/0417.jpg",
+    "without_mask": "val/without_mask/316.jpg",
+}
+WIDTH, HEIGHT = 640, 480
+BOUNDARY = "frame"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """``seconds`` of the scene: nobody (``person=None``) or a person with/without mask."""
+
+    seconds: float
+    person: str | None = None  # "with_mask" | "without_mask" | None
+
+
+@dataclass
+class Script:
+    segments: list[Segment]
+
+    @property
+    def duration_s(self) -> float:
+        return sum(s.seconds for s in self.segments)
+
+    def at(self, t: float) -> Segment:
+        """The segment playing at ``t`` seconds (the last one after the end)."""
+        elapsed = 0.0
+        for segment in self.segments:
+            elapsed += segment.seconds
+            if t < elapsed:
+                return segment
+        return self.segments[-1]
+
+    @classmethod
+    def mask_removed(cls, idle_s: float = 3.0, masked_s: float = 5.0, removed_s: float = 10.0,
+                     back_on_s: float = 8.0, idle_after_s: float = 3.0) -> Script:
+        """Idle kitchen, a cook with a mask, mask off for ``removed_s``, back on, cook leaves."""
+        return cls([Segment(idle_s), Segment(masked_s, "with_mask"),
+                    Segment(removed_s, "without_mask"), Segment(back_on_s, "with_mask"),
+                    Segment(idle_after_s)])
+
+    @classmethod
+    def idle(cls, seconds: float = 60.0) -> Script:
+        return cls([Segment(seconds)])
+
+    @classmethod
+    def busy(cls, seconds: float = 60.0, person: str = "with_mask") -> Script:
+        return cls([Segment(seconds, person)])
+
+
+def dataset_face(relative: str) -> np.ndarray:
+    path = FACE_MASK / relative
+    image = cv2.imread(str(path))
+    if image is None:
+        raise FileNotFoundError(f"face image not readable: {path} (data set at {FACE_MASK})")
+    return image
+
+
+def kitchen_background(width: int = WIDTH, height: int = HEIGHT, seed: int = 7) -> np.ndarray:
+    """A plausible kitchen: tiled wall, shelf with pots, stove, steel counter."""
+    rng = np.random.default_rng(seed)
+    img = np.full((height, width, 3), (214, 220, 222), np.uint8)
+    tile = max(16, width // 20)
+    for x in range(0, width, tile):
+        cv2.line(img, (x, 0), (x, int(height * 0.62)), (180, 186, 188), 1)
+    for y in range(0, int(height * 0.62), tile):
+        cv2.line(img, (0, y), (width, y), (180, 186, 188), 1)
+    shelf_y = int(height * 0.22)
+    cv2.rectangle(img, (0, shelf_y), (width, shelf_y + 8), (150, 150, 155), -1)
+    for i in range(6):
+        x = int(width * (0.05 + 0.16 * i))
+        color = tuple(int(c) for c in rng.integers(60, 200, 3))
+        cv2.rectangle(img, (x, shelf_y - 40), (x + 50, shelf_y), color, -1)
+        cv2.ellipse(img, (x + 25, shelf_y - 40), (25, 6), 0, 0, 360, (90, 90, 90), 2)
+    counter_y = int(height * 0.62)
+    cv2.rectangle(img, (0, counter_y), (width, height), (170, 172, 175), -1)
+    cv2.rectangle(img, (0, counter_y), (width, counter_y + 12), (120, 122, 126), -1)
+    stove_x = int(width * 0.70)
+    cv2.rectangle(img, (stove_x, counter_y - 20), (width - 10, counter_y), (40, 40, 45), -1)
+    for k in range(2):
+        cv2.circle(img, (stove_x + 45 + 80 * k, counter_y - 10), 22, (30, 30, 200), 2)
+    noise = rng.normal(0, 3, img.shape)
+    return np.clip(img.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+
+
+@dataclass
+class KitchenScene:
+    """Renders a ``Script`` frame by frame; ``render(t)`` is pure in ``t``."""
+
+    script: Script
+    width: int = WIDTH
+    height: int = HEIGHT
+    face_height: int = 200
+    faces: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_FACES))
+    seed: int = 7
+
+    def __post_init__(self) -> None:
+        self.background = kitchen_background(self.width, self.height, self.seed)
+        self._faces = {kind: self._prepare(dataset_face(rel)) for kind, rel in self.faces.items()}
+
+    def _prepare(self, face: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        scale = self.face_height / face.shape[0]
+        face = cv2.resize(face, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        h, w = face.shape[:2]
+        # feathered edge so the photo blends into the scene instead of a hard rectangle
+        alpha = np.zeros((h, w), np.float32)
+        cv2.ellipse(alpha, (w // 2, h // 2), (int(w * 0.48), int(h * 0.49)), 0, 0, 360, 1.0, -1)
+        alpha = cv2.GaussianBlur(alpha, (0, 0), max(2.0, w / 30))[..., None]
+        return face, alpha
+
+    def render(self, t: float) -> np.ndarray:
+        frame = self.background.copy()
+        segment = self.script.at(t)
+        if segment.person is not None:
+            self._draw_person(frame, segment.person, t)
+        return frame
+
+    def _draw_person(self, frame: np.ndarray, person: str, t: float) -> None:
+        face, alpha = self._faces[person]
+        h, w = face.shape[:2]
+        # a slow sway of a few pixels: the scene moves while someone is there
+        cx = int(self.width * 0.42 + 14 * math.sin(2 * math.pi * t / 3.0))
+        top = int(self.height * 0.12 + 5 * math.sin(2 * math.pi * t / 1.7))
+        body_top = top + int(h * 0.85)
+        cv2.ellipse(frame, (cx, body_top + 120), (int(w * 0.9), 150), 0, 180, 360,
+                    (245, 245, 245), -1)  # white jacket
+        x1, y1 = cx - w // 2, top
+        x2, y2 = min(self.width, x1 + w), min(self.height, y1 + h)
+        x1c, y1c = max(0, x1), max(0, y1)
+        region = frame[y1c:y2, x1c:x2].astype(np.float32)
+        f = face[y1c - y1:y2 - y1, x1c - x1:x2 - x1].astype(np.float32)
+        a = alpha[y1c - y1:y2 - y1, x1c - x1:x2 - x1]
+        frame[y1c:y2, x1c:x2] = (f * a + region * (1 - a)).astype(np.uint8)
+
+
+def write_video(path: Path | str, script: Script, fps: float = 10.0, **scene_kwargs) -> Path:
+    """Render the script to an MJPEG AVI file at ``fps``."""
+    path = Path(path)
+    scene = KitchenScene(script, **scene_kwargs)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps,
+                             (scene.width, scene.height))
+    if not writer.isOpened():
+        raise RuntimeError(f"cannot write {path} with MJPG")
+    try:
+        for n in range(int(round(script.duration_s * fps))):
+            writer.write(scene.render(n / fps))
+    finally:
+        writer.release()
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class MjpegServer:
+    """A camera on 127.0.0.1 serving ``/video`` as multipart MJPEG, rendered live.
+
+    The script plays from the moment the server is first started (looping when it ends
+    and ``loop`` is set). ``unplug()`` closes the listening socket and every open stream;
+    ``plug()`` listens again on the same port.
+    """
+
+    def __init__(self, script: Script, fps: float = 10.0, port: int | None = None,
+                 loop: bool = True, quality: int = 85, **scene_kwargs) -> None:
+        self.scene = KitchenScene(script, **scene_kwargs)
+        self.fps = fps
+        self.port = port or free_port()
+        self.loop = loop
+        self.quality = quality
+        self.frames_served = 0
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._started: float | None = None
+        self._plugged = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/video"
+
+    def scene_time(self) -> float:
+        t = time.monotonic() - (self._started or time.monotonic())
+        duration = self.scene.script.duration_s
+        return t % duration if self.loop and duration > 0 else t
+
+    def plug(self) -> None:
+        if self._server is not None:
+            return
+        if self._started is None:
+            self._started = time.monotonic()
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
+        server.daemon_threads = True
+        self._server = server
+        self._plugged.set()
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name=f"mjpeg-{self.port}", daemon=True)
+        self._thread.start()
+        log.info("sim.camera.plugged url=%s", self.url)
+
+    start = plug
+
+    def unplug(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._plugged.clear()  # open streams notice and end
+        server.shutdown()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(5)
+        log.info("sim.camera.unplugged url=%s", self.url)
+
+    stop = unplug
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        camera = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, fmt: str, *args: object) -> None:
+                log.debug("sim.camera.http " + fmt, *args)
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                if self.path.split("?")[0] != "/video":
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
+                self.send_header("Cache-Control", "no-cache")
+                self.end_headers()
+                try:
+                    camera._stream(self.wfile)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        return Handler
+
+    def _stream(self, out) -> None:  # noqa: ANN001 - a socket file
+        period = 1.0 / self.fps
+        next_at = time.monotonic()
+        while self._plugged.is_set():
+            frame = self.scene.render(self.scene_time())
+            ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+            if not ok:
+                continue
+            data = jpeg.tobytes()
+            out.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(data)}"
+                      f"\r\n\r\n".encode() + data + b"\r\n")
+            out.flush()
+            self.frames_served += 1
+            next_at += period
+            delay = next_at - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            else:
+                next_at = time.monotonic()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m simulator.cameras {write,serve}``: a demo kitchen camera."""
+    parser = argparse.ArgumentParser(prog="simulator.cameras", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("write", help="write the 'mask removed' scenario to a video file")
+    p.add_argument("path", type=Path)
+    p.add_argument("--fps", type=float, default=10.0)
+    p.add_argument("--removed-s", type=float, default=10.0)
+    p = sub.add_parser("serve", help="serve the scenario as HTTP MJPEG on 127.0.0.1")
+    p.add_argument("--port", type=int, default=8554)
+    p.add_argument("--fps", type=float, default=10.0)
+    p.add_argument("--removed-s", type=float, default=10.0)
+    args = parser.parse_args(argv)
+    script = Script.mask_removed(removed_s=args.removed_s)
+    if args.cmd == "write":
+        print(write_video(args.path, script, args.fps))
+        return 0
+    server = MjpegServer(script, fps=args.fps, port=args.port)
+    server.plug()
+    print(f"serving {server.url} (Ctrl-C to stop)")
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        server.unplug()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -204,3 +204,4 @@ if __name__ == "__main__":
 import agent.cli_modbus  # noqa: E402,F401  (probe)
 import agent.cli_schedule  # noqa: E402,F401  (today, meal, discard-samples)
 import agent.cli_doctor  # noqa: E402,F401  (doctor)
+import agent.cli_vision  # noqa: E402,F401  (vision eval, vision enroll)

@@ -244,6 +244,20 @@ class VisionConfig(Strict):
     blur_other_faces: bool = True
     mask_threshold: float = Field(0.5, gt=0, lt=1, description="P(no mask) above this is a violation.")
     face_score_min: float = Field(0.8, gt=0, lt=1)
+    hat_threshold: float = Field(0.5, gt=0, lt=1, description="P(hat) below this is a no-hat violation.")
+    agree_frames: tuple[int, int] = Field(
+        (3, 5), description="N of the last M analysed frames must agree before the state flips (flicker).")
+    min_face_px: int = Field(24, ge=8, description="Smaller faces are tracked but not judged.")
+    track_max_age_s: float = Field(4.0, gt=0, description="A face unseen this long has left (its episode ends).")
+    motion_hold_s: float = Field(3.0, ge=0, description="Keep detecting this long after the last motion.")
+    clip_fps: float = Field(4.0, gt=0, le=15, description="Frame rate of evidence clips (and the pre-roll buffer).")
+    clip_max_side: int = Field(640, ge=160, description="Evidence frames are shrunk to this long side.")
+    jpeg_quality: int = Field(80, ge=30, le=95)
+    evidence_share: float = Field(
+        0.25, gt=0, le=1, description="Vision media may use this share of the store's disk budget; "
+                                      "beyond it clips are skipped and only snapshots kept.")
+    live_fps: float = Field(1.0, gt=0, le=5, description="start_live frame rate.")
+    live_max_s: float = Field(300, gt=0, description="Longest live session a command may ask for.")
 
 
 # --- stations: serial devices bound to a duty (agent/workflows/) -------------------------

@@ -14,6 +14,7 @@ import logging
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -54,6 +55,11 @@ class Uplink:
         self._commands: list[bytes] = []
         self._chunks_done: list[tuple[str, int]] = []
         self._broker_done: list[str] = []
+        # live video frames (QoS 0, newest kept): handed over by any thread, sent by this one
+        self._live: deque[tuple[str, bytes]] = deque(maxlen=4)
+        self._live_lock = threading.Lock()
+        self.live_sent = 0
+        self.live_dropped = 0
 
     # --- component -------------------------------------------------------------------
 
@@ -98,6 +104,7 @@ class Uplink:
         try:
             while not stop.is_set() and not self._lost:
                 busy = self._fill()
+                self._send_live()
                 if client.loop(timeout=0.0 if busy else 0.05) != mqtt.MQTT_ERR_SUCCESS:
                     break
                 self._apply()
@@ -144,6 +151,30 @@ class Uplink:
             self._lost = True
             return -1
         return info.mid
+
+    def publish_live(self, topic_suffix: str, payload: bytes) -> bool:
+        """Queue one live frame for ``<root>/<topic_suffix>`` (QoS 0); False when offline.
+
+        Thread-safe. Live frames are never stored: offline, or when more than a few wait,
+        the oldest are dropped (counted in ``live_dropped``).
+        """
+        if not self.connected.is_set():
+            self.live_dropped += 1
+            return False
+        with self._live_lock:
+            if len(self._live) == self._live.maxlen:
+                self.live_dropped += 1
+            self._live.append((topic_suffix, payload))
+        return True
+
+    def _send_live(self) -> None:
+        while True:
+            with self._live_lock:
+                if not self._live:
+                    return
+                suffix, payload = self._live.popleft()
+            if self._publish(suffix, payload, 0) >= 0:
+                self.live_sent += 1
 
     # --- callbacks (run inside client.loop, on this thread) -----------------------------
 

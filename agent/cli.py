@@ -16,6 +16,7 @@ from pathlib import Path
 from agent.config import AgentConfig
 from agent.config_loader import ConfigError, load_config
 from agent.logging_setup import setup_logging
+from agent.runtime import TERMINATING
 from agent.version import agent_version
 
 DEFAULT_CONFIG = os.environ.get("CANTEEN_CONFIG", "/etc/canteen-agent/agent.yaml")
@@ -38,7 +39,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         setup_logging(config.logging.level, config.logging.format)
         agent = Agent(config, config_path=Path(args.config))
         agent.run_forever()
-        if not agent.reload_requested:
+        if not agent.reload_requested or TERMINATING.is_set():
             return 0
 
 
@@ -197,9 +198,6 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     return int(args.fn(args) or 0)
 
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 import agent.cli_modbus  # noqa: E402,F401  (probe)
 import agent.cli_schedule  # noqa: E402,F401  (today, meal, discard-samples)

@@ -31,4 +31,5 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    logging.getLogger("pymodbus").setLevel(max(logging.WARNING, root.level))
+    for noisy in ("pymodbus", "apscheduler"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -24,6 +24,10 @@ from drivers.readings import DeviceHealth, Reading
 
 log = logging.getLogger("agent.runtime")
 
+# Set by SIGTERM/SIGINT for the whole process, so a stop that lands during a config
+# reload (between two agents) is not lost.
+TERMINATING = threading.Event()
+
 
 class Component(Protocol):
     """Something the runtime supervises. ``run`` blocks until ``stop`` is set."""
@@ -187,12 +191,15 @@ class MainLoop:
     def install_signal_handlers(self) -> None:
         def handler(signum: int, _frame: object) -> None:
             log.info("signal received signum=%d: stopping", signum)
+            TERMINATING.set()
             self.supervisor.stop_event.set()
 
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
 
     def run(self, on_beat: Callable[[], None] | None = None) -> None:
+        if TERMINATING.is_set():
+            self.supervisor.stop_event.set()
         self.notifier.ready("running")
         while not self.supervisor.stop_event.wait(self.interval_s):
             if on_beat is not None:

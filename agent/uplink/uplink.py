@@ -45,7 +45,8 @@ class Uplink:
         first = not store.kv_get("mqtt_session_started", False)
         self.link = BrokerLink(broker, agent_id, f"{self.root}/status",
                                {"online": False, "agent_id": agent_id}, first_connect=first)
-        self.delivery = Delivery(store, ack_mode=broker.ack_mode, window=broker.inflight_max)
+        self.delivery = Delivery(store, ack_mode=broker.ack_mode, window=broker.inflight_max,
+                                 ack_timeout_s=broker.ack_timeout_s)
         self.media = MediaSender(store)
         self.connected = threading.Event()
         self.connects = 0

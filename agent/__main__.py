@@ -1,0 +1,7 @@
+"""``python -m agent`` is ``canteen-agent`` (with every capability's subcommands)."""
+
+import sys
+
+from agent.cli import main
+
+sys.exit(main())

@@ -71,7 +71,8 @@ class BrokerConfig(Strict):
     session_expiry_s: int = Field(7 * 86400, ge=86400, description="Persistent session lifetime (>= 1 day).")
     ack_mode: Literal["platform", "puback"] = Field(
         "platform", description="platform: items leave the outbox on <root>/ack; puback: on broker PUBACK.")
-    inflight_max: int = Field(64, ge=1, le=65535, description="Publishes awaiting ack at once.")
+    inflight_max: int = Field(64, ge=1, le=65535, description="Publishes awaiting PUBACK at once (capped by the broker's receive maximum).")
+    ack_timeout_s: float = Field(60, gt=0, description="Resend an item the platform has not acked in this time.")
     reconnect_min_s: float = Field(1.0, gt=0)
     reconnect_max_s: float = Field(60.0, gt=0)
     status_interval_s: float = Field(60.0, gt=0, description="Retained status refresh period.")

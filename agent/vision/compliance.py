@@ -174,4 +174,4 @@ def within_hours(at: datetime, hours: WorkingHours | None, tz: ZoneInfo) -> bool
 
 def _hhmm(text: str) -> time:
     hour, minute = (int(v) for v in text.split(":"))
-    return time(hour, minute)
+    return time.max if hour >= 24 else time(hour, minute)  # "24:00": to the end of the day

@@ -202,12 +202,17 @@ class MjpegServer:
     """
 
     def __init__(self, script: Script, fps: float = 10.0, port: int | None = None,
-                 loop: bool = True, quality: int = 85, **scene_kwargs) -> None:
+                 loop: bool = True, quality: int = 85, prerender: bool = False,
+                 **scene_kwargs) -> None:
         self.scene = KitchenScene(script, **scene_kwargs)
         self.fps = fps
         self.port = port or free_port()
         self.loop = loop
         self.quality = quality
+        # prerender: encode one pass of the script up front and serve it from memory, so a
+        # benchmark's cameras cost (almost) nothing on the machine being measured
+        self._cache = [self._encode(self.scene.render(n / fps))
+                       for n in range(max(1, int(script.duration_s * fps)))] if prerender else None
         self.frames_served = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -274,15 +279,21 @@ class MjpegServer:
 
         return Handler
 
+    def _encode(self, frame: np.ndarray) -> bytes:
+        ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+        if not ok:
+            raise RuntimeError("JPEG encoding failed")
+        return jpeg.tobytes()
+
     def _stream(self, out) -> None:  # noqa: ANN001 - a socket file
         period = 1.0 / self.fps
         next_at = time.monotonic()
         while self._plugged.is_set():
-            frame = self.scene.render(self.scene_time())
-            ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
-            if not ok:
-                continue
-            data = jpeg.tobytes()
+            t = self.scene_time()
+            if self._cache is not None:
+                data = self._cache[int(t * self.fps) % len(self._cache)]
+            else:
+                data = self._encode(self.scene.render(t))
             out.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(data)}"
                       f"\r\n\r\n".encode() + data + b"\r\n")
             out.flush()
@@ -304,22 +315,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fps", type=float, default=10.0)
     p.add_argument("--removed-s", type=float, default=10.0)
     p = sub.add_parser("serve", help="serve the scenario as HTTP MJPEG on 127.0.0.1")
-    p.add_argument("--port", type=int, default=8554)
+    p.add_argument("--port", type=int, default=8554, help="first port (0: free ports)")
+    p.add_argument("--count", type=int, default=1, help="cameras, on consecutive ports")
+    p.add_argument("--scene", choices=["mask_removed", "idle", "busy"], default="mask_removed")
+    p.add_argument("--prerender", action="store_true", help="encode once, serve from memory")
     p.add_argument("--fps", type=float, default=10.0)
     p.add_argument("--removed-s", type=float, default=10.0)
     args = parser.parse_args(argv)
-    script = Script.mask_removed(removed_s=args.removed_s)
+    scripts = {"mask_removed": Script.mask_removed(removed_s=args.removed_s), "idle": Script.idle(30),
+               "busy": Script.busy(30)}
+    script = scripts[getattr(args, "scene", "mask_removed")]
     if args.cmd == "write":
         print(write_video(args.path, script, args.fps))
         return 0
-    server = MjpegServer(script, fps=args.fps, port=args.port)
-    server.plug()
-    print(f"serving {server.url} (Ctrl-C to stop)")
+    servers = [MjpegServer(script, fps=args.fps, port=(args.port + i) if args.port else None,
+                           prerender=args.prerender) for i in range(args.count)]
+    for server in servers:
+        server.plug()
+        print(server.url, flush=True)
     try:
         while True:
             time.sleep(1)
     except KeyboardInterrupt:
-        server.unplug()
+        pass
+    finally:
+        for server in servers:
+            server.unplug()
     return 0
 
 

@@ -60,7 +60,7 @@ class CameraCounters:
     frames_dropped: int = 0  # due but replaced before the analysis took them
     frames_analysed: int = 0  # counted by the analysis
     reconnects: int = 0
-    decode_s: float = 0.0  # time spent grabbing and converting frames
+    decode_s: float = 0.0  # in grab/retrieve; on live sources this includes waiting for the network
     opened_at: float | None = None
     last_frame_mono: float | None = None  # monotonic time of the last good frame
 

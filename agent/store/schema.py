@@ -72,7 +72,24 @@ def _v1(db: sqlite_utils.Database) -> None:
     db["kv"].create({"key": str, "value": str, "updated_at": str}, pk="key")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+def _v2(db: sqlite_utils.Database) -> None:
+    """``outbox.n`` never reused (AUTOINCREMENT).
+
+    A plain INTEGER PRIMARY KEY hands out max(n)+1, so once the newest items are acked
+    and deleted the next item gets an n the uplink's cursors have already passed, and it
+    waited unsent until the next reconnect.
+    """
+    db.execute("ALTER TABLE outbox RENAME TO outbox_v1")
+    db.execute("CREATE TABLE outbox (n INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, "
+               "priority INTEGER NOT NULL, kind TEXT NOT NULL, topic TEXT NOT NULL, "
+               "payload TEXT, enqueued_at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0)")
+    db.execute("INSERT INTO outbox(n, id, priority, kind, topic, payload, enqueued_at, attempts)"
+               " SELECT n, id, priority, kind, topic, payload, enqueued_at, attempts FROM outbox_v1")
+    db.execute("DROP TABLE outbox_v1")
+    db["outbox"].create_index(["priority", "n"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

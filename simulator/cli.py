@@ -26,8 +26,14 @@ def _platform(subparsers: Any) -> None:
     p.set_defaults(fn=platform.run)
 
 
+def _demo(subparsers: Any) -> None:
+    from simulator import demo
+
+    demo.extend(subparsers)
+
+
 # Simulators register their subcommands here (devices, modbus, cameras, demo, fleet ...).
-_EXTENSIONS: list[Extension] = [_platform]
+_EXTENSIONS: list[Extension] = [_platform, _demo]
 
 
 def build_parser() -> argparse.ArgumentParser:

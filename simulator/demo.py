@@ -33,6 +33,7 @@ from collections import Counter
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
 
@@ -44,7 +45,14 @@ from agent.recorder import ClockMonitor
 from simulator.broker import Broker
 from simulator.demo_day import DayScript, Interrupted, kitchen_line_devices, store_gateway_devices
 from simulator.demo_kitchen import DemoClock, KitchenCamera, ModbusSims, SerialKit
-from simulator.demo_report import Summary, compare, progress_line, scenario_checks
+from simulator.demo_report import (
+    NOTABLE,
+    Summary,
+    compare,
+    notable_line,
+    progress_line,
+    scenario_checks,
+)
 from simulator.platform import Platform
 from simulator.platform_media import Outcome
 
@@ -98,9 +106,10 @@ def effective_config(template: Path, run_dir: Path, *, broker_port: int, gateway
 class Rig:
     """Every running part of the demo, and what the day script needs from them."""
 
-    def __init__(self, run_dir: Path, day: date, busy_speed: float, out: Any = None) -> None:
+    def __init__(self, run_dir: Path, day: date, tz: ZoneInfo, busy_speed: float, out: Any = None) -> None:
         self.run_dir = run_dir
         self.day = day
+        self.clock = DemoClock(day, tz, DAY_START)
         self.busy_speed = busy_speed
         self.out = out or sys.stdout
         self.stop = threading.Event()
@@ -135,10 +144,6 @@ class Rig:
         self._parts.append((name, stop))
 
     def start(self) -> None:
-        template = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
-        from zoneinfo import ZoneInfo
-
-        self.clock = DemoClock(self.day, ZoneInfo(template["identity"]["timezone"]), DAY_START)
         self.broker = Broker(self.run_dir / "broker")
         self.broker.start()
         self.broker_is_up = True
@@ -243,11 +248,23 @@ class Rig:
                              self.broker_is_up)
 
     def progress_loop(self, every_s: float) -> None:
+        last_seq = 0
         while not self.stop.wait(every_s):
             try:
+                last_seq = self.print_notable(last_seq)
                 self.print(self.progress())
             except Exception:  # noqa: BLE001 - a progress line must never end the demo
                 log.exception("progress line failed")
+
+    def print_notable(self, after_seq: int) -> int:
+        """One line per new alarm and equipment record (the stations' answers are printed by the day)."""
+        assert self.agent is not None
+        marks = ",".join("?" * len(NOTABLE))
+        rows = self.agent.store.query(
+            f"SELECT seq, payload FROM records WHERE seq > ? AND type IN ({marks}) ORDER BY seq", (after_seq, *NOTABLE))
+        for row in rows:
+            self.print(f"{self.clock():%H:%M:%S}    {notable_line(json.loads(row['payload']))}")
+        return rows[-1]["seq"] if rows else after_seq
 
     def drain(self, timeout: float = 90.0) -> None:
         """The clock frozen, wait until the outbox stays empty (everything acked by the platform)."""
@@ -306,11 +323,9 @@ def run(args: argparse.Namespace) -> int:
     run_dir = (args.keep if keep else Path(tempfile.mkdtemp(prefix="canteen-demo-"))).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
     _log_to_file(run_dir, getattr(args, "verbose", False))
-    template = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
-    from zoneinfo import ZoneInfo
-
-    day = args.day or datetime.now(ZoneInfo(template["identity"]["timezone"])).date()
-    rig = Rig(run_dir, day, busy_speed)
+    tz = ZoneInfo(yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))["identity"]["timezone"])
+    day = args.day or datetime.now(tz).date()
+    rig = Rig(run_dir, day, tz, busy_speed)
     previous = _install_signal_handlers(rig.stop)
     started = systime.monotonic()
     rig.print(f"canteen-sim demo: {day} in {run_dir} (equipment at {busy_speed:g}x"

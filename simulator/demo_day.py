@@ -22,6 +22,7 @@ hours are jumped over (``--fast``) or run at ten times ``busy_speed``.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time as systime
 from collections.abc import Callable
@@ -76,13 +77,7 @@ class RepairedFridgeModel(FailingFridgeModel):
         if t < self.repaired_at_s:
             return super().temperature_c(t)
         warm_extra = super().temperature_c(self.repaired_at_s) - FridgeModel.temperature_c(self, self.repaired_at_s)
-        return FridgeModel.temperature_c(self, t) + warm_extra * _decay(t - self.repaired_at_s, self.cool_tau_s)
-
-
-def _decay(seconds: float, tau: float) -> float:
-    import math
-
-    return math.exp(-seconds / tau)
+        return FridgeModel.temperature_c(self, t) + warm_extra * math.exp(-(t - self.repaired_at_s) / self.cool_tau_s)
 
 
 def kitchen_line_devices() -> list[SimDevice]:

@@ -23,7 +23,13 @@ from simulator.cameras import MjpegServer, Segment
 from simulator.modbus_devices import PtyRtuServer, TcpGatewayServer
 from simulator.modbus_physics import ScenarioClock
 from simulator.modbus_scenarios import SimDevice, build_bus
-from simulator.serial_devices import GyThermometerSim, LineSerialDevice, PtySerialDevice, ScaleSim, SerialBadgeSim
+from simulator.serial_devices import (
+    GyThermometerSim,
+    LineSerialDevice,
+    PtySerialDevice,
+    ScaleSim,
+    SerialBadgeSim,
+)
 
 log = logging.getLogger("simulator.demo")
 

@@ -22,6 +22,20 @@ SHORT = {"staff_health_check": "health", "food_sample": "sample", "tableware_dis
          "meal_service": "meal", "vision_violation": "vision", "daily_ledger": "ledger"}
 
 
+NOTABLE = ("alarm", "tableware_disinfection", "premises_disinfection", "vision_violation", "daily_ledger")
+
+
+def notable_line(record: dict[str, Any]) -> str:
+    """``ALARM raised cold_chain_high fridge-2: ...`` or ``tableware_disinfection cabinet-2 fail``."""
+    data = record["data"]
+    if record["type"] == "alarm":
+        subject = ",".join(f"{v}" for k, v in sorted(data["subject"].items()) if k != "day")
+        return f"ALARM {data['state']} {data['kind']} [{subject}]"
+    source = (record.get("source") or {}).get("device_id", "")
+    media = f", {len(record.get('media') or [])} media" if record.get("media") else ""
+    return f"{record['type']} {source} {record.get('verdict') or ''}{media}".replace("  ", " ")
+
+
 def progress_line(sim: str, speed: float, phase: str, by_type: dict[str, int], alarms: tuple[int, int],
                   media: int, outbox: int, platform_total: int, broker_up: bool) -> str:
     """``11:47:05 ×0    broker outage | health 7 sample 4 ... | alarms 2↑ 0↓ | media 2 | outbox 9 | platform 21 | broker DOWN``."""

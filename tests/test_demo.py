@@ -1,0 +1,147 @@
+"""``canteen-sim demo --fast``: the whole simulated day, end to end, as a user runs it.
+
+The demo runs in a subprocess (its own Mosquitto, platform, device simulators, camera
+and agent). The test reads both databases it leaves in the kept run directory itself:
+every record and alarm the agent stored is on the platform exactly once, the media
+arrived intact, and the day showed what it is there to show.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from simulator.broker import mosquitto_binary
+from simulator.cameras import FACE_MASK
+
+from .conftest import REPO
+
+pytestmark = [pytest.mark.timeout(400),
+              pytest.mark.skipif(not FACE_MASK.is_dir(), reason=f"no data set at {FACE_MASK}")]
+AGENT_ID = "demo-k1"
+
+
+def demo_command(run_dir: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "simulator.cli", "demo", "--fast", "--keep", str(run_dir), *extra]
+
+
+def rows(db: Path, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def mosquittos_of(run_dir: Path) -> list[int]:
+    """Pids of Mosquitto processes started with this run's config."""
+    conf = str(run_dir / "broker" / "mosquitto.conf")
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if conf in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    mosquitto_binary()  # a clear error when Mosquitto is missing
+    run_dir = tmp_path_factory.mktemp("demo")
+    done = subprocess.run(demo_command(run_dir), cwd=REPO, capture_output=True, text=True, timeout=360,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return run_dir, done
+
+
+def test_the_fast_demo_delivers_everything_exactly_once(demo_run) -> None:
+    run_dir, done = demo_run
+    assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    assert "EXACTLY ONCE" in done.stdout
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["ok"] and summary["left_in_outbox"] == 0
+    assert all(line["ok"] for line in summary["lines"])
+
+    agent_db, platform_db = run_dir / "agent" / "agent.db", run_dir / "platform" / "platform.db"
+    produced = {(r["id"], r["type"]) for r in rows(agent_db, "SELECT id, type FROM records")}
+    received = [(r["id"], r["type"]) for r in rows(platform_db, "SELECT id, type FROM records WHERE agent_id=?",
+                                                    (AGENT_ID,))]
+    assert len(received) == len(set(received))
+    assert set(received) == produced
+    assert rows(agent_db, "SELECT count(*) FROM outbox")[0][0] == 0
+    # the broker was down for a while: the outbox filled, then drained
+    assert summary["max_outbox_during_outage"] > 0
+
+    media = {r["id"]: r["sha256"] for r in rows(agent_db, "SELECT id, sha256 FROM media")}
+    stored = rows(platform_db, "SELECT id, sha256, path FROM media WHERE agent_id=?", (AGENT_ID,))
+    assert media and {r["id"]: r["sha256"] for r in stored} == media
+    for row in stored:
+        assert hashlib.sha256(Path(row["path"]).read_bytes()).hexdigest() == row["sha256"]
+
+
+def test_the_day_shows_every_kind_it_promises(demo_run) -> None:
+    run_dir, done = demo_run
+    assert done.returncode == 0, done.stdout[-3000:]
+    platform_db = run_dir / "platform" / "platform.db"
+    records = [json.loads(r["payload"]) for r in rows(platform_db, "SELECT payload FROM records ORDER BY seq")]
+
+    def of(record_type: str) -> list[dict]:
+        return [r for r in records if r["type"] == record_type]
+
+    alarms = [(a["data"]["kind"], a["data"]["state"]) for a in of("alarm")]
+    assert ("fever", "raised") in alarms
+    assert ("cold_chain_high", "raised") in alarms and ("cold_chain_high", "cleared") in alarms
+    assert ("no_mask", "raised") in alarms
+    no_mask = next(a for a in of("alarm") if a["data"]["kind"] == "no_mask" and a["data"]["state"] == "raised")
+    assert {m["role"] for m in no_mask.get("media") or []} >= {"snapshot"}
+
+    checks = of("staff_health_check")
+    assert any(c["verdict"] == "fail" and c["data"]["temperature_c"] >= 37.5 for c in checks)
+    assert any(c["data"]["attempt"] == 2 for c in checks)  # the re-check
+    samples = of("food_sample")
+    assert [s["data"]["grams"] for s in samples if s["verdict"] == "fail"] == [98.0]
+    cycles = of("tableware_disinfection")
+    assert sum(c["verdict"] == "fail" for c in cycles) == 1 and sum(c["verdict"] == "pass" for c in cycles) >= 4
+    [violation] = of("vision_violation")
+    assert violation["data"]["kind"] == "no_mask"
+    assert {m["role"] for m in violation["media"]} == {"snapshot", "clip"}
+    assert len(of("leader_meal")) == 4 and len(of("meal_service")) == 3
+    assert len(of("premises_disinfection")) == 2 and len(of("ingredient_purchase")) == 1
+    [ledger] = of("daily_ledger")
+    assert ledger["data"]["diners"] == 420 + 812 + 790
+    assert mosquittos_of(run_dir) == []
+
+
+def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
+    run_dir = tmp_path / "demo"
+    proc = subprocess.Popen(demo_command(run_dir), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 120
+        for line in proc.stdout:  # wait until the day is under way
+            if "morning check" in line or time.monotonic() > deadline:
+                break
+        assert mosquittos_of(run_dir), "the demo's broker is not running"
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, output[-3000:]
+    assert "interrupted: stopping everything" in output
+    assert mosquittos_of(run_dir) == []
+    assert not (run_dir / "summary.json").exists()

@@ -103,14 +103,15 @@ class Platform:
                  username: str | None = None, password: str | None = None,
                  client_id: str | None = None, media_dir: str | Path | None = None,
                  ack_interval_s: float = 0.05, ack_batch: int = 200, print_every: float | None = None,
-                 session_expiry_s: int = 3600, keepalive_s: int = 30) -> None:
+                 session_expiry_s: int = 3600, keepalive_s: int = 30, validate: bool = True) -> None:
         """client_id: give one for a persistent session (messages queued while down);
         by default each instance is a fresh, stateless member of the share group."""
         self.host, self.port, self.tls = host, port, tls
         self.group, self.prefix = group, prefix.strip("/")
         self.store = PlatformStore(db_path)
         self.media_dir = Path(media_dir) if media_dir else self.store.path.with_name(self.store.path.name + ".media")
-        self.handlers = MessageHandlers(self.prefix, SchemaValidator(), MediaAssembler(self.media_dir))
+        self.handlers = MessageHandlers(self.prefix, SchemaValidator(full=validate),
+                                        MediaAssembler(self.media_dir))
         self.acks = AckBatcher(ack_interval_s, ack_batch)
         self.print_every = print_every
         self.client_id = client_id or f"platform-{group}-{uuid.uuid4().hex[:8]}"
@@ -411,6 +412,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--password-file", default=None)
     parser.add_argument("--print-every", type=float, default=None, metavar="S",
                         help="print live counts per agent and type every S seconds")
+    parser.add_argument("--no-validate", dest="validate", action="store_false",
+                        help="load benchmarks only: check ids, not the full JSON Schemas")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -422,7 +425,7 @@ def run(args: argparse.Namespace) -> int:
     password = Path(args.password_file).read_text().strip() if args.password_file else None
     platform = Platform(args.host, args.port, args.db, tls=tls, group=args.group, prefix=args.prefix,
                         username=args.username, password=password, client_id=args.client_id,
-                        media_dir=args.media_dir, print_every=args.print_every)
+                        media_dir=args.media_dir, print_every=args.print_every, validate=args.validate)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

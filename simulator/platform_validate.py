@@ -17,7 +17,11 @@ from agent.schema_export import all_schemas
 
 
 class SchemaValidator:
-    def __init__(self, schemas: dict[str, dict[str, Any]] | None = None) -> None:
+    def __init__(self, schemas: dict[str, dict[str, Any]] | None = None, *, full: bool = True) -> None:
+        """full=False checks only that an item has an id (load benchmarks, where a full
+        Draft 2020-12 validation, ~0.5 ms per record, would measure the platform instead
+        of the agent)."""
+        self.full = full
         schemas = schemas if schemas is not None else all_schemas()
         for schema in schemas.values():
             Draft202012Validator.check_schema(schema)
@@ -32,6 +36,8 @@ class SchemaValidator:
         validator = self.validators.get(kind)
         if validator is None:
             return f"no schema for {kind!r}"
+        if not self.full:
+            return None if isinstance(document, dict) and isinstance(document.get("id"), str) else "no id"
         error = best_match(validator.iter_errors(document))
         if error is None:
             return None

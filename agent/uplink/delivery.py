@@ -52,11 +52,18 @@ class Delivery:
         return len(self.by_mid)
 
     def room(self, receive_maximum: int) -> int:
-        """How many more items may be handed to MQTT now."""
+        """How many more items may be handed to MQTT now.
+
+        While publishes are in flight we wait until a quarter of the window is free,
+        so the outbox is read in batches rather than once per PUBACK.
+        """
         limit = min(self.window, receive_maximum)
         if len(self.sent) >= self.await_max:
             return 0
-        return max(0, limit - self.mqtt_inflight)
+        free = max(0, limit - self.mqtt_inflight)
+        if self.mqtt_inflight and free < max(1, limit // 4):
+            return 0
+        return free
 
     def next_items(self, count: int) -> list[OutboxItem]:
         if count <= 0:

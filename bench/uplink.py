@@ -1,0 +1,156 @@
+"""Uplink benchmark: drain a backlog with platform acks against a raw paho QoS 1 loop.
+
+    ./dev.sh bench uplink [--records 100000]
+
+One run, one local Mosquitto, the reference platform in its own process (ids
+checked, full schema validation off so that the platform is not the bottleneck):
+
+1. raw paho: publish the same number of record-sized QoS 1 messages with the same
+   in-flight window and wait for every PUBACK (no store, no acks, no ordering);
+2. the agent: a store holding the backlog, drained by the uplink until the
+   platform has acknowledged every record (items leave the outbox only then).
+
+Prints both rates, their ratio (target >= 0.5) and the agent's resident memory
+during the drain (it should stay flat).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import yaml
+from paho.mqtt.enums import CallbackAPIVersion
+
+from agent.app import Agent
+from agent.config_loader import load_config
+from agent.store import Store
+from bench.store import draft, rss_mb
+from simulator.broker import Broker
+
+WINDOW = 64
+
+
+def platform_count(db: Path, agent_id: str) -> int:
+    import sqlite3
+
+    conn = sqlite3.connect(db, timeout=10)
+    try:
+        return conn.execute("SELECT count(*) FROM records WHERE agent_id=?", (agent_id,)).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def raw_paho_rate(port: int, payload: bytes, count: int) -> float:
+    done = threading.Event()
+    acked = 0
+
+    def on_publish(_c, _u, _mid, _rc, _p) -> None:
+        nonlocal acked
+        acked += 1
+        if acked == count:
+            done.set()
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="raw-bench", protocol=mqtt.MQTTv5)
+    # distinct ids, so the platform stores (and so really receives) every raw message
+    payload = payload.replace(b'"agent_id":"bench-agent"', b'"agent_id":"raw-bench"')
+    prefix, rest = payload.split(b'"id":"', 1)
+    payloads = [prefix + b'"id":"' + f"{n:08x}".encode() + rest[8:] for n in range(count)]
+    client.max_inflight_messages_set(WINDOW)
+    client.max_queued_messages_set(0)
+    client.on_publish = on_publish
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    t0 = time.perf_counter()
+    for body in payloads:
+        client.publish("scfs/v1/raw-bench/rec/food_sample", body, qos=1)
+    done.wait()
+    elapsed = time.perf_counter() - t0
+    client.loop_stop()
+    client.disconnect()
+    return count / elapsed
+
+
+def fill_backlog(db: Path, count: int) -> bytes:
+    store = Store(db)
+    futures = [store.submit_record(draft()) for _ in range(count)]
+    payload = b""
+    for fut in futures:
+        payload = fut.result().payload.encode()
+    store.close()
+    return payload
+
+
+def agent_config(tmp: Path, port: int) -> Path:
+    path = tmp / "agent.yaml"
+    path.write_text(yaml.safe_dump({
+        "identity": {"agent_id": "bench-agent", "school_id": "5101040042", "canteen_id": "k1"},
+        "broker": {"host": "127.0.0.1", "port": port, "inflight_max": WINDOW},
+        "store": {"path": str(tmp / "agent.db"), "media_dir": str(tmp / "media")},
+        "vision": {"enabled": False},
+    }))
+    return path
+
+
+def drain_rate(config: Path, count: int) -> tuple[float, list[float]]:
+    agent = Agent(load_config(config, {}))
+    memory: list[float] = []
+    agent.start()
+    t0 = time.perf_counter()
+    while sum(d.count for d in agent.store.outbox_depth()) > 0:
+        time.sleep(0.5)
+        memory.append(rss_mb())
+    elapsed = time.perf_counter() - t0
+    agent.stop()
+    return count / elapsed, memory
+
+
+def start_platform(port: int, tmp: Path) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "simulator.platform", "--port", str(port),
+                             "--db", str(tmp / "platform.db"), "--client-id", "bench-platform",
+                             "--no-validate"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert "listening" in proc.stdout.readline()
+    return proc
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        broker = Broker(tmp / "broker", max_inflight_messages=100).start()
+        platform = start_platform(broker.port, tmp)
+        try:
+            payload = fill_backlog(tmp / "agent.db", args.records)
+            print(f"backlog of {args.records:,} records ({len(payload)} bytes each); window {WINDOW}")
+            raw = raw_paho_rate(broker.port, payload, args.records)
+            print(f"raw paho QoS 1 publish loop      : {raw:9.0f} msg/s (PUBACK only)")
+            # let the platform finish the raw messages, so the agent's run does not queue behind them
+            deadline = time.monotonic() + 600
+            while platform_count(tmp / "platform.db", "raw-bench") < args.records:
+                if time.monotonic() > deadline:
+                    raise SystemExit("the platform did not store the raw messages: check its log")
+                time.sleep(0.5)
+            rate, memory = drain_rate(agent_config(tmp, broker.port), args.records)
+            print(f"agent outbox drain, platform acks: {rate:9.0f} records/s (acked end to end)")
+            print(f"ratio                            : {rate / raw:9.2f}   (target >= 0.5)")
+            if memory:
+                settled = memory[len(memory) // 5:] or memory
+                print(f"agent RSS during the drain: start {memory[0]:.1f} MB, min {min(settled):.1f}, "
+                      f"max {max(settled):.1f}, end {memory[-1]:.1f} MB "
+                      f"(spread after warm-up {100 * (max(settled) - min(settled)) / min(settled):.1f}%)")
+        finally:
+            platform.terminate()
+            platform.wait(10)
+            broker.stop()
+
+
+if __name__ == "__main__":
+    main()

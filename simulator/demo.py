@@ -213,9 +213,11 @@ class Rig:
 
     def broker_up(self) -> None:
         assert self.broker is not None
+        depth = self.outbox_depth()
+        self.max_outbox_down = max(self.max_outbox_down, depth)
         self.broker.start()
         self.broker_is_up = True
-        self.event(f"broker back; outbox at {self.outbox_depth()} items, draining")
+        self.event(f"broker back; outbox at {depth} items, draining")
 
     # --- figures ---------------------------------------------------------------------------------
 
@@ -263,7 +265,8 @@ class Rig:
         rows = self.agent.store.query(
             f"SELECT seq, payload FROM records WHERE seq > ? AND type IN ({marks}) ORDER BY seq", (after_seq, *NOTABLE))
         for row in rows:
-            self.print(f"{self.clock():%H:%M:%S}    {notable_line(json.loads(row['payload']))}")
+            record = json.loads(row["payload"])
+            self.print(f"{datetime.fromisoformat(record['occurred_at']):%H:%M:%S}    {notable_line(record)}")
         return rows[-1]["seq"] if rows else after_seq
 
     def drain(self, timeout: float = 90.0) -> None:

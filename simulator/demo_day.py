@@ -252,11 +252,11 @@ class DayScript:
     # --- the camera, in real time ------------------------------------------------------------
 
     def start_mask_episode(self) -> None:
-        """A cook in a mask, the mask off for ~9 s, back on, gone: on its own thread."""
+        """A cook in a mask, the mask off for ~12 s, back on, gone: on its own thread."""
         camera = self.rig.camera
 
         def play() -> None:
-            for person, seconds in (("with_mask", 3.0), ("without_mask", 9.0), ("with_mask", 6.0), (None, 0.0)):
+            for person, seconds in (("with_mask", 3.0), ("without_mask", 12.0), ("with_mask", 6.0), (None, 0.0)):
                 camera.show(person)
                 if self.rig.stop.wait(seconds):
                     return
@@ -267,37 +267,36 @@ class DayScript:
 
     # --- the day -------------------------------------------------------------------------------
 
+    def begin(self, phase: str, hhmm: str) -> None:
+        """Move to ``hhmm`` (jump or idle speed), then announce the phase."""
+        self.idle_to(hhmm)
+        self.rig.phase(phase)
+
     def run(self) -> None:
         rig = self.rig
-        rig.phase("delivery")
-        self.idle_to("06:20")
+        self.begin("delivery", "06:20")
         self.receive_delivery()
 
-        rig.phase("morning check")
-        self.idle_to("06:30")
+        self.begin("morning check", "06:30")
         for staff, celsius, answer in MORNING:
             rig.event(self.morning_check(staff, celsius, answer))
         self.step(600)
         rig.event(self.morning_check(*FEVER_RECHECK, None))
 
-        rig.phase("breakfast")
-        self.idle_to("07:10")
+        self.begin("breakfast", "07:10")
         self.samples("breakfast")
         self.idle_to("07:20")
         self.leader_checkin("L001")
         self.idle_to("08:31")
         self.register_meal("breakfast")
 
-        rig.phase("tableware (breakfast)")
-        self.idle_to("08:35")
+        self.begin("tableware (breakfast)", "08:35")
         self.run_to("09:12", self.busy_speed)
 
-        rig.phase("lunch prep")
-        self.idle_to("11:35")
+        self.begin("lunch prep", "11:35")
         self.start_mask_episode()
         self.sleep(1.0)
-        self.idle_to("11:40")
-        rig.phase("broker outage")
+        self.begin("broker outage", "11:40")
         rig.broker_down()
         outage_started = systime.monotonic()
         self.idle_to("11:45")
@@ -307,38 +306,31 @@ class DayScript:
         self.leader_checkin("L002")
         self.sleep(max(0.0, self.outage_s - (systime.monotonic() - outage_started)))
         rig.broker_up()
-        rig.phase("lunch")
         self.idle_to("13:01")
         self.register_meal("lunch")
 
-        rig.phase("tableware (lunch)")
-        self.idle_to("13:05")
+        self.begin("tableware (lunch)", "13:05")
         self.run_to("13:42", self.busy_speed)
 
-        rig.phase("sample fridge fails")
-        self.idle_to("13:55")
+        self.begin("sample fridge fails", "13:55")
         self.run_to("15:40", max(self.busy_speed, 600.0))
 
-        rig.phase("dinner")
-        self.idle_to("17:10")
+        self.begin("dinner", "17:10")
         self.samples("dinner")
         self.idle_to("17:20")
         self.leader_checkin("L001")
         self.idle_to("18:31")
         self.register_meal("dinner")
 
-        rig.phase("tableware (dinner), UV, ozone")
-        self.idle_to("18:35")
+        self.begin("tableware (dinner), UV, ozone", "18:35")
         self.run_to("19:30", self.busy_speed)
 
-        rig.phase("day end")
-        self.idle_to("23:55")
+        self.begin("day end", "23:55")
         self.clock.set_speed(10.0)
         try:
             self.until(lambda: any(rig.agent.store.iter_records(type_="daily_ledger", limit=1)),
                        "the daily ledger", timeout=30)
         finally:
             self.clock.set_speed(0.0)
-        rig.event("the daily ledger is written")
         if self.vision_thread is not None:
             self.vision_thread.join(30)

@@ -29,11 +29,13 @@ def notable_line(record: dict[str, Any]) -> str:
     """``ALARM raised cold_chain_high fridge-2: ...`` or ``tableware_disinfection cabinet-2 fail``."""
     data = record["data"]
     if record["type"] == "alarm":
-        subject = ",".join(f"{v}" for k, v in sorted(data["subject"].items()) if k != "day")
+        named = [data["subject"][k] for k in ("device_id", "camera_id", "staff_id", "meal", "room")
+                 if k in data["subject"]]
+        subject = ",".join(named or [str(v) for v in data["subject"].values()])
         return f"ALARM {data['state']} {data['kind']} [{subject}]"
     source = (record.get("source") or {}).get("device_id", "")
     media = f", {len(record.get('media') or [])} media" if record.get("media") else ""
-    return f"{record['type']} {source} {record.get('verdict') or ''}{media}".replace("  ", " ")
+    return " ".join(p for p in (record["type"], source, record.get("verdict") or "") if p) + media
 
 
 def progress_line(sim: str, speed: float, phase: str, by_type: dict[str, int], alarms: tuple[int, int],

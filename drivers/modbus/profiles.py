@@ -8,6 +8,7 @@ own by dropping a YAML file into a user directory: no code change.
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -16,7 +17,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 log = logging.getLogger(__name__)
 
-BUILTIN_PROFILES_DIR = Path(__file__).resolve().parents[2] / "config" / "profiles"
+def _builtin_profiles_dir() -> Path:
+    """``config/profiles`` in a checkout; in an installed package, the copy that
+    pyproject's data-files puts under ``<prefix>/share/canteen-agent/profiles``."""
+    checkout = Path(__file__).resolve().parents[2] / "config" / "profiles"
+    if checkout.is_dir():
+        return checkout
+    return Path(sys.prefix) / "share" / "canteen-agent" / "profiles"
+
+
+BUILTIN_PROFILES_DIR = _builtin_profiles_dir()
 
 Function = Literal["coils", "discrete", "holding", "input"]
 DataType = Literal["bool", "int16", "uint16", "int32", "uint32", "float32"]

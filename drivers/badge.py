@@ -24,7 +24,7 @@ from typing import Literal
 from pydantic import Field
 
 from drivers.hid_keyboard import HidLineReader, KeySequenceDecoder
-from drivers.line_buffer import LineBuffer
+from drivers.line_buffer import LineParser
 from drivers.readings import BadgeScan, HealthSink, ReadingSink
 from drivers.serial_port import (
     Backoff,
@@ -129,32 +129,18 @@ class Card:
     raw: str
 
 
-class SerialBadgeParser:
+class SerialBadgeParser(LineParser[Card]):
     """One card a line; a line without a valid card token is a bad frame."""
 
     def __init__(self, normalise: CardNormaliser | None = None, max_line: int = 64) -> None:
         self.normalise = normalise or CardNormaliser()
-        self._lines = LineBuffer(max_line)
-        self._bad = 0
+        super().__init__(max_line)
 
-    @property
-    def bad_frames(self) -> int:
-        return self._bad + self._lines.overlong
-
-    def reset(self) -> None:
-        self._lines.reset()
-
-    def feed(self, data: bytes) -> list[Card]:
-        out: list[Card] = []
-        for line in self._lines.feed(data):
-            text = _CONTROL.sub("", line.decode("latin-1"))
-            m = _CARD_TOKEN.search(text)
-            card = self.normalise(m["card"]) if m else None
-            if card is None:
-                self._bad += 1
-            else:
-                out.append(Card(card, m["card"]))
-        return out
+    def decode_line(self, line: bytes) -> Card | None:
+        text = _CONTROL.sub("", line.decode("latin-1"))
+        m = _CARD_TOKEN.search(text)
+        card = self.normalise(m["card"]) if m else None
+        return Card(card, m["card"]) if card is not None else None
 
 
 class BadgeReaderConfig(SerialDeviceSettings):

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field
 
 from drivers.hid_keyboard import HidLineReader, KeySequenceDecoder
-from drivers.line_buffer import LineBuffer
+from drivers.line_buffer import LineParser
 from drivers.readings import HealthSink, ReadingSink, TextInput
 from drivers.serial_port import (
     Backoff,
@@ -27,29 +27,17 @@ from drivers.serial_port import (
 log = logging.getLogger(__name__)
 
 
-class TextLineParser:
+class TextLineParser(LineParser[str]):
     """Printable lines; a line with control or non-ASCII bytes is a bad frame."""
 
     def __init__(self, max_line: int = 256) -> None:
-        self._lines = LineBuffer(max_line)
-        self._bad = 0
+        super().__init__(max_line)
 
-    @property
-    def bad_frames(self) -> int:
-        return self._bad + self._lines.overlong
-
-    def reset(self) -> None:
-        self._lines.reset()
-
-    def feed(self, data: bytes) -> list[str]:
-        out: list[str] = []
-        for line in self._lines.feed(data):
-            text = line.strip()
-            if text and all(0x20 <= b < 0x7F for b in text):
-                out.append(text.decode("ascii"))
-            else:
-                self._bad += 1
-        return out
+    def decode_line(self, line: bytes) -> str | None:
+        text = line.strip()
+        if text and all(0x20 <= b < 0x7F for b in text):
+            return text.decode("ascii")
+        return None
 
 
 class BarcodeReaderConfig(SerialDeviceSettings):

@@ -7,6 +7,10 @@ line end so the buffer never grows on a stream of noise.
 
 from __future__ import annotations
 
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
 
 class LineBuffer:
     def __init__(self, max_len: int = 128) -> None:
@@ -36,6 +40,35 @@ class LineBuffer:
                 self._buf.clear()
                 self._discarding = True
         return lines
+
+
+class LineParser(Generic[T]):
+    """Base of the parsers for one-reading-a-line devices: a subclass decodes one line
+    (``decode_line`` returns None for a line that is not a valid reading)."""
+
+    def __init__(self, max_line: int) -> None:
+        self._lines = LineBuffer(max_line)
+        self._bad = 0
+
+    @property
+    def bad_frames(self) -> int:
+        return self._bad + self._lines.overlong
+
+    def reset(self) -> None:
+        self._lines.reset()
+
+    def feed(self, data: bytes) -> list[T]:
+        out: list[T] = []
+        for line in self._lines.feed(data):
+            item = self.decode_line(line)
+            if item is None:
+                self._bad += 1
+            else:
+                out.append(item)
+        return out
+
+    def decode_line(self, line: bytes) -> T | None:
+        raise NotImplementedError
 
 
 def _split_keep_ends(data: bytes) -> list[bytes]:

@@ -32,7 +32,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from drivers.line_buffer import LineBuffer
+from drivers.line_buffer import LineParser
 from drivers.readings import HealthSink, ReadingSink, StableWeight
 from drivers.serial_port import (
     Backoff,
@@ -73,7 +73,7 @@ _AD_LINE = re.compile(r"(?P<head>ST|US|OL|QT),(?P<body>[^,]*)$")
 _INDICATOR_LINE = re.compile(r"(?P<head>ST|US|OL),(?P<mode>GS|NT),(?P<body>[^,]*)$")
 
 
-class _LineScaleParser:
+class _LineScaleParser(LineParser[ScaleFrame]):
     """Shared line handling: a line that does not decode is one bad frame.
 
     The header is *searched* for, so noise before it on the same line is skipped.
@@ -82,25 +82,10 @@ class _LineScaleParser:
     line_pattern: re.Pattern[str]
 
     def __init__(self, max_line: int = 64) -> None:
-        self._lines = LineBuffer(max_line)
-        self._bad = 0
+        super().__init__(max_line)
 
-    @property
-    def bad_frames(self) -> int:
-        return self._bad + self._lines.overlong
-
-    def reset(self) -> None:
-        self._lines.reset()
-
-    def feed(self, data: bytes) -> list[ScaleFrame]:
-        out: list[ScaleFrame] = []
-        for line in self._lines.feed(data):
-            frame = self._decode(line.decode("latin-1"))
-            if frame is None:
-                self._bad += 1
-            else:
-                out.append(frame)
-        return out
+    def decode_line(self, line: bytes) -> ScaleFrame | None:
+        return self._decode(line.decode("latin-1"))
 
     def _decode(self, line: str) -> ScaleFrame | None:
         m = self.line_pattern.search(line)

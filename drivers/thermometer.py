@@ -23,7 +23,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from drivers.line_buffer import LineBuffer
+from drivers.line_buffer import LineParser
 from drivers.readings import HealthSink, ReadingSink, TemperatureReading
 from drivers.serial_port import (
     Backoff,
@@ -128,32 +128,17 @@ class Gy90615Parser:
         return ThermoSample(obj, amb)
 
 
-class AsciiLineThermometerParser:
+class AsciiLineThermometerParser(LineParser[ThermoSample]):
     """One reading per line; ``pattern`` has a group ``object`` and optional ``ambient``/``unit``."""
 
     def __init__(self, pattern: str = DEFAULT_ASCII_PATTERN, plausible: PlausibleRange | None = None,
                  max_line: int = 64) -> None:
         self.pattern = re.compile(pattern)
         self.plausible = plausible or PlausibleRange(-40.0, 125.0)
-        self._lines = LineBuffer(max_line)
-        self._bad = 0
+        super().__init__(max_line)
 
-    @property
-    def bad_frames(self) -> int:
-        return self._bad + self._lines.overlong
-
-    def reset(self) -> None:
-        self._lines.reset()
-
-    def feed(self, data: bytes) -> list[ThermoSample]:
-        out: list[ThermoSample] = []
-        for line in self._lines.feed(data):
-            sample = self._decode(line.decode("latin-1"))
-            if sample is None:
-                self._bad += 1
-            else:
-                out.append(sample)
-        return out
+    def decode_line(self, line: bytes) -> ThermoSample | None:
+        return self._decode(line.decode("latin-1"))
 
     def _decode(self, line: str) -> ThermoSample | None:
         m = self.pattern.search(line)

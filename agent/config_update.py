@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from agent.config_loader import ConfigError, load_config
+from agent.fsutil import write_atomically
 
 
 class ConfigUpdateError(ValueError):
@@ -63,14 +64,4 @@ def _validate(text: str, path: Path) -> None:
 
 def _write_atomically(path: Path, text: str) -> None:
     shutil.copy2(path, path.with_name(path.name + ".previous"))
-    tmp = path.with_name(path.name + ".new")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_atomically(path, text.encode("utf-8"))

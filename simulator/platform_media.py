@@ -14,13 +14,13 @@ import hashlib
 import json
 import logging
 import mimetypes
-import os
 import re
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.fsutil import write_atomically
 from simulator.platform_store import utcnow
 
 log = logging.getLogger("simulator.platform.media")
@@ -152,10 +152,5 @@ class MediaAssembler:
         folder.mkdir(parents=True, exist_ok=True)
         extension = mimetypes.guess_extension(content_type.split(";")[0].strip()) or ".bin"
         path = folder / f"{media_id}{extension}"
-        tmp = path.with_name(path.name + ".part")
-        with open(tmp, "wb") as fh:
-            fh.write(content)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        write_atomically(path, content)
         return path

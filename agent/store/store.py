@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from agent.fsutil import write_atomically
 from agent.store.schema import Priority, migrate
 from agent.store.writer import Durability, GroupCommitWriter, StoreConnection, open_connection
 
@@ -196,7 +197,7 @@ class Store:
         """Write a media file durably, index it and queue it; returns its MediaRef dict."""
         digest = hashlib.sha256(content).hexdigest()
         path = self.media_dir / created_at[:10] / f"{media_id}{suffix}"
-        _write_file_durably(path, content)
+        write_atomically(path, content)
         ref = {"id": media_id, "content_type": content_type, "bytes": len(content), "sha256": digest,
                "role": role}
 
@@ -457,22 +458,6 @@ def _staff_row(row: sqlite3.Row) -> dict[str, Any]:
     person["badges"] = json.loads(person["badges"] or "[]")
     person["on_duty"] = bool(person["on_duty"])
     return person
-
-
-def _write_file_durably(path: Path, content: bytes) -> None:
-    """Write, fsync the file, rename into place, fsync the directory."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".part")
-    with open(tmp, "wb") as fh:
-        fh.write(content)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def _utcnow() -> str:

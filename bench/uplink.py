@@ -49,11 +49,13 @@ def platform_count(db: Path, agent_id: str) -> int:
 
 def raw_paho_rate(port: int, payload: bytes, count: int) -> float:
     done = threading.Event()
+    window = threading.BoundedSemaphore(WINDOW)  # our own window: paho's internal queue stays empty
     acked = 0
 
     def on_publish(_c, _u, _mid, _rc, _p) -> None:
         nonlocal acked
         acked += 1
+        window.release()
         if acked == count:
             done.set()
 
@@ -69,6 +71,7 @@ def raw_paho_rate(port: int, payload: bytes, count: int) -> float:
     client.loop_start()
     t0 = time.perf_counter()
     for body in payloads:
+        window.acquire()
         client.publish("scfs/v1/raw-bench/rec/food_sample", body, qos=1)
     done.wait()
     elapsed = time.perf_counter() - t0
@@ -111,9 +114,10 @@ def drain_rate(config: Path, count: int) -> tuple[float, list[float]]:
     return count / elapsed, memory
 
 
-def start_platform(port: int, tmp: Path) -> subprocess.Popen:
+def start_platform(port: int, tmp: Path, instance: int = 0) -> subprocess.Popen:
+    """One instance of the reference platform; instances share the load (``$share``) and the database."""
     proc = subprocess.Popen([sys.executable, "-m", "simulator.platform", "--port", str(port),
-                             "--db", str(tmp / "platform.db"), "--client-id", "bench-platform",
+                             "--db", str(tmp / "platform.db"), "--client-id", f"bench-platform-{instance}",
                              "--no-validate"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert "listening" in proc.stdout.readline()
     return proc
@@ -122,15 +126,17 @@ def start_platform(port: int, tmp: Path) -> subprocess.Popen:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--platforms", type=int, default=2, help="platform instances sharing the load")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         # autosave rarely: saving a deep queue every second would measure the disk, not the link
         broker = Broker(tmp / "broker", max_inflight_messages=100, autosave_interval_s=1800).start()
-        platform = start_platform(broker.port, tmp)
+        platforms = [start_platform(broker.port, tmp, n) for n in range(args.platforms)]
         try:
             payload = fill_backlog(tmp / "agent.db", args.records)
-            print(f"backlog of {args.records:,} records ({len(payload)} bytes each); window {WINDOW}")
+            print(f"backlog of {args.records:,} records ({len(payload)} bytes each); window {WINDOW}; "
+                  f"{args.platforms} platform instance(s)")
             raw = raw_paho_rate(broker.port, payload, args.records)
             print(f"raw paho QoS 1 publish loop      : {raw:9.0f} msg/s (PUBACK only)")
             # let the platform finish the raw messages, so the agent's run does not queue behind them
@@ -148,8 +154,9 @@ def main(argv: list[str] | None = None) -> None:
                       f"max {max(settled):.1f}, end {memory[-1]:.1f} MB "
                       f"(spread after warm-up {100 * (max(settled) - min(settled)) / min(settled):.1f}%)")
         finally:
-            platform.terminate()
-            platform.wait(10)
+            for platform in platforms:
+                platform.terminate()
+                platform.wait(10)
             broker.stop()
 
 

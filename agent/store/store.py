@@ -247,11 +247,14 @@ class Store:
 
     def ack(self, ids: Iterable[str], at: str | None = None) -> int:
         """The platform has stored these items: drop them from the outbox."""
+        return self.submit_ack(ids, at).result()
+
+    def submit_ack(self, ids: Iterable[str], at: str | None = None) -> Future:
+        """Queue an ack without waiting for its commit (the uplink keeps publishing
+        meanwhile; an ack lost to a crash only means the item is sent once more)."""
         ids = list(dict.fromkeys(ids))
-        if not ids:
-            return 0
         when = at or _utcnow()
-        return self.write(lambda conn: _ack(conn, ids, when))
+        return self._writer.submit(lambda conn: _ack(conn, ids, when) if ids else 0)
 
     def requeue(self, since: str, until: str, types: list[str] | None = None) -> int:
         """Queue stored records again (the platform's ``resend``); already queued ones stay."""

@@ -16,6 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -56,6 +57,7 @@ class Uplink:
         self._commands: list[bytes] = []
         self._chunks_done: list[tuple[str, int]] = []
         self._broker_done: list[str] = []
+        self._pending_acks: list[Future] = []
         # live video frames (QoS 0, newest kept): handed over by any thread, sent by this one
         self._live: deque[tuple[str, bytes]] = deque(maxlen=4)
         self._live_lock = threading.Lock()
@@ -121,6 +123,9 @@ class Uplink:
         finally:
             self.connected.clear()
             self._apply()
+            for pending in self._pending_acks:
+                pending.result()
+            self._pending_acks.clear()
             if stop.is_set():
                 self._say_goodbye(client)
             else:
@@ -214,7 +219,9 @@ class Uplink:
         if acks:
             self._acks, self._broker_done = [], []
             self.delivery.acked(acks)
-            self.store.ack(acks)
+            self._pending_acks.append(self.store.submit_ack(acks))
+        while self._pending_acks and (self._pending_acks[0].done() or len(self._pending_acks) > 8):
+            self._pending_acks.pop(0).result()  # bounded: never more than a few commits behind
         while self._commands:
             answer = self.commands.process(self._commands.pop(0))
             if self._conn is not None:

@@ -143,7 +143,7 @@ class Store:
 
     def submit_record(self, draft: RecordDraft) -> Future:
         """Queue a record; the future resolves to ``Saved`` once committed."""
-        return self._writer.submit(lambda conn: _insert_record(conn, draft))
+        return self._writer.submit(InsertRecord(draft))
 
     def add_record(self, draft: RecordDraft) -> Saved:
         """Store a record and queue it for the platform; returns after commit."""
@@ -391,23 +391,49 @@ class Store:
 # --- write ops (run inside the writer thread's transaction) ------------------------------
 
 
+class InsertRecord:
+    """A write op storing one record and queueing it; the writer runs consecutive ones
+    together (``run_many``), which is most of what makes group commit fast."""
+
+    __slots__ = ("draft",)
+
+    def __init__(self, draft: RecordDraft) -> None:
+        self.draft = draft
+
+    def __call__(self, conn: StoreConnection) -> Saved:
+        return _insert_records(conn, [self.draft])[0]
+
+    @staticmethod
+    def run_many(conn: StoreConnection, ops: list[InsertRecord]) -> list[Saved]:
+        return _insert_records(conn, [op.draft for op in ops])
+
+
 def _insert_record(conn: StoreConnection, draft: RecordDraft) -> Saved:
-    envelope = draft.envelope
-    seq = conn.next_seq()
-    payload = draft.payload_with(seq)
-    operator = envelope.get("operator") or {}
-    source = envelope.get("source") or {}
-    conn.execute(
+    return _insert_records(conn, [draft])[0]
+
+
+def _insert_records(conn: StoreConnection, drafts: list[RecordDraft]) -> list[Saved]:
+    records, outbox, saved = [], [], []
+    for draft in drafts:
+        envelope = draft.envelope
+        seq = conn.next_seq()
+        payload = draft.payload_with(seq)
+        operator = envelope.get("operator") or {}
+        source = envelope.get("source") or {}
+        records.append((envelope["id"], seq, envelope["type"], draft.day, envelope["occurred_at"],
+                        envelope["recorded_at"], envelope.get("verdict"), source.get("device_id"),
+                        operator.get("staff_id") or (envelope.get("data") or {}).get("staff_id"), payload,
+                        draft.keep_until))
+        kind = "alarm" if envelope["type"] == "alarm" else "record"
+        topic = "alarm" if kind == "alarm" else f"rec/{envelope['type']}"
+        outbox.append((envelope["id"], int(draft.priority), kind, topic, None, envelope["recorded_at"]))
+        saved.append(Saved(envelope["id"], seq, payload))
+    conn.executemany(
         "INSERT INTO records(id, seq, type, day, occurred_at, recorded_at, verdict, source_id, staff_id,"
-        " payload, keep_until) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-        (envelope["id"], seq, envelope["type"], draft.day, envelope["occurred_at"],
-         envelope["recorded_at"], envelope.get("verdict"), source.get("device_id"),
-         operator.get("staff_id") or (envelope.get("data") or {}).get("staff_id"), payload,
-         draft.keep_until))
-    kind = "alarm" if envelope["type"] == "alarm" else "record"
-    topic = "alarm" if kind == "alarm" else f"rec/{envelope['type']}"
-    _enqueue(conn, envelope["id"], draft.priority, kind, topic, None, envelope["recorded_at"])
-    return Saved(envelope["id"], seq, payload)
+        " payload, keep_until) VALUES (?,?,?,?,?,?,?,?,?,?,?)", records)
+    conn.executemany("INSERT INTO outbox(id, priority, kind, topic, payload, enqueued_at) VALUES (?,?,?,?,?,?)",
+                     outbox)
+    return saved
 
 
 def _enqueue(conn: sqlite3.Connection, item_id: str, priority: Priority, kind: str, topic: str,

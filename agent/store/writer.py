@@ -175,22 +175,40 @@ class GroupCommitWriter:
         results: list[tuple[bool, Any]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for job in batch:
-                if isolate:
-                    results.append(self._run_isolated(conn, job.op))
-                else:
-                    try:
-                        results.append((True, job.op(conn)))
-                    except Exception as exc:
-                        if isinstance(exc, sqlite3.OperationalError) and _is_fatal(exc):
-                            raise
-                        raise _OpFailed from exc
+            if isolate:
+                results = [self._run_isolated(conn, job.op) for job in batch]
+            else:
+                try:
+                    results = [(True, value) for value in self._run_fast(conn, batch)]
+                except Exception as exc:
+                    if isinstance(exc, sqlite3.OperationalError) and _is_fatal(exc):
+                        raise
+                    raise _OpFailed from exc
             conn.seq_flush()
             conn.execute("COMMIT")
         except BaseException:
             self._rollback()
             raise
         return results
+
+    @staticmethod
+    def _run_fast(conn: StoreConnection, batch: list[_Job]) -> list[Any]:
+        """Run the batch's ops in order; consecutive ops that share a ``run_many``
+        (record inserts) go to the database together, as one executemany."""
+        values: list[Any] = []
+        i = 0
+        while i < len(batch):
+            many = getattr(batch[i].op, "run_many", None)
+            if many is None:
+                values.append(batch[i].op(conn))
+                i += 1
+                continue
+            j = i + 1
+            while j < len(batch) and getattr(batch[j].op, "run_many", None) == many:
+                j += 1
+            values += many(conn, [job.op for job in batch[i:j]])
+            i = j
+        return values
 
     @staticmethod
     def _run_isolated(conn: StoreConnection, op: WriteOp) -> tuple[bool, Any]:

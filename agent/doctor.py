@@ -184,7 +184,13 @@ async def _poll_bus_once(bus, profiles, timeout_s: float | None) -> list[Check]:
         for device in worker.devices:
             if timeout_s is not None:
                 device.timeout_s = timeout_s
-            ok = await worker.poll(device)
+            try:
+                ok = await worker.poll(device)
+            except (LinkLost, OSError) as exc:
+                checks.append(Check(f"modbus {device.id}", False, f"{where} failed while polling: {exc}",
+                                    "a serial line has one master: stop the agent first "
+                                    "(sudo systemctl stop canteen-agent), then check the adapter"))
+                continue
             counters = device.counters
             name = f"modbus {device.id}"
             if ok:

@@ -40,6 +40,7 @@ import yaml
 from agent.app import Agent
 from agent.config import AgentConfig
 from agent.config_loader import load_config
+from agent.doctor import DoctorOptions, format_table, run_checks
 from agent.feedback import ConsoleOutput, MemoryOutput
 from agent.recorder import ClockMonitor
 from simulator.broker import Broker
@@ -163,7 +164,18 @@ class Rig:
                                 gateway_port=self.modbus.tcp_port, camera_url=self.camera.url,
                                 busy_speed=self.busy_speed)
         self.config = load_config(path, {})
+        self._run_doctor(path)
         self._start_agent(path)
+
+    def _run_doctor(self, path: Path) -> None:
+        """What an installer runs first: the doctor, on the simulated kitchen, before the
+        agent takes the lines (a serial line has one master)."""
+        checks = run_checks(path, DoctorOptions(camera_seconds=1.0))
+        failed = [c for c in checks if not c.ok]
+        self.print(format_table(checks))
+        self.print(f"doctor: {len(checks) - len(failed)} of {len(checks)} checks pass")
+        if failed:
+            raise RuntimeError("doctor found problems: " + ", ".join(c.name for c in failed))
 
     def _start_agent(self, path: Path) -> None:
         assert self.config is not None

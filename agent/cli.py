@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     return int(args.fn(args) or 0)
 
 
+import agent.cli_doctor  # noqa: E402,F401  (doctor)
 import agent.cli_modbus  # noqa: E402,F401  (probe)
 import agent.cli_schedule  # noqa: E402,F401  (today, meal, discard-samples)
-import agent.cli_doctor  # noqa: E402,F401  (doctor)
 import agent.cli_vision  # noqa: E402,F401  (vision eval, vision enroll)

@@ -61,9 +61,8 @@ class AdditiveStation(StationWorkflow):
                  log_text=f"additive started staff={staff.staff_id}")
 
     def on_text(self, reading: TextInput, text: str, from_barcode: bool) -> None:
-        session = self.session
+        session = self.open_session()
         if session is None:
-            self.say("请先刷卡 / badge first", level="warn")
             return
         session.deadline = self._deadline(reading.at)
         if text == "0" and not from_barcode:
@@ -83,9 +82,8 @@ class AdditiveStation(StationWorkflow):
         self._write_if_ready(session, reading.at)
 
     def on_weight(self, reading: StableWeight) -> None:
-        session = self.session
+        session = self.open_session()
         if session is None:
-            self.say("请先刷卡 / badge first", level="warn")
             return
         grams = round(reading.grams - self.station.tare_g, 1)
         if grams <= EMPTY_PAN_G:

@@ -65,9 +65,8 @@ class FoodSampleStation(StationWorkflow):
                  log_text=f"food sample started staff={staff.staff_id} meal={meal}")
 
     def on_text(self, reading: TextInput, text: str, from_barcode: bool) -> None:
-        session = self.session
+        session = self.open_session()
         if session is None:
-            self.say("请先刷卡 / badge first", level="warn")
             return
         session.deadline = self._deadline(reading.at)
         if text == "0":
@@ -82,9 +81,8 @@ class FoodSampleStation(StationWorkflow):
         self.say(f"请放 {session.chosen} / place {text}")
 
     def on_weight(self, reading: StableWeight) -> None:
-        session = self.session
+        session = self.open_session()
         if session is None:
-            self.say("请先刷卡 / badge first", level="warn")
             return
         grams = round(reading.grams - self.station.tare_g, 1)
         if grams <= EMPTY_PAN_G:

@@ -146,8 +146,7 @@ class MorningCheck(StationWorkflow):
             self._finish_if_ready(reading.at)
 
     def on_text(self, reading: TextInput, text: str, from_barcode: bool) -> None:
-        if self.session is None:
-            self.say("请先刷卡 / badge first", level="warn")
+        if self.open_session() is None:
             return
         try:
             answers = parse_answers(text, self.rules.excluding_symptoms,

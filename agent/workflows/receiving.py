@@ -113,9 +113,8 @@ class Receiving(StationWorkflow):
                  log_text=f"receiving started staff={staff.staff_id}")
 
     def on_text(self, reading: TextInput, text: str, from_barcode: bool) -> None:
-        session = self.session
+        session = self.open_session()
         if session is None:
-            self.say("请先刷卡 / badge first", level="warn")
             return
         session.deadline = self._deadline(reading.at)
         gs1 = parse_gs1(text)
@@ -134,9 +133,8 @@ class Receiving(StationWorkflow):
         self._advance(session, reading.at)
 
     def on_weight(self, reading: StableWeight) -> None:
-        session = self.session
+        session = self.open_session()
         if session is None:
-            self.say("请先刷卡 / badge first", level="warn")
             return
         grams = round(reading.grams - self.station.tare_g, 1)
         if grams <= EMPTY_PAN_G:

@@ -57,6 +57,9 @@ def _to_date(value: Any) -> date | None:
         return None
 
 
+BADGE_FIRST = "请先刷卡 / badge first"
+
+
 class StationWorkflow:
     """Base of the station workflows: routing by device id, badge handling, feedback."""
 
@@ -105,12 +108,19 @@ class StationWorkflow:
         """Thermometers stream: readings outside a session are simply not for anyone."""
 
     def on_weight(self, reading: StableWeight) -> None:
-        self.say("请先刷卡 / badge first", level="warn")
+        self.say(BADGE_FIRST, level="warn")
 
     def on_text(self, reading: TextInput, text: str, from_barcode: bool) -> None:
-        self.say("请先刷卡 / badge first", level="warn")
+        self.say(BADGE_FIRST, level="warn")
 
     # --- helpers ---------------------------------------------------------------------
+
+    def open_session(self) -> Any:
+        """The station's open session; without one, ask the person to badge first (None)."""
+        session = getattr(self, "session", None)
+        if session is None:
+            self.say(BADGE_FIRST, level="warn")
+        return session
 
     def say(self, text: str, *, level: Level = "info", log_text: str | None = None) -> None:
         self.feedback.say(text, level=level, station=self.station.id, log_text=log_text)

@@ -128,6 +128,31 @@ class _BinaryFrameParser:
             self.bad_frames += 1
             self._in_noise = True
 
+    def _scan(self, frame_len: int) -> list:
+        """Decode every whole STX-started frame in ``self._buf`` (``self._decode`` of
+        the subclass), resynchronising on the next STX after garbage."""
+        out = []
+        while True:
+            start = self._buf.find(STX)
+            if start < 0:
+                if self._buf:
+                    self._noise()
+                self._buf.clear()
+                return out
+            if start:
+                self._noise()
+                del self._buf[:start]
+            if len(self._buf) < frame_len:
+                return out
+            value = self._decode(bytes(self._buf[:frame_len]))
+            if value is None:
+                self._noise()
+                del self._buf[:1]
+                continue
+            del self._buf[:frame_len]
+            self._in_noise = False
+            out.append(value)
+
 
 class MettlerContinuousParser(_BinaryFrameParser):
     def __init__(self, checksum: bool = False) -> None:
@@ -142,27 +167,7 @@ class MettlerContinuousParser(_BinaryFrameParser):
 
     def feed(self, data: bytes) -> list[ScaleFrame]:
         self._buf += bytes(b & 0x7F for b in data)  # drop the parity bit (7 data bits)
-        out: list[ScaleFrame] = []
-        while True:
-            start = self._buf.find(STX)
-            if start < 0:
-                if self._buf:
-                    self._noise()
-                self._buf.clear()
-                return out
-            if start:
-                self._noise()
-                del self._buf[:start]
-            if len(self._buf) < self.frame_len:
-                return out
-            frame = self._decode(bytes(self._buf[: self.frame_len]))
-            if frame is None:
-                self._noise()
-                del self._buf[:1]
-                continue
-            del self._buf[: self.frame_len]
-            self._in_noise = False
-            out.append(frame)
+        return self._scan(self.frame_len)
 
     def _decode(self, raw: bytes) -> ScaleFrame | None:
         swa, swb = raw[1], raw[2]
@@ -234,27 +239,7 @@ class YaohuaA9Parser(_BinaryFrameParser):
 
     def feed(self, data: bytes) -> list[ScaleFrame]:
         self._buf += data
-        out: list[ScaleFrame] = []
-        while True:
-            start = self._buf.find(STX)
-            if start < 0:
-                if self._buf:
-                    self._noise()
-                self._buf.clear()
-                return out
-            if start:
-                self._noise()
-                del self._buf[:start]
-            if len(self._buf) < self.FRAME_LEN:
-                return out
-            value = self._decode(bytes(self._buf[: self.FRAME_LEN]))
-            if value is None:
-                self._noise()
-                del self._buf[:1]
-                continue
-            del self._buf[: self.FRAME_LEN]
-            self._in_noise = False
-            out.append(self._with_stability(value))
+        return [self._with_stability(value) for value in self._scan(self.FRAME_LEN)]
 
     def _decode(self, raw: bytes) -> float | None:
         payload = raw[1:9]

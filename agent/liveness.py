@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import Future
 from datetime import datetime
 
 from agent.runtime import ReadingBus
-from agent.store import Store
+from agent.store import Pending, Store
 from drivers.readings import Reading
 
 log = logging.getLogger("agent.liveness")
@@ -51,7 +50,7 @@ class WriterProbe:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._pending: Future | None = None
+        self._pending: Pending | None = None
         self._since = 0.0
 
     def stalled_for(self) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from datetime import datetime, timedelta
 
@@ -59,6 +60,42 @@ def test_concurrent_producers_are_group_committed(rec: Recorder) -> None:
     seqs = [r["seq"] for r in rec.store.iter_records()]
     assert seqs == list(range(1, 1601))
     assert rec.store.writer.commits < rec.store.writer.ops  # batched, not one commit per add
+
+
+def test_an_add_is_announced_only_once_committed(rec: Recorder, config: AgentConfig) -> None:
+    """Whoever hears "saved" can read the record from another connection at that moment."""
+    missing: list[str] = []
+
+    def produce() -> None:
+        reader = sqlite3.connect(f"file:{config.store.path}?mode=ro", uri=True)  # sees only commits
+        try:
+            pending = [rec.store.submit_record(rec.draft(sample())) for _ in range(150)]
+            for fut in pending:
+                saved = fut.result(timeout=30)
+                if reader.execute("SELECT 1 FROM records WHERE id=?", (saved.id,)).fetchone() is None:
+                    missing.append(saved.id)
+        finally:
+            reader.close()
+
+    threads = [threading.Thread(target=produce) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert missing == []
+    assert rec.store.writer.ops == 600
+
+
+def test_a_pending_write_times_out_while_the_writer_is_busy(rec: Recorder) -> None:
+    gate = threading.Event()
+    blocker = rec.store.writer.submit(lambda conn: gate.wait(10))
+    queued = rec.store.submit_record(rec.draft(sample()))
+    with pytest.raises(TimeoutError):
+        queued.result(timeout=0.2)
+    assert not queued.done() and not blocker.done()
+    gate.set()
+    assert queued.result(timeout=10).seq == 1
+    assert blocker.result() is True
 
 
 def test_a_bad_write_is_refused_alone(rec: Recorder) -> None:

@@ -16,55 +16,23 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from agent.fsutil import write_atomically
+from agent.store.record_rows import InsertRecord, RecordDraft, Saved, insert_records
 from agent.store.schema import Priority, migrate
-from agent.store.writer import Durability, GroupCommitWriter, StoreConnection, open_connection
+from agent.store.writer import (
+    Durability,
+    GroupCommitWriter,
+    Pending,
+    StoreConnection,
+    open_connection,
+)
 
 log = logging.getLogger("agent.store")
-
-
-@dataclass(frozen=True)
-class RecordDraft:
-    """An envelope ready to store, less its ``seq`` (assigned at commit).
-
-    The JSON text is made here, in the producer's thread, so the single writer
-    thread only splices the ``seq`` in: it keeps the group commit fast.
-    """
-
-    envelope: dict[str, Any]  # JSON-ready dict without "seq"
-    priority: Priority
-    day: str  # local YYYY-MM-DD of occurred_at
-    keep_until: str | None = None  # earliest deletion date, if longer than the default retention
-    body: str = ""  # JSON of the envelope without "seq"
-
-    def __post_init__(self) -> None:
-        if not self.body:
-            envelope = {k: v for k, v in self.envelope.items() if k != "seq"}
-            object.__setattr__(self, "body", json.dumps(envelope, separators=(",", ":"), ensure_ascii=False))
-
-    def payload_with(self, seq: int) -> str:
-        return f'{{"seq":{seq},{self.body[1:]}'
-
-    @property
-    def id(self) -> str:
-        return self.envelope["id"]
-
-    @property
-    def type(self) -> str:
-        return self.envelope["type"]
-
-
-@dataclass(frozen=True)
-class Saved:
-    id: str
-    seq: int
-    payload: str  # the exact JSON that will be published
 
 
 @dataclass(frozen=True)
@@ -141,8 +109,8 @@ class Store:
 
     # --- records ---------------------------------------------------------------------
 
-    def submit_record(self, draft: RecordDraft) -> Future:
-        """Queue a record; the future resolves to ``Saved`` once committed."""
+    def submit_record(self, draft: RecordDraft) -> Pending:
+        """Queue a record; the Pending resolves to ``Saved`` once committed."""
         return self._writer.submit(InsertRecord(draft))
 
     def add_record(self, draft: RecordDraft) -> Saved:
@@ -249,7 +217,7 @@ class Store:
         """The platform has stored these items: drop them from the outbox."""
         return self.submit_ack(ids, at).result()
 
-    def submit_ack(self, ids: Iterable[str], at: str | None = None) -> Future:
+    def submit_ack(self, ids: Iterable[str], at: str | None = None) -> Pending:
         """Queue an ack without waiting for its commit (the uplink keeps publishing
         meanwhile; an ack lost to a crash only means the item is sent once more)."""
         ids = list(dict.fromkeys(ids))
@@ -391,51 +359,6 @@ class Store:
 # --- write ops (run inside the writer thread's transaction) ------------------------------
 
 
-class InsertRecord:
-    """A write op storing one record and queueing it; the writer runs consecutive ones
-    together (``run_many``), which is most of what makes group commit fast."""
-
-    __slots__ = ("draft",)
-
-    def __init__(self, draft: RecordDraft) -> None:
-        self.draft = draft
-
-    def __call__(self, conn: StoreConnection) -> Saved:
-        return _insert_records(conn, [self.draft])[0]
-
-    @staticmethod
-    def run_many(conn: StoreConnection, ops: list[InsertRecord]) -> list[Saved]:
-        return _insert_records(conn, [op.draft for op in ops])
-
-
-def _insert_record(conn: StoreConnection, draft: RecordDraft) -> Saved:
-    return _insert_records(conn, [draft])[0]
-
-
-def _insert_records(conn: StoreConnection, drafts: list[RecordDraft]) -> list[Saved]:
-    records, outbox, saved = [], [], []
-    for draft in drafts:
-        envelope = draft.envelope
-        seq = conn.next_seq()
-        payload = draft.payload_with(seq)
-        operator = envelope.get("operator") or {}
-        source = envelope.get("source") or {}
-        records.append((envelope["id"], seq, envelope["type"], draft.day, envelope["occurred_at"],
-                        envelope["recorded_at"], envelope.get("verdict"), source.get("device_id"),
-                        operator.get("staff_id") or (envelope.get("data") or {}).get("staff_id"), payload,
-                        draft.keep_until))
-        kind = "alarm" if envelope["type"] == "alarm" else "record"
-        topic = "alarm" if kind == "alarm" else f"rec/{envelope['type']}"
-        outbox.append((envelope["id"], int(draft.priority), kind, topic, None, envelope["recorded_at"]))
-        saved.append(Saved(envelope["id"], seq, payload))
-    conn.executemany(
-        "INSERT INTO records(id, seq, type, day, occurred_at, recorded_at, verdict, source_id, staff_id,"
-        " payload, keep_until) VALUES (?,?,?,?,?,?,?,?,?,?,?)", records)
-    conn.executemany("INSERT INTO outbox(id, priority, kind, topic, payload, enqueued_at) VALUES (?,?,?,?,?,?)",
-                     outbox)
-    return saved
-
-
 def _enqueue(conn: sqlite3.Connection, item_id: str, priority: Priority, kind: str, topic: str,
              payload: str | None, at: str) -> None:
     conn.execute("INSERT INTO outbox(id, priority, kind, topic, payload, enqueued_at) VALUES (?,?,?,?,?,?)",
@@ -446,7 +369,7 @@ def _raise_alarm(conn: StoreConnection, key: str, draft: RecordDraft) -> Saved |
     row = conn.execute("SELECT state FROM alarms WHERE key=?", (key,)).fetchone()
     if row is not None and row[0] == "raised":
         return None
-    saved = _insert_record(conn, draft)
+    saved = insert_records(conn, [draft])[0]
     data = draft.envelope["data"]
     conn.execute(
         "INSERT OR REPLACE INTO alarms(key, kind, severity, subject, state, raised_id, raised_at, message)"
@@ -462,7 +385,7 @@ def _clear_alarm(conn: StoreConnection, key: str, draft: RecordDraft) -> Saved |
         return None
     envelope = dict(draft.envelope)
     envelope["data"] = {**envelope["data"], "raised_id": row[0]}
-    saved = _insert_record(conn, RecordDraft(envelope, draft.priority, draft.day))  # re-serialised
+    saved = insert_records(conn, [RecordDraft(envelope, draft.priority, draft.day)])[0]  # re-serialised
     conn.execute("UPDATE alarms SET state='cleared', cleared_id=?, cleared_at=? WHERE key=?",
                  (saved.id, envelope["occurred_at"], key))
     return saved

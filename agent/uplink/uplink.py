@@ -16,13 +16,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
 from typing import Any
 
 import paho.mqtt.client as mqtt
 
 from agent.config import BrokerConfig
-from agent.store import OutboxItem, Store
+from agent.store import OutboxItem, Pending, Store
 from agent.uplink.commands import CommandProcessor
 from agent.uplink.connection import BrokerLink, Connected, UplinkConfigError
 from agent.uplink.delivery import Delivery
@@ -57,7 +56,7 @@ class Uplink:
         self._commands: list[bytes] = []
         self._chunks_done: list[tuple[str, int]] = []
         self._broker_done: list[str] = []
-        self._pending_acks: list[Future] = []
+        self._pending_acks: list[Pending] = []
         # live video frames (QoS 0, newest kept): handed over by any thread, sent by this one
         self._live: deque[tuple[str, bytes]] = deque(maxlen=4)
         self._live_lock = threading.Lock()

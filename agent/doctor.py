@@ -29,9 +29,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-from agent.config import AgentConfig, BrokerConfig
+from agent.config import AgentConfig
 from agent.config_devices import CameraConfig
 from agent.config_loader import ConfigError, load_config
+from agent.uplink.tls import broker_tls_context
 
 SERVICE_USER = "canteen"
 Status = Literal["OK", "WARN", "FAIL"]
@@ -272,15 +273,6 @@ def check_cameras(config: AgentConfig, seconds: float) -> list[Check]:
 # --- broker ---------------------------------------------------------------------------------
 
 
-def _tls_context(broker: BrokerConfig) -> ssl.SSLContext:
-    tls = broker.tls
-    assert tls is not None
-    context = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
-    if tls.cert_file:
-        context.load_cert_chain(str(tls.cert_file), str(tls.key_file) if tls.key_file else None)
-    return context
-
-
 def check_broker(config: AgentConfig, timeout_s: float) -> list[Check]:
     broker = config.broker
     where = f"{broker.host}:{broker.port}"
@@ -292,7 +284,7 @@ def check_broker(config: AgentConfig, timeout_s: float) -> list[Check]:
     checks = [Check("broker tcp", True, f"{where} accepts connections")]
     if broker.tls is not None:
         try:
-            with _tls_context(broker).wrap_socket(raw, server_hostname=broker.tls.server_name or broker.host) as tls_sock:
+            with broker_tls_context(broker.tls).wrap_socket(raw, server_hostname=broker.host) as tls_sock:
                 cert = tls_sock.getpeercert() or {}
                 subject = dict(x[0] for x in cert.get("subject", ()))
                 checks.append(Check("broker tls", True, f"certificate of {subject.get('commonName', '?')} verified, "
@@ -323,7 +315,7 @@ def _mqtt_connect(config: AgentConfig, timeout_s: float) -> Check:
     if broker.username:
         client.username_pw_set(broker.username, broker.password.get_secret_value() if broker.password else None)
     if broker.tls is not None:
-        client.tls_set_context(_tls_context(broker))  # verified against broker.host, as the uplink does
+        client.tls_set_context(broker_tls_context(broker.tls))  # the same context the uplink uses
     answer: dict[str, object] = {}
     done = threading.Event()
 

@@ -31,7 +31,7 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from simulator.certs import TestCerts, make_test_certs
+from simulator.certs import DEFAULT_SERVER_NAMES, TestCerts, make_test_certs
 
 log = logging.getLogger("simulator.broker")
 
@@ -88,13 +88,14 @@ class Broker:
                  acl: str | Path | None = None, users: Mapping[str, str] | None = None,
                  clients: Iterable[str] = DEFAULT_CLIENTS, require_certificate: bool = True,
                  autosave_interval_s: int = 1, max_inflight_messages: int = 100,
-                 extra_config: str = "") -> None:
+                 extra_config: str = "", server_names: Iterable[str] = DEFAULT_SERVER_NAMES) -> None:
         """
         tls: add a TLS listener (test CA in ``workdir/certs``; ``.certs`` has the paths),
             with ``require_certificate`` and ``use_identity_as_username``.
         acl: an ACL file path, or the ACL text itself (a str containing a newline).
         users: name -> password; written as a password file and anonymous access is off.
         clients: names of the client certificates to make (CN = name) when tls is on.
+        server_names: the names (DNS or IP) the broker's certificate is issued for.
         autosave_interval_s: how often the persistence file is written; what a kill()
             can lose (a stop() always saves).
         """
@@ -117,7 +118,8 @@ class Broker:
         self.output_path = self.workdir / "mosquitto.out"
         self.acl_path = self._write_acl(acl)
         self.password_path = self._write_passwords() if self.users else None
-        self.certs: TestCerts | None = make_test_certs(self.workdir / "certs", clients) if tls else None
+        self.certs: TestCerts | None = make_test_certs(self.workdir / "certs", clients,
+                                                                 server_names=server_names) if tls else None
         self.port: int | None = None
         self.tls_port: int | None = None
         self.process: subprocess.Popen[bytes] | None = None

@@ -24,6 +24,7 @@ import yaml
 
 from agent.app import Agent
 from agent.config_loader import load_config
+from agent.doctor import check_broker
 from agent.records import FoodSample, StaffHealthCheck
 from simulator.broker import Broker
 from simulator.certs import make_test_certs
@@ -212,6 +213,35 @@ def test_mutual_tls_connects_and_bad_ca_is_refused(tmp_path: Path, tls_broker: B
         assert agent.store.in_outbox(record.id)  # kept until a verified broker takes it
     finally:
         agent.stop()
+
+
+def test_tls_server_name_verifies_a_broker_reached_by_address(tmp_path: Path) -> None:
+    """The certificate names broker.canteen.test; the box reaches it at 127.0.0.1."""
+    with Broker(tmp_path / "named-broker", tls=True, clients=(AGENT,),
+                server_names=("broker.canteen.test",)) as named:
+        client = named.certs.client(AGENT)
+        tls = {"ca_file": str(named.certs.ca), "cert_file": str(client.cert), "key_file": str(client.key)}
+        by_address = tmp_path / "by-address"
+        by_address.mkdir()
+        agent = Agent(load_config(agent_config(by_address, named.tls_port, tls=tls), {}))
+        agent.start()
+        try:
+            time.sleep(2)
+            assert not agent.uplink.connected.is_set()  # 127.0.0.1 is not in the certificate
+        finally:
+            agent.stop()
+        by_name = tmp_path / "by-name"
+        by_name.mkdir()
+        config = load_config(agent_config(by_name, named.tls_port,
+                                          tls={**tls, "server_name": "broker.canteen.test"}), {})
+        agent = Agent(config)
+        agent.start()
+        try:
+            wait_until(agent.uplink.connected.is_set, message="TLS connect verified against server_name")
+        finally:
+            agent.stop()
+        rows = {check.name: check for check in check_broker(config, timeout_s=5)}
+        assert rows["broker tls"].ok and rows["broker mqtt"].ok, rows
 
 
 def test_plaintext_to_remote_broker_is_refused(tmp_path: Path) -> None:

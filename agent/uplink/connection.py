@@ -23,6 +23,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from agent.config import BrokerConfig
+from agent.uplink.tls import broker_tls_context
 
 log = logging.getLogger("agent.uplink")
 
@@ -99,11 +100,7 @@ class BrokerLink:
             client.username_pw_set(self.config.username, password)
         tls = self.config.tls
         if tls is not None:
-            client.tls_set(ca_certs=str(tls.ca_file) if tls.ca_file else None,
-                           certfile=str(tls.cert_file) if tls.cert_file else None,
-                           keyfile=str(tls.key_file) if tls.key_file else None,
-                           cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLS_CLIENT)
-            client.tls_insecure_set(False)
+            client.tls_set_context(broker_tls_context(tls))
         client.will_set(self.status_topic, json.dumps(self.will_payload), qos=1, retain=True)
         return client
 

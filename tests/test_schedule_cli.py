@@ -67,6 +67,8 @@ def test_registered_dishes_become_the_dishes_to_sample(tmp_path, capsys) -> None
     assert code == 0
     assert "午餐 lunch 11:30–13:00  · served: 812 diners" in out
     assert "✔ 留样 samples" in out  # only 米饭 registered for lunch, and it was sampled
+    _, earlier, _ = run(capsys, "today", "--config", path, "--day", DAY.isoformat(), "--at", "12:00")
+    assert "午餐 lunch 11:30–13:00  · meal not registered yet" in earlier  # registered at 13:00
 
 
 def test_today_on_the_demo_day(tmp_path, capsys) -> None:

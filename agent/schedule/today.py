@@ -34,7 +34,7 @@ class TodayView:
 
 def today_view(store: Store, config: AgentConfig, now: datetime) -> TodayView:
     day = now.astimezone(config.identity.tz).date()
-    facts = gather_facts(store, config, day)
+    facts = gather_facts(store, config, day).as_of(now)  # "served: …" too, as it stood at ``now``
     return TodayView(now, facts, due_items(facts, config, now), expiry_items(store, config, day),
                      len(store.open_alarms()))
 

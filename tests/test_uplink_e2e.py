@@ -31,7 +31,13 @@ from simulator.certs import make_test_certs
 from simulator.platform import Platform
 
 from .conftest import REPO
-from .fixtures_mqtt import broker_factory_fixture, broker_fixture, tls_broker_fixture, wait_until  # noqa: F401
+from .fixtures_mqtt import (  # noqa: F401
+    MqttTestClient,
+    broker_factory_fixture,
+    broker_fixture,
+    tls_broker_fixture,
+    wait_until,
+)
 
 AGENT = "a1"
 
@@ -183,6 +189,33 @@ def test_media_survives_broker_restart_mid_transfer(tmp_path: Path, broker: Brok
     finally:
         agent.stop()
         platform.stop()
+
+
+def test_live_frames_reach_a_subscriber_and_are_never_stored(tmp_path: Path, broker: Broker) -> None:
+    """QoS 0 frames on <root>/live/<camera> while connected; dropped and counted when not."""
+    viewer = MqttTestClient(broker.port, "viewer")
+    viewer.subscribe(f"scfs/v1/{AGENT}/live/#", qos=0)
+    agent = Agent(load_config(agent_config(tmp_path, broker.port), {}))
+    agent.start()
+    try:
+        wait_until(agent.uplink.connected.is_set, message="agent connected")
+        frames = [b"\xff\xd8" + os.urandom(20_000) + bytes([n]) for n in range(5)]
+        for frame in frames:
+            assert agent.uplink.publish_live("live/cam1", frame)
+            time.sleep(0.05)
+        wait_until(lambda: len(viewer.received()) == 5, message="5 live frames")
+        assert [m.payload for m in viewer.received()] == frames  # in order, byte for byte
+        assert {(m.topic, m.qos, m.retain) for m in viewer.received()} == {(f"scfs/v1/{AGENT}/live/cam1", 0, 0)}
+        assert agent.uplink.live_sent == 5 and outbox_empty(agent)  # live frames are not queued
+
+        broker.stop()
+        wait_until(lambda: not agent.uplink.connected.is_set(), message="agent saw the broker go")
+        dropped = agent.uplink.live_dropped
+        assert not agent.uplink.publish_live("live/cam1", frames[0])
+        assert agent.uplink.live_dropped == dropped + 1 and outbox_empty(agent)
+    finally:
+        agent.stop()
+        viewer.close()
 
 
 def test_mutual_tls_connects_and_bad_ca_is_refused(tmp_path: Path, tls_broker: Broker) -> None:

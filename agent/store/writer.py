@@ -3,8 +3,8 @@
 Producers submit small write operations and wait on a ``Pending``. The writer takes
 every operation waiting, runs them in one transaction (a bad one is retried alone in
 a savepoint, so it is refused without sinking the others), commits once, and only
-then tells the producers. One fsync thus covers
-many records, and "saved" always means "committed to disk".
+then tells the producers. One fsync thus covers many records, and "saved" always
+means "committed to disk".
 
 Durability: the database runs in WAL mode with ``synchronous=FULL`` by default, so a
 commit has reached the disk (WAL fsynced) before an add returns: the record survives

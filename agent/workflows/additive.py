@@ -20,15 +20,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from agent.records import AdditiveUsage
 from agent.workflows.stations import Staff, StationWorkflow, parse_choice, verdict_of
 from drivers.readings import BadgeScan, StableWeight, TextInput
 
 log = logging.getLogger("agent.workflows.additive")
-
-EMPTY_PAN_G = 1.0
 
 
 @dataclass
@@ -53,7 +51,7 @@ class AdditiveStation(StationWorkflow):
         staff = self.identify(scan)
         if staff is None:
             return
-        session = Session(staff, self._deadline(scan.at))
+        session = Session(staff, self.session_deadline(scan.at))
         if len(self.additives) == 1:
             session.additive = self.additives[0]
         self.session = session
@@ -61,10 +59,9 @@ class AdditiveStation(StationWorkflow):
                  log_text=f"additive started staff={staff.staff_id}")
 
     def on_text(self, reading: TextInput, text: str, from_barcode: bool) -> None:
-        session = self.open_session()
+        session = self.open_session(reading.at)
         if session is None:
             return
-        session.deadline = self._deadline(reading.at)
         if text == "0" and not from_barcode:
             self.session = None
             self.say("已取消 / cancelled")
@@ -82,13 +79,10 @@ class AdditiveStation(StationWorkflow):
         self._write_if_ready(session, reading.at)
 
     def on_weight(self, reading: StableWeight) -> None:
-        session = self.open_session()
-        if session is None:
+        weighed = self.weighing_session(reading)
+        if weighed is None:
             return
-        grams = round(reading.grams - self.station.tare_g, 1)
-        if grams <= EMPTY_PAN_G:
-            return
-        session.deadline = self._deadline(reading.at)
+        session, grams = weighed
         if session.before_g is None:
             session.before_g = grams
             self.say(f"取用前 {grams:.1f} g / before; {self._prompt(session)}")
@@ -104,8 +98,6 @@ class AdditiveStation(StationWorkflow):
             self.session = None
             self.say("添加剂领用未完成，已取消 / additive session cancelled", level="warn")
 
-    def _deadline(self, at: datetime) -> datetime:
-        return at + timedelta(seconds=self.station.session_timeout_s)
 
     def _prompt(self, session: Session) -> str:
         if session.additive is None:

@@ -29,8 +29,6 @@ from drivers.readings import BadgeScan, StableWeight, TextInput
 
 log = logging.getLogger("agent.workflows.food_sample")
 
-EMPTY_PAN_G = 1.0  # at or below this (after tare) nothing is on the scale
-
 
 @dataclass
 class Session:
@@ -60,15 +58,14 @@ class FoodSampleStation(StationWorkflow):
             self.say("不在餐次时间，无法留样 / no meal now", level="warn")
             return
         day = self.day_of(scan.at)
-        self.session = Session(staff, meal, day, self.dishes(meal, day), self._deadline(scan.at))
+        self.session = Session(staff, meal, day, self.dishes(meal, day), self.session_deadline(scan.at))
         self.say(f"{staff.name} {meal_label(meal)}留样：{self._next_prompt(self.session)}",
                  log_text=f"food sample started staff={staff.staff_id} meal={meal}")
 
     def on_text(self, reading: TextInput, text: str, from_barcode: bool) -> None:
-        session = self.open_session()
+        session = self.open_session(reading.at)
         if session is None:
             return
-        session.deadline = self._deadline(reading.at)
         if text == "0":
             self.session = None
             self.say("留样结束 / done")
@@ -81,13 +78,10 @@ class FoodSampleStation(StationWorkflow):
         self.say(f"请放 {session.chosen} / place {text}")
 
     def on_weight(self, reading: StableWeight) -> None:
-        session = self.open_session()
-        if session is None:
+        weighed = self.weighing_session(reading)
+        if weighed is None:
             return
-        grams = round(reading.grams - self.station.tare_g, 1)
-        if grams <= EMPTY_PAN_G:
-            return
-        session.deadline = self._deadline(reading.at)
+        session, grams = weighed
         dish = session.chosen or self._next_unsampled(session)
         if dish is None:
             self.say("本餐菜品已全部留样，如需补样请输入菜品编号 / all dishes sampled", level="warn")
@@ -115,8 +109,6 @@ class FoodSampleStation(StationWorkflow):
 
     # --- dishes ----------------------------------------------------------------------
 
-    def _deadline(self, at: datetime) -> datetime:
-        return at + timedelta(seconds=self.station.session_timeout_s)
 
     def _dish_name(self, session: Session, number: int) -> str:
         return session.dishes[number - 1] if session.dishes else f"菜品{number}"

@@ -53,7 +53,6 @@ FINDING_TEXT = {
     "supplier_licence_expired": "供应商许可证已过期 / supplier licence expired",
     "supplier_unknown": "供应商未登记 / unknown supplier",
 }
-EMPTY_PAN_G = 1.0
 GS = "\x1d"
 _GS1_FIXED = {"01": 14, "11": 6, "17": 6}  # AI → fixed length; 10 (batch) is variable, ends at GS
 
@@ -108,15 +107,14 @@ class Receiving(StationWorkflow):
         staff = self.identify(scan)
         if staff is None:
             return
-        self.session = Session(staff, self._deadline(scan.at))
+        self.session = Session(staff, self.session_deadline(scan.at))
         self.say(f"{staff.name} 进货查验：{self._prompt('supplier')}",
                  log_text=f"receiving started staff={staff.staff_id}")
 
     def on_text(self, reading: TextInput, text: str, from_barcode: bool) -> None:
-        session = self.open_session()
+        session = self.open_session(reading.at)
         if session is None:
             return
-        session.deadline = self._deadline(reading.at)
         gs1 = parse_gs1(text)
         if gs1 is not None:
             self._apply_gs1(session, gs1)
@@ -133,13 +131,10 @@ class Receiving(StationWorkflow):
         self._advance(session, reading.at)
 
     def on_weight(self, reading: StableWeight) -> None:
-        session = self.open_session()
-        if session is None:
+        weighed = self.weighing_session(reading)
+        if weighed is None:
             return
-        grams = round(reading.grams - self.station.tare_g, 1)
-        if grams <= EMPTY_PAN_G:
-            return
-        session.deadline = self._deadline(reading.at)
+        session, grams = weighed
         session.grams = grams
         self.say(f"已称重 {grams / 1000:.3f} kg / weighed")
         self._advance(session, reading.at)
@@ -153,8 +148,6 @@ class Receiving(StationWorkflow):
 
     # --- steps -------------------------------------------------------------------------
 
-    def _deadline(self, at: datetime) -> datetime:
-        return at + timedelta(seconds=self.station.session_timeout_s)
 
     def _prompt(self, step: str) -> str:
         if step == "supplier" and self.suppliers:

@@ -58,6 +58,7 @@ def _to_date(value: Any) -> date | None:
 
 
 BADGE_FIRST = "请先刷卡 / badge first"
+EMPTY_PAN_G = 1.0  # at or below this (after tare) nothing is on the scale
 
 
 class StationWorkflow:
@@ -115,12 +116,31 @@ class StationWorkflow:
 
     # --- helpers ---------------------------------------------------------------------
 
-    def open_session(self) -> Any:
-        """The station's open session; without one, ask the person to badge first (None)."""
+    def open_session(self, at: datetime | None = None) -> Any:
+        """The station's open session, its idle timeout restarted at ``at`` (if given);
+        without one, ask the person to badge first (None)."""
         session = getattr(self, "session", None)
         if session is None:
             self.say(BADGE_FIRST, level="warn")
+        elif at is not None:
+            session.deadline = self.session_deadline(at)
         return session
+
+    def weighing_session(self, reading: StableWeight) -> tuple[Any, float] | None:
+        """The open session and the net grams on the pan (less ``tare_g``); None without a
+        session, or when the pan is empty (lifting the container is not activity)."""
+        session = self.open_session()
+        if session is None:
+            return None
+        grams = round(reading.grams - self.station.tare_g, 1)
+        if grams <= EMPTY_PAN_G:
+            return None
+        session.deadline = self.session_deadline(reading.at)
+        return session, grams
+
+    def session_deadline(self, at: datetime) -> datetime:
+        """When a session idle since ``at`` ends."""
+        return at + timedelta(seconds=self.station.session_timeout_s)
 
     def say(self, text: str, *, level: Level = "info", log_text: str | None = None) -> None:
         self.feedback.say(text, level=level, station=self.station.id, log_text=log_text)

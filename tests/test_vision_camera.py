@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import pytest
 from agent.config_devices import CameraConfig
 from agent.vision.camera import CameraSource, source_kind
 from simulator.cameras import FACE_MASK, MjpegServer, Script, write_video
+from tests.helpers.components import running
 
 pytestmark = pytest.mark.skipif(not FACE_MASK.is_dir(), reason=f"no data set at {FACE_MASK}")
 
@@ -27,17 +26,6 @@ def wait_for(condition: Callable[[], bool], timeout: float, step: float = 0.05) 
     return condition()
 
 
-@contextmanager
-def running(source: CameraSource) -> Iterator[threading.Event]:
-    stop = threading.Event()
-    thread = threading.Thread(target=source.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        yield stop
-    finally:
-        stop.set()
-        thread.join(10)
-        assert not thread.is_alive()
 
 
 def test_source_kinds() -> None:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from agent.uplink.commands import CommandError
 from agent.vision.pipeline import CameraWorker, VisionModels
 from simulator.cameras import FACE_MASK, KitchenScene, MjpegServer, Script, write_video
 from tests.conftest import TZ, make_config
+from tests.helpers.components import running
 
 pytestmark = pytest.mark.skipif(not FACE_MASK.is_dir(), reason=f"no data set at {FACE_MASK}")
 START = datetime(2026, 11, 30, 10, 0, tzinfo=TZ)
@@ -60,17 +59,6 @@ def worker_for(agent: Agent, camera_id: str, models: VisionModels, realtime: boo
                         10**9, realtime=realtime)
 
 
-@contextmanager
-def run_in_thread(worker: CameraWorker) -> Iterator[threading.Event]:
-    stop = threading.Event()
-    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        yield stop
-    finally:
-        stop.set()
-        thread.join(15)
-        assert not thread.is_alive()
 
 
 def payloads(agent: Agent, type_: str) -> list[dict]:
@@ -121,7 +109,7 @@ def test_mask_removed_for_10_s_is_one_violation_with_snapshot_and_clip_then_clea
     clock = ManualClock(START)
     agent = make_agent(config, clock, monkeypatch, models)
     worker = worker_for(agent, "cam1", models, realtime=False)  # the file's timeline, not 29 s of wall
-    with run_in_thread(worker):
+    with running(worker):
         assert wait_for(worker.source.ended.is_set, 90)
         counters = worker.source.counters
         assert wait_for(lambda: counters.frames_analysed == counters.frames_due, 10)
@@ -182,7 +170,7 @@ def test_an_idle_kitchen_runs_no_detection(tmp_path: Path, models: VisionModels,
     config = vision_config(tmp_path, [{"id": "cam1", "url": str(video)}])
     agent = make_agent(config, ManualClock(START), monkeypatch, models)
     worker = worker_for(agent, "cam1", models, realtime=False)
-    with run_in_thread(worker):
+    with running(worker):
         assert wait_for(worker.source.ended.is_set, 30)
         assert wait_for(lambda: worker.pipeline.timings.frames == 40, 5)
     assert worker.pipeline.timings.detected_frames == 0
@@ -196,7 +184,7 @@ def test_outside_working_hours_nothing_is_judged(tmp_path: Path, models: VisionM
                                        "working_hours": {"start": "11:00", "end": "13:00"}}])
     agent = make_agent(config, ManualClock(START), monkeypatch, models)
     worker = worker_for(agent, "cam1", models, realtime=False)
-    with run_in_thread(worker):
+    with running(worker):
         assert wait_for(worker.source.ended.is_set, 30)
         assert wait_for(lambda: worker.pipeline.timings.frames == 20, 5)
     assert worker.pipeline.timings.detected_frames == 0
@@ -220,7 +208,7 @@ def test_unplugged_camera_raises_camera_offline_and_recovers(
     config = vision_config(tmp_path, [{"id": "cam1", "url": camera_server.url, "silent_after_s": 1.5}])
     agent = make_agent(config, ManualClock(START), monkeypatch, models)
     worker = worker_for(agent, "cam1", models, realtime=None)
-    with run_in_thread(worker):
+    with running(worker):
         assert wait_for(lambda: worker.source.counters.frames_analysed >= 3, 20)
         assert wait_for(lambda: worker.pipeline.tracker.active, 20)  # the cook is tracked
         camera_server.unplug()
@@ -248,7 +236,7 @@ def test_snapshot_and_live_commands(tmp_path: Path, models: VisionModels,
     worker, live = agent.vision_workers["cam1"], agent.vision_live
     with pytest.raises(CommandError, match="unknown camera"):
         handlers["snapshot"]({"camera_id": "nope"})
-    with run_in_thread(worker):
+    with running(worker):
         assert wait_for(lambda: worker.source.latest() is not None, 20)
         result = handlers["snapshot"]({"camera_id": "cam1"})
         info = agent.store.media_info(result["media"]["id"])
@@ -257,10 +245,7 @@ def test_snapshot_and_live_commands(tmp_path: Path, models: VisionModels,
 
         started = handlers["start_live"]({"camera_id": "cam1", "seconds": 1.5, "fps": 50})
         assert started["fps"] == 5 and started["topic"] == "live/cam1"
-        live_stop = threading.Event()
-        hub = threading.Thread(target=live.run, args=(live_stop,), daemon=True)
-        hub.start()
-        try:
+        with running(live, join_s=5):
             assert wait_for(lambda: len(sent) >= 4, 10)
             assert wait_for(lambda: "cam1" not in live.sessions, 10)  # bounded in time
             count = len(sent)
@@ -269,9 +254,6 @@ def test_snapshot_and_live_commands(tmp_path: Path, models: VisionModels,
             handlers["start_live"]({"camera_id": "cam1", "seconds": 60})
             assert wait_for(lambda: len(sent) > count, 10)
             assert handlers["stop_live"]({"camera_id": "cam1"})["stopped"] is True
-        finally:
-            live_stop.set()
-            hub.join(5)
     assert {suffix for suffix, _ in sent} == {"live/cam1"}
     frame = cv2.imdecode(np.frombuffer(sent[0][1], np.uint8), cv2.IMREAD_COLOR)
     assert frame.shape == (480, 640, 3)

@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import tty
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -36,6 +35,7 @@ from drivers.modbus.profiles import DeviceProfile, PointSpec
 from drivers.modbus.transaction import bits_per_char, rtu_silence_s
 
 from .modbus_physics import DeviceModel, ScenarioClock
+from .pty_port import close_fds, open_raw_pty, point_link, remove_link
 
 log = logging.getLogger(__name__)
 
@@ -244,17 +244,10 @@ class PtyRtuServer:
         return self.path
 
     def _open_pty(self) -> None:
-        master, slave = os.openpty()
-        tty.setraw(slave)  # no echo / line editing before the agent configures the port
-        os.set_blocking(master, False)
-        self._master, self._slave, self._slave_name = master, slave, os.ttyname(slave)
+        self._master, self._slave, self._slave_name = open_raw_pty()
         if self.link_path:
-            tmp = self.link_path.with_name(self.link_path.name + ".new")
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-            tmp.symlink_to(self._slave_name)
-            os.replace(tmp, self.link_path)
-        asyncio.get_running_loop().add_reader(master, self._read_ready)
+            point_link(self.link_path, self._slave_name)
+        asyncio.get_running_loop().add_reader(self._master, self._read_ready)
         log.info("modbus sim pty up: %s", self.path)
 
     def _read_ready(self) -> None:
@@ -279,13 +272,9 @@ class PtyRtuServer:
         if self._master is None:
             return
         asyncio.get_running_loop().remove_reader(self._master)
-        for fd in (self._master, self._slave):
-            with contextlib.suppress(OSError):
-                os.close(fd)  # type: ignore[arg-type]
+        close_fds(self._master, self._slave)
         self._master = self._slave = None
-        if self.link_path:
-            with contextlib.suppress(FileNotFoundError):
-                self.link_path.unlink()
+        remove_link(self.link_path)
         log.info("modbus sim pty unplugged: %s", self.path)
 
     def replug(self) -> str:

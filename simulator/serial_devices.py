@@ -22,11 +22,11 @@ import os
 import random
 import select
 import threading
-import tty
 from pathlib import Path
 
 from drivers.scale import GRAMS_PER_UNIT, mettler_frame, yaohua_frame
 from drivers.thermometer import GY_START_COMMAND, gy_frame
+from simulator.pty_port import close_fds, open_raw_pty, point_link, remove_link
 
 log = logging.getLogger(__name__)
 
@@ -127,25 +127,13 @@ class PtySerialDevice:
     # -- pty and thread --------------------------------------------------------------------------
 
     def _open_pty(self) -> None:
-        master, slave = os.openpty()
-        tty.setraw(slave)  # no echo / line editing before the driver configures the port
-        os.set_blocking(master, False)
-        self._master, self._slave, self._slave_name = master, slave, os.ttyname(slave)
+        self._master, self._slave, self._slave_name = open_raw_pty()
         if self.link_path:
-            tmp = self.link_path.with_name(self.link_path.name + ".new")
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-            tmp.symlink_to(self._slave_name)
-            os.replace(tmp, self.link_path)
+            point_link(self.link_path, self._slave_name)
 
     def _close_pty(self) -> None:
-        if self.link_path:
-            with contextlib.suppress(FileNotFoundError):
-                self.link_path.unlink()
-        for fd in (self._master, self._slave):
-            if fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+        remove_link(self.link_path)
+        close_fds(self._master, self._slave)
         self._master = self._slave = None
 
     def _run(self) -> None:

@@ -2,7 +2,7 @@
 
 The signature covers the canonical JSON of the command without ``sig``:
 ``json.dumps(cmd, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``
-encoded as UTF-8; ``sig`` is its base64 (see PLATFORM-EXTENSIONS.md).
+encoded as UTF-8; ``sig`` is its base64 (see docs/PLATFORM.md).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ malformed, unsigned or badly signed (where a platform key is configured), expire
 or already executed (ids are persisted, so a replay after a restart is refused too).
 The signature is Ed25519 over the canonical JSON of the command without ``sig``:
 ``json.dumps(cmd, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` in
-UTF-8, base64-encoded (see PLATFORM-EXTENSIONS.md).
+UTF-8, base64-encoded (see docs/PLATFORM.md).
 """
 
 from __future__ import annotations

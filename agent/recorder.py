@@ -12,8 +12,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from agent.config import AgentConfig
 from agent.records import (
@@ -26,11 +27,26 @@ from agent.records import (
     Source,
     _Data,
 )
-from agent.rules import judge
+from agent.rules import judge, settle
 from agent.store import PRIORITY_BY_NAME, RecordDraft, Saved, Store
 from agent.timeutil import clock_synced, rfc3339, uuid7
 
 log = logging.getLogger("agent.recorder")
+
+DataT = TypeVar("DataT", bound=_Data)
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded(Generic[DataT]):
+    """A committed record with its judgement, so callers never judge again or parse it back."""
+
+    id: str
+    seq: int
+    payload: str  # the exact JSON that will be published
+    type: str
+    verdict: str | None
+    findings: tuple[str, ...]
+    data: DataT  # as stored: settled by its verdict (e.g. ``fit_for_duty``)
 
 
 class ClockMonitor:
@@ -67,6 +83,14 @@ class Recorder:
               operator: Operator | None = None, extra_findings: list[str] | None = None,
               media: list[MediaRef] | None = None) -> RecordDraft:
         """Build and validate the envelope (verdict from the rules); nothing stored yet."""
+        return self._judged_draft(data, occurred_at=occurred_at, source=source, operator=operator,
+                                  extra_findings=extra_findings, media=media)[0]
+
+    def _judged_draft(self, data: DataT, *, occurred_at: datetime | None = None,
+                      source: Source | None = None, operator: Operator | None = None,
+                      extra_findings: list[str] | None = None,
+                      media: list[MediaRef] | None = None) -> tuple[RecordDraft, DataT]:
+        """The draft and the data as settled by its verdict."""
         occurred = (occurred_at or self.now()).astimezone(self.tz)
         judgement = judge(data, self.config.rules, occurred)
         findings = list(judgement.findings)
@@ -76,6 +100,7 @@ class Recorder:
         verdict = judgement.verdict
         if extra_findings and verdict in (None, "pass"):
             verdict = "warn"
+        data = settle(data, verdict, findings)
         identity = self.config.identity
         envelope = Envelope[type(data)](  # type: ignore[misc]
             id=uuid7(), type=data.record_type, agent_id=identity.agent_id,
@@ -86,16 +111,20 @@ class Recorder:
         payload = envelope.model_dump(mode="json")
         payload["occurred_at"] = rfc3339(envelope.occurred_at)
         payload["recorded_at"] = rfc3339(envelope.recorded_at)
-        return RecordDraft(payload, PRIORITY_BY_NAME[data.priority], occurred.date().isoformat(),
-                           self._keep_until(data))
+        draft = RecordDraft(payload, PRIORITY_BY_NAME[data.priority], occurred.date().isoformat(),
+                            self._keep_until(data))
+        return draft, data
 
-    def record(self, data: _Data, **kwargs: Any) -> Saved:
-        """Judge, wrap and store one record; returns after commit."""
-        draft = self.draft(data, **kwargs)
+    def record(self, data: DataT, *, occurred_at: datetime | None = None, source: Source | None = None,
+               operator: Operator | None = None, extra_findings: list[str] | None = None,
+               media: list[MediaRef] | None = None) -> Recorded[DataT]:
+        """Judge, wrap and store one record; returns after commit, with its judgement."""
+        draft, settled = self._judged_draft(data, occurred_at=occurred_at, source=source, operator=operator,
+                                            extra_findings=extra_findings, media=media)
         saved = self.store.add_record(draft)
-        log.info("record saved type=%s id=%s seq=%d verdict=%s", draft.type, saved.id, saved.seq,
-                 draft.envelope.get("verdict"))
-        return saved
+        log.info("record saved type=%s id=%s seq=%d verdict=%s", saved.type, saved.id, saved.seq,
+                 saved.verdict)
+        return Recorded(saved.id, saved.seq, saved.payload, saved.type, saved.verdict, saved.findings, settled)
 
     def _keep_until(self, data: _Data) -> str | None:
         """Purchase records: 6 months past the product's expiry, if that is beyond 2 years."""

@@ -244,6 +244,14 @@ RECORD_TYPES: dict[str, type[_Data]] = {
         SuperiorInspection, MealService, VisionViolation, DailyLedger, AlarmData,
     )
 }
+
+
+def priority_of(record_type: str) -> str:
+    """The outbox class of a record type (``_Data.priority``); unknown types queue as records."""
+    data_model = RECORD_TYPES.get(record_type)
+    return data_model.priority if data_model is not None else "record"
+
+
 PROVINCIAL_TYPES = (
     "routine_daily_check", "staff_health_check", "food_sample", "leader_meal",
     "tableware_disinfection", "premises_disinfection", "ingredient_purchase",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from agent.config import Rules
 from agent.records import (
@@ -22,7 +22,10 @@ from agent.records import (
     ThermalDisinfection,
     Verdict,
     VisionViolation,
+    _Data,
 )
+
+DataT = TypeVar("DataT", bound=_Data)
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,19 @@ def judge_routine(d: RoutineDailyCheck, rules: Rules, day: date) -> Judgement:
 
 def judge_violation(d: VisionViolation, rules: Rules, day: date) -> Judgement:
     return Judgement("fail", [d.kind])
+
+
+EXCLUDED_EARLIER = "excluded_earlier_today"  # a morning check after a failing one the same day
+
+
+def settle(data: DataT, verdict: Verdict | None, findings: list[str]) -> DataT:
+    """The data as its final verdict leaves it. A morning check that fails, or follows an
+    exclusion earlier the same day, makes the person unfit for duty (DOMAIN.md: they leave
+    their post until a manager clears them, not a second thermometer reading)."""
+    if isinstance(data, StaffHealthCheck) and data.fit_for_duty and (
+            verdict == "fail" or EXCLUDED_EARLIER in findings):
+        return data.model_copy(update={"fit_for_duty": False})
+    return data
 
 
 JUDGES: dict[type, Callable[[Any, Rules, date], Judgement]] = {

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from agent.records import TelemetryBatch
+from agent.uplink.topics import outbox_topic
 from agent.workflows.cold_chain import hourly_stats
 from drivers.readings import DeviceHealth, DeviceState
 from tests.conftest import TZ
@@ -99,7 +100,7 @@ def test_telemetry_downsampled_and_batched(rig):
     for item, batch in zip(items, batches, strict=True):
         TelemetryBatch.model_validate(batch)
         assert item.id == batch["id"] and uuid.UUID(batch["id"]).version == 7
-        assert item.topic == "tele/fridge-1" and batch["kind"] == "temp_humidity"
+        assert outbox_topic(item) == "tele/fridge-1" and batch["kind"] == "temp_humidity"
     times = [datetime.fromisoformat(s["t"]) for s in samples]
     assert all(b - a == timedelta(minutes=1) for a, b in zip(times, times[1:], strict=False))
     assert samples[0] == {"t": "2026-11-30T09:00:00.000+08:00", "temperature_c": 4.0, "humidity_pct": 70}

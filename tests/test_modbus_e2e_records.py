@@ -141,7 +141,7 @@ def check_canteen_records(agent: RunningAgent) -> None:
     assert agent.alarms("cold_chain_low") == [] and agent.alarms("device_offline") == []
 
     batches = [json.loads(row["payload"]) for row in agent.store.query(
-        "SELECT payload FROM outbox WHERE kind='telemetry' AND topic='tele/fridge-1' ORDER BY n")]
+        "SELECT payload FROM outbox WHERE kind='telemetry' AND ref='fridge-1' ORDER BY n")]
     times = [datetime.fromisoformat(s["t"]) for b in batches for s in b["samples"]]
     minutes = [t.replace(second=0, microsecond=0) for t in times]
     assert len(times) >= 30 and minutes == sorted(set(minutes))  # at most one sample per minute

@@ -15,6 +15,7 @@ from agent.records import FoodSample, StaffHealthCheck
 from agent.store import Priority, Store, StoreWriteError
 from agent.store.budget import apply_retention, enforce_budget
 from agent.timeutil import ManualClock
+from agent.uplink.topics import outbox_topic
 
 from .conftest import TZ
 
@@ -117,7 +118,7 @@ def test_outbox_priority_then_order_and_cursor(rec: Recorder) -> None:
     s2 = rec.record(sample())
     items = rec.store.outbox_next(10)
     assert [i.id for i in items] == [a1.id, h1.id, s1.id, s2.id]
-    assert [i.topic for i in items] == ["alarm", "rec/staff_health_check", "rec/food_sample", "rec/food_sample"]
+    assert [outbox_topic(i) for i in items] == ["alarm", "rec/staff_health_check", "rec/food_sample", "rec/food_sample"]
     assert json.loads(items[0].payload)["type"] == "alarm"
     cursors = {Priority.ALARM: items[0].n, Priority.HEALTH: items[1].n}
     assert [i.id for i in rec.store.outbox_next(10, cursors)] == [s1.id, s2.id]

@@ -91,13 +91,8 @@ def supplier_licences(store: Store, config: AgentConfig) -> dict[str, date]:
         expires = _date(text, f"supplier {supplier}")
         if expires is not None:
             latest[supplier] = expires
-    rows = store.query(
-        "SELECT json_extract(payload, '$.data.supplier'),"
-        " json_extract(payload, '$.data.supplier_licence_expires_on') FROM records"
-        " WHERE type = 'ingredient_purchase'"
-        " AND json_extract(payload, '$.data.supplier_licence_expires_on') IS NOT NULL ORDER BY seq")
     seen_at_receiving: dict[str, date] = {}
-    for supplier, text in rows:  # the latest receipt's document is the current one
+    for supplier, text in store.supplier_licences_received():  # the latest receipt's document is the current one
         seen_at_receiving[supplier] = date.fromisoformat(text)
     for supplier, expires in seen_at_receiving.items():
         latest[supplier] = max(expires, latest.get(supplier, expires))
@@ -109,14 +104,8 @@ def ingredients(store: Store, config: AgentConfig,
     rules = config.rules.expiry
     low = today - timedelta(days=rules.ingredient_expired_watch_days)
     high = today + timedelta(days=max(rules.warn_days, default=0))
-    rows = store.query(
-        "SELECT id, day, json_extract(payload, '$.data.item'), json_extract(payload, '$.data.batch'),"
-        " json_extract(payload, '$.data.supplier'), json_extract(payload, '$.data.expiry_date')"
-        " FROM records WHERE type = 'ingredient_purchase'"
-        " AND json_extract(payload, '$.data.expiry_date') BETWEEN ? AND ? ORDER BY seq",
-        (low.isoformat(), high.isoformat()))
     found: list[tuple[What, str, str, date, int | None]] = []
-    for record_id, received, item, batch, supplier, expiry in rows:
+    for record_id, received, item, batch, supplier, expiry in store.ingredients_expiring(low, high):
         label = f"{item}" + (f" batch {batch}" if batch else "") + f" from {supplier}"
         expires = date.fromisoformat(expiry)
         found.append(("ingredient", record_id, label, expires, (expires - date.fromisoformat(received)).days))

@@ -13,10 +13,10 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from agent.config import AgentConfig
-from agent.recorder import Recorder
+from agent.recorder import Recorded, Recorder
 from agent.records import PROVINCIAL_TYPES, DailyLedger, LedgerLine, Source
 from agent.schedule.due import DueItem, at_local
-from agent.store import Saved, Store
+from agent.store import Store
 
 # Records about records: not counted as the day's work.
 _NOT_COUNTED = ("alarm", "daily_ledger")
@@ -28,18 +28,13 @@ def day_end(config: AgentConfig, day: date) -> datetime:
 
 
 def ledger_written(store: Store, day: date) -> bool:
-    return bool(store.query(
-        "SELECT 1 FROM records WHERE type = 'daily_ledger' AND json_extract(payload, '$.data.day') = ?"
-        " LIMIT 1", (day.isoformat(),)))
+    return store.ledger_written(day)
 
 
 def build_ledger(store: Store, day: date, items: list[DueItem]) -> DailyLedger:
     """The summary of ``day``: counts and verdicts per record type, duties, open alarms."""
     counts: dict[str, LedgerLine] = {t: LedgerLine(record_type=t, count=0) for t in PROVINCIAL_TYPES}
-    rows = store.query(
-        "SELECT type, verdict, count(*) FROM records WHERE day = ? GROUP BY type, verdict",
-        (day.isoformat(),))
-    for record_type, verdict, count in rows:
+    for record_type, verdict, count in store.verdict_counts(day):
         if record_type in _NOT_COUNTED:
             continue
         line = counts.setdefault(record_type, LedgerLine(record_type=record_type, count=0))
@@ -50,13 +45,8 @@ def build_ledger(store: Store, day: date, items: list[DueItem]) -> DailyLedger:
             line.failed += count
         elif verdict == "warn":
             line.warned += count
-    raised = store.query(
-        "SELECT count(*) FROM records WHERE day = ? AND type = 'alarm'"
-        " AND json_extract(payload, '$.data.state') = 'raised'", (day.isoformat(),))[0][0]
-    diners = store.query(
-        "SELECT sum(json_extract(payload, '$.data.diners')) FROM records"
-        " WHERE type = 'meal_service' AND json_extract(payload, '$.data.served_on') = ?",
-        (day.isoformat(),))[0][0]
+    raised = store.alarms_raised_on(day)
+    diners = store.diners_on(day)
     duties = [i for i in items if i.duty != "sample_discard"]
     return DailyLedger(
         day=day, lines=list(counts.values()),
@@ -66,7 +56,7 @@ def build_ledger(store: Store, day: date, items: list[DueItem]) -> DailyLedger:
         alarms_raised=raised, diners=diners)
 
 
-def write_ledger(recorder: Recorder, day: date, items: list[DueItem]) -> Saved | None:
+def write_ledger(recorder: Recorder, day: date, items: list[DueItem]) -> Recorded[DailyLedger] | None:
     """Write ``day``'s ledger unless it exists; None when it was already written."""
     if ledger_written(recorder.store, day):
         return None

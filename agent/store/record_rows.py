@@ -17,7 +17,7 @@ from agent.store.writer import StoreConnection
 INSERT_RECORD = (
     "INSERT INTO records(seq, payload, id, type, day, occurred_at, recorded_at, verdict, source_id,"
     " staff_id, keep_until) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
-INSERT_OUTBOX = "INSERT INTO outbox(id, priority, kind, topic, payload, enqueued_at) VALUES (?,?,?,?,?,?)"
+INSERT_OUTBOX = "INSERT INTO outbox(id, priority, kind, ref, payload, enqueued_at) VALUES (?,?,?,?,?,?)"
 
 
 class RecordDraft:
@@ -43,8 +43,7 @@ class RecordDraft:
         self._record_row = (record_id, record_type, day, envelope["occurred_at"], recorded_at,
                             envelope.get("verdict"), source.get("device_id"), staff_id, keep_until)
         kind = "alarm" if record_type == "alarm" else "record"
-        topic = "alarm" if kind == "alarm" else f"rec/{record_type}"
-        self._outbox_row = (record_id, int(priority), kind, topic, None, recorded_at)
+        self._outbox_row = (record_id, int(priority), kind, record_type, None, recorded_at)
 
     def payload_with(self, seq: int) -> str:
         """The exact JSON to publish once the record is numbered ``seq``."""
@@ -60,11 +59,14 @@ class RecordDraft:
 
 
 class Saved(NamedTuple):
-    """A committed record."""
+    """A committed record, with the judgement it was stored with."""
 
     id: str
     seq: int
     payload: str  # the exact JSON that will be published
+    type: str = ""
+    verdict: str | None = None
+    findings: tuple[str, ...] = ()
 
 
 class InsertRecord:
@@ -90,7 +92,9 @@ def insert_records(conn: StoreConnection, drafts: list[RecordDraft]) -> list[Sav
     for seq, draft in enumerate(drafts, conn.take_seqs(len(drafts))):
         payload = draft.payload_with(seq)
         rows.append((seq, payload, *draft._record_row))
-        saved.append(Saved(draft._record_row[0], seq, payload))
+        envelope = draft.envelope
+        saved.append(Saved(draft._record_row[0], seq, payload, envelope["type"], envelope.get("verdict"),
+                           tuple(envelope.get("findings") or ())))
     conn.executemany(INSERT_RECORD, rows)
     conn.executemany(INSERT_OUTBOX, [draft._outbox_row for draft in drafts])
     return saved

@@ -89,7 +89,33 @@ def _v2(db: sqlite_utils.Database) -> None:
     db["outbox"].create_index(["priority", "n"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
+def _v3(db: sqlite_utils.Database) -> None:
+    """The store knows nothing of MQTT, and fitness for duty has one source of truth.
+
+    ``outbox.topic`` (``rec/<type>``, ``alarm``, ``tele/<device>``, ``media/<id>``)
+    becomes ``outbox.ref``: what the item is about (the record type, ``alarm``, the
+    device id, the media id); the uplink maps (kind, ref) to a topic. Undelivered
+    items are carried over with their number, and the AUTOINCREMENT high-water mark
+    with them. The ``duty`` table goes: fitness is read from the day's
+    ``staff_health_check`` records.
+    """
+    db.execute("ALTER TABLE outbox RENAME TO outbox_v2")
+    db.execute("CREATE TABLE outbox (n INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, "
+               "priority INTEGER NOT NULL, kind TEXT NOT NULL, ref TEXT NOT NULL, "
+               "payload TEXT, enqueued_at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0)")
+    db.execute("INSERT INTO outbox(n, id, priority, kind, ref, payload, enqueued_at, attempts)"
+               " SELECT n, id, priority, kind,"
+               " CASE WHEN instr(topic, '/') > 0 THEN substr(topic, instr(topic, '/') + 1) ELSE topic END,"
+               " payload, enqueued_at, attempts FROM outbox_v2")
+    db.execute("DELETE FROM sqlite_sequence WHERE name = 'outbox'")
+    db.execute("INSERT INTO sqlite_sequence(name, seq) SELECT 'outbox', seq FROM sqlite_sequence"
+               " WHERE name = 'outbox_v2'")
+    db.execute("DROP TABLE outbox_v2")
+    db["outbox"].create_index(["priority", "n"])
+    db.execute("DROP TABLE IF EXISTS duty")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -15,15 +15,16 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from agent.fsutil import write_atomically
+from agent.store.queries import Queries
 from agent.store.record_rows import InsertRecord, RecordDraft, Saved, insert_records
-from agent.store.schema import Priority, migrate
+from agent.store.schema import PRIORITY_BY_NAME, Priority, migrate
 from agent.store.writer import (
     Durability,
     GroupCommitWriter,
@@ -41,7 +42,7 @@ class OutboxItem:
     id: str
     priority: Priority
     kind: str  # record | alarm | telemetry | media
-    topic: str  # relative to <root>
+    ref: str  # what it is about: the record type, "alarm", the device id, the media id
     payload: str | None
     enqueued_at: str
 
@@ -53,8 +54,12 @@ class ClassDepth:
     oldest: str | None
 
 
-class Store:
-    """Durable state of one agent. Thread-safe; ``close()`` when done."""
+class Store(Queries):
+    """Durable state of one agent. Thread-safe; ``close()`` when done.
+
+    Every SQL string of the agent is here or in ``agent.store.queries`` (named reads
+    for workflows and the schedule); nothing outside ``agent.store`` writes SQL.
+    """
 
     def __init__(self, path: str | os.PathLike[str], media_dir: str | os.PathLike[str] | None = None,
                  *, durability: Durability = "power_cut", group_commit_max: int = 512) -> None:
@@ -105,6 +110,7 @@ class Store:
         return conn
 
     def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        """A raw read, for the store's own modules and for tests; the agent uses named queries."""
         return self._read().execute(sql, tuple(params)).fetchall()
 
     # --- records ---------------------------------------------------------------------
@@ -153,7 +159,7 @@ class Store:
         def op(conn: sqlite3.Connection) -> None:
             conn.executemany("INSERT OR REPLACE INTO telemetry(device_id, t, \"values\") VALUES (?,?,?)",
                              [(device_id, t, json.dumps(v)) for t, v in samples])
-            _enqueue(conn, batch_id, Priority.TELEMETRY, "telemetry", f"tele/{device_id}", payload,
+            _enqueue(conn, batch_id, Priority.TELEMETRY, "telemetry", device_id, payload,
                      batch["samples"][-1]["t"] if batch.get("samples") else _utcnow())
 
         self.write(op)
@@ -174,7 +180,7 @@ class Store:
                 "INSERT INTO media(id, path, content_type, bytes, sha256, record_id, role, created_at,"
                 " evicted) VALUES (?,?,?,?,?,?,?,?,0)",
                 (media_id, str(path), content_type, len(content), digest, record_id, role, created_at))
-            _enqueue(conn, media_id, Priority.MEDIA, "media", f"media/{media_id}", None, created_at)
+            _enqueue(conn, media_id, Priority.MEDIA, "media", media_id, None, created_at)
 
         self.write(op)
         return ref
@@ -191,6 +197,10 @@ class Store:
         self.write(lambda conn: conn.executemany(
             "INSERT OR IGNORE INTO media_progress(media_id, chunk) VALUES (?,?)", rows))
 
+    def forget_media_chunks(self, media_id: str) -> None:
+        """Forget which chunks went out, so the media object is sent whole again."""
+        self.write(lambda conn: conn.execute("DELETE FROM media_progress WHERE media_id=?", (media_id,)))
+
     # --- outbox ----------------------------------------------------------------------
 
     def outbox_next(self, limit: int, after: dict[Priority, int] | None = None) -> list[OutboxItem]:
@@ -206,7 +216,7 @@ class Store:
             if len(items) >= limit:
                 break
             rows = conn.execute(
-                "SELECT o.n, o.id, o.priority, o.kind, o.topic, coalesce(o.payload, r.payload),"
+                "SELECT o.n, o.id, o.priority, o.kind, o.ref, coalesce(o.payload, r.payload),"
                 " o.enqueued_at FROM outbox o LEFT JOIN records r ON r.id = o.id AND o.payload IS NULL"
                 " WHERE o.priority = ? AND o.n > ? ORDER BY o.n LIMIT ?",
                 (int(priority), after.get(priority, 0), limit - len(items))).fetchall()
@@ -224,8 +234,13 @@ class Store:
         when = at or _utcnow()
         return self._writer.submit(lambda conn: _ack(conn, ids, when) if ids else 0)
 
-    def requeue(self, since: str, until: str, types: list[str] | None = None) -> int:
-        """Queue stored records again (the platform's ``resend``); already queued ones stay."""
+    def requeue(self, since: str, until: str, types: list[str] | None = None, *,
+                priority_of: Callable[[str], str]) -> int:
+        """Queue stored records again (the platform's ``resend``); already queued ones stay.
+
+        ``priority_of``: record type -> outbox class name (``agent.records.priority_of``:
+        the records own that table, the store only stores it).
+        """
         def op(conn: sqlite3.Connection) -> int:
             rows = conn.execute(
                 "SELECT id, type, recorded_at FROM records WHERE occurred_at >= ? AND occurred_at < ?"
@@ -235,12 +250,10 @@ class Store:
                 if types and record_type not in types:
                     continue
                 kind = "alarm" if record_type == "alarm" else "record"
-                priority = {"alarm": Priority.ALARM, "staff_health_check": Priority.HEALTH}.get(
-                    record_type, Priority.RECORD)
-                topic = "alarm" if kind == "alarm" else f"rec/{record_type}"
+                priority = PRIORITY_BY_NAME[priority_of(record_type)]
                 count += conn.execute(
-                    "INSERT OR IGNORE INTO outbox(id, priority, kind, topic, payload, enqueued_at)"
-                    " VALUES (?,?,?,?,NULL,?)", (record_id, int(priority), kind, topic, recorded_at)).rowcount
+                    "INSERT OR IGNORE INTO outbox(id, priority, kind, ref, payload, enqueued_at)"
+                    " VALUES (?,?,?,?,NULL,?)", (record_id, int(priority), kind, record_type, recorded_at)).rowcount
             return count
 
         return self.write(op)
@@ -284,15 +297,6 @@ class Store:
 
     def roster(self) -> list[dict[str, Any]]:
         return [_staff_row(r) for r in self.query("SELECT * FROM staff ORDER BY staff_id")]
-
-    def set_duty(self, day: str, staff_id: str, fit: bool, reason: str, record_id: str | None) -> None:
-        self.write(lambda conn: conn.execute(
-            "INSERT OR REPLACE INTO duty(day, staff_id, fit, reason, record_id) VALUES (?,?,?,?,?)",
-            (day, staff_id, int(fit), reason, record_id)))
-
-    def duty(self, day: str, staff_id: str) -> sqlite3.Row | None:
-        rows = self.query("SELECT * FROM duty WHERE day=? AND staff_id=?", (day, staff_id))
-        return rows[0] if rows else None
 
     # --- commands --------------------------------------------------------------------
 
@@ -359,10 +363,10 @@ class Store:
 # --- write ops (run inside the writer thread's transaction) ------------------------------
 
 
-def _enqueue(conn: sqlite3.Connection, item_id: str, priority: Priority, kind: str, topic: str,
+def _enqueue(conn: sqlite3.Connection, item_id: str, priority: Priority, kind: str, ref: str,
              payload: str | None, at: str) -> None:
-    conn.execute("INSERT INTO outbox(id, priority, kind, topic, payload, enqueued_at) VALUES (?,?,?,?,?,?)",
-                 (item_id, int(priority), kind, topic, payload, at))
+    conn.execute("INSERT INTO outbox(id, priority, kind, ref, payload, enqueued_at) VALUES (?,?,?,?,?,?)",
+                 (item_id, int(priority), kind, ref, payload, at))
 
 
 def _raise_alarm(conn: StoreConnection, key: str, draft: RecordDraft) -> Saved | None:

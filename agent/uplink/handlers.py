@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from agent.config import StaffMember
 from agent.config_update import ConfigUpdateError, apply_config_update
+from agent.records import priority_of
 from agent.status import build_status
 from agent.uplink.commands import CommandError, Handler
 
@@ -77,5 +78,5 @@ def resend(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
     tz = agent.config.identity.tz  # stored times carry the local offset: compare like with like
     count = agent.store.requeue(window.since.astimezone(tz).isoformat(timespec="milliseconds"),
                                 window.until.astimezone(tz).isoformat(timespec="milliseconds"),
-                                window.types)
+                                window.types, priority_of=priority_of)
     return {"requeued": count}

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.store import OutboxItem, Store
+from agent.uplink.topics import media_chunk, media_meta
 
 log = logging.getLogger("agent.uplink.media")
 
@@ -56,13 +57,13 @@ class MediaSender:
         manifest = {"id": item.id, "content_type": info["content_type"], "bytes": len(content),
                     "sha256": info["sha256"], "chunk_size": self.chunk_size, "chunk_count": count,
                     "record_id": info["record_id"], "role": info["role"], "created_at": info["created_at"]}
-        mids = [publish(f"media/{item.id}/meta", json.dumps(manifest).encode(), 1)]
+        mids = [publish(media_meta(item.id), json.dumps(manifest).encode(), 1)]
         done = self.store.media_chunks_done(item.id)
         for n in range(count):
             if n in done:
                 continue
             chunk = content[n * self.chunk_size:(n + 1) * self.chunk_size]
-            mid = publish(f"media/{item.id}/{n}", chunk, 1)
+            mid = publish(media_chunk(item.id, n), chunk, 1)
             self.chunk_by_mid[mid] = ChunkRef(item.id, n)
             mids.append(mid)
         return mids
@@ -72,5 +73,4 @@ class MediaSender:
 
     def restart_object(self, media_id: str) -> None:
         """The platform never confirmed it: forget chunk progress and send it whole."""
-        self.store.write(lambda conn: conn.execute(
-            "DELETE FROM media_progress WHERE media_id=?", (media_id,)))
+        self.store.forget_media_chunks(media_id)

@@ -26,6 +26,7 @@ from agent.uplink.commands import CommandProcessor
 from agent.uplink.connection import BrokerLink, Connected, UplinkConfigError
 from agent.uplink.delivery import Delivery
 from agent.uplink.media import MediaSender
+from agent.uplink.topics import outbox_topic
 
 log = logging.getLogger("agent.uplink")
 
@@ -145,7 +146,7 @@ class Uplink:
         if item.kind == "media":
             mids = self.media.send(item, self._publish)
         else:
-            mids = [self._publish(item.topic, (item.payload or "").encode("utf-8"), 1)]
+            mids = [self._publish(outbox_topic(item), (item.payload or "").encode("utf-8"), 1)]
         mids = [m for m in mids if m >= 0]
         if mids:
             self.delivery.track(item, mids)

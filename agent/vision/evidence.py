@@ -247,9 +247,7 @@ class EvidenceCollector:
         return best[1]
 
     def _vision_media_bytes(self) -> int:
-        rows = self.recorder.store.query(
-            "SELECT COALESCE(SUM(bytes), 0) FROM media WHERE evicted=0 AND role IN ('snapshot', 'clip')")
-        return int(rows[0][0])
+        return self.recorder.store.kept_media_bytes(("snapshot", "clip"))
 
     def _clear_alarm(self, cleared: Cleared) -> None:
         saved = self.recorder.clear_alarm(

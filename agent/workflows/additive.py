@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from agent.records import AdditiveUsage
-from agent.workflows.stations import Staff, StationWorkflow, parse_choice, verdict_of
+from agent.workflows.stations import Staff, StationWorkflow, parse_choice
 from drivers.readings import BadgeScan, StableWeight, TextInput
 
 log = logging.getLogger("agent.workflows.additive")
@@ -119,7 +119,7 @@ class AdditiveStation(StationWorkflow):
         saved = self.recorder.record(data, occurred_at=at, source=self.source("scale"),
                                      operator=session.staff.operator)
         self.session = None
-        verdict, _ = verdict_of(saved)
+        verdict = saved.verdict
         if verdict == "fail":
             self.say(f"{session.additive} 领用 {taken:.1f} g，超过限量 {data.limit_g:g} g / over limit",
                      level="error")

@@ -52,8 +52,7 @@ def hours_key(day: str, device_id: str) -> str:
 def hourly_stats(store: Store, day: str) -> dict[str, list[dict[str, Any]]]:
     """The hourly figures of every cold-chain device on local ``day`` (YYYY-MM-DD)."""
     prefix = hours_key(day, "")
-    rows = store.query("SELECT key FROM kv WHERE key LIKE ? ORDER BY key", (prefix + "%",))
-    return {row[0][len(prefix):]: store.kv_get(row[0], []) for row in rows}
+    return {key[len(prefix):]: store.kv_get(key, []) for key in store.kv_keys(prefix)}
 
 
 @dataclass

@@ -25,7 +25,6 @@ mid-cycle carries on; what was missed while down is not counted and the record s
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import deque
 from dataclasses import asdict, dataclass, field
@@ -253,24 +252,21 @@ class Disinfection:
         saved = self.recorder.record(data, occurred_at=at, source=Source(device_id=device_id, kind=SOURCE_KIND),
                                      extra_findings=findings)
         self.store.kv_set(cycle_key(device_id), None)
-        payload = json.loads(saved.payload)
         log.info("disinfection cycle recorded device=%s id=%s verdict=%s seconds_at_target=%.0f",
-                 device_id, saved.id, payload.get("verdict"), cycle.seconds_at_target)
-        if payload.get("verdict") == "fail":
+                 device_id, saved.id, saved.verdict, cycle.seconds_at_target)
+        if saved.verdict == "fail":
             self.recorder.raise_alarm(
                 FAILED_ALARM, {"device_id": device_id, "cycle_id": saved.id},
-                f"disinfection cycle of {device_id} failed: {', '.join(payload.get('findings', []))}",
+                f"disinfection cycle of {device_id} failed: {', '.join(saved.findings)}",
                 severity="major", occurred_at=at, source=Source(device_id=device_id, kind=SOURCE_KIND),
-                details={"record_id": saved.id, "findings": payload.get("findings", []),
+                details={"record_id": saved.id, "findings": list(saved.findings),
                          "peak_c": data.peak_c, "seconds_at_target": data.seconds_at_target,
                          "target_c": data.target_c, "required_s": data.required_s, "meal": data.meal})
-        elif payload.get("verdict") == "pass":
+        elif saved.verdict == "pass":
             self._clear_failed(device_id, saved.id, at)
 
     def _clear_failed(self, device_id: str, passing_id: str, at: datetime) -> None:
-        rows = self.store.query("SELECT subject FROM alarms WHERE kind=? AND state='raised'", (FAILED_ALARM,))
-        for row in rows:
-            subject = json.loads(row[0])
+        for subject in self.store.open_alarm_subjects(FAILED_ALARM):
             if subject.get("device_id") == device_id:
                 self.recorder.clear_alarm(FAILED_ALARM, subject, f"next cycle of {device_id} passed ({passing_id})",
                                           occurred_at=at)

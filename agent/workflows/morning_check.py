@@ -27,8 +27,9 @@ One session per station at a time:
 
 The record carries ``attempt`` (1 for the day's first check of that person) and
 ``recheck_of`` (the id of the day's first check). A failing check (fever, an excluding
-symptom or hand finding, an expired health certificate by default) marks the person
-not fit for duty today (``store.set_duty``); a fever also raises a ``fever`` alarm for
+symptom or hand finding, an expired health certificate by default) records the person
+not fit for duty today (``fit_for_duty: false``; ``store.duty`` reads fitness back from
+the day's checks); a fever also raises a ``fever`` alarm for
 (staff, day). DOMAIN.md: staff with fever leave their post *until cleared*; clearing is
 a manager's decision, not a second thermometer reading. So a passing re-check the same
 day does not restore fitness: it is recorded with ``fit_for_duty: false`` and the
@@ -42,8 +43,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from agent.recorder import Recorded
 from agent.records import StaffHealthCheck
-from agent.rules import Judgement, judge
+from agent.rules import EXCLUDED_EARLIER
 from agent.workflows.stations import Staff, StationWorkflow
 from drivers.readings import BadgeScan, TemperatureReading, TextInput
 
@@ -202,30 +204,24 @@ class MorningCheck(StationWorkflow):
             symptoms=answers.symptoms, hand_findings=answers.hands,
             health_cert_expires_on=staff.health_cert_expires_on, attempt=len(earlier) + 1,
             recheck_of=earlier[0]["id"] if earlier else None)
-        judgement = judge(data, self.config.rules, measured.at.astimezone(self.tz))
         if excluded_earlier:
-            extra = [*extra, "excluded_earlier_today"]
-        fit = judgement.verdict != "fail" and not excluded_earlier
-        data = data.model_copy(update={"fit_for_duty": fit})
+            extra = [*extra, EXCLUDED_EARLIER]
+        # The recorder judges it and settles fit_for_duty from the verdict; fitness for the
+        # rest of the day is read back from these records (store.duty).
         saved = self.recorder.record(data, occurred_at=measured.at, source=self.source("thermometer"),
                                      operator=staff.operator, extra_findings=extra)
-        if judgement.verdict == "fail":
-            self.store.set_duty(day, staff.staff_id, False, ",".join(judgement.findings), saved.id)
-        elif not excluded_earlier:
-            self.store.set_duty(day, staff.staff_id, True, "morning_check", saved.id)
-        if "fever" in judgement.findings:
+        if "fever" in saved.findings:
             self.recorder.raise_alarm(
                 "fever", {"staff_id": staff.staff_id, "day": day},
                 f"fever at the morning check: staff {staff.staff_id} not fit for duty today",
                 severity="major", details={"record_id": saved.id, "station": self.station.id},
                 occurred_at=measured.at, source=self.source("thermometer"))
-        self._answer(staff, data, judgement, extra, day)
+        self._answer(staff, saved, day)
         log.info("morning check recorded station=%s staff=%s attempt=%d fit=%s id=%s", self.station.id,
-                 staff.staff_id, data.attempt, fit, saved.id)
+                 staff.staff_id, saved.data.attempt, saved.data.fit_for_duty, saved.id)
 
-    def _answer(self, staff: Staff, data: StaffHealthCheck, judgement: Judgement, extra: list[str],
-                day: str) -> None:
-        findings = [*judgement.findings, *(e for e in extra if e not in judgement.findings)]
+    def _answer(self, staff: Staff, saved: Recorded[StaffHealthCheck], day: str) -> None:
+        data, findings = saved.data, list(saved.findings)
         parts = [_finding_text(f) for f in findings]
         expires = staff.health_cert_expires_on
         if expires is not None and "health_certificate_expired" not in findings:
@@ -234,10 +230,10 @@ class MorningCheck(StationWorkflow):
                 parts.append(f"健康证 {left} 天后到期 / certificate expires in {left} d")
         if not data.fit_for_duty:
             level = "error"
-            status = "复测正常" if judgement.verdict != "fail" else "不合格"
+            status = "复测正常" if saved.verdict != "fail" else "不合格"
             if not any("不得上岗" in p or "停岗" in p for p in parts):
                 parts.append("今日不得上岗 / not fit for duty today")
-        elif judgement.verdict == "pass" and not extra:
+        elif saved.verdict == "pass":
             level, status = "ok", "合格 / OK"
         else:
             level, status = "warn", "注意"

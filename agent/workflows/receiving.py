@@ -33,7 +33,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from agent.records import IngredientPurchase
-from agent.workflows.stations import Staff, StationWorkflow, parse_choice, parse_date, verdict_of
+from agent.workflows.stations import Staff, StationWorkflow, parse_choice, parse_date
 from drivers.readings import BadgeScan, StableWeight, TextInput
 
 log = logging.getLogger("agent.workflows.receiving")
@@ -201,8 +201,8 @@ class Receiving(StationWorkflow):
         extra = [] if supplier in self.config.site.suppliers else ["supplier_unknown"]
         saved = self.recorder.record(data, occurred_at=at, source=self.source("scale"),
                                      operator=session.staff.operator, extra_findings=extra)
-        verdict, findings = verdict_of(saved)
-        notes = "；".join(FINDING_TEXT.get(f, f) for f in findings)
+        verdict = saved.verdict
+        notes = "；".join(FINDING_TEXT.get(f, f) for f in saved.findings)
         if verdict == "fail":
             self.say(f"{v['item']} 验收不合格：{notes}", level="error")
         elif verdict == "warn":

@@ -9,7 +9,6 @@ answers the person through ``Feedback`` after every step and writes through the
 from __future__ import annotations
 
 import calendar
-import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -19,7 +18,6 @@ from agent.config import AgentConfig, StationConfig
 from agent.feedback import Feedback, Level
 from agent.recorder import Recorder
 from agent.records import Operator, Source
-from agent.store import Saved
 from drivers.badge import mask_card
 from drivers.readings import BadgeScan, Reading, StableWeight, TemperatureReading, TextInput
 
@@ -174,12 +172,7 @@ class StationWorkflow:
 
     def records_today(self, type_: str, day: str, staff_id: str | None = None) -> list[dict[str, Any]]:
         """Today's records of one type (optionally one person's), oldest first."""
-        sql = "SELECT payload FROM records WHERE type=? AND day=?"
-        params: list[Any] = [type_, day]
-        if staff_id is not None:
-            sql += " AND staff_id=?"
-            params.append(staff_id)
-        return [json.loads(r[0]) for r in self.store.query(sql + " ORDER BY seq", params)]
+        return self.store.records_of_day(type_, day, staff_id)
 
     def meal_at(self, at: datetime) -> str | None:
         """The meal whose window (from ``meal_margin_min`` before its start to its end or
@@ -203,12 +196,6 @@ class StationWorkflow:
         if isinstance(pushed, dict) and pushed.get("day") == day and isinstance(pushed.get("meals"), dict):
             return [str(d) for d in pushed["meals"].get(meal, [])]
         return [d.name for d in self.config.site.menu if not d.meals or meal in d.meals]
-
-
-def verdict_of(saved: Saved) -> tuple[str | None, list[str]]:
-    """(verdict, findings) of a saved envelope."""
-    envelope = json.loads(saved.payload)
-    return envelope.get("verdict"), envelope.get("findings", [])
 
 
 def meal_label(meal: str) -> str:

@@ -1,0 +1,135 @@
+"""Named reads for workflows and the schedule: the SQL they need, kept in the store.
+
+Each method answers one question a workflow asks ("today's records of this type",
+"open alarms of this kind", "was the ledger of this day written?"), so callers never
+see a table or a column and a schema change stays inside ``agent.store``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from datetime import date
+from typing import Any, TypedDict
+
+
+class Duty(TypedDict):
+    """A person's fitness for duty on one day, as the day's morning checks decided it."""
+
+    day: str
+    staff_id: str
+    fit: bool
+    reason: str  # the deciding check's findings, or "morning_check" when fit
+    record_id: str  # the deciding staff_health_check
+
+
+class Queries:
+    """Mixed into ``Store``; everything goes through its per-thread read connection."""
+
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        raise NotImplementedError  # Store.query
+
+    # --- records of a day ------------------------------------------------------------
+
+    def records_of_day(self, type_: str, day: str, staff_id: str | None = None) -> list[dict[str, Any]]:
+        """``day``'s records of one type (optionally one person's), oldest first."""
+        sql = "SELECT payload FROM records WHERE type=? AND day=?"
+        params: list[Any] = [type_, day]
+        if staff_id is not None:
+            sql += " AND staff_id=?"
+            params.append(staff_id)
+        return [json.loads(r[0]) for r in self.query(sql + " ORDER BY seq", params)]
+
+    def duty(self, day: str, staff_id: str) -> Duty | None:
+        """Fitness for duty, derived from the day's ``staff_health_check`` records (the one
+        source of truth): unfit once any check that day found the person unfit, decided by
+        the latest failing check; else fit, decided by the latest check. None: no check."""
+        checks = self.records_of_day("staff_health_check", day, staff_id)
+        if not checks:
+            return None
+        fit = all(c["data"].get("fit_for_duty", True) for c in checks)
+        failed = [c for c in checks if c.get("verdict") == "fail"]
+        if fit or not failed:
+            deciding = checks[-1]
+            reason = "morning_check" if fit else ",".join(deciding.get("findings", []))
+        else:
+            deciding = failed[-1]
+            reason = ",".join(deciding.get("findings", []))
+        return Duty(day=day, staff_id=staff_id, fit=fit, reason=reason, record_id=deciding["id"])
+
+    # --- alarms ----------------------------------------------------------------------
+
+    def open_alarm_subjects(self, kind: str) -> list[dict[str, str]]:
+        """The subjects of the raised (not yet cleared) alarms of one kind."""
+        rows = self.query("SELECT subject FROM alarms WHERE kind=? AND state='raised'", (kind,))
+        return [json.loads(row[0]) for row in rows]
+
+    # --- small persistent state ------------------------------------------------------
+
+    def kv_keys(self, prefix: str) -> list[str]:
+        """The kv keys starting with ``prefix``, sorted."""
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = self.query("SELECT key FROM kv WHERE key LIKE ? ESCAPE '\\' ORDER BY key", (pattern,))
+        return [row[0] for row in rows]
+
+    # --- media -----------------------------------------------------------------------
+
+    def kept_media_bytes(self, roles: Iterable[str]) -> int:
+        """Bytes of the media files still on disk (not evicted) with one of these roles."""
+        wanted = list(roles)
+        marks = ",".join("?" * len(wanted))
+        rows = self.query(
+            f"SELECT COALESCE(SUM(bytes), 0) FROM media WHERE evicted=0 AND role IN ({marks})", wanted)
+        return int(rows[0][0])
+
+    # --- the daily ledger ------------------------------------------------------------
+
+    def ledger_written(self, day: date) -> bool:
+        """Is there a ``daily_ledger`` record for ``day``?"""
+        return bool(self.query(
+            "SELECT 1 FROM records WHERE type = 'daily_ledger' AND json_extract(payload, '$.data.day') = ?"
+            " LIMIT 1", (day.isoformat(),)))
+
+    def verdict_counts(self, day: date) -> list[tuple[str, str | None, int]]:
+        """(record type, verdict, count) of the records that occurred on ``day``."""
+        rows = self.query(
+            "SELECT type, verdict, count(*) FROM records WHERE day = ? GROUP BY type, verdict",
+            (day.isoformat(),))
+        return [(row[0], row[1], int(row[2])) for row in rows]
+
+    def alarms_raised_on(self, day: date) -> int:
+        """How many alarms were raised on ``day`` (any kind)."""
+        return int(self.query(
+            "SELECT count(*) FROM records WHERE day = ? AND type = 'alarm'"
+            " AND json_extract(payload, '$.data.state') = 'raised'", (day.isoformat(),))[0][0])
+
+    def diners_on(self, day: date) -> int | None:
+        """Diners over the meals served on ``day`` (``meal_service``); None when none was."""
+        total = self.query(
+            "SELECT sum(json_extract(payload, '$.data.diners')) FROM records"
+            " WHERE type = 'meal_service' AND json_extract(payload, '$.data.served_on') = ?",
+            (day.isoformat(),))[0][0]
+        return None if total is None else int(total)
+
+    # --- expiry watch ----------------------------------------------------------------
+
+    def supplier_licences_received(self) -> list[tuple[str, str]]:
+        """(supplier, licence expiry date) from every receipt that carried one, oldest first."""
+        rows = self.query(
+            "SELECT json_extract(payload, '$.data.supplier'),"
+            " json_extract(payload, '$.data.supplier_licence_expires_on') FROM records"
+            " WHERE type = 'ingredient_purchase'"
+            " AND json_extract(payload, '$.data.supplier_licence_expires_on') IS NOT NULL ORDER BY seq")
+        return [(row[0], row[1]) for row in rows]
+
+    def ingredients_expiring(self, low: date, high: date) -> list[tuple[str, str, str, str | None, str, str]]:
+        """(record id, day received, item, batch, supplier, expiry date) of the receipts whose
+        goods expire between ``low`` and ``high`` inclusive, oldest first."""
+        rows = self.query(
+            "SELECT id, day, json_extract(payload, '$.data.item'), json_extract(payload, '$.data.batch'),"
+            " json_extract(payload, '$.data.supplier'), json_extract(payload, '$.data.expiry_date')"
+            " FROM records WHERE type = 'ingredient_purchase'"
+            " AND json_extract(payload, '$.data.expiry_date') BETWEEN ? AND ? ORDER BY seq",
+            (low.isoformat(), high.isoformat()))
+        return [(row[0], row[1], row[2], row[3], row[4], row[5]) for row in rows]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for developers, installers and CI:
 #   ./dev.sh demo    run the simulated kitchen end to end
-#   ./dev.sh test    run the test suite (what CI runs)
+#   ./dev.sh test    ruff, mypy, lint-imports, then the test suite (what CI runs)
 #   ./dev.sh bench   list the benchmarks; ./dev.sh bench NAME runs one
 # Each sets up what it needs first: a virtual environment with the project's
 # packages, and Mosquitto from the distribution when it is missing.
@@ -76,6 +76,11 @@ case "$cmd" in
     ;;
   test)
     setup
+    # The habits CI keeps: lint, types (strict on agent/ and drivers/), layer contracts;
+    # any failure stops here, before the (longer) test suite.
+    say "ruff check"; "$VENV/bin/ruff" check .
+    # mypy (strict on agent/, drivers/) joins here once its last errors are fixed
+    say "lint-imports (layers, no cycles)"; "$VENV/bin/lint-imports" --no-cache
     exec "$VENV/bin/python" -m pytest -m "not soak" "$@"
     ;;
   soak)

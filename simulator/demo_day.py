@@ -28,11 +28,11 @@ import time as systime
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agent.cli_schedule import CLI_SOURCE
 from agent.records import MealService, Operator
-from simulator.demo_kitchen import seconds_of
+from simulator.demo_kitchen import DemoClock, KitchenCamera, SerialKit, seconds_of
 from simulator.modbus_physics import (
     CabinetCycle,
     DisinfectionCabinetModel,
@@ -44,9 +44,29 @@ from simulator.modbus_physics import (
 from simulator.modbus_scenarios import SimDevice
 
 if TYPE_CHECKING:
-    from simulator.demo import Rig
+    from agent.app import Agent
+    from agent.config import AgentConfig
+    from agent.feedback import MemoryOutput
 
 log = logging.getLogger("simulator.demo")
+
+
+class Rig(Protocol):
+    """What the day script needs from the demo's running parts (``simulator.demo.Rig``);
+    a protocol, so this module does not import the demo that imports it."""
+
+    clock: DemoClock
+    kit: SerialKit
+    camera: KitchenCamera
+    stop: threading.Event
+    screen: MemoryOutput
+    agent: Agent | None
+    config: AgentConfig | None
+
+    def event(self, text: str) -> None: ...
+    def phase(self, name: str) -> None: ...
+    def broker_down(self) -> None: ...
+    def broker_up(self) -> None: ...
 
 
 def at(hhmm: str) -> float:

@@ -11,13 +11,18 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
 from agent.config import AgentConfig
 from agent.config_loader import ConfigError, load_config
 from agent.logging_setup import setup_logging
 from agent.runtime import TERMINATING
 from agent.version import agent_version
+
+if TYPE_CHECKING:
+    from agent.store import Store
 
 DEFAULT_CONFIG = os.environ.get("CANTEEN_CONFIG", "/etc/canteen-agent/agent.yaml")
 EXIT_INVALID_CONFIG = 2
@@ -63,7 +68,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_store(args: argparse.Namespace):
+def _open_store(args: argparse.Namespace) -> Store:
     from agent.store import Store
 
     if args.db:
@@ -91,7 +96,7 @@ _CSV_COLUMNS = ["seq", "id", "type", "occurred_at", "verdict", "findings", "staf
                 "delivered_at", "data"]
 
 
-def _flat(row: dict) -> dict:
+def _flat(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "seq": row["seq"], "id": row["id"], "type": row["type"], "occurred_at": row["occurred_at"],
         "verdict": row.get("verdict") or "", "findings": ";".join(row.get("findings", [])),
@@ -102,14 +107,14 @@ def _flat(row: dict) -> dict:
     }
 
 
-def _write_csv(rows, out) -> None:
+def _write_csv(rows: Iterable[dict[str, Any]], out: TextIO) -> None:
     writer = csv.DictWriter(out, fieldnames=_CSV_COLUMNS)
     writer.writeheader()
     for row in rows:
         writer.writerow(_flat(row))
 
 
-def _print_table(rows) -> None:
+def _print_table(rows: Iterable[dict[str, Any]]) -> None:
     print(f"{'seq':>7}  {'occurred':19}  {'type':24} {'verdict':7}  {'sent':4}  findings")
     for row in rows:
         flat = _flat(row)
@@ -123,7 +128,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         depth = store.outbox_depth()
         usage = store.disk_usage_bytes()
         alarms = store.open_alarms()
-        report = {
+        report: dict[str, Any] = {
             "outbox": {d.priority.name.lower(): {"pending": d.count, "oldest": d.oldest} for d in depth},
             "disk_bytes": usage,
             "last_seq": store.last_seq(),
@@ -189,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Capabilities register their subcommands here (probe, vision, today, doctor ...).
-_EXTENSIONS: list = []
+_EXTENSIONS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if any(c.status == "FAIL" for c in checks) else 0
 
 
-def extend(sub) -> None:
+def extend(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("doctor", help="check config, ports, Modbus, cameras, broker, clock, disk, models")
     p.add_argument("--config", default=DEFAULT_CONFIG)
     p.add_argument("--json", action="store_true", help="one object per check instead of the table")

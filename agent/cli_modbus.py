@@ -17,7 +17,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return probe_main(args.probe_args)
 
 
-def extend(subparsers: argparse._SubParsersAction) -> None:
+def extend(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     # prefix_chars="+": no option of ours, so --port, --baud ... all reach the probe's parser
     p = subparsers.add_parser("probe", help="scan a Modbus line or gateway for devices (--port PORT)",
                               add_help=False, prefix_chars="+")

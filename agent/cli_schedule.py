@@ -112,7 +112,7 @@ def cmd_discard_samples(args: argparse.Namespace) -> int:
     return 0
 
 
-def extend(sub: argparse._SubParsersAction) -> None:
+def extend(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("today", help="what is done today and what is still due")
     p.add_argument("--config", default=DEFAULT_CONFIG)
     p.add_argument("--day", help="YYYY-MM-DD (local; default today; a past day shows its end)")

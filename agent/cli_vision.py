@@ -23,7 +23,7 @@ def cmd_vision_enroll(args: argparse.Namespace) -> int:
     return enroll_main(args.action_args)
 
 
-def extend(subparsers: argparse._SubParsersAction) -> None:
+def extend(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("vision", help="vision models: eval --data DIR | enroll --from DIR")
     actions = p.add_subparsers(dest="vision_action", required=True)
     for name, fn, text in (("eval", cmd_vision_eval, "confusion matrix of the mask model on a labelled folder"),

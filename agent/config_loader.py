@@ -48,14 +48,14 @@ def dump_config(config: AgentConfig) -> str:
                           allow_unicode=True)
 
 
-def _parse_yaml(text: str, path: Path) -> tuple[dict[str, Any], dict[tuple, int]]:
+def _parse_yaml(text: str, path: Path) -> tuple[dict[str, Any], dict[tuple[Any, ...], int]]:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if node is None:
         raise ConfigError(f"{path}: the file is empty")
-    lines: dict[tuple, int] = {}
+    lines: dict[tuple[Any, ...], int] = {}
     _record_lines(node, (), lines)
     data = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - SafeLoader
     if not isinstance(data, dict):
@@ -63,7 +63,7 @@ def _parse_yaml(text: str, path: Path) -> tuple[dict[str, Any], dict[tuple, int]
     return data, lines
 
 
-def _record_lines(node: yaml.Node, key_path: tuple, lines: dict[tuple, int]) -> None:
+def _record_lines(node: yaml.Node, key_path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> None:
     """Remember the 1-based line of every key and list item."""
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
@@ -77,9 +77,9 @@ def _record_lines(node: yaml.Node, key_path: tuple, lines: dict[tuple, int]) -> 
             _record_lines(item, child, lines)
 
 
-def apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> set[tuple]:
+def apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> set[tuple[Any, ...]]:
     """Apply ``CANTEEN__A__B=value`` overrides in place; return the paths overridden."""
-    done: set[tuple] = set()
+    done: set[tuple[Any, ...]] = set()
     for name, raw in sorted(environ.items()):
         if not name.startswith(ENV_PREFIX):
             continue
@@ -96,7 +96,7 @@ def apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> set
     return done
 
 
-def _set_path(data: Any, path: tuple, value: Any, env_name: str) -> None:
+def _set_path(data: Any, path: tuple[Any, ...], value: Any, env_name: str) -> None:
     target = data
     for position, key in enumerate(path[:-1]):
         nxt = path[position + 1]
@@ -121,18 +121,18 @@ def _set_path(data: Any, path: tuple, value: Any, env_name: str) -> None:
         raise ConfigError(f"{env_name}: {_dotted(path[:-1])} is not a section")
 
 
-def _dotted(path: tuple) -> str:
+def _dotted(path: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in path) or "(top level)"
 
 
-def format_validation_error(exc: ValidationError, path: Path, lines: dict[tuple, int],
-                            overridden: set[tuple]) -> str:
+def format_validation_error(exc: ValidationError, path: Path, lines: dict[tuple[Any, ...], int],
+                            overridden: set[tuple[Any, ...]]) -> str:
     problems = [_describe(err, lines, overridden) for err in exc.errors()]
     head = f"{path}: {len(problems)} problem{'s' if len(problems) != 1 else ''}"
     return "\n".join([head] + [f"  {p}" for p in problems])
 
 
-def _describe(err: Any, lines: dict[tuple, int], overridden: set[tuple]) -> str:
+def _describe(err: Any, lines: dict[tuple[Any, ...], int], overridden: set[tuple[Any, ...]]) -> str:
     loc = _data_path(err["loc"])
     where = _dotted(loc)
     line = _nearest_line(loc, lines)
@@ -146,7 +146,7 @@ def _describe(err: Any, lines: dict[tuple, int], overridden: set[tuple]) -> str:
     return f"{where}{origin}: {err['msg']}{shown}"
 
 
-def _data_path(loc: tuple) -> tuple:
+def _data_path(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     """Drop pydantic's union-tag segments so the path matches the file's keys."""
     out = []
     for part in loc:
@@ -156,14 +156,14 @@ def _data_path(loc: tuple) -> tuple:
     return tuple(out)
 
 
-def _nearest_line(loc: tuple, lines: dict[tuple, int]) -> int | None:
+def _nearest_line(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int | None:
     for cut in range(len(loc), 0, -1):
         if loc[:cut] in lines:
             return lines[loc[:cut]]
     return None
 
 
-def _suggest(loc: tuple) -> str:
+def _suggest(loc: tuple[Any, ...]) -> str:
     known = _known_keys(loc[:-1])
     if not known or not isinstance(loc[-1], str):
         return ""
@@ -171,7 +171,7 @@ def _suggest(loc: tuple) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _known_keys(parent: tuple) -> list[str]:
+def _known_keys(parent: tuple[Any, ...]) -> list[str]:
     """Field names of the model at ``parent`` (best effort, follows nested models)."""
     model: Any = AgentConfig
     for part in parent:

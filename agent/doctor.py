@@ -24,15 +24,22 @@ import ssl
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+from paho.mqtt.reasoncodes import ReasonCode
 
 from agent.config import AgentConfig
 from agent.config_devices import CameraConfig
 from agent.config_loader import ConfigError, load_config
 from agent.uplink.tls import broker_tls_context
+from drivers.readings import Reading, RegisterSample
+
+if TYPE_CHECKING:
+    from drivers.modbus.bus import BusConfig
+    from drivers.modbus.profiles import DeviceProfile
 
 SERVICE_USER = "canteen"
 Status = Literal["OK", "WARN", "FAIL"]
@@ -165,14 +172,19 @@ def check_modbus(config: AgentConfig, config_dir: Path | None, options: DoctorOp
     return checks
 
 
-async def _poll_bus_once(bus, profiles, timeout_s: float | None) -> list[Check]:
+async def _poll_bus_once(bus: BusConfig, profiles: Mapping[str, DeviceProfile],
+                         timeout_s: float | None) -> list[Check]:
     from drivers.modbus.bus import BusWorker
     from drivers.modbus.config import ModbusRtuBusConfig
     from drivers.modbus.links import LinkLost
 
     readings: dict[str, dict[str, float]] = {}
-    worker = BusWorker(bus, profiles, on_reading=lambda r: readings.__setitem__(r.device_id, r.values),
-                       on_health=lambda _h: None)
+
+    def keep(reading: Reading) -> None:
+        if isinstance(reading, RegisterSample):
+            readings[reading.device_id] = reading.values
+
+    worker = BusWorker(bus, profiles, on_reading=keep, on_health=lambda _h: None)
     where = bus.port if isinstance(bus, ModbusRtuBusConfig) else f"{bus.host}:{bus.port}"
     try:
         await worker.link.open()
@@ -214,7 +226,7 @@ async def _poll_bus_once(bus, profiles, timeout_s: float | None) -> list[Check]:
     return checks
 
 
-def _run_async(coro) -> list[Check]:
+def _run_async(coro: Coroutine[Any, Any, list[Check]]) -> list[Check]:
     """asyncio.run, also when called from a thread that already runs a loop (tests)."""
     try:
         asyncio.get_running_loop()
@@ -242,7 +254,7 @@ def check_camera(camera: CameraConfig, seconds: float) -> Check:
                          "check the URL / credentials / device path (and group video for /dev/video*)")
         file_fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
         frames, started = 0, time.monotonic()
-        size = None
+        size = (0, 0)
         while time.monotonic() - started < seconds:
             ok, frame = capture.read()
             if not ok:
@@ -285,7 +297,7 @@ def check_broker(config: AgentConfig, timeout_s: float) -> list[Check]:
     if broker.tls is not None:
         try:
             with broker_tls_context(broker.tls).wrap_socket(raw, server_hostname=broker.host) as tls_sock:
-                cert = tls_sock.getpeercert() or {}
+                cert: dict[str, Any] = tls_sock.getpeercert() or {}
                 subject = dict(x[0] for x in cert.get("subject", ()))
                 checks.append(Check("broker tls", True, f"certificate of {subject.get('commonName', '?')} verified, "
                                                          f"valid until {cert.get('notAfter', '?')}, {tls_sock.version()}"))
@@ -316,10 +328,10 @@ def _mqtt_connect(config: AgentConfig, timeout_s: float) -> Check:
         client.username_pw_set(broker.username, broker.password.get_secret_value() if broker.password else None)
     if broker.tls is not None:
         client.tls_set_context(broker_tls_context(broker.tls))  # the same context the uplink uses
-    answer: dict[str, object] = {}
+    answer: dict[str, ReasonCode] = {}
     done = threading.Event()
 
-    def on_connect(_c, _u, _f, reason, _p) -> None:
+    def on_connect(_c: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
         answer["reason"] = reason
         done.set()
 

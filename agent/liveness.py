@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime
+from typing import Any
 
 from agent.runtime import ReadingBus
 from agent.store import Pending, Store
@@ -50,7 +51,7 @@ class WriterProbe:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._pending: Pending | None = None
+        self._pending: Pending[Any] | None = None
         self._since = 0.0
 
     def stalled_for(self) -> float:

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from agent.config import AgentConfig
@@ -102,7 +102,7 @@ class Recorder:
             verdict = "warn"
         data = settle(data, verdict, findings)
         identity = self.config.identity
-        envelope = Envelope[type(data)](  # type: ignore[misc]
+        envelope = Envelope[type(data)](  # type: ignore[misc,operator]  # parametrised at run time
             id=uuid7(), type=data.record_type, agent_id=identity.agent_id,
             school_id=identity.school_id, canteen_id=identity.canteen_id, seq=1,
             occurred_at=occurred, recorded_at=self.now().astimezone(self.tz),
@@ -129,7 +129,7 @@ class Recorder:
     def _keep_until(self, data: _Data) -> str | None:
         """Purchase records: 6 months past the product's expiry, if that is beyond 2 years."""
         expiry = getattr(data, "expiry_date", None)
-        if data.record_type != "ingredient_purchase" or expiry is None:
+        if data.record_type != "ingredient_purchase" or not isinstance(expiry, date):
             return None
         days = self.config.store.purchase_retention_days_past_expiry
         return (expiry + timedelta(days=days)).isoformat()

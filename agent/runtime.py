@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from agent.sdnotify import Notifier, watchdog_interval_s
 from drivers.readings import DeviceHealth, Reading
@@ -146,8 +146,8 @@ class ReadingBus:
             for listener in self._health_listeners:
                 self._guard(listener.__qualname__, listener, item)
             return
-        for listener in self._reading_listeners:
-            self._guard(listener.__qualname__, listener, item)
+        for on_reading in self._reading_listeners:
+            self._guard(on_reading.__qualname__, on_reading, item)
         for workflow in self._workflows:
             if workflow.wants(item):
                 self._guard(workflow.name, workflow.on_reading, item)
@@ -168,7 +168,7 @@ class ReadingBus:
             self.dispatch(item)
             count += 1
 
-    def _guard(self, name: str, fn: Callable, arg: object) -> None:
+    def _guard(self, name: str, fn: Callable[[Any], object], arg: object) -> None:
         """A failing workflow is logged and skipped; the others carry on."""
         try:
             fn(arg)

@@ -139,7 +139,9 @@ class SerialBadgeParser(LineParser[Card]):
     def decode_line(self, line: bytes) -> Card | None:
         text = _CONTROL.sub("", line.decode("latin-1"))
         m = _CARD_TOKEN.search(text)
-        card = self.normalise(m["card"]) if m else None
+        if m is None:
+            return None
+        card = self.normalise(m["card"])
         return Card(card, m["card"]) if card is not None else None
 
 

@@ -28,7 +28,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 from pydantic import Field
 
@@ -113,25 +113,31 @@ class IndicatorAsciiParser(_LineScaleParser):
 
 # -- Mettler Toledo continuous ---------------------------------------------------------------
 
+Decoded = TypeVar("Decoded")  # what one binary frame decodes to
+
 def mettler_checksum(data: bytes) -> int:
     return -sum(b & 0x7F for b in data) & 0x7F
 
 
-class _BinaryFrameParser:
+class _BinaryFrameParser(Generic[Decoded]):
     """Bad frames are counted once per run of bytes between two good frames."""
 
     bad_frames = 0
     _in_noise = False
+    _buf: bytearray
+
+    def _decode(self, raw: bytes) -> Decoded | None:
+        raise NotImplementedError  # each protocol's frame
 
     def _noise(self) -> None:
         if not self._in_noise:
             self.bad_frames += 1
             self._in_noise = True
 
-    def _scan(self, frame_len: int) -> list:
+    def _scan(self, frame_len: int) -> list[Decoded]:
         """Decode every whole STX-started frame in ``self._buf`` (``self._decode`` of
         the subclass), resynchronising on the next STX after garbage."""
-        out = []
+        out: list[Decoded] = []
         while True:
             start = self._buf.find(STX)
             if start < 0:
@@ -154,7 +160,7 @@ class _BinaryFrameParser:
             out.append(value)
 
 
-class MettlerContinuousParser(_BinaryFrameParser):
+class MettlerContinuousParser(_BinaryFrameParser[ScaleFrame]):
     def __init__(self, checksum: bool = False) -> None:
         self.checksum = checksum
         self.frame_len = 18 if checksum else 17
@@ -221,7 +227,7 @@ def yaohua_frame(value: float, decimals: int = 2) -> bytes:
     return bytes([STX]) + payload + yaohua_check(payload) + bytes([ETX])
 
 
-class YaohuaA9Parser(_BinaryFrameParser):
+class YaohuaA9Parser(_BinaryFrameParser[float]):
     FRAME_LEN = 12
 
     def __init__(self, unit: str = "kg", settle_frames: int = 5) -> None:
@@ -247,7 +253,7 @@ class YaohuaA9Parser(_BinaryFrameParser):
             return None
         if yaohua_check(payload) != raw[9:11]:
             return None
-        value = int(payload[1:7]) / 10 ** (payload[7] - 0x30)
+        value = int(payload[1:7]) / float(10 ** (payload[7] - 0x30))
         return -value if raw[1] == ord("-") else value
 
     def _with_stability(self, value: float) -> ScaleFrame:
@@ -313,7 +319,7 @@ class ScaleConfig(SerialDeviceSettings):
     emit_zero: bool = Field(False, description="Filter: also emit one StableWeight of ~0 g when the scale settles empty.")
 
 
-def make_parser(cfg: ScaleConfig):
+def make_parser(cfg: ScaleConfig) -> AdAsciiParser | IndicatorAsciiParser | MettlerContinuousParser | YaohuaA9Parser:
     if cfg.protocol == "ad_ascii":
         return AdAsciiParser()
     if cfg.protocol == "indicator_ascii":

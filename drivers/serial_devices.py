@@ -7,7 +7,7 @@ them and ``open_driver`` starts the matching reader. Each returned object has ``
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 
@@ -24,7 +24,7 @@ SerialDeviceConfig = Annotated[
     Field(discriminator="kind"),
 ]
 
-Driver = SerialReader | HidLineReader
+Driver = SerialReader[Any] | HidLineReader
 
 
 def open_driver(cfg: BadgeReaderConfig | ThermometerConfig | ScaleConfig | BarcodeReaderConfig,

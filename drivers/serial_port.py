@@ -19,7 +19,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
@@ -44,9 +44,12 @@ def local_now() -> datetime:
 class FrameParser(Protocol[Frame_co]):
     """An incremental decoder: any bytes in, complete valid frames out, never raises."""
 
-    bad_frames: int
+    @property
+    def bad_frames(self) -> int:
+        """Frames dropped as invalid so far (read only: the reader reports it)."""
+        ...
 
-    def feed(self, data: bytes) -> list[Frame_co]: ...
+    def feed(self, data: bytes) -> Sequence[Frame_co]: ...
 
     def reset(self) -> None:
         """Forget a partial frame (called when the port is reopened)."""
@@ -107,7 +110,7 @@ class Backoff:
     max_s: float = 10.0
     factor: float = 2.0
 
-    def delays(self):
+    def delays(self) -> Iterator[float]:
         delay = self.initial_s
         while True:
             yield delay

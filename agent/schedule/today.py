@@ -10,7 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-from agent.config import AgentConfig
+from agent.config import AgentConfig, MealWindow
 from agent.schedule.due import DayFacts, DueItem, due_items, gather_facts, meal_label, served_meals
 from agent.schedule.expiry import ExpiryItem, expiry_items
 from agent.store import Store
@@ -84,7 +84,7 @@ def _morning_checks(items: list[DueItem], config: AgentConfig) -> list[str]:
     return lines
 
 
-def _meal(meal: str, window, items: list[DueItem], facts: DayFacts) -> list[str]:
+def _meal(meal: str, window: MealWindow, items: list[DueItem], facts: DayFacts) -> list[str]:
     served = [r["data"] for r in facts.of("meal_service") if r["data"]["meal"] == meal]
     registered = f"served: {served[-1]['diners']} diners" if served else "meal not registered yet"
     lines = ["", f"{meal_label(meal)} {window.start:%H:%M}–{window.end:%H:%M}  · {registered}"]

@@ -14,6 +14,7 @@ import os
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from agent.store.store import Store
 
@@ -95,15 +96,17 @@ def _evict_media(store: Store, report: BudgetReport, *, delivered: bool) -> None
             os.remove(row["path"])
         except FileNotFoundError:
             pass
-        ids = [row["id"]]
-        store.write(lambda conn, ids=ids: (
-            conn.execute("UPDATE media SET evicted=1 WHERE id=?", ids),
-            conn.execute("DELETE FROM outbox WHERE id=?", ids)))
+        store.write(partial(_forget_media, media_id=row["id"]))
         excess -= row["bytes"]
         report.media_evicted += 1
         if not delivered:
             report.undelivered_media_evicted.append(row["id"])
             log.warning("evicted undelivered media %s under disk pressure", row["id"])
+
+
+def _forget_media(conn: sqlite3.Connection, media_id: str) -> None:
+    conn.execute("UPDATE media SET evicted=1 WHERE id=?", (media_id,))
+    conn.execute("DELETE FROM outbox WHERE id=?", (media_id,))
 
 
 def _checkpoint(store: Store) -> None:

@@ -51,11 +51,11 @@ class RecordDraft:
 
     @property
     def id(self) -> str:
-        return self.envelope["id"]
+        return str(self.envelope["id"])
 
     @property
     def type(self) -> str:
-        return self.envelope["type"]
+        return str(self.envelope["type"])
 
 
 class Saved(NamedTuple):

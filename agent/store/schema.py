@@ -29,47 +29,47 @@ PRIORITY_BY_NAME = {"alarm": Priority.ALARM, "health": Priority.HEALTH, "record"
 
 
 def _v1(db: sqlite_utils.Database) -> None:
-    db["meta"].create({"key": str, "value": str}, pk="key")
-    db["records"].create(
+    db.table("meta").create({"key": str, "value": str}, pk="key")
+    db.table("records").create(
         {"id": str, "seq": int, "type": str, "day": str, "occurred_at": str, "recorded_at": str,
          "verdict": str, "source_id": str, "staff_id": str, "payload": str,
          "keep_until": str, "delivered_at": str},
         pk="id", not_null={"seq", "type", "day", "payload"},
     )
-    db["records"].create_index(["seq"], unique=True)
-    db["records"].create_index(["type", "day"])
-    db["records"].create_index(["delivered_at"])
+    db.table("records").create_index(["seq"], unique=True)
+    db.table("records").create_index(["type", "day"])
+    db.table("records").create_index(["delivered_at"])
     db.execute("CREATE TABLE outbox (n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, "
                "priority INTEGER NOT NULL, kind TEXT NOT NULL, topic TEXT NOT NULL, "
                "payload TEXT, enqueued_at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0)")
-    db["outbox"].create_index(["priority", "n"])
-    db["alarms"].create(
+    db.table("outbox").create_index(["priority", "n"])
+    db.table("alarms").create(
         {"key": str, "kind": str, "severity": str, "subject": str, "state": str,
          "raised_id": str, "raised_at": str, "cleared_id": str, "cleared_at": str, "message": str},
         pk="key",
     )
-    db["alarms"].create_index(["state"])
-    db["media"].create(
+    db.table("alarms").create_index(["state"])
+    db.table("media").create(
         {"id": str, "path": str, "content_type": str, "bytes": int, "sha256": str,
          "record_id": str, "role": str, "created_at": str, "delivered_at": str, "evicted": int},
         pk="id",
     )
-    db["media"].create_index(["created_at"])
-    db["media_progress"].create({"media_id": str, "chunk": int}, pk=("media_id", "chunk"))
-    db["telemetry"].create(
+    db.table("media").create_index(["created_at"])
+    db.table("media_progress").create({"media_id": str, "chunk": int}, pk=("media_id", "chunk"))
+    db.table("telemetry").create(
         {"device_id": str, "t": str, "values": str}, pk=("device_id", "t"))
-    db["telemetry"].create_index(["t"])
-    db["staff"].create(
+    db.table("telemetry").create_index(["t"])
+    db.table("staff").create(
         {"staff_id": str, "name": str, "role": str, "badges": str,
          "health_cert_expires_on": str, "on_duty": int, "updated_at": str},
         pk="staff_id",
     )
-    db["badges"].create({"badge": str, "staff_id": str}, pk="badge")
-    db["duty"].create({"day": str, "staff_id": str, "fit": int, "reason": str, "record_id": str},
+    db.table("badges").create({"badge": str, "staff_id": str}, pk="badge")
+    db.table("duty").create({"day": str, "staff_id": str, "fit": int, "reason": str, "record_id": str},
                       pk=("day", "staff_id"))
-    db["commands"].create(
+    db.table("commands").create(
         {"id": str, "name": str, "received_at": str, "ok": int, "result": str}, pk="id")
-    db["kv"].create({"key": str, "value": str, "updated_at": str}, pk="key")
+    db.table("kv").create({"key": str, "value": str, "updated_at": str}, pk="key")
 
 
 def _v2(db: sqlite_utils.Database) -> None:
@@ -86,7 +86,7 @@ def _v2(db: sqlite_utils.Database) -> None:
     db.execute("INSERT INTO outbox(n, id, priority, kind, topic, payload, enqueued_at, attempts)"
                " SELECT n, id, priority, kind, topic, payload, enqueued_at, attempts FROM outbox_v1")
     db.execute("DROP TABLE outbox_v1")
-    db["outbox"].create_index(["priority", "n"])
+    db.table("outbox").create_index(["priority", "n"])
 
 
 def _v3(db: sqlite_utils.Database) -> None:
@@ -111,7 +111,7 @@ def _v3(db: sqlite_utils.Database) -> None:
     db.execute("INSERT INTO sqlite_sequence(name, seq) SELECT 'outbox', seq FROM sqlite_sequence"
                " WHERE name = 'outbox_v2'")
     db.execute("DROP TABLE outbox_v2")
-    db["outbox"].create_index(["priority", "n"])
+    db.table("outbox").create_index(["priority", "n"])
     db.execute("DROP TABLE IF EXISTS duty")
 
 
@@ -122,7 +122,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the database to ``SCHEMA_VERSION``; return the version found."""
     db = sqlite_utils.Database(conn)
-    found = conn.execute("PRAGMA user_version").fetchone()[0]
+    found = int(conn.execute("PRAGMA user_version").fetchone()[0])
     if found > SCHEMA_VERSION:
         raise RuntimeError(f"database schema v{found} is newer than this agent (v{SCHEMA_VERSION}); "
                            "upgrade the agent or restore a matching backup")

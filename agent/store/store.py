@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from agent.fsutil import write_atomically
 from agent.store.queries import Queries
@@ -34,6 +34,8 @@ from agent.store.writer import (
 )
 
 log = logging.getLogger("agent.store")
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,7 @@ class Store(Queries):
     def writer(self) -> GroupCommitWriter:
         return self._writer
 
-    def write(self, op: Any) -> Any:
+    def write(self, op: Callable[[StoreConnection], T]) -> T:
         """Run a write op ``op(conn)`` in the group-commit writer; return after commit."""
         return self._writer.submit(op).result()
 
@@ -115,7 +117,7 @@ class Store(Queries):
 
     # --- records ---------------------------------------------------------------------
 
-    def submit_record(self, draft: RecordDraft) -> Pending:
+    def submit_record(self, draft: RecordDraft) -> Pending[Saved]:
         """Queue a record; the Pending resolves to ``Saved`` once committed."""
         return self._writer.submit(InsertRecord(draft))
 
@@ -227,7 +229,7 @@ class Store(Queries):
         """The platform has stored these items: drop them from the outbox."""
         return self.submit_ack(ids, at).result()
 
-    def submit_ack(self, ids: Iterable[str], at: str | None = None) -> Pending:
+    def submit_ack(self, ids: Iterable[str], at: str | None = None) -> Pending[int]:
         """Queue an ack without waiting for its commit (the uplink keeps publishing
         meanwhile; an ack lost to a crash only means the item is sent once more)."""
         ids = list(dict.fromkeys(ids))

@@ -18,12 +18,13 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 log = logging.getLogger("agent.store")
 
 Durability = Literal["power_cut", "process_crash"]
-WriteOp = Callable[[sqlite3.Connection], Any]
+T = TypeVar("T")
+WriteOp = Callable[["StoreConnection"], Any]  # runs inside the writer's open transaction
 
 
 class StoreClosed(RuntimeError):
@@ -34,7 +35,7 @@ class StoreWriteError(RuntimeError):
     """A write could not be committed (disk full, I/O error); nothing of it was saved."""
 
 
-class Pending:
+class Pending(Generic[T]):
     """The outcome of one write op, known once the transaction holding it has committed.
 
     A light stand-in for ``concurrent.futures.Future`` (``done()``, ``result(timeout)``):
@@ -44,22 +45,22 @@ class Pending:
 
     __slots__ = ("_committed", "_error", "_value", "op")
 
-    def __init__(self, op: WriteOp, committed: threading.Event) -> None:
+    def __init__(self, op: Callable[[StoreConnection], T], committed: threading.Event) -> None:
         self.op = op
         self._committed = committed
-        self._value: Any = None
+        self._value: T | None = None
         self._error: BaseException | None = None
 
     def done(self) -> bool:
         return self._committed.is_set()
 
-    def result(self, timeout: float | None = None) -> Any:
+    def result(self, timeout: float | None = None) -> T:
         """The op's return value once committed; its exception if it was refused."""
         if not self._committed.wait(timeout):
             raise TimeoutError("store write not committed yet")
         if self._error is not None:
             raise self._error
-        return self._value
+        return self._value  # type: ignore[return-value]  # set (to a T) before _committed
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
         if not self._committed.wait(timeout):
@@ -133,7 +134,7 @@ class GroupCommitWriter:
         self._max_batch = max_batch
         self._lock = threading.Lock()
         self._work = threading.Condition(self._lock)
-        self._jobs: list[Pending] = []
+        self._jobs: list[Pending[Any]] = []
         self._committed = threading.Event()  # set when the current ``_jobs`` are committed
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
@@ -141,7 +142,7 @@ class GroupCommitWriter:
         self.ops = 0
         self._thread.start()
 
-    def submit(self, op: WriteOp) -> Pending:
+    def submit(self, op: Callable[[StoreConnection], T]) -> Pending[T]:
         with self._lock:
             if self._closed:
                 raise StoreClosed("store is closed")
@@ -160,7 +161,7 @@ class GroupCommitWriter:
             self._work.notify()
         self._thread.join(timeout)
 
-    def _take_jobs(self) -> tuple[list[Pending], threading.Event, bool]:
+    def _take_jobs(self) -> tuple[list[Pending[Any]], threading.Event, bool]:
         with self._lock:
             while not self._jobs and not self._closed:
                 self._work.wait()
@@ -185,7 +186,7 @@ class GroupCommitWriter:
                             job._error = StoreWriteError(f"not saved: {exc!r}")
             committed.set()
 
-    def _commit_batch(self, batch: list[Pending]) -> None:
+    def _commit_batch(self, batch: list[Pending[Any]]) -> None:
         try:
             try:
                 results = self._run_batch(batch, isolate=False)
@@ -207,7 +208,7 @@ class GroupCommitWriter:
             else:
                 job._error = value
 
-    def _run_batch(self, batch: list[Pending], *, isolate: bool) -> list[tuple[bool, Any]]:
+    def _run_batch(self, batch: list[Pending[Any]], *, isolate: bool) -> list[tuple[bool, Any]]:
         """One transaction for the whole batch; raises _OpFailed on the fast path."""
         conn = self._conn
         results: list[tuple[bool, Any]] = []
@@ -230,7 +231,7 @@ class GroupCommitWriter:
         return results
 
     @staticmethod
-    def _run_fast(conn: StoreConnection, batch: list[Pending]) -> list[Any]:
+    def _run_fast(conn: StoreConnection, batch: list[Pending[Any]]) -> list[Any]:
         """Run the batch's ops in order; consecutive ops that share a ``run_many``
         (record inserts) go to the database together, as one executemany."""
         values: list[Any] = []

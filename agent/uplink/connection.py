@@ -16,11 +16,13 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from agent.config import BrokerConfig
 from agent.uplink.tls import broker_tls_context
@@ -67,7 +69,7 @@ class BrokerLink:
     """Builds and connects paho clients according to the broker config."""
 
     def __init__(self, config: BrokerConfig, client_id: str, status_topic: str,
-                 will_payload: dict, *, first_connect: bool) -> None:
+                 will_payload: dict[str, Any], *, first_connect: bool) -> None:
         self.config = config
         self.client_id = client_id
         self.status_topic = status_topic
@@ -90,9 +92,10 @@ class BrokerLink:
 
     def _client(self, protocol: str) -> mqtt.Client:
         version = mqtt.MQTTv5 if protocol == "mqtt5" else mqtt.MQTTv311
-        kwargs = {"clean_session": self.first_connect} if version == mqtt.MQTTv311 else {}
+        # clean_session exists only in MQTT 3.1.1 (MQTT 5 says clean_start at connect)
+        clean_session = self.first_connect if version == mqtt.MQTTv311 else None
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=version,
-                             **kwargs)
+                             clean_session=clean_session)
         client.max_inflight_messages_set(self.config.inflight_max)
         client.max_queued_messages_set(0)
         if self.config.username:
@@ -107,27 +110,30 @@ class BrokerLink:
     def _connect_once(self, protocol: str, on_message: MessageHandler, on_puback: PubackHandler,
                       on_disconnect: Callable[[], None], timeout_s: float) -> Connected:
         client = self._client(protocol)
-        result: dict = {}
+        result: dict[str, Any] = {}
 
-        def connected(_c, _u, flags, reason_code, properties) -> None:
+        def connected(_c: mqtt.Client, _u: Any, flags: Any, reason_code: ReasonCode,
+                      properties: Properties | None) -> None:
             result["rc"] = reason_code
             result["session_present"] = bool(getattr(flags, "session_present", False))
             result["receive_maximum"] = getattr(properties, "ReceiveMaximum", 65535) if properties else 65535
 
-        def published(_c, _u, mid, reason_code, _p) -> None:
+        def published(_c: mqtt.Client, _u: Any, mid: int, reason_code: ReasonCode, _p: Any) -> None:
             on_puback(mid, not reason_code.is_failure)
 
         client.on_connect = connected
         client.on_message = lambda _c, _u, message: on_message(message)
         client.on_publish = published
         client.on_disconnect = lambda *_a: on_disconnect()
-        kwargs = {}
+        clean_start: bool | Literal[3] = mqtt.MQTT_CLEAN_START_FIRST_ONLY  # paho's default
+        props: Properties | None = None
         if protocol == "mqtt5":
-            props = Properties(PacketTypes.CONNECT)
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho leaves it untyped
             props.SessionExpiryInterval = self.config.session_expiry_s
-            kwargs = {"clean_start": self.first_connect, "properties": props}
+            clean_start = self.first_connect
         try:
-            client.connect(self.config.host, self.config.port, keepalive=self.config.keepalive_s, **kwargs)
+            client.connect(self.config.host, self.config.port, keepalive=self.config.keepalive_s,
+                           clean_start=clean_start, properties=props)
         except (TimeoutError, OSError, ssl.SSLError) as exc:
             raise ConnectionError(f"cannot reach broker {self.config.host}:{self.config.port}: {exc}") from exc
         deadline = time.monotonic() + timeout_s
@@ -157,6 +163,8 @@ def _close(client: mqtt.Client) -> None:
     except Exception:  # noqa: BLE001 - closing a half-open client
         pass
     try:
-        client.socket() and client.socket().close()
+        sock = client.socket()
+        if sock is not None:
+            sock.close()
     except Exception:  # noqa: BLE001
         pass

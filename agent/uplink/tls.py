@@ -22,7 +22,7 @@ class _ExpectedNameContext(ssl.SSLContext):
 
     expected_name: str
 
-    def wrap_socket(self, sock: Any, *args: Any, **kwargs: Any) -> ssl.SSLSocket:  # type: ignore[override]
+    def wrap_socket(self, sock: Any, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
         kwargs["server_hostname"] = self.expected_name
         return super().wrap_socket(sock, *args, **kwargs)
 

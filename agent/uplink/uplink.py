@@ -57,7 +57,7 @@ class Uplink:
         self._commands: list[bytes] = []
         self._chunks_done: list[tuple[str, int]] = []
         self._broker_done: list[str] = []
-        self._pending_acks: list[Pending] = []
+        self._pending_acks: list[Pending[Any]] = []
         # live video frames (QoS 0, newest kept): handed over by any thread, sent by this one
         self._live: deque[tuple[str, bytes]] = deque(maxlen=4)
         self._live_lock = threading.Lock()
@@ -87,7 +87,7 @@ class Uplink:
     def _backoff(self, attempt: int) -> float:
         """Exponential back-off with jitter, so a fleet does not reconnect in lockstep."""
         ceiling = min(self.broker.reconnect_max_s, self.broker.reconnect_min_s * 2 ** attempt)
-        return ceiling * random.uniform(0.5, 1.0)
+        return float(ceiling * random.uniform(0.5, 1.0))
 
     # --- one connection --------------------------------------------------------------
 
@@ -136,6 +136,7 @@ class Uplink:
     def _fill(self) -> bool:
         """Hand the next outbox items to MQTT while the window has room."""
         conn = self._conn
+        assert conn is not None  # only while connected
         room = self.delivery.room(conn.receive_maximum)
         items = self.delivery.next_items(room)
         for item in items:
@@ -152,6 +153,7 @@ class Uplink:
             self.delivery.track(item, mids)
 
     def _publish(self, suffix: str, payload: bytes, qos: int) -> int:
+        assert self._conn is not None  # only while connected
         info = self._conn.client.publish(f"{self.root}/{suffix}", payload, qos=qos)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             self._lost = True
@@ -192,7 +194,7 @@ class Uplink:
             except (ValueError, KeyError, TypeError):
                 log.warning("malformed ack ignored bytes=%d", len(message.payload))
         elif message.topic.endswith("/cmd"):
-            self._commands.append(message.payload)
+            self._commands.append(bytes(message.payload))
 
     def _on_puback(self, mid: int, ok: bool) -> None:
         chunk = self.media.on_puback(mid)
@@ -234,6 +236,7 @@ class Uplink:
 
     def _publish_status(self) -> None:
         payload = {"online": True, **self.status()}
+        assert self._conn is not None  # only while connected
         self._conn.client.publish(f"{self.root}/status", json.dumps(payload, ensure_ascii=False),
                                   qos=1, retain=True)
 

@@ -35,7 +35,7 @@ class Observation:
 
     track_id: int
     box: Box
-    p_violation: dict[str, float | None]
+    p_violation: dict[Kind, float | None]
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ class Compliance:
                     events.append(event)
         return events
 
-    def _judge(self, track_id: int, kind: str, t: float, at: datetime, p: float,
+    def _judge(self, track_id: int, kind: Kind, t: float, at: datetime, p: float,
                box: Box) -> Event | None:
         n, m = self.rules.agree
         episode = self.episodes.get((track_id, kind))
@@ -134,16 +134,17 @@ class Compliance:
             episode.compliant_since = next(s for s in episode.history if not s.violating)
         if episode.violating and not episode.raised:
             start = episode.run_start
+            assert start is not None  # set whenever violating
             if t - start.t >= self.rules.persist_s:
                 episode.raised = True
                 seen = [s.p for s in episode.history if s.violating]
                 return Raised(track_id, kind, start.t, start.at, t, at, t - start.t,
-                              float(sum(seen) / len(seen)), box)  # type: ignore[arg-type]
+                              float(sum(seen) / len(seen)), box)
         if episode.raised and not episode.violating and episode.compliant_since is not None:
             if t - episode.compliant_since.t >= self.rules.clear_s:
                 episode.raised = False
                 episode.compliant_since = None
-                return Cleared(track_id, kind, t, at, "fixed")  # type: ignore[arg-type]
+                return Cleared(track_id, kind, t, at, "fixed")
         return None
 
     def end_tracks(self, t: float, at: datetime, track_ids: Iterable[int],

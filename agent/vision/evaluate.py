@@ -14,6 +14,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -55,7 +56,7 @@ class MaskReport:
     def accuracy(self) -> float:
         return (self.confusion[0][0] + self.confusion[1][1]) / max(1, self.total)
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         return {"images": self.total, "confusion": self.confusion,
                 "balanced_accuracy": round(self.balanced_accuracy, 4),
                 "accuracy": round(self.accuracy, 4), "no_face": self.no_face,

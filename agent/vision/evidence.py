@@ -110,7 +110,7 @@ def encode_clip(frames: Sequence[np.ndarray], fps: float, quality: int) -> bytes
 def _open_writer(path: str, fps: float, size: tuple[int, int], quality: int) -> cv2.VideoWriter:
     """MJPEG AVI through FFmpeg (about half the bytes), else OpenCV's built-in encoder."""
     for backend in CLIP_BACKENDS:
-        writer = cv2.VideoWriter(path, backend, cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+        writer = cv2.VideoWriter(path, backend, cv2.VideoWriter.fourcc(*"MJPG"), fps, size)
         if writer.isOpened():
             writer.set(cv2.VIDEOWRITER_PROP_QUALITY, quality)  # honoured by the built-in one
             return writer

@@ -71,7 +71,7 @@ def decode_boxes(loc: np.ndarray, anchors: np.ndarray) -> np.ndarray:
 
 def decode_landmarks(pts: np.ndarray, anchors: np.ndarray) -> np.ndarray:
     pts = pts.reshape(-1, 5, 2)
-    return anchors[:, None, :2] + pts * CENTRE_VARIANCE * anchors[:, None, 2:]
+    return np.asarray(anchors[:, None, :2] + pts * CENTRE_VARIANCE * anchors[:, None, 2:])
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int]:
@@ -104,8 +104,9 @@ class FaceDetector:
 
     @classmethod
     def from_manifest(cls, models_dir: Path | str | None = None, threads: int | None = None,
-                      **kwargs: float | int | None) -> FaceDetector:
-        return cls(load_model(MODEL_NAME, models_dir, threads), **kwargs)
+                      score_threshold: float = 0.6, nms_threshold: float = 0.4,
+                      max_side: int | None = 640) -> FaceDetector:
+        return cls(load_model(MODEL_NAME, models_dir, threads), score_threshold, nms_threshold, max_side)
 
     def _input(self, image_bgr: np.ndarray) -> tuple[np.ndarray, float]:
         if image_bgr.ndim == 2:
@@ -138,5 +139,6 @@ class FaceDetector:
 
     @staticmethod
     def _face(box: np.ndarray, score: float, landmarks: np.ndarray) -> Face:
-        return Face(box=tuple(float(v) for v in box), score=float(score),
+        x1, y1, x2, y2 = (float(v) for v in box)
+        return Face(box=(x1, y1, x2, y2), score=float(score),
                     landmarks=tuple((float(x), float(y)) for x, y in landmarks))

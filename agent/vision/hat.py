@@ -15,6 +15,7 @@ import logging
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -113,7 +114,7 @@ def enroll(source_dir: Path | str, site_dir: Path | str = DEFAULT_SITE_DIR,
     return report
 
 
-def load_head(site_dir: Path, backbone_sha256: str) -> tuple[LogisticHead, dict]:
+def load_head(site_dir: Path, backbone_sha256: str) -> tuple[LogisticHead, dict[str, Any]]:
     entry = json.loads((site_dir / ENROLMENT_FILE).read_text(encoding="utf-8"))
     head_path = site_dir / entry["file"]
     if not head_path.is_file() or sha256_file(head_path) != entry["head_sha256"]:
@@ -129,7 +130,7 @@ def load_head(site_dir: Path, backbone_sha256: str) -> tuple[LogisticHead, dict]
 
 
 class HatClassifier:
-    def __init__(self, head: LogisticHead, backbone: BackboneFeatures, entry: dict) -> None:
+    def __init__(self, head: LogisticHead, backbone: BackboneFeatures, entry: dict[str, Any]) -> None:
         self.head = head
         self.backbone = backbone
         self.entry = entry

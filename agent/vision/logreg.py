@@ -20,11 +20,11 @@ class LogisticHead:
 
     def decision(self, features: np.ndarray) -> np.ndarray:
         z = (features - self.feature_mean) / self.feature_std
-        return z @ self.weights + self.bias
+        return np.asarray(z @ self.weights + self.bias)
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         """Probability of the positive class for each row."""
-        return 1.0 / (1.0 + np.exp(-np.clip(self.decision(features), -50, 50)))
+        return np.asarray(1.0 / (1.0 + np.exp(-np.clip(self.decision(features), -50, 50))))
 
 
 def fit_logistic(features: np.ndarray, labels: np.ndarray, l2: float = 1.0,

@@ -27,7 +27,8 @@ class MaskClassifier:
         self.model = model
         self.batch_size = batch_size
         entry = model.entry
-        self.margin = float(entry.preprocessing.get("margin", 0.2))
+        margin = entry.preprocessing.get("margin", 0.2)
+        self.margin = float(margin) if isinstance(margin, int | float | str) else 0.2
         self.size = (entry.input.width or 128, entry.input.height or 128)
         classes = {name: index for index, name in (entry.class_map or {}).items()}
         self.no_mask_index = classes[NO_MASK_CLASS]

@@ -75,8 +75,10 @@ class MotionDetector:
         diff = cv2.absdiff(grey, cv2.convertScaleAbs(self._background))
         cv2.accumulateWeighted(grey, self._background, self.learn_rate)
         _, moving = cv2.threshold(diff, self.threshold, 1, cv2.THRESH_BINARY)
-        moving &= self._mask
-        counted = max(1, int(self._mask.sum()))
+        mask = self._mask
+        assert mask is not None  # set with the background above
+        moving &= mask
+        counted = max(1, int(mask.sum()))
         fraction = float(moving.sum()) / counted
         if fraction < self.min_area:
             return MotionResult(False, fraction, [])

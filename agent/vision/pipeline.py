@@ -39,6 +39,7 @@ from agent.vision.compliance import (
     Cleared,
     Compliance,
     Event,
+    Kind,
     Observation,
     Raised,
     Rules,
@@ -108,12 +109,12 @@ class FrameResult:
 
     t: float
     gated: bool  # True: nothing moved, no detection ran
-    faces: list[tuple[int, Box, dict[str, float | None]]] = field(default_factory=list)
+    faces: list[tuple[int, Box, dict[Kind, float | None]]] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
 
 
 def compliance_rules(vision: VisionConfig) -> Rules:
-    return Rules(persist_s=vision.persist_s, clear_s=vision.clear_s, agree=tuple(vision.agree_frames),
+    return Rules(persist_s=vision.persist_s, clear_s=vision.clear_s, agree=vision.agree_frames,
                  thresholds={"no_mask": vision.mask_threshold, "no_hat": 1.0 - vision.hat_threshold})
 
 
@@ -200,7 +201,7 @@ class CameraPipeline:
         self.timings.faces += len(faces)
         return faces
 
-    def _classify(self, image: np.ndarray, faces: list[Face]) -> list[dict[str, float | None]]:
+    def _classify(self, image: np.ndarray, faces: list[Face]) -> list[dict[Kind, float | None]]:
         tick = time.perf_counter()
         judged = [i for i, f in enumerate(faces) if min(f.width, f.height) >= self.vision.min_face_px]
         boxes = [faces[i].box for i in judged]
@@ -211,14 +212,16 @@ class CameraPipeline:
                 if self.mask_on:
                     no_mask = dict(zip(judged, self.models.mask.predict_boxes(image, boxes).tolist(),
                                        strict=True))
-                if self.hat_on:
-                    hats = [self.models.hat.predict(image, box) for box in boxes]
+                hat = self.models.hat
+                if self.hat_on and hat is not None:
+                    hats = [hat.predict(image, box) for box in boxes]
                     no_hat = {i: 1.0 - p for i, p in zip(judged, hats, strict=True)}
         self.timings.classify_s += time.perf_counter() - tick
         return [{"no_mask": no_mask.get(i), "no_hat": no_hat.get(i)} for i in range(len(faces))]
 
     def _evidence(self, frame: Frame, result: FrameResult) -> None:
         evidence = self.evidence
+        assert evidence is not None  # called only with evidence configured
         if not result.gated:
             evidence.note_faces(frame.t, [(i, box) for i, box, _ in result.faces])
         for event in result.events:

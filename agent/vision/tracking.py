@@ -36,7 +36,7 @@ def centre_distance(a: Box, b: Box) -> float:
     width = max(1e-6, ((a[2] - a[0]) + (b[2] - b[0])) / 2)
     dx = (a[0] + a[2] - b[0] - b[2]) / 2
     dy = (a[1] + a[3] - b[1] - b[3]) / 2
-    return (dx * dx + dy * dy) ** 0.5 / width
+    return float((dx * dx + dy * dy) ** 0.5 / width)
 
 
 class FaceTracker:

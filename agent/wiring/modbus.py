@@ -71,7 +71,7 @@ def build(agent: Agent, profiles: dict[str, DeviceProfile] | None = None) -> lis
                          for bus in config.modbus for d in bus.devices if d.profile in profiles})
     scheduler = ModbusScheduler(config.modbus, on_reading=agent.bus.publish, on_health=agent.bus.publish_health,
                                 profiles=profiles, now=agent.now)
-    agent.modbus_scheduler = scheduler
+    agent.modbus_scheduler = scheduler  # type: ignore[attr-defined]  # undeclared Agent field: arch-wiring declares them (issue 12 item 1)
     offline = ModbusOfflineWatch(agent.recorder, modbus_device_ids(config),
                                  config.rules.cold_chain.probe_silent_minutes)
     agent.bus.on_health(offline.on_health)

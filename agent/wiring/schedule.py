@@ -17,8 +17,9 @@ if TYPE_CHECKING:
 
 
 def build(agent: Agent) -> list[Component]:
-    agent.schedule_engine = ScheduleEngine(agent.recorder, notify=_notify(agent))
-    return [ScheduleComponent(agent.schedule_engine, agent.now)]
+    engine = ScheduleEngine(agent.recorder, notify=_notify(agent))
+    agent.schedule_engine = engine  # type: ignore[attr-defined]  # undeclared Agent field: arch-wiring declares them (issue 12 item 1)
+    return [ScheduleComponent(engine, agent.now)]
 
 
 def _notify(agent: Agent) -> Notify | None:

@@ -29,7 +29,7 @@ from agent.workflows.morning_check import MorningCheck
 from agent.workflows.receiving import Receiving
 from agent.workflows.stations import StationWorkflow
 from drivers.readings import HealthSink, ReadingSink
-from drivers.serial_devices import open_driver
+from drivers.serial_devices import Driver, open_driver
 from drivers.thermometer import ThermometerConfig
 
 if TYPE_CHECKING:
@@ -52,14 +52,14 @@ class SerialDeviceComponent:
         self.cfg = cfg
         self.name = f"serial-{cfg.id}"
         self._sink, self._health_sink, self._now = sink, health_sink, now
-        self.driver = None
+        self.driver: Driver | None = None
 
     def run(self, stop: threading.Event) -> None:
-        self.driver = open_driver(self.cfg, self._sink, self._health_sink, self._now)
+        driver = self.driver = open_driver(self.cfg, self._sink, self._health_sink, self._now)
         try:
             stop.wait()
         finally:
-            self.driver.stop()
+            driver.stop()
 
 
 def resolve_station(station: StationConfig, config: AgentConfig) -> StationConfig:
@@ -79,7 +79,8 @@ def build(agent: Agent) -> list[Component]:
     config = agent.config
     feedback = getattr(agent, "feedback", None)
     if feedback is None:
-        feedback = agent.feedback = Feedback.default(agent.now)  # screens/buzzers: add_output later
+        # screens/buzzers: add_output later
+        feedback = agent.feedback = Feedback.default(agent.now)  # type: ignore[attr-defined]  # undeclared Agent field: arch-wiring declares them (issue 12 item 1)
     health = DeviceHealthWatch(agent.recorder, {d.id for d in config.devices})
     agent.bus.on_health(health.on_health)
     agent.bus.add_workflow(health)

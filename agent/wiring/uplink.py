@@ -17,6 +17,7 @@ def build(agent: Agent) -> list[Component]:
     broker = agent.config.broker
     commands = CommandProcessor(agent.store, agent.command_handlers, agent.now,
                                 broker.platform_public_key)
-    agent.uplink = Uplink(agent.store, broker, agent.config.identity.agent_id, commands,
-                          status=lambda: build_status(agent), status_version=lambda: agent.devices.version)
-    return [agent.uplink]
+    uplink = Uplink(agent.store, broker, agent.config.identity.agent_id, commands,
+                    status=lambda: build_status(agent), status_version=lambda: agent.devices.version)
+    agent.uplink = uplink  # type: ignore[attr-defined]  # undeclared Agent field: arch-wiring declares them (issue 12 item 1)
+    return [uplink]

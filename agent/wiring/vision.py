@@ -36,10 +36,10 @@ def build(agent: Agent) -> list[Component]:
     budget = int(config.store.disk_budget_mb * 1024 * 1024)
     workers = [CameraWorker(cam, config.vision, models, agent.recorder, agent.devices, agent.now, budget)
                for cam in config.cameras]
-    agent.vision_workers = {w.cam.id: w for w in workers}
+    agent.vision_workers = {w.cam.id: w for w in workers}  # type: ignore[attr-defined]  # undeclared Agent field: arch-wiring declares them (issue 12 item 1)
     live = LiveHub({w.cam.id: w.source for w in workers}, config.vision, agent.store, agent.now,
                    publish=lambda suffix, payload: _publish_live(agent, suffix, payload))
-    agent.vision_live = live
+    agent.vision_live = live  # type: ignore[attr-defined]  # undeclared Agent field: arch-wiring declares them (issue 12 item 1)
     agent.command_handlers.update(live.handlers())
     log.info("vision ready cameras=%d hat_enrolled=%s", len(workers), models.hat is not None)
     return [*workers, live]

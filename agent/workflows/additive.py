@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from agent.records import AdditiveUsage
 from agent.workflows.stations import Staff, StationWorkflow, parse_choice
@@ -42,7 +43,7 @@ class Session:
 class AdditiveStation(StationWorkflow):
     kind = "additive"
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # StationWorkflow's
         super().__init__(*args, **kwargs)
         self.additives = list(self.station.additives) or sorted(self.config.rules.additive_limits_g)
         self.session: Session | None = None

@@ -19,8 +19,10 @@ A repeated check-in is answered ``已登记`` and writes nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
-from agent.records import LeaderMeal, StaffTraining, SuperiorInspection
+from agent.records import LeaderMeal, StaffTraining, SuperiorInspection, _Data
 from agent.workflows.stations import Staff, StationWorkflow, meal_label, parse_choice
 from drivers.readings import BadgeScan, TextInput
 
@@ -33,7 +35,7 @@ MODE_LABELS = {"leader_meal": "陪餐 / leader meal", "staff_training": "培训�
 class CheckinStation(StationWorkflow):
     kind = "checkin"
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # StationWorkflow's
         super().__init__(*args, **kwargs)
         self.mode = self.station.checkin_modes[0]
 
@@ -82,14 +84,14 @@ class CheckinStation(StationWorkflow):
         self._record(LeaderMeal(meal=meal, staff_id=staff.staff_id, name=staff.name, role=staff.role),
                      staff, scan, f"{meal_label(meal)}陪餐已登记")
 
-    def _already(self, day: str, staff: Staff, same) -> bool:
+    def _already(self, day: str, staff: Staff, same: Callable[[dict[str, Any]], bool]) -> bool:
         earlier = self.records_today(self.mode, day, staff.staff_id)
         if any(same(r["data"]) for r in earlier):
             self.say(f"{staff.name} 已登记 / already checked in")
             return True
         return False
 
-    def _record(self, data, staff: Staff, scan: BadgeScan, done: str) -> None:
+    def _record(self, data: _Data, staff: Staff, scan: BadgeScan, done: str) -> None:
         saved = self.recorder.record(data, occurred_at=scan.at, source=self.source("badge"),
                                      operator=staff.operator)
         self.say(f"{staff.name} {done} / recorded", level="ok",

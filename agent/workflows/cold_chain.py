@@ -191,9 +191,10 @@ class ColdChain:
     def _flush(self, probe: _Probe) -> None:
         samples, probe.pending = probe.pending, []
         kind = "temp_humidity" if any("humidity_pct" in s for s in samples) else "temperature"
-        batch = {"id": uuid7(), "device_id": probe.role.device_id, "kind": kind, "samples": samples}
+        batch_id = uuid7()
+        batch = {"id": batch_id, "device_id": probe.role.device_id, "kind": kind, "samples": samples}
         TelemetryBatch.model_validate(batch)  # the published shape, checked before it is stored
-        self.store.add_telemetry(batch["id"], probe.role.device_id, batch,
+        self.store.add_telemetry(batch_id, probe.role.device_id, batch,
                                  [(s["t"], {k: v for k, v in s.items() if k != "t"}) for s in samples])
         log.debug("telemetry batch stored device=%s samples=%d", probe.role.device_id, len(samples))
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from agent.records import FoodSample
 from agent.workflows.stations import Staff, StationWorkflow, meal_label
@@ -43,7 +44,7 @@ class Session:
 class FoodSampleStation(StationWorkflow):
     kind = "food_sample"
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # StationWorkflow's
         super().__init__(*args, **kwargs)
         self.rules = self.config.rules.food_sample
         self.session: Session | None = None

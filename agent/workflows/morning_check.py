@@ -42,7 +42,9 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
+from agent.feedback import Level
 from agent.recorder import Recorded
 from agent.records import StaffHealthCheck
 from agent.rules import EXCLUDED_EARLIER
@@ -110,7 +112,7 @@ class Session:
 class MorningCheck(StationWorkflow):
     kind = "morning_check"
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # StationWorkflow's
         super().__init__(*args, **kwargs)
         self.rules = self.config.rules.morning_check
         self.settle = self.station.settle_readings or 1
@@ -157,6 +159,7 @@ class MorningCheck(StationWorkflow):
             self.say("无法识别，0=正常 1x=症状 2x=手部 / not understood", level="warn",
                      log_text=f"morning check answer rejected length={len(text)}")
             return
+        assert self.session is not None  # checked on entry
         self.session.answers = answers
         self.say("已记录回答 / answers noted", log_text="morning check answers noted")
         self._finish_if_ready(reading.at)
@@ -229,7 +232,7 @@ class MorningCheck(StationWorkflow):
             if left <= max(self.config.rules.expiry.warn_days, default=0):
                 parts.append(f"健康证 {left} 天后到期 / certificate expires in {left} d")
         if not data.fit_for_duty:
-            level = "error"
+            level: Level = "error"
             status = "复测正常" if saved.verdict != "fail" else "不合格"
             if not any("不得上岗" in p or "停岗" in p for p in parts):
                 parts.append("今日不得上岗 / not fit for duty today")

@@ -138,7 +138,7 @@ class Premises:
         method = role.role  # uv_lamp or ozone
         target = self.rules.uv_min_minutes if method == "uv_lamp" else self.rules.ozone_min_minutes
         minutes = max(0.0, (ended_at - run.started_at).total_seconds() / 60)
-        data = PremisesDisinfection(device_id=role.device_id, room=role.room, method=method,  # type: ignore[arg-type]
+        data = PremisesDisinfection(device_id=role.device_id, room=role.room, method=method,
                                     started_at=run.started_at.astimezone(self.tz),
                                     ended_at=ended_at.astimezone(self.tz), minutes=round(minutes, 2),
                                     target_minutes=target)

@@ -98,7 +98,7 @@ class Session:
 class Receiving(StationWorkflow):
     kind = "receiving"
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # StationWorkflow's
         super().__init__(*args, **kwargs)
         self.suppliers = list(self.config.site.suppliers)
         self.session: Session | None = None
@@ -193,6 +193,8 @@ class Receiving(StationWorkflow):
 
     def _write(self, session: Session, at: datetime) -> None:
         v = session.values
+        weighed_g = session.grams
+        assert weighed_g is not None  # _advance writes only once the goods are weighed
         supplier = v["supplier"]
         licence = self.config.site.suppliers.get(supplier)
         data = IngredientPurchase(
@@ -208,7 +210,7 @@ class Receiving(StationWorkflow):
         elif verdict == "warn":
             self.say(f"{v['item']} 已登记，注意：{notes}", level="warn")
         else:
-            self.say(f"{v['item']} {session.grams / 1000:.3f} kg 验收合格 / accepted", level="ok")
+            self.say(f"{v['item']} {weighed_g / 1000:.3f} kg 验收合格 / accepted", level="ok")
         log.info("receiving recorded station=%s id=%s verdict=%s", self.station.id, saved.id, verdict)
         # the next item from the same supplier: keep the supplier, ask again for the rest
         session.values = {"supplier": supplier}

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from typing import Any
 
 import serial
 
@@ -68,7 +69,7 @@ class SerialLink(_BufferedLink):
     def __init__(self, port: str, *, baudrate: int, parity: str, stopbits: int, bytesize: int) -> None:
         super().__init__()
         self.name = port
-        self._settings = {"baudrate": baudrate, "parity": parity, "stopbits": stopbits, "bytesize": bytesize}
+        self._settings: dict[str, Any] = {"baudrate": baudrate, "parity": parity, "stopbits": stopbits, "bytesize": bytesize}
         self._serial: serial.Serial | None = None
 
     @property
@@ -164,7 +165,7 @@ class TcpLink(_BufferedLink):
             )
         except (OSError, TimeoutError) as exc:
             raise LinkLost(f"{self.name}: {exc!r}") from exc
-        self._transport, self._protocol, self._lost = transport, protocol, None  # type: ignore[assignment]
+        self._transport, self._protocol, self._lost = transport, protocol, None
         self._buffer.clear()
         log.info("modbus tcp connected: %s", self.name)
 

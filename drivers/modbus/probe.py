@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .decoding import ReadBlock, decode_block, plan_reads
 from .links import LinkLost, SerialLink, TcpLink
@@ -63,7 +64,7 @@ async def _scan_slave(transactor: Transactor, slave: int, signatures: Sequence[t
     silent = 0
     for block, fitting in signatures:
         reply = await transactor.transact(read_request(block, slave), timeout_s)
-        base = {"baudrate": where[0], "parity": where[1], "slave": slave, "function": block.function,
+        base: dict[str, Any] = {"baudrate": where[0], "parity": where[1], "slave": slave, "function": block.function,
                 "address": block.address, "count": block.count}
         if reply.outcome is Outcome.OK and reply.pdu is not None:
             words = list(reply.pdu.bits if block.is_bits else reply.pdu.registers)
@@ -105,7 +106,7 @@ async def probe_async(port: str, *, baudrates: Sequence[int] = DEFAULT_BAUDRATES
     slave_ids = list(slaves)
     if port.startswith("tcp://"):
         host, _, tcp_port = port.removeprefix("tcp://").rpartition(":")
-        link = TcpLink(host, int(tcp_port or 502))
+        link: TcpLink | SerialLink = TcpLink(host, int(tcp_port or 502))
         return await _scan_link(link, "socket", 0.0, slave_ids, signatures, timeout_s, absent_after, (None, None))
     rows: list[ProbeRow] = []
     for baudrate in baudrates:

@@ -9,9 +9,6 @@ from __future__ import annotations
 from agent.store import OutboxItem
 
 ALARM = "alarm"
-STATUS = "status"
-ACK = "ack"
-CMD = "cmd"
 
 
 def outbox_topic(item: OutboxItem) -> str:

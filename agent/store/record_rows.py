@@ -23,7 +23,8 @@ INSERT_OUTBOX = "INSERT INTO outbox(id, priority, kind, ref, payload, enqueued_a
 class RecordDraft:
     """An envelope ready to store, less its ``seq`` (assigned at commit)."""
 
-    __slots__ = ("_body_tail", "_outbox_row", "_record_row", "day", "envelope", "keep_until", "priority")
+    __slots__ = ("_body_tail", "_judgement", "_outbox_row", "_record_row", "day", "envelope", "keep_until",
+                 "priority")
 
     def __init__(self, envelope: dict[str, Any], priority: Priority, day: str,
                  keep_until: str | None = None) -> None:
@@ -44,6 +45,7 @@ class RecordDraft:
                             envelope.get("verdict"), source.get("device_id"), staff_id, keep_until)
         kind = "alarm" if record_type == "alarm" else "record"
         self._outbox_row = (record_id, int(priority), kind, record_type, None, recorded_at)
+        self._judgement = (record_type, envelope.get("verdict"), tuple(envelope.get("findings") or ()))
 
     def payload_with(self, seq: int) -> str:
         """The exact JSON to publish once the record is numbered ``seq``."""
@@ -92,9 +94,7 @@ def insert_records(conn: StoreConnection, drafts: list[RecordDraft]) -> list[Sav
     for seq, draft in enumerate(drafts, conn.take_seqs(len(drafts))):
         payload = draft.payload_with(seq)
         rows.append((seq, payload, *draft._record_row))
-        envelope = draft.envelope
-        saved.append(Saved(draft._record_row[0], seq, payload, envelope["type"], envelope.get("verdict"),
-                           tuple(envelope.get("findings") or ())))
+        saved.append(Saved(draft._record_row[0], seq, payload, *draft._judgement))
     conn.executemany(INSERT_RECORD, rows)
     conn.executemany(INSERT_OUTBOX, [draft._outbox_row for draft in drafts])
     return saved

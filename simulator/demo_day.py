@@ -28,7 +28,7 @@ import time as systime
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agent.cli_schedule import CLI_SOURCE
 from agent.records import MealService, Operator
@@ -44,9 +44,32 @@ from simulator.modbus_physics import (
 from simulator.modbus_scenarios import SimDevice
 
 if TYPE_CHECKING:
-    from simulator.demo import Rig
+    from agent.app import Agent
+    from agent.config import AgentConfig
+    from agent.feedback import MemoryOutput
+    from simulator.demo_kitchen import DemoClock, KitchenCamera, SerialKit
 
 log = logging.getLogger("simulator.demo")
+
+
+class Rig(Protocol):
+    """What the day needs of the demo's rig (``simulator.demo.Rig``: broker, platform, agent, devices)."""
+
+    clock: DemoClock
+    kit: SerialKit
+    camera: KitchenCamera
+    stop: threading.Event
+    screen: MemoryOutput
+    config: AgentConfig | None
+    agent: Agent | None
+
+    def event(self, text: str) -> None: ...
+
+    def phase(self, name: str) -> None: ...
+
+    def broker_down(self) -> None: ...
+
+    def broker_up(self) -> None: ...
 
 
 def at(hhmm: str) -> float:

@@ -17,6 +17,7 @@ from pydantic import Field
 
 from drivers.badge import BadgeReaderConfig, open_badge_reader
 from drivers.barcode import BarcodeReaderConfig, open_barcode_reader
+from drivers.core_probe import CoreProbeConfig, open_core_probe
 from drivers.hid_keyboard import HidLineReader
 from drivers.readings import HealthSink, ReadingSink
 from drivers.scale import ScaleConfig, open_scale
@@ -44,6 +45,7 @@ CATALOG: tuple[DeviceKind[Any], ...] = (
     DeviceKind(ThermometerConfig, open_thermometer),
     DeviceKind(ScaleConfig, open_scale),
     DeviceKind(BarcodeReaderConfig, open_barcode_reader),
+    DeviceKind(CoreProbeConfig, open_core_probe),
 )
 BY_KIND: dict[str, DeviceKind[Any]] = {entry.kind: entry for entry in CATALOG}
 

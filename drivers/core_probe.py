@@ -17,10 +17,10 @@ from typing import Literal
 
 from pydantic import Field
 
+from drivers.backoff import Backoff
 from drivers.line_buffer import LineParser
 from drivers.readings import CoreTemperature, HealthSink, ReadingSink
 from drivers.serial_port import (
-    Backoff,
     Now,
     PortSettings,
     SerialDeviceSettings,

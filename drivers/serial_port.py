@@ -45,7 +45,10 @@ def local_now() -> datetime:
 class FrameParser(Protocol[Frame_co]):
     """An incremental decoder: any bytes in, complete valid frames out, never raises."""
 
-    bad_frames: int
+    @property
+    def bad_frames(self) -> int:
+        """Frames that failed to decode since the parser was made."""
+        ...
 
     def feed(self, data: bytes) -> list[Frame_co]: ...
 

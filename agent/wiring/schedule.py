@@ -20,5 +20,9 @@ class ScheduleCapability(Capability):
 
 def build(ctx: BuildContext) -> ScheduleCapability:
     feedback = ctx.feedback
-    engine = ScheduleEngine(ctx.recorder, notify=lambda text: feedback.say(text, level="warn", station="schedule"))
+
+    def remind(text: str) -> None:  # reminders also reach the station screens and the console
+        feedback.say(text, level="warn", station="schedule")
+
+    engine = ScheduleEngine(ctx.recorder, notify=remind)
     return ScheduleCapability("schedule", components=(ScheduleComponent(engine, ctx.now),), engine=engine)

@@ -28,7 +28,7 @@ from agent.workflows.morning_check import MorningCheck
 from agent.workflows.receiving import Receiving
 from agent.workflows.stations import StationWorkflow
 from drivers.readings import HealthSink, ReadingSink
-from drivers.serial_devices import open_driver
+from drivers.serial_devices import Driver, open_driver
 from drivers.thermometer import ThermometerConfig
 
 log = logging.getLogger("agent.wiring.serial")
@@ -47,14 +47,14 @@ class SerialDeviceComponent:
         self.cfg = cfg
         self.name = f"serial-{cfg.id}"
         self._sink, self._health_sink, self._now = sink, health_sink, now
-        self.driver = None
+        self.driver: Driver | None = None
 
     def run(self, stop: threading.Event) -> None:
-        self.driver = open_driver(self.cfg, self._sink, self._health_sink, self._now)
+        driver = self.driver = open_driver(self.cfg, self._sink, self._health_sink, self._now)
         try:
             stop.wait()
         finally:
-            self.driver.stop()
+            driver.stop()
 
 
 def resolve_station(station: StationConfig, config: AgentConfig) -> StationConfig:

@@ -1,54 +1,145 @@
-"""The agent assembled from its config: store, recorder, reading bus, components.
+"""The agent assembled from its config: store, recorder, reading bus, capabilities.
 
-``Agent`` is what ``canteen-agent run`` starts; tests and the demo build it too.
-Each capability adds its components in ``_build`` from what the config declares.
+``Agent`` is what ``canteen-agent run`` starts; tests and the demo build it too. The
+capabilities are listed once, in ``Agent.__init__``, in start order; each module's
+``build(ctx)`` returns what it adds (``agent.wiring.capability.Capability``) and never
+writes onto the agent. Everything the agent holds is declared here. Status, platform
+commands and screens read it through ``agent.view.AgentView``, never through ``Agent``.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent.config import AgentConfig
 from agent.device_registry import DeviceRegistry
+from agent.feedback import Feedback
 from agent.recorder import ClockMonitor, Recorder
+from agent.records import ClockState
 from agent.runtime import Component, MainLoop, ReadingBus, Supervisor
 from agent.store import Store
 from agent.store.budget import apply_retention, enforce_budget
-from agent.timeutil import make_now
+from agent.timeutil import Monotonic, make_now
 from agent.uplink.commands import Handler
 from agent.uplink.handlers import core_handlers
+from agent.uplink.uplink import Uplink
 from agent.version import agent_version
-from agent.wiring import capability_modules
+from agent.view import CameraFeed
+from agent.wiring import modbus, schedule, serial, uplink, vision
+from agent.wiring.capability import BuildContext, Capability
+from agent.workflows.device_health import DeviceHealthWatch
+
+if TYPE_CHECKING:
+    from agent.schedule.engine import ScheduleEngine
+    from agent.vision.live import LiveHub
+    from agent.vision.pipeline import CameraWorker
 
 log = logging.getLogger("agent.app")
 
 
 class Agent:
     def __init__(self, config: AgentConfig, *, now: Callable[[], datetime] | None = None,
-                 clock: ClockMonitor | None = None, config_path: Path | None = None) -> None:
+                 monotonic: Monotonic = time.monotonic, clock: ClockMonitor | None = None,
+                 config_path: Path | None = None) -> None:
         self.config = config
         self.config_path = Path(config_path) if config_path else None
         self.version = agent_version()
         self.now = now or make_now(config.identity.tz)
+        self.monotonic = monotonic  # durations and timeouts; an accelerated demo injects its own
         self.reload_requested = False
         self.store = Store(config.store.path, config.store.media_dir,
                            group_commit_max=config.store.group_commit_max)
         self.recorder = Recorder(config, self.store, self.now, clock)
         self.bus = ReadingBus(self.now)
         self.devices = DeviceRegistry()
+        self.feedback = Feedback.default(self.now)  # screens and buzzers: add_output
+        self.device_health = DeviceHealthWatch(self.recorder, monotonic=self.monotonic)
+        self.supervisor = Supervisor()
+        self._uplink: Uplink | None = None  # set below, once every capability's commands are known
+        self._sync_roster_from_config()
+
+        ctx = BuildContext(config=config, now=self.now, monotonic=self.monotonic, store=self.store,
+                           recorder=self.recorder, devices=self.devices, feedback=self.feedback,
+                           reading_sink=self.bus.publish, health_sink=self.bus.publish_health,
+                           device_health=self.device_health, publish_live=self._publish_live)
+        self.serial = serial.build(ctx)
+        self.modbus = modbus.build(ctx)
+        self.vision = vision.build(ctx)
+        self.schedule = schedule.build(ctx)
+        local: tuple[Capability, ...] = (self.serial, self.modbus, self.vision, self.schedule)
+        # Platform commands by name: the agent's own, then each capability's (vision: snapshot, live).
+        self.command_handlers: dict[str, Handler] = core_handlers(self)
+        for capability in local:
+            self.command_handlers.update(capability.commands)
+        self.uplink_capability = uplink.build(ctx, self, self.command_handlers)
+        self._uplink = self.uplink_capability.uplink
+        # the one list, in start order: the uplink first (it can be down for days; nothing waits for it)
+        self.capabilities: tuple[Capability, ...] = (self.uplink_capability, *local)
+
         self.bus.on_health(self.devices.on_health)
         self.bus.on_any_reading(self.devices.on_reading)
-        self.supervisor = Supervisor()
-        # Platform commands by name; capabilities add theirs (vision: snapshot, live).
-        self.command_handlers: dict[str, Handler] = core_handlers(self)
-        self.components: list[Component] = [self.bus, StoreHousekeeping(self)]
-        self._sync_roster_from_config()
-        for capability in capability_modules():
-            self.components += capability.build(self)
+        for capability in self.capabilities:
+            self.device_health.watch_all(capability.offline)
+            for listener in capability.health_listeners:
+                self.bus.on_health(listener)
+            for workflow in capability.workflows:
+                self.bus.add_workflow(workflow)
+        self.bus.on_health(self.device_health.on_health)
+        self.bus.add_workflow(self.device_health)
+        self.components: list[Component] = [self.bus, StoreHousekeeping(self.config, self.store, self.recorder,
+                                                                        self.now)]
+        for capability in self.capabilities:
+            self.components += capability.components
+
+    # --- what the capabilities made, by name (tests, the demo, the console) ----------------
+
+    @property
+    def uplink(self) -> Uplink:
+        return self.uplink_capability.uplink
+
+    @property
+    def schedule_engine(self) -> ScheduleEngine:
+        return self.schedule.engine
+
+    @property
+    def vision_workers(self) -> Mapping[str, CameraWorker]:
+        return self.vision.workers
+
+    @property
+    def vision_live(self) -> LiveHub | None:
+        return self.vision.live
+
+    # --- agent.view.AgentControl --------------------------------------------------------------
+
+    @property
+    def messages(self) -> Feedback:
+        return self.feedback
+
+    def component_states(self) -> Mapping[str, str]:
+        return dict(self.supervisor.states)
+
+    def clock_state(self) -> ClockState:
+        return self.recorder.clock.state()
+
+    def cameras(self) -> Mapping[str, CameraFeed]:
+        return {camera_id: worker.source for camera_id, worker in self.vision.workers.items()}
+
+    def request_reload(self) -> None:
+        """Stop in order; ``run_forever`` returns and the caller starts a fresh agent."""
+        log.info("reload requested")
+        self.reload_requested = True
+        self.supervisor.stop_event.set()
+
+    # --- life cycle -----------------------------------------------------------------------------
+
+    def _publish_live(self, suffix: str, payload: bytes) -> bool:
+        return self._uplink.publish_live(suffix, payload) if self._uplink is not None else False
 
     def _sync_roster_from_config(self) -> None:
         """Staff listed in the config seed the roster until the platform sends one."""
@@ -62,12 +153,6 @@ class Agent:
         log.info("agent started agent_id=%s components=%s", self.config.identity.agent_id,
                  ",".join(c.name for c in self.components))
 
-    def request_reload(self) -> None:
-        """Stop in order; ``run_forever`` returns and the caller starts a fresh agent."""
-        log.info("reload requested")
-        self.reload_requested = True
-        self.supervisor.stop_event.set()
-
     def stop(self) -> None:
         self.supervisor.stop()
         self.store.close()
@@ -75,9 +160,9 @@ class Agent:
 
     def run_forever(self) -> None:
         """Start, serve until SIGTERM/SIGINT, stop in order."""
-        loop = MainLoop(self.supervisor)
         from agent.liveness import Liveness  # a wedged dispatcher or store writer stops the pings
 
+        loop = MainLoop(self.supervisor)
         loop.liveness = Liveness(self.bus, self.store, stall_s=max(5.0, 2 * loop.interval_s))
         loop.install_signal_handlers()
         self.start()
@@ -92,8 +177,12 @@ class StoreHousekeeping:
 
     name = "store-housekeeping"
 
-    def __init__(self, agent: Agent, every_s: float = 300) -> None:
-        self.agent = agent
+    def __init__(self, config: AgentConfig, store: Store, recorder: Recorder, now: Callable[[], datetime],
+                 every_s: float = 300) -> None:
+        self.config = config.store
+        self.store = store
+        self.recorder = recorder
+        self.now = now
         self.every_s = every_s
 
     def run(self, stop: threading.Event) -> None:
@@ -102,18 +191,17 @@ class StoreHousekeeping:
             stop.wait(self.every_s)
 
     def once(self) -> None:
-        cfg = self.agent.config.store
-        now = self.agent.now()
-        apply_retention(self.agent.store, now, cfg.retention_days, cfg.telemetry_keep_days)
-        report = enforce_budget(self.agent.store, int(cfg.disk_budget_mb * 1024 * 1024), now,
-                                cfg.retention_days)
+        cfg = self.config
+        now = self.now()
+        apply_retention(self.store, now, cfg.retention_days, cfg.telemetry_keep_days)
+        report = enforce_budget(self.store, int(cfg.disk_budget_mb * 1024 * 1024), now, cfg.retention_days)
         subject = {"device_id": "store"}
         if report.pressure:
-            self.agent.recorder.raise_alarm(
+            self.recorder.raise_alarm(
                 "disk_budget", subject, f"disk budget reached: {report.used_before} bytes used",
                 severity="major", details={"media_evicted": report.media_evicted,
                                            "telemetry_deleted": report.telemetry_deleted,
                                            "records_deleted": report.records_deleted,
                                            "still_over": report.over_budget})
         else:
-            self.agent.recorder.clear_alarm("disk_budget", subject, "disk use back under budget")
+            self.recorder.clear_alarm("disk_budget", subject, "disk use back under budget")

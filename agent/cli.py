@@ -9,13 +9,13 @@ import argparse
 import csv
 import json
 import logging
-import os
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from agent.config import AgentConfig
+from agent import cli_doctor, cli_modbus, cli_schedule, cli_vision
+from agent.cli_common import DEFAULT_CONFIG, EXIT_INVALID_CONFIG, load_or_exit
 from agent.config_loader import ConfigError, load_config
 from agent.logging_setup import setup_logging
 from agent.runtime import TERMINATING
@@ -24,16 +24,8 @@ from agent.version import agent_version
 if TYPE_CHECKING:
     from agent.store import Store
 
-DEFAULT_CONFIG = os.environ.get("CANTEEN_CONFIG", "/etc/canteen-agent/agent.yaml")
-EXIT_INVALID_CONFIG = 2
 
-
-def _load(path: str) -> AgentConfig:
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        raise SystemExit(EXIT_INVALID_CONFIG) from None
+_load = load_or_exit
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -188,13 +180,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(fn=cmd_version)
-    for extend in _EXTENSIONS:
+    for extend in SUBCOMMANDS:
         extend(sub)
     return parser
 
 
-# Capabilities register their subcommands here (probe, vision, today, doctor ...).
-_EXTENSIONS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
+# The subcommands of the other modules, in help order (each adds its parser and ``fn``).
+SUBCOMMANDS = (cli_doctor.extend, cli_modbus.extend, cli_schedule.extend, cli_vision.extend)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,8 +195,3 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     return int(args.fn(args) or 0)
 
-
-import agent.cli_doctor  # noqa: E402,F401  (doctor)
-import agent.cli_modbus  # noqa: E402,F401  (probe)
-import agent.cli_schedule  # noqa: E402,F401  (today, meal, discard-samples)
-import agent.cli_vision  # noqa: E402,F401  (vision eval, vision enroll)

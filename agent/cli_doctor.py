@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from agent.cli import _EXTENSIONS, DEFAULT_CONFIG
+from agent.cli_common import DEFAULT_CONFIG
 from agent.doctor import SERVICE_USER, DoctorOptions, format_table, run_checks
 
 
@@ -32,5 +32,3 @@ def extend(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="when run as root: the service user whose groups are checked")
     p.set_defaults(fn=cmd_doctor)
 
-
-_EXTENSIONS.append(extend)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import argparse
 
-from agent.cli import _EXTENSIONS
-
 
 def cmd_probe(args: argparse.Namespace) -> int:
     from drivers.modbus.probe import main as probe_main
@@ -24,5 +22,3 @@ def extend(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("probe_args", nargs=argparse.REMAINDER, help="options of the probe (see probe --help)")
     p.set_defaults(fn=cmd_probe)
 
-
-_EXTENSIONS.append(extend)

@@ -16,7 +16,8 @@ import argparse
 import sys
 from datetime import date, datetime, time
 
-from agent.cli import _EXTENSIONS, DEFAULT_CONFIG, EXIT_INVALID_CONFIG, _load
+from agent.cli_common import DEFAULT_CONFIG, EXIT_INVALID_CONFIG
+from agent.cli_common import load_or_exit as _load
 from agent.config import AgentConfig
 from agent.recorder import Recorder
 from agent.records import MealService, Operator, Source
@@ -136,5 +137,3 @@ def extend(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--staff", help="staff id of who discarded them")
     p.set_defaults(fn=cmd_discard_samples)
 
-
-_EXTENSIONS.append(extend)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import argparse
 
-from agent.cli import _EXTENSIONS
-
 
 def cmd_vision_eval(args: argparse.Namespace) -> int:
     from agent.vision.evaluate import main as eval_main
@@ -33,5 +31,3 @@ def extend(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         q.add_argument("action_args", nargs=argparse.REMAINDER, help="options of the action (see --help)")
         q.set_defaults(fn=fn)
 
-
-_EXTENSIONS.append(extend)

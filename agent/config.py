@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from datetime import time
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from agent.config_devices import CameraConfig, DeviceConfig, ModbusBusConfig
+from agent.modbus_roles import roles_of
 
 
 class Strict(BaseModel):
@@ -124,8 +125,6 @@ class ColdChainRules(Strict):
     grace_minutes: float = Field(20, ge=0, description="Out of range this long before an alarm (door openings).")
     probe_silent_minutes: float = Field(5, gt=0, description="A probe silent this long raises its own alarm.")
     telemetry_downsample_s: float = Field(60, gt=0, description="One stored sample per device per period.")
-    hot_holding_min_c: float = 60.0
-    core_cooking_min_c: float = 70.0
 
 
 class ThermalMethod(Strict):
@@ -152,7 +151,6 @@ class DisinfectionRules(Strict):
 class PremisesRules(Strict):
     uv_min_minutes: float = Field(30, gt=0)
     ozone_min_minutes: float = Field(30, gt=0)
-    ozone_leak_limit_mg_m3: float = 0.1
 
 
 class ReceivingRules(Strict):
@@ -263,13 +261,24 @@ class VisionConfig(Strict):
 
 # --- stations: serial devices bound to a duty (agent/workflows/) -------------------------
 
-StationKind = Literal["morning_check", "food_sample", "receiving", "additive", "checkin"]
-CheckinMode = Literal["leader_meal", "staff_training", "superior_inspection"]
+# The station catalog: each kind and the device roles it cannot work without. The
+# workflow class of each kind is in agent/wiring/serial.py (``WORKFLOWS``: the config
+# must not import workflows); a test checks both list the same kinds.
+STATION_REQUIRED: dict[str, tuple[str, ...]] = {
+    "morning_check": ("badge", "thermometer"),
+    "food_sample": ("badge", "scale"),
+    "receiving": ("badge", "scale"),
+    "additive": ("badge", "scale"),
+    "checkin": ("badge",),
+}
 # which device kind each station role must name (drivers' ``kind``)
 STATION_DEVICE_KINDS = {"badge": "badge_reader", "thermometer": "ir_thermometer", "scale": "scale",
                         "keypad": "barcode_reader", "barcode": "barcode_reader"}
-STATION_REQUIRED = {"morning_check": ("badge", "thermometer"), "food_sample": ("badge", "scale"),
-                    "receiving": ("badge", "scale"), "additive": ("badge", "scale"), "checkin": ("badge",)}
+if TYPE_CHECKING:
+    StationKind = str
+else:
+    StationKind = Literal[tuple(STATION_REQUIRED)]
+CheckinMode = Literal["leader_meal", "staff_training", "superior_inspection"]
 
 
 class StationConfig(Strict):
@@ -336,9 +345,7 @@ class AgentConfig(Strict):
 
     @model_validator(mode="after")
     def _modbus_roles_fit(self) -> AgentConfig:
-        from agent.workflows.modbus_points import point_roles  # late: that module reads this config
-
-        point_roles(self)  # unknown role, method or cabinet link: ModbusRoleError (a ValueError)
+        roles_of(self.modbus, self.rules.disinfection.methods)  # unknown role, method or cabinet: ModbusRoleError
         return self
 
     @model_validator(mode="after")

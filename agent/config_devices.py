@@ -6,7 +6,7 @@ assembles them into the unions the agent's config file accepts (by ``kind``).
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,6 +14,7 @@ from drivers.badge import BadgeReaderConfig
 from drivers.barcode import BarcodeReaderConfig
 from drivers.modbus.config import ModbusBusConfig
 from drivers.scale import ScaleConfig
+from drivers.serial_devices import SerialDeviceConfig
 from drivers.thermometer import ThermometerConfig
 
 
@@ -45,10 +46,10 @@ class CameraConfig(_Strict):
     loop: bool = Field(False, description="Loop a video file (simulator).")
 
 
-# Drivers own their settings (drivers.serial_devices gathers them); cameras have their
-# own ``cameras`` list, so this union holds the serial / keyboard-style kinds only.
-DeviceConfig = Annotated[
-    ThermometerConfig | ScaleConfig | BadgeReaderConfig | BarcodeReaderConfig, Field(discriminator="kind")]
+# Drivers own their settings; the catalog in drivers.serial_devices gathers them into
+# one union. Cameras have their own ``cameras`` list, so it holds the serial /
+# keyboard-style kinds only.
+DeviceConfig = SerialDeviceConfig
 
 __all__ = ["BadgeReaderConfig", "BarcodeReaderConfig", "CameraConfig", "DeviceConfig", "ModbusBusConfig",
            "ScaleConfig", "ThermometerConfig", "WorkingHours", "Zone"]

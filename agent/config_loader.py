@@ -42,12 +42,6 @@ def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
         raise ConfigError(format_validation_error(exc, path, lines, overridden)) from None
 
 
-def dump_config(config: AgentConfig) -> str:
-    """The config as YAML (secrets masked by pydantic's SecretStr)."""
-    return yaml.safe_dump(config.model_dump(mode="json", exclude_none=True), sort_keys=False,
-                          allow_unicode=True)
-
-
 def _parse_yaml(text: str, path: Path) -> tuple[dict[str, Any], dict[tuple[Any, ...], int]]:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)

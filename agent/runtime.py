@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from agent.sdnotify import Notifier, watchdog_interval_s
+from drivers.backoff import Backoff
 from drivers.readings import DeviceHealth, Reading
 
 log = logging.getLogger("agent.runtime")
@@ -68,7 +69,8 @@ class Supervisor:
         thread.start()
 
     def _keep_running(self, component: Component) -> None:
-        backoff = self._min
+        backoff = Backoff(self._min, self._max)
+        failures = 0
         while not self.stop_event.is_set():
             started = time.monotonic()
             self.states[component.name] = "running"
@@ -82,9 +84,9 @@ class Supervisor:
             self.states[component.name] = "restarting"
             self.restarts[component.name] += 1
             if time.monotonic() - started > 60:  # it ran a good while: start back-off afresh
-                backoff = self._min
-            self.stop_event.wait(backoff)
-            backoff = min(backoff * 2, self._max)
+                failures = 0
+            self.stop_event.wait(backoff.delay(failures))
+            failures += 1
         self.states[component.name] = "stopped"
 
     def stop(self, timeout_s: float = 10.0) -> None:

@@ -5,15 +5,14 @@ from __future__ import annotations
 import hashlib
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from agent.app import Agent
+from agent.view import AgentView
 
 _STARTED = time.monotonic()
 
 
-def build_status(agent: Agent) -> dict[str, Any]:
+def build_status(agent: AgentView) -> dict[str, Any]:
     now = agent.now()
     outbox = {}
     for depth in agent.store.outbox_depth():
@@ -21,7 +20,7 @@ def build_status(agent: Agent) -> dict[str, Any]:
         if depth.oldest:
             oldest_s = round(max(0.0, (now - datetime.fromisoformat(depth.oldest)).total_seconds()), 1)
         outbox[depth.priority.name.lower()] = {"pending": depth.count, "oldest_age_s": oldest_s}
-    clock = agent.recorder.clock.state()
+    clock = agent.clock_state()
     return {
         "agent_id": agent.config.identity.agent_id,
         "version": agent.version,
@@ -29,7 +28,7 @@ def build_status(agent: Agent) -> dict[str, Any]:
         "uptime_s": round(time.monotonic() - _STARTED),
         "outbox": outbox,
         "devices": agent.devices.snapshot(),
-        "components": dict(agent.supervisor.states),
+        "components": dict(agent.component_states()),
         "disk": agent.store.disk_usage_bytes(),
         "disk_budget_bytes": int(agent.config.store.disk_budget_mb * 1024 * 1024),
         "clock": clock.model_dump(),
@@ -37,7 +36,7 @@ def build_status(agent: Agent) -> dict[str, Any]:
     }
 
 
-def config_digest(agent: Agent) -> str | None:
+def config_digest(agent: AgentView) -> str | None:
     if agent.config_path is None:
         return None
     try:

@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 Now = Callable[[], datetime]
@@ -28,10 +28,6 @@ def make_now(tz: ZoneInfo) -> Now:
     return lambda: datetime.now(tz)
 
 
-def local_day(at: datetime, tz: ZoneInfo) -> date:
-    return at.astimezone(tz).date()
-
-
 def rfc3339(at: datetime) -> str:
     """Millisecond RFC 3339 with the offset, e.g. 2026-11-30T07:31:05.120+08:00."""
     if at.tzinfo is None:
@@ -39,20 +35,43 @@ def rfc3339(at: datetime) -> str:
     return at.isoformat(timespec="milliseconds")
 
 
+Monotonic = Callable[[], float]
+
+
 class ManualClock:
-    """A controllable clock for tests and accelerated scenarios."""
+    """A controllable clock for tests and accelerated scenarios: wall time and monotonic time.
+
+    ``advance`` moves both (time passes); ``set`` and ``step`` move the wall clock only,
+    as NTP stepping a Pi's clock after boot does. Durations and timeouts are measured
+    on ``monotonic`` (pass it next to ``now``), so a step never changes them.
+    """
 
     def __init__(self, start: datetime) -> None:
         if start.tzinfo is None:
             raise ValueError("ManualClock needs an aware start time")
         self._now = start
+        self._elapsed_s = 0.0
         self._lock = threading.Lock()
 
     def __call__(self) -> datetime:
         with self._lock:
             return self._now
 
+    def monotonic(self) -> float:
+        """Seconds that passed since the clock was made (never moved by ``set`` or ``step``)."""
+        with self._lock:
+            return self._elapsed_s
+
     def advance(self, delta: timedelta | float) -> datetime:
+        if not isinstance(delta, timedelta):
+            delta = timedelta(seconds=delta)
+        with self._lock:
+            self._now += delta
+            self._elapsed_s += delta.total_seconds()
+            return self._now
+
+    def step(self, delta: timedelta | float) -> datetime:
+        """The wall clock jumps by ``delta``; no time passes."""
         if not isinstance(delta, timedelta):
             delta = timedelta(seconds=delta)
         with self._lock:

@@ -13,10 +13,10 @@ import logging
 import select
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
-
-from evdev import ecodes
 
 from drivers.readings import DeviceHealth, DeviceState, HealthSink, Reading, ReadingSink
 from drivers.serial_port import Backoff, Now, local_now
@@ -26,8 +26,21 @@ log = logging.getLogger(__name__)
 KEY_UP, KEY_DOWN, KEY_HOLD = 0, 1, 2
 
 
-def _keymap() -> dict[int, tuple[str, str]]:
-    """evdev key code → (plain, shifted) character, US layout (what readers emulate)."""
+@dataclass(frozen=True, slots=True)
+class KeyCodes:
+    """evdev's key codes this decoder needs (loaded on first use: evdev costs ~10 MB resident)."""
+
+    keymap: dict[int, tuple[str, str]]  # key code -> (plain, shifted) character
+    shift: frozenset[int]
+    enter: frozenset[int]
+    ev_key: int
+
+
+@cache
+def key_codes() -> KeyCodes:
+    """US layout (what readers emulate)."""
+    from evdev import ecodes
+
     keys: dict[int, tuple[str, str]] = {}
     for plain, shifted in zip("1234567890", "!@#$%^&*()", strict=True):
         keys[getattr(ecodes, f"KEY_{plain}")] = (plain, shifted)
@@ -43,12 +56,15 @@ def _keymap() -> dict[int, tuple[str, str]]:
         keys[getattr(ecodes, f"KEY_KP{digit}")] = (digit, digit)
     keys[ecodes.KEY_KPMINUS] = ("-", "-")
     keys[ecodes.KEY_KPDOT] = (".", ".")
-    return keys
+    return KeyCodes(keys, frozenset({ecodes.KEY_LEFTSHIFT, ecodes.KEY_RIGHTSHIFT}),
+                    frozenset({ecodes.KEY_ENTER, ecodes.KEY_KPENTER}), ecodes.EV_KEY)
 
 
-KEYMAP = _keymap()
-SHIFT_KEYS = {ecodes.KEY_LEFTSHIFT, ecodes.KEY_RIGHTSHIFT}
-ENTER_KEYS = {ecodes.KEY_ENTER, ecodes.KEY_KPENTER}
+def __getattr__(name: str) -> Any:
+    """``KEYMAP`` (key code -> characters) for tests and tools, built on first use."""
+    if name == "KEYMAP":
+        return key_codes().keymap
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class KeySequenceDecoder:
@@ -62,6 +78,7 @@ class KeySequenceDecoder:
         self._chars: list[str] = []
         self._shift = False
         self._last_t: float | None = None
+        self._codes = key_codes()
 
     def reset(self) -> None:
         self._chars.clear()
@@ -69,7 +86,7 @@ class KeySequenceDecoder:
         self._last_t = None
 
     def feed(self, code: int, value: int, t: float = 0.0) -> str | None:
-        if code in SHIFT_KEYS:
+        if code in self._codes.shift:
             self._shift = value != KEY_UP
             return None
         if value != KEY_DOWN:
@@ -78,10 +95,10 @@ class KeySequenceDecoder:
             self.bad_frames += 1
             self._chars.clear()
         self._last_t = t
-        if code in ENTER_KEYS:
+        if code in self._codes.enter:
             line, self._chars = "".join(self._chars), []
             return line or None
-        pair = KEYMAP.get(code)
+        pair = self._codes.keymap.get(code)
         if pair is None:
             return None  # Tab, function keys...: ignore
         self._chars.append(pair[1] if self._shift else pair[0])
@@ -183,7 +200,7 @@ class HidLineReader:
             except BlockingIOError:
                 continue
             for event in events:
-                if event.type != ecodes.EV_KEY:
+                if event.type != key_codes().ev_key:
                     continue
                 line = self.decoder.feed(event.code, event.value, event.timestamp())
                 if line is not None:

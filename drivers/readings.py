@@ -42,6 +42,13 @@ class TemperatureReading(Reading):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CoreTemperature(Reading):
+    """The core temperature of food from a probe thermometer, in °C (not health data)."""
+
+    core_c: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StableWeight(Reading):
     """A stable weight from a scale, normalised to grams (negative allowed)."""
 

@@ -27,6 +27,7 @@ from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
 import serial
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from drivers.backoff import Backoff
 from drivers.readings import DeviceHealth, DeviceState, HealthSink, Reading, ReadingSink
 
 log = logging.getLogger(__name__)
@@ -100,21 +101,6 @@ class PortSettings:
     @classmethod
     def of(cls, cfg: SerialDeviceSettings) -> PortSettings:
         return cls(cfg.port, cfg.baudrate, cfg.bytesize, cfg.parity, cfg.stopbits)
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Delays between reopen attempts: initial, doubling, capped."""
-
-    initial_s: float = 0.5
-    max_s: float = 10.0
-    factor: float = 2.0
-
-    def delays(self) -> Iterator[float]:
-        delay = self.initial_s
-        while True:
-            yield delay
-            delay = min(delay * self.factor, self.max_s)
 
 
 class PortGone(Exception):

@@ -1,9 +1,9 @@
 """``canteen-sim``: simulators around the agent (platform, devices, Modbus, cameras, demo).
 
-Each simulator registers its subcommand by appending a function
-``extend(subparsers)`` to ``_EXTENSIONS`` from a module imported at the bottom of
-this file (the same pattern as ``agent.cli``). The function adds a subparser and
-sets ``fn`` to a callable taking the parsed args and returning an exit code.
+Each simulator's subcommand is one function ``extend(subparsers)`` listed in
+``SUBCOMMANDS`` below; it imports its simulator only when called (so ``canteen-sim
+--help`` stays light), adds a subparser and sets ``fn`` to a callable taking the
+parsed args and returning an exit code.
 """
 
 from __future__ import annotations
@@ -32,15 +32,20 @@ def _demo(subparsers: Any) -> None:
     demo.extend(subparsers)
 
 
-# Simulators register their subcommands here (devices, modbus, cameras, demo, fleet ...).
-_EXTENSIONS: list[Extension] = [_platform, _demo]
+def _fleet(subparsers: Any) -> None:
+    from simulator import fleet
+
+    fleet.extend(subparsers)
+
+
+SUBCOMMANDS: tuple[Extension, ...] = (_platform, _demo, _fleet)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="canteen-sim", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for extend in _EXTENSIONS:
+    for extend in SUBCOMMANDS:
         extend(sub)
     return parser
 
@@ -55,4 +60,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-import simulator.cli_fleet  # noqa: E402,F401  (fleet)

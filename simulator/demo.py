@@ -179,7 +179,8 @@ class Rig:
 
     def _start_agent(self, path: Path) -> None:
         assert self.config is not None
-        agent = Agent(self.config, now=self.clock, clock=ClockMonitor(lambda: (True, "demo")), config_path=path)
+        agent = Agent(self.config, now=self.clock, monotonic=self.clock.monotonic,
+                      clock=ClockMonitor(lambda: (True, "demo")), config_path=path)
         # the stations answer on the demo's screen, not on stdout between the progress lines
         agent.feedback.outputs = [o for o in agent.feedback.outputs if not isinstance(o, ConsoleOutput)]
         agent.feedback.add_output(self.screen)
@@ -405,7 +406,7 @@ def _restore_signal_handlers(previous: dict[int, Any]) -> None:
 
 
 def extend(subparsers: Any) -> None:
-    """``canteen-sim demo``: for ``simulator.cli._EXTENSIONS``."""
+    """``canteen-sim demo``: for ``simulator.cli.SUBCOMMANDS``."""
     p = subparsers.add_parser("demo", help="a whole canteen day, simulated end to end",
                               description=__doc__.splitlines()[0])
     add_arguments(p)

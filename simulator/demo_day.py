@@ -47,25 +47,28 @@ if TYPE_CHECKING:
     from agent.app import Agent
     from agent.config import AgentConfig
     from agent.feedback import MemoryOutput
+    from simulator.demo_kitchen import DemoClock, KitchenCamera, SerialKit
 
 log = logging.getLogger("simulator.demo")
 
 
 class Rig(Protocol):
-    """What the day script needs from the demo's running parts (``simulator.demo.Rig``);
-    a protocol, so this module does not import the demo that imports it."""
+    """What the day needs of the demo's rig (``simulator.demo.Rig``: broker, platform, agent, devices)."""
 
     clock: DemoClock
     kit: SerialKit
     camera: KitchenCamera
     stop: threading.Event
     screen: MemoryOutput
-    agent: Agent | None
     config: AgentConfig | None
+    agent: Agent | None
 
     def event(self, text: str) -> None: ...
+
     def phase(self, name: str) -> None: ...
+
     def broker_down(self) -> None: ...
+
     def broker_up(self) -> None: ...
 
 

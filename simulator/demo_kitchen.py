@@ -52,6 +52,10 @@ class DemoClock:
     def seconds(self) -> float:
         return self.scenario.now()
 
+    def monotonic(self) -> float:
+        """The agent's monotonic clock: scenario seconds (they never step back)."""
+        return self.scenario.now()
+
     def set_speed(self, speed: float) -> None:
         self.speed = speed
         self.scenario.set_speed(speed)

@@ -7,7 +7,7 @@ For the simulator CLI (``simulator/cli.py``):
 - ``serve_modbus(args, stop=None) -> int`` serves until ``stop`` is set (or Ctrl-C)
   and prints where the line is and the agent's ``modbus:`` config for it;
 - ``extend(subparsers)`` adds both as ``canteen-sim modbus`` (append it to
-  ``simulator.cli._EXTENSIONS``).
+  ``simulator.cli.SUBCOMMANDS``).
 
 Code can use ``CanteenModbus`` directly (``await start()`` / ``await stop()``) and
 ``canteen_modbus_config(...)`` for the matching agent config section.
@@ -144,7 +144,7 @@ def serve_modbus(args: argparse.Namespace, stop: threading.Event | None = None) 
 
 
 def extend(subparsers: Any) -> None:
-    """``canteen-sim modbus``: for ``simulator.cli._EXTENSIONS``."""
+    """``canteen-sim modbus``: for ``simulator.cli.SUBCOMMANDS``."""
     p = subparsers.add_parser("modbus", help="serve the canteen's Modbus devices on a pty and/or TCP",
                               description=__doc__.splitlines()[0])
     add_modbus_arguments(p)

@@ -10,7 +10,8 @@ from agent.config import AgentConfig
 from agent.recorder import ClockMonitor, Recorder
 from agent.store import Store
 from agent.timeutil import ManualClock
-from agent.workflows.cold_chain import ColdChain, ModbusOfflineWatch
+from agent.workflows.cold_chain import ColdChain
+from agent.workflows.device_health import DeviceHealthWatch, modbus_policy
 from agent.workflows.disinfection import Disinfection
 from agent.workflows.modbus_points import modbus_device_ids, point_roles
 from agent.workflows.premises import Premises
@@ -52,8 +53,9 @@ class Rig:
         self.cold = ColdChain(self.config, self.recorder, roles, **self.options.get("cold", {}))
         self.disinfection = Disinfection(self.config, self.recorder, roles, **self.options.get("disinfection", {}))
         self.premises = Premises(self.config, self.recorder, roles, **self.options.get("premises", {}))
-        self.offline = ModbusOfflineWatch(self.recorder, modbus_device_ids(self.config),
-                                          self.config.rules.cold_chain.probe_silent_minutes)
+        self.offline = DeviceHealthWatch(self.recorder, monotonic=self.clock.monotonic)
+        self.offline.watch(modbus_device_ids(self.config),
+                           modbus_policy(self.config.rules.cold_chain.probe_silent_minutes))
         self.workflows = [self.cold, self.disinfection, self.premises, self.offline]
 
     def restart(self) -> None:

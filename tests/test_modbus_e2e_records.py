@@ -72,7 +72,7 @@ class RunningAgent:
     def __init__(self, tmp_path: Path, clock: ScenarioClock, modbus: list[dict[str, Any]], **sections: Any) -> None:
         config = make_config(tmp_path, modbus=modbus, **sections)
         self.clock = clock
-        self.agent = Agent(config, now=self.now, clock=ClockMonitor(lambda: (True, "test")))
+        self.agent = Agent(config, now=self.now, monotonic=clock.now, clock=ClockMonitor(lambda: (True, "test")))
         for component in self.agent.components:
             if component.name in ("reading-bus", "modbus"):
                 self.agent.supervisor.start(component)

@@ -14,7 +14,7 @@ from agent.app import Agent
 from agent.feedback import MemoryOutput
 from agent.recorder import ClockMonitor
 from agent.timeutil import ManualClock
-from agent.workflows.device_health import DeviceHealthWatch
+from agent.workflows.device_health import DeviceHealthWatch, serial_policy
 from drivers.readings import DeviceHealth, DeviceState
 from simulator.serial_devices import GyThermometerSim, LineSerialDevice, ScaleSim, SerialBadgeSim
 from tests.conftest import TZ, make_config
@@ -61,7 +61,8 @@ class Site:
         config = make_config(tmp_path, devices=devices, stations=stations,
                              site={"staff": STAFF, "menu": [{"name": "番茄炒蛋"}, {"name": "红烧肉"}]})
         self.clock = ManualClock(LUNCH)
-        self.agent = Agent(config, now=self.clock, clock=ClockMonitor(lambda: (True, "test")))
+        self.agent = Agent(config, now=self.clock, monotonic=self.clock.monotonic,
+                           clock=ClockMonitor(lambda: (True, "test")))
         self.screen = MemoryOutput()
         self.agent.feedback.add_output(self.screen)
         for component in self.agent.components:  # no uplink here: the store is the end of the line
@@ -221,7 +222,7 @@ def test_device_health_silent_at_once_disconnect_after_grace(tmp_path):
     store = Store(config.store.path, config.store.media_dir, durability="process_crash")
     clock = ManualClock(LUNCH)
     watch = DeviceHealthWatch(Recorder(config, store, clock, ClockMonitor(lambda: (True, "t"))),
-                              disconnect_grace_s=10)
+                              {"thermo-1": serial_policy(disconnect_grace_s=10)}, monotonic=clock.monotonic)
     watch.on_health(_health(DeviceState.DISCONNECTED, clock()))
     watch.tick(clock.advance(9))
     assert store.open_alarms() == []

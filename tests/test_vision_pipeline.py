@@ -56,7 +56,7 @@ def make_agent(config: AgentConfig, clock: ManualClock, monkeypatch: pytest.Monk
 def worker_for(agent: Agent, camera_id: str, models: VisionModels, realtime: bool | None) -> CameraWorker:
     cam = next(c for c in agent.config.cameras if c.id == camera_id)
     return CameraWorker(cam, agent.config.vision, models, agent.recorder, agent.devices, agent.now,
-                        10**9, realtime=realtime)
+                        10**9, realtime=realtime, health=agent.device_health.on_health)
 
 
 

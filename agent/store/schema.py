@@ -8,10 +8,28 @@ the old schema intact.
 from __future__ import annotations
 
 import sqlite3
+import sys
 from collections.abc import Callable
 from enum import IntEnum
 
-import sqlite_utils
+
+def _import_sqlite_utils_without_numpy() -> None:
+    """sqlite-utils imports numpy (and pandas) when installed, for column types we never
+    use: ~17 MB resident on a box whose only numpy user is vision. Hide them while it
+    loads (once, at the first store open, before any camera starts)."""
+    hidden = [name for name in ("numpy", "pandas") if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # "import numpy" raises ImportError
+    try:
+        import sqlite_utils  # noqa: F401
+    finally:
+        for name in hidden:
+            if sys.modules.get(name) is None:
+                del sys.modules[name]
+
+
+_import_sqlite_utils_without_numpy()
+import sqlite_utils  # noqa: E402
 
 
 class Priority(IntEnum):

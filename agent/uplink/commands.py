@@ -16,14 +16,14 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from agent.store import Store
+
+if TYPE_CHECKING:  # cryptography (~8 MB resident) loads only when a platform key is configured
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 log = logging.getLogger("agent.uplink.commands")
 
@@ -50,6 +50,9 @@ def canonical_json(command: dict[str, Any]) -> bytes:
 
 
 def load_public_key(text: str) -> Ed25519PublicKey:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
     text = text.strip()
     if text.startswith("-----BEGIN"):
         key = load_pem_public_key(text.encode())
@@ -106,6 +109,8 @@ class CommandProcessor:
 
     def _check(self, raw: dict[str, Any], command: Command) -> str | None:
         if self.key is not None:
+            from cryptography.exceptions import InvalidSignature
+
             if not command.sig:
                 return "unsigned: a platform signature is required"
             try:

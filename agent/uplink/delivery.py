@@ -129,8 +129,8 @@ class Delivery:
             self.by_mid.pop(mid, None)
         cursor = self.cursors.get(entry.item.priority, 0)
         self.cursors[entry.item.priority] = min(cursor, entry.item.n - 1)
-        # Items of the same class after it that are still tracked stay tracked;
-        # the rewound cursor resends them too, and the platform drops the duplicates.
+        # Items of the same class after it are forgotten too: the rewound cursor sends
+        # them again in order, and the platform drops any duplicates by id.
         for other_id in [i for i, e in self.sent.items()
                          if e.item.priority == entry.item.priority and e.item.n > entry.item.n]:
             self.sent.pop(other_id, None)

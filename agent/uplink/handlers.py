@@ -7,7 +7,7 @@ CommandError with a reason; none of them leaves a half-applied change behind.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -16,9 +16,7 @@ from agent.config_update import ConfigUpdateError, apply_config_update
 from agent.records import priority_of
 from agent.status import build_status
 from agent.uplink.commands import CommandError, Handler
-
-if TYPE_CHECKING:
-    from agent.app import Agent
+from agent.view import AgentControl
 
 
 class RosterArgs(BaseModel):
@@ -33,7 +31,7 @@ class ResendArgs(BaseModel):
     types: list[str] | None = None
 
 
-def core_handlers(agent: Agent) -> dict[str, Handler]:
+def core_handlers(agent: AgentControl) -> dict[str, Handler]:
     return {
         "ping": lambda args: {"pong": True, "at": agent.now().isoformat()},
         "get_status": lambda args: build_status(agent),
@@ -51,14 +49,14 @@ def _parse(model: type[BaseModel], args: dict[str, Any]) -> Any:
         raise CommandError(f"bad args: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
 
 
-def sync_roster(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
+def sync_roster(agent: AgentControl, args: dict[str, Any]) -> dict[str, Any]:
     roster = _parse(RosterArgs, args)
     count = agent.store.replace_roster([s.model_dump() for s in roster.staff], agent.now().isoformat())
     agent.store.kv_set("roster_from_platform", True)
     return {"staff": count}
 
 
-def set_config(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
+def set_config(agent: AgentControl, args: dict[str, Any]) -> dict[str, Any]:
     """Validate, write atomically, then reload the agent with it."""
     if agent.config_path is None:
         raise CommandError("this agent was started without a config file")
@@ -73,7 +71,7 @@ def set_config(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
     return {"changed": changed, "applied": "reloading"}
 
 
-def resend(agent: Agent, args: dict[str, Any]) -> dict[str, Any]:
+def resend(agent: AgentControl, args: dict[str, Any]) -> dict[str, Any]:
     window = _parse(ResendArgs, args)
     tz = agent.config.identity.tz  # stored times carry the local offset: compare like with like
     count = agent.store.requeue(window.since.astimezone(tz).isoformat(timespec="milliseconds"),

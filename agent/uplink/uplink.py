@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
 import time
 from collections import deque
@@ -27,6 +26,7 @@ from agent.uplink.connection import BrokerLink, Connected, UplinkConfigError
 from agent.uplink.delivery import Delivery
 from agent.uplink.media import MediaSender
 from agent.uplink.topics import outbox_topic
+from drivers.backoff import Backoff
 
 log = logging.getLogger("agent.uplink")
 
@@ -86,8 +86,7 @@ class Uplink:
 
     def _backoff(self, attempt: int) -> float:
         """Exponential back-off with jitter, so a fleet does not reconnect in lockstep."""
-        ceiling = min(self.broker.reconnect_max_s, self.broker.reconnect_min_s * 2 ** attempt)
-        return float(ceiling * random.uniform(0.5, 1.0))
+        return Backoff(self.broker.reconnect_min_s, self.broker.reconnect_max_s, jitter=0.5).delay(attempt)
 
     # --- one connection --------------------------------------------------------------
 

@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from agent.config_devices import CameraConfig
+from drivers.backoff import Backoff
 
 log = logging.getLogger("agent.vision.camera")
 
@@ -189,14 +190,15 @@ class CameraSource:
 
     def run(self, stop: threading.Event) -> None:
         self._started = time.monotonic()
-        backoff = self.reconnect_min_s
+        backoff = Backoff(self.reconnect_min_s, self.reconnect_max_s)
+        failures = 0
         while not stop.is_set():
             cap = open_capture(self.cfg.url)
             if not cap.isOpened():
                 cap.release()
                 self._set_state("disconnected", f"cannot open {self._redacted()}")
-                stop.wait(backoff)
-                backoff = min(backoff * 2, self.reconnect_max_s)
+                stop.wait(backoff.delay(failures))
+                failures += 1
                 continue
             self.counters.opened_at = time.monotonic()
             log.info("vision.camera.opened camera=%s kind=%s", self.cfg.id, self.kind)
@@ -206,10 +208,10 @@ class CameraSource:
                 break
             self.counters.reconnects += 1
             if delivered:
-                backoff = self.reconnect_min_s  # it worked for a while: retry quickly
+                failures = 0  # it worked for a while: retry quickly
             self._set_state("disconnected", "stream ended or failed")
-            stop.wait(backoff)
-            backoff = min(backoff * 2, self.reconnect_max_s)
+            stop.wait(backoff.delay(failures))
+            failures += 1
         with self._cond:
             self._cond.notify_all()
 

@@ -12,8 +12,8 @@ analysed frame. Model sessions are loaded once and shared by all cameras; one lo
 serialises inference so two cameras never fight over the box's two cores.
 
 ``CameraWorker`` is the supervised component of one camera: it runs the camera's decode
-thread, analyses what arrives, watches the camera's health (``camera_offline`` alarm after
-``silent_after_s`` without frames) and publishes its figures to ``agent.devices``. An
+thread, analyses what arrives, reports the camera's health (SILENT after ``silent_after_s``
+without frames: the agent's device-health watch raises ``camera_offline``) and publishes its figures to ``agent.devices``. An
 exception in one camera's worker is the supervisor's to restart; the other cameras go on.
 """
 
@@ -52,6 +52,7 @@ from agent.vision.hat import HatClassifier
 from agent.vision.mask import MaskClassifier
 from agent.vision.motion import MotionDetector, in_zones
 from agent.vision.tracking import FaceTracker
+from drivers.readings import DeviceHealth, DeviceState, HealthSink
 
 log = logging.getLogger("agent.vision.pipeline")
 
@@ -274,18 +275,20 @@ class CameraWorker:
 
     def __init__(self, cam: CameraConfig, vision: VisionConfig, models: VisionModels,
                  recorder: Recorder, devices: DeviceRegistry, now: Callable[[], datetime],
-                 disk_budget_bytes: int, realtime: bool | None = None) -> None:
+                 disk_budget_bytes: int, realtime: bool | None = None,
+                 health: HealthSink | None = None) -> None:
         self.cam = cam
         self.name = f"vision-{cam.id}"
         self.recorder = recorder
         self.devices = devices
         self.now = now
+        self._health = health  # the agent's device-health watch: camera_offline alarms
         buffer_s = vision.pre_roll_s + vision.post_roll_s + 2.0
         self.source = CameraSource(cam, now, clip_fps=vision.clip_fps, clip_max_side=vision.clip_max_side,
                                    buffer_s=buffer_s, realtime=realtime, on_state=self._on_state)
         self.evidence = EvidenceCollector(recorder, cam.id, vision, self.source.ring, disk_budget_bytes)
         self.pipeline = CameraPipeline(cam, vision, models, self.evidence, recorder.tz)
-        self.offline = False
+        self.offline: bool | None = None  # None until the first health report
         self.last_result: FrameResult | None = None
         self._figures_at = 0.0
         self._figures_frames = 0
@@ -325,20 +328,25 @@ class CameraWorker:
             self.evidence.poll(time.monotonic())
 
     def _watch_health(self) -> None:
+        """Silence is measured here (monotonic, frames); the health watch raises and clears."""
         silent = self.source.silent_for()
-        subject = {"camera_id": self.cam.id}
-        if not self.offline and silent > self.cam.silent_after_s:
+        if self.offline is not True and silent > self.cam.silent_after_s:
             self.offline = True
             self.devices.update(self.cam.id, state="offline")
             self.pipeline.end(time.monotonic() if self.source.paced else 0.0, self.now(), "camera_offline")
-            self.recorder.raise_alarm("camera_offline", subject,
-                                      f"camera {self.cam.id} delivered no frame for {silent:.0f} s",
-                                      severity="major", details={"silent_s": round(silent, 1),
-                                                                 "reconnects": self.source.counters.reconnects})
-        elif self.offline and silent < 2.0:
+            self._report(DeviceState.SILENT, f"delivered no frame for {silent:.0f} s", silent)
+        elif self.offline is not False and silent < 2.0 and self.source.counters.frames_read:
             self.offline = False
             self.devices.update(self.cam.id, state="ok")
-            self.recorder.clear_alarm("camera_offline", subject, f"camera {self.cam.id} delivers again")
+            self._report(DeviceState.OK, "delivers again", silent)
+
+    def _report(self, state: DeviceState, detail: str, silent_s: float) -> None:
+        if self._health is None:
+            return
+        counters = self.source.counters
+        self._health(DeviceHealth(device_id=self.cam.id, kind="camera", state=state, at=self.now(),
+                                  good_frames=counters.frames_read, detail=detail,
+                                  extra={"silent_s": round(silent_s, 1), "reconnects": counters.reconnects}))
 
     def _on_state(self, state: str, detail: str) -> None:
         self.devices.update(self.cam.id, state=state if not self.offline else "offline", detail=detail)

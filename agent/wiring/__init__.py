@@ -1,35 +1,9 @@
-"""How each capability attaches to the agent.
+"""How each capability attaches to the agent: ``build(ctx) -> Capability``, nothing else.
 
-Every module listed here has ``build(agent) -> list[Component]``: it reads the
-config, creates its drivers and workflows (workflows join ``agent.bus``) and returns
-the components the supervisor must run. The list is explicit, in start order.
+Each module here reads the config, creates its drivers and workflows, and returns a
+declared value (``agent.wiring.capability``): the components the supervisor runs, the
+workflows and health listeners that join the reading bus, the devices the health
+watch covers, the platform commands it answers. ``agent.app.Agent`` lists them in one
+explicit tuple, in start order; nothing registers itself on import, and a capability
+never writes onto the agent.
 """
-
-from __future__ import annotations
-
-import importlib
-import logging
-from types import ModuleType
-
-log = logging.getLogger("agent.wiring")
-
-CAPABILITIES = [
-    "agent.wiring.uplink",      # MQTT link to the platform
-    "agent.wiring.serial",      # badge readers, thermometers, scales and their workflows
-    "agent.wiring.modbus",      # cold chain, disinfection cycles, UV runs
-    "agent.wiring.vision",      # cameras and compliance
-    "agent.wiring.schedule",    # reminders, expiry warnings, daily ledger
-]
-
-
-def capability_modules() -> list[ModuleType]:
-    """The capability modules present in this build (all of them once complete)."""
-    found = []
-    for name in CAPABILITIES:
-        try:
-            found.append(importlib.import_module(name))
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # a real missing dependency inside the module
-                raise
-            log.debug("capability not built yet: %s", name)
-    return found

@@ -1,8 +1,9 @@
 """Modbus capability: poll every bus in ``config.modbus``, run the equipment workflows.
 
 The ``ModbusScheduler`` publishes readings and health on the agent's bus (its times
-come from ``agent.now``, so an accelerated scenario clock drives it too). The workflows
-(cold chain, cabinet cycles, UV / ozone runs, device-offline watch) join the bus.
+come from the agent's ``now``, so an accelerated scenario clock drives it too). The
+workflows (cold chain, cabinet cycles, UV / ozone runs) join the bus; the agent's health
+watch covers every Modbus device (``modbus_policy``).
 A role that names an unknown point, method or cabinet stops the start with a clear
 error (``ModbusRoleError``).
 """
@@ -13,18 +14,16 @@ import asyncio
 import contextlib
 import logging
 import threading
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
-from agent.runtime import Component
-from agent.workflows.cold_chain import ColdChain, ModbusOfflineWatch
+from agent.wiring.capability import BuildContext, Capability
+from agent.workflows.cold_chain import ColdChain
+from agent.workflows.device_health import modbus_policy
 from agent.workflows.disinfection import Disinfection
 from agent.workflows.modbus_points import check_points, modbus_device_ids, point_roles
 from agent.workflows.premises import Premises
 from drivers.modbus.bus import ModbusScheduler
 from drivers.modbus.profiles import DeviceProfile, load_profiles
-
-if TYPE_CHECKING:
-    from agent.app import Agent
 
 log = logging.getLogger("agent.wiring.modbus")
 
@@ -61,23 +60,25 @@ class ModbusComponent:
                 await runner
 
 
-def build(agent: Agent, profiles: dict[str, DeviceProfile] | None = None) -> list[Component]:
-    config = agent.config
+@dataclass(frozen=True, slots=True)
+class ModbusCapability(Capability):
+    scheduler: ModbusScheduler | None = None
+
+
+def build(ctx: BuildContext, profiles: dict[str, DeviceProfile] | None = None) -> ModbusCapability:
+    config = ctx.config
     if not config.modbus:
-        return []
+        return ModbusCapability("modbus")
     profiles = profiles if profiles is not None else load_profiles()
     roles = point_roles(config)
     check_points(roles, {d.id: {p.name for p in profiles[d.profile].points}
                          for bus in config.modbus for d in bus.devices if d.profile in profiles})
-    scheduler = ModbusScheduler(config.modbus, on_reading=agent.bus.publish, on_health=agent.bus.publish_health,
-                                profiles=profiles, now=agent.now)
-    agent.modbus_scheduler = scheduler  # type: ignore[attr-defined]  # undeclared Agent field: arch-wiring declares them (issue 12 item 1)
-    offline = ModbusOfflineWatch(agent.recorder, modbus_device_ids(config),
-                                 config.rules.cold_chain.probe_silent_minutes)
-    agent.bus.on_health(offline.on_health)
-    for workflow in (ColdChain(config, agent.recorder, roles), Disinfection(config, agent.recorder, roles),
-                     Premises(config, agent.recorder, roles), offline):
-        agent.bus.add_workflow(workflow)
+    scheduler = ModbusScheduler(config.modbus, on_reading=ctx.reading_sink, on_health=ctx.health_sink,
+                                profiles=profiles, now=ctx.now)
+    workflows = (ColdChain(config, ctx.recorder, roles), Disinfection(config, ctx.recorder, roles),
+                 Premises(config, ctx.recorder, roles))
     log.info("modbus ready buses=%d devices=%d roles=%d", len(config.modbus),
              sum(len(b.devices) for b in config.modbus), len(roles))
-    return [ModbusComponent(scheduler)]
+    offline = dict.fromkeys(modbus_device_ids(config), modbus_policy(config.rules.cold_chain.probe_silent_minutes))
+    return ModbusCapability("modbus", components=(ModbusComponent(scheduler),), workflows=workflows,
+                            offline=offline, scheduler=scheduler)

@@ -1,29 +1,28 @@
 """Reminders, expiry warnings and the daily ledger, attached to the agent.
 
 Registers nothing on the reading bus: the engine reads what the workflows stored.
-Reminders also go to the local feedback outputs when the agent has them.
+Reminders also go to the agent's local feedback outputs (station screens, console).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
-from agent.runtime import Component
-from agent.schedule.engine import Notify, ScheduleEngine
+from agent.schedule.engine import ScheduleEngine
 from agent.schedule.scheduler import ScheduleComponent
-
-if TYPE_CHECKING:
-    from agent.app import Agent
+from agent.wiring.capability import BuildContext, Capability
 
 
-def build(agent: Agent) -> list[Component]:
-    engine = ScheduleEngine(agent.recorder, notify=_notify(agent))
-    agent.schedule_engine = engine  # type: ignore[attr-defined]  # undeclared Agent field: arch-wiring declares them (issue 12 item 1)
-    return [ScheduleComponent(engine, agent.now)]
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduleCapability(Capability):
+    engine: ScheduleEngine
 
 
-def _notify(agent: Agent) -> Notify | None:
-    feedback = getattr(agent, "feedback", None)
-    if feedback is None:
-        return None
-    return lambda text: feedback.say(text, level="warn", station="schedule")
+def build(ctx: BuildContext) -> ScheduleCapability:
+    feedback = ctx.feedback
+
+    def remind(text: str) -> None:  # reminders also reach the station screens and the console
+        feedback.say(text, level="warn", station="schedule")
+
+    engine = ScheduleEngine(ctx.recorder, notify=remind)
+    return ScheduleCapability("schedule", components=(ScheduleComponent(engine, ctx.now),), engine=engine)

@@ -14,16 +14,15 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from agent.config import AgentConfig, StationConfig
 from agent.config_devices import DeviceConfig
 from agent.feedback import Feedback
 from agent.recorder import Recorder
-from agent.runtime import Component
+from agent.wiring.capability import BuildContext, Capability
 from agent.workflows.additive import AdditiveStation
 from agent.workflows.checkin import CheckinStation
-from agent.workflows.device_health import DeviceHealthWatch
+from agent.workflows.device_health import serial_policy
 from agent.workflows.food_sample import FoodSampleStation
 from agent.workflows.morning_check import MorningCheck
 from agent.workflows.receiving import Receiving
@@ -32,15 +31,11 @@ from drivers.readings import HealthSink, ReadingSink
 from drivers.serial_devices import Driver, open_driver
 from drivers.thermometer import ThermometerConfig
 
-if TYPE_CHECKING:
-    from agent.app import Agent
-
 log = logging.getLogger("agent.wiring.serial")
 
+# kind -> workflow class; the kinds and their required devices: agent.config.STATION_REQUIRED
 WORKFLOWS: dict[str, type[StationWorkflow]] = {
-    "morning_check": MorningCheck, "food_sample": FoodSampleStation, "receiving": Receiving,
-    "additive": AdditiveStation, "checkin": CheckinStation,
-}
+    cls.kind: cls for cls in (MorningCheck, FoodSampleStation, Receiving, AdditiveStation, CheckinStation)}
 STREAMING_SETTLE_READINGS = 3  # a streaming thermometer: 3 steady frames (150 ms at 20 Hz) make a reading
 
 
@@ -75,17 +70,12 @@ def make_workflows(config: AgentConfig, recorder: Recorder, feedback: Feedback) 
     return [WORKFLOWS[s.kind](resolve_station(s, config), config, recorder, feedback) for s in config.stations]
 
 
-def build(agent: Agent) -> list[Component]:
-    config = agent.config
-    feedback = getattr(agent, "feedback", None)
-    if feedback is None:
-        # screens/buzzers: add_output later
-        feedback = agent.feedback = Feedback.default(agent.now)  # type: ignore[attr-defined]  # undeclared Agent field: arch-wiring declares them (issue 12 item 1)
-    health = DeviceHealthWatch(agent.recorder, {d.id for d in config.devices})
-    agent.bus.on_health(health.on_health)
-    agent.bus.add_workflow(health)
-    for workflow in make_workflows(config, agent.recorder, feedback):
-        agent.bus.add_workflow(workflow)
+def build(ctx: BuildContext) -> Capability:
+    config = ctx.config
+    workflows = make_workflows(config, ctx.recorder, ctx.feedback)
+    for workflow in workflows:
         log.info("station ready station=%s kind=%s", workflow.station.id, workflow.kind)
-    return [SerialDeviceComponent(cfg, agent.bus.publish, agent.bus.publish_health, agent.now)
-            for cfg in config.devices]
+    devices = tuple(SerialDeviceComponent(cfg, ctx.reading_sink, ctx.health_sink, ctx.now)
+                    for cfg in config.devices)
+    return Capability("serial", components=devices, workflows=tuple(workflows),
+                      offline=dict.fromkeys((d.id for d in config.devices), serial_policy()))

@@ -1,23 +1,29 @@
-"""The MQTT uplink, attached to the agent's store, status and command handlers."""
+"""The MQTT uplink, attached to the agent's store, status and every capability's commands.
+
+Built after the other capabilities (it answers their platform commands) and started
+before them.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from dataclasses import dataclass
 
-from agent.runtime import Component
 from agent.status import build_status
-from agent.uplink.commands import CommandProcessor
+from agent.uplink.commands import CommandProcessor, Handler
 from agent.uplink.uplink import Uplink
+from agent.view import AgentView
+from agent.wiring.capability import BuildContext, Capability
 
-if TYPE_CHECKING:
-    from agent.app import Agent
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UplinkCapability(Capability):
+    uplink: Uplink
 
 
-def build(agent: Agent) -> list[Component]:
-    broker = agent.config.broker
-    commands = CommandProcessor(agent.store, agent.command_handlers, agent.now,
-                                broker.platform_public_key)
-    uplink = Uplink(agent.store, broker, agent.config.identity.agent_id, commands,
-                    status=lambda: build_status(agent), status_version=lambda: agent.devices.version)
-    agent.uplink = uplink  # type: ignore[attr-defined]  # undeclared Agent field: arch-wiring declares them (issue 12 item 1)
-    return [uplink]
+def build(ctx: BuildContext, view: AgentView, commands: Mapping[str, Handler]) -> UplinkCapability:
+    broker = ctx.config.broker
+    processor = CommandProcessor(ctx.store, dict(commands), ctx.now, broker.platform_public_key)
+    uplink = Uplink(ctx.store, broker, ctx.config.identity.agent_id, processor,
+                    status=lambda: build_status(view), status_version=lambda: view.devices.version)
+    return UplinkCapability("uplink", components=(uplink,), uplink=uplink)

@@ -14,9 +14,9 @@ For every point with a cold role (see ``modbus_points``):
   by ``recover_margin_c`` clears it (the margin stops a probe hovering on the limit from
   restarting the grace clock on every dip).
 
-``ModbusOfflineWatch`` turns Modbus health into ``device_offline`` alarms for every
-Modbus device: SILENT or DISCONNECTED for longer than
-``rules.cold_chain.probe_silent_minutes`` raises, the next OK clears.
+A Modbus device that stops answering is the device-health watch's
+(``agent/workflows/device_health.py``, ``modbus_policy``): SILENT or DISCONNECTED for
+longer than ``rules.cold_chain.probe_silent_minutes`` raises ``device_offline``.
 
 Only reading times (``reading.at``) and ``tick(now)`` measure time, so scenarios can
 run the agent's clock faster than the wall clock.
@@ -37,7 +37,7 @@ from agent.records import Source, TelemetryBatch
 from agent.store import Store
 from agent.timeutil import rfc3339, uuid7
 from agent.workflows.modbus_points import ALARMED_COLD_ROLES, COLD_ROLES, PointRole
-from drivers.readings import DeviceHealth, DeviceState, Reading, RegisterSample
+from drivers.readings import Reading, RegisterSample
 
 log = logging.getLogger("agent.workflows.cold_chain")
 
@@ -276,51 +276,3 @@ class ColdChain:
 
 def _parse(text: str) -> datetime:
     return datetime.fromisoformat(text)
-
-
-DOWN = (DeviceState.SILENT, DeviceState.DISCONNECTED)
-
-
-class ModbusOfflineWatch:
-    """``device_offline`` for Modbus devices silent or disconnected too long (ticked, health-fed)."""
-
-    name = "modbus-offline"
-
-    def __init__(self, recorder: Recorder, device_ids: set[str], silent_minutes: float) -> None:
-        self.recorder = recorder
-        self.device_ids = device_ids
-        self.after = timedelta(minutes=silent_minutes)
-        self._down: dict[str, DeviceHealth] = {}  # device -> the health that first said down
-        self._raised: set[str] = set()
-
-    def on_health(self, health: DeviceHealth) -> None:
-        if health.device_id not in self.device_ids:
-            return
-        if health.state in DOWN:
-            self._down.setdefault(health.device_id, health)
-        elif health.state is DeviceState.OK:
-            self._down.pop(health.device_id, None)
-            self._raised.discard(health.device_id)
-            # also closes an alarm the previous run left open
-            self.recorder.clear_alarm("device_offline", {"device_id": health.device_id},
-                                      f"modbus device {health.device_id} answering again", occurred_at=health.at)
-
-    def wants(self, reading: Reading) -> bool:
-        return False
-
-    def on_reading(self, reading: Reading) -> None:
-        """Never called: health alone drives this watch."""
-
-    def tick(self, now: datetime) -> None:
-        for device_id, health in list(self._down.items()):
-            if device_id in self._raised or now - health.at < self.after:
-                continue
-            self._raised.add(device_id)
-            minutes = (now - health.at).total_seconds() / 60
-            self.recorder.raise_alarm(
-                "device_offline", {"device_id": device_id},
-                f"modbus device {device_id} {health.state.value} for {minutes:.0f} min",
-                severity="major", occurred_at=now, source=Source(device_id=device_id, kind=SOURCE_KIND),
-                details={"state": health.state.value, "detail": health.detail, "since": health.at.isoformat(),
-                         "last_reading_at": health.last_reading_at.isoformat() if health.last_reading_at else None,
-                         **{k: str(v) for k, v in health.extra.items()}})

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..backoff import Backoff
 from ..readings import DeviceHealth, DeviceState, HealthSink, ReadingSink, RegisterSample
 from .config import ModbusRtuBusConfig, ModbusTcpBusConfig
 from .decoding import ReadBlock, decode_block
@@ -108,16 +109,16 @@ class BusWorker:
         if self.link.is_open:
             return
         loop = asyncio.get_running_loop()
-        delay = self.config.reconnect_s
+        delays = Backoff(self.config.reconnect_s, self.config.reconnect_max_s).delays()
         while True:
             try:
                 await self.link.open()
                 break
             except LinkLost as exc:
                 self._mark_all(DeviceState.DISCONNECTED, str(exc))
+                delay = next(delays)
                 log.debug("modbus bus reopen failed: %s %s (next try in %.1fs)", self.config.id, exc, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, self.config.reconnect_max_s)
         log.info("modbus bus open: %s on %s", self.config.id, self.link.name)
         self._stagger(loop.time())
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
+from ..backoff import Backoff
 from ..readings import DeviceHealth, DeviceState, HealthSink
 from .config import ModbusDeviceConfig
 from .decoding import ReadBlock, plan_reads
@@ -78,8 +79,8 @@ class PolledDevice:
             self.next_due = max(self.next_due + self.config.poll_s, now)
             return
         # Dead device: probe at growing intervals so it cannot eat the others' bus time.
-        first = 2 * self.config.poll_s
-        self.backoff_s = min(backoff_max_s, self.backoff_s * 2 if self.backoff_s else first)
+        probes_missed = self.failures_in_row - silent_after
+        self.backoff_s = Backoff(2 * self.config.poll_s, backoff_max_s).delay(probes_missed)
         self.next_due = now + self.backoff_s
 
 

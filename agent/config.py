@@ -350,7 +350,7 @@ class AgentConfig(Strict):
 
     @model_validator(mode="after")
     def _stations_use_declared_devices(self) -> AgentConfig:
-        kinds = {d.id: d.kind for d in self.devices}
+        kinds = {d.id: type(d).model_fields["kind"].default for d in self.devices}  # the catalog union is opaque to mypy
         owner: dict[str, str] = {}
         station_ids: set[str] = set()
         for station in self.stations:

@@ -23,11 +23,11 @@ from typing import Literal
 
 from pydantic import Field
 
+from drivers.backoff import Backoff
 from drivers.hid_keyboard import HidLineReader, KeySequenceDecoder
 from drivers.line_buffer import LineParser
 from drivers.readings import BadgeScan, HealthSink, ReadingSink
 from drivers.serial_port import (
-    Backoff,
     Now,
     PortSettings,
     SerialDeviceSettings,

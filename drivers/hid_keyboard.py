@@ -18,8 +18,9 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
+from drivers.backoff import Backoff
 from drivers.readings import DeviceHealth, DeviceState, HealthSink, Reading, ReadingSink
-from drivers.serial_port import Backoff, Now, local_now
+from drivers.serial_port import Now, local_now
 
 log = logging.getLogger(__name__)
 

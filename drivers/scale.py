@@ -32,10 +32,10 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import Field
 
+from drivers.backoff import Backoff
 from drivers.line_buffer import LineParser
 from drivers.readings import HealthSink, ReadingSink, StableWeight
 from drivers.serial_port import (
-    Backoff,
     Now,
     PortSettings,
     SerialDeviceSettings,

@@ -23,10 +23,10 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from drivers.backoff import Backoff
 from drivers.line_buffer import LineParser
 from drivers.readings import HealthSink, ReadingSink, TemperatureReading
 from drivers.serial_port import (
-    Backoff,
     Now,
     PortSettings,
     SerialDeviceSettings,

@@ -142,7 +142,9 @@ def test_agent_sigkilled_mid_stream(tmp_path: Path, broker: Broker) -> None:
     proc = start_agent_process(config, total)  # a last, undisturbed run drains the rest
     try:
         store_db = tmp_path / "agent" / "agent.db"
-        wait_until(lambda: agent_outbox_empty(store_db), timeout=120, message="outbox drained")
+        # The outbox can be empty for a moment between two adds: wait for the producer too.
+        wait_until(lambda: "produced\n" in proc.lines and agent_outbox_empty(store_db),  # type: ignore[attr-defined]
+                   timeout=120, message="all produced and the outbox drained")
     finally:
         proc.kill()
         proc.wait()

@@ -18,7 +18,7 @@ from agent.recorder import ClockMonitor, Recorder
 from agent.runtime import Component, MainLoop, ReadingBus, Supervisor
 from agent.store import Store
 from agent.store.budget import apply_retention, enforce_budget
-from agent.timeutil import make_now
+from agent.timeutil import Mono, make_now, mono_beside
 from agent.uplink.commands import Handler
 from agent.uplink.handlers import core_handlers
 from agent.version import agent_version
@@ -29,10 +29,12 @@ log = logging.getLogger("agent.app")
 
 class Agent:
     def __init__(self, config: AgentConfig, *, now: Callable[[], datetime] | None = None,
-                 clock: ClockMonitor | None = None, config_path: Path | None = None) -> None:
+                 mono: Mono | None = None, clock: ClockMonitor | None = None,
+                 config_path: Path | None = None) -> None:
         self.config = config
         self.config_path = Path(config_path) if config_path else None
         self.version = agent_version()
+        self.mono = mono_beside(now, mono)  # durations and timeouts; wall time is for timestamps
         self.now = now or make_now(config.identity.tz)
         self.reload_requested = False
         self.store = Store(config.store.path, config.store.media_dir,

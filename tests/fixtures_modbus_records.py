@@ -50,8 +50,10 @@ class Rig:
     def _build(self) -> None:
         roles = point_roles(self.config)
         self.cold = ColdChain(self.config, self.recorder, roles, **self.options.get("cold", {}))
-        self.disinfection = Disinfection(self.config, self.recorder, roles, **self.options.get("disinfection", {}))
-        self.premises = Premises(self.config, self.recorder, roles, **self.options.get("premises", {}))
+        self.disinfection = Disinfection(self.config, self.recorder, roles, mono=self.clock.monotonic,
+                                         **self.options.get("disinfection", {}))
+        self.premises = Premises(self.config, self.recorder, roles, mono=self.clock.monotonic,
+                                 **self.options.get("premises", {}))
         self.offline = ModbusOfflineWatch(self.recorder, modbus_device_ids(self.config),
                                           self.config.rules.cold_chain.probe_silent_minutes)
         self.workflows = [self.cold, self.disinfection, self.premises, self.offline]
@@ -64,8 +66,8 @@ class Rig:
         self.store.close()
 
     def feed(self, device_id: str, **values: float) -> None:
-        """One reading at the clock's now, to every workflow that wants it, then a tick."""
-        reading = RegisterSample(device_id=device_id, at=self.clock(), values=values)
+        """One reading at the clock's now (wall and monotonic), to every workflow that wants it, then a tick."""
+        reading = RegisterSample(device_id=device_id, at=self.clock(), mono=self.clock.monotonic(), values=values)
         for workflow in self.workflows:
             if workflow.wants(reading):
                 workflow.on_reading(reading)

@@ -70,13 +70,14 @@ def build(agent: Agent, profiles: dict[str, DeviceProfile] | None = None) -> lis
     check_points(roles, {d.id: {p.name for p in profiles[d.profile].points}
                          for bus in config.modbus for d in bus.devices if d.profile in profiles})
     scheduler = ModbusScheduler(config.modbus, on_reading=agent.bus.publish, on_health=agent.bus.publish_health,
-                                profiles=profiles, now=agent.now)
+                                profiles=profiles, now=agent.now, mono=agent.mono)
     agent.modbus_scheduler = scheduler  # type: ignore[attr-defined]  # undeclared Agent field: arch-wiring declares them (issue 12 item 1)
     offline = ModbusOfflineWatch(agent.recorder, modbus_device_ids(config),
                                  config.rules.cold_chain.probe_silent_minutes)
     agent.bus.on_health(offline.on_health)
-    for workflow in (ColdChain(config, agent.recorder, roles), Disinfection(config, agent.recorder, roles),
-                     Premises(config, agent.recorder, roles), offline):
+    for workflow in (ColdChain(config, agent.recorder, roles),
+                     Disinfection(config, agent.recorder, roles, mono=agent.mono),
+                     Premises(config, agent.recorder, roles, mono=agent.mono), offline):
         agent.bus.add_workflow(workflow)
     log.info("modbus ready buses=%d devices=%d roles=%d", len(config.modbus),
              sum(len(b.devices) for b in config.modbus), len(roles))

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from agent.clock_watch import ClockWatch
 from agent.config import AgentConfig
 from agent.device_registry import DeviceRegistry
 from agent.recorder import ClockMonitor, Recorder
@@ -47,7 +48,8 @@ class Agent:
         self.supervisor = Supervisor()
         # Platform commands by name; capabilities add theirs (vision: snapshot, live).
         self.command_handlers: dict[str, Handler] = core_handlers(self)
-        self.components: list[Component] = [self.bus, StoreHousekeeping(self)]
+        self.components: list[Component] = [self.bus, StoreHousekeeping(self),
+                                            ClockWatch(self.recorder, self.now, self.mono)]
         self._sync_roster_from_config()
         for capability in capability_modules():
             self.components += capability.build(self)

@@ -150,11 +150,12 @@ class Recorder:
         return saved
 
     def clear_alarm(self, kind: str, subject: dict[str, str], message: str = "cleared", *,
-                    occurred_at: datetime | None = None) -> Saved | None:
+                    occurred_at: datetime | None = None, details: dict[str, Any] | None = None) -> Saved | None:
         """Clear the open alarm for (kind, subject); None when none is open."""
         if not self.store.alarm_is_open(alarm_key(kind, subject)):
             return None
-        data = AlarmData(kind=kind, state="cleared", severity="info", subject=subject, message=message)
+        data = AlarmData(kind=kind, state="cleared", severity="info", subject=subject, message=message,
+                         details=details or {})
         draft = self.draft(data, occurred_at=occurred_at)
         saved = self.store.clear_alarm(alarm_key(kind, subject), draft)
         if saved:

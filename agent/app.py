@@ -17,6 +17,7 @@ from agent.config import AgentConfig
 from agent.device_registry import DeviceRegistry
 from agent.recorder import ClockMonitor, Recorder
 from agent.runtime import Component, MainLoop, ReadingBus, Supervisor
+from agent.storage_alarm import StorageWatch
 from agent.store import Store
 from agent.store.budget import apply_retention, enforce_budget
 from agent.timeutil import Mono, make_now, mono_beside
@@ -49,7 +50,8 @@ class Agent:
         # Platform commands by name; capabilities add theirs (vision: snapshot, live).
         self.command_handlers: dict[str, Handler] = core_handlers(self)
         self.components: list[Component] = [self.bus, StoreHousekeeping(self),
-                                            ClockWatch(self.recorder, self.now, self.mono)]
+                                            ClockWatch(self.recorder, self.now, self.mono),
+                                            StorageWatch(self.recorder)]
         self._sync_roster_from_config()
         for capability in capability_modules():
             self.components += capability.build(self)

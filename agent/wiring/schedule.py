@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def build(agent: Agent) -> list[Component]:
-    engine = ScheduleEngine(agent.recorder, notify=_notify(agent))
+    engine = ScheduleEngine(agent.recorder, notify=_notify(agent), mono=agent.mono)
     agent.schedule_engine = engine  # type: ignore[attr-defined]  # undeclared Agent field: arch-wiring declares them (issue 12 item 1)
     return [ScheduleComponent(engine, agent.now)]
 

@@ -63,13 +63,13 @@ class StorageFailures:
                 return
             self._last_error = exc
             old = self._failure
-            self._failure = Failure(old.first_at if old else at, at, (old.failed_writes if old else 0) + 1,
-                                    old.error if old else str(exc))
-            first = old is None
-        if first:  # at once, even though it cannot be stored yet
+            failure = Failure(old.first_at if old else at, at, (old.failed_writes if old else 0) + 1,
+                              old.error if old else str(exc))
+            self._failure = failure
+        if old is None:  # at once, even though it cannot be stored yet
             log.error("alarm raised kind=%s subject=device_id=store unsaved=held_in_memory error=%s", ALARM, exc)
         else:
-            log.warning("store write failed again failed_writes=%d", self._failure.failed_writes)
+            log.warning("store write failed again failed_writes=%d", failure.failed_writes)
 
     def flush(self, recorder: Recorder) -> bool:
         """Commit the held alarm (raise, then clear); False while the store still fails."""

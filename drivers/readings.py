@@ -30,13 +30,6 @@ class Reading:
     mono: float | None = None  # monotonic seconds when ``at`` was taken (durations only)
 
 
-def seconds_between(earlier: Reading, later: Reading) -> float:
-    """Elapsed seconds between two readings: monotonic when both have it, else wall time."""
-    if earlier.mono is not None and later.mono is not None:
-        return later.mono - earlier.mono
-    return (later.at - earlier.at).total_seconds()
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BadgeScan(Reading):
     """A card presented to a badge reader. ``card`` is normalised (see drivers.badge)."""

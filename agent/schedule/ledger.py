@@ -14,7 +14,7 @@ guard ignores it, and the ledger written at the real day end names it in ``repla
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from agent.config import AgentConfig
 from agent.recorder import Recorded, Recorder
@@ -32,6 +32,9 @@ def day_end(config: AgentConfig, day: date) -> datetime:
 
 
 VOID_KEY = "schedule:void_ledgers"
+# A ledger is premature only if its day ends more than this after now: a clock slewed or
+# stepped back by seconds right after day end must not void and rewrite a good ledger.
+PREMATURE_MARGIN = timedelta(minutes=5)
 
 
 def ledger_written(store: Store, day: date) -> bool:
@@ -45,7 +48,7 @@ def void_premature_ledgers(store: Store, config: AgentConfig, now: datetime) -> 
     today = now.astimezone(config.identity.tz).date()
     void: list[str] = list(store.kv_get(VOID_KEY, []))
     new = [i for i, day in store.ledgers_since(today)
-           if i not in void and day_end(config, day) > now]
+           if i not in void and day_end(config, day) > now + PREMATURE_MARGIN]
     if new:
         store.kv_set(VOID_KEY, void + new)
     return new

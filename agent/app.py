@@ -51,7 +51,7 @@ class Agent:
         self.command_handlers: dict[str, Handler] = core_handlers(self)
         self.components: list[Component] = [self.bus, StoreHousekeeping(self),
                                             ClockWatch(self.recorder, self.now, self.mono),
-                                            StorageWatch(self.recorder)]
+                                            StorageWatch(self.recorder.flush_storage_failure)]
         self._sync_roster_from_config()
         for capability in capability_modules():
             self.components += capability.build(self)

@@ -28,6 +28,8 @@ from agent.records import (
     _Data,
 )
 from agent.rules import judge, settle
+from agent.storage_alarm import ALARM as STORAGE_ALARM
+from agent.storage_alarm import SUBJECT as STORAGE_SUBJECT
 from agent.storage_alarm import StorageFailures
 from agent.store import PRIORITY_BY_NAME, RecordDraft, Saved, Store, StoreWriteError
 from agent.timeutil import clock_synced, rfc3339, uuid7
@@ -128,13 +130,17 @@ class Recorder:
                  saved.verdict)
         return Recorded(saved.id, saved.seq, saved.payload, saved.type, saved.verdict, saved.findings, settled)
 
+    def flush_storage_failure(self) -> bool:
+        """Commit a held ``storage_failed`` alarm once the store takes writes (agent.storage_alarm)."""
+        return self.storage.flush(self.store, self.draft, alarm_key(STORAGE_ALARM, STORAGE_SUBJECT))
+
     def note_storage_failure(self, exc: StoreWriteError) -> None:
         """A write that failed outside the Recorder (a workflow's own store call)."""
         self.storage.note(self.now(), exc)
 
     def _write(self, write: Callable[..., Any], *args: Any) -> Any:
         """One store write; a failure is noted for ``storage_failed`` and re-raised (not saved)."""
-        self.storage.flush(self)  # a held storage_failed goes first, once the store works
+        self.flush_storage_failure()  # a held storage_failed goes first, once the store works
         try:
             return write(*args)
         except StoreWriteError as exc:

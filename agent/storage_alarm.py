@@ -17,21 +17,19 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from agent.records import AlarmData
-from agent.store import StoreWriteError
+from agent.store import RecordDraft, Store, StoreWriteError
 from agent.timeutil import rfc3339
-
-if TYPE_CHECKING:
-    from agent.recorder import Recorder
 
 log = logging.getLogger("agent.storage_alarm")
 
 ALARM = "storage_failed"
 SUBJECT = {"device_id": "store"}
+Draft = Callable[..., RecordDraft]  # Recorder.draft: (data, occurred_at=...) -> envelope
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,34 +69,32 @@ class StorageFailures:
         else:
             log.warning("store write failed again failed_writes=%d", failure.failed_writes)
 
-    def flush(self, recorder: Recorder) -> bool:
-        """Commit the held alarm (raise, then clear); False while the store still fails."""
+    def flush(self, store: Store, draft: Draft, key: str) -> bool:
+        """Commit the held alarm (raise, then clear) under ``key``, envelopes from ``draft``
+        (the Recorder's); False while the store still fails."""
         failure = self.pending
         if failure is None:
             return True
         if not self._flushing.acquire(blocking=False):
             return False  # another thread is at it
         try:
-            return self._commit(recorder, failure)
+            return self._commit(store, draft, key, failure)
         finally:
             self._flushing.release()
 
-    def _commit(self, recorder: Recorder, failure: Failure) -> bool:
-        from agent.recorder import alarm_key  # the Recorder imports this module
-
+    def _commit(self, store: Store, draft: Draft, key: str, failure: Failure) -> bool:
         details = {"failed_writes": failure.failed_writes, "first_failure_at": rfc3339(failure.first_at),
                    "last_failure_at": rfc3339(failure.last_at), "error": failure.error}
-        key = alarm_key(ALARM, SUBJECT)
         try:
             if not self._raised_saved:
                 raised = AlarmData(kind=ALARM, state="raised", severity="critical", subject=SUBJECT,
                                    message="存储失败，记录未保存 / storage failed: records were not saved",
                                    details=details)
-                recorder.store.raise_alarm(key, recorder.draft(raised, occurred_at=failure.first_at))
+                store.raise_alarm(key, draft(raised, occurred_at=failure.first_at))
                 self._raised_saved = True
             cleared = AlarmData(kind=ALARM, state="cleared", severity="info", subject=SUBJECT,
                                 message="存储已恢复 / storage works again", details=details)
-            recorder.store.clear_alarm(key, recorder.draft(cleared))
+            store.clear_alarm(key, draft(cleared))
         except StoreWriteError as exc:
             log.warning("storage_failed alarm still held in memory: %s", exc)
             return False
@@ -111,14 +107,17 @@ class StorageFailures:
 
 
 class StorageWatch:
-    """Commits a held ``storage_failed`` alarm when nobody writes (a supervised component)."""
+    """Commits a held ``storage_failed`` alarm when nobody writes (a supervised component).
+
+    ``flush`` is ``Recorder.flush_storage_failure``.
+    """
 
     name = "storage-watch"
 
-    def __init__(self, recorder: Recorder, every_s: float = 5.0) -> None:
-        self.recorder = recorder
+    def __init__(self, flush: Callable[[], bool], every_s: float = 5.0) -> None:
+        self.flush = flush
         self.every_s = every_s
 
     def run(self, stop: threading.Event) -> None:
         while not stop.wait(self.every_s):
-            self.recorder.storage.flush(self.recorder)
+            self.flush()

@@ -97,7 +97,7 @@ def test_held_alarm_is_saved_when_nobody_writes(rig) -> None:
     assert rig.last_said() == NOT_SAVED
     filler.unlink()
     stop = threading.Event()
-    watch = threading.Thread(target=StorageWatch(rig.recorder, every_s=0.05).run, args=(stop,))
+    watch = threading.Thread(target=StorageWatch(rig.recorder.flush_storage_failure, every_s=0.05).run, args=(stop,))
     watch.start()
     try:
         deadline = time.monotonic() + 5

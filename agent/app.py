@@ -11,21 +11,22 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agent.clock_watch import ClockWatch
 from agent.config import AgentConfig
 from agent.device_registry import DeviceRegistry
 from agent.feedback import Feedback
 from agent.recorder import ClockMonitor, Recorder
 from agent.records import ClockState
 from agent.runtime import Component, MainLoop, ReadingBus, Supervisor
+from agent.storage_alarm import StorageWatch
 from agent.store import Store
 from agent.store.budget import apply_retention, enforce_budget
-from agent.timeutil import Monotonic, make_now
+from agent.timeutil import Monotonic, make_now, mono_beside
 from agent.uplink.commands import Handler
 from agent.uplink.handlers import core_handlers
 from agent.uplink.uplink import Uplink
@@ -45,13 +46,14 @@ log = logging.getLogger("agent.app")
 
 class Agent:
     def __init__(self, config: AgentConfig, *, now: Callable[[], datetime] | None = None,
-                 monotonic: Monotonic = time.monotonic, clock: ClockMonitor | None = None,
+                 monotonic: Monotonic | None = None, clock: ClockMonitor | None = None,
                  config_path: Path | None = None) -> None:
         self.config = config
         self.config_path = Path(config_path) if config_path else None
         self.version = agent_version()
         self.now = now or make_now(config.identity.tz)
-        self.monotonic = monotonic  # durations and timeouts; an accelerated demo injects its own
+        # Durations and timeouts; a test or demo that drives ``now`` alone drives this too.
+        self.monotonic = mono_beside(now, monotonic)
         self.reload_requested = False
         self.store = Store(config.store.path, config.store.media_dir,
                            group_commit_max=config.store.group_commit_max)
@@ -92,8 +94,10 @@ class Agent:
                 self.bus.add_workflow(workflow)
         self.bus.on_health(self.device_health.on_health)
         self.bus.add_workflow(self.device_health)
-        self.components: list[Component] = [self.bus, StoreHousekeeping(self.config, self.store, self.recorder,
-                                                                        self.now)]
+        self.components: list[Component] = [
+            self.bus, StoreHousekeeping(self.config, self.store, self.recorder, self.now),
+            ClockWatch(self.recorder, self.now, self.monotonic),
+            StorageWatch(self.recorder.flush_storage_failure)]
         for capability in self.capabilities:
             self.components += capability.components
 

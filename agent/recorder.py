@@ -28,7 +28,10 @@ from agent.records import (
     _Data,
 )
 from agent.rules import judge, settle
-from agent.store import PRIORITY_BY_NAME, RecordDraft, Saved, Store
+from agent.storage_alarm import ALARM as STORAGE_ALARM
+from agent.storage_alarm import SUBJECT as STORAGE_SUBJECT
+from agent.storage_alarm import StorageFailures
+from agent.store import PRIORITY_BY_NAME, RecordDraft, Saved, Store, StoreWriteError
 from agent.timeutil import clock_synced, rfc3339, uuid7
 
 log = logging.getLogger("agent.recorder")
@@ -76,6 +79,7 @@ class Recorder:
         self.now = now
         self.clock = clock or ClockMonitor()
         self.tz = config.identity.tz
+        self.storage = StorageFailures()  # commits that failed: storage_failed, held until it saves
 
     # --- records ---------------------------------------------------------------------
 
@@ -121,10 +125,27 @@ class Recorder:
         """Judge, wrap and store one record; returns after commit, with its judgement."""
         draft, settled = self._judged_draft(data, occurred_at=occurred_at, source=source, operator=operator,
                                             extra_findings=extra_findings, media=media)
-        saved = self.store.add_record(draft)
+        saved: Saved = self._write(self.store.add_record, draft)
         log.info("record saved type=%s id=%s seq=%d verdict=%s", saved.type, saved.id, saved.seq,
                  saved.verdict)
         return Recorded(saved.id, saved.seq, saved.payload, saved.type, saved.verdict, saved.findings, settled)
+
+    def flush_storage_failure(self) -> bool:
+        """Commit a held ``storage_failed`` alarm once the store takes writes (agent.storage_alarm)."""
+        return self.storage.flush(self.store, self.draft, alarm_key(STORAGE_ALARM, STORAGE_SUBJECT))
+
+    def note_storage_failure(self, exc: StoreWriteError) -> None:
+        """A write that failed outside the Recorder (a workflow's own store call)."""
+        self.storage.note(self.now(), exc)
+
+    def _write(self, write: Callable[..., Any], *args: Any) -> Any:
+        """One store write; a failure is noted for ``storage_failed`` and re-raised (not saved)."""
+        self.flush_storage_failure()  # a held storage_failed goes first, once the store works
+        try:
+            return write(*args)
+        except StoreWriteError as exc:
+            self.note_storage_failure(exc)
+            raise
 
     def _keep_until(self, data: _Data) -> str | None:
         """Purchase records: 6 months past the product's expiry, if that is beyond 2 years."""
@@ -144,19 +165,20 @@ class Recorder:
         data = AlarmData(kind=kind, state="raised", severity=severity, subject=subject,
                          message=message, details=details or {})
         draft = self.draft(data, occurred_at=occurred_at, source=source, media=media)
-        saved = self.store.raise_alarm(alarm_key(kind, subject), draft)
+        saved: Saved | None = self._write(self.store.raise_alarm, alarm_key(kind, subject), draft)
         if saved:
             log.warning("alarm raised kind=%s subject=%s id=%s", kind, _subject_text(subject), saved.id)
         return saved
 
     def clear_alarm(self, kind: str, subject: dict[str, str], message: str = "cleared", *,
-                    occurred_at: datetime | None = None) -> Saved | None:
+                    occurred_at: datetime | None = None, details: dict[str, Any] | None = None) -> Saved | None:
         """Clear the open alarm for (kind, subject); None when none is open."""
         if not self.store.alarm_is_open(alarm_key(kind, subject)):
             return None
-        data = AlarmData(kind=kind, state="cleared", severity="info", subject=subject, message=message)
+        data = AlarmData(kind=kind, state="cleared", severity="info", subject=subject, message=message,
+                         details=details or {})
         draft = self.draft(data, occurred_at=occurred_at)
-        saved = self.store.clear_alarm(alarm_key(kind, subject), draft)
+        saved: Saved | None = self._write(self.store.clear_alarm, alarm_key(kind, subject), draft)
         if saved:
             log.info("alarm cleared kind=%s subject=%s id=%s", kind, _subject_text(subject), saved.id)
         return saved

@@ -216,6 +216,8 @@ class DailyLedger(_Data):
     duties_done: int | None = Field(None, ge=0, description="Of those, how many were done")
     alarms_raised: int | None = Field(None, ge=0, description="Alarms raised that day, any kind")
     diners: int | None = Field(None, ge=0, description="Diners over all meals served (meal_service)")
+    replaces: str | None = Field(None, description="Id of an earlier ledger of this day written before the "
+                                                   "day had ended (a clock set ahead); that one is void")
 
 
 AlarmState = Literal["raised", "cleared"]

@@ -6,6 +6,8 @@ and say whether the clock was trusted when they were made (PLATFORM.md).
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import secrets
 import subprocess
@@ -13,10 +15,31 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 Now = Callable[[], datetime]
+Monotonic = Callable[[], float]
+"""Monotonic seconds (``time.monotonic`` in production): durations and timeouts only.
+
+Injected beside ``now`` wherever ``now`` is, so an accelerated or manual clock drives both.
+"""
+
+
+def mono_beside(now: Now | None, mono: Monotonic | None) -> Monotonic:
+    """The monotonic clock to use with ``now``.
+
+    A ``now`` injected without a ``mono`` (an old test or scenario driving one clock) gets
+    its own seconds as the monotonic clock, so durations follow the clock it drives; in
+    production (neither injected) it is ``time.monotonic``.
+    """
+    if mono is not None:
+        return mono
+    if now is None:
+        return time.monotonic
+    clock = now
+    return lambda: clock().timestamp()
 
 
 def local_now(tz: ZoneInfo) -> datetime:
@@ -28,6 +51,10 @@ def make_now(tz: ZoneInfo) -> Now:
     return lambda: datetime.now(tz)
 
 
+def local_day(at: datetime, tz: ZoneInfo) -> date:
+    return at.astimezone(tz).date()
+
+
 def rfc3339(at: datetime) -> str:
     """Millisecond RFC 3339 with the offset, e.g. 2026-11-30T07:31:05.120+08:00."""
     if at.tzinfo is None:
@@ -35,22 +62,19 @@ def rfc3339(at: datetime) -> str:
     return at.isoformat(timespec="milliseconds")
 
 
-Monotonic = Callable[[], float]
-
-
 class ManualClock:
-    """A controllable clock for tests and accelerated scenarios: wall time and monotonic time.
+    """A controllable clock for tests and accelerated scenarios: wall time and monotonic.
 
-    ``advance`` moves both (time passes); ``set`` and ``step`` move the wall clock only,
-    as NTP stepping a Pi's clock after boot does. Durations and timeouts are measured
-    on ``monotonic`` (pass it next to ``now``), so a step never changes them.
+    ``advance`` and ``set`` are time passing (both clocks move; ``set`` backwards moves
+    the monotonic clock by nothing); ``step`` is the wall clock being corrected (NTP after
+    boot, a manual ``date -s``): only wall time moves.
     """
 
     def __init__(self, start: datetime) -> None:
         if start.tzinfo is None:
             raise ValueError("ManualClock needs an aware start time")
         self._now = start
-        self._elapsed_s = 0.0
+        self._mono = 1000.0  # seconds since an arbitrary boot, like time.monotonic
         self._lock = threading.Lock()
 
     def __call__(self) -> datetime:
@@ -58,29 +82,29 @@ class ManualClock:
             return self._now
 
     def monotonic(self) -> float:
-        """Seconds that passed since the clock was made (never moved by ``set`` or ``step``)."""
         with self._lock:
-            return self._elapsed_s
+            return self._mono
 
     def advance(self, delta: timedelta | float) -> datetime:
         if not isinstance(delta, timedelta):
             delta = timedelta(seconds=delta)
         with self._lock:
             self._now += delta
-            self._elapsed_s += delta.total_seconds()
+            self._mono += max(0.0, delta.total_seconds())
             return self._now
 
+    def set(self, at: datetime) -> None:
+        with self._lock:
+            self._mono += max(0.0, (at - self._now).total_seconds())
+            self._now = at
+
     def step(self, delta: timedelta | float) -> datetime:
-        """The wall clock jumps by ``delta``; no time passes."""
+        """Step the wall clock by ``delta`` (seconds or timedelta); no time passes."""
         if not isinstance(delta, timedelta):
             delta = timedelta(seconds=delta)
         with self._lock:
             self._now += delta
             return self._now
-
-    def set(self, at: datetime) -> None:
-        with self._lock:
-            self._now = at
 
 
 _uuid7_lock = threading.Lock()
@@ -116,16 +140,49 @@ def uuid7() -> str:
     return str(uuid.UUID(int=value))
 
 
+TIME_ERROR = 5  # adjtimex(2): "clock not synchronized" (STA_UNSYNC set)
+
+
+def kernel_clock_synced() -> bool | None:
+    """The kernel's own flag (adjtimex read-only): None where it cannot be asked.
+
+    NTP daemons (chrony, ntpd, systemd-timesyncd) clear STA_UNSYNC once they discipline
+    the clock; until then, and on a box that never synchronised, the state is TIME_ERROR.
+    ``timedatectl``'s NTPSynchronized is this same flag, without needing systemd or D-Bus.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        timex = ctypes.create_string_buffer(512)  # struct timex is ~208 bytes; modes=0: read only
+        state = int(libc.adjtimex(timex))
+    except (OSError, AttributeError):
+        return None
+    return None if state < 0 else state != TIME_ERROR
+
+
+def rtc_set_system_clock() -> bool:
+    """Whether a battery-backed RTC set the system clock at boot (a Pi has none)."""
+    try:
+        return Path("/sys/class/rtc/rtc0/hctosys").read_text().strip() == "1"
+    except OSError:
+        return False
+
+
 def clock_synced() -> tuple[bool, str]:
     """Whether the system clock is trusted, and by what (ntp / rtc / none).
 
-    Uses systemd-timedated's view when available; otherwise the kernel's
-    adjtimex "unsynchronised" flag via the presence of a sync marker file.
+    The kernel's adjtimex state first (true on any Linux, with or without systemd), then
+    systemd-timedated's view, then the timesyncd marker file; an RTC that set the clock
+    at boot counts as trusted (PLATFORM.md: "no NTP, no RTC" is untrusted).
     Cheap enough to call once a minute, not per record.
     """
     override = os.environ.get("CANTEEN_CLOCK_SYNCED")
     if override is not None:  # for simulators and tests: declare the clock state
         return override.lower() in ("1", "true", "yes"), "declared"
+    kernel = kernel_clock_synced()
+    if kernel is True:
+        return True, "ntp"
+    if kernel is False:
+        return (True, "rtc") if rtc_set_system_clock() else (False, "none")
     try:
         out = subprocess.run(
             ["timedatectl", "show", "-p", "NTPSynchronized", "--value"],

@@ -5,7 +5,11 @@ into these small immutable values and passes them to a ``ReadingSink``. Workflow
 consume them; nothing downstream ever sees raw bytes.
 
 Times are timezone-aware ``datetime`` values taken when the reading was decoded
-(``now()`` from the driver's clock, injectable for tests).
+(``now()`` from the driver's clock, injectable for tests). Beside it a driver stamps
+``mono``, the monotonic clock's seconds at the same moment (``mono()``, injectable the
+same way): wall time is for timestamps only, and it steps (a Pi has no RTC; NTP corrects
+it after boot). Durations between readings come from ``mono``; a reading without one
+(built by hand) falls back to ``at``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ class Reading:
 
     device_id: str
     at: datetime
+    mono: float | None = None  # monotonic seconds when ``at`` was taken (durations only)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

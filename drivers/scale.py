@@ -20,6 +20,12 @@ Only stable, in-range weights become ``StableWeight`` (grams). The stability fil
 (default on) turns a scale that repeats "ST 131.0 g" ten times a second into one
 reading per placement: it emits again only after the weight moves by more than
 ``stability_change_g`` or the scale returns to within ``stability_zero_g`` of zero.
+
+A weight no working scale can show (above its ``capacity_g``, or below zero by more
+than ``zero_tolerance_g``) is a device error, not a weighing: ``ST,+9999.00 kg`` from a
+bench scale is a corrupted frame or a broken load cell. Such frames are dropped before
+the filter and counted with the bad frames in the device's health, so a scale that only
+sends them goes SILENT like one that sends nothing valid.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from drivers.backoff import Backoff
 from drivers.line_buffer import LineParser
 from drivers.readings import HealthSink, ReadingSink, StableWeight
 from drivers.serial_port import (
+    FrameParser,
     Now,
     PortSettings,
     SerialDeviceSettings,
@@ -293,6 +300,45 @@ class StabilityFilter:
         return False
 
 
+# -- what a working scale can show --------------------------------------------------------------
+
+class WeighingRange:
+    """Wraps a parser: frames outside ``[-zero_tolerance_g, capacity_g]`` become bad frames.
+
+    Frames without a weight (overload, counting mode) pass: they say nothing about grams.
+    """
+
+    def __init__(self, parser: FrameParser[ScaleFrame], device_id: str, capacity_g: float,
+                 zero_tolerance_g: float) -> None:
+        self.parser = parser
+        self.device_id = device_id
+        self.max_g = capacity_g
+        self.min_g = -zero_tolerance_g
+        self.out_of_range = 0
+        self._in_run = False  # log once per run of rejected frames, not ten times a second
+
+    @property
+    def bad_frames(self) -> int:
+        return self.parser.bad_frames + self.out_of_range
+
+    def reset(self) -> None:
+        self.parser.reset()
+
+    def feed(self, data: bytes) -> list[ScaleFrame]:
+        return [frame for frame in self.parser.feed(data) if self._in_range(frame)]
+
+    def _in_range(self, frame: ScaleFrame) -> bool:
+        if frame.grams is None or self.min_g <= frame.grams <= self.max_g:
+            self._in_run = False
+            return True
+        self.out_of_range += 1
+        if not self._in_run:
+            self._in_run = True
+            log.warning("scale out of range device=%s grams=%.3f min_g=%g max_g=%g: frame rejected",
+                        self.device_id, frame.grams, self.min_g, self.max_g)
+        return False
+
+
 # -- config and factory ------------------------------------------------------------------------
 
 Protocol = Literal["ad_ascii", "indicator_ascii", "mettler_continuous", "yaohua_a9"]
@@ -301,11 +347,15 @@ Protocol = Literal["ad_ascii", "indicator_ascii", "mettler_continuous", "yaohua_
 class ScaleConfig(SerialDeviceSettings):
     """A scale with continuous output (food samples, receiving, additives)."""
 
+    # capacity_g: the largest "Max" these families commonly ship with in a kitchen: A&D
+    # bench scales (food samples) up to 60 kg, indicators and Mettler terminals on platform
+    # scales up to 300 kg, Yaohua A9 on floor scales for deliveries up to 3 t. Set the
+    # nameplate's Max: it is what makes a corrupted frame a device error.
     protocol_defaults = {
-        "ad_ascii": {"baudrate": 2400, "bytesize": 7, "parity": "E"},
-        "indicator_ascii": {"baudrate": 9600, "bytesize": 8, "parity": "N"},
-        "mettler_continuous": {"baudrate": 9600, "bytesize": 7, "parity": "E"},
-        "yaohua_a9": {"baudrate": 9600, "bytesize": 8, "parity": "N"},
+        "ad_ascii": {"baudrate": 2400, "bytesize": 7, "parity": "E", "capacity_g": 60_000.0},
+        "indicator_ascii": {"baudrate": 9600, "bytesize": 8, "parity": "N", "capacity_g": 300_000.0},
+        "mettler_continuous": {"baudrate": 9600, "bytesize": 7, "parity": "E", "capacity_g": 300_000.0},
+        "yaohua_a9": {"baudrate": 9600, "bytesize": 8, "parity": "N", "capacity_g": 3_000_000.0},
     }
 
     kind: Literal["scale"] = "scale"
@@ -317,9 +367,25 @@ class ScaleConfig(SerialDeviceSettings):
     stability_change_g: float = Field(5.0, gt=0, description="Filter: a new weight is emitted once it differs from the last by more than this (grams).")
     stability_zero_g: float = Field(2.0, ge=0, description="Filter: within this of zero the scale counts as empty and the filter re-arms (grams).")
     emit_zero: bool = Field(False, description="Filter: also emit one StableWeight of ~0 g when the scale settles empty.")
+    capacity_g: float = Field(
+        60_000.0, gt=0, allow_inf_nan=False,
+        description="The scale's Max (nameplate) in grams; heavier readings are device errors. "
+                    "Default depends on the protocol (60 kg A&D, 300 kg indicator/Mettler, 3 t Yaohua).")
+    zero_tolerance_g: float | None = Field(
+        None, ge=0, allow_inf_nan=False,
+        description="Readings below zero by more than this (grams) are device errors; "
+                    "default 2 % of capacity_g (room for a drifting zero and a removed tare).")
+
+    def zero_tolerance(self) -> float:
+        return self.zero_tolerance_g if self.zero_tolerance_g is not None else 0.02 * self.capacity_g
 
 
-def make_parser(cfg: ScaleConfig) -> AdAsciiParser | IndicatorAsciiParser | MettlerContinuousParser | YaohuaA9Parser:
+def make_parser(cfg: ScaleConfig) -> WeighingRange:
+    """The protocol's decoder behind the scale's weighing range."""
+    return WeighingRange(_frame_parser(cfg), cfg.id, cfg.capacity_g, cfg.zero_tolerance())
+
+
+def _frame_parser(cfg: ScaleConfig) -> FrameParser[ScaleFrame]:
     if cfg.protocol == "ad_ascii":
         return AdAsciiParser()
     if cfg.protocol == "indicator_ascii":

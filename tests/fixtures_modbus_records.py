@@ -51,8 +51,10 @@ class Rig:
     def _build(self) -> None:
         roles = point_roles(self.config)
         self.cold = ColdChain(self.config, self.recorder, roles, **self.options.get("cold", {}))
-        self.disinfection = Disinfection(self.config, self.recorder, roles, **self.options.get("disinfection", {}))
-        self.premises = Premises(self.config, self.recorder, roles, **self.options.get("premises", {}))
+        self.disinfection = Disinfection(self.config, self.recorder, roles, mono=self.clock.monotonic,
+                                         **self.options.get("disinfection", {}))
+        self.premises = Premises(self.config, self.recorder, roles, mono=self.clock.monotonic,
+                                 **self.options.get("premises", {}))
         self.offline = DeviceHealthWatch(self.recorder, monotonic=self.clock.monotonic)
         self.offline.watch(modbus_device_ids(self.config),
                            modbus_policy(self.config.rules.cold_chain.probe_silent_minutes))
@@ -66,8 +68,8 @@ class Rig:
         self.store.close()
 
     def feed(self, device_id: str, **values: float) -> None:
-        """One reading at the clock's now, to every workflow that wants it, then a tick."""
-        reading = RegisterSample(device_id=device_id, at=self.clock(), values=values)
+        """One reading at the clock's now (wall and monotonic), to every workflow that wants it, then a tick."""
+        reading = RegisterSample(device_id=device_id, at=self.clock(), mono=self.clock.monotonic(), values=values)
         for workflow in self.workflows:
             if workflow.wants(reading):
                 workflow.on_reading(reading)

@@ -185,3 +185,31 @@ def test_role_point_missing_from_the_profile_is_an_error(tmp_path):
                                                   "point": "temp"}]))
     with pytest.raises(ModbusRoleError, match="temp"):
         check_points(roles, {"x": {"temperature_c", "humidity_pct"}})
+
+
+@pytest.mark.parametrize(("first_s", "step_s", "then_s", "verdict"), [
+    (270, +90, 270, "fail"),   # held 540 s of 600: an NTP step forward must not make it pass
+    (330, -180, 330, "pass"),  # held 660 s: a step back must not make it fail and alarm
+])
+def test_clock_step_mid_hold_does_not_change_the_verdict(rig, first_s, step_s, then_s, verdict):
+    rig.curve("cabinet-1", [25.0] * 6)
+    rig.hold("cabinet-1", first_s, temperature_c=125.0)
+    rig.clock.step(step_s)  # the wall clock is corrected; no time passes
+    rig.hold("cabinet-1", then_s, temperature_c=125.0)
+    rig.curve("cabinet-1", [25.0] * 6)
+    [record] = rig.records("tableware_disinfection")
+    held = record["data"]["seconds_at_target"]
+    assert first_s + then_s - 10 <= held <= first_s + then_s  # the monotonic seconds, not the wall's
+    assert record["verdict"] == verdict
+    assert [a["data"]["kind"] for a in rig.alarms()] == (["disinfection_failed"] if verdict == "fail" else [])
+
+
+def test_clock_step_forward_while_readings_flow_does_not_abandon_the_cycle(rig):
+    rig.curve("cabinet-1", [25.0] * 6)
+    rig.hold("cabinet-1", 300, temperature_c=125.0)
+    rig.clock.step(3600)  # an hour ahead on the wall: longer than abandon_after (30 min)
+    rig.tick()
+    rig.hold("cabinet-1", 400, temperature_c=125.0)
+    rig.curve("cabinet-1", [25.0] * 6)
+    [record] = rig.records("tableware_disinfection")
+    assert record["verdict"] == "pass" and record["findings"] == []

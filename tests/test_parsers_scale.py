@@ -127,3 +127,42 @@ def test_scale_config_defaults_per_protocol() -> None:
     assert (mt.baudrate, mt.bytesize, mt.parity) == (9600, 7, "E")
     yh = ScaleConfig(id="s", port="p", protocol="yaohua_a9", bytesize=7)
     assert (yh.bytesize, yh.parity) == (7, "N")
+
+
+# -- the weighing range: what a working scale can show ------------------------------------------
+
+def _range_parser(**cfg: object) -> object:
+    from drivers.scale import make_parser
+    return make_parser(ScaleConfig(id="s", port="/dev/null", **cfg))  # type: ignore[arg-type]
+
+
+def test_absurd_weight_is_a_device_error_not_a_sample() -> None:
+    parser = _range_parser()  # ad_ascii: 60 kg bench scale by default
+    frames = parser.feed(b"ST,+9999.00 kg\r\nST,+00131.00  g\r\n")  # type: ignore[attr-defined]
+    assert frames == [ScaleFrame(131.0, stable=True)]
+    assert parser.bad_frames == 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("protocol", "capacity_g"), [
+    ("ad_ascii", 60_000.0), ("indicator_ascii", 300_000.0),
+    ("mettler_continuous", 300_000.0), ("yaohua_a9", 3_000_000.0),
+])
+def test_capacity_defaults_per_protocol_and_override(protocol: str, capacity_g: float) -> None:
+    assert ScaleConfig(id="s", port="/dev/null", protocol=protocol).capacity_g == capacity_g  # type: ignore[arg-type]
+    cfg = ScaleConfig(id="s", port="/dev/null", protocol=protocol, capacity_g=6000)  # type: ignore[arg-type]
+    assert cfg.capacity_g == 6000 and cfg.zero_tolerance() == 120
+
+
+def test_below_zero_beyond_tolerance_rejected_within_tolerance_kept() -> None:
+    parser = _range_parser(capacity_g=6000, zero_tolerance_g=10)
+    frames = parser.feed(b"ST,-00009.50  g\r\nST,-00010.50  g\r\n"  # type: ignore[attr-defined]
+                         b"ST,+06000.00  g\r\nST,+06000.10  g\r\nOL,+9999999E+19\r\n")
+    assert [f.grams for f in frames] == [-9.5, 6000.0, None]  # overload carries no grams: passes
+    assert parser.bad_frames == 2  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("bad", [{"capacity_g": 0}, {"capacity_g": float("inf")}, {"zero_tolerance_g": -1}])
+def test_capacity_config_bounds(bad: dict) -> None:
+    from pydantic import ValidationError
+    with pytest.raises(ValidationError):
+        ScaleConfig(id="s", port="/dev/null", **bad)

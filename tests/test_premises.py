@@ -114,3 +114,19 @@ def test_readings_stopping_mid_run_close_it(rig):
     rig.tick()
     [record] = rig.records("premises_disinfection")
     assert record["findings"] == ["readings_gap"] and 34.5 <= record["data"]["minutes"] <= 35.0
+
+
+@pytest.mark.parametrize(("minutes", "step_s", "verdict"), [
+    (29, +90, "fail"),   # 29 min of 30 with the clock stepped forward 90 s: still too short
+    (33, -300, "pass"),  # 33 min with the clock stepped back 5 min: still long enough
+])
+def test_clock_step_during_a_uv_run_does_not_change_the_verdict(rig, minutes, step_s, verdict):
+    contacts(rig, 120)
+    contacts(rig, minutes * 60 / 2, uv=True)
+    rig.clock.step(step_s)  # NTP corrects the wall clock mid-run; no time passes
+    contacts(rig, minutes * 60 / 2, uv=True)
+    contacts(rig, 120)
+    [record] = rig.records("premises_disinfection")
+    assert record["data"]["minutes"] == pytest.approx(minutes, abs=0.01)
+    assert record["verdict"] == verdict
+    assert record["findings"] == ([] if verdict == "pass" else ["uv_lamp_run_too_short"])

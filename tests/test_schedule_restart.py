@@ -7,6 +7,7 @@ import sys
 from datetime import timedelta
 
 from agent.schedule.engine import LEDGER_CATCHUP_DAYS
+from agent.schedule.run_days import DAYS_RAN_KEY
 from tests.conftest import REPO
 from tests.fixtures_schedule import DAY, Canteen, at, schedule_config
 
@@ -40,17 +41,20 @@ def test_restart_across_midnight_writes_yesterdays_ledger_once(tmp_path) -> None
         canteen.stop()
 
 
-def test_long_outage_writes_each_missed_ledger_once_bounded(tmp_path) -> None:
+def test_outage_days_get_no_ledger_run_days_get_theirs_once_bounded(tmp_path) -> None:
     canteen = Canteen(schedule_config(tmp_path), at("06:00"))
     try:
         canteen.tick()  # the engine's first day
         back = DAY + timedelta(days=3)
         canteen.restart(at("08:00", back))
         report = canteen.tick()
-        assert report.ledgers == [(DAY + timedelta(days=n)).isoformat() for n in range(3)]
+        assert report.ledgers == [DAY.isoformat()]  # the two days the box was off: no ledger
         assert canteen.tick().ledgers == []
-        # a very long outage: at most LEDGER_CATCHUP_DAYS back
+        assert canteen.store.kv_get(DAYS_RAN_KEY) == [DAY.isoformat(), back.isoformat()]
+        # run days whose ledgers are missing (say, a store that refused writes): at most
+        # LEDGER_CATCHUP_DAYS back
         much_later = back + timedelta(days=30)
+        canteen.store.kv_set(DAYS_RAN_KEY, [(back + timedelta(days=n)).isoformat() for n in range(31)])
         canteen.restart(at("08:00", much_later))
         report = canteen.tick()
         assert len(report.ledgers) == LEDGER_CATCHUP_DAYS

@@ -270,3 +270,19 @@ def test_garbage_only_is_silent_not_ok(tmp_path: Path, rec: Recorder, running: l
     finally:
         stop.set()
         t.join()
+
+
+def test_absurd_scale_value_rejected_and_counted_in_health(tmp_path: Path, rec: Recorder,
+                                                          running: list) -> None:
+    # a corrupted A&D frame "ST,+9999.00 kg" must never become a 9,999,000 g sample
+    sim = ScaleSim("ad_ascii", link_path=tmp_path / "scale", unit="kg", decimals=2, period_s=0.02)
+    driver = start(running, sim, ScaleConfig(id="s4", port=sim.path, silent_after_s=0.5, **FAST), rec)
+    sim.place(9_999_000.0)
+    n = len(rec.health)
+    rec.wait_state(DeviceState.SILENT, after=n, timeout=5)  # only absurd frames: nothing valid
+    assert rec.of(StableWeight) == []
+    assert rec.health[-1].bad_frames > 5 and driver.bad_frames >= rec.health[-1].bad_frames
+    sim.place(250.0)  # 0.25 kg on a 2-decimal kg display
+    rec.wait(lambda: rec.of(StableWeight), what="a real weight after the absurd ones")
+    assert [w.grams for w in rec.of(StableWeight)] == [250.0]
+    assert rec.states()[-1] is DeviceState.OK

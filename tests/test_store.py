@@ -196,4 +196,10 @@ def test_full_disk_is_a_clear_error_and_loses_nothing(rec: Recorder) -> None:
     assert rec.store.get_record(kept.id) is not None
     seqs = [r["seq"] for r in rec.store.iter_records()]
     assert seqs == list(range(1, len(seqs) + 1))
-    assert rec.record(sample()).seq == len(seqs) + 1
+    # the storage_failed alarm held in memory is saved first (raised, cleared), then the record
+    assert rec.record(sample()).seq == len(seqs) + 3
+    after = [(r["seq"], r["type"], r["data"].get("kind"), r["data"].get("state"))
+             for r in rec.store.iter_records()][len(seqs):]
+    n = len(seqs)
+    assert after == [(n + 1, "alarm", "storage_failed", "raised"), (n + 2, "alarm", "storage_failed", "cleared"),
+                     (n + 3, "food_sample", None, None)]

@@ -1,8 +1,10 @@
 """The schedule engine: one idempotent evaluation, ``tick(now)``.
 
 At ``now`` it
-1. writes the ledger of every day whose end has passed and that has none yet (the
-   days since the engine first ran, at most ``LEDGER_CATCHUP_DAYS`` back);
+1. writes the ledger of every day whose end has passed and that has none yet, for the
+   days the agent actually ran (``run_days``: on the clock as corrected, at most
+   ``LEDGER_CATCHUP_DAYS`` back), never for a day it was off or a day that has not ended;
+   a ledger of a day that has not ended (written under a clock set ahead) is void;
 2. works out which alarms should be open (overdue duties from ``due.what_is_due``,
    expiry warnings from ``expiry.expiry_items``) and reconciles: raises the missing
    ones, clears the open ones that are no longer wanted (done, renewed, day closed).
@@ -11,7 +13,11 @@ Nothing depends on when or how often it runs: the scheduler calls it at every
 deadline and once a minute, on start, and tests call it with any ``now``. Running it
 twice changes nothing the second time. What survives a restart is in the store:
 alarms (deduplicated by (kind, subject) in the store's alarms table), ledger records,
-and two kv keys (``schedule:first_day``, ``schedule:last_tick``).
+and kv keys (``schedule:days_ran``, ``schedule:void_ledgers``, ``schedule:last_tick``).
+
+Clock steps: a tick compares the wall clock with the monotonic one. After a step the
+days run are re-placed on the corrected clock (``run_days``) and reminders follow the
+corrected ``now`` (the reconcile clears those wanted only by the wrong clock).
 
 Missed deadlines (the box was off): the first tick after a start raises every duty
 that is overdue and still missing, however long ago its deadline was, because the
@@ -29,6 +35,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -37,14 +44,15 @@ from agent.recorder import Recorder
 from agent.schedule.due import DueItem, gather_facts, what_is_due
 from agent.schedule.due import due_items as compute_due_items
 from agent.schedule.expiry import ExpiryItem, expiry_clear_message, expiry_items, expiry_warning
-from agent.schedule.ledger import day_end, write_ledger
+from agent.schedule.ledger import day_end, void_premature_ledgers, write_ledger
 from agent.schedule.reminders import REMINDER_KINDS, AlarmWant, clear_message, reminder_for
+from agent.schedule.run_days import RunDays
+from agent.timeutil import Monotonic
 
 log = logging.getLogger("agent.schedule")
 
 OWN_KINDS = frozenset(REMINDER_KINDS) | {"expiry_warning"}
 LEDGER_CATCHUP_DAYS = 7  # after a long outage, write at most this many missed ledgers
-FIRST_DAY_KEY = "schedule:first_day"
 LAST_TICK_KEY = "schedule:last_tick"
 # Expiry dates move by days: re-read them at most this often (they scan purchase
 # records), and at once on a new day or a restart. A renewal clears within this.
@@ -65,12 +73,13 @@ class TickReport:
 class ScheduleEngine:
     """Reminders, expiry warnings and ledgers from the store's state at ``now``."""
 
-    def __init__(self, recorder: Recorder, notify: Notify | None = None) -> None:
+    def __init__(self, recorder: Recorder, notify: Notify | None = None, mono: Monotonic | None = None) -> None:
         self.recorder = recorder
         self.store = recorder.store
         self.config = recorder.config
         self.tz = self.config.identity.tz
         self.notify = notify
+        self.run_days = RunDays(self.store, self.tz, mono or time.monotonic)
         self._lock = threading.Lock()  # apscheduler may fire two jobs at the same second
         self._expiry_cache: tuple[date, datetime, list[ExpiryItem]] | None = None
 
@@ -90,13 +99,15 @@ class ScheduleEngine:
     # --- ledgers -----------------------------------------------------------------------
 
     def _write_due_ledgers(self, now: datetime, today: date, report: TickReport) -> None:
-        if self.store.kv_get(FIRST_DAY_KEY) is None:
-            self.store.kv_set_if_absent(FIRST_DAY_KEY, today.isoformat())
-        first = date.fromisoformat(self.store.kv_get(FIRST_DAY_KEY))
-        day = max(first, today - timedelta(days=LEDGER_CATCHUP_DAYS))
-        while day <= today:
+        last_tick = self.store.kv_get(LAST_TICK_KEY)  # an older version's last run seeds the list
+        self.run_days.observe(now, seed=datetime.fromisoformat(last_tick).astimezone(self.tz).date()
+                              if last_tick else None)
+        for ledger_id in void_premature_ledgers(self.store, self.config, now):
+            log.warning("daily ledger void: written before its day ended id=%s", ledger_id)
+        oldest = today - timedelta(days=LEDGER_CATCHUP_DAYS)
+        for day in self.run_days.days():
             end = day_end(self.config, day)
-            if now >= end:
+            if oldest <= day <= today and now >= end:
                 items = compute_due_items(gather_facts(self.store, self.config, day), self.config, end)
                 saved = write_ledger(self.recorder, day, items)
                 if saved is not None:
@@ -106,7 +117,6 @@ class ScheduleEngine:
                     done = sum(1 for i in items if i.is_done)
                     self._say(f"{day} 日终台账已生成：{done}/{len(items)} 项完成 / "
                               f"daily ledger for {day}: {done}/{len(items)} duties done")
-            day += timedelta(days=1)
 
     # --- alarms ------------------------------------------------------------------------
 

@@ -6,11 +6,15 @@ single committed record, so a power cut either leaves no ledger (it is written o
 next start) or a complete one (it is never written again). A separate kv marker would
 need its own transaction and could disagree with the record after a cut between the two.
 Only the schedule engine writes ledgers, on its one thread, under its lock.
+
+A ledger found for a day that has not ended on the current clock was written under a
+clock set ahead: the engine lists its id as void (kv ``schedule:void_ledgers``), the
+guard ignores it, and the ledger written at the real day end names it in ``replaces``.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from agent.config import AgentConfig
 from agent.recorder import Recorded, Recorder
@@ -27,8 +31,27 @@ def day_end(config: AgentConfig, day: date) -> datetime:
     return at_local(day, config.schedules.day_end, config.identity.tz)
 
 
+VOID_KEY = "schedule:void_ledgers"
+# A ledger is premature only if its day ends more than this after now: a clock slewed or
+# stepped back by seconds right after day end must not void and rewrite a good ledger.
+PREMATURE_MARGIN = timedelta(minutes=5)
+
+
 def ledger_written(store: Store, day: date) -> bool:
-    return store.ledger_written(day)
+    """A ledger of ``day`` that is not void exists."""
+    void = set(store.kv_get(VOID_KEY, []))
+    return any(i not in void for i in store.ledger_ids(day))
+
+
+def void_premature_ledgers(store: Store, config: AgentConfig, now: datetime) -> list[str]:
+    """List as void every ledger of a day that has not ended at ``now``; the ids newly voided."""
+    today = now.astimezone(config.identity.tz).date()
+    void: list[str] = list(store.kv_get(VOID_KEY, []))
+    new = [i for i, day in store.ledgers_since(today)
+           if i not in void and day_end(config, day) > now + PREMATURE_MARGIN]
+    if new:
+        store.kv_set(VOID_KEY, void + new)
+    return new
 
 
 def build_ledger(store: Store, day: date, items: list[DueItem]) -> DailyLedger:
@@ -60,7 +83,10 @@ def write_ledger(recorder: Recorder, day: date, items: list[DueItem]) -> Recorde
     """Write ``day``'s ledger unless it exists; None when it was already written."""
     if ledger_written(recorder.store, day):
         return None
+    voided = recorder.store.ledger_ids(day)  # all void here: written before the day ended
     ledger = build_ledger(recorder.store, day, items)
+    if voided:
+        ledger = ledger.model_copy(update={"replaces": voided[-1]})
     # occurred_at is the day's end even when written late (after a power cut), so the
     # record belongs to its day in every listing.
     return recorder.record(ledger, occurred_at=day_end(recorder.config, day), source=LEDGER_SOURCE)

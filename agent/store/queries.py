@@ -91,6 +91,19 @@ class Queries:
             "SELECT 1 FROM records WHERE type = 'daily_ledger' AND json_extract(payload, '$.data.day') = ?"
             " LIMIT 1", (day.isoformat(),)))
 
+    def ledger_ids(self, day: date) -> list[str]:
+        """Ids of the ``daily_ledger`` records of ``day``, oldest first."""
+        return [row[0] for row in self.query(
+            "SELECT id FROM records WHERE type = 'daily_ledger' AND json_extract(payload, '$.data.day') = ?"
+            " ORDER BY seq", (day.isoformat(),))]
+
+    def ledgers_since(self, day: date) -> list[tuple[str, date]]:
+        """(id, day) of every ``daily_ledger`` record of ``day`` or later."""
+        rows = self.query(
+            "SELECT id, json_extract(payload, '$.data.day') FROM records"
+            " WHERE type = 'daily_ledger' AND json_extract(payload, '$.data.day') >= ?", (day.isoformat(),))
+        return [(row[0], date.fromisoformat(row[1])) for row in rows]
+
     def verdict_counts(self, day: date) -> list[tuple[str, str | None, int]]:
         """(record type, verdict, count) of the records that occurred on ``day``."""
         rows = self.query(

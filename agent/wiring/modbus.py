@@ -74,9 +74,10 @@ def build(ctx: BuildContext, profiles: dict[str, DeviceProfile] | None = None) -
     check_points(roles, {d.id: {p.name for p in profiles[d.profile].points}
                          for bus in config.modbus for d in bus.devices if d.profile in profiles})
     scheduler = ModbusScheduler(config.modbus, on_reading=ctx.reading_sink, on_health=ctx.health_sink,
-                                profiles=profiles, now=ctx.now)
-    workflows = (ColdChain(config, ctx.recorder, roles), Disinfection(config, ctx.recorder, roles),
-                 Premises(config, ctx.recorder, roles))
+                                profiles=profiles, now=ctx.now, mono=ctx.monotonic)
+    workflows = (ColdChain(config, ctx.recorder, roles),
+                 Disinfection(config, ctx.recorder, roles, mono=ctx.monotonic),
+                 Premises(config, ctx.recorder, roles, mono=ctx.monotonic))
     log.info("modbus ready buses=%d devices=%d roles=%d", len(config.modbus),
              sum(len(b.devices) for b in config.modbus), len(roles))
     offline = dict.fromkeys(modbus_device_ids(config), modbus_policy(config.rules.cold_chain.probe_silent_minutes))

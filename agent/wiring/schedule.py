@@ -24,5 +24,5 @@ def build(ctx: BuildContext) -> ScheduleCapability:
     def remind(text: str) -> None:  # reminders also reach the station screens and the console
         feedback.say(text, level="warn", station="schedule")
 
-    engine = ScheduleEngine(ctx.recorder, notify=remind)
+    engine = ScheduleEngine(ctx.recorder, notify=remind, mono=ctx.monotonic)
     return ScheduleCapability("schedule", components=(ScheduleComponent(engine, ctx.now),), engine=engine)

@@ -94,7 +94,7 @@ class AdditiveStation(StationWorkflow):
             session.after_g = grams
         self._write_if_ready(session, reading.at)
 
-    def tick(self, now: datetime) -> None:
+    def on_tick(self, now: datetime) -> None:
         if self.session is not None and now >= self.session.deadline:
             self.session = None
             self.say("添加剂领用未完成，已取消 / additive session cancelled", level="warn")

@@ -21,11 +21,18 @@ A cabinet (role ``cabinet``) has a temperature probe and, where wired, a run con
 The in-progress cycle is kept in kv (``disinfection:cycle:<cabinet id>``), so a restart
 mid-cycle carries on; what was missed while down is not counted and the record says so
 (finding ``readings_gap``).
+
+Seconds at target, gaps and the abandon timeout are measured on the monotonic clock
+(``Reading.mono``, the injected ``mono``): an NTP step of the wall clock mid-cycle must
+not turn a 540 s hold into a pass or a 660 s one into a fail. Wall time only stamps the
+record's ``started_at`` / ``ended_at``. After a restart the first interval falls back to
+wall time (a monotonic reading of another process or boot means nothing).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, time, timedelta
@@ -34,6 +41,7 @@ from typing import Any
 from agent.config import AgentConfig, ThermalMethod
 from agent.recorder import Recorder
 from agent.records import Source, ThermalDisinfection
+from agent.timeutil import Monotonic
 from agent.workflows.modbus_points import CABINET, CABINET_CONTACT, PointRole
 from drivers.readings import Reading, RegisterSample
 
@@ -65,6 +73,19 @@ class Cycle:
     gap: bool = False
     start_seen: bool = True
     saved_at: datetime | None = None
+    last_mono: float | None = None  # monotonic seconds of last_at; this process only
+    saved_mono: float | None = None
+
+    def since_last(self, at: datetime, mono: float | None) -> float:
+        """Seconds from the last reading to one at ``at`` / ``mono`` (monotonic when known)."""
+        if mono is not None and self.last_mono is not None:
+            return mono - self.last_mono
+        return (at - self.last_at).total_seconds()
+
+    def since_saved(self, at: datetime, mono: float | None) -> float:
+        if mono is not None and self.saved_mono is not None:
+            return mono - self.saved_mono
+        return math.inf if self.saved_at is None else (at - self.saved_at).total_seconds()
 
     def to_kv(self) -> dict[str, Any]:
         data = asdict(self)
@@ -77,6 +98,7 @@ class Cycle:
         data = dict(data)
         for name in ("started_at", "last_at", "saved_at"):
             data[name] = datetime.fromisoformat(data[name]) if data[name] else None
+        data["last_mono"] = data["saved_mono"] = None  # another process's monotonic clock
         return cls(**data)
 
 
@@ -92,7 +114,11 @@ class _Cabinet:
 
 def seconds_above(t0: datetime, v0: float, t1: datetime, v1: float, target: float) -> float:
     """Seconds of [t0, t1] at or above ``target``, the curve taken as linear in between."""
-    dt = (t1 - t0).total_seconds()
+    return fraction_above((t1 - t0).total_seconds(), v0, v1, target)
+
+
+def fraction_above(dt: float, v0: float, v1: float, target: float) -> float:
+    """Seconds of an interval ``dt`` long, from ``v0`` to ``v1``, at or above ``target``."""
     if v0 >= target and v1 >= target:
         return dt
     if v0 < target and v1 < target:
@@ -107,16 +133,17 @@ class Disinfection:
 
     def __init__(self, config: AgentConfig, recorder: Recorder, roles: list[PointRole], *,
                  max_gap_s: float = 120.0, ambient_window_s: float = 1800.0, abandon_after_s: float = 1800.0,
-                 save_every_s: float = 30.0) -> None:
+                 save_every_s: float = 30.0, mono: Monotonic | None = None) -> None:
         self.config = config
         self.rules = config.rules.disinfection
         self.tz = config.identity.tz
         self.recorder = recorder
         self.store = recorder.store
-        self.max_gap = timedelta(seconds=max_gap_s)
+        self.mono = mono  # None: the abandon timeout runs on the wall clock ``tick`` gets
+        self.max_gap_s = max_gap_s
         self.ambient_window = timedelta(seconds=ambient_window_s)
-        self.abandon_after = timedelta(seconds=abandon_after_s)
-        self.save_every = timedelta(seconds=save_every_s)
+        self.abandon_after_s = abandon_after_s
+        self.save_every_s = save_every_s
         self.cabinets = {r.device_id: _Cabinet(r, self.rules.methods[r.method or ""])
                          for r in roles if r.role == CABINET}
         self.temperature_points = {r.device_id: r.point for r in roles if r.role == CABINET}
@@ -142,15 +169,16 @@ class Disinfection:
         for contact in self.contacts.get(reading.device_id, []):
             value = reading.values.get(contact.point)
             if value is not None:
-                self._on_contact(self.cabinets[contact.cabinet or ""], value >= 0.5, reading.at)
+                self._on_contact(self.cabinets[contact.cabinet or ""], value >= 0.5, reading.at, reading.mono)
         point = self.temperature_points.get(reading.device_id)
         if point is not None and (value := reading.values.get(point)) is not None:
-            self._on_temperature(self.cabinets[reading.device_id], value, reading.at)
+            self._on_temperature(self.cabinets[reading.device_id], value, reading.at, reading.mono)
 
     def tick(self, now: datetime) -> None:
+        mono = self.mono() if self.mono is not None else None
         for cabinet in self.cabinets.values():
             cycle = cabinet.cycle
-            if cycle is not None and now - cycle.last_at > self.abandon_after:
+            if cycle is not None and cycle.since_last(now, mono) > self.abandon_after_s:
                 log.warning("disinfection cycle abandoned: no readings device=%s", cabinet.role.device_id)
                 cycle.gap = True
                 self._end(cabinet, cycle.last_at)
@@ -162,71 +190,72 @@ class Disinfection:
             return None
         return min(min(v for _, v in cabinet.ambient), AMBIENT_CEILING_C)
 
-    def _on_temperature(self, cabinet: _Cabinet, value: float, at: datetime) -> None:
+    def _on_temperature(self, cabinet: _Cabinet, value: float, at: datetime, mono: float | None) -> None:
         cycle = cabinet.cycle
         if cycle is None:
-            self._idle_reading(cabinet, value, at)
+            self._idle_reading(cabinet, value, at, mono)
             return
-        self._advance(cabinet, cycle, value, at)
+        self._advance(cabinet, cycle, value, at, mono)
         if not cycle.contact_seen and value < cycle.ambient_c + self.rules.cycle_start_rise_c:
             self._end(cabinet, at)
 
-    def _idle_reading(self, cabinet: _Cabinet, value: float, at: datetime) -> None:
+    def _idle_reading(self, cabinet: _Cabinet, value: float, at: datetime, mono: float | None) -> None:
         ambient = self._ambient_c(cabinet)
         threshold = (AMBIENT_CEILING_C if ambient is None else ambient) + self.rules.cycle_start_rise_c
         if value < threshold:
             cabinet.armed = True
         elif cabinet.armed:
-            self._start(cabinet, at, value, ambient)
+            self._start(cabinet, at, mono, value, ambient)
             return
         if cabinet.armed:  # the curve after a contact end is not the room
             cabinet.ambient.append((at, value))
             while cabinet.ambient and at - cabinet.ambient[0][0] > self.ambient_window:
                 cabinet.ambient.popleft()
 
-    def _start(self, cabinet: _Cabinet, at: datetime, value: float | None, ambient: float | None,
-               contact: bool = False) -> None:
+    def _start(self, cabinet: _Cabinet, at: datetime, mono: float | None, value: float | None,
+               ambient: float | None, contact: bool = False) -> None:
         cycle = Cycle(started_at=at, ambient_c=AMBIENT_CEILING_C if ambient is None else ambient,
                       last_at=at, last_c=value, peak_c=value, contact_seen=contact,
-                      readings=1 if value is not None else 0, start_seen=ambient is not None)
+                      readings=1 if value is not None else 0, start_seen=ambient is not None, last_mono=mono)
         cabinet.cycle, cabinet.armed = cycle, False
         log.info("disinfection cycle started device=%s by=%s", cabinet.role.device_id,
                  "contact" if contact else "temperature")
-        self._save(cabinet, cycle, at)
+        self._save(cabinet, cycle, at, mono)
 
-    def _advance(self, cabinet: _Cabinet, cycle: Cycle, value: float, at: datetime) -> None:
-        if at <= cycle.last_at and cycle.readings:
+    def _advance(self, cabinet: _Cabinet, cycle: Cycle, value: float, at: datetime, mono: float | None) -> None:
+        elapsed = cycle.since_last(at, mono)
+        if elapsed <= 0 and cycle.readings:
             return  # a stale or repeated reading
         target = cabinet.method.target_c
         crossed = False
         if cycle.last_c is not None and cycle.readings:
-            if at - cycle.last_at > self.max_gap:
+            if elapsed > self.max_gap_s:
                 cycle.gap = True  # unseen stretch: count nothing for it
             else:
-                cycle.seconds_at_target += seconds_above(cycle.last_at, cycle.last_c, at, value, target)
+                cycle.seconds_at_target += fraction_above(elapsed, cycle.last_c, value, target)
             crossed = (cycle.last_c >= target) != (value >= target)
         cycle.peak_c = value if cycle.peak_c is None else max(cycle.peak_c, value)
-        cycle.last_at, cycle.last_c = at, value
+        cycle.last_at, cycle.last_c, cycle.last_mono = at, value, mono
         cycle.readings += 1
-        if crossed or cycle.saved_at is None or at - cycle.saved_at >= self.save_every:
-            self._save(cabinet, cycle, at)
+        if crossed or cycle.since_saved(at, mono) >= self.save_every_s:
+            self._save(cabinet, cycle, at, mono)
 
-    def _on_contact(self, cabinet: _Cabinet, on: bool, at: datetime) -> None:
+    def _on_contact(self, cabinet: _Cabinet, on: bool, at: datetime, mono: float | None) -> None:
         was, cabinet.contact_on = cabinet.contact_on, on
         if on and was is not True:
             if cabinet.cycle is None:
-                self._start(cabinet, at, cabinet.ambient[-1][1] if cabinet.ambient else None,
+                self._start(cabinet, at, mono, cabinet.ambient[-1][1] if cabinet.ambient else None,
                             self._ambient_c(cabinet), contact=True)
                 if was is None and cabinet.cycle is not None:
                     cabinet.cycle.start_seen = False  # closed before we first heard it
             elif not cabinet.cycle.contact_seen:
                 cabinet.cycle.contact_seen = True
-                self._save(cabinet, cabinet.cycle, at)
+                self._save(cabinet, cabinet.cycle, at, mono)
         elif not on and was and cabinet.cycle is not None and cabinet.cycle.contact_seen:
             self._end(cabinet, at)
 
-    def _save(self, cabinet: _Cabinet, cycle: Cycle, at: datetime) -> None:
-        cycle.saved_at = at
+    def _save(self, cabinet: _Cabinet, cycle: Cycle, at: datetime, mono: float | None) -> None:
+        cycle.saved_at, cycle.saved_mono = at, mono
         self.store.kv_set(cycle_key(cabinet.role.device_id), cycle.to_kv())
 
     # --- the record --------------------------------------------------------------------

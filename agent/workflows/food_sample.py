@@ -103,7 +103,7 @@ class FoodSampleStation(StationWorkflow):
                      f"{self._next_prompt(session)}", level="ok")
         log.info("food sample recorded station=%s meal=%s id=%s", self.station.id, session.meal, saved.id)
 
-    def tick(self, now: datetime) -> None:
+    def on_tick(self, now: datetime) -> None:
         if self.session is not None and now >= self.session.deadline:
             self.session = None
             self.say("留样结束 / sampling session ended")

@@ -164,7 +164,7 @@ class MorningCheck(StationWorkflow):
         self.say("已记录回答 / answers noted", log_text="morning check answers noted")
         self._finish_if_ready(reading.at)
 
-    def tick(self, now: datetime) -> None:
+    def on_tick(self, now: datetime) -> None:
         session = self.session
         if session is None or now < session.deadline:
             return

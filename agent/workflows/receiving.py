@@ -139,7 +139,7 @@ class Receiving(StationWorkflow):
         self.say(f"已称重 {grams / 1000:.3f} kg / weighed")
         self._advance(session, reading.at)
 
-    def tick(self, now: datetime) -> None:
+    def on_tick(self, now: datetime) -> None:
         if self.session is not None and now >= self.session.deadline:
             unfinished = bool(self.session.values.keys() - {"supplier"}) or self.session.grams is not None
             self.session = None

@@ -3,13 +3,18 @@
 A station (``StationConfig``) binds devices to one duty. Its workflow is a small state
 machine fed the readings of *its* devices only, ticked once a second by the bus. It
 answers the person through ``Feedback`` after every step and writes through the
-``Recorder`` (records are committed before the feedback says "saved").
+``Recorder`` (records are committed before the feedback says "saved"). A write the
+store cannot commit (disk full) is answered "not saved, tell the manager" and noted for
+the ``storage_failed`` alarm; the station then takes the next badge as usual.
 """
 
 from __future__ import annotations
 
 import calendar
+import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
@@ -18,8 +23,11 @@ from agent.config import AgentConfig, StationConfig
 from agent.feedback import Feedback, Level
 from agent.recorder import Recorder
 from agent.records import Operator, Source
+from agent.store import StoreWriteError
 from drivers.badge import mask_card
 from drivers.readings import BadgeScan, Reading, StableWeight, TemperatureReading, TextInput
+
+log = logging.getLogger("agent.workflows.stations")
 
 MEAL_NAMES_CN = {"breakfast": "早餐", "lunch": "午餐", "dinner": "晚餐"}
 MENU_KV_KEY = "menu"  # {"day": "YYYY-MM-DD", "meals": {"lunch": ["番茄炒蛋", ...]}}: pushed by the platform
@@ -56,6 +64,7 @@ def _to_date(value: Any) -> date | None:
 
 
 BADGE_FIRST = "请先刷卡 / badge first"
+NOT_SAVED = "未保存，请告知主管 / not saved, tell the manager"
 EMPTY_PAN_G = 1.0  # at or below this (after tare) nothing is on the scale
 
 
@@ -83,6 +92,24 @@ class StationWorkflow:
         return reading.device_id in self.devices
 
     def on_reading(self, reading: Reading) -> None:
+        with self.saving():
+            self._route(reading)
+
+    def tick(self, now: datetime) -> None:
+        with self.saving():
+            self.on_tick(now)
+
+    @contextmanager
+    def saving(self) -> Iterator[None]:
+        """A commit that fails is told to the person (never a silent traceback)."""
+        try:
+            yield
+        except StoreWriteError as exc:
+            self.recorder.note_storage_failure(exc)
+            log.error("station write not saved station=%s error=%s", self.station.id, exc)
+            self.say(NOT_SAVED, level="error", log_text=f"not saved station={self.station.id}")
+
+    def _route(self, reading: Reading) -> None:
         if isinstance(reading, BadgeScan):
             if not self._repeat(reading):
                 self.on_badge(reading)
@@ -95,8 +122,8 @@ class StationWorkflow:
             if text:
                 self.on_text(reading, text, self.devices.get(reading.device_id) == "barcode")
 
-    def tick(self, now: datetime) -> None:
-        """Sessions past their deadline end here (subclasses)."""
+    def on_tick(self, now: datetime) -> None:
+        """Sessions past their deadline end here (subclasses); once a second."""
 
     # --- hooks -------------------------------------------------------------------------
 

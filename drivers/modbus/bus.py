@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,12 +65,13 @@ class BusWorker:
 
     def __init__(self, config: BusConfig, profiles: Mapping[str, DeviceProfile],
                  on_reading: ReadingSink, on_health: HealthSink,
-                 now: Callable[[], datetime] = utc_now) -> None:
+                 now: Callable[[], datetime] = utc_now, mono: Callable[[], float] = time.monotonic) -> None:
         self.config = config
         self.transactor = make_transactor(config)
         self.devices = [PolledDevice.build(d, profiles[d.profile], config.timeout_s) for d in config.devices]
         self._on_reading = on_reading
         self._now = now
+        self._mono = mono
         self._health = HealthPublisher(on_health, now, config.id)
 
     @property
@@ -186,11 +188,11 @@ class BusWorker:
     def _after_success(self, device: PolledDevice, values: dict[str, float], now: float) -> None:
         device.counters.ok += 1
         device.schedule_after_success(now)
-        at = self._now()
+        at, mono = self._now(), self._mono()
         device.last_reading_at = at
         self._health.set_state(device, DeviceState.OK)
         try:
-            self._on_reading(RegisterSample(device_id=device.id, at=at, values=values))
+            self._on_reading(RegisterSample(device_id=device.id, at=at, mono=mono, values=values))
         except Exception:  # a broken consumer must not stop the bus
             log.exception("modbus reading sink failed for %s", device.id)
 
@@ -218,10 +220,10 @@ class ModbusScheduler:
                  on_health: HealthSink = _ignore_health,
                  profiles: Mapping[str, DeviceProfile] | None = None,
                  profile_dir: Path | str | None = None,
-                 now: Callable[[], datetime] = utc_now) -> None:
+                 now: Callable[[], datetime] = utc_now, mono: Callable[[], float] = time.monotonic) -> None:
         profiles = profiles if profiles is not None else load_profiles(profile_dir)
         _check_profiles(buses, profiles)
-        self.workers = [BusWorker(bus, profiles, on_reading, on_health, now) for bus in buses]
+        self.workers = [BusWorker(bus, profiles, on_reading, on_health, now, mono) for bus in buses]
         self._tasks: list[asyncio.Task[None]] = []
         self._thread: threading.Thread | None = None
         self._thread_loop: asyncio.AbstractEventLoop | None = None

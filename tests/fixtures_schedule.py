@@ -83,7 +83,7 @@ class Canteen:
 
     def start(self) -> Agent:
         """A fresh Agent on the same store, as after a power cut (nothing kept in memory)."""
-        self.agent = Agent(self.config, now=self.clock, mono=self.clock.monotonic)
+        self.agent = Agent(self.config, now=self.clock, monotonic=self.clock.monotonic)
         self.agent.schedule_engine.notify = Feedback([self.said], self.clock).say
         return self.agent
 

@@ -43,7 +43,8 @@ def test_capabilities_are_declared_values_listed_in_start_order(tmp_path: Path) 
         assert [c.name for c in agent.capabilities] == ["uplink", "serial", "modbus", "vision", "schedule"]
         assert all(isinstance(c, Capability) for c in agent.capabilities)
         names = [c.name for c in agent.components]
-        assert names[:3] == ["reading-bus", "store-housekeeping", "uplink"] and names[-1] == "schedule"
+        assert names[:5] == ["reading-bus", "store-housekeeping", "clock-watch", "storage-watch", "uplink"]
+        assert names[-1] == "schedule"
         assert {"ping", "get_status", "sync_roster", "set_config", "resend"} <= set(agent.command_handlers)
         assert agent.cameras() == {}
     finally:

@@ -18,6 +18,7 @@ CAPABILITIES = [
     "agent.wiring.serial",      # badge readers, thermometers, scales and their workflows
     "agent.wiring.modbus",      # cold chain, disinfection cycles, UV runs
     "agent.wiring.vision",      # cameras and compliance
+    "agent.wiring.video",       # recording ring, stream relay, video on demand
     "agent.wiring.schedule",    # reminders, expiry warnings, daily ledger
 ]
 

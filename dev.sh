@@ -52,13 +52,20 @@ ensure_mosquitto() {
 
 ensure_media() {
   # FFmpeg is the agent's video engine (relay, recording ring, cuts); nginx with the
-  # RTMP module is the reference platform's media server in the simulator and tests.
+  # RTMP module is the reference platform's media server in the simulator and tests;
+  # GStreamer's RTSP server plays the kitchen's IP camera.
   # The simulator starts its own nginx on free ports with its own config: the
   # distribution's service (port 80) is never needed.
   local want=()
   command -v ffmpeg >/dev/null 2>&1 || want+=(ffmpeg)
   if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then want+=(nginx); fi
   ls /usr/lib/nginx/modules/ngx_rtmp_module.so >/dev/null 2>&1 || want+=(libnginx-mod-rtmp)
+  # the simulated IP camera's RTSP server (GStreamer's, through the system python3-gi)
+  if ! /usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0")' 2>/dev/null \
+     || ! command -v gst-inspect-1.0 >/dev/null 2>&1 || ! gst-inspect-1.0 x264enc >/dev/null 2>&1; then
+    want+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools gstreamer1.0-plugins-base
+           gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly)
+  fi
   if [ ${#want[@]} -gt 0 ]; then apt_install "${want[@]}"; fi
 }
 

@@ -45,3 +45,25 @@ def media_server_fixture(tmp_path: Path) -> Iterator[MediaServer]:
     server = MediaServer(tmp_path / "media-server").start()
     yield server
     server.stop()
+
+
+def video_agent_config(tmp_path: Path, broker_port: int, cameras: list[dict[str, Any]], *,
+                       platform_public_key: str | None = None, **video: Any) -> Path:
+    """An agent config with only the uplink and video (2 s segments, quick back-off)."""
+    import yaml
+
+    path = tmp_path / "agent.yaml"
+    data = {
+        "identity": {"agent_id": AGENT, "school_id": "5101040042", "canteen_id": "k1"},
+        "broker": {"host": "127.0.0.1", "port": broker_port, "reconnect_min_s": 0.2, "reconnect_max_s": 2,
+                   **({"platform_public_key": platform_public_key} if platform_public_key else {})},
+        "store": {"path": str(tmp_path / "agent" / "agent.db"), "media_dir": str(tmp_path / "agent" / "media")},
+        "vision": {"enabled": False},
+        "video": {"dir": str(tmp_path / "agent" / "video"), "segment_s": 2, "reconnect_min_s": 0.5,
+                  "reconnect_max_s": 2, "io_timeout_s": 3, "stall_s": 8, "cameras": cameras, **video},
+    }
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+AGENT = "a1"

@@ -66,7 +66,7 @@ def plan_cut(camera: str, segments: list[Segment], start: datetime, end: datetim
     if end <= oldest.start:
         raise RangeUnavailable(
             f"range gone: the recordings of camera {camera!r} start at {oldest.start.isoformat()}"
-            " (older video was evicted: retention or disk share)")
+            " (older video was evicted for retention or the disk share, or never recorded)")
     if start >= newest.end:
         raise RangeUnavailable(f"not recorded: camera {camera!r} has video only until {newest.end.isoformat()}")
     overlapping = [s for s in segments if s.start < end and s.end > start]

@@ -1,7 +1,8 @@
 """The recording ring: per-camera MP4 segments on disk, evicted oldest first.
 
 ``<dir>/<camera>/<YYYYmmddTHHMMSS>Z.mp4``: FFmpeg's segment muxer names each file by
-the UTC wall time it opened it; the file's last write (mtime) is where it ends. The
+the UTC wall time it opened it (whole seconds; refined to the previous segment's end
+when that falls within the named second); the file's last write (mtime) is where it ends. The
 segments are fragmented MP4, so a power cut costs at most the last fragment (about one
 key-frame interval) and the segment being written can be read already.
 
@@ -66,6 +67,18 @@ def segment_start(name: str) -> datetime | None:
     return datetime.strptime(match.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
 
 
+def _refine_starts(segments: list[Segment]) -> list[Segment]:
+    """Names have whole seconds; a segment FFmpeg opened as it closed the previous one
+    started at that one's last write (sub-second), which lies within the named second."""
+    refined: list[Segment] = []
+    for segment in segments:
+        before = refined[-1] if refined else None
+        if before is not None and segment.start <= before.end < segment.start + timedelta(seconds=1):
+            segment = Segment(segment.camera, segment.path, before.end, max(before.end, segment.end), segment.bytes)
+        refined.append(segment)
+    return refined
+
+
 class SegmentRing:
     def __init__(self, root: Path, *, retention_days: float, budget_bytes: int, min_free_bytes: int,
                  wall: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
@@ -107,7 +120,7 @@ class SegmentRing:
                 continue
             found.append(Segment(camera, Path(entry.path), start,
                                  max(start, datetime.fromtimestamp(info.st_mtime, UTC)), info.st_size))
-        return sorted(found, key=lambda s: s.start)
+        return _refine_starts(sorted(found, key=lambda s: s.start))
 
     def cameras(self) -> list[str]:
         try:

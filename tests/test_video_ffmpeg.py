@@ -7,7 +7,15 @@ import time
 
 import pytest
 
-from agent.video.ffmpeg import SOURCE_LOST, TARGET_REFUSED, Backoff, FfmpegJob, classify_exit, input_args, redact
+from agent.video.ffmpeg import (
+    SOURCE_LOST,
+    TARGET_REFUSED,
+    Backoff,
+    FfmpegJob,
+    classify_exit,
+    input_args,
+    redact,
+)
 from simulator.broker import free_port
 
 

@@ -6,8 +6,9 @@ because it needs GStreamer's RTSP server through PyGObject from the distribution
 which a virtual environment does not see. It uses only the standard library and gi.
 
 FFmpeg has no RTSP server for players (its RTSP muxer only pushes to one), so the
-camera side is GStreamer's, the way many real cameras embed it. The pattern is
-encoded once per camera and shared by every client (relay and recorder at once).
+camera side is GStreamer's, the way many real cameras embed it. Each client (relay,
+recorder) gets its own encoder: GStreamer's shared media stalls the clients already
+playing for several seconds whenever one more joins, which no real camera does.
 
     /usr/bin/python3 simulator/rtsp_server_gst.py --port 8554 --path /cam
 """
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(pipeline(args.width, args.height, args.fps, args.bitrate_kbps,
                                 args.gop or args.fps, args.pattern))
-    factory.set_shared(True)
+    factory.set_shared(False)  # shared media stalls every client for seconds when one more joins
     server.get_mount_points().add_factory(args.path, factory)
     if server.attach(None) == 0:
         print(f"cannot listen on 127.0.0.1:{args.port}", file=sys.stderr, flush=True)

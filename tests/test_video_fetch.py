@@ -18,7 +18,7 @@ from .fixtures_video import AGENT, ffprobe, rtsp_camera_fixture, video_agent_con
 
 def fetch(platform: Platform, start: datetime, end: datetime, camera: str = "kitchen-1") -> dict:
     return platform.send_command(AGENT, "fetch_video", {"camera_id": camera, "from": start.isoformat(),
-                                                        "to": end.isoformat()})
+                                                        "to": end.isoformat()}, timeout=30)
 
 
 def test_fetched_range_arrives_verified_and_plays_with_its_duration(

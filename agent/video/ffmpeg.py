@@ -206,6 +206,11 @@ class FfmpegJob:
         """Stop this job from any thread (the supervisor's ``stop`` stops every job)."""
         self._halt.set()
 
+    @property
+    def halted(self) -> bool:
+        """``stop_job`` was called (the child may still be finishing)."""
+        return self._halt.is_set()
+
     def remaining_s(self) -> float | None:
         return None if self.deadline_mono is None else self.deadline_mono - time.monotonic()
 

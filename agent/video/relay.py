@@ -51,7 +51,7 @@ class Relay:
 
     @property
     def active(self) -> bool:
-        return self.job.state not in (ENDED, STOPPED)
+        return not self.job.halted and self.job.state not in (ENDED, STOPPED)
 
     def snapshot(self) -> dict[str, object]:
         return {"stream_id": self.stream_id, "camera_id": self.camera, "target": redact(self.target),
@@ -97,14 +97,16 @@ class StreamRelay:
             raise RelayRefused(f"unknown video camera {camera!r} (known: {', '.join(sorted(self.sources)) or 'none'})")
         with self._lock:
             self._reap_locked()
-            same = next((r for r in self._relays.values() if r.camera == camera and r.target == target), None)
+            same = next((r for r in self._relays.values()
+                         if r.active and r.camera == camera and r.target == target), None)
             if same is not None:
                 self._set_duration(same.job, seconds, already_sent=True)
                 log.info("video.relay.extended stream=%s seconds=%s", same.stream_id, seconds)
                 return same
-            if len(self._relays) >= self.max_streams:
-                busy = ", ".join(f"{r.stream_id} ({r.camera})" for r in self._relays.values())
-                raise RelayRefused(f"stream cap reached: {len(self._relays)} of {self.max_streams} "
+            running = [r for r in self._relays.values() if r.active]
+            if len(running) >= self.max_streams:
+                busy = ", ".join(f"{r.stream_id} ({r.camera})" for r in running)
+                raise RelayRefused(f"stream cap reached: {len(running)} of {self.max_streams} "
                                    f"relays running ({busy}); stop one first")
             relay = self._make(camera, target, seconds, continuous)
             self._relays[relay.stream_id] = relay
@@ -143,17 +145,13 @@ class StreamRelay:
             relay.job.state = STOPPED
 
     def stop(self, stream_id: str | None = None, camera: str | None = None) -> list[str]:
-        """Stop relays by id or by camera; the ids stopped."""
+        """Stop relays by id or by camera; the ids being stopped."""
         with self._lock:
-            chosen = [r for r in self._relays.values()
+            chosen = [r for r in self._relays.values() if r.active
                       if (stream_id is not None and r.stream_id == stream_id)
                       or (camera is not None and stream_id is None and r.camera == camera)]
         for relay in chosen:
-            relay.job.stop_job()
-        for relay in chosen:
-            if relay.thread is not None:
-                relay.thread.join(10)
-        self._reap()
+            relay.job.stop_job()  # FFmpeg ends within a few seconds; the command does not wait
         return [r.stream_id for r in chosen]
 
     def stop_all(self) -> None:

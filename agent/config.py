@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import time
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -271,7 +272,8 @@ class VideoCameraConfig(Strict):
     url: str = Field(min_length=1, description="The camera's main stream, e.g. rtsp://user:pass@10.0.0.5/stream1 "
                                                "(credentials are never logged).")
     record: bool = Field(True, description="Keep this camera in the local recording ring.")
-    relay_to: str | None = Field(None, description="Relay continuously to this rtmp(s):// or rtsp(s):// URL.")
+    relay_to: str | None = Field(None, pattern=r"^(rtmps?|rtsps?)://[^\s/?#]+", max_length=1024,
+                                 description="Relay continuously to this rtmp(s):// or rtsp(s):// URL.")
 
 
 class VideoConfig(Strict):
@@ -297,8 +299,6 @@ class VideoConfig(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> VideoConfig:
-        from agent.video.targets import check_target  # late: keeps this module free of agent.video
-
         ids = [c.id for c in self.cameras]
         if len(ids) != len(set(ids)):
             raise ValueError("duplicate video camera id")
@@ -307,8 +307,10 @@ class VideoConfig(Strict):
         relays = [c for c in self.cameras if c.relay_to]
         if len(relays) > self.max_streams:
             raise ValueError(f"{len(relays)} continuous relays exceed max_streams={self.max_streams}")
-        for camera in relays:
-            check_target(camera.relay_to or "", self.allowed_target_hosts)
+        for camera in relays:  # the scheme is the field's pattern; the host list is checked here
+            host = urlsplit(camera.relay_to or "").hostname
+            if self.allowed_target_hosts and host not in self.allowed_target_hosts:
+                raise ValueError(f"video camera {camera.id!r}: relay_to host {host!r} is not in allowed_target_hosts")
         return self
 
 

@@ -67,3 +67,11 @@ def video_agent_config(tmp_path: Path, broker_port: int, cameras: list[dict[str,
 
 
 AGENT = "a1"
+
+
+def wait_agent_online(platform: Any, timeout: float = 30.0) -> None:
+    """The agent's first status reached the platform: it is subscribed to its commands
+    (it subscribes before it publishes the status), so a command now is not lost."""
+    from tests.fixtures_mqtt import wait_until
+
+    wait_until(lambda: platform.status(AGENT), timeout=timeout, message="the agent online on the platform")

@@ -13,7 +13,13 @@ from simulator.cameras import RtspCamera
 from simulator.platform import Platform
 
 from .fixtures_mqtt import broker_fixture, platform_fixture, wait_until  # noqa: F401
-from .fixtures_video import AGENT, ffprobe, rtsp_camera_fixture, video_agent_config  # noqa: F401
+from .fixtures_video import (  # noqa: F401
+    AGENT,
+    ffprobe,
+    rtsp_camera_fixture,
+    video_agent_config,
+    wait_agent_online,
+)
 
 
 def fetch(platform: Platform, start: datetime, end: datetime, camera: str = "kitchen-1") -> dict:
@@ -28,6 +34,7 @@ def test_fetched_range_arrives_verified_and_plays_with_its_duration(
     agent = Agent(load_config(config, {}))
     agent.start()
     try:
+        wait_agent_online(platform)
         wait_until(lambda: len(agent.video.ring.segments("kitchen-1")) >= 5, timeout=25,
                    message="about 8 s recorded")
         end = datetime.now(UTC) - timedelta(seconds=1)

@@ -23,6 +23,7 @@ from .fixtures_video import (  # noqa: F401
     media_server_fixture,
     rtsp_camera_fixture,
     video_agent_config,
+    wait_agent_online,
 )
 
 
@@ -40,6 +41,7 @@ def test_start_stream_by_signed_command_reaches_the_media_server(
     agent = Agent(load_config(config, {}))
     agent.start()
     try:
+        wait_agent_online(platform)
         unsigned = platform.send_command(AGENT, "start_stream", {
             "camera_id": "kitchen-1", "target": media_server.publish_url("k1"), "duration_s": 4})
         assert not unsigned["ok"] and "signature" in unsigned["error"]
@@ -72,6 +74,7 @@ def test_refusals_say_why_and_a_dead_target_is_target_refused(
     agent = Agent(load_config(config, {}))
     agent.start()
     try:
+        wait_agent_online(platform)
         bad = platform.send_command(AGENT, "start_stream", {"camera_id": "kitchen-1", "target": "file:///etc/x",
                                                             "duration_s": 5})
         assert not bad["ok"] and "scheme 'file' not allowed" in bad["error"]

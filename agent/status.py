@@ -34,7 +34,7 @@ def build_status(agent: Agent) -> dict[str, Any]:
         "disk_budget_bytes": int(agent.config.store.disk_budget_mb * 1024 * 1024),
         "clock": clock.model_dump(),
         "config_sha256": config_digest(agent),
-        **({"video": agent.video.status()} if getattr(agent, "video", None) is not None else {}),
+        **({"video": video.status()} if (video := getattr(agent, "video", None)) is not None else {}),
     }
 
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import count
 
-from agent.video.ffmpeg import ENDED, STOPPED, Backoff, FfmpegJob, input_args, redact
+from agent.video.ffmpeg import ENDED, STOPPED, STREAMING, Backoff, FfmpegJob, input_args, redact
 from agent.video.targets import host_port, target_kind
 
 log = logging.getLogger("agent.video.relay")
@@ -184,4 +184,6 @@ class StreamRelay:
             return [r.snapshot() for r in self._relays.values()]
 
     def bitrate_kbps(self) -> float:
-        return round(sum(float(s["bitrate_kbps"] or 0) for s in self.snapshot()), 1)
+        with self._lock:
+            rates = [r.job.progress.bitrate_bps or 0.0 for r in self._relays.values() if r.job.state == STREAMING]
+        return round(sum(rates) / 1000, 1)

@@ -52,7 +52,7 @@ def build(agent: Agent) -> list[Component]:
                         continuous={c.id: c.relay_to for c in cfg.cameras if c.relay_to})
     fetcher = VideoFetcher(ring, agent.store, agent.now, max_seconds=cfg.fetch_max_s,
                            max_bytes=int(cfg.fetch_max_mb * MB)) if recorders else None
-    agent.video = VideoService(ring, relay, fetcher, recorders)
+    agent.video = VideoService(ring, relay, fetcher, recorders)  # type: ignore[attr-defined]  # undeclared Agent field: arch-wiring declares them (issue 12 item 1)
     agent.command_handlers.update(VideoCommands(relay, fetcher, max_stream_s=cfg.max_stream_s,
                                                 allowed_hosts=cfg.allowed_target_hosts).handlers())
     log.info("video ready cameras=%d recording=%d max_streams=%d", len(cfg.cameras), len(recorders),

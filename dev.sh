@@ -4,7 +4,7 @@
 #   ./dev.sh test    ruff, mypy, lint-imports, then the test suite (what CI runs)
 #   ./dev.sh bench   list the benchmarks; ./dev.sh bench NAME runs one
 # Each sets up what it needs first: a virtual environment with the project's
-# packages, and Mosquitto from the distribution when it is missing.
+# packages, and Mosquitto, FFmpeg and nginx-rtmp from the distribution when missing.
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=${CANTEEN_VENV:-.venv}
@@ -50,6 +50,25 @@ ensure_mosquitto() {
   fi
 }
 
+ensure_media() {
+  # FFmpeg is the agent's video engine (relay, recording ring, cuts); nginx with the
+  # RTMP module is the reference platform's media server in the simulator and tests;
+  # GStreamer's RTSP server plays the kitchen's IP camera.
+  # The simulator starts its own nginx on free ports with its own config: the
+  # distribution's service (port 80) is never needed.
+  local want=()
+  command -v ffmpeg >/dev/null 2>&1 || want+=(ffmpeg)
+  if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then want+=(nginx); fi
+  ls /usr/lib/nginx/modules/ngx_rtmp_module.so >/dev/null 2>&1 || want+=(libnginx-mod-rtmp)
+  # the simulated IP camera's RTSP server (GStreamer's, through the system python3-gi)
+  if ! /usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0")' 2>/dev/null \
+     || ! command -v gst-inspect-1.0 >/dev/null 2>&1 || ! gst-inspect-1.0 x264enc >/dev/null 2>&1; then
+    want+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools gstreamer1.0-plugins-base
+           gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly)
+  fi
+  if [ ${#want[@]} -gt 0 ]; then apt_install "${want[@]}"; fi
+}
+
 ensure_venv() {
   local stamp="$VENV/.installed" want
   want=$(cat pyproject.toml | sha256sum | cut -d' ' -f1)
@@ -65,7 +84,7 @@ ensure_venv() {
   fi
 }
 
-setup() { ensure_python; ensure_mosquitto; ensure_venv; }
+setup() { ensure_python; ensure_mosquitto; ensure_media; ensure_venv; }
 
 cmd=${1:-help}
 shift || true

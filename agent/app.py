@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agent.clock_watch import ClockWatch
 from agent.config import AgentConfig
@@ -32,12 +32,13 @@ from agent.uplink.handlers import core_handlers
 from agent.uplink.uplink import Uplink
 from agent.version import agent_version
 from agent.view import CameraFeed
-from agent.wiring import modbus, schedule, serial, uplink, vision
+from agent.wiring import modbus, schedule, serial, uplink, video, vision
 from agent.wiring.capability import BuildContext, Capability
 from agent.workflows.device_health import DeviceHealthWatch
 
 if TYPE_CHECKING:
     from agent.schedule.engine import ScheduleEngine
+    from agent.video.service import VideoService
     from agent.vision.live import LiveHub
     from agent.vision.pipeline import CameraWorker
 
@@ -73,8 +74,10 @@ class Agent:
         self.serial = serial.build(ctx)
         self.modbus = modbus.build(ctx)
         self.vision = vision.build(ctx)
+        self.video_capability = video.build(ctx)
         self.schedule = schedule.build(ctx)
-        local: tuple[Capability, ...] = (self.serial, self.modbus, self.vision, self.schedule)
+        local: tuple[Capability, ...] = (self.serial, self.modbus, self.vision, self.video_capability,
+                                         self.schedule)
         # Platform commands by name: the agent's own, then each capability's (vision: snapshot, live).
         self.command_handlers: dict[str, Handler] = core_handlers(self)
         for capability in local:
@@ -119,6 +122,10 @@ class Agent:
     def vision_live(self) -> LiveHub | None:
         return self.vision.live
 
+    @property
+    def video(self) -> VideoService | None:
+        return self.video_capability.service
+
     # --- agent.view.AgentControl --------------------------------------------------------------
 
     @property
@@ -130,6 +137,10 @@ class Agent:
 
     def clock_state(self) -> ClockState:
         return self.recorder.clock.state()
+
+    def video_status(self) -> dict[str, Any] | None:
+        service = self.video_capability.service
+        return service.status() if service is not None else None
 
     def cameras(self) -> Mapping[str, CameraFeed]:
         return {camera_id: worker.source for camera_id, worker in self.vision.workers.items()}

@@ -96,6 +96,9 @@ class AgentView(Protocol):
 
     def clock_state(self) -> ClockState: ...
 
+    def video_status(self) -> dict[str, Any] | None:
+        """Streams, recording and fetches (None when the box relays no video)."""
+
     def cameras(self) -> Mapping[str, CameraFeed]:
         """Camera id -> live source; empty when vision is off or no camera is configured."""
         ...

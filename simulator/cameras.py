@@ -6,12 +6,15 @@ wall, steel counter, shelves and a stove. A ``Script`` says, segment by segment,
 a person is in view and whether they wear a mask; the person sways a little, so the
 scene moves while someone is there and is perfectly still when the kitchen is idle.
 
-Two ways out:
+Three ways out:
   * ``write_video(path, script)``: an MJPEG-in-AVI file (the camera source reads files,
     looping if asked);
   * ``MjpegServer``: HTTP multipart MJPEG on 127.0.0.1, the way many IP cameras serve
     it, with ``unplug()`` / ``plug()`` to drop the camera off the network and bring it
-    back on the same port (the reconnect path is real).
+    back on the same port (the reconnect path is real);
+  * ``RtspCamera``: RTSP with H.264 from a live test pattern (GStreamer's RTSP server in
+    a child process, see ``simulator/rtsp_server_gst.py``), the main stream an IP camera
+    gives a recorder or a relay; ``kill()`` / ``start()`` on the same port.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import argparse
 import logging
 import math
 import socket
+import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -304,6 +309,100 @@ class MjpegServer:
                 time.sleep(delay)
             else:
                 next_at = time.monotonic()
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"  # has the distribution's PyGObject (python3-gi)
+RTSP_SERVER_SCRIPT = Path(__file__).with_name("rtsp_server_gst.py")
+
+
+class RtspCameraError(RuntimeError):
+    """The RTSP camera could not be started."""
+
+
+class RtspCamera:
+    """An IP camera's RTSP main stream on 127.0.0.1: H.264 (constrained baseline), no audio.
+
+    A child process serves ``rtsp://127.0.0.1:<port>/cam`` from a moving test pattern
+    (``width`` x ``height`` at ``fps``, a key frame every second). ``kill()`` drops it off
+    the network at once (SIGKILL: open sessions just end); ``start()`` again brings it
+    back on the same port, a fresh stream, as a rebooted camera would.
+    """
+
+    def __init__(self, port: int | None = None, *, width: int = 320, height: int = 240, fps: int = 10,
+                 bitrate_kbps: int = 300, pattern: str = "ball", path: str = "/cam",
+                 python: str = SYSTEM_PYTHON) -> None:
+        self.port = port or free_port()
+        self.width, self.height, self.fps = width, height, fps
+        self.bitrate_kbps, self.pattern, self.path, self.python = bitrate_kbps, pattern, path, python
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+        self._log = tempfile.NamedTemporaryFile(prefix="rtsp-camera-", suffix=".log")  # noqa: SIM115
+
+    @property
+    def url(self) -> str:
+        return f"rtsp://127.0.0.1:{self.port}{self.path}"
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self, timeout: float = 15.0) -> RtspCamera:
+        if self.running:
+            return self
+        args = [self.python, str(RTSP_SERVER_SCRIPT), "--port", str(self.port), "--path", self.path,
+                "--width", str(self.width), "--height", str(self.height), "--fps", str(self.fps),
+                "--bitrate-kbps", str(self.bitrate_kbps), "--pattern", self.pattern]
+        deadline = time.monotonic() + timeout
+        while True:
+            # the child's output goes to a file, never a pipe nobody drains
+            self._log.seek(0)
+            self._log.truncate()
+            self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, start_new_session=True)
+            while self.process.poll() is None and b"ready " not in self._output():
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.02)
+            if self.process.poll() is None and b"ready " in self._output():
+                self.starts += 1
+                log.info("sim.camera.rtsp.started url=%s", self.url)
+                return self
+            self.kill()
+            text = self._output().decode(errors="replace").strip()
+            if "cannot listen" not in text or time.monotonic() > deadline:
+                raise RtspCameraError(f"RTSP camera did not start: {text or 'no output'}"
+                                      " (needs python3-gi gir1.2-gst-rtsp-server-1.0"
+                                      " gstreamer1.0-plugins-{base,good,ugly})")
+            time.sleep(0.2)  # the port is still held by the previous instance's sessions
+
+    def _output(self) -> bytes:
+        self._log.flush()
+        with open(self._log.name, "rb") as fh:
+            return fh.read(4096)
+
+    def kill(self) -> None:
+        """Off the network at once, as a pulled cable or a crashed camera."""
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.kill()
+            self.process.wait(5)
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.process = None
+
+    def __enter__(self) -> RtspCamera:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

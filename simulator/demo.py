@@ -54,6 +54,7 @@ from simulator.demo_report import (
     progress_line,
     scenario_checks,
 )
+from simulator.demo_video import DemoVideo
 from simulator.platform import Platform
 from simulator.platform_media import Outcome
 
@@ -83,7 +84,7 @@ class DemoPlatform(Platform):
 
 
 def effective_config(template: Path, run_dir: Path, *, broker_port: int, gateway_port: int, camera_url: str,
-                     busy_speed: float) -> Path:
+                     busy_speed: float, rtsp_url: str | None = None) -> Path:
     """config/demo.yaml with this run's directory, ports and poll intervals; written to the run dir."""
     data = yaml.safe_load(template.read_text(encoding="utf-8").replace("{run}", str(run_dir)))
     data["broker"]["port"] = broker_port
@@ -95,6 +96,10 @@ def effective_config(template: Path, run_dir: Path, *, broker_port: int, gateway
             if device.get("role") in ("cabinet", "uv_lamp", "ozone"):
                 device["poll_s"] = fast_poll
     data["cameras"][0]["url"] = camera_url
+    if rtsp_url is not None:
+        data["video"]["cameras"][0]["url"] = rtsp_url
+    else:
+        data.pop("video", None)
     path = run_dir / "agent.yaml"
     path.write_text("# written by canteen-sim demo from config/demo.yaml\n"
                     + yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -124,6 +129,7 @@ class Rig:
         self.platform: DemoPlatform | None = None
         self.agent: Agent | None = None
         self.config: AgentConfig | None = None
+        self.video: DemoVideo | None = None
 
     # --- output ------------------------------------------------------------------------------
 
@@ -160,9 +166,11 @@ class Rig:
         self._started("modbus devices", self.modbus.stop)
         self.camera = KitchenCamera().start()
         self._started("camera", self.camera.stop)
+        self.video = DemoVideo(self.run_dir / "platform" / "media-server", self.clock).start()
+        self._started("video", self.video.stop)
         path = effective_config(DEMO_CONFIG, self.run_dir, broker_port=self.broker.port,
                                 gateway_port=self.modbus.tcp_port, camera_url=self.camera.url,
-                                busy_speed=self.busy_speed)
+                                busy_speed=self.busy_speed, rtsp_url=self.video.url)
         self.config = load_config(path, {})
         self._run_doctor(path)
         self._start_agent(path)
@@ -358,6 +366,8 @@ def run(args: argparse.Namespace) -> int:
         DayScript(rig, busy_speed=busy_speed, jump_idle=args.fast).run()
         rig.phase("draining")
         rig.drain()
+        if rig.video is not None:  # the fetched range is on the platform now: how long it plays
+            rig.video.fetched_file_duration(rig.platform, rig.config.identity.agent_id)
         rig.print(rig.progress())
         code = EXIT_OK
     except Interrupted:
@@ -377,6 +387,8 @@ def run(args: argparse.Namespace) -> int:
         summary = compare(run_dir / "agent" / "agent.db", run_dir / "platform" / "platform.db",
                           rig.config.identity.agent_id, duplicates)
         summary.checks = scenario_checks(run_dir / "agent" / "agent.db")
+        if rig.video is not None:
+            summary.checks.append(rig.video.check())
         summary.max_outbox_during_outage = rig.max_outbox_down
         summary.figures = {"wall_s": round(systime.monotonic() - started, 1), "busy_speed": busy_speed,
                            "fast": bool(args.fast), "day": day.isoformat(), "run_dir": str(run_dir)}

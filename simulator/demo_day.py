@@ -27,7 +27,7 @@ import threading
 import time as systime
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from agent.cli_schedule import CLI_SOURCE
@@ -48,6 +48,8 @@ if TYPE_CHECKING:
     from agent.config import AgentConfig
     from agent.feedback import MemoryOutput
     from simulator.demo_kitchen import DemoClock, KitchenCamera, SerialKit
+    from simulator.demo_video import DemoVideo
+    from simulator.platform import Platform
 
 log = logging.getLogger("simulator.demo")
 
@@ -62,6 +64,8 @@ class Rig(Protocol):
     screen: MemoryOutput
     config: AgentConfig | None
     agent: Agent | None
+    platform: Platform | None
+    video: DemoVideo | None
 
     def event(self, text: str) -> None: ...
 
@@ -277,6 +281,10 @@ class DayScript:
     def start_mask_episode(self) -> None:
         """A cook in a mask, the mask off for ~12 s, back on, gone: on its own thread."""
         camera = self.rig.camera
+        video = self.rig.video
+        if video is not None:  # the platform watches the kitchen for a minute
+            self.rig.event(video.relay(self.rig.platform, self.rig.config.identity.agent_id))
+            video.episode_played(datetime.now(UTC), 21.0)
 
         def play() -> None:
             for person, seconds in (("with_mask", 3.0), ("without_mask", 12.0), ("with_mask", 6.0), (None, 0.0)):
@@ -287,6 +295,20 @@ class DayScript:
         self.vision_thread = threading.Thread(target=play, name="demo-camera-episode", daemon=True)
         self.vision_thread.start()
         self.rig.event("camera: a cook takes the mask off for a while")
+
+    def fetch_video(self) -> None:
+        """The inspector asks for the mask episode's video; the minute's relay is over by then."""
+        video, rig = self.rig.video, self.rig
+        if video is None:
+            return
+        speed = self.clock.speed
+        self.clock.set_speed(0.0)  # real-time waits: the day holds still meanwhile
+        try:
+            agent_id = rig.config.identity.agent_id
+            rig.event(video.fetch(rig.platform, agent_id))
+            rig.event(video.wait_relay(rig.stop))
+        finally:
+            self.clock.set_speed(speed)
 
     # --- the day -------------------------------------------------------------------------------
 
@@ -349,6 +371,7 @@ class DayScript:
         self.run_to("19:30", self.busy_speed)
 
         self.begin("day end", "23:55")
+        self.fetch_video()
         self.clock.set_speed(10.0)
         try:
             self.until(lambda: any(rig.agent.store.iter_records(type_="daily_ledger", limit=1)),

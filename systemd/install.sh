@@ -68,9 +68,10 @@ systemctl_() { if real_system && command -v systemctl >/dev/null && [[ -d /run/s
 ensure_prerequisites() {
   [[ $APT -eq 1 ]] || return 0
   command -v apt-get >/dev/null || { say "no apt-get: make sure python3-venv and a C compiler are present"; return 0; }
-  # venv for the environment; gcc and headers for evdev, which ships no wheels
+  # venv for the environment; gcc and headers for evdev, which ships no wheels;
+  # ffmpeg: the video relay, recording ring and cuts (agent/video)
   local need=() pkg
-  for pkg in python3-venv python3-dev gcc libc6-dev; do
+  for pkg in python3-venv python3-dev gcc libc6-dev ffmpeg; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
   done
   if [[ ${#need[@]} -gt 0 ]]; then

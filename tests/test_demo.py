@@ -121,6 +121,10 @@ def test_the_day_shows_every_kind_it_promises(demo_run) -> None:
     assert len(of("premises_disinfection")) == 2 and len(of("ingredient_purchase")) == 1
     [ledger] = of("daily_ledger")
     assert ledger["data"]["diners"] == 420 + 812 + 790
+    # 明厨亮灶: a minute relayed on start_stream, the mask episode fetched as video (ffprobed in the demo)
+    assert [r["role"] for r in rows(platform_db, "SELECT role FROM media WHERE role='video'")] == ["video"]
+    assert any(c["what"].startswith("camera relayed for a minute") and c["ok"]
+               for c in json.loads((run_dir / "summary.json").read_text())["checks"])
     assert mosquittos_of(run_dir) == []
 
 

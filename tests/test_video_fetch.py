@@ -1,0 +1,68 @@
+"""fetch_video with real parts: a recorded range cut, sent in chunks, verified and played."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from agent.app import Agent
+from agent.config_loader import load_config
+from simulator.broker import Broker
+from simulator.cameras import RtspCamera
+from simulator.platform import Platform
+
+from .fixtures_mqtt import broker_fixture, platform_fixture, wait_until  # noqa: F401
+from .fixtures_video import (  # noqa: F401
+    AGENT,
+    ffprobe,
+    rtsp_camera_fixture,
+    video_agent_config,
+    wait_agent_online,
+)
+
+
+def fetch(platform: Platform, start: datetime, end: datetime, camera: str = "kitchen-1") -> dict:
+    return platform.send_command(AGENT, "fetch_video", {"camera_id": camera, "from": start.isoformat(),
+                                                        "to": end.isoformat()}, timeout=30)
+
+
+def test_fetched_range_arrives_verified_and_plays_with_its_duration(
+        tmp_path: Path, broker: Broker, platform: Platform, rtsp_camera: RtspCamera) -> None:
+    config = video_agent_config(tmp_path, broker.port, [{"id": "kitchen-1", "url": rtsp_camera.url}],
+                                fetch_max_s=60)
+    agent = Agent(load_config(config, {}))
+    agent.start()
+    try:
+        wait_agent_online(platform)
+        wait_until(lambda: len(agent.video.ring.segments("kitchen-1")) >= 5, timeout=25,
+                   message="about 8 s recorded")
+        end = datetime.now(UTC) - timedelta(seconds=1)
+        answer = fetch(platform, end - timedelta(seconds=6), end)
+        assert answer["ok"], answer
+        media = answer["result"]["media"]
+        assert (media["role"], media["content_type"]) == ("video", "video/mp4")
+        wait_until(lambda: platform.media_files(AGENT), timeout=20, message="the cut stored by the platform")
+        stored = platform.media_files(AGENT)[0]
+        content = Path(stored["path"]).read_bytes()
+        assert stored["id"] == media["id"] and hashlib.sha256(content).hexdigest() == media["sha256"]
+        probe = ffprobe(stored["path"])
+        assert (probe["codec"], probe["width"], probe["height"]) == ("h264", 320, 240)
+        # stream copy starts on the key frame at or before 'from' (one a second here)
+        assert 6.0 * 0.9 <= probe["duration_s"] <= 6.0 + 1.2, probe
+
+        first = agent.video.ring.segments("kitchen-1")[0]
+        agent.video.ring.retention = timedelta(seconds=4)  # as if 15 days had passed for the oldest
+        assert agent.video.ring.evict().retention >= 1 and not first.path.exists()
+        gone = fetch(platform, first.start, first.end - timedelta(seconds=0.5))
+        assert not gone["ok"] and gone["error"].startswith("range gone: the recordings of camera 'kitchen-1' start at")
+        future = fetch(platform, datetime.now(UTC), datetime.now(UTC) + timedelta(seconds=10))
+        assert not future["ok"] and "range ends in the future" in future["error"]
+        too_long = fetch(platform, end - timedelta(minutes=5), end)
+        assert not too_long["ok"] and "longer than the 60s one fetch may ask for" in too_long["error"]
+        unknown = fetch(platform, end - timedelta(seconds=4), end, camera="hall")
+        assert not unknown["ok"] and "no recording for camera 'hall'" in unknown["error"]
+        assert len(platform.media_files(AGENT)) == 1, "a refusal sends nothing"
+        assert agent.video.status()["fetch_refused"] == 4
+    finally:
+        agent.stop()

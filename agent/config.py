@@ -245,6 +245,10 @@ class VisionConfig(Strict):
     blur_other_faces: bool = True
     mask_threshold: float = Field(0.5, gt=0, lt=1, description="P(no mask) above this is a violation.")
     face_score_min: float = Field(0.8, gt=0, lt=1)
+    detect_upscale: float = Field(
+        1.0, ge=0.5, le=4, description="Frames (or moving regions) are enlarged this much before face detection.")
+    detect_max_side: int = Field(
+        640, ge=160, le=4096, description="...but the detector's input never exceeds this long side (CPU bound).")
     hat_threshold: float = Field(0.5, gt=0, lt=1, description="P(hat) below this is a no-hat violation.")
     agree_frames: tuple[int, int] = Field(
         (3, 5), description="N of the last M analysed frames must agree before the state flips (flicker).")

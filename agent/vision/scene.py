@@ -1,7 +1,8 @@
 """Faces found and judged in one frame: the one path the camera pipeline and the evaluation share.
 
 ``find_faces`` runs the detector on the frame (or on one region of it), keeps the faces
-scored at least ``face_score_min`` outside the camera's ignore zones, in frame pixels;
+scored at least ``face_score_min``, at least ``keep_min_face_px`` on their short side and
+outside the camera's ignore zones, in frame pixels;
 ``judge_faces`` gives each face at least ``min_face_px`` on its short side a probability
 of a mask violation (and of no hat, once the site is enrolled). ``vision eval --scenes``
 calls exactly these with the config's defaults, so what it measures is what a camera does.
@@ -67,7 +68,7 @@ def find_faces(models: VisionModels, vision: VisionConfig, image: np.ndarray,
     height, width = image.shape[:2]
     faces = []
     for face in found:
-        if face.score < vision.face_score_min:
+        if face.score < vision.face_score_min or min(face.width, face.height) < vision.keep_min_face_px:
             continue
         box = (face.box[0] + x0, face.box[1] + y0, face.box[2] + x0, face.box[3] + y0)
         centre = ((box[0] + box[2]) / 2 / width, (box[1] + box[3]) / 2 / height)

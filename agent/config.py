@@ -251,7 +251,7 @@ class VisionConfig(Strict):
         2.0, ge=0.5, le=4, description="Frames (or moving regions) are enlarged this much before face detection "
                                        "(the detector misses most faces under 32 px at their own size).")
     detect_max_side: int = Field(
-        1280, ge=160, le=4096, description="...but the detector's input never exceeds this long side (CPU bound).")
+        960, ge=160, le=4096, description="...but the detector's input never exceeds this long side (CPU bound).")
     keep_min_face_px: int = Field(
         20, ge=1, description="Detections smaller than this are dropped: too far to judge, mostly clutter "
                               "or faces far in the background.")

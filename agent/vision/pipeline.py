@@ -49,7 +49,8 @@ from agent.vision.crops import Box
 from agent.vision.evidence import EvidenceCollector
 from agent.vision.faces import Face
 from agent.vision.motion import MotionDetector
-from agent.vision.scene import VisionModels, find_faces, judge_faces
+from agent.vision.scene import VisionModels as VisionModels  # re-exported: its old home
+from agent.vision.scene import find_faces, judge_faces
 from agent.vision.tracking import FaceTracker
 
 log = logging.getLogger("agent.vision.pipeline")

@@ -242,12 +242,24 @@ class VisionConfig(Strict):
     pre_roll_s: float = Field(3.0, ge=0)
     post_roll_s: float = Field(3.0, ge=0)
     blur_other_faces: bool = True
-    mask_threshold: float = Field(0.5, gt=0, lt=1, description="P(no mask) above this is a violation.")
+    mask_threshold: float = Field(
+        0.5, gt=0, lt=1, description="P(mask violation: none, or worn under the nose) above this is a violation "
+                                     "(the model is calibrated so that 0.5 is the operating point chosen on val).")
     face_score_min: float = Field(0.8, gt=0, lt=1)
+    detect_upscale: float = Field(
+        2.0, ge=0.5, le=4, description="Frames (or moving regions) are enlarged this much before face detection "
+                                       "(the detector misses most faces under 32 px at their own size).")
+    detect_max_side: int = Field(
+        960, ge=160, le=4096, description="...but the detector's input never exceeds this long side (CPU bound).")
+    keep_min_face_px: int = Field(
+        20, ge=1, description="Detections smaller than this are dropped: too far to judge, mostly clutter "
+                              "or faces far in the background.")
     hat_threshold: float = Field(0.5, gt=0, lt=1, description="P(hat) below this is a no-hat violation.")
     agree_frames: tuple[int, int] = Field(
         (3, 5), description="N of the last M analysed frames must agree before the state flips (flicker).")
-    min_face_px: int = Field(24, ge=8, description="Smaller faces are tracked but not judged.")
+    min_face_px: int = Field(
+        20, ge=8, description="Smaller faces are tracked but not judged (RetinaFace boxes of 24 px faces "
+                              "often come out at 20-23 px).")
     track_max_age_s: float = Field(4.0, gt=0, description="A face unseen this long has left (its episode ends).")
     motion_hold_s: float = Field(3.0, ge=0, description="Keep detecting this long after the last motion.")
     clip_fps: float = Field(4.0, gt=0, le=15, description="Frame rate of evidence clips (and the pre-roll buffer).")

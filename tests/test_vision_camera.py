@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from agent.config_devices import CameraConfig
-from agent.vision.camera import CameraSource, source_kind
+from agent.vision.camera import CameraSource, FrameRing, source_kind
 from simulator.cameras import FACE_MASK, MjpegServer, Script, write_video
 from tests.helpers.components import running
 
@@ -110,3 +112,19 @@ def test_mjpeg_camera_unplugged_mid_run_recovers() -> None:
         server.unplug()
     assert states[:3] == ["ok", "disconnected", "ok"]
     assert source.counters.reconnects >= 1
+
+
+def test_ring_keeps_jpeg_and_gives_back_decoded_frames() -> None:
+    ring = FrameRing(seconds=8.0, fps=4.0, max_side=640)
+    rng = np.random.default_rng(1)
+    base = cv2.GaussianBlur(rng.integers(0, 255, (720, 1280, 3), dtype=np.uint8), (31, 31), 0)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    for n in range(40):
+        ring.add(n * 0.25, at, base)
+    frames = ring.between(0.0, 100.0)
+    assert len(frames) == 34  # seconds * fps + 2: the oldest fell out
+    assert frames[0][2].shape == (360, 640, 3)  # shrunk to max_side
+    raw = 34 * 360 * 640 * 3
+    assert ring.stored_bytes() < raw / 10  # JPEG, not raw pixels
+    small = cv2.resize(base, (640, 360), interpolation=cv2.INTER_AREA)
+    assert np.mean(np.abs(frames[-1][2].astype(int) - small.astype(int))) < 3

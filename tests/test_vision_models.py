@@ -48,7 +48,9 @@ def test_manifest_describes_every_model_file() -> None:
         assert sha256_file(path) == entry.sha256
         assert path.stat().st_size == entry.size_bytes < 15 * 1024 * 1024
         assert entry.source.licence and entry.source.version
-    assert manifest.models["mask_classifier"].class_map == {0: "with_mask", 1: "without_mask"}
+    mask = manifest.models["mask_classifier"]
+    assert mask.class_map == {0: "with_mask", 1: "without_mask", 2: "mask_weared_incorrect"}
+    assert mask.postprocessing["violation_classes"] == ["without_mask", "mask_weared_incorrect"]
 
 
 def test_tampered_model_copy_is_refused(tmp_path: Path) -> None:

@@ -72,12 +72,18 @@ class CameraCounters:
 
 
 class FrameRing:
-    """Recent shrunk frames at a fixed rate, for clips with pre- and post-roll."""
+    """Recent shrunk frames at a fixed rate, for clips with pre- and post-roll.
 
-    def __init__(self, seconds: float, fps: float, max_side: int) -> None:
+    Frames are kept JPEG-encoded (about 40 KB instead of 0.9 MB raw at 640x480): a camera's
+    pre-roll costs a few MB instead of tens. Encoding is paid once per ring frame (a few ms
+    at ``clip_fps``); decoding only when a clip is cut.
+    """
+
+    def __init__(self, seconds: float, fps: float, max_side: int, jpeg_quality: int = 85) -> None:
         self.period = 1.0 / fps
         self.max_side = max_side
-        self._frames: deque[tuple[float, datetime, np.ndarray]] = deque(
+        self.jpeg_quality = jpeg_quality
+        self._frames: deque[tuple[float, datetime, bytes]] = deque(
             maxlen=max(2, int(seconds * fps) + 2))
         self._lock = threading.Lock()
         self._next_t: float | None = None
@@ -87,15 +93,30 @@ class FrameRing:
 
     def add(self, t: float, at: datetime, image: np.ndarray) -> None:
         small = shrink(image, self.max_side)
+        ok, data = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
+        if not ok:
+            log.warning("vision.ring.encode_failed shape=%s", small.shape)
+            return
         with self._lock:
-            self._frames.append((t, at, small))
+            self._frames.append((t, at, data.tobytes()))
             # keep the grid of due times, but never fall behind after a gap
             base = self._next_t if self._next_t is not None and t - self._next_t < self.period else t
             self._next_t = base + self.period
 
     def between(self, t0: float, t1: float) -> list[tuple[float, datetime, np.ndarray]]:
+        """The frames in [t0, t1], decoded (BGR)."""
         with self._lock:
-            return [f for f in self._frames if t0 <= f[0] <= t1]
+            chosen = [f for f in self._frames if t0 <= f[0] <= t1]
+        frames = []
+        for t, at, data in chosen:
+            image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+            if image is not None:
+                frames.append((t, at, image))
+        return frames
+
+    def stored_bytes(self) -> int:
+        with self._lock:
+            return sum(len(f[2]) for f in self._frames)
 
     def clear(self) -> None:
         with self._lock:

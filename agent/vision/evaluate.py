@@ -19,9 +19,11 @@ from typing import Any
 import cv2
 import numpy as np
 
+from agent.config import VisionConfig
 from agent.vision.faces import FaceDetector
 from agent.vision.mask import MaskClassifier
 from agent.vision.models import ModelIntegrityError
+from agent.vision.scene_eval import evaluate_scenes, format_scene_report
 
 log = logging.getLogger(__name__)
 
@@ -123,19 +125,30 @@ def format_report(report: MaskReport) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """`canteen-agent vision eval --data DIR [--models DIR] [--threads N] [--json]`."""
-    parser = argparse.ArgumentParser(prog="canteen-agent vision eval",
-                                     description="Measure the mask classifier on a folder.")
-    parser.add_argument("--data", type=Path, required=True,
-                        help="folder with with_mask/ and without_mask/ images")
+    """`canteen-agent vision eval (--data DIR | --scenes DIR) [--config FILE] [--json]`."""
+    parser = argparse.ArgumentParser(
+        prog="canteen-agent vision eval",
+        description="Measure the mask classifier on a folder of face crops (--data), or the "
+                    "whole camera path on VOC-annotated photos (--scenes).")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--data", type=Path, help="folder with with_mask/ and without_mask/ images")
+    what.add_argument("--scenes", type=Path, help="folder with images/ and VOC annotations/")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="agent config whose vision section to use (default: the defaults)")
     parser.add_argument("--models", type=Path, default=None, help="models folder")
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--threshold", type=float, default=0.5)
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="no-mask threshold (default: the config's mask_threshold)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args(argv)
     try:
-        report = evaluate_mask(args.data, args.models, args.threads, args.threshold)
-    except FileNotFoundError as exc:
+        vision = vision_config(args)
+        if args.scenes is not None:
+            scenes = evaluate_scenes(args.scenes, vision)
+            print(json.dumps(scenes.summary(), indent=2) if args.json else format_scene_report(scenes))
+            return 0
+        report = evaluate_mask(args.data, vision.models_dir, vision.threads, vision.mask_threshold)
+    except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}")
         return 2
     except ModelIntegrityError as exc:
@@ -143,3 +156,20 @@ def main(argv: list[str]) -> int:
         return 3
     print(json.dumps(report.summary(), indent=2) if args.json else format_report(report))
     return 0
+
+
+def vision_config(args: argparse.Namespace) -> VisionConfig:
+    """The vision settings a camera would run with, and the command line's overrides."""
+    vision = VisionConfig()
+    if args.config is not None:
+        from agent.config_loader import load_config
+
+        vision = load_config(args.config).vision
+    overrides: dict[str, object] = {}
+    if args.models is not None:
+        overrides["models_dir"] = args.models
+    if args.threads is not None:
+        overrides["threads"] = args.threads
+    if args.threshold is not None:
+        overrides["mask_threshold"] = args.threshold
+    return vision.model_copy(update=overrides) if overrides else vision

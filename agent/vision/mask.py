@@ -1,4 +1,8 @@
-"""Mask classifier (models/mask_classifier.onnx): face crop -> probability of no mask.
+"""Mask classifier (models/mask_classifier.onnx): face crop -> probability of a mask violation.
+
+The violation is the sum of the classes the manifest lists as ``violation_classes`` (no
+mask, and a mask worn under the nose); a two-class model without that list reports
+P(without_mask).
 
 Crops are presented as in training (see the manifest's ``preprocessing``): a square around
 the RetinaFace box, side max(w, h) * (1 + margin), clipped to the image, resized to 128.
@@ -31,7 +35,9 @@ class MaskClassifier:
         self.margin = float(margin) if isinstance(margin, int | float | str) else 0.2
         self.size = (entry.input.width or 128, entry.input.height or 128)
         classes = {name: index for index, name in (entry.class_map or {}).items()}
-        self.no_mask_index = classes[NO_MASK_CLASS]
+        listed = entry.postprocessing.get("violation_classes")
+        violating = listed if isinstance(listed, list) else [NO_MASK_CLASS]
+        self.violation_indices = [classes[str(name)] for name in violating]
 
     @classmethod
     def from_manifest(cls, models_dir: Path | str | None = None,
@@ -43,7 +49,7 @@ class MaskClassifier:
         return crops.crop(image_bgr, crops.square_box(box, self.margin))
 
     def predict_crops(self, crops_bgr: Sequence[np.ndarray]) -> np.ndarray:
-        """Probability of no mask for each BGR crop, shape (len(crops),)."""
+        """Probability of a mask violation for each BGR crop, shape (len(crops),)."""
         if len(crops_bgr) == 0:
             return np.zeros(0, dtype=np.float32)
         norm = self.model.entry.normalisation
@@ -52,7 +58,7 @@ class MaskClassifier:
             batch = crops.to_tensor(crops_bgr[start:start + self.batch_size], self.size,
                                     norm.channel_order, norm.scale, norm.mean, norm.std)
             probs = self.model.session.run(None, {self.model.input_name: batch})[0]
-            out.append(probs[:, self.no_mask_index])
+            out.append(probs[:, self.violation_indices].sum(axis=1))
         return np.concatenate(out).astype(np.float32)
 
     def predict_boxes(self, image_bgr: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:

@@ -47,10 +47,10 @@ from agent.vision.compliance import (
 )
 from agent.vision.crops import Box
 from agent.vision.evidence import EvidenceCollector
-from agent.vision.faces import Face, FaceDetector
-from agent.vision.hat import HatClassifier
-from agent.vision.mask import MaskClassifier
-from agent.vision.motion import MotionDetector, in_zones
+from agent.vision.faces import Face
+from agent.vision.motion import MotionDetector
+from agent.vision.scene import VisionModels as VisionModels  # re-exported: its old home
+from agent.vision.scene import find_faces, judge_faces
 from agent.vision.tracking import FaceTracker
 from drivers.readings import DeviceHealth, DeviceState, HealthSink
 
@@ -61,25 +61,6 @@ CROP_MAX_SHARE = 0.5
 CROP_MIN_SIDE = 160
 FIGURES_EVERY_S = 5.0
 VISION_ALARMS = ("no_mask", "no_hat")
-
-
-class VisionModels:
-    """The ONNX sessions, shared by every camera, with one inference lock."""
-
-    def __init__(self, detector: FaceDetector, mask: MaskClassifier,
-                 hat: HatClassifier | None) -> None:
-        self.detector = detector
-        self.mask = mask
-        self.hat = hat
-        self.lock = threading.Lock()
-
-    @classmethod
-    def load(cls, vision: VisionConfig) -> VisionModels:
-        detector = FaceDetector.from_manifest(vision.models_dir, vision.threads,
-                                              score_threshold=min(0.6, vision.face_score_min))
-        mask = MaskClassifier.from_manifest(vision.models_dir, vision.threads)
-        hat = HatClassifier.load(vision.site_dir, vision.models_dir, vision.threads)
-        return cls(detector, mask, hat)
 
 
 @dataclass
@@ -182,21 +163,8 @@ class CameraPipeline:
 
     def _detect(self, image: np.ndarray, regions: list[Box]) -> list[Face]:
         tick = time.perf_counter()
-        crop_box = detection_region(image.shape, regions)
-        x0, y0 = (0, 0) if crop_box is None else (crop_box[0], crop_box[1])
-        view = image if crop_box is None else image[crop_box[1]:crop_box[3], crop_box[0]:crop_box[2]]
-        with self.models.lock:
-            found = self.models.detector.detect(view)
-        height, width = image.shape[:2]
-        faces = []
-        for face in found:
-            if face.score < self.vision.face_score_min:
-                continue
-            box = (face.box[0] + x0, face.box[1] + y0, face.box[2] + x0, face.box[3] + y0)
-            centre = ((box[0] + box[2]) / 2 / width, (box[1] + box[3]) / 2 / height)
-            if self.zones and in_zones(centre, self.zones):
-                continue
-            faces.append(Face(box, face.score, face.landmarks))
+        faces = find_faces(self.models, self.vision, image, detection_region(image.shape, regions),
+                           self.zones)
         self.timings.detect_s += time.perf_counter() - tick
         self.timings.detected_frames += 1
         self.timings.faces += len(faces)
@@ -204,21 +172,9 @@ class CameraPipeline:
 
     def _classify(self, image: np.ndarray, faces: list[Face]) -> list[dict[Kind, float | None]]:
         tick = time.perf_counter()
-        judged = [i for i, f in enumerate(faces) if min(f.width, f.height) >= self.vision.min_face_px]
-        boxes = [faces[i].box for i in judged]
-        no_mask: dict[int, float] = {}
-        no_hat: dict[int, float] = {}
-        if boxes:
-            with self.models.lock:
-                if self.mask_on:
-                    no_mask = dict(zip(judged, self.models.mask.predict_boxes(image, boxes).tolist(),
-                                       strict=True))
-                hat = self.models.hat
-                if self.hat_on and hat is not None:
-                    hats = [hat.predict(image, box) for box in boxes]
-                    no_hat = {i: 1.0 - p for i, p in zip(judged, hats, strict=True)}
+        judgements = judge_faces(self.models, self.vision, image, faces, self.mask_on, self.hat_on)
         self.timings.classify_s += time.perf_counter() - tick
-        return [{"no_mask": no_mask.get(i), "no_hat": no_hat.get(i)} for i in range(len(faces))]
+        return [j.as_dict() for j in judgements]
 
     def _evidence(self, frame: Frame, result: FrameResult) -> None:
         evidence = self.evidence

@@ -1,0 +1,103 @@
+"""Faces found and judged in one frame: the one path the camera pipeline and the evaluation share.
+
+``find_faces`` runs the detector on the frame (or on one region of it), keeps the faces
+scored at least ``face_score_min``, at least ``keep_min_face_px`` on their short side and
+outside the camera's ignore zones, in frame pixels;
+``judge_faces`` gives each face at least ``min_face_px`` on its short side a probability
+of a mask violation (and of no hat, once the site is enrolled). ``vision eval --scenes``
+calls exactly these with the config's defaults, so what it measures is what a camera does.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from agent.config import VisionConfig
+from agent.vision.compliance import Kind
+from agent.vision.crops import Box
+from agent.vision.faces import Face, FaceDetector
+from agent.vision.hat import HatClassifier
+from agent.vision.mask import MaskClassifier
+from agent.vision.motion import Polygon, in_zones
+
+Region = tuple[int, int, int, int]  # x1, y1, x2, y2 in frame pixels
+
+
+class VisionModels:
+    """The ONNX sessions, shared by every camera, with one inference lock."""
+
+    def __init__(self, detector: FaceDetector, mask: MaskClassifier,
+                 hat: HatClassifier | None) -> None:
+        self.detector = detector
+        self.mask = mask
+        self.hat = hat
+        self.lock = threading.Lock()
+
+    @classmethod
+    def load(cls, vision: VisionConfig) -> VisionModels:
+        detector = FaceDetector.from_manifest(
+            vision.models_dir, vision.threads, score_threshold=min(0.6, vision.face_score_min),
+            upscale=vision.detect_upscale, max_side=vision.detect_max_side)
+        mask = MaskClassifier.from_manifest(vision.models_dir, vision.threads)
+        hat = HatClassifier.load(vision.site_dir, vision.models_dir, vision.threads)
+        return cls(detector, mask, hat)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """Probabilities for one face; None where the face is too small or the check is off."""
+
+    no_mask: float | None = None
+    no_hat: float | None = None
+
+    def as_dict(self) -> dict[Kind, float | None]:
+        return {"no_mask": self.no_mask, "no_hat": self.no_hat}
+
+
+def find_faces(models: VisionModels, vision: VisionConfig, image: np.ndarray,
+               region: Region | None = None, zones: Sequence[Polygon] = ()) -> list[Face]:
+    """Faces in the frame (or in ``region`` of it), boxes in frame pixels, best kept only."""
+    x0, y0 = (0, 0) if region is None else (region[0], region[1])
+    view = image if region is None else image[region[1]:region[3], region[0]:region[2]]
+    with models.lock:
+        found = models.detector.detect(view)
+    height, width = image.shape[:2]
+    faces = []
+    for face in found:
+        if face.score < vision.face_score_min or min(face.width, face.height) < vision.keep_min_face_px:
+            continue
+        box = (face.box[0] + x0, face.box[1] + y0, face.box[2] + x0, face.box[3] + y0)
+        centre = ((box[0] + box[2]) / 2 / width, (box[1] + box[3]) / 2 / height)
+        if zones and in_zones(centre, zones):
+            continue
+        points = tuple((x + x0, y + y0) for x, y in face.landmarks)
+        faces.append(Face(box, face.score, points))
+    return faces
+
+
+def judgeable(face: Face, vision: VisionConfig) -> bool:
+    """Big enough to judge: smaller faces are tracked, never called a violation."""
+    return min(face.width, face.height) >= vision.min_face_px
+
+
+def judge_faces(models: VisionModels, vision: VisionConfig, image: np.ndarray,
+                faces: Sequence[Face], mask_on: bool = True, hat_on: bool = False) -> list[Judgement]:
+    """One judgement per face, in order; the classifiers see only faces big enough."""
+    judged = [i for i, f in enumerate(faces) if judgeable(f, vision)]
+    boxes: list[Box] = [faces[i].box for i in judged]
+    no_mask: dict[int, float] = {}
+    no_hat: dict[int, float] = {}
+    if boxes:
+        with models.lock:
+            if mask_on:
+                probs = models.mask.predict_boxes(image, boxes).tolist()
+                no_mask = dict(zip(judged, probs, strict=True))
+            hat = models.hat
+            if hat_on and hat is not None:
+                hats = [hat.predict(image, box) for box in boxes]
+                no_hat = {i: 1.0 - p for i, p in zip(judged, hats, strict=True)}
+    return [Judgement(no_mask.get(i), no_hat.get(i)) for i in range(len(faces))]

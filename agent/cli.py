@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from agent.config import AgentConfig
 from agent.config_loader import ConfigError, load_config
-from agent.logging_setup import setup_logging
+from agent.logging_setup import setup_logging, stderr_handler
 from agent.runtime import TERMINATING
 from agent.version import agent_version
 
@@ -200,7 +200,7 @@ _EXTENSIONS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]]
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(level=logging.WARNING, handlers=[stderr_handler()])
     return int(args.fn(args) or 0)
 
 

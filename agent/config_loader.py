@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from agent.config import AgentConfig
+from agent.redact import redact_text
 
 ENV_PREFIX = "CANTEEN__"
 
@@ -226,7 +227,7 @@ def format_validation_error(exc: ValidationError, path: Path, lines: dict[tuple[
                             overridden: set[tuple[Any, ...]], data: Any = None) -> str:
     problems = [_describe(err, lines, overridden, data) for err in exc.errors()]
     head = f"{path}: {len(problems)} problem{'s' if len(problems) != 1 else ''}"
-    return "\n".join([head] + [f"  {p}" for p in problems])
+    return "\n".join([head] + [f"  {redact_text(p)}" for p in problems])
 
 
 def _describe(err: Any, lines: dict[tuple[Any, ...], int], overridden: set[tuple[Any, ...]], data: Any) -> str:

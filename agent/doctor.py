@@ -25,7 +25,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -34,6 +34,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from agent.config import AgentConfig
 from agent.config_devices import CameraConfig
 from agent.config_loader import ConfigError, load_config
+from agent.redact import redact_text, redact_url
 from agent.uplink.tls import broker_tls_context
 from drivers.readings import Reading, RegisterSample
 
@@ -247,10 +248,11 @@ def check_camera(camera: CameraConfig, seconds: float) -> Check:
 
     name = f"camera {camera.id}"
     source: str | int = camera.url
+    shown = redact_url(camera.url)
     capture = cv2.VideoCapture(source)
     try:
         if not capture.isOpened():
-            return Check(name, False, f"cannot open {camera.url}",
+            return Check(name, False, f"cannot open {shown}",
                          "check the URL / credentials / device path (and group video for /dev/video*)")
         file_fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
         frames, started = 0, time.monotonic()
@@ -265,13 +267,13 @@ def check_camera(camera: CameraConfig, seconds: float) -> Check:
     finally:
         capture.release()
     if frames == 0:
-        return Check(name, False, f"{camera.url} opened but gave no frame",
+        return Check(name, False, f"{shown} opened but gave no frame",
                      "check the stream (another client holding the device? wrong stream path?)")
     fps = frames / elapsed
-    detail = f"{camera.url}: {frames} frames in {elapsed:.1f}s = {fps:.1f} fps at {size[0]}x{size[1]}"
+    detail = f"{shown}: {frames} frames in {elapsed:.1f}s = {fps:.1f} fps at {size[0]}x{size[1]}"
     if os.path.isfile(camera.url):  # a file decodes as fast as the CPU goes: its own rate is what counts
         fps = file_fps
-        detail = f"{camera.url}: video file, {frames} frames decoded, {fps:g} fps at {size[0]}x{size[1]}"
+        detail = f"{shown}: video file, {frames} frames decoded, {fps:g} fps at {size[0]}x{size[1]}"
     if fps < camera.analyse_fps:
         return Check(name, True, detail + f" (below analyse_fps {camera.analyse_fps:g})",
                      "raise the camera's frame rate or lower analyse_fps", warn=True)
@@ -459,7 +461,8 @@ def run_checks(config_path: str | Path, options: DoctorOptions | None = None) ->
             checks += list(step())
         except Exception as exc:  # noqa: BLE001 - a doctor that crashes tells nothing
             checks.append(Check(label, False, f"check crashed: {exc!r}", "report this as a bug"))
-    return checks
+    # whatever a check or a library put in its text, no URL credentials leave the doctor
+    return [replace(c, detail=redact_text(c.detail), fix=redact_text(c.fix)) for c in checks]
 
 
 def format_table(checks: list[Check]) -> str:

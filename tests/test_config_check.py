@@ -159,3 +159,16 @@ def test_oversized_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture
     code, out = check(write(tmp_path, "# " + "x" * (2 * 1024 * 1024) + "\n"), capsys)
     assert code == 2
     assert "larger than" in out
+
+
+@pytest.mark.parametrize("patch", [{"broker": {"session_expiry_s": 100_000_000_000}},
+                                   {"store": {"disk_budget_mb": float("inf")}},
+                                   {"broker": {"keepalive_s": 2**16}}])
+def test_set_config_beyond_what_the_connection_packs_is_refused(tmp_path: Path, patch: dict) -> None:
+    from agent.config_update import ConfigUpdateError, apply_config_update
+
+    path = write(tmp_path, "")
+    before = path.read_bytes()
+    with pytest.raises(ConfigUpdateError, match="nothing changed"):
+        apply_config_update(path, patch)
+    assert path.read_bytes() == before

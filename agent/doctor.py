@@ -15,7 +15,9 @@ user's groups.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import grp
+import logging
 import os
 import pwd
 import shutil
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     from drivers.modbus.profiles import DeviceProfile
 
 SERVICE_USER = "canteen"
+log = logging.getLogger("agent.doctor")
 Status = Literal["OK", "WARN", "FAIL"]
 
 
@@ -121,9 +124,8 @@ def check_device_path(name: str, path: str, service_user: str = SERVICE_USER) ->
     where = f"{path}" + (f" -> {real}" if real != path else "") + f" (group {group})"
     if os.geteuid() == 0:
         groups = _user_groups(service_user)
-        if groups is None:
-            return Check(name, True, f"{where}; running as root, no user {service_user!r} to check",
-                         "install the service (systemd/install.sh) to create it", warn=True)
+        if groups is None:  # one "service user" row says so (check_service_user), not one per port
+            return Check(name, True, f"{where}; running as root: no user {service_user!r} whose access to check")
         if info.st_gid not in groups and info.st_mode & 0o006 != 0o006:
             return Check(name, False, f"{where}: user {service_user} is not in group {group}",
                          f"sudo usermod -aG {group} {service_user} && sudo systemctl restart canteen-agent")
@@ -134,6 +136,32 @@ def check_device_path(name: str, path: str, service_user: str = SERVICE_USER) ->
                else f"check the mode of {real} (ls -l {real}); a udev rule may be needed")
         return Check(name, False, f"{where}: no read/write permission for this user", fix)
     return Check(name, True, f"{where}: readable and writable")
+
+
+def check_service_user(service_user: str = SERVICE_USER) -> list[Check]:
+    """Run as root, the port checks answer for the service user: say once if it is missing."""
+    if os.geteuid() != 0 or _user_groups(service_user) is not None:
+        return []
+    return [Check("service user", True, f"running as root and there is no user {service_user!r}: "
+                                        "port permissions are not checked for the agent",
+                  "install the service (sudo systemd/install.sh install) to create it, or pass --user", warn=True)]
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception as a person reads it: the OS's words, else the message, never a repr."""
+    root = exc
+    for _ in range(5):  # wrapped errors (LinkLost from ConnectionRefusedError ...): the cause speaks
+        if root.__cause__ is None:
+            break
+        root = root.__cause__
+    if isinstance(root, ssl.SSLError):  # its errno is OpenSSL's, not the OS's
+        return str(root.reason or root.strerror or type(root).__name__)
+    if isinstance(root, OSError) and root.errno:
+        return os.strerror(root.errno)
+    if isinstance(root, OSError) and root.strerror:
+        return root.strerror
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def check_serial_ports(config: AgentConfig, service_user: str = SERVICE_USER) -> list[Check]:
@@ -151,7 +179,7 @@ def check_modbus(config: AgentConfig, config_dir: Path | None, options: DoctorOp
     if not config.modbus:
         return []
     try:
-        profiles = load_profiles(config_dir / "profiles" if config_dir else None)
+        profiles = load_profiles()  # what run loads: the built-in (installed) profiles
     except ProfileError as exc:
         return [Check("modbus profiles", False, str(exc), "fix or remove the profile file")]
     checks: list[Check] = []
@@ -186,13 +214,14 @@ async def _poll_bus_once(bus: BusConfig, profiles: Mapping[str, DeviceProfile],
             readings[reading.device_id] = reading.values
 
     worker = BusWorker(bus, profiles, on_reading=keep, on_health=lambda _h: None)
-    where = bus.port if isinstance(bus, ModbusRtuBusConfig) else f"{bus.host}:{bus.port}"
+    serial_line = isinstance(bus, ModbusRtuBusConfig)
+    where = bus.port if serial_line else f"{bus.host}:{bus.port}"
     try:
         await worker.link.open()
     except (LinkLost, OSError) as exc:
         fix = ("check the gateway's address and that it is powered" if not isinstance(bus, ModbusRtuBusConfig)
                else "check the adapter and the port path")
-        return [Check(f"modbus {d.id}", False, f"cannot open {where}: {exc}", fix) for d in bus.devices]
+        return [Check(f"modbus {d.id}", False, f"cannot open {where}: {_reason(exc)}", fix) for d in bus.devices]
     checks = []
     try:
         for device in worker.devices:
@@ -201,9 +230,11 @@ async def _poll_bus_once(bus: BusConfig, profiles: Mapping[str, DeviceProfile],
             try:
                 ok = await worker.poll(device)
             except (LinkLost, OSError) as exc:
-                checks.append(Check(f"modbus {device.id}", False, f"{where} failed while polling: {exc}",
-                                    "a serial line has one master: stop the agent first "
-                                    "(sudo systemctl stop canteen-agent), then check the adapter"))
+                fix = ("a serial line has one master: stop the agent first "
+                       "(sudo systemctl stop canteen-agent), then check the adapter"
+                       if serial_line else "check the gateway's network link and power")
+                checks.append(Check(f"modbus {device.id}", False,
+                                    f"{where} failed while polling: {_reason(exc)}", fix))
                 continue
             counters = device.counters
             name = f"modbus {device.id}"
@@ -218,10 +249,13 @@ async def _poll_bus_once(bus: BusConfig, profiles: Mapping[str, DeviceProfile],
             else:
                 line = (f" at {bus.baudrate} 8{bus.parity}{bus.stopbits}"
                         if isinstance(bus, ModbusRtuBusConfig) else "")
+                fix = ("check power, wiring (A/B), slave id and line settings; "
+                       "canteen-agent probe --port ... finds what answers" if serial_line else
+                       "check the device's power and slave id, and the gateway's serial settings toward it "
+                       "(baud rate, parity); canteen-agent probe --port tcp://HOST:PORT finds what answers")
                 checks.append(Check(name, False, f"slave {device.config.slave} on {where}{line}: no valid reply "
                                                  f"({counters.timeouts} timeouts, {counters.crc_errors} bad frames)",
-                                    "check power, wiring (A/B), slave id and line settings; "
-                                    "canteen-agent probe --port ... finds what answers"))
+                                    fix))
     finally:
         worker.link.close()
     return checks
@@ -244,7 +278,13 @@ def _run_async(coro: Coroutine[Any, Any, list[Check]]) -> list[Check]:
 
 
 def check_camera(camera: CameraConfig, seconds: float) -> Check:
+    # FFmpeg and OpenCV print their own errors on stderr between the rows; the row says it
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
     import cv2
+
+    with contextlib.suppress(AttributeError):
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
     name = f"camera {camera.id}"
     source: str | int = camera.url
@@ -293,7 +333,7 @@ def check_broker(config: AgentConfig, timeout_s: float) -> list[Check]:
     try:
         raw = socket.create_connection((broker.host, broker.port), timeout=timeout_s)
     except OSError as exc:
-        return [Check("broker", False, f"{where} unreachable: {exc.strerror or exc}",
+        return [Check("broker", False, f"{where} unreachable: {_reason(exc)}",
                       "check broker.host/port, that the broker runs, and the network/firewall")]
     checks = [Check("broker tcp", True, f"{where} accepts connections")]
     if broker.tls is not None:
@@ -308,7 +348,7 @@ def check_broker(config: AgentConfig, timeout_s: float) -> list[Check]:
                                    "broker.tls.ca_file must be the CA that signed the broker's certificate; "
                                    "server_name must match its name")]
         except (ssl.SSLError, OSError) as exc:
-            return checks + [Check("broker tls", False, f"TLS handshake failed: {exc}",
+            return checks + [Check("broker tls", False, f"TLS handshake failed: {_reason(exc)}",
                                    "is this a TLS listener? check the port and the client certificate/key")]
     else:
         raw.close()
@@ -341,7 +381,7 @@ def _mqtt_connect(config: AgentConfig, timeout_s: float) -> Check:
     try:
         client.connect(broker.host, broker.port, keepalive=10)
     except (OSError, ssl.SSLError) as exc:
-        return Check("broker mqtt", False, f"CONNECT not sent: {exc}", "see the tcp/tls rows above")
+        return Check("broker mqtt", False, f"CONNECT not sent: {_reason(exc)}", "see the tcp/tls rows above")
     client.loop_start()
     try:
         answered = done.wait(timeout_s)
@@ -447,6 +487,7 @@ def run_checks(config_path: str | Path, options: DoctorOptions | None = None) ->
         return [first]
     config_dir = Path(config_path).resolve().parent
     steps: list[tuple[str, Callable[[], Iterable[Check]]]] = [
+        ("service user", lambda: check_service_user(options.service_user)),
         ("serial", lambda: check_serial_ports(config, options.service_user)),
         ("modbus", lambda: check_modbus(config, config_dir, options)),
         ("cameras", lambda: check_cameras(config, options.camera_seconds)),
@@ -456,11 +497,19 @@ def run_checks(config_path: str | Path, options: DoctorOptions | None = None) ->
         ("models", lambda: check_models(config)),
     ]
     checks = [first]
-    for label, step in steps:
-        try:
-            checks += list(step())
-        except Exception as exc:  # noqa: BLE001 - a doctor that crashes tells nothing
-            checks.append(Check(label, False, f"check crashed: {exc!r}", "report this as a bug"))
+    quiet = logging.getLogger("pymodbus")  # its ERROR lines would repeat the rows in raw form
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        for label, step in steps:
+            try:
+                checks += list(step())
+            except Exception as exc:  # noqa: BLE001 - a doctor that crashes tells nothing
+                log.debug("doctor check %s crashed", label, exc_info=True)
+                checks.append(Check(label, False, f"check could not run: {_reason(exc)}",
+                                    "report this as a bug, with the row"))
+    finally:
+        quiet.setLevel(level)
     # whatever a check or a library put in its text, no URL credentials leave the doctor
     return [replace(c, detail=redact_text(c.detail), fix=redact_text(c.fix)) for c in checks]
 

@@ -172,8 +172,7 @@ class Rig:
         agent takes the lines (a serial line has one master)."""
         checks = run_checks(path, DoctorOptions(camera_seconds=1.0))
         failed = [c for c in checks if not c.ok]
-        self.print(format_table(checks))
-        self.print(f"doctor: {len(checks) - len(failed)} of {len(checks)} checks pass")
+        self.print(format_table(checks))  # its last line counts ok / warn / fail
         if failed:
             raise RuntimeError("doctor found problems: " + ", ".join(c.name for c in failed))
 
@@ -407,13 +406,13 @@ def _restore_signal_handlers(previous: dict[int, Any]) -> None:
 def extend(subparsers: Any) -> None:
     """``canteen-sim demo``: for ``simulator.cli._EXTENSIONS``."""
     p = subparsers.add_parser("demo", help="a whole canteen day, simulated end to end",
-                              description=__doc__.splitlines()[0])
+                              description=__doc__.splitlines()[0].replace("``", ""))
     add_arguments(p)
     p.set_defaults(fn=run)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="canteen-sim demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="canteen-sim demo", description=__doc__.splitlines()[0].replace("``", ""))
     add_arguments(parser)
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)

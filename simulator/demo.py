@@ -123,6 +123,7 @@ class Rig:
         self._phase = "starting"
         self._print_lock = threading.RLock()
         self._notable_seq = 0  # notable records printed up to this seq
+        self._last_event_at = ""  # HH:MM:SS of the latest event line: they are printed in time order
         self._parts: list[tuple[str, Any]] = []  # (name, stop callable), stopped in reverse
         self.broker: Broker | None = None
         self.platform: DemoPlatform | None = None
@@ -146,7 +147,7 @@ class Rig:
         """A line of the day at the simulated now, after the records that came before it."""
         with self._print_lock:
             self.print_notable()
-            self.print(f"{self.clock():%H:%M:%S}    {text}")
+            self._line_at(self.clock(), text)
 
     # --- start and stop -------------------------------------------------------------------------
 
@@ -227,9 +228,9 @@ class Rig:
 
     def broker_down(self) -> None:
         assert self.broker is not None
+        self.broker_is_up = False  # first: watch_outbox ends an outage only while the broker is up
         self._outage_baseline = self.outbox_depth()
         self.broker.stop()
-        self.broker_is_up = False
         self.event(f"broker stopped (port {self.broker.port}): the agent keeps working, its outbox fills")
 
     def broker_up(self) -> None:
@@ -304,7 +305,15 @@ class Rig:
             self._notable_seq = rows[-1]["seq"]
             records = sorted((json.loads(row["payload"]) for row in rows), key=lambda r: r["occurred_at"])
             for record in records:
-                self.print(f"{datetime.fromisoformat(record['occurred_at']):%H:%M:%S}    {notable_line(record)}")
+                occurred = datetime.fromisoformat(record["occurred_at"])
+                if f"{occurred:%H:%M:%S}" >= self._last_event_at:
+                    self._line_at(occurred, notable_line(record))
+                else:  # stored after later lines were printed (vision judges an episode once it ends)
+                    self._line_at(self.clock(), f"{notable_line(record)} (of {occurred:%H:%M:%S}, stored now)")
+
+    def _line_at(self, when: datetime, text: str) -> None:
+        self._last_event_at = max(self._last_event_at, f"{when:%H:%M:%S}")
+        self.print(f"{when:%H:%M:%S}    {text}")
 
     def drain(self, timeout: float = 90.0) -> None:
         """The clock frozen, wait until the outbox stays empty (everything acked by the platform)."""

@@ -24,9 +24,10 @@ import shutil
 import socket
 import ssl
 import stat
+import sys
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -277,14 +278,29 @@ def _run_async(coro: Coroutine[Any, Any, list[Check]]) -> list[Check]:
 # --- cameras ------------------------------------------------------------------------------
 
 
-def check_camera(camera: CameraConfig, seconds: float) -> Check:
-    # FFmpeg and OpenCV print their own errors on stderr between the rows; the row says it
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-    os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
-    import cv2
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """FFmpeg inside OpenCV writes its errors ("[tcp @ 0x…] Connection … failed") straight to
+    file descriptor 2, between the doctor's rows; the row says it in words. Its log level is
+    fixed when OpenCV first opens a stream, so the descriptor is pointed at /dev/null instead."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
-    with contextlib.suppress(AttributeError):
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
+def check_camera(camera: CameraConfig, seconds: float) -> Check:
+    with _native_stderr_silenced():
+        return _check_camera(camera, seconds)
+
+
+def _check_camera(camera: CameraConfig, seconds: float) -> Check:
+    import cv2
 
     name = f"camera {camera.id}"
     source: str | int = camera.url

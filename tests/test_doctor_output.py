@@ -51,6 +51,10 @@ def test_builtin_profiles_beside_the_config_give_no_override_warning(tmp_path, c
 
 
 def test_camera_failures_print_no_ffmpeg_noise(capfd) -> None:
+    import cv2
+
+    cv2.VideoCapture(f"rtsp://127.0.0.1:{_closed_port()}/warm-up").release()  # FFmpeg set up, as in a long run
+    capfd.readouterr()
     row = check_camera(CameraConfig(id="cam-1", url=f"rtsp://127.0.0.1:{_closed_port()}/stream"), 0.2)
     assert not row.ok and row.detail.startswith("cannot open rtsp://127.0.0.1:")
     out, err = capfd.readouterr()

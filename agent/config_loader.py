@@ -103,45 +103,48 @@ class _BoundedLoader(yaml.SafeLoader):
         self._expanded = 0
         self._sizes: dict[int, int] = {}
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
         if self.check_event(yaml.AliasEvent):
-            mark = self.peek_event().start_mark
             node = super().compose_node(parent, index)
-            if id(node) not in self._sizes:  # its anchor is still open: the value contains itself
+            if node is None or id(node) not in self._sizes:  # its anchor is still open: it contains itself
                 raise ConfigError(f" (line {mark.line + 1}): an alias refers to the value that contains it")
-            self._count(self._sizes[id(node)], node)
+            self._count(self._sizes[id(node)], mark.line)
             return node
         self._depth += 1
         if self._depth > MAX_DEPTH:
-            mark = self.peek_event().start_mark
             raise ConfigError(f" (line {mark.line + 1}): nested deeper than {MAX_DEPTH} levels")
         before = self._expanded
         try:
             node = super().compose_node(parent, index)
         finally:
             self._depth -= 1
-        self._count(1, node)
-        self._sizes[id(node)] = self._expanded - before
+        self._count(1, mark.line)
+        if node is not None:
+            self._sizes[id(node)] = self._expanded - before
+        if isinstance(node, yaml.MappingNode):
+            _refuse_duplicate_keys(node)
         return node
 
-    def _count(self, size: int, node: yaml.Node) -> None:
+    def _count(self, size: int, line: int) -> None:
         self._expanded += size
         if self._expanded > MAX_NODES:
-            raise ConfigError(f" (line {node.start_mark.line + 1}): more than {MAX_NODES} values once "
+            raise ConfigError(f" (line {line + 1}): more than {MAX_NODES} values once "
                               "aliases are expanded (an alias bomb?)")
 
-    def compose_mapping_node(self, anchor: str | None) -> yaml.MappingNode:
-        node = super().compose_mapping_node(anchor)
-        seen: dict[Any, int] = {}
-        for key_node, _value in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            line = key_node.start_mark.line + 1
-            if key_node.value in seen:
-                raise ConfigError(f" (line {line}): key {key_node.value!r} appears twice in one mapping "
-                                  f"(first at line {seen[key_node.value]}); the second would silently win")
-            seen[key_node.value] = line
-        return node
+
+def _refuse_duplicate_keys(node: yaml.MappingNode) -> None:
+    """A key given twice in one mapping: YAML would keep the second silently. (Merge keys
+    ``<<`` are left to YAML: overriding what they bring is what they are for.)"""
+    seen: dict[Any, int] = {}
+    for key_node, _value in node.value:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        line = key_node.start_mark.line + 1
+        if key_node.value in seen:
+            raise ConfigError(f" (line {line}): key {key_node.value!r} appears twice in one mapping "
+                              f"(first at line {seen[key_node.value]}); the second would silently win")
+        seen[key_node.value] = line
 
 
 def _load_bounded(text: str) -> tuple[yaml.Node | None, Any]:

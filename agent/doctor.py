@@ -216,7 +216,7 @@ async def _poll_bus_once(bus: BusConfig, profiles: Mapping[str, DeviceProfile],
 
     worker = BusWorker(bus, profiles, on_reading=keep, on_health=lambda _h: None)
     serial_line = isinstance(bus, ModbusRtuBusConfig)
-    where = bus.port if serial_line else f"{bus.host}:{bus.port}"
+    where = bus.port if isinstance(bus, ModbusRtuBusConfig) else f"{bus.host}:{bus.port}"
     try:
         await worker.link.open()
     except (LinkLost, OSError) as exc:

@@ -6,12 +6,10 @@ Each subcommand is a small function; the heavy lifting lives in the modules it c
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import json
 import logging
 import os
-import sqlite3
 import sys
 from collections.abc import Callable, Iterable
 from datetime import date
@@ -73,8 +71,6 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 EXIT_NO_STORE = 3
-# tables every agent store has; a database without them is someone else's (the platform's)
-_STORE_TABLES = frozenset({"records", "outbox", "alarms", "meta"})
 
 
 def _open_store(args: argparse.Namespace) -> Store:
@@ -91,21 +87,16 @@ def _open_store(args: argparse.Namespace) -> Store:
 
 
 def _require_agent_store(path: Path) -> None:
-    """Exit with a clear message unless ``path`` is an existing agent store.
-
-    Checked on a read-only SQLite connection before the store is opened, so a mistyped
+    """Exit with a clear message unless ``path`` is an existing agent store, so a mistyped
     path does not become an empty store that reports "open alarms: 0"."""
+    from agent.store import store_problem
+
+    problem = store_problem(path)
+    if problem is None:
+        return
     if not path.is_file():
-        _fail_store(f"no agent store at {path}: the agent has not run with this config, "
-                    "or --db / --config points elsewhere")
-    try:
-        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
-            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    except sqlite3.DatabaseError as exc:
-        _fail_store(f"{path} is not a readable SQLite database ({exc})")
-    if not _STORE_TABLES <= tables:
-        _fail_store(f"{path} is not a canteen-agent store (it lacks the tables "
-                    f"{', '.join(sorted(_STORE_TABLES - tables))}; the platform's database?)")
+        problem += ": the agent has not run with this config, or --db / --config points elsewhere"
+    _fail_store(problem)
 
 
 def _fail_store(message: str) -> NoReturn:

@@ -11,13 +11,20 @@ import json
 import logging
 import sys
 from collections.abc import Iterable
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from agent import cli_doctor, cli_modbus, cli_schedule, cli_vision
-from agent.cli_common import DEFAULT_CONFIG, EXIT_INVALID_CONFIG, load_or_exit
+from agent.alarm_texts import title as alarm_title
+from agent.cli_common import (
+    DEFAULT_CONFIG,
+    EXIT_INVALID_CONFIG,
+    load_or_exit,
+    require_agent_store,
+)
 from agent.config_loader import ConfigError, load_config
-from agent.logging_setup import setup_logging
+from agent.logging_setup import setup_logging, stderr_handler
 from agent.runtime import TERMINATING
 from agent.version import agent_version
 
@@ -61,12 +68,18 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _open_store(args: argparse.Namespace) -> Store:
+    """The agent's store for a read-only command; never creates one where there is none."""
     from agent.store import Store
 
     if args.db:
-        return Store(args.db)
-    config = _load(args.config)
-    return Store(config.store.path, config.store.media_dir)
+        path, media = Path(args.db), None
+    else:
+        config = _load(args.config)
+        path, media = config.store.path, config.store.media_dir
+    require_agent_store(path)
+    return Store(path, media)
+
+
 
 
 def cmd_records(args: argparse.Namespace) -> int:
@@ -84,14 +97,16 @@ def cmd_records(args: argparse.Namespace) -> int:
     return 0
 
 
-_CSV_COLUMNS = ["seq", "id", "type", "occurred_at", "verdict", "findings", "staff_id", "device_id",
-                "delivered_at", "data"]
+_CSV_COLUMNS = ["seq", "id", "type", "occurred_at", "verdict", "findings", "kind", "state", "staff_id",
+                "device_id", "delivered_at", "data"]
 
 
 def _flat(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "seq": row["seq"], "id": row["id"], "type": row["type"], "occurred_at": row["occurred_at"],
         "verdict": row.get("verdict") or "", "findings": ";".join(row.get("findings", [])),
+        "kind": row["data"].get("kind", "") if row["type"] == "alarm" else "",
+        "state": row["data"].get("state", "") if row["type"] == "alarm" else "",
         "staff_id": (row.get("operator") or {}).get("staff_id") or row["data"].get("staff_id", ""),
         "device_id": (row.get("source") or {}).get("device_id", ""),
         "delivered_at": row.get("_delivered_at") or "",
@@ -107,12 +122,40 @@ def _write_csv(rows: Iterable[dict[str, Any]], out: TextIO) -> None:
 
 
 def _print_table(rows: Iterable[dict[str, Any]]) -> None:
-    print(f"{'seq':>7}  {'occurred':19}  {'type':24} {'verdict':7}  {'sent':4}  findings")
+    print(f"{'seq':>7}  {'occurred':19}  {'type':24} {'verdict':7}  {'sent':4}  findings / alarm")
     for row in rows:
         flat = _flat(row)
         sent = "yes" if flat["delivered_at"] else "no"
+        what = f"{flat['state']}: {alarm_title(flat['kind'])}" if flat["kind"] else flat["findings"]
         print(f"{flat['seq']:>7}  {flat['occurred_at'][:19]:19}  {flat['type']:24} "
-              f"{flat['verdict']:7}  {sent:4}  {flat['findings']}")
+              f"{flat['verdict']:7}  {sent:4}  {what}")
+
+
+def _record_type(text: str) -> str:
+    from agent.records import RECORD_TYPES
+
+    if text not in RECORD_TYPES:
+        raise argparse.ArgumentTypeError(f"unknown record type {text!r}; one of: {', '.join(sorted(RECORD_TYPES))}")
+    return text
+
+
+def _iso_day(text: str) -> str:
+    try:
+        if len(text) != 10:
+            raise ValueError(text)
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a day as YYYY-MM-DD (e.g. 2026-12-01), got {text!r}") from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
+    return value
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -124,21 +167,32 @@ def cmd_status(args: argparse.Namespace) -> int:
             "outbox": {d.priority.name.lower(): {"pending": d.count, "oldest": d.oldest} for d in depth},
             "disk_bytes": usage,
             "last_seq": store.last_seq(),
-            "open_alarms": [{"kind": a["kind"], "subject": json.loads(a["subject"]),
+            "open_alarms": [{"kind": a["kind"], "subject": _public_subject(json.loads(a["subject"])),
                              "since": a["raised_at"]} for a in alarms],
         }
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
         return 0
-    print("outbox (pending, oldest):")
+    print("待发送 outbox (pending, oldest):")
     for name, entry in report["outbox"].items():
-        print(f"  {name:10} {entry['pending']:>8}  {entry['oldest'] or '-'}")
-    print(f"disk: database {usage['database'] / 1e6:.1f} MB, media {usage['media'] / 1e6:.1f} MB")
+        print(f"  {name:10} {entry['pending']:>8}  {(entry['oldest'] or '-')[:19]}")
+    print(f"磁盘 disk: database {usage['database'] / 1e6:.1f} MB, media {usage['media'] / 1e6:.1f} MB")
     print(f"last seq: {report['last_seq']}")
-    print(f"open alarms: {len(alarms)}")
+    print(f"未处理告警 open alarms: {len(alarms)}")
     for alarm in report["open_alarms"]:
-        print(f"  {alarm['since'][:19]}  {alarm['kind']}  {alarm['subject']}")
+        print(f"  {alarm['since'][:16].replace('T', ' ')}  {alarm_title(alarm['kind'])}"
+              f"  {_subject_text(alarm['subject'])}".rstrip())
     return 0
+
+
+def _public_subject(subject: dict[str, str]) -> dict[str, str]:
+    """An alarm's subject without who it is about: a staff id beside "fever" is health data."""
+    return {k: ("(staff member)" if k == "staff_id" else v) for k, v in subject.items()}
+
+
+def _subject_text(subject: dict[str, str]) -> str:
+    """``meal lunch, day 2026-12-01``: readable, in the subject's own order."""
+    return ", ".join(v if k == "staff_id" else f"{k.replace('_id', '')} {v}" for k, v in subject.items())
 
 
 def cmd_version(args: argparse.Namespace) -> int:
@@ -147,7 +201,7 @@ def cmd_version(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="canteen-agent", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="canteen-agent", description=__doc__.splitlines()[0].replace("``", ""))
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="run the agent")
@@ -169,12 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--db", help="open this database instead of the config's")
         p.set_defaults(fn=fn)
         if name == "records":
-            p.add_argument("--type")
-            p.add_argument("--day", help="YYYY-MM-DD (local)")
+            p.add_argument("--type", type=_record_type, help="record type, e.g. food_sample, alarm")
+            p.add_argument("--day", type=_iso_day, help="YYYY-MM-DD (local)")
             p.add_argument("--verdict", choices=["pass", "fail", "warn"])
             p.add_argument("--state", choices=["any", "delivered", "pending"], default="any")
             p.add_argument("--format", choices=["table", "jsonl", "csv"], default="table")
-            p.add_argument("--limit", type=int)
+            p.add_argument("--limit", type=_positive_int, help="at most this many records (1 or more)")
         else:
             p.add_argument("--json", action="store_true")
 
@@ -192,6 +246,6 @@ SUBCOMMANDS = (cli_doctor.extend, cli_modbus.extend, cli_schedule.extend, cli_vi
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(level=logging.WARNING, handlers=[stderr_handler()])
     return int(args.fn(args) or 0)
 

@@ -3,8 +3,10 @@
 - ``canteen-agent today [--day YYYY-MM-DD] [--at HH:MM]``: what is done and still due;
 - ``canteen-agent meal --meal lunch --diners 812 [--dishes 米饭 番茄炒蛋] [--day] [--staff]``:
   registers a meal served (a ``meal_service`` record, stored and queued for the platform);
+  a second registration of the same meal and day needs ``--correct``;
 - ``canteen-agent discard-samples --day 2026-11-28 --meal lunch [--staff]``: confirms
-  that a meal's samples were discarded after their keep time (clears the reminder).
+  that a meal's samples were discarded after their keep time (a ``sample_discard``
+  record for the platform; clears the reminder). Refused before the keep time is over.
 
 They open the store next to a running agent (SQLite WAL allows it); the agent's next
 schedule tick (within a minute) clears whatever these commands made done.
@@ -14,13 +16,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
-from agent.cli_common import DEFAULT_CONFIG, EXIT_INVALID_CONFIG
+from agent.cli_common import DEFAULT_CONFIG, EXIT_INVALID_CONFIG, require_agent_store
 from agent.cli_common import load_or_exit as _load
 from agent.config import AgentConfig
 from agent.recorder import Recorder
-from agent.records import MealService, Operator, Source
+from agent.records import MealService, Operator, SampleDiscard, Source
 from agent.store import Store
 
 CLI_SOURCE = Source(device_id="cli", kind="manager_cli")
@@ -62,6 +64,7 @@ def cmd_today(args: argparse.Namespace) -> int:
 
     config = _load(args.config)
     day = _day(args.day, config)
+    require_agent_store(config.store.path)
     with _open(config) as store:
         print(render_today(today_view(store, config, _as_of(day, args.at, config)), config))
     return 0
@@ -82,14 +85,23 @@ def cmd_meal(args: argparse.Namespace) -> int:
     # a late registration belongs to its day: it occurred at that meal's end
     occurred = now if day == now.date() else datetime.combine(day, meals[args.meal].end, tzinfo=tz)
     dishes = [d.strip() for item in args.dishes or [] for d in item.split(",") if d.strip()]
-    data = MealService(meal=args.meal, served_on=day, diners=args.diners, dishes=dishes)
     with _open(config) as store:
+        earlier = [r for r in store.iter_records(type_="meal_service", day=day.isoformat())
+                   if r["data"]["meal"] == args.meal]
+        if earlier and not args.correct:
+            last = earlier[-1]
+            print(f"{args.meal} {day} is already registered: {last['data']['diners']} diners at "
+                  f"{last['occurred_at'][11:16]} (id {last['id']}). Nothing saved; to replace it, "
+                  "run the same command with --correct", file=sys.stderr)
+            return 1
+        data = MealService(meal=args.meal, served_on=day, diners=args.diners, dishes=dishes,
+                           corrects=earlier[-1]["id"] if earlier else None)
         recorder = Recorder(config, store, lambda: datetime.now(tz))
         saved = recorder.record(data, occurred_at=occurred, source=CLI_SOURCE,
                                 operator=Operator(staff_id=args.staff) if args.staff else None)
     dish_text = f", dishes: {', '.join(dishes)}" if dishes else ""
-    print(f"saved meal_service {args.meal} {day}: {args.diners} diners{dish_text} "
-          f"(id {saved.id}, seq {saved.seq})")
+    what = f"corrected meal_service (replaces {data.corrects})" if data.corrects else "saved meal_service"
+    print(f"{what} {args.meal} {day}: {args.diners} diners{dish_text} (id {saved.id}, seq {saved.seq})")
     return 0
 
 
@@ -98,18 +110,37 @@ def cmd_discard_samples(args: argparse.Namespace) -> int:
 
     config = _load(args.config)
     day = _day(args.day, config)
+    tz = config.identity.tz
+    key = discard_key(day.isoformat(), args.meal)
     with _open(config) as store:
         samples = [r for r in store.iter_records(type_="food_sample", day=day.isoformat())
                    if r["data"]["meal"] == args.meal]
         if not samples:
             print(f"no {args.meal} samples recorded on {day}: nothing to confirm", file=sys.stderr)
             return 1
-        now = datetime.now(config.identity.tz)
-        confirmation = {"at": now.isoformat(timespec="seconds"), "by": args.staff, "samples": len(samples)}
-        if store.kv_set_if_absent(discard_key(day.isoformat(), args.meal), confirmation):
-            print(f"confirmed: {len(samples)} {args.meal} samples of {day} discarded")
-        else:
+        if store.kv_get(key) is not None:
             print(f"already confirmed: {args.meal} samples of {day}")
+            return 0
+        now = datetime.now(tz)
+        last = max(datetime.fromisoformat(r["data"]["sampled_at"]) for r in samples)
+        keep_hours = config.rules.food_sample.keep_hours
+        until = last + timedelta(hours=keep_hours)
+        if now < until:
+            left_h = (until - now).total_seconds() / 3600
+            print(f"too early: {args.meal} samples of {day} must be kept {keep_hours:g} h, until "
+                  f"{until.astimezone(tz):%Y-%m-%d %H:%M} ({left_h:.1f} h from now). Nothing recorded; "
+                  "keep them in the sample fridge", file=sys.stderr)
+            return 1
+        data = SampleDiscard(meal=args.meal, sampled_on=day, samples=len(samples), last_sampled_at=last,
+                             kept_hours=round((now - last).total_seconds() / 3600, 2))
+        saved = Recorder(config, store, lambda: datetime.now(tz)).record(
+            data, occurred_at=now, source=CLI_SOURCE,
+            operator=Operator(staff_id=args.staff) if args.staff else None)
+        confirmation = {"at": now.isoformat(timespec="seconds"), "by": args.staff, "samples": len(samples),
+                        "record_id": saved.id}
+        store.kv_set_if_absent(key, confirmation)  # what the reminder reads (agent.schedule.due)
+        print(f"confirmed: {len(samples)} {args.meal} samples of {day} discarded "
+              f"(sample_discard {saved.id}, seq {saved.seq})")
     return 0
 
 
@@ -128,9 +159,11 @@ def extend(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                                                "they become the dishes to sample for this meal")
     p.add_argument("--day", help="YYYY-MM-DD (default today)")
     p.add_argument("--staff", help="staff id of the manager registering it")
+    p.add_argument("--correct", action="store_true",
+                   help="replace this meal's earlier registration (the platform is told which one)")
     p.set_defaults(fn=cmd_meal)
 
-    p = sub.add_parser("discard-samples", help="confirm a meal's samples were discarded after 48 h")
+    p = sub.add_parser("discard-samples", help="confirm a meal's samples were discarded after their keep time")
     p.add_argument("--config", default=DEFAULT_CONFIG)
     p.add_argument("--day", required=True, help="YYYY-MM-DD the samples were taken")
     p.add_argument("--meal", required=True)

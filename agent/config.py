@@ -10,20 +10,48 @@ Every number from DOMAIN.md lives here as a default, never as a constant in code
 
 from __future__ import annotations
 
+import binascii
+import ssl
 from datetime import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FilePath,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from agent.config_devices import CameraConfig, DeviceConfig, ModbusBusConfig
-from agent.modbus_roles import roles_of
+from agent.modbus_roles import check_points, roles_of
+from drivers.config_types import (
+    FINITE,
+    Celsius,
+    CelsiusRange,
+    Count,
+    Days,
+    Megabytes,
+    Minutes,
+    MqttKeepalive,
+    MqttReceiveMaximum,
+    MqttSessionExpiry,
+    Port,
+    PositiveDays,
+    PositiveHours,
+    PositiveMinutes,
+    PositiveSeconds,
+    Seconds,
+)
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, **FINITE)
 
 
 # --- identity, broker, store ---------------------------------------------------------
@@ -51,15 +79,34 @@ class Identity(Strict):
 
 
 class TlsConfig(Strict):
-    ca_file: Path | None = Field(None, description="CA bundle that signed the broker's certificate.")
-    cert_file: Path | None = Field(None, description="Client certificate (mutual TLS).")
-    key_file: Path | None = Field(None, description="Client private key (mutual TLS).")
+    ca_file: FilePath | None = Field(None, description="CA bundle that signed the broker's certificate.")
+    cert_file: FilePath | None = Field(None, description="Client certificate (mutual TLS).")
+    key_file: FilePath | None = Field(None, description="Client private key (mutual TLS).")
     server_name: str | None = Field(None, description="Expected name in the broker certificate, if not the host.")
+
+    @model_validator(mode="after")
+    def _files_load(self) -> TlsConfig:
+        """The uplink builds its TLS context from these files at every connect: a file
+        that exists but is no CA bundle or key would fail there, so load them here."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        if self.ca_file is not None:
+            try:
+                context.load_verify_locations(cafile=str(self.ca_file))
+            except (ssl.SSLError, OSError) as exc:
+                raise ValueError(f"ca_file {self.ca_file} is not a readable PEM CA bundle ({exc})") from None
+        if self.key_file is not None and self.cert_file is None:
+            raise ValueError("key_file needs cert_file (mutual TLS uses both)")
+        if self.cert_file is not None:
+            try:
+                context.load_cert_chain(str(self.cert_file), str(self.key_file) if self.key_file else None)
+            except (ssl.SSLError, OSError) as exc:
+                raise ValueError(f"cert_file/key_file do not load as a certificate and its key ({exc})") from None
+        return self
 
 
 class BrokerConfig(Strict):
     host: str = Field("127.0.0.1", description="MQTT broker host.")
-    port: int = Field(1883, ge=1, le=65535)
+    port: Port = 1883
     protocol: Literal["mqtt5", "mqtt311", "auto"] = Field(
         "auto", description="auto tries MQTT 5 and falls back to 3.1.1.")
     topic_prefix: str = Field("scfs/v1", description="Topics are <prefix>/<agent_id>/...")
@@ -69,15 +116,16 @@ class BrokerConfig(Strict):
     tls: TlsConfig | None = Field(None, description="TLS settings; required off loopback.")
     allow_plaintext_remote: bool = Field(
         False, description="Permit plaintext to a non-loopback broker (logged at every connect).")
-    keepalive_s: int = Field(30, ge=5, le=3600)
-    session_expiry_s: int = Field(7 * 86400, ge=86400, description="Persistent session lifetime (>= 1 day).")
+    keepalive_s: MqttKeepalive = Field(30, ge=5, le=3600)
+    session_expiry_s: MqttSessionExpiry = Field(
+        7 * 86400, ge=86400, description="Persistent session lifetime (>= 1 day, MQTT's 32-bit limit at most).")
     ack_mode: Literal["platform", "puback"] = Field(
         "platform", description="platform: items leave the outbox on <root>/ack; puback: on broker PUBACK.")
-    inflight_max: int = Field(64, ge=1, le=65535, description="Publishes awaiting PUBACK at once (capped by the broker's receive maximum).")
-    ack_timeout_s: float = Field(60, gt=0, description="Resend an item the platform has not acked in this time.")
-    reconnect_min_s: float = Field(1.0, gt=0)
-    reconnect_max_s: float = Field(60.0, gt=0)
-    status_interval_s: float = Field(60.0, gt=0, description="Retained status refresh period.")
+    inflight_max: MqttReceiveMaximum = Field(64, description="Publishes awaiting PUBACK at once (capped by the broker's receive maximum).")
+    ack_timeout_s: PositiveSeconds = Field(60, description="Resend an item the platform has not acked in this time.")
+    reconnect_min_s: PositiveSeconds = 1.0
+    reconnect_max_s: PositiveSeconds = 60.0
+    status_interval_s: PositiveSeconds = Field(60.0, description="Retained status refresh period.")
     platform_public_key: str | None = Field(
         None, description="Ed25519 public key (base64 raw or PEM) that signs platform commands.")
     platform_public_key_file: Path | None = None
@@ -88,26 +136,28 @@ class BrokerConfig(Strict):
             self.password = SecretStr(_read_secret(self.password_file))
         if self.platform_public_key_file is not None:
             self.platform_public_key = _read_secret(self.platform_public_key_file)
+        if self.platform_public_key:
+            _check_public_key(self.platform_public_key)
         return self
 
 
 class StoreConfig(Strict):
     path: Path = Field(Path("/var/lib/canteen-agent/agent.db"), description="SQLite database file.")
     media_dir: Path = Field(Path("/var/lib/canteen-agent/media"), description="Snapshots and clips.")
-    disk_budget_mb: float = Field(2048, gt=0, description="Database plus media may use this much.")
-    retention_days: int = Field(730, ge=1, description="Delivered records are kept this long (2 years).")
-    purchase_retention_days_past_expiry: int = Field(
-        183, ge=0, description="Purchase records: at least 6 months past the product's expiry.")
-    telemetry_keep_days: int = Field(30, ge=1, description="Downsampled telemetry kept locally.")
-    group_commit_max: int = Field(512, ge=1, description="Most adds committed in one transaction.")
+    disk_budget_mb: Megabytes = Field(2048, description="Database plus media may use this much.")
+    retention_days: PositiveDays = Field(730, description="Delivered records are kept this long (2 years).")
+    purchase_retention_days_past_expiry: Days = Field(
+        183, description="Purchase records: at least 6 months past the product's expiry.")
+    telemetry_keep_days: PositiveDays = Field(30, description="Downsampled telemetry kept locally.")
+    group_commit_max: Count = Field(512, le=100_000, description="Most adds committed in one transaction.")
 
 
 # --- rules: every figure in DOMAIN.md ---------------------------------------------------
 
 
 class MorningCheckRules(Strict):
-    normal_range_c: tuple[float, float] = Field((35.9, 37.3), description="Normal body temperature, inclusive.")
-    temperature_window_s: float = Field(30, gt=0, description="After a badge, wait this long for a temperature.")
+    normal_range_c: CelsiusRange = Field((35.9, 37.3), description="Normal body temperature, inclusive.")
+    temperature_window_s: PositiveSeconds = Field(30, description="After a badge, wait this long for a temperature.")
     expired_certificate_verdict: Literal["fail", "warn"] = "fail"
     hand_findings_fail: list[str] = Field(["wound", "nail_fungus"], description="Hand findings that exclude from duty.")
     hand_findings_warn: list[str] = Field(["foreign_object", "plaster", "ring", "nail_polish"])
@@ -116,21 +166,21 @@ class MorningCheckRules(Strict):
 
 
 class FoodSampleRules(Strict):
-    min_grams: float = Field(125, gt=0, description="Minimum grams per dish (some local rules: 150 or 200).")
-    keep_hours: float = Field(48, gt=0, description="Samples are kept at least this long.")
+    min_grams: float = Field(125, gt=0, le=100_000, description="Minimum grams per dish (some local rules: 150 or 200).")
+    keep_hours: PositiveHours = Field(48, description="Samples are kept at least this long.")
 
 
 class ColdChainRules(Strict):
-    fridge_range_c: tuple[float, float] = Field((0.0, 8.0), description="Refrigerated range.")
-    freezer_max_c: float = Field(-12.0, description="Frozen: below this.")
-    grace_minutes: float = Field(20, ge=0, description="Out of range this long before an alarm (door openings).")
-    probe_silent_minutes: float = Field(5, gt=0, description="A probe silent this long raises its own alarm.")
-    telemetry_downsample_s: float = Field(60, gt=0, description="One stored sample per device per period.")
+    fridge_range_c: CelsiusRange = Field((0.0, 8.0), description="Refrigerated range.")
+    freezer_max_c: Celsius = Field(-12.0, description="Frozen: below this.")
+    grace_minutes: Minutes = Field(20, description="Out of range this long before an alarm (door openings).")
+    probe_silent_minutes: PositiveMinutes = Field(5, description="A probe silent this long raises its own alarm.")
+    telemetry_downsample_s: PositiveSeconds = Field(60, description="One stored sample per device per period.")
 
 
 class ThermalMethod(Strict):
-    target_c: float
-    hold_s: float = Field(gt=0, description="Seconds at or above target.")
+    target_c: Celsius
+    hold_s: PositiveSeconds = Field( description="Seconds at or above target.")
 
 
 def _default_methods() -> dict[str, ThermalMethod]:
@@ -145,23 +195,23 @@ def _default_methods() -> dict[str, ThermalMethod]:
 class DisinfectionRules(Strict):
     methods: dict[str, ThermalMethod] = Field(default_factory=_default_methods)
     chlorine_mg_per_l: float = Field(250, gt=0)
-    chlorine_immersion_min: float = Field(5, gt=0)
+    chlorine_immersion_min: PositiveMinutes = 5
     cycle_start_rise_c: float = Field(15, gt=0, description="A cycle starts this far above ambient.")
 
 
 class PremisesRules(Strict):
-    uv_min_minutes: float = Field(30, gt=0)
-    ozone_min_minutes: float = Field(30, gt=0)
+    uv_min_minutes: PositiveMinutes = 30
+    ozone_min_minutes: PositiveMinutes = 30
 
 
 class ReceivingRules(Strict):
-    near_expiry_days: int = Field(3, ge=0, description="Warn when goods arrive this close to expiry.")
+    near_expiry_days: Days = Field(3, description="Warn when goods arrive this close to expiry.")
 
 
 class ExpiryRules(Strict):
-    warn_days: list[int] = Field([30, 7, 1], description="Warn this many days before expiry.")
-    ingredient_expired_watch_days: int = Field(
-        3, ge=0, description="An expired ingredient stays flagged this many days (stock may remain).")
+    warn_days: list[Days] = Field([30, 7, 1], description="Warn this many days before expiry.")
+    ingredient_expired_watch_days: Days = Field(
+        3, description="An expired ingredient stays flagged this many days (stock may remain).")
 
 
 class Rules(Strict):
@@ -183,7 +233,7 @@ class MealWindow(Strict):
     start: time
     end: time
     sample_deadline: time | None = Field(None, description="All dishes sampled by then (default: end).")
-    disinfection_deadline_min: float = Field(120, gt=0, description="Tableware disinfected within this after end.")
+    disinfection_deadline_min: PositiveMinutes = Field(120, description="Tableware disinfected within this after end.")
     weekdays: list[Literal[1, 2, 3, 4, 5, 6, 7]] = Field(
         [1, 2, 3, 4, 5, 6, 7], description="ISO weekdays served (1 = Monday); a day with no meal has no duties.")
 
@@ -202,7 +252,7 @@ class Schedules(Strict):
     uv_rooms: list[str] = Field(default_factory=list, description="Rooms that need a UV/ozone run daily.")
     uv_deadline: time = time(21, 0)
     day_end: time = Field(time(23, 55), description="When the daily ledger is written.")
-    missed_job_grace_s: int = Field(3600, ge=0, description="After a power cut, missed jobs run within this.")
+    missed_job_grace_s: int = Field(3600, ge=0, le=7 * 86400, description="After a power cut, missed jobs run within this.")
 
 
 class MenuDish(Strict):
@@ -237,10 +287,10 @@ class VisionConfig(Strict):
     models_dir: Path | None = Field(None, description="Where manifest.json lives (default: the package's).")
     site_dir: Path = Field(Path("/var/lib/canteen-agent/vision"), description="Per-site enrolment (chef hats).")
     threads: int = Field(1, ge=1, le=8, description="onnxruntime intra-op threads per model.")
-    persist_s: float = Field(5.0, gt=0, description="A violation must persist this long.")
-    clear_s: float = Field(3.0, gt=0, description="Compliant this long clears it.")
-    pre_roll_s: float = Field(3.0, ge=0)
-    post_roll_s: float = Field(3.0, ge=0)
+    persist_s: PositiveSeconds = Field(5.0, description="A violation must persist this long.")
+    clear_s: PositiveSeconds = Field(3.0, description="Compliant this long clears it.")
+    pre_roll_s: float = Field(3.0, ge=0, le=60)
+    post_roll_s: float = Field(3.0, ge=0, le=60)
     blur_other_faces: bool = True
     mask_threshold: float = Field(
         0.5, gt=0, lt=1, description="P(mask violation: none, or worn under the nose) above this is a violation "
@@ -255,21 +305,21 @@ class VisionConfig(Strict):
         20, ge=1, description="Detections smaller than this are dropped: too far to judge, mostly clutter "
                               "or faces far in the background.")
     hat_threshold: float = Field(0.5, gt=0, lt=1, description="P(hat) below this is a no-hat violation.")
-    agree_frames: tuple[int, int] = Field(
+    agree_frames: tuple[Count, Count] = Field(
         (3, 5), description="N of the last M analysed frames must agree before the state flips (flicker).")
     min_face_px: int = Field(
-        20, ge=8, description="Smaller faces are tracked but not judged (RetinaFace boxes of 24 px faces "
+        20, ge=8, le=4096, description="Smaller faces are tracked but not judged (RetinaFace boxes of 24 px faces "
                               "often come out at 20-23 px).")
-    track_max_age_s: float = Field(4.0, gt=0, description="A face unseen this long has left (its episode ends).")
-    motion_hold_s: float = Field(3.0, ge=0, description="Keep detecting this long after the last motion.")
+    track_max_age_s: PositiveSeconds = Field(4.0, description="A face unseen this long has left (its episode ends).")
+    motion_hold_s: Seconds = Field(3.0, description="Keep detecting this long after the last motion.")
     clip_fps: float = Field(4.0, gt=0, le=15, description="Frame rate of evidence clips (and the pre-roll buffer).")
-    clip_max_side: int = Field(640, ge=160, description="Evidence frames are shrunk to this long side.")
+    clip_max_side: int = Field(640, ge=160, le=4096, description="Evidence frames are shrunk to this long side.")
     jpeg_quality: int = Field(80, ge=30, le=95)
     evidence_share: float = Field(
         0.25, gt=0, le=1, description="Vision media may use this share of the store's disk budget; "
                                       "beyond it clips are skipped and only snapshots kept.")
     live_fps: float = Field(1.0, gt=0, le=5, description="start_live frame rate.")
-    live_max_s: float = Field(300, gt=0, description="Longest live session a command may ask for.")
+    live_max_s: PositiveSeconds = Field(300, description="Longest live session a command may ask for.")
 
 
 # --- video for the platform (agent/video/): relay, recording ring, video on demand -----
@@ -364,22 +414,22 @@ class StationConfig(Strict):
     checkin_modes: list[CheckinMode] = Field(
         ["leader_meal"], min_length=1, description="checkin: the first is the default; keypad 1..n selects one.")
     session: str | None = Field(None, description="staff_training: session name (default: 培训 + date).")
-    session_hours: float | None = Field(None, gt=0, description="staff_training: hours credited.")
+    session_hours: PositiveHours | None = Field(None, description="staff_training: hours credited.")
     organisation: str | None = Field(None, description="superior_inspection: inspecting authority.")
     allowed_roles: list[str] = Field(default_factory=list, description="checkin: roster roles accepted (empty: any).")
     additives: list[str] = Field(default_factory=list,
                                  description="additive: names chosen by keypad 1..n (default: rules.additive_limits_g).")
     fridge_id: str | None = Field(None, description="food_sample: the sample fridge's id, written on each record.")
-    tare_g: float = Field(0.0, ge=0, description="Container weight subtracted from every stable weight.")
+    tare_g: float = Field(0.0, ge=0, le=1_000_000, description="Container weight subtracted from every stable weight.")
     settle_readings: int | None = Field(
-        None, ge=1, description="morning_check: consecutive close readings that make a measurement "
+        None, ge=1, le=1000, description="morning_check: consecutive close readings that make a measurement "
                                 "(default: 3 for streaming thermometers, 1 for ascii_line ones).")
-    presence_min_c: float = Field(32.0, description="morning_check: readings below this are the room, not a person.")
+    presence_min_c: Celsius = Field(32.0, description="morning_check: readings below this are the room, not a person.")
     answers_required: bool = Field(False, description="morning_check: wait for keypad answers before recording.")
-    answers_window_s: float = Field(20, gt=0, description="morning_check: after the temperature, wait this long for answers.")
-    session_timeout_s: float = Field(120, gt=0, description="food_sample / receiving / additive: idle session ends.")
-    meal_margin_min: float = Field(90, ge=0, description="Meals count from this long before their window starts.")
-    repeat_scan_s: float = Field(3.0, ge=0, description="The same card again within this is one scan (readers repeat).")
+    answers_window_s: PositiveSeconds = Field(20, description="morning_check: after the temperature, wait this long for answers.")
+    session_timeout_s: PositiveSeconds = Field(120, description="food_sample / receiving / additive: idle session ends.")
+    meal_margin_min: float = Field(90, ge=0, le=24 * 60, description="Meals count from this long before their window starts.")
+    repeat_scan_s: Seconds = Field(3.0, description="The same card again within this is one scan (readers repeat).")
 
 
 class AgentConfig(Strict):
@@ -415,6 +465,23 @@ class AgentConfig(Strict):
         return self
 
     @model_validator(mode="after")
+    def _modbus_profiles_known(self) -> AgentConfig:
+        """Every Modbus device names a profile the agent loads, with the points its roles watch."""
+        if not any(bus.devices for bus in self.modbus):
+            return self
+        from drivers.modbus.profiles import load_profiles
+
+        profiles = load_profiles()  # what run loads
+        for bus in self.modbus:
+            for device in bus.devices:
+                if device.profile not in profiles:
+                    raise ValueError(f"modbus bus {bus.id!r} device {device.id!r}: unknown Modbus profile "
+                                     f"{device.profile!r} (known: {', '.join(sorted(profiles))})")
+        check_points(roles_of(self.modbus, self.rules.disinfection.methods), {d.id: {p.name for p in profiles[d.profile].points}
+                                         for bus in self.modbus for d in bus.devices})
+        return self
+
+    @model_validator(mode="after")
     def _stations_use_declared_devices(self) -> AgentConfig:
         kinds = {d.id: type(d).model_fields["kind"].default for d in self.devices}  # the catalog union is opaque to mypy
         owner: dict[str, str] = {}
@@ -438,6 +505,17 @@ class AgentConfig(Strict):
             if station.kind == "receiving" and station.keypad is None and station.barcode is None:
                 raise ValueError(f"station {station.id!r} (receiving) needs a keypad or barcode device")
         return self
+
+
+def _check_public_key(text: str) -> None:
+    """The uplink decodes the key when it starts; a key it cannot decode is a config error."""
+    from agent.uplink.commands import load_public_key  # late: the uplink imports this module
+
+    try:
+        load_public_key(text)
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise ValueError("platform_public_key is not an Ed25519 public key "
+                         f"(base64 of 32 bytes, or PEM): {exc}") from None
 
 
 def _read_secret(path: Path) -> str:

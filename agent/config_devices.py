@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from drivers.badge import BadgeReaderConfig
 from drivers.barcode import BarcodeReaderConfig
+from drivers.config_types import FINITE, PositiveSeconds
 from drivers.modbus.config import ModbusBusConfig
 from drivers.scale import ScaleConfig
 from drivers.serial_devices import SerialDeviceConfig
@@ -19,7 +20,7 @@ from drivers.thermometer import ThermometerConfig
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", **FINITE)
 
 
 class Zone(_Strict):
@@ -41,7 +42,7 @@ class CameraConfig(_Strict):
     checks: list[Literal["mask", "hat"]] = Field(["mask", "hat"])
     ignore_zones: list[Zone] = Field(default_factory=list)
     working_hours: WorkingHours | None = Field(None, description="Only check within these hours.")
-    silent_after_s: float = Field(30, gt=0, description="No frame this long raises camera_offline.")
+    silent_after_s: PositiveSeconds = Field(30, description="No frame this long raises camera_offline.")
     motion_min_area: float = Field(0.002, ge=0, le=1, description="Fraction of the image that must change.")
     loop: bool = Field(False, description="Loop a video file (simulator).")
 

@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from agent.config import AgentConfig
+from agent.redact import redact_text
 
 ENV_PREFIX = "CANTEEN__"
 
@@ -30,31 +31,134 @@ class ConfigError(Exception):
 def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> AgentConfig:
     """Load, override from the environment, and validate one config file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    data, lines = _parse_yaml(text, path)
+    data, lines = read_yaml_file(path)
     overridden = apply_env_overrides(data, os.environ if environ is None else environ)
     try:
         return AgentConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, path, lines, overridden)) from None
+        raise ConfigError(format_validation_error(exc, path, lines, overridden, data)) from None
+
+
+def read_yaml_file(path: Path) -> tuple[dict[str, Any], dict[tuple[Any, ...], int]]:
+    """The file's top-level mapping and the line of every key, or a ConfigError."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    if len(raw) > MAX_FILE_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_FILE_BYTES // 1024} KiB; not a config file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path} (line {line}): not UTF-8 text (byte {exc.start}); "
+                          "save the file as UTF-8") from None
+    return _parse_yaml(text, path)
 
 
 def _parse_yaml(text: str, path: Path) -> tuple[dict[str, Any], dict[tuple[Any, ...], int]]:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node, data = _load_bounded(text)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}{exc}") from None
+    except yaml.MarkedYAMLError as exc:
+        where = f" (line {exc.problem_mark.line + 1})" if exc.problem_mark else ""
+        raise ConfigError(f"{path}{where}: not valid YAML: {exc.problem or exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if node is None:
         raise ConfigError(f"{path}: the file is empty")
-    lines: dict[tuple[Any, ...], int] = {}
-    _record_lines(node, (), lines)
-    data = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - SafeLoader
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    lines: dict[tuple[Any, ...], int] = {}
+    _record_lines(node, (), lines)
     return data, lines
+
+
+# A config is a few hundred lines a few levels deep; these bounds are far above any
+# real one and keep a hostile or broken file from hanging or crashing the loader.
+MAX_FILE_BYTES = 1024 * 1024
+MAX_DEPTH = 64
+MAX_NODES = 200_000  # after alias expansion: a "billion laughs" file stops here
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys and bounds nesting and alias expansion.
+
+    Expansion is counted while composing: every node counts one, an alias counts the
+    whole (expanded) size of the node it points to, so ten levels of ten aliases each
+    stop at ``MAX_NODES`` instead of building 10^10 references for pydantic to walk.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._expanded = 0
+        self._sizes: dict[int, int] = {}
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+        if self.check_event(yaml.AliasEvent):
+            node = super().compose_node(parent, index)
+            if node is None or id(node) not in self._sizes:  # its anchor is still open: it contains itself
+                raise ConfigError(f" (line {mark.line + 1}): an alias refers to the value that contains it")
+            self._count(self._sizes[id(node)], mark.line)
+            return node
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise ConfigError(f" (line {mark.line + 1}): nested deeper than {MAX_DEPTH} levels")
+        before = self._expanded
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        self._count(1, mark.line)
+        if node is not None:
+            self._sizes[id(node)] = self._expanded - before
+        if isinstance(node, yaml.MappingNode):
+            _refuse_duplicate_keys(node)
+        return node
+
+    def _count(self, size: int, line: int) -> None:
+        self._expanded += size
+        if self._expanded > MAX_NODES:
+            raise ConfigError(f" (line {line + 1}): more than {MAX_NODES} values once "
+                              "aliases are expanded (an alias bomb?)")
+
+
+def _refuse_duplicate_keys(node: yaml.MappingNode) -> None:
+    """A key given twice in one mapping: YAML would keep the second silently. (Merge keys
+    ``<<`` are left to YAML: overriding what they bring is what they are for.)"""
+    seen: dict[Any, int] = {}
+    for key_node, _value in node.value:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        line = key_node.start_mark.line + 1
+        if key_node.value in seen:
+            raise ConfigError(f" (line {line}): key {key_node.value!r} appears twice in one mapping "
+                              f"(first at line {seen[key_node.value]}); the second would silently win")
+        seen[key_node.value] = line
+
+
+def _load_bounded(text: str) -> tuple[yaml.Node | None, Any]:
+    loader = _BoundedLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except RecursionError:
+        raise ConfigError(": nested too deeply to read") from None
+    finally:
+        loader.dispose()
+    return node, data
+
+
+def parse_scalar(raw: str) -> Any:
+    """One environment value as a YAML scalar (same bounds as the file), else the raw text."""
+    try:
+        return _load_bounded(raw)[1] if raw != "" else ""
+    except (yaml.YAMLError, ConfigError):
+        return raw
 
 
 def _record_lines(node: yaml.Node, key_path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> None:
@@ -80,10 +184,7 @@ def apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> set
         keys = [part.lower() for part in name[len(ENV_PREFIX):].split("__") if part]
         if not keys:
             continue
-        try:
-            value = yaml.safe_load(raw) if raw != "" else ""
-        except yaml.YAMLError:
-            value = raw
+        value = parse_scalar(raw)
         path = tuple(int(k) if k.isdigit() else k for k in keys)
         _set_path(data, path, value, name)
         done.add(path)
@@ -120,14 +221,14 @@ def _dotted(path: tuple[Any, ...]) -> str:
 
 
 def format_validation_error(exc: ValidationError, path: Path, lines: dict[tuple[Any, ...], int],
-                            overridden: set[tuple[Any, ...]]) -> str:
-    problems = [_describe(err, lines, overridden) for err in exc.errors()]
+                            overridden: set[tuple[Any, ...]], data: Any = None) -> str:
+    problems = [_describe(err, lines, overridden, data) for err in exc.errors()]
     head = f"{path}: {len(problems)} problem{'s' if len(problems) != 1 else ''}"
-    return "\n".join([head] + [f"  {p}" for p in problems])
+    return "\n".join([head] + [f"  {redact_text(p)}" for p in problems])
 
 
-def _describe(err: Any, lines: dict[tuple[Any, ...], int], overridden: set[tuple[Any, ...]]) -> str:
-    loc = _data_path(err["loc"])
+def _describe(err: Any, lines: dict[tuple[Any, ...], int], overridden: set[tuple[Any, ...]], data: Any) -> str:
+    loc = _data_path(err["loc"], data)
     where = _dotted(loc)
     line = _nearest_line(loc, lines)
     origin = " (from the environment)" if loc in overridden else (f" (line {line})" if line else "")
@@ -136,18 +237,40 @@ def _describe(err: Any, lines: dict[tuple[Any, ...], int], overridden: set[tuple
     if err["type"] == "missing":
         return f"{where}{origin}: required value is missing"
     got = err.get("input")
-    shown = "" if isinstance(got, dict | list) or got is None else f", got {got!r}"
+    hidden = isinstance(got, dict | list) or got is None or _is_secret(loc)
+    shown = "" if hidden else f", got {got!r}"
     return f"{where}{origin}: {err['msg']}{shown}"
 
 
-def _data_path(loc: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Drop pydantic's union-tag segments so the path matches the file's keys."""
+# a value under one of these keys is never repeated in a message (it may be a password)
+_SECRET_WORDS = ("password", "secret", "token", "credential")
+
+
+def _is_secret(loc: tuple[Any, ...]) -> bool:
+    return any(isinstance(part, str) and any(word in part.lower() for word in _SECRET_WORDS) for part in loc)
+
+
+def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:
+    """Drop pydantic's union-tag segments (``function-...``, ``tuple[...]``, a
+    discriminator value such as ``ir_thermometer``) so the path matches the file's keys."""
     out = []
+    node = data
     for part in loc:
         if isinstance(part, str) and (part.startswith("function-") or "[" in part):
             continue
+        if isinstance(part, str) and isinstance(node, dict) and part not in node and node.get("kind") == part:
+            continue  # the tag of a discriminated union, not a key of the file
         out.append(part)
+        node = _child(node, part)
     return tuple(out)
+
+
+def _child(node: Any, part: Any) -> Any:
+    if isinstance(node, dict):
+        return node.get(part)
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return None
 
 
 def _nearest_line(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int | None:

@@ -15,17 +15,20 @@ user's groups.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import grp
+import logging
 import os
 import pwd
 import shutil
 import socket
 import ssl
 import stat
+import sys
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterable, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -34,6 +37,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from agent.config import AgentConfig
 from agent.config_devices import CameraConfig
 from agent.config_loader import ConfigError, load_config
+from agent.redact import redact_text, redact_url
 from agent.uplink.tls import broker_tls_context
 from drivers.readings import Reading, RegisterSample
 
@@ -42,6 +46,7 @@ if TYPE_CHECKING:
     from drivers.modbus.profiles import DeviceProfile
 
 SERVICE_USER = "canteen"
+log = logging.getLogger("agent.doctor")
 Status = Literal["OK", "WARN", "FAIL"]
 
 
@@ -120,9 +125,8 @@ def check_device_path(name: str, path: str, service_user: str = SERVICE_USER) ->
     where = f"{path}" + (f" -> {real}" if real != path else "") + f" (group {group})"
     if os.geteuid() == 0:
         groups = _user_groups(service_user)
-        if groups is None:
-            return Check(name, True, f"{where}; running as root, no user {service_user!r} to check",
-                         "install the service (systemd/install.sh) to create it", warn=True)
+        if groups is None:  # one "service user" row says so (check_service_user), not one per port
+            return Check(name, True, f"{where}; running as root: no user {service_user!r} whose access to check")
         if info.st_gid not in groups and info.st_mode & 0o006 != 0o006:
             return Check(name, False, f"{where}: user {service_user} is not in group {group}",
                          f"sudo usermod -aG {group} {service_user} && sudo systemctl restart canteen-agent")
@@ -133,6 +137,32 @@ def check_device_path(name: str, path: str, service_user: str = SERVICE_USER) ->
                else f"check the mode of {real} (ls -l {real}); a udev rule may be needed")
         return Check(name, False, f"{where}: no read/write permission for this user", fix)
     return Check(name, True, f"{where}: readable and writable")
+
+
+def check_service_user(service_user: str = SERVICE_USER) -> list[Check]:
+    """Run as root, the port checks answer for the service user: say once if it is missing."""
+    if os.geteuid() != 0 or _user_groups(service_user) is not None:
+        return []
+    return [Check("service user", True, f"running as root and there is no user {service_user!r}: "
+                                        "port permissions are not checked for the agent",
+                  "install the service (sudo systemd/install.sh install) to create it, or pass --user", warn=True)]
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception as a person reads it: the OS's words, else the message, never a repr."""
+    root = exc
+    for _ in range(5):  # wrapped errors (LinkLost from ConnectionRefusedError ...): the cause speaks
+        if root.__cause__ is None:
+            break
+        root = root.__cause__
+    if isinstance(root, ssl.SSLError):  # its errno is OpenSSL's, not the OS's
+        return str(root.reason or root.strerror or type(root).__name__)
+    if isinstance(root, OSError) and root.errno:
+        return os.strerror(root.errno)
+    if isinstance(root, OSError) and root.strerror:
+        return root.strerror
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def check_serial_ports(config: AgentConfig, service_user: str = SERVICE_USER) -> list[Check]:
@@ -150,7 +180,7 @@ def check_modbus(config: AgentConfig, config_dir: Path | None, options: DoctorOp
     if not config.modbus:
         return []
     try:
-        profiles = load_profiles(config_dir / "profiles" if config_dir else None)
+        profiles = load_profiles()  # what run loads: the built-in (installed) profiles
     except ProfileError as exc:
         return [Check("modbus profiles", False, str(exc), "fix or remove the profile file")]
     checks: list[Check] = []
@@ -185,13 +215,14 @@ async def _poll_bus_once(bus: BusConfig, profiles: Mapping[str, DeviceProfile],
             readings[reading.device_id] = reading.values
 
     worker = BusWorker(bus, profiles, on_reading=keep, on_health=lambda _h: None)
+    serial_line = isinstance(bus, ModbusRtuBusConfig)
     where = bus.port if isinstance(bus, ModbusRtuBusConfig) else f"{bus.host}:{bus.port}"
     try:
         await worker.link.open()
     except (LinkLost, OSError) as exc:
         fix = ("check the gateway's address and that it is powered" if not isinstance(bus, ModbusRtuBusConfig)
                else "check the adapter and the port path")
-        return [Check(f"modbus {d.id}", False, f"cannot open {where}: {exc}", fix) for d in bus.devices]
+        return [Check(f"modbus {d.id}", False, f"cannot open {where}: {_reason(exc)}", fix) for d in bus.devices]
     checks = []
     try:
         for device in worker.devices:
@@ -200,9 +231,11 @@ async def _poll_bus_once(bus: BusConfig, profiles: Mapping[str, DeviceProfile],
             try:
                 ok = await worker.poll(device)
             except (LinkLost, OSError) as exc:
-                checks.append(Check(f"modbus {device.id}", False, f"{where} failed while polling: {exc}",
-                                    "a serial line has one master: stop the agent first "
-                                    "(sudo systemctl stop canteen-agent), then check the adapter"))
+                fix = ("a serial line has one master: stop the agent first "
+                       "(sudo systemctl stop canteen-agent), then check the adapter"
+                       if serial_line else "check the gateway's network link and power")
+                checks.append(Check(f"modbus {device.id}", False,
+                                    f"{where} failed while polling: {_reason(exc)}", fix))
                 continue
             counters = device.counters
             name = f"modbus {device.id}"
@@ -217,10 +250,13 @@ async def _poll_bus_once(bus: BusConfig, profiles: Mapping[str, DeviceProfile],
             else:
                 line = (f" at {bus.baudrate} 8{bus.parity}{bus.stopbits}"
                         if isinstance(bus, ModbusRtuBusConfig) else "")
+                fix = ("check power, wiring (A/B), slave id and line settings; "
+                       "canteen-agent probe --port ... finds what answers" if serial_line else
+                       "check the device's power and slave id, and the gateway's serial settings toward it "
+                       "(baud rate, parity); canteen-agent probe --port tcp://HOST:PORT finds what answers")
                 checks.append(Check(name, False, f"slave {device.config.slave} on {where}{line}: no valid reply "
                                                  f"({counters.timeouts} timeouts, {counters.crc_errors} bad frames)",
-                                    "check power, wiring (A/B), slave id and line settings; "
-                                    "canteen-agent probe --port ... finds what answers"))
+                                    fix))
     finally:
         worker.link.close()
     return checks
@@ -242,15 +278,37 @@ def _run_async(coro: Coroutine[Any, Any, list[Check]]) -> list[Check]:
 # --- cameras ------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """FFmpeg inside OpenCV writes its errors ("[tcp @ 0x…] Connection … failed") straight to
+    file descriptor 2, between the doctor's rows; the row says it in words. Its log level is
+    fixed when OpenCV first opens a stream, so the descriptor is pointed at /dev/null instead."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def check_camera(camera: CameraConfig, seconds: float) -> Check:
+    with _native_stderr_silenced():
+        return _check_camera(camera, seconds)
+
+
+def _check_camera(camera: CameraConfig, seconds: float) -> Check:
     import cv2
 
     name = f"camera {camera.id}"
     source: str | int = camera.url
+    shown = redact_url(camera.url)
     capture = cv2.VideoCapture(source)
     try:
         if not capture.isOpened():
-            return Check(name, False, f"cannot open {camera.url}",
+            return Check(name, False, f"cannot open {shown}",
                          "check the URL / credentials / device path (and group video for /dev/video*)")
         file_fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
         frames, started = 0, time.monotonic()
@@ -265,13 +323,13 @@ def check_camera(camera: CameraConfig, seconds: float) -> Check:
     finally:
         capture.release()
     if frames == 0:
-        return Check(name, False, f"{camera.url} opened but gave no frame",
+        return Check(name, False, f"{shown} opened but gave no frame",
                      "check the stream (another client holding the device? wrong stream path?)")
     fps = frames / elapsed
-    detail = f"{camera.url}: {frames} frames in {elapsed:.1f}s = {fps:.1f} fps at {size[0]}x{size[1]}"
+    detail = f"{shown}: {frames} frames in {elapsed:.1f}s = {fps:.1f} fps at {size[0]}x{size[1]}"
     if os.path.isfile(camera.url):  # a file decodes as fast as the CPU goes: its own rate is what counts
         fps = file_fps
-        detail = f"{camera.url}: video file, {frames} frames decoded, {fps:g} fps at {size[0]}x{size[1]}"
+        detail = f"{shown}: video file, {frames} frames decoded, {fps:g} fps at {size[0]}x{size[1]}"
     if fps < camera.analyse_fps:
         return Check(name, True, detail + f" (below analyse_fps {camera.analyse_fps:g})",
                      "raise the camera's frame rate or lower analyse_fps", warn=True)
@@ -291,7 +349,7 @@ def check_broker(config: AgentConfig, timeout_s: float) -> list[Check]:
     try:
         raw = socket.create_connection((broker.host, broker.port), timeout=timeout_s)
     except OSError as exc:
-        return [Check("broker", False, f"{where} unreachable: {exc.strerror or exc}",
+        return [Check("broker", False, f"{where} unreachable: {_reason(exc)}",
                       "check broker.host/port, that the broker runs, and the network/firewall")]
     checks = [Check("broker tcp", True, f"{where} accepts connections")]
     if broker.tls is not None:
@@ -306,7 +364,7 @@ def check_broker(config: AgentConfig, timeout_s: float) -> list[Check]:
                                    "broker.tls.ca_file must be the CA that signed the broker's certificate; "
                                    "server_name must match its name")]
         except (ssl.SSLError, OSError) as exc:
-            return checks + [Check("broker tls", False, f"TLS handshake failed: {exc}",
+            return checks + [Check("broker tls", False, f"TLS handshake failed: {_reason(exc)}",
                                    "is this a TLS listener? check the port and the client certificate/key")]
     else:
         raw.close()
@@ -339,7 +397,7 @@ def _mqtt_connect(config: AgentConfig, timeout_s: float) -> Check:
     try:
         client.connect(broker.host, broker.port, keepalive=10)
     except (OSError, ssl.SSLError) as exc:
-        return Check("broker mqtt", False, f"CONNECT not sent: {exc}", "see the tcp/tls rows above")
+        return Check("broker mqtt", False, f"CONNECT not sent: {_reason(exc)}", "see the tcp/tls rows above")
     client.loop_start()
     try:
         answered = done.wait(timeout_s)
@@ -445,6 +503,7 @@ def run_checks(config_path: str | Path, options: DoctorOptions | None = None) ->
         return [first]
     config_dir = Path(config_path).resolve().parent
     steps: list[tuple[str, Callable[[], Iterable[Check]]]] = [
+        ("service user", lambda: check_service_user(options.service_user)),
         ("serial", lambda: check_serial_ports(config, options.service_user)),
         ("modbus", lambda: check_modbus(config, config_dir, options)),
         ("cameras", lambda: check_cameras(config, options.camera_seconds)),
@@ -454,12 +513,21 @@ def run_checks(config_path: str | Path, options: DoctorOptions | None = None) ->
         ("models", lambda: check_models(config)),
     ]
     checks = [first]
-    for label, step in steps:
-        try:
-            checks += list(step())
-        except Exception as exc:  # noqa: BLE001 - a doctor that crashes tells nothing
-            checks.append(Check(label, False, f"check crashed: {exc!r}", "report this as a bug"))
-    return checks
+    quiet = logging.getLogger("pymodbus")  # its ERROR lines would repeat the rows in raw form
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        for label, step in steps:
+            try:
+                checks += list(step())
+            except Exception as exc:  # noqa: BLE001 - a doctor that crashes tells nothing
+                log.debug("doctor check %s crashed", label, exc_info=True)
+                checks.append(Check(label, False, f"check could not run: {_reason(exc)}",
+                                    "report this as a bug, with the row"))
+    finally:
+        quiet.setLevel(level)
+    # whatever a check or a library put in its text, no URL credentials leave the doctor
+    return [replace(c, detail=redact_text(c.detail), fix=redact_text(c.fix)) for c in checks]
 
 
 def format_table(checks: list[Check]) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
+from agent.alarm_texts import bilingual
 from agent.config import AgentConfig
 from agent.records import (
     AlarmData,
@@ -163,7 +164,7 @@ class Recorder:
                     media: list[MediaRef] | None = None) -> Saved | None:
         """Raise an alarm once per (kind, subject); None when it is already open."""
         data = AlarmData(kind=kind, state="raised", severity=severity, subject=subject,
-                         message=message, details=details or {})
+                         message=bilingual(kind, message), details=details or {})
         draft = self.draft(data, occurred_at=occurred_at, source=source, media=media)
         saved: Saved | None = self._write(self.store.raise_alarm, alarm_key(kind, subject), draft)
         if saved:
@@ -175,8 +176,8 @@ class Recorder:
         """Clear the open alarm for (kind, subject); None when none is open."""
         if not self.store.alarm_is_open(alarm_key(kind, subject)):
             return None
-        data = AlarmData(kind=kind, state="cleared", severity="info", subject=subject, message=message,
-                         details=details or {})
+        data = AlarmData(kind=kind, state="cleared", severity="info", subject=subject,
+                         message=bilingual(kind, message), details=details or {})
         draft = self.draft(data, occurred_at=occurred_at)
         saved: Saved | None = self._write(self.store.clear_alarm, alarm_key(kind, subject), draft)
         if saved:

@@ -178,6 +178,19 @@ class MealService(_Data):
     served_on: date
     diners: int = Field(ge=0)
     dishes: list[str] = Field(default_factory=list)
+    corrects: str | None = Field(None, description="id of the meal_service record of the same meal and "
+                                                   "day that this one replaces (a corrected registration)")
+
+
+class SampleDiscard(_Data):
+    """留样处理: one meal's food samples discarded once their keep time was over."""
+
+    record_type: ClassVar[str] = "sample_discard"
+    meal: Meal
+    sampled_on: date
+    samples: int = Field(ge=1, description="food_sample records of that meal and day")
+    last_sampled_at: datetime = Field(description="the latest of them: the keep time counts from it")
+    kept_hours: float = Field(ge=0, description="hours from last_sampled_at to the discard")
 
 
 class VisionViolation(_Data):
@@ -243,7 +256,7 @@ RECORD_TYPES: dict[str, type[_Data]] = {
     for cls in (
         RoutineDailyCheck, StaffHealthCheck, FoodSample, LeaderMeal, ThermalDisinfection,
         PremisesDisinfection, IngredientPurchase, AdditiveUsage, StaffTraining,
-        SuperiorInspection, MealService, VisionViolation, DailyLedger, AlarmData,
+        SuperiorInspection, MealService, SampleDiscard, VisionViolation, DailyLedger, AlarmData,
     )
 }
 

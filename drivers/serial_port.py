@@ -28,6 +28,7 @@ import serial
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from drivers.backoff import Backoff
+from drivers.config_types import FINITE, Baudrate, PositiveSeconds, Seconds
 from drivers.readings import DeviceHealth, DeviceState, HealthSink, Reading, ReadingSink
 
 log = logging.getLogger(__name__)
@@ -64,21 +65,21 @@ class SerialDeviceSettings(BaseModel):
     they fill in whatever the config file leaves out.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", **FINITE)
     protocol_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
 
     id: str = Field(description="Device id used in readings and health (unique per agent).")
     port: str = Field(description="Serial device path, e.g. /dev/ttyUSB0 or a /dev/serial/by-id/ symlink.")
-    baudrate: int = Field(9600, gt=0, description="Bits per second (default depends on the protocol).")
+    baudrate: Baudrate = Field(9600, description="Bits per second (default depends on the protocol).")
     bytesize: Literal[7, 8] = Field(8, description="Data bits (default depends on the protocol).")
     parity: Literal["N", "E", "O"] = Field("N", description="N(one), E(ven) or O(dd) (default depends on the protocol).")
     stopbits: Literal[1, 2] = Field(1, description="Stop bits.")
-    silent_after_s: float = Field(
-        5.0, ge=0,
+    silent_after_s: Seconds = Field(
+        5.0,
         description="Report SILENT when no valid frame arrives for this long; 0 disables "
                     "(devices that only speak when used). Default depends on the protocol.")
-    reconnect_s: float = Field(0.5, gt=0, description="First delay before reopening a lost port.")
-    reconnect_max_s: float = Field(10.0, gt=0, description="Longest delay between reopen attempts (back-off cap).")
+    reconnect_s: PositiveSeconds = Field(0.5, description="First delay before reopening a lost port.")
+    reconnect_max_s: PositiveSeconds = Field(10.0, description="Longest delay between reopen attempts (back-off cap).")
 
     @model_validator(mode="before")
     @classmethod

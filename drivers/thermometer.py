@@ -184,7 +184,10 @@ class ThermometerConfig(SerialDeviceSettings):
     @field_validator("pattern")
     @classmethod
     def _pattern_compiles(cls, value: str) -> str:
-        compiled = re.compile(value)
+        try:
+            compiled = re.compile(value)
+        except re.error as exc:  # not a ValueError: pydantic would let it escape as a traceback
+            raise ValueError(f"pattern is not a valid regular expression: {exc}") from None
         if "object" not in compiled.groupindex:
             raise ValueError("pattern needs a named group 'object'")
         return value

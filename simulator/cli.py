@@ -21,7 +21,7 @@ def _platform(subparsers: Any) -> None:
     from simulator import platform
 
     p = subparsers.add_parser("platform", help="reference platform: receive, validate, store, ack",
-                              description=platform.__doc__.splitlines()[0])
+                              description=platform.__doc__.splitlines()[0].replace("``", ""))
     platform.add_arguments(p)
     p.set_defaults(fn=platform.run)
 
@@ -38,11 +38,17 @@ def _fleet(subparsers: Any) -> None:
     fleet.extend(subparsers)
 
 
-SUBCOMMANDS: tuple[Extension, ...] = (_platform, _demo, _fleet)
+def _modbus(subparsers: Any) -> None:
+    from simulator import modbus_cli
+
+    modbus_cli.extend(subparsers)
+
+
+SUBCOMMANDS: tuple[Extension, ...] = (_platform, _demo, _modbus, _fleet)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="canteen-sim", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="canteen-sim", description=__doc__.splitlines()[0].replace("``", ""))
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for extend in SUBCOMMANDS:

@@ -121,9 +121,14 @@ class Rig:
         self.stop = threading.Event()
         self.screen = MemoryOutput(keep=5000)
         self.broker_is_up = False
+        # deepest outbox from the broker stop until it has drained back to where it was:
+        # it keeps growing after the reconnect until the uplink has resent what was in flight
         self.max_outbox_down = 0
+        self._outage_baseline: int | None = None  # outbox depth when the broker stopped; None: no outage
         self._phase = "starting"
-        self._print_lock = threading.Lock()
+        self._print_lock = threading.RLock()
+        self._notable_seq = 0  # notable records printed up to this seq
+        self._last_event_at = ""  # HH:MM:SS of the latest event line: they are printed in time order
         self._parts: list[tuple[str, Any]] = []  # (name, stop callable), stopped in reverse
         self.broker: Broker | None = None
         self.platform: DemoPlatform | None = None
@@ -139,11 +144,16 @@ class Rig:
             self.out.flush()
 
     def phase(self, name: str) -> None:
-        self._phase = name
-        self.print(f"{self.clock():%H:%M} ── {name}")
+        with self._print_lock:
+            self.print_notable()
+            self._phase = name
+            self.print(f"{self.clock():%H:%M} ── {name}")
 
     def event(self, text: str) -> None:
-        self.print(f"{self.clock():%H:%M:%S}    {text}")
+        """A line of the day at the simulated now, after the records that came before it."""
+        with self._print_lock:
+            self.print_notable()
+            self._line_at(self.clock(), text)
 
     # --- start and stop -------------------------------------------------------------------------
 
@@ -180,8 +190,7 @@ class Rig:
         agent takes the lines (a serial line has one master)."""
         checks = run_checks(path, DoctorOptions(camera_seconds=1.0))
         failed = [c for c in checks if not c.ok]
-        self.print(format_table(checks))
-        self.print(f"doctor: {len(checks) - len(failed)} of {len(checks)} checks pass")
+        self.print(format_table(checks))  # its last line counts ok / warn / fail
         if failed:
             raise RuntimeError("doctor found problems: " + ", ".join(c.name for c in failed))
 
@@ -228,17 +237,26 @@ class Rig:
 
     def broker_down(self) -> None:
         assert self.broker is not None
+        self.broker_is_up = False  # first: watch_outbox ends an outage only while the broker is up
+        self._outage_baseline = self.outbox_depth()
         self.broker.stop()
-        self.broker_is_up = False
         self.event(f"broker stopped (port {self.broker.port}): the agent keeps working, its outbox fills")
 
     def broker_up(self) -> None:
         assert self.broker is not None
-        depth = self.outbox_depth()
-        self.max_outbox_down = max(self.max_outbox_down, depth)
+        depth = self.watch_outbox()
         self.broker.start()
         self.broker_is_up = True
         self.event(f"broker back; outbox at {depth} items, draining")
+
+    def watch_outbox(self) -> int:
+        """The outbox depth now, kept as the deepest while an outage has not drained."""
+        depth = self.outbox_depth()
+        if self._outage_baseline is not None:
+            self.max_outbox_down = max(self.max_outbox_down, depth)
+            if self.broker_is_up and depth <= self._outage_baseline:
+                self._outage_baseline = None  # drained back: the outage is over
+        return depth
 
     # --- figures ---------------------------------------------------------------------------------
 
@@ -262,33 +280,49 @@ class Rig:
         alarms = {r[0]: r[1] for r in store.query(
             "SELECT json_extract(payload, '$.data.state'), count(*) FROM records WHERE type='alarm' GROUP BY 1")}
         media = store.query("SELECT count(*) FROM media")[0][0]
-        outbox = self.outbox_depth()
-        if not self.broker_is_up:
-            self.max_outbox_down = max(self.max_outbox_down, outbox)
+        outbox = self.watch_outbox()
         platform_total = sum(self.platform.count_by_type(self.config.identity.agent_id).values())
         return progress_line(f"{self.clock():%H:%M:%S}", self.clock.speed, self._phase, by_type,
                              (alarms.get("raised", 0), alarms.get("cleared", 0)), media, outbox, platform_total,
                              self.broker_is_up)
 
     def progress_loop(self, every_s: float) -> None:
-        last_seq = 0
-        while not self.stop.wait(every_s):
+        next_line = systime.monotonic() + every_s
+        while not self.stop.wait(0.1):  # the outbox watched often, the line printed every_s
             try:
-                last_seq = self.print_notable(last_seq)
-                self.print(self.progress())
+                self.watch_outbox()
+                if systime.monotonic() >= next_line:
+                    next_line += every_s
+                    with self._print_lock:
+                        self.print_notable()
+                        self.print(self.progress())
             except Exception:  # noqa: BLE001 - a progress line must never end the demo
                 log.exception("progress line failed")
 
-    def print_notable(self, after_seq: int) -> int:
-        """One line per new alarm and equipment record (the stations' answers are printed by the day)."""
-        assert self.agent is not None
+    def print_notable(self) -> None:
+        """One line per new alarm and equipment record (the stations' answers are printed by the
+        day), in the order they happened."""
+        if self.agent is None:
+            return
         marks = ",".join("?" * len(NOTABLE))
-        rows = self.agent.store.query(
-            f"SELECT seq, payload FROM records WHERE seq > ? AND type IN ({marks}) ORDER BY seq", (after_seq, *NOTABLE))
-        for row in rows:
-            record = json.loads(row["payload"])
-            self.print(f"{datetime.fromisoformat(record['occurred_at']):%H:%M:%S}    {notable_line(record)}")
-        return rows[-1]["seq"] if rows else after_seq
+        with self._print_lock:
+            rows = self.agent.store.query(
+                f"SELECT seq, payload FROM records WHERE seq > ? AND type IN ({marks}) ORDER BY seq",
+                (self._notable_seq, *NOTABLE))
+            if not rows:
+                return
+            self._notable_seq = rows[-1]["seq"]
+            records = sorted((json.loads(row["payload"]) for row in rows), key=lambda r: r["occurred_at"])
+            for record in records:
+                occurred = datetime.fromisoformat(record["occurred_at"])
+                if f"{occurred:%H:%M:%S}" >= self._last_event_at:
+                    self._line_at(occurred, notable_line(record))
+                else:  # stored after later lines were printed (vision judges an episode once it ends)
+                    self._line_at(self.clock(), f"{notable_line(record)} (of {occurred:%H:%M:%S}, stored now)")
+
+    def _line_at(self, when: datetime, text: str) -> None:
+        self._last_event_at = max(self._last_event_at, f"{when:%H:%M:%S}")
+        self.print(f"{when:%H:%M:%S}    {text}")
 
     def drain(self, timeout: float = 90.0) -> None:
         """The clock frozen, wait until the outbox stays empty (everything acked by the platform)."""
@@ -420,13 +454,13 @@ def _restore_signal_handlers(previous: dict[int, Any]) -> None:
 def extend(subparsers: Any) -> None:
     """``canteen-sim demo``: for ``simulator.cli.SUBCOMMANDS``."""
     p = subparsers.add_parser("demo", help="a whole canteen day, simulated end to end",
-                              description=__doc__.splitlines()[0])
+                              description=__doc__.splitlines()[0].replace("``", ""))
     add_arguments(p)
     p.set_defaults(fn=run)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="canteen-sim demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="canteen-sim demo", description=__doc__.splitlines()[0].replace("``", ""))
     add_arguments(parser)
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)

@@ -351,6 +351,7 @@ class DayScript:
         self.leader_checkin("L002")
         self.sleep(max(0.0, self.outage_s - (systime.monotonic() - outage_started)))
         rig.broker_up()
+        rig.phase("lunch (broker back)")
         self.idle_to("13:01")
         self.register_meal("lunch")
 

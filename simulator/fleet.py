@@ -600,7 +600,7 @@ def run(args: argparse.Namespace) -> int:
 
 def extend(subparsers: Any) -> None:
     p = subparsers.add_parser("fleet", help="load: many simulated agents against the broker and platform",
-                              description=__doc__.splitlines()[0])
+                              description=__doc__.splitlines()[0].replace("``", ""))
     add_arguments(p)
     p.set_defaults(fn=run)
 

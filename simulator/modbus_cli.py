@@ -146,13 +146,13 @@ def serve_modbus(args: argparse.Namespace, stop: threading.Event | None = None) 
 def extend(subparsers: Any) -> None:
     """``canteen-sim modbus``: for ``simulator.cli.SUBCOMMANDS``."""
     p = subparsers.add_parser("modbus", help="serve the canteen's Modbus devices on a pty and/or TCP",
-                              description=__doc__.splitlines()[0])
+                              description=__doc__.splitlines()[0].replace("``", ""))
     add_modbus_arguments(p)
     p.set_defaults(fn=serve_modbus)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="modbus-sim", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="modbus-sim", description=__doc__.splitlines()[0].replace("``", ""))
     add_modbus_arguments(parser)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     return serve_modbus(parser.parse_args(argv))

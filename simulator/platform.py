@@ -442,7 +442,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="canteen-sim platform", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="canteen-sim platform", description=__doc__.splitlines()[0].replace("``", ""))
     add_arguments(parser)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return run(parser.parse_args(argv))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -149,3 +150,23 @@ def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
     assert "interrupted: stopping everything" in output
     assert mosquittos_of(run_dir) == []
     assert not (run_dir / "summary.json").exists()
+
+
+def test_the_demo_prints_in_time_order_and_its_outage_figures_are_true(demo_run) -> None:
+    _, done = demo_run
+    lines = done.stdout.splitlines()
+    times = [m.group(1) for line in lines if (m := re.match(r"^(\d\d:\d\d:\d\d)    ", line))]
+    assert times and times == sorted(times), [t for t, u in zip(times, times[1:], strict=False) if u < t]
+
+    def is_progress(line: str) -> bool:
+        return re.match(r"^\d\d:\d\d:\d\d ×", line) is not None
+
+    stopped = next(i for i, line in enumerate(lines) if "broker stopped" in line)
+    back = next(i for i, line in enumerate(lines) if "broker back" in line)
+    after = [line for line in lines[back + 1:] if is_progress(line)]
+    assert after and not any("broker outage" in line for line in after)  # the phase ended with it
+    recovered = next(i for i, line in enumerate(lines) if "tableware (lunch)" in line)
+    shown = [int(re.search(r"\| outbox (\d+) \|", line).group(1)) for line in lines[stopped:recovered]
+             if is_progress(line)]
+    summary = json.loads((demo_run[0] / "summary.json").read_text())
+    assert shown and summary["max_outbox_during_outage"] >= max(shown)

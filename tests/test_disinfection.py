@@ -181,10 +181,12 @@ def test_inconsistent_roles_are_config_errors(tmp_path, device, message):
 
 
 def test_role_point_missing_from_the_profile_is_an_error(tmp_path):
-    roles = point_roles(modbus_config(tmp_path, [{"id": "x", "profile": "xy-md02", "role": "fridge",
-                                                  "point": "temp"}]))
-    with pytest.raises(ModbusRoleError, match="temp"):
-        check_points(roles, {"x": {"temperature_c", "humidity_pct"}})
+    # the config itself refuses it (so check-config does), with the profile's points
+    with pytest.raises(ValueError, match="watches point 'temp'.*humidity_pct, temperature_c"):
+        modbus_config(tmp_path, [{"id": "x", "profile": "xy-md02", "role": "fridge", "point": "temp"}])
+    roles = point_roles(modbus_config(tmp_path, [{"id": "x", "profile": "xy-md02", "role": "fridge"}]))
+    with pytest.raises(ModbusRoleError, match="temperature_c"):
+        check_points(roles, {"x": {"temp"}})
 
 
 @pytest.mark.parametrize(("first_s", "step_s", "then_s", "verdict"), [

@@ -42,7 +42,7 @@ def test_meal_registers_a_meal_service_record(tmp_path, capsys) -> None:
     try:
         [record] = canteen.store.iter_records(type_="meal_service")
         assert record["data"] == {"meal": "lunch", "served_on": "2026-11-23", "diners": 812,
-                                  "dishes": ["米饭", "番茄炒蛋", "青菜"]}
+                                  "dishes": ["米饭", "番茄炒蛋", "青菜"], "corrects": None}
         assert record["occurred_at"].startswith("2026-11-23T13:00:00")  # a late entry keeps its day
         assert record["operator"]["staff_id"] == "S001"
         assert record["source"] == {"device_id": "cli", "kind": "manager_cli"}
@@ -79,7 +79,7 @@ def test_today_on_the_demo_day(tmp_path, capsys) -> None:
     assert code == 0
     print(out)  # shown with -s: what the manager reads at 09:40
     lines = out.splitlines()
-    assert lines[0].startswith("今日 Today 2026-11-23 Mon, as of 09:40")
+    assert lines[0].startswith("日期 Day 2026-11-23 Mon (past day), as it stood at 09:40")  # not 今日 Today
     assert "晨检 Morning checks, by 09:30  2/4 done" in out
     assert any("✘ 王五 (S003)" in line and "OVERDUE since 09:30" in line for line in lines)
     assert any("✘ 赵六 (S004)" in line for line in lines)

@@ -61,6 +61,7 @@ class DueItem:
     detail: str = ""  # "2/3 dishes", "cycle failed" ...
     missing: tuple[str, ...] = ()  # dishes still to sample
     progress: tuple[int, int] | None = None  # (done, expected) for multi-part duties
+    verdict: str | None = None  # morning_check: the latest check's verdict (fail: not fit for duty)
 
     @property
     def key(self) -> str:
@@ -179,9 +180,11 @@ def _state(done: bool, deadline: datetime, now: datetime) -> DueState:
 def morning_checks(facts: DayFacts, config: AgentConfig, now: datetime) -> list[DueItem]:
     deadline = at_local(facts.day, config.schedules.morning_check_deadline, config.identity.tz)
     first_check: dict[str, datetime] = {}
+    last_check: dict[str, dict[str, Any]] = {}  # a re-check decides fitness for duty
     for record in facts.of("staff_health_check"):
         staff_id = record["data"]["staff_id"]
         first_check.setdefault(staff_id, _parse(record["occurred_at"]))
+        last_check[staff_id] = record
     items = []
     for person in facts.roster:
         if not person.get("on_duty", True):
@@ -189,9 +192,11 @@ def morning_checks(facts: DayFacts, config: AgentConfig, now: datetime) -> list[
         staff_id = person["staff_id"]
         done_at = first_check.get(staff_id)
         label = f"{person.get('name') or '?'} ({staff_id})"
+        last = last_check.get(staff_id, {})
         items.append(DueItem("morning_check", "morning_check_missing",
                              {"staff_id": staff_id, "day": facts.day.isoformat()}, label, deadline,
-                             _state(done_at is not None, deadline, now), done_at=done_at))
+                             _state(done_at is not None, deadline, now), done_at=done_at,
+                             verdict=last.get("verdict"), detail=", ".join(last.get("findings") or [])))
     return items
 
 
@@ -270,7 +275,11 @@ def disinfection_item(facts: DayFacts, config: AgentConfig, meal: str, window: M
             failed += 1
         else:
             good.append(_parse(data["ended_at"]))
-    detail = f"{len(good)} cycle(s)" + (f", {failed} failed" if failed else "")
+    detail = f"{len(good)} cycle(s) passed" + (f", {failed} failed" if failed else "")
+    if failed and good:
+        detail = f"{failed} failed, redone: {len(good)} passed"
+    elif failed:
+        detail = f"{failed} cycle(s) failed, none passed: run it again"
     return DueItem("disinfection", "disinfection_missing", {"meal": meal, "day": facts.day.isoformat()},
                    meal, deadline, _state(bool(good), deadline, now), meal=meal,
                    done_at=min(good, default=None), detail=detail)

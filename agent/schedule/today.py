@@ -1,14 +1,15 @@
 """``canteen-agent today``: what is done and what is still due, for the canteen manager.
 
 The items come from ``due.due_items``, the same computation the reminder jobs use.
-Marks: ✔ done, ✘ overdue (an alarm is open for it), · still to come.
+Marks: ✔ done, ✘ overdue (an alarm is open for it), · still to come, ! checked but not
+fit for duty (a morning check that failed: fever, symptoms ...).
 """
 
 from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 
 from agent.config import AgentConfig, MealWindow
 from agent.schedule.due import DayFacts, DueItem, due_items, gather_facts, meal_label, served_meals
@@ -16,6 +17,7 @@ from agent.schedule.expiry import ExpiryItem, expiry_items
 from agent.store import Store
 
 MARK = {"done": "✔", "overdue": "✘", "missing": "·"}
+NOT_FIT = "!"
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _DUTY_TEXT = {"samples": "留样 samples", "leader_meal": "陪餐 leader meal",
               "disinfection": "餐具消毒 tableware disinfection"}
@@ -40,12 +42,10 @@ def today_view(store: Store, config: AgentConfig, now: datetime) -> TodayView:
 
 
 def render_today(view: TodayView, config: AgentConfig) -> str:
-    now = view.now.astimezone(config.identity.tz)
     day = view.facts.day
     ident = config.identity
     items = view.items
-    lines = [f"今日 Today {day} {WEEKDAYS[day.weekday()]}, as of {now:%H:%M}"
-             f"  ({ident.canteen_id} / {ident.agent_id})"]
+    lines = [f"{_heading(view, config)}  ({ident.canteen_id} / {ident.agent_id})"]
     count = {s: sum(1 for i in items if i.state == s) for s in MARK}
     lines.append(f"done {count['done']} of {len(items)} · overdue {count['overdue']} · "
                  f"still to come {count['missing']}")
@@ -80,8 +80,24 @@ def _morning_checks(items: list[DueItem], config: AgentConfig) -> list[str]:
             f"  {done}/{len(checks)} done")
     lines = ["", head]
     for item in checks:
-        lines.append(f"  {MARK[item.state]} {_pad(item.label, 24)} {_when(item)}")
+        if item.is_done and item.verdict == "fail":
+            reason = f": {item.detail}" if item.detail else ""
+            lines.append(f"  {NOT_FIT} {_pad(item.label, 24)} {_when(item)}  不合格 not fit for duty{reason}")
+        else:
+            lines.append(f"  {MARK[item.state]} {_pad(item.label, 24)} {_when(item)}")
     return lines
+
+
+def _heading(view: TodayView, config: AgentConfig) -> str:
+    """今日 Today for today; the date itself for another day (its end, or --at)."""
+    tz = config.identity.tz
+    now = view.now.astimezone(tz)
+    day = view.facts.day
+    weekday = WEEKDAYS[day.weekday()]
+    if day == datetime.now(tz).date():
+        return f"今日 Today {day} {weekday}, as of {now:%H:%M}"
+    at = "at the end of the day" if now.time() >= time(23, 59) else f"as it stood at {now:%H:%M}"
+    return f"日期 Day {day} {weekday} (past day), {at}"
 
 
 def _meal(meal: str, window: MealWindow, items: list[DueItem], facts: DayFacts) -> list[str]:

@@ -1,9 +1,9 @@
 """Durable state: SQLite in WAL mode, group-committed writes, outbox, media, roster."""
 
 from agent.store.record_rows import RecordDraft, Saved
-from agent.store.schema import PRIORITY_BY_NAME, SCHEMA_VERSION, Priority
+from agent.store.schema import PRIORITY_BY_NAME, SCHEMA_VERSION, Priority, store_problem
 from agent.store.store import ClassDepth, OutboxItem, Store
 from agent.store.writer import Pending, StoreClosed, StoreWriteError
 
 __all__ = ["PRIORITY_BY_NAME", "SCHEMA_VERSION", "ClassDepth", "OutboxItem", "Pending", "Priority", "RecordDraft",
-           "Saved", "Store", "StoreClosed", "StoreWriteError"]
+           "Saved", "Store", "StoreClosed", "StoreWriteError", "store_problem"]

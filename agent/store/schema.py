@@ -7,10 +7,12 @@ the old schema intact.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import sys
 from collections.abc import Callable
 from enum import IntEnum
+from pathlib import Path
 
 
 def _import_sqlite_utils_without_numpy() -> None:
@@ -152,3 +154,24 @@ def migrate(conn: sqlite3.Connection) -> int:
             MIGRATIONS[version](db)
             conn.execute(f"PRAGMA user_version = {version + 1}")
     return found
+
+
+# tables every agent store has; a database without them is someone else's (the platform's)
+STORE_TABLES = frozenset({"records", "outbox", "alarms", "meta"})
+
+
+def store_problem(path: Path) -> str | None:
+    """Why ``path`` is not an agent store (None when it is one), found on a read-only
+    connection: read-only commands must not turn a mistyped path or another program's
+    database into an empty store."""
+    if not path.is_file():
+        return f"no agent store at {path}"
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.DatabaseError as exc:
+        return f"{path} is not a readable SQLite database ({exc})"
+    if not STORE_TABLES <= tables:
+        return (f"{path} is not a canteen-agent store (it lacks the tables "
+                f"{', '.join(sorted(STORE_TABLES - tables))}; the platform's database?)")
+    return None

@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from agent.config_devices import CameraConfig
+from agent.redact import redact_url
 from drivers.backoff import Backoff
 
 log = logging.getLogger("agent.vision.camera")
@@ -322,4 +323,4 @@ class CameraSource:
 
     def _redacted(self) -> str:
         """The URL without credentials (rtsp://user:pass@host)."""
-        return re.sub(r"//[^/@]+@", "//***@", self.cfg.url)
+        return redact_url(self.cfg.url)

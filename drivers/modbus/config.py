@@ -10,9 +10,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from drivers.config_types import FINITE, Baudrate, Port, PositiveSeconds
+
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", **FINITE)
 
 
 class ModbusChannelConfig(_Strict):
@@ -38,9 +40,9 @@ class ModbusDeviceConfig(_Strict):
     id: str = Field(description="Device id used in readings and health (unique per agent).")
     profile: str = Field(description="Profile id from config/profiles or the user profile directory.")
     slave: int = Field(1, ge=1, le=247, description="Modbus slave (unit) id.")
-    poll_s: float = Field(10.0, gt=0, description="Seconds between polls of this device.")
+    poll_s: PositiveSeconds = Field(10.0, description="Seconds between polls of this device.")
     role: str = Field("", description="Passed through to workflows: fridge, freezer, cabinet, uv_lamp, ozone, room...")
-    timeout_s: float | None = Field(None, gt=0, description="Overrides the bus reply timeout for this device.")
+    timeout_s: PositiveSeconds | None = Field(None, description="Overrides the bus reply timeout for this device.")
     room: str | None = Field(None, description="Room or area the device serves (store room, premises run, ...).")
     point: str | None = Field(
         None, description="Point the role watches (default: temperature_c for probes and cabinets, run for contacts).")
@@ -53,13 +55,13 @@ class ModbusDeviceConfig(_Strict):
 
 class _BusBase(_Strict):
     id: str = Field(description="Bus id, used in logs and health details.")
-    timeout_s: float = Field(0.3, gt=0, description="Seconds to wait for a reply before counting a timeout.")
+    timeout_s: PositiveSeconds = Field(0.3, description="Seconds to wait for a reply before counting a timeout.")
     retries: int = Field(1, ge=0, le=5, description="Extra attempts after a timeout or bad frame (not after an exception reply).")
-    inter_frame_gap: float = Field(0.0, ge=0, description="Extra silence in seconds added to the 3.5-character gap between frames.")
-    silent_after_failures: int = Field(2, ge=1, description="Consecutive failed polls before a device is reported SILENT and backed off.")
-    backoff_max_s: float = Field(60.0, gt=0, description="Longest interval between probes of a silent device.")
-    reconnect_s: float = Field(1.0, gt=0, description="Initial delay between attempts to reopen a lost port / connection.")
-    reconnect_max_s: float = Field(10.0, gt=0, description="Longest delay between reopen attempts.")
+    inter_frame_gap: float = Field(0.0, ge=0, le=10, description="Extra silence in seconds added to the 3.5-character gap between frames.")
+    silent_after_failures: int = Field(2, ge=1, le=1000, description="Consecutive failed polls before a device is reported SILENT and backed off.")
+    backoff_max_s: PositiveSeconds = Field(60.0, description="Longest interval between probes of a silent device.")
+    reconnect_s: PositiveSeconds = Field(1.0, description="Initial delay between attempts to reopen a lost port / connection.")
+    reconnect_max_s: PositiveSeconds = Field(10.0, description="Longest delay between reopen attempts.")
     devices: list[ModbusDeviceConfig] = Field(default_factory=list, description="Slaves on this bus.")
 
     @model_validator(mode="after")
@@ -78,7 +80,7 @@ class ModbusRtuBusConfig(_BusBase):
 
     kind: Literal["modbus_rtu"] = "modbus_rtu"
     port: str = Field(description="Serial device path, e.g. /dev/ttyUSB0 or a /dev/serial/by-id/ symlink.")
-    baudrate: int = Field(9600, gt=0, description="Bits per second.")
+    baudrate: Baudrate = Field(9600, description="Bits per second.")
     parity: Literal["N", "E", "O"] = Field("N", description="N(one), E(ven) or O(dd).")
     stopbits: Literal[1, 2] = Field(1, description="Stop bits.")
     bytesize: Literal[7, 8] = Field(8, description="Data bits.")
@@ -89,7 +91,7 @@ class ModbusTcpBusConfig(_BusBase):
 
     kind: Literal["modbus_tcp"] = "modbus_tcp"
     host: str = Field(description="Gateway host name or IP address.")
-    port: int = Field(502, ge=1, le=65535, description="Gateway TCP port.")
+    port: Port = Field(502, description="Gateway TCP port.")
 
 
 ModbusBusConfig = Annotated[ModbusRtuBusConfig | ModbusTcpBusConfig, Field(discriminator="kind")]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,7 +133,11 @@ def _slave_range(text: str) -> range:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI: print every answer; exit 0 if anything answered, 1 otherwise."""
-    parser = argparse.ArgumentParser(prog="canteen-agent probe", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="canteen-agent probe",
+        description="Find what answers on a Modbus line: every baud rate, parity, slave id and known "
+                    "register map. A port of the form tcp://host:port scans the slave ids behind a "
+                    "Modbus TCP gateway instead.")
     parser.add_argument("--port", required=True, help="serial port path, or tcp://host:port")
     parser.add_argument("--baud", type=int, action="append", help="baud rate (repeatable)")
     parser.add_argument("--parity", action="append", choices=["N", "E", "O"], help="parity (repeatable)")
@@ -139,6 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=0.15, help="reply timeout in seconds")
     parser.add_argument("--thorough", action="store_true", help="try every known map on every slave id")
     args = parser.parse_args(argv)
+    if not args.port.startswith("tcp://") and not os.path.exists(args.port):
+        print(f"no such port: {args.port} (plugged in? ls -l /dev/serial/by-id/ lists the adapters)",
+              file=sys.stderr)
+        return 2
     rows = probe(args.port, baudrates=args.baud or DEFAULT_BAUDRATES, parities=args.parity or DEFAULT_PARITIES,
                  slaves=_slave_range(args.slaves), timeout_s=args.timeout,
                  absent_after=10**6 if args.thorough else 2)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from agent.store import Store
+from agent.uplink.inbound import COMMAND_MAX_BYTES, InboundError, decode_json, top_level_id
 
 if TYPE_CHECKING:  # cryptography (~8 MB resident) loads only when a platform key is configured
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -80,9 +81,9 @@ class CommandProcessor:
 
     def process(self, payload: bytes) -> dict[str, Any]:
         """Check and run one command; always returns the result to publish."""
-        raw, command_id = self._decode(payload)
+        raw, command_id, problem = self._decode(payload)
         if raw is None:
-            return self._refuse(command_id, "malformed: not a JSON object")
+            return self._refuse(command_id, f"malformed: {problem}")
         try:
             command = Command.model_validate(raw)
         except ValidationError as exc:
@@ -97,15 +98,16 @@ class CommandProcessor:
         return self._execute(command)
 
     @staticmethod
-    def _decode(payload: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    def _decode(payload: bytes) -> tuple[dict[str, Any] | None, str | None, str]:
+        """(command, its id, reason): size and nesting bounded before any JSON decoding."""
         try:
-            raw = json.loads(payload)
-        except (ValueError, UnicodeDecodeError):
-            return None, None
+            raw = decode_json(payload, max_bytes=COMMAND_MAX_BYTES)
+        except InboundError as exc:
+            return None, top_level_id(payload), str(exc)
         if not isinstance(raw, dict):
-            return None, None
+            return None, None, "not a JSON object"
         command_id = raw.get("id") if isinstance(raw.get("id"), str) else None
-        return raw, command_id
+        return raw, command_id, ""
 
     def _check(self, raw: dict[str, Any], command: Command) -> str | None:
         if self.key is not None:

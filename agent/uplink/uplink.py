@@ -22,8 +22,10 @@ import paho.mqtt.client as mqtt
 from agent.config import BrokerConfig
 from agent.store import OutboxItem, Pending, Store
 from agent.uplink.commands import CommandProcessor
+from agent.uplink.commands import result as command_result
 from agent.uplink.connection import BrokerLink, Connected, UplinkConfigError
 from agent.uplink.delivery import Delivery
+from agent.uplink.inbound import InboundError, decode_ack, top_level_id
 from agent.uplink.media import MediaSender
 from agent.uplink.topics import outbox_topic
 from drivers.backoff import Backoff
@@ -63,26 +65,49 @@ class Uplink:
         self._live_lock = threading.Lock()
         self.live_sent = 0
         self.live_dropped = 0
+        self.inbound_refused = 0
+        # The longest one connect attempt may block without turning the loop: name
+        # resolution retries, TCP and TLS timeouts. Liveness adds it to its stall limit.
+        self.stall_allowance_s = 60.0
+        self.last_beat = time.monotonic()
 
     # --- component -------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
         attempt = 0
         while not stop.is_set():
+            self.beat()
             try:
-                conn = self.link.connect(self._on_message, self._on_puback, self._on_disconnect)
+                conn = self.link.connect(self._on_message, self._on_puback, self._on_disconnect,
+                                         beat=self.beat)
             except UplinkConfigError as exc:
                 log.error("uplink disabled until the config is fixed: %s", exc)
-                stop.wait(300)
+                self._wait(stop, 300)
                 continue
             except ConnectionError as exc:
                 delay = self._backoff(attempt)
                 attempt += 1
                 log.warning("broker unreachable (%s): retry in %.1fs", exc, delay)
-                stop.wait(delay)
+                self._wait(stop, delay)
                 continue
             attempt = 0
             self._serve(conn, stop)
+
+    # --- liveness: the main loop withholds the watchdog ping while this loop is stuck ---
+
+    def beat(self) -> None:
+        self.last_beat = time.monotonic()
+
+    def stalled_for(self) -> float:
+        """Seconds since the loop last turned (grows while it is wedged or dead)."""
+        return time.monotonic() - self.last_beat
+
+    def _wait(self, stop: threading.Event, seconds: float) -> None:
+        """``stop.wait`` that keeps beating: waiting out a back-off is not being stuck."""
+        deadline = time.monotonic() + seconds
+        while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            self.beat()
+            stop.wait(min(1.0, left))
 
     def _backoff(self, attempt: int) -> float:
         """Exponential back-off with jitter, so a fleet does not reconnect in lockstep."""
@@ -105,6 +130,7 @@ class Uplink:
         last_status, status_seen, last_overdue = time.monotonic(), self.status_version(), time.monotonic()
         try:
             while not stop.is_set() and not self._lost:
+                self.beat()
                 busy = self._fill()
                 self._send_live()
                 if client.loop(timeout=0.0 if busy else 0.05) != mqtt.MQTT_ERR_SUCCESS:
@@ -186,14 +212,21 @@ class Uplink:
     # --- callbacks (run inside client.loop, on this thread) -----------------------------
 
     def _on_message(self, message: mqtt.MQTTMessage) -> None:
-        if message.topic.endswith("/ack"):
-            try:
-                ids = json.loads(message.payload)["ids"]
-                self._acks += [i for i in ids if isinstance(i, str)]
-            except (ValueError, KeyError, TypeError):
-                log.warning("malformed ack ignored bytes=%d", len(message.payload))
-        elif message.topic.endswith("/cmd"):
-            self._commands.append(bytes(message.payload))
+        """Never raises: paho sends the PUBACK only after this returns, and a payload that
+        escaped as an exception would be redelivered at every reconnect."""
+        try:
+            if message.topic.endswith("/ack"):
+                self._acks += decode_ack(message.payload)
+            elif message.topic.endswith("/cmd"):
+                self._commands.append(bytes(message.payload))
+        except InboundError as exc:
+            self.inbound_refused += 1
+            log.warning("inbound refused topic=%s bytes=%d reason=%s", message.topic,
+                        len(message.payload), exc)
+        except Exception:  # noqa: BLE001 - a bug here must not cost the PUBACK
+            self.inbound_refused += 1
+            log.exception("inbound message failed topic=%s bytes=%d", message.topic,
+                          len(message.payload))
 
     def _on_puback(self, mid: int, ok: bool) -> None:
         chunk = self.media.on_puback(mid)
@@ -224,7 +257,12 @@ class Uplink:
         while self._pending_acks and (self._pending_acks[0].done() or len(self._pending_acks) > 8):
             self._pending_acks.pop(0).result()  # bounded: never more than a few commits behind
         while self._commands:
-            answer = self.commands.process(self._commands.pop(0))
+            payload = self._commands.pop(0)
+            try:
+                answer = self.commands.process(payload)
+            except Exception as exc:  # noqa: BLE001 - one bad command must not stop the uplink
+                log.exception("command processing failed bytes=%d", len(payload))
+                answer = command_result(top_level_id(payload), False, error=f"internal error: {exc!r}")
             if self._conn is not None:
                 self._publish("cmd/res", json.dumps(answer, ensure_ascii=False).encode(), 1)
 

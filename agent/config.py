@@ -75,6 +75,12 @@ class BrokerConfig(Strict):
         "platform", description="platform: items leave the outbox on <root>/ack; puback: on broker PUBACK.")
     inflight_max: int = Field(64, ge=1, le=65535, description="Publishes awaiting PUBACK at once (capped by the broker's receive maximum).")
     ack_timeout_s: float = Field(60, gt=0, description="Resend an item the platform has not acked in this time.")
+    resend_max_s: float = Field(
+        3600, gt=0, le=7 * 86400,
+        description="Each resend of an unacked item doubles its wait (from ack_timeout_s) up to this.")
+    resend_max_bytes_per_min: int = Field(
+        256 * 1024, ge=1024, le=1024 ** 3,
+        description="Bytes of resends (items the platform has not acked) allowed per minute.")
     reconnect_min_s: float = Field(1.0, gt=0)
     reconnect_max_s: float = Field(60.0, gt=0)
     status_interval_s: float = Field(60.0, gt=0, description="Retained status refresh period.")

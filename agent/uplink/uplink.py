@@ -49,7 +49,9 @@ class Uplink:
         self.link = BrokerLink(broker, agent_id, f"{self.root}/status",
                                {"online": False, "agent_id": agent_id}, first_connect=first)
         self.delivery = Delivery(store, ack_mode=broker.ack_mode, window=broker.inflight_max,
-                                 ack_timeout_s=broker.ack_timeout_s)
+                                 ack_timeout_s=broker.ack_timeout_s, resend_max_s=broker.resend_max_s,
+                                 resend_bytes_per_min=broker.resend_max_bytes_per_min)
+        self.bytes_published = 0
         self.media = MediaSender(store)
         self.connected = threading.Event()
         self.connects = 0
@@ -121,7 +123,7 @@ class Uplink:
         self.store.kv_set("mqtt_session_started", True)
         client = conn.client
         client.subscribe([(f"{self.root}/ack", 1), (f"{self.root}/cmd", 1)])
-        self.delivery.reset()
+        self.delivery.reset(session_present=conn.session_present)
         self.media.reset()
         self._publish_status()
         self.connected.set()
@@ -137,7 +139,7 @@ class Uplink:
                     break
                 self._apply()
                 now = time.monotonic()
-                if now - last_overdue > 5:
+                if now - last_overdue > 0.25:  # cheap: a scan of what awaits an ack
                     self._resend_overdue()
                     last_overdue = now
                 version = self.status_version()
@@ -169,13 +171,14 @@ class Uplink:
         return bool(items)
 
     def _publish_item(self, item: OutboxItem) -> None:
+        before = self.bytes_published
         if item.kind == "media":
             mids = self.media.send(item, self._publish)
         else:
             mids = [self._publish(outbox_topic(item), (item.payload or "").encode("utf-8"), 1)]
         mids = [m for m in mids if m >= 0]
         if mids:
-            self.delivery.track(item, mids)
+            self.delivery.track(item, mids, size=self.bytes_published - before)
 
     def _publish(self, suffix: str, payload: bytes, qos: int) -> int:
         assert self._conn is not None  # only while connected
@@ -183,6 +186,7 @@ class Uplink:
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             self._lost = True
             return -1
+        self.bytes_published += len(payload)
         return info.mid
 
     def publish_live(self, topic_suffix: str, payload: bytes) -> bool:
@@ -267,9 +271,10 @@ class Uplink:
                 self._publish("cmd/res", json.dumps(answer, ensure_ascii=False).encode(), 1)
 
     def _resend_overdue(self) -> None:
-        for item_id in self.delivery.overdue():
-            if self.store.media_info(item_id) is not None:
-                self.media.restart_object(item_id)
+        for item in self.delivery.overdue():
+            if item.kind == "media":
+                self.media.restart_object(item.id)  # the broker may have lost chunks: send it whole
+            self._publish_item(item)
 
     def _publish_status(self) -> None:
         payload = {"online": True, **self.status()}

@@ -2,9 +2,9 @@
 
 A fresh paho client per connection attempt keeps paho's in-memory state out of the
 delivery logic: what must be (re)sent is decided from the store alone. The broker
-session itself persists (client id = agent_id, clean start only the very first
-time, session expiry >= 1 day), so acks and commands queued while we were away
-still arrive.
+session itself persists (client id = the MQTT user name, else agent_id; clean start
+only the very first time, session expiry >= 1 day), so acks and commands queued while
+we were away still arrive.
 """
 
 from __future__ import annotations

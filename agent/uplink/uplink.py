@@ -46,7 +46,8 @@ class Uplink:
         self.status = status
         self.status_version = status_version
         first = not store.kv_get("mqtt_session_started", False)
-        self.link = BrokerLink(broker, agent_id, f"{self.root}/status",
+        # The broker ties client id to user name (use_username_as_clientid): ask for the same.
+        self.link = BrokerLink(broker, broker.username or agent_id, f"{self.root}/status",
                                {"online": False, "agent_id": agent_id}, first_connect=first)
         self.delivery = Delivery(store, ack_mode=broker.ack_mode, window=broker.inflight_max,
                                  ack_timeout_s=broker.ack_timeout_s, resend_max_s=broker.resend_max_s,

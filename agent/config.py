@@ -87,6 +87,11 @@ class BrokerConfig(Strict):
     platform_public_key: str | None = Field(
         None, description="Ed25519 public key (base64 raw or PEM) that signs platform commands.")
     platform_public_key_file: Path | None = None
+    command_max_validity_s: float = Field(
+        3600, gt=0, le=7 * 86400,
+        description="A command valid longer than this (expires_at - issued_at) is refused.")
+    command_clock_skew_s: float = Field(
+        300, ge=0, le=86400, description="A command issued further than this in our future is refused.")
 
     @model_validator(mode="after")
     def _secrets_from_files(self) -> BrokerConfig:

@@ -1,8 +1,11 @@
 """Platform commands: checked, executed at most once, answered exactly once.
 
 A command is refused, with a result saying why and nothing executed, when it is
-malformed, unsigned or badly signed (where a platform key is configured), expired,
-or already executed (ids are persisted, so a replay after a restart is refused too).
+malformed, unsigned or badly signed (where a platform key is configured), meant for
+another agent (``agent_id``; required when signed), issued in the future beyond the
+clock skew allowance, valid for longer than the window (``expires_at - issued_at``),
+expired, or already executed (ids are persisted, so a replay after a restart is
+refused too).
 The signature is Ed25519 over the canonical JSON of the command without ``sig``:
 ``json.dumps(cmd, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` in
 UTF-8, base64-encoded (see docs/PLATFORM.md).
@@ -15,7 +18,7 @@ import binascii
 import json
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
@@ -40,6 +43,7 @@ class Command(BaseModel):
     id: str = Field(min_length=1, max_length=128)
     name: str = Field(min_length=1, max_length=64)
     args: dict[str, Any] = Field(default_factory=dict)
+    agent_id: str | None = Field(None, min_length=1, max_length=128)
     issued_at: AwareDatetime
     expires_at: AwareDatetime
     sig: str | None = None
@@ -71,11 +75,15 @@ def result(command_id: str | None, ok: bool, *, error: str | None = None,
 
 class CommandProcessor:
     def __init__(self, store: Store, handlers: dict[str, Handler], now: Callable[[], datetime],
-                 public_key: str | None) -> None:
+                 public_key: str | None, *, agent_id: str, max_validity_s: float = 3600.0,
+                 clock_skew_s: float = 300.0) -> None:
         self.store = store
         self.handlers = handlers
         self.now = now
         self.key = load_public_key(public_key) if public_key else None
+        self.agent_id = agent_id
+        self.max_validity = timedelta(seconds=max_validity_s)
+        self.clock_skew = timedelta(seconds=clock_skew_s)
         self.refused = 0
         self.executed = 0
 
@@ -119,10 +127,31 @@ class CommandProcessor:
                 self.key.verify(base64.b64decode(command.sig, validate=True), canonical_json(raw))
             except (InvalidSignature, binascii.Error, ValueError):
                 return "bad signature"
-        if command.expires_at <= self.now():
-            return f"expired at {command.expires_at.isoformat()}"
+        problem = self._check_binding(command)
+        if problem:
+            return problem
         if command.name not in self.handlers:
             return f"unknown command {command.name!r}"
+        return None
+
+    def _check_binding(self, command: Command) -> str | None:
+        """Bound to this agent and to a short time: a command signed for another agent,
+        republished on our topic, or one made to run for days, is refused."""
+        if command.agent_id is None and self.key is not None:
+            return "unbound: a signed command must name its agent_id"
+        if command.agent_id is not None and command.agent_id != self.agent_id:
+            return f"for another agent: {command.agent_id!r}"
+        now = self.now()
+        if command.issued_at > now + self.clock_skew:
+            return (f"issued in the future: {command.issued_at.isoformat()} is more than "
+                    f"{self.clock_skew.total_seconds():.0f} s after our clock")
+        if command.expires_at <= command.issued_at:
+            return "expires before it is issued"
+        if command.expires_at - command.issued_at > self.max_validity:
+            return (f"validity too long: {(command.expires_at - command.issued_at).total_seconds():.0f} s "
+                    f"(at most {self.max_validity.total_seconds():.0f} s)")
+        if command.expires_at <= now:
+            return f"expired at {command.expires_at.isoformat()}"
         return None
 
     def _execute(self, command: Command) -> dict[str, Any]:

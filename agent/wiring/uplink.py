@@ -23,7 +23,10 @@ class UplinkCapability(Capability):
 
 def build(ctx: BuildContext, view: AgentView, commands: Mapping[str, Handler]) -> UplinkCapability:
     broker = ctx.config.broker
-    processor = CommandProcessor(ctx.store, dict(commands), ctx.now, broker.platform_public_key)
+    processor = CommandProcessor(ctx.store, dict(commands), ctx.now, broker.platform_public_key,
+                                 agent_id=ctx.config.identity.agent_id,
+                                 max_validity_s=broker.command_max_validity_s,
+                                 clock_skew_s=broker.command_clock_skew_s)
     uplink = Uplink(ctx.store, broker, ctx.config.identity.agent_id, processor,
                     status=lambda: build_status(view), status_version=lambda: view.devices.version)
     return UplinkCapability("uplink", components=(uplink,), uplink=uplink)

@@ -87,6 +87,9 @@ class BrokerConfig(Strict):
     platform_public_key: str | None = Field(
         None, description="Ed25519 public key (base64 raw or PEM) that signs platform commands.")
     platform_public_key_file: Path | None = None
+    config_trial_s: float = Field(
+        120, ge=1, le=3600,
+        description="A config from set_config is rolled back unless the agent reaches the broker with it this soon.")
     command_max_validity_s: float = Field(
         3600, gt=0, le=7 * 86400,
         description="A command valid longer than this (expires_at - issued_at) is refused.")

@@ -8,6 +8,7 @@ every reconnect, and the acks behind it were never applied.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,25 @@ def test_retained_deep_command_does_not_crash_every_connect(tmp_path: Path, brok
     finally:
         agent.stop()
         platform_side.publish(f"{ROOT}/cmd", b"", retain=True)  # clear the retained message
+
+
+# --- the bounded decoder itself (no broker) ---------------------------------------------
+
+
+def test_depth_scan_ignores_brackets_inside_strings_and_finds_the_outer_id() -> None:
+    from agent.uplink.inbound import nesting_depth, top_level_id
+
+    assert nesting_depth(b'{"a": "[[[[\\"{{{", "b": [[1]]}', 32) == 3
+    assert top_level_id(b'{"name": "id", "args": {"id": "inner"}, "id": "c-9", "x": ' + b"[" * 99) == "c-9"
+    assert top_level_id(b'{"args": {"id": "inner"}}') is None
+
+
+def test_pathological_strings_are_scanned_in_linear_time() -> None:
+    """Unterminated or escape-heavy strings: a backtracking scan would take minutes."""
+    from agent.uplink.inbound import COMMAND_MAX_BYTES, InboundError, decode_json
+
+    for payload in (b'{"a": "' + b"x" * (COMMAND_MAX_BYTES - 10), b'"\\"' * (COMMAND_MAX_BYTES // 3 - 1)):
+        started = time.process_time()
+        with pytest.raises(InboundError):
+            decode_json(payload, max_bytes=COMMAND_MAX_BYTES)
+        assert time.process_time() - started < 5

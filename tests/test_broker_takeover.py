@@ -13,6 +13,7 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -122,9 +123,10 @@ def test_the_agent_keeps_its_session_and_its_commands(tmp_path: Path, broker_fac
                                   clean_start=False, session_expiry_s=3600)
         try:
             ping = {"id": "c-1", "name": "ping", "args": {}, "issued_at": agent.now().isoformat(),
-                    "expires_at": "2099-01-01T00:00:00+08:00"}
+                    "expires_at": (agent.now() + timedelta(minutes=1)).isoformat()}
             platform.publish("scfs/v1/a2/cmd", json.dumps(ping))
-            wait_until(lambda: platform.received("scfs/v1/a2/cmd/res"), message="a2 answers its command")
+            answer = wait_until(lambda: platform.received("scfs/v1/a2/cmd/res"), message="a2 answers its command")
+            assert json.loads(answer[0].payload)["ok"] is True
             assert agent.uplink.connects == 1, "the agent was thrown off its session"
         finally:
             impostor.close()

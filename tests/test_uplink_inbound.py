@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ AGENT = "a1"
 ROOT = f"scfs/v1/{AGENT}"
 DEEP_ACK = b'{"ids": ' + b"[" * 2000 + b"]" * 2000 + b"}"
 DEEP_COMMAND = (b'{"id": "c-deep", "name": "ping", "args": {"x": ' + b"[" * 5000 + b"]" * 5000
-                + b'}, "issued_at": "2026-12-01T10:00:00+08:00", "expires_at": "2099-01-01T00:00:00+08:00"}')
+                + b'}, "issued_at": "2026-12-01T10:00:00+08:00", "expires_at": (agent.now() + timedelta(minutes=1)).isoformat()}')
 
 
 def make_agent(tmp_path: Path, port: int) -> Agent:
@@ -125,7 +126,7 @@ def test_retained_deep_command_does_not_crash_every_connect(tmp_path: Path, brok
         platform_side.publish(f"{ROOT}/ack", json.dumps({"ids": ids}))
         wait_until(lambda: outbox_depth(agent) == 0, message="acks applied")
         ping = {"id": "c-ping", "name": "ping", "args": {}, "issued_at": agent.now().isoformat(),
-                "expires_at": "2099-01-01T00:00:00+08:00"}
+                "expires_at": (agent.now() + timedelta(minutes=1)).isoformat()}
         platform_side.publish(f"{ROOT}/cmd", json.dumps(ping))
         answer = wait_until(lambda: [r for r in results(platform_side) if r["id"] == "c-ping"],
                             message="a later command answered")[0]

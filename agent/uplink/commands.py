@@ -98,9 +98,9 @@ class CommandProcessor:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "command"
             return self._refuse(command_id, f"malformed: {where}: {first['msg']}")
-        problem = self._check(raw, command)
-        if problem:
-            return self._refuse(command.id, problem)
+        refusal = self._check(raw, command)
+        if refusal:
+            return self._refuse(command.id, refusal)
         if not self.store.claim_command(command.id, command.name, self.now().isoformat()):
             return self._refuse(command.id, "replay: command already executed")
         return self._execute(command)

@@ -221,7 +221,7 @@ class Uplink:
         escaped as an exception would be redelivered at every reconnect."""
         try:
             if message.topic.endswith("/ack"):
-                self._acks += decode_ack(message.payload)
+                self._acks += decode_ack(bytes(message.payload))
             elif message.topic.endswith("/cmd"):
                 self._commands.append(bytes(message.payload))
         except InboundError as exc:

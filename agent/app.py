@@ -178,7 +178,8 @@ class Agent:
         from agent.liveness import Liveness  # a wedged dispatcher or store writer stops the pings
 
         loop = MainLoop(self.supervisor)
-        loop.liveness = Liveness(self.bus, self.store, stall_s=max(5.0, 2 * loop.interval_s))
+        loop.liveness = Liveness(self.bus, self.store, stall_s=max(5.0, 2 * loop.interval_s),
+                                 loops=[self.uplink])  # a deaf uplink is a stall too
         loop.install_signal_handlers()
         self.start()
         try:

@@ -123,12 +123,26 @@ class BrokerConfig(Strict):
         "platform", description="platform: items leave the outbox on <root>/ack; puback: on broker PUBACK.")
     inflight_max: MqttReceiveMaximum = Field(64, description="Publishes awaiting PUBACK at once (capped by the broker's receive maximum).")
     ack_timeout_s: PositiveSeconds = Field(60, description="Resend an item the platform has not acked in this time.")
+    resend_max_s: float = Field(
+        3600, gt=0, le=7 * 86400,
+        description="Each resend of an unacked item doubles its wait (from ack_timeout_s) up to this.")
+    resend_max_bytes_per_min: int = Field(
+        256 * 1024, ge=1024, le=1024 ** 3,
+        description="Bytes of resends (items the platform has not acked) allowed per minute.")
     reconnect_min_s: PositiveSeconds = 1.0
     reconnect_max_s: PositiveSeconds = 60.0
     status_interval_s: PositiveSeconds = Field(60.0, description="Retained status refresh period.")
     platform_public_key: str | None = Field(
         None, description="Ed25519 public key (base64 raw or PEM) that signs platform commands.")
     platform_public_key_file: Path | None = None
+    config_trial_s: float = Field(
+        120, ge=1, le=3600,
+        description="A config from set_config is rolled back unless the agent reaches the broker with it this soon.")
+    command_max_validity_s: float = Field(
+        3600, gt=0, le=7 * 86400,
+        description="A command valid longer than this (expires_at - issued_at) is refused.")
+    command_clock_skew_s: float = Field(
+        300, ge=0, le=86400, description="A command issued further than this in our future is refused.")
 
     @model_validator(mode="after")
     def _secrets_from_files(self) -> BrokerConfig:

@@ -4,7 +4,9 @@ The patch (sections to change) is merged into the current file, the result is
 validated exactly as at start-up, and only a valid result replaces the file —
 atomically (temp file, fsync, rename, fsync of the directory), so a power cut
 leaves either the old or the new file, never half of one. Comments in the old
-file are not preserved; the previous file is kept beside it as ``.previous``.
+file are not preserved; the previous file is kept beside it as ``.previous``, and the
+new one is on trial until the agent has reached the broker with it
+(``agent.config_trial``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 import yaml
 
 from agent.config_loader import ConfigError, load_config
+from agent.config_trial import begin_trial
 from agent.fsutil import write_atomically
 
 
@@ -36,17 +39,25 @@ def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def apply_config_update(path: Path, patch: dict[str, Any]) -> list[str]:
-    """Validate and atomically write ``path`` merged with ``patch``; return changed sections."""
+def apply_config_update(path: Path, patch: dict[str, Any], trial_s: float | None = None) -> list[str]:
+    """Validate and atomically write ``path`` merged with ``patch``; return changed sections.
+
+    With ``trial_s`` the new file is on trial (agent.config_trial): the next agent rolls
+    it back unless it reaches the broker with it within that time."""
     try:
-        current = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
+        old_bytes = path.read_bytes()
+        current = yaml.safe_load(old_bytes.decode("utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigUpdateError(f"cannot read current config: {exc}") from None
     merged = merge(current, patch)
     text = yaml.safe_dump(merged, sort_keys=False, allow_unicode=True)
     _validate(text, path)
-    _write_atomically(path, text)
-    return sorted(patch)
+    changed = sorted(patch)
+    shutil.copy2(path, path.with_name(path.name + ".previous"))
+    if trial_s is not None:
+        begin_trial(path, text.encode("utf-8"), old_bytes, trial_s, changed)
+    write_atomically(path, text.encode("utf-8"))
+    return changed
 
 
 def _validate(text: str, path: Path) -> None:
@@ -61,7 +72,3 @@ def _validate(text: str, path: Path) -> None:
     finally:
         os.unlink(tmp.name)
 
-
-def _write_atomically(path: Path, text: str) -> None:
-    shutil.copy2(path, path.with_name(path.name + ".previous"))
-    write_atomically(path, text.encode("utf-8"))

@@ -2,15 +2,20 @@
 
 A stuck driver is the supervisor's business (it restarts components); what only
 systemd can fix is a process whose core is wedged: the reading-bus dispatcher (every
-reading and every duty goes through it) or the store's single writer thread (nothing
-is saved without it). Each is probed without blocking the main loop:
+reading and every duty goes through it), the store's single writer thread (nothing
+is saved without it) or the uplink's loop (nothing reaches the platform, no command is
+answered without it). Each is probed without blocking the main loop:
 
 - the dispatcher ticks every workflow once a second, so a workflow that wants no
   readings and only notes the time of its tick shows the loop turning;
 - the writer gets an empty write op; while one is outstanding longer than the limit,
-  the writer is stuck (an empty op commits nothing, so the probe costs no disk I/O).
+  the writer is stuck (an empty op commits nothing, so the probe costs no disk I/O);
+- the uplink notes each turn of its loop (waiting out a reconnect back-off counts as
+  turning); a loop wedged in a handler, or dead and waiting for the supervisor's
+  restart, stops turning. One connect may block for a while (name resolution, TCP
+  and TLS timeouts), so its limit is ``stall_s`` plus the uplink's own allowance.
 
-When either stalls past ``stall_s`` the check fails, the pings stop, and systemd
+When any of them stalls past its limit the check fails, the pings stop, and systemd
 restarts the agent after WatchdogSec.
 """
 
@@ -18,8 +23,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from agent.runtime import ReadingBus
 from agent.store import Pending, Store
@@ -64,14 +70,25 @@ class WriterProbe:
         return 0.0
 
 
+class LoopBeat(Protocol):
+    """A component loop that notes when it last turned (the uplink)."""
+
+    name: str
+    stall_allowance_s: float  # how long one step may legitimately block (a connect)
+
+    def stalled_for(self) -> float: ...
+
+
 class Liveness:
     """The ``liveness`` callable of ``MainLoop``: False while the core is stalled."""
 
-    def __init__(self, bus: ReadingBus, store: Store, stall_s: float) -> None:
+    def __init__(self, bus: ReadingBus, store: Store, stall_s: float,
+                 loops: Sequence[LoopBeat] = ()) -> None:
         self.stall_s = stall_s
         self.heartbeat = DispatcherHeartbeat()
         bus.add_workflow(self.heartbeat)
         self.writer = WriterProbe(store)
+        self.loops = list(loops)
 
     def __call__(self) -> bool:
         alive = True
@@ -87,4 +104,9 @@ class Liveness:
         if writer_wait > self.stall_s:
             log.error("liveness: store writer stalled wait_s=%.0f", writer_wait)
             alive = False
+        for loop in self.loops:
+            idle = loop.stalled_for()
+            if idle > self.stall_s + loop.stall_allowance_s:
+                log.error("liveness: %s loop stalled idle_s=%.0f", loop.name, idle)
+                alive = False
         return alive

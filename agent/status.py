@@ -33,6 +33,7 @@ def build_status(agent: AgentView) -> dict[str, Any]:
         "disk_budget_bytes": int(agent.config.store.disk_budget_mb * 1024 * 1024),
         "clock": clock.model_dump(),
         "config_sha256": config_digest(agent),
+        "config_rollback": agent.store.kv_get("config_rollback", None),  # the last set_config undone
         **({"video": video} if (video := agent.video_status()) is not None else {}),
     }
 

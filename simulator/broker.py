@@ -2,8 +2,10 @@
 
 ``Broker(workdir)`` writes a config into ``workdir`` and runs ``mosquitto -c`` on it:
 a plain listener, optionally a TLS listener with client certificates (mutual TLS,
-``use_identity_as_username``), optionally a password file and an ACL, persistence on
-(so a restart keeps sessions and queued QoS 1 messages) and a log at every level so
+``use_identity_as_username``), optionally a password file and an ACL. Wherever clients
+have an identity (certificate CN or user name) it is also their client id
+(``use_username_as_clientid``), so no client can take over another's session. Persistence
+on (so a restart keeps sessions and queued QoS 1 messages) and a log at every level so
 tests can look for e.g. a denied publish in ``log_text()``.
 
     broker = Broker(tmp_path, tls=True, acl=ACL_FILE, clients=("a1", "a2", "platform"))
@@ -171,6 +173,8 @@ class Broker:
             lines.append(f"acl_file {self.acl_path}")
         if self.plain:
             lines += ["", f"listener {self.port} {HOST}", "protocol mqtt"]
+            if self.users:  # the client id is the user name: no one takes over another's session
+                lines.append("use_username_as_clientid true")
         if self.tls:
             assert self.certs is not None
             lines += ["", f"listener {self.tls_port} {HOST}", "protocol mqtt",
@@ -178,6 +182,8 @@ class Broker:
                       f"keyfile {self.certs.server.key}",
                       f"require_certificate {'true' if self.require_certificate else 'false'}",
                       f"use_identity_as_username {'true' if self.require_certificate else 'false'}"]
+            if self.require_certificate or self.users:  # client id = certificate CN / user name
+                lines.append("use_username_as_clientid true")
         if self.extra_config:
             lines += ["", self.extra_config]
         return "\n".join(lines) + "\n"

@@ -314,7 +314,7 @@ class Platform:
                      sign_with: Ed25519PrivateKey | None = None, expires_in: float = 60.0,
                      timeout: float = 10.0) -> dict[str, Any]:
         """Build (and sign, if a key is given), send, and wait for the agent's result."""
-        command = build_command(name, args, sign_with=sign_with, expires_in=expires_in)
+        command = build_command(name, args, agent_id=agent_id, sign_with=sign_with, expires_in=expires_in)
         self.publish_command(agent_id, command)
         return self.wait_result(command["id"], timeout)
 

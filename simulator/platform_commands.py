@@ -1,6 +1,8 @@
 """Platform commands as PLATFORM.md defines them, optionally Ed25519-signed.
 
-The signature covers the canonical JSON of the command without ``sig``:
+A command names the agent it is for (``agent_id``) and is valid for a short time
+(``issued_at`` .. ``expires_at``); both are inside the signature, which covers the
+canonical JSON of the command without ``sig``:
 ``json.dumps(cmd, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``
 encoded as UTF-8; ``sig`` is its base64 (see docs/PLATFORM.md).
 """
@@ -29,13 +31,18 @@ def canonical_json(command: dict[str, Any]) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def build_command(name: str, args: dict[str, Any] | None = None, *,
+def build_command(name: str, args: dict[str, Any] | None = None, *, agent_id: str | None = None,
                   sign_with: Ed25519PrivateKey | None = None, expires_in: float = 60.0,
                   now: datetime | None = None, command_id: str | None = None) -> dict[str, Any]:
-    """A command dict ready to publish; signed when a private key is given."""
+    """A command dict ready to publish; signed when a private key is given.
+
+    ``agent_id`` binds it to one agent (inside the signature; agents refuse a signed
+    command without it). Keep ``expires_in`` within the agents' validity window
+    (``broker.command_max_validity_s``, 1 h by default)."""
     issued = (now or datetime.now(UTC)).astimezone()
     command: dict[str, Any] = {
         "id": command_id or uuid7(), "name": name, "args": args or {},
+        **({"agent_id": agent_id} if agent_id is not None else {}),
         "issued_at": issued.isoformat(timespec="milliseconds"),
         "expires_at": (issued + timedelta(seconds=expires_in)).isoformat(timespec="milliseconds"),
     }

@@ -256,7 +256,7 @@ class FakeAgentCommands:
     def __init__(self, broker: Broker, tmp_path: Path, public_key: str) -> None:
         self.store = Store(tmp_path / "cmd-agent.db")
         self.processor = CommandProcessor(self.store, {"ping": lambda args: {"pong": True, **args}},
-                                          lambda: datetime.now(TZ), public_key)
+                                          lambda: datetime.now(TZ), public_key, agent_id="a1")
         self.client = MqttTestClient(broker.port, "a1")
         self.client.client.on_message = self._on_message
         self.client.subscribe("scfs/v1/a1/cmd")
@@ -284,7 +284,7 @@ def test_signed_command_verifies_and_returns_the_agents_result(platform: Platfor
         assert canonical_json(sent) == json.dumps({k: v for k, v in sent.items() if k != "sig"},
                                                   sort_keys=True, separators=(",", ":")).encode()
 
-        tampered = build_command("ping", {"n": 2}, sign_with=key)
+        tampered = build_command("ping", {"n": 2}, agent_id="a1", sign_with=key)
         tampered["args"] = {"n": 3}
         platform.publish_command("a1", tampered)
         refused = platform.wait_result(tampered["id"], timeout=10)

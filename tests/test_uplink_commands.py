@@ -24,9 +24,12 @@ NOW = datetime(2026, 11, 30, 8, 0, tzinfo=TZ)
 
 
 def command(name: str = "ping", args: dict | None = None, *, expires_in: float = 60, cid: str = "c-1",
-            key: Ed25519PrivateKey | None = None) -> dict:
-    cmd = {"id": cid, "name": name, "args": args or {}, "issued_at": NOW.isoformat(),
-           "expires_at": (NOW + timedelta(seconds=expires_in)).isoformat()}
+            key: Ed25519PrivateKey | None = None, agent_id: str | None = "a1",
+            issued_at: datetime = NOW) -> dict:
+    cmd = {"id": cid, "name": name, "args": args or {}, "issued_at": issued_at.isoformat(),
+           "expires_at": (issued_at + timedelta(seconds=expires_in)).isoformat()}
+    if agent_id is not None:
+        cmd["agent_id"] = agent_id
     if key is not None:
         cmd["sig"] = base64.b64encode(key.sign(canonical_json(cmd))).decode()
     return cmd
@@ -53,7 +56,7 @@ def agent(tmp_path: Path, key: Ed25519PrivateKey):
 
 def processor(agent: Agent) -> CommandProcessor:
     return CommandProcessor(agent.store, agent.command_handlers, agent.now,
-                            agent.config.broker.platform_public_key)
+                            agent.config.broker.platform_public_key, agent_id=agent.config.identity.agent_id)
 
 
 def run(proc: CommandProcessor, cmd: dict | bytes) -> dict:
@@ -89,8 +92,29 @@ def test_unsigned_or_badly_signed_refused_and_nothing_runs(agent: Agent, key, mu
 
 
 def test_expired_refused(agent: Agent, key) -> None:
-    answer = run(processor(agent), command("sync_roster", {"staff": []}, expires_in=-1, key=key))
+    answer = run(processor(agent), command("sync_roster", {"staff": []}, expires_in=60, key=key,
+                                           issued_at=NOW - timedelta(minutes=5)))
     assert not answer["ok"] and "expired" in answer["error"]
+
+
+@pytest.mark.parametrize(("changes", "reason"), [
+    ({"agent_id": "a2"}, "for another agent: 'a2'"),
+    ({"agent_id": None}, "unbound: a signed command must name its agent_id"),
+    ({"issued_at": NOW + timedelta(days=3)}, "issued in the future"),
+    ({"issued_at": NOW + timedelta(minutes=6)}, "issued in the future"),  # beyond the 5 min skew
+    ({"expires_in": 3601}, "validity too long"),  # more than the 1 h window
+    ({"expires_in": -1}, "expires before it is issued"),
+])
+def test_signed_command_bound_to_its_agent_and_to_time(agent: Agent, key, changes, reason) -> None:
+    answer = run(processor(agent), command("sync_roster", {"staff": [{"staff_id": "S1", "name": "x"}]},
+                                           key=key, **changes))
+    assert not answer["ok"] and reason in answer["error"], answer
+    assert agent.store.roster() == []
+
+
+def test_within_the_skew_and_the_window_runs(agent: Agent, key) -> None:
+    answer = run(processor(agent), command(key=key, issued_at=NOW + timedelta(minutes=4), expires_in=3600))
+    assert answer["ok"], answer
 
 
 @pytest.mark.parametrize("payload", [b"not json", b"[1,2]", json.dumps({"id": "x"}).encode(),

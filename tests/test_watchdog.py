@@ -166,6 +166,15 @@ HANGING_AGENT = textwrap.dedent("""
     agent = Agent(load_config(config_path), config_path=config_path)
     agent.bus.add_workflow(Wedge())
     threading.Thread(target=watch_store, args=(agent,), daemon=True).start()
+
+    # the uplink's next connect attempt never returns once asked (a hung handshake)
+    real_connect = agent.uplink.link.connect
+    def connect(*args, **kwargs):
+        if trigger.exists() and trigger.read_text() == "uplink":
+            threading.Event().wait()
+        return real_connect(*args, **kwargs)
+    agent.uplink.link.connect = connect
+    agent.uplink.stall_allowance_s = 2.0  # what one connect may block (60 s by default)
     agent.run_forever()
 """)
 
@@ -214,7 +223,7 @@ def test_canteen_agent_run_says_ready_pings_and_stopping(tmp_path, notify):
     assert notify.wait_for(lambda: "STOPPING=1" in notify.lines(), 5)
 
 
-@pytest.mark.parametrize("wedged", ["dispatcher", "store"])
+@pytest.mark.parametrize("wedged", ["dispatcher", "store", "uplink"])
 def test_real_agent_stops_pinging_when_its_core_is_wedged(tmp_path, notify, wedged):
     script = tmp_path / "hanging_agent.py"
     script.write_text(HANGING_AGENT)
@@ -235,6 +244,7 @@ def test_real_agent_stops_pinging_when_its_core_is_wedged(tmp_path, notify, wedg
         process.kill()
         process.wait(10)
     errors = process.stderr.read().decode()
-    messages = {"dispatcher": "reading-bus dispatcher stalled", "store": "store writer stalled"}
+    messages = {"dispatcher": "reading-bus dispatcher stalled", "store": "store writer stalled",
+                "uplink": "uplink loop stalled"}
     assert messages[wedged] in errors
     assert all(text not in errors for name, text in messages.items() if name != wedged)

@@ -2,9 +2,9 @@
 
 A fresh paho client per connection attempt keeps paho's in-memory state out of the
 delivery logic: what must be (re)sent is decided from the store alone. The broker
-session itself persists (client id = agent_id, clean start only the very first
-time, session expiry >= 1 day), so acks and commands queued while we were away
-still arrive.
+session itself persists (client id = the MQTT user name, else agent_id; clean start
+only the very first time, session expiry >= 1 day), so acks and commands queued while
+we were away still arrive.
 """
 
 from __future__ import annotations
@@ -78,17 +78,20 @@ class BrokerLink:
         self.protocol = "mqtt311" if config.protocol == "mqtt311" else "mqtt5"
 
     def connect(self, on_message: MessageHandler, on_puback: PubackHandler,
-                on_disconnect: Callable[[], None], timeout_s: float = 10.0) -> Connected:
-        """Connect (falling back from MQTT 5 to 3.1.1 in "auto"); raise ConnectionError."""
+                on_disconnect: Callable[[], None], timeout_s: float = 10.0,
+                beat: Callable[[], None] = lambda: None) -> Connected:
+        """Connect (falling back from MQTT 5 to 3.1.1 in "auto"); raise ConnectionError.
+
+        ``beat`` is called while waiting for the CONNACK (the caller's liveness)."""
         check_transport_policy(self.config)
         try:
-            return self._connect_once(self.protocol, on_message, on_puback, on_disconnect, timeout_s)
+            return self._connect_once(self.protocol, on_message, on_puback, on_disconnect, timeout_s, beat)
         except _ProtocolRefused:
             if self.config.protocol != "auto" or self.protocol == "mqtt311":
                 raise ConnectionError("broker refused the MQTT protocol version") from None
             log.warning("broker refused MQTT 5: falling back to MQTT 3.1.1")
             self.protocol = "mqtt311"
-            return self._connect_once(self.protocol, on_message, on_puback, on_disconnect, timeout_s)
+            return self._connect_once(self.protocol, on_message, on_puback, on_disconnect, timeout_s, beat)
 
     def _client(self, protocol: str) -> mqtt.Client:
         version = mqtt.MQTTv5 if protocol == "mqtt5" else mqtt.MQTTv311
@@ -108,7 +111,8 @@ class BrokerLink:
         return client
 
     def _connect_once(self, protocol: str, on_message: MessageHandler, on_puback: PubackHandler,
-                      on_disconnect: Callable[[], None], timeout_s: float) -> Connected:
+                      on_disconnect: Callable[[], None], timeout_s: float,
+                      beat: Callable[[], None]) -> Connected:
         client = self._client(protocol)
         result: dict[str, Any] = {}
 
@@ -138,6 +142,7 @@ class BrokerLink:
             raise ConnectionError(f"cannot reach broker {self.config.host}:{self.config.port}: {exc}") from exc
         deadline = time.monotonic() + timeout_s
         while "rc" not in result and time.monotonic() < deadline:
+            beat()
             if client.loop(timeout=0.1) != mqtt.MQTT_ERR_SUCCESS and "rc" not in result:
                 break
         rc = result.get("rc")

@@ -6,6 +6,11 @@ the platform's ack. Nothing here must survive a restart: after a reconnect or a
 restart every unacknowledged item is simply published again, in priority order and
 ``seq`` order within a class, and the platform drops duplicates by id.
 
+An item the platform does not ack in time is resent on its own, after a wait that
+doubles at each resend (``ack_timeout_s``, 2x, 4x ... up to ``resend_max_s``), and all
+resends together stay within a byte budget per minute: a platform that never acks
+costs a trickle, not the whole outbox every timeout.
+
 Never keyed on paho's 16-bit message id beyond the life of one connection.
 """
 
@@ -20,33 +25,71 @@ from agent.store import OutboxItem, Priority, Store
 log = logging.getLogger("agent.uplink.delivery")
 
 
+# After a CONNACK without a session the broker has lost its state (a restart without
+# persistence) and so, most likely, has the platform: its subscriptions come back a
+# moment after ours, and what we send meanwhile reaches nobody. What is sent in the
+# first seconds of such a connection is resent soon, on a short, doubling back-off.
+SESSIONLESS_SETTLE_S = 10.0
+SESSIONLESS_FIRST_RESEND_S = 2.0
+
+
 @dataclass
 class Sent:
     item: OutboxItem
     sent_at: float
     pending_mids: set[int] = field(default_factory=set)
+    attempts: int = 0  # publishes of this item on this connection
+    first_wait_s: float = 60.0  # the first ack wait; doubled at each resend
+    due_at: float = float("inf")  # resend then, if the platform has not acked
+    size: int = 0  # bytes of the last publish
+
+
+class ResendBudget:
+    """A token bucket of bytes: at most ``per_min`` bytes of resends a minute, bursts
+    included; one item larger than the whole budget still goes when the bucket is full."""
+
+    def __init__(self, per_min: int) -> None:
+        self.per_min = per_min
+        self.tokens = float(per_min)
+        self.at = time.monotonic()
+        self.spent = 0
+
+    def available(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(float(self.per_min), self.tokens + (now - self.at) * self.per_min / 60.0)
+        self.at = now
+        return self.tokens > 0
+
+    def spend(self, size: int) -> None:
+        self.tokens -= size
+        self.spent += size
 
 
 class Delivery:
     def __init__(self, store: Store, *, ack_mode: str, window: int, await_max: int = 20000,
-                 ack_timeout_s: float = 60.0) -> None:
+                 ack_timeout_s: float = 60.0, resend_max_s: float = 3600.0,
+                 resend_bytes_per_min: int = 256 * 1024) -> None:
         self.store = store
         self.ack_mode = ack_mode
         self.window = window
         self.await_max = await_max
         self.ack_timeout_s = ack_timeout_s
+        self.resend_max_s = max(resend_max_s, ack_timeout_s)
+        self.budget = ResendBudget(resend_bytes_per_min)
         self.cursors: dict[Priority, int] = {}
         self.by_mid: dict[int, str] = {}  # this connection's paho mids -> item id
         self.sent: dict[str, Sent] = {}  # handed to MQTT, not yet acknowledged end to end
         self.acked_total = 0
         self.published_total = 0
+        self.resent_total = 0
+        self._settle_until = 0.0
 
-    def reset(self) -> None:
+    def reset(self, session_present: bool = True) -> None:
         """A new connection: everything unacknowledged will be sent again."""
         self.cursors.clear()
         self.by_mid.clear()
         self.sent.clear()
-
+        self._settle_until = 0.0 if session_present else time.monotonic() + SESSIONLESS_SETTLE_S
     @property
     def mqtt_inflight(self) -> int:
         return len(self.by_mid)
@@ -73,14 +116,25 @@ class Delivery:
             self.cursors[item.priority] = max(self.cursors.get(item.priority, 0), item.n)
         return items
 
-    def track(self, item: OutboxItem, mids: list[int]) -> None:
-        entry = self.sent.get(item.id) or Sent(item, time.monotonic())
+    def track(self, item: OutboxItem, mids: list[int], size: int = 0) -> None:
+        now = time.monotonic()
+        entry = self.sent.get(item.id)
+        if entry is None:
+            first_wait = (min(self.ack_timeout_s, SESSIONLESS_FIRST_RESEND_S)
+                          if now < self._settle_until else self.ack_timeout_s)
+            entry = self.sent[item.id] = Sent(item, now, first_wait_s=first_wait)
         entry.pending_mids.update(mids)
-        entry.sent_at = time.monotonic()
-        self.sent[item.id] = entry
+        entry.sent_at, entry.size = now, size
+        entry.attempts += 1
+        entry.due_at = now + self._wait_s(entry)
         for mid in mids:
             self.by_mid[mid] = item.id
         self.published_total += 1
+
+    def _wait_s(self, entry: Sent) -> float:
+        """The first wait, doubled at each resend, up to ``resend_max_s``."""
+        doublings = min(entry.attempts - 1, 40)  # 2**40 x any wait is past the cap: no overflow
+        return min(self.resend_max_s, entry.first_wait_s * 2.0 ** doublings)
 
     def on_puback(self, mid: int, ok: bool) -> str | None:
         """The broker took one publish. Returns the item id if the item is now fully
@@ -110,15 +164,24 @@ class Delivery:
         self.acked_total += len(known)
         return known
 
-    def overdue(self) -> list[str]:
-        """Items on the broker whose platform ack is overdue: send them again."""
-        limit = time.monotonic() - self.ack_timeout_s
-        late = [i for i, e in self.sent.items() if not e.pending_mids and e.sent_at < limit]
-        for item_id in late:
-            self._forget(item_id)
-        if late:
-            log.warning("platform ack overdue for %d items: resending", len(late))
-        return late
+    def overdue(self) -> list[OutboxItem]:
+        """Items on the broker whose platform ack is overdue, most overdue first, as many
+        as the resend byte budget allows now; the caller publishes and ``track``s them
+        again (their next wait doubles). The rest wait for the next call."""
+        now = time.monotonic()
+        late = sorted((e for e in self.sent.values() if not e.pending_mids and e.due_at <= now),
+                      key=lambda e: e.due_at)
+        chosen = []
+        for entry in late:
+            if not self.budget.available():
+                break
+            self.budget.spend(entry.size)
+            chosen.append(entry.item)
+        if chosen:
+            self.resent_total += len(chosen)
+            log.warning("platform ack overdue: resending items=%d deferred=%d resent_bytes_total=%d",
+                        len(chosen), len(late) - len(chosen), self.budget.spent)
+        return chosen
 
     def _forget(self, item_id: str) -> None:
         """Drop an item from this connection's memory and rewind its class cursor."""

@@ -57,18 +57,20 @@ def sync_roster(agent: AgentControl, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def set_config(agent: AgentControl, args: dict[str, Any]) -> dict[str, Any]:
-    """Validate, write atomically, then reload the agent with it."""
+    """Validate, write atomically, then reload the agent with it (rolled back if it
+    cannot reach the broker within ``broker.config_trial_s``)."""
     if agent.config_path is None:
         raise CommandError("this agent was started without a config file")
     patch = args.get("config")
     if not isinstance(patch, dict):
         raise CommandError("bad args: 'config' must be an object of sections to change")
     try:
-        changed = apply_config_update(agent.config_path, patch)
+        trial_s = agent.config.broker.config_trial_s  # the config in force decides, not the new one
+        changed = apply_config_update(agent.config_path, patch, trial_s=trial_s)
     except ConfigUpdateError as exc:
         raise CommandError(str(exc)) from None
     agent.request_reload()
-    return {"changed": changed, "applied": "reloading"}
+    return {"changed": changed, "applied": "reloading", "trial_s": trial_s}
 
 
 def resend(agent: AgentControl, args: dict[str, Any]) -> dict[str, Any]:

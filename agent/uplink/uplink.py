@@ -22,8 +22,10 @@ import paho.mqtt.client as mqtt
 from agent.config import BrokerConfig
 from agent.store import OutboxItem, Pending, Store
 from agent.uplink.commands import CommandProcessor
+from agent.uplink.commands import result as command_result
 from agent.uplink.connection import BrokerLink, Connected, UplinkConfigError
 from agent.uplink.delivery import Delivery
+from agent.uplink.inbound import InboundError, decode_ack, top_level_id
 from agent.uplink.media import MediaSender
 from agent.uplink.topics import outbox_topic
 from drivers.backoff import Backoff
@@ -44,10 +46,13 @@ class Uplink:
         self.status = status
         self.status_version = status_version
         first = not store.kv_get("mqtt_session_started", False)
-        self.link = BrokerLink(broker, agent_id, f"{self.root}/status",
+        # The broker ties client id to user name (use_username_as_clientid): ask for the same.
+        self.link = BrokerLink(broker, broker.username or agent_id, f"{self.root}/status",
                                {"online": False, "agent_id": agent_id}, first_connect=first)
         self.delivery = Delivery(store, ack_mode=broker.ack_mode, window=broker.inflight_max,
-                                 ack_timeout_s=broker.ack_timeout_s)
+                                 ack_timeout_s=broker.ack_timeout_s, resend_max_s=broker.resend_max_s,
+                                 resend_bytes_per_min=broker.resend_max_bytes_per_min)
+        self.bytes_published = 0
         self.media = MediaSender(store)
         self.connected = threading.Event()
         self.connects = 0
@@ -63,26 +68,49 @@ class Uplink:
         self._live_lock = threading.Lock()
         self.live_sent = 0
         self.live_dropped = 0
+        self.inbound_refused = 0
+        # The longest one connect attempt may block without turning the loop: name
+        # resolution retries, TCP and TLS timeouts. Liveness adds it to its stall limit.
+        self.stall_allowance_s = 60.0
+        self.last_beat = time.monotonic()
 
     # --- component -------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
         attempt = 0
         while not stop.is_set():
+            self.beat()
             try:
-                conn = self.link.connect(self._on_message, self._on_puback, self._on_disconnect)
+                conn = self.link.connect(self._on_message, self._on_puback, self._on_disconnect,
+                                         beat=self.beat)
             except UplinkConfigError as exc:
                 log.error("uplink disabled until the config is fixed: %s", exc)
-                stop.wait(300)
+                self._wait(stop, 300)
                 continue
             except ConnectionError as exc:
                 delay = self._backoff(attempt)
                 attempt += 1
                 log.warning("broker unreachable (%s): retry in %.1fs", exc, delay)
-                stop.wait(delay)
+                self._wait(stop, delay)
                 continue
             attempt = 0
             self._serve(conn, stop)
+
+    # --- liveness: the main loop withholds the watchdog ping while this loop is stuck ---
+
+    def beat(self) -> None:
+        self.last_beat = time.monotonic()
+
+    def stalled_for(self) -> float:
+        """Seconds since the loop last turned (grows while it is wedged or dead)."""
+        return time.monotonic() - self.last_beat
+
+    def _wait(self, stop: threading.Event, seconds: float) -> None:
+        """``stop.wait`` that keeps beating: waiting out a back-off is not being stuck."""
+        deadline = time.monotonic() + seconds
+        while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            self.beat()
+            stop.wait(min(1.0, left))
 
     def _backoff(self, attempt: int) -> float:
         """Exponential back-off with jitter, so a fleet does not reconnect in lockstep."""
@@ -96,7 +124,7 @@ class Uplink:
         self.store.kv_set("mqtt_session_started", True)
         client = conn.client
         client.subscribe([(f"{self.root}/ack", 1), (f"{self.root}/cmd", 1)])
-        self.delivery.reset()
+        self.delivery.reset(session_present=conn.session_present)
         self.media.reset()
         self._publish_status()
         self.connected.set()
@@ -105,13 +133,14 @@ class Uplink:
         last_status, status_seen, last_overdue = time.monotonic(), self.status_version(), time.monotonic()
         try:
             while not stop.is_set() and not self._lost:
+                self.beat()
                 busy = self._fill()
                 self._send_live()
                 if client.loop(timeout=0.0 if busy else 0.05) != mqtt.MQTT_ERR_SUCCESS:
                     break
                 self._apply()
                 now = time.monotonic()
-                if now - last_overdue > 5:
+                if now - last_overdue > 0.25:  # cheap: a scan of what awaits an ack
                     self._resend_overdue()
                     last_overdue = now
                 version = self.status_version()
@@ -143,13 +172,14 @@ class Uplink:
         return bool(items)
 
     def _publish_item(self, item: OutboxItem) -> None:
+        before = self.bytes_published
         if item.kind == "media":
             mids = self.media.send(item, self._publish)
         else:
             mids = [self._publish(outbox_topic(item), (item.payload or "").encode("utf-8"), 1)]
         mids = [m for m in mids if m >= 0]
         if mids:
-            self.delivery.track(item, mids)
+            self.delivery.track(item, mids, size=self.bytes_published - before)
 
     def _publish(self, suffix: str, payload: bytes, qos: int) -> int:
         assert self._conn is not None  # only while connected
@@ -157,6 +187,7 @@ class Uplink:
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             self._lost = True
             return -1
+        self.bytes_published += len(payload)
         return info.mid
 
     def publish_live(self, topic_suffix: str, payload: bytes) -> bool:
@@ -186,14 +217,21 @@ class Uplink:
     # --- callbacks (run inside client.loop, on this thread) -----------------------------
 
     def _on_message(self, message: mqtt.MQTTMessage) -> None:
-        if message.topic.endswith("/ack"):
-            try:
-                ids = json.loads(message.payload)["ids"]
-                self._acks += [i for i in ids if isinstance(i, str)]
-            except (ValueError, KeyError, TypeError):
-                log.warning("malformed ack ignored bytes=%d", len(message.payload))
-        elif message.topic.endswith("/cmd"):
-            self._commands.append(bytes(message.payload))
+        """Never raises: paho sends the PUBACK only after this returns, and a payload that
+        escaped as an exception would be redelivered at every reconnect."""
+        try:
+            if message.topic.endswith("/ack"):
+                self._acks += decode_ack(bytes(message.payload))
+            elif message.topic.endswith("/cmd"):
+                self._commands.append(bytes(message.payload))
+        except InboundError as exc:
+            self.inbound_refused += 1
+            log.warning("inbound refused topic=%s bytes=%d reason=%s", message.topic,
+                        len(message.payload), exc)
+        except Exception:  # noqa: BLE001 - a bug here must not cost the PUBACK
+            self.inbound_refused += 1
+            log.exception("inbound message failed topic=%s bytes=%d", message.topic,
+                          len(message.payload))
 
     def _on_puback(self, mid: int, ok: bool) -> None:
         chunk = self.media.on_puback(mid)
@@ -224,14 +262,20 @@ class Uplink:
         while self._pending_acks and (self._pending_acks[0].done() or len(self._pending_acks) > 8):
             self._pending_acks.pop(0).result()  # bounded: never more than a few commits behind
         while self._commands:
-            answer = self.commands.process(self._commands.pop(0))
+            payload = self._commands.pop(0)
+            try:
+                answer = self.commands.process(payload)
+            except Exception as exc:  # noqa: BLE001 - one bad command must not stop the uplink
+                log.exception("command processing failed bytes=%d", len(payload))
+                answer = command_result(top_level_id(payload), False, error=f"internal error: {exc!r}")
             if self._conn is not None:
                 self._publish("cmd/res", json.dumps(answer, ensure_ascii=False).encode(), 1)
 
     def _resend_overdue(self) -> None:
-        for item_id in self.delivery.overdue():
-            if self.store.media_info(item_id) is not None:
-                self.media.restart_object(item_id)
+        for item in self.delivery.overdue():
+            if item.kind == "media":
+                self.media.restart_object(item.id)  # the broker may have lost chunks: send it whole
+            self._publish_item(item)
 
     def _publish_status(self) -> None:
         payload = {"online": True, **self.status()}

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from agent.config_trial import trial_components
 from agent.status import build_status
 from agent.uplink.commands import CommandProcessor, Handler
 from agent.uplink.uplink import Uplink
-from agent.view import AgentView
+from agent.view import AgentControl
 from agent.wiring.capability import BuildContext, Capability
 
 
@@ -21,9 +22,14 @@ class UplinkCapability(Capability):
     uplink: Uplink
 
 
-def build(ctx: BuildContext, view: AgentView, commands: Mapping[str, Handler]) -> UplinkCapability:
+def build(ctx: BuildContext, view: AgentControl, commands: Mapping[str, Handler]) -> UplinkCapability:
     broker = ctx.config.broker
-    processor = CommandProcessor(ctx.store, dict(commands), ctx.now, broker.platform_public_key)
+    processor = CommandProcessor(ctx.store, dict(commands), ctx.now, broker.platform_public_key,
+                                 agent_id=ctx.config.identity.agent_id,
+                                 max_validity_s=broker.command_max_validity_s,
+                                 clock_skew_s=broker.command_clock_skew_s)
     uplink = Uplink(ctx.store, broker, ctx.config.identity.agent_id, processor,
                     status=lambda: build_status(view), status_version=lambda: view.devices.version)
-    return UplinkCapability("uplink", components=(uplink,), uplink=uplink)
+    # a config from set_config stays only if the uplink connects with it (agent.config_trial)
+    trial = trial_components(view, ctx.recorder, uplink.connected)
+    return UplinkCapability("uplink", components=(uplink, *trial), uplink=uplink)

@@ -5,7 +5,7 @@ overridden from the environment with ``CANTEEN__SECTION__KEY=value`` (values par
 as YAML scalars, list items by index: ``CANTEEN__DEVICES__0__PORT``), and secrets
 come from files (``password_file``, ``*_file``) so one config serves a fleet.
 
-Every number from DOMAIN.md lives here as a default, never as a constant in code.
+Every number from docs/DOMAIN.md lives here as a default, never as a constant in code.
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ class StoreConfig(Strict):
     group_commit_max: Count = Field(512, le=100_000, description="Most adds committed in one transaction.")
 
 
-# --- rules: every figure in DOMAIN.md ---------------------------------------------------
+# --- rules: every figure in docs/DOMAIN.md ---------------------------------------------------
 
 
 class MorningCheckRules(Strict):

@@ -1,6 +1,6 @@
 """Records as the platform sees them: the v1 envelope and each type's ``data``.
 
-PLATFORM.md defines the envelope; DOMAIN.md the ten provincial record types. We add
+docs/PLATFORM.md defines the envelope; docs/DOMAIN.md the ten provincial record types. We add
 ``meal_service``, ``vision_violation``, ``daily_ledger`` (documented extension) and
 the alarm envelope. Every ``data`` model is strict (unknown fields are errors) so the
 exported JSON Schemas are a contract the platform can validate against.
@@ -308,7 +308,7 @@ DataT = TypeVar("DataT", bound=BaseModel)
 
 
 class Envelope(BaseModel, Generic[DataT]):
-    """One record or alarm as published on the wire (PLATFORM.md, v1)."""
+    """One record or alarm as published on the wire (docs/PLATFORM.md, v1)."""
 
     model_config = ConfigDict(extra="forbid")
     id: str = Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

@@ -125,7 +125,7 @@ EXCLUDED_EARLIER = "excluded_earlier_today"  # a morning check after a failing o
 
 def settle(data: DataT, verdict: Verdict | None, findings: list[str]) -> DataT:
     """The data as its final verdict leaves it. A morning check that fails, or follows an
-    exclusion earlier the same day, makes the person unfit for duty (DOMAIN.md: they leave
+    exclusion earlier the same day, makes the person unfit for duty (docs/DOMAIN.md: they leave
     their post until a manager clears them, not a second thermometer reading)."""
     if isinstance(data, StaffHealthCheck) and data.fit_for_duty and (
             verdict == "fail" or EXCLUDED_EARLIER in findings):

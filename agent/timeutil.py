@@ -1,7 +1,7 @@
 """Time for records: aware local times, the clock's trust state, and UUIDv7 ids.
 
 Records carry RFC 3339 times with the canteen's offset (+08:00 for Asia/Shanghai)
-and say whether the clock was trusted when they were made (PLATFORM.md).
+and say whether the clock was trusted when they were made (docs/PLATFORM.md).
 """
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ def clock_synced() -> tuple[bool, str]:
 
     The kernel's adjtimex state first (true on any Linux, with or without systemd), then
     systemd-timedated's view, then the timesyncd marker file; an RTC that set the clock
-    at boot counts as trusted (PLATFORM.md: "no NTP, no RTC" is untrusted).
+    at boot counts as trusted (docs/PLATFORM.md: "no NTP, no RTC" is untrusted).
     Cheap enough to call once a minute, not per record.
     """
     override = os.environ.get("CANTEEN_CLOCK_SYNCED")

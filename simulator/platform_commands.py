@@ -1,4 +1,4 @@
-"""Platform commands as PLATFORM.md defines them, optionally Ed25519-signed.
+"""Platform commands as docs/PLATFORM.md defines them, optionally Ed25519-signed.
 
 A command names the agent it is for (``agent_id``) and is valid for a short time
 (``issued_at`` .. ``expires_at``); both are inside the signature, which covers the

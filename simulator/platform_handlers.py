@@ -1,6 +1,6 @@
 """What the platform does with each kind of message, inside one database transaction.
 
-Topics are ``<prefix>/<agent_id>/<rest>`` (PLATFORM.md). Records and alarms are
+Topics are ``<prefix>/<agent_id>/<rest>`` (docs/PLATFORM.md). Records and alarms are
 validated against the exported schemas and must name the agent and type their topic
 names; a valid one is stored once (by id) and acked whether it was new or a
 duplicate, since a duplicate means the agent did not get the earlier ack.

@@ -31,7 +31,7 @@ def test_builtin_profiles_load() -> None:
 
 
 def test_xy_md02_domain_frame_decodes_to_30_5_and_54_6() -> None:
-    """Request 01 04 00 01 00 02 20 0B, reply 01 04 04 01 31 02 22 2A CE (DOMAIN.md)."""
+    """Request 01 04 00 01 00 02 20 0B, reply 01 04 04 01 31 02 22 2A CE (docs/DOMAIN.md)."""
     block = plan_reads(load_profiles()["xy-md02"])[0]
     request = ReadInputRegistersRequest(address=block.address, count=block.count, dev_id=1)
     framer = FramerRTU(DecodePDU(False))

@@ -35,7 +35,7 @@ import sqlite_utils  # noqa: E402
 
 
 class Priority(IntEnum):
-    """Outbox classes, drained in this order (PLATFORM.md: alarms and health first)."""
+    """Outbox classes, drained in this order (docs/PLATFORM.md: alarms and health first)."""
 
     ALARM = 0
     HEALTH = 1

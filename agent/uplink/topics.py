@@ -1,4 +1,4 @@
-"""The MQTT topics the agent publishes on, relative to ``<root>`` (PLATFORM.md, v1).
+"""The MQTT topics the agent publishes on, relative to ``<root>`` (docs/PLATFORM.md, v1).
 
 The store queues items by what they are (kind and ref); only the uplink knows how
 that is spelled on the wire.

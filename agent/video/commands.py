@@ -2,7 +2,7 @@
 
 Arriving signed and checked (``agent.uplink.commands``), each is parsed against its
 argument model (unknown keys refused) and answered with a result or a CommandError
-that says why nothing happened. See PLATFORM-EXTENSIONS.md for the wire format.
+that says why nothing happened. See docs/PLATFORM.md for the wire format.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ The record carries ``attempt`` (1 for the day's first check of that person) and
 symptom or hand finding, an expired health certificate by default) records the person
 not fit for duty today (``fit_for_duty: false``; ``store.duty`` reads fitness back from
 the day's checks); a fever also raises a ``fever`` alarm for
-(staff, day). DOMAIN.md: staff with fever leave their post *until cleared*; clearing is
+(staff, day). docs/DOMAIN.md: staff with fever leave their post *until cleared*; clearing is
 a manager's decision, not a second thermometer reading. So a passing re-check the same
 day does not restore fitness: it is recorded with ``fit_for_duty: false`` and the
 finding ``excluded_earlier_today``, and the person is told to see the manager.

@@ -6,7 +6,6 @@ from __future__ import annotations
 import gettext
 import logging
 import re
-import sqlite3
 import time
 from datetime import datetime
 
@@ -21,7 +20,7 @@ from agent.console.station_feed import StationFeed
 from agent.console.uploads import UploadError, check_photo
 from agent.feedback import ConsoleOutput, Feedback, Message, Screen
 from agent.recorder import ClockMonitor, Recorder
-from agent.store import Store
+from agent.store import Store, StoreWriteError
 from drivers.readings import TemperatureReading
 from tests.conftest import REPO, TZ, make_config
 from tests.fixtures_serial_stations import WANG, ZHANG, Rig, station_config
@@ -179,7 +178,7 @@ def test_a_check_the_store_refused_says_not_saved_on_the_screen(tmp_path, mornin
     rig.feedback.add_output(feed)
 
     def refuse(*args: object, **kwargs: object) -> None:
-        raise sqlite3.OperationalError("database or disk is full")
+        raise StoreWriteError("database or disk is full")
 
     rig.recorder.record = refuse  # type: ignore[method-assign]
     rig.badge(ZHANG)
@@ -187,7 +186,7 @@ def test_a_check_the_store_refused_says_not_saved_on_the_screen(tmp_path, mornin
     rig.bus.drain()
     rig.close()
     state = feed.current("st-1")
-    assert (state.next_step, state.verdict, state.name) == ("not_saved", "fail", "张三")
+    assert (state.next_step, state.verdict) == ("not_saved", "fail")
     assert "未保存，请告知主管" in state.text
 
 

@@ -213,14 +213,8 @@ class MorningCheck(StationWorkflow):
             extra = [*extra, EXCLUDED_EARLIER]
         # The recorder judges it and settles fit_for_duty from the verdict; fitness for the
         # rest of the day is read back from these records (store.duty).
-        try:
-            saved = self.recorder.record(data, occurred_at=measured.at, source=self.source("thermometer"),
-                                         operator=staff.operator, extra_findings=extra)
-        except Exception:  # the store refused (disk full, I/O error): the person must know
-            self.say(f"{staff.name} 未保存，请告知主管 / not saved: tell the manager", level="error",
-                     screen=Screen("verdict", name=staff.name, verdict="fail", next_step="not_saved"),
-                     log_text=f"morning check not saved staff={staff.staff_id}")
-            raise
+        saved = self.recorder.record(data, occurred_at=measured.at, source=self.source("thermometer"),
+                                     operator=staff.operator, extra_findings=extra)
         if "fever" in saved.findings:
             self.recorder.raise_alarm(
                 "fever", {"staff_id": staff.staff_id, "day": day},

@@ -107,7 +107,8 @@ class StationWorkflow:
         except StoreWriteError as exc:
             self.recorder.note_storage_failure(exc)
             log.error("station write not saved station=%s error=%s", self.station.id, exc)
-            self.say(NOT_SAVED, level="error", log_text=f"not saved station={self.station.id}")
+            self.say(NOT_SAVED, level="error", log_text=f"not saved station={self.station.id}",
+                     screen=Screen("verdict", verdict="fail", next_step="not_saved"))
 
     def _route(self, reading: Reading) -> None:
         if isinstance(reading, BadgeScan):

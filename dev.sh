@@ -69,6 +69,14 @@ ensure_media() {
   if [ ${#want[@]} -gt 0 ]; then apt_install "${want[@]}"; fi
 }
 
+ensure_browser() {
+  # the console's tests and benchmark drive Debian's chromium (Playwright never downloads one)
+  local want=()
+  [ -x /usr/bin/chromium ] || want+=(chromium)
+  fc-list 2>/dev/null | grep -qiE 'wqy|noto sans cjk|source han' || want+=(fonts-wqy-microhei)
+  if [ ${#want[@]} -gt 0 ]; then apt_install "${want[@]}"; fi
+}
+
 ensure_venv() {
   local stamp="$VENV/.installed" want
   want=$(cat pyproject.toml | sha256sum | cut -d' ' -f1)
@@ -95,6 +103,7 @@ case "$cmd" in
     ;;
   test)
     setup
+    ensure_browser
     # The habits CI keeps: lint, types (strict on agent/ and drivers/), layer contracts;
     # any failure stops here, before the (longer) test suite.
     say "ruff check"; "$VENV/bin/ruff" check .
@@ -113,6 +122,7 @@ case "$cmd" in
       exit 0
     fi
     name=$1; shift
+    if [ "$name" = console ]; then ensure_browser; fi
     exec "$VENV/bin/python" -m "bench.$name" "$@"
     ;;
   setup)

@@ -32,7 +32,7 @@ from agent.uplink.handlers import core_handlers
 from agent.uplink.uplink import Uplink
 from agent.version import agent_version
 from agent.view import CameraFeed
-from agent.wiring import modbus, schedule, serial, uplink, video, vision
+from agent.wiring import console, modbus, schedule, serial, uplink, video, vision
 from agent.wiring.capability import BuildContext, Capability
 from agent.workflows.device_health import DeviceHealthWatch
 
@@ -76,8 +76,9 @@ class Agent:
         self.vision = vision.build(ctx)
         self.video_capability = video.build(ctx)
         self.schedule = schedule.build(ctx)
+        self.console = console.build(ctx)  # station screens and manager pages
         local: tuple[Capability, ...] = (self.serial, self.modbus, self.vision, self.video_capability,
-                                         self.schedule)
+                                         self.schedule, self.console)
         # Platform commands by name: the agent's own, then each capability's (vision: snapshot, live).
         self.command_handlers: dict[str, Handler] = core_handlers(self)
         for capability in local:

@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from agent import cli_doctor, cli_modbus, cli_schedule, cli_vision
+from agent import cli_console, cli_doctor, cli_modbus, cli_schedule, cli_vision
 from agent.alarm_texts import title as alarm_title
 from agent.cli_common import (
     DEFAULT_CONFIG,
@@ -240,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # The subcommands of the other modules, in help order (each adds its parser and ``fn``).
-SUBCOMMANDS = (cli_doctor.extend, cli_modbus.extend, cli_schedule.extend, cli_vision.extend)
+SUBCOMMANDS = (cli_doctor.extend, cli_modbus.extend, cli_schedule.extend, cli_vision.extend, cli_console.extend)
 
 
 def main(argv: list[str] | None = None) -> int:

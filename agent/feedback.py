@@ -4,11 +4,17 @@ A workflow calls ``feedback.say("张三 36.5 °C 合格 / OK", level="ok", stati
 log_text="morning check staff=S017 verdict=pass")``. Every configured output gets the
 message, in order:
 
-- ``ConsoleOutput``: one line with the local time on stdout (the person reads it);
+- ``ConsoleOutput``: one line with the local time on stdout, only when stdout is a
+  terminal (a person runs the agent by hand): under systemd stdout is the journal, and a
+  name beside a body temperature must never reach it;
 - ``LogOutput``: the agent's log. Health data (a temperature next to a name) must not
   reach the journal in clear, so the log gets ``log_text`` when given, and otherwise the
   text with every temperature masked (``**.* °C``);
-- later a screen or a buzzer: anything with ``show(message)``.
+- the station screens of the kitchen console (``agent.console.station_feed``), or a
+  buzzer: anything with ``show(message)``.
+
+A workflow may add a ``Screen``: the structured state a station screen lays out (who,
+the reading, the verdict, the next step), beside the text every output gets.
 
 ``say`` is synchronous on the dispatcher thread, so an output must return quickly: one
 that talks to slow hardware queues the message and works in its own thread. A failing
@@ -18,6 +24,7 @@ output is logged and skipped; the others still answer.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import threading
@@ -41,6 +48,23 @@ def mask_health(text: str) -> str:
     return _TEMPERATURE.sub("**.* °C", text)
 
 
+Phase = Literal["waiting", "identified", "verdict"]
+Verdict = Literal["pass", "warn", "fail"]
+# What the person must do now; a screen shows it in words (agent.console.i18n catalog).
+NextStep = Literal["recheck", "leave_post", "see_manager", "not_saved", "badge_again"]
+
+
+@dataclass(frozen=True, slots=True)
+class Screen:
+    """A station's state for its screen: waiting for a badge → a person → the verdict."""
+
+    phase: Phase
+    name: str | None = None  # the current person only: a screen keeps no history
+    reading: str | None = None  # "36.5 °C", "131 g"
+    verdict: Verdict | None = None
+    next_step: NextStep | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     text: str  # what the person sees
@@ -48,12 +72,21 @@ class Message:
     station: str | None
     at: datetime
     log_text: str  # what may be written to a log (no health data in clear)
+    screen: Screen | None = None
 
 
 class FeedbackOutput(Protocol):
     name: str
 
     def show(self, message: Message) -> None: ...
+
+
+def stdout_is_a_person() -> bool:
+    """stdout is a terminal and not systemd's journal (which sets JOURNAL_STREAM)."""
+    try:
+        return sys.stdout.isatty() and not os.environ.get("JOURNAL_STREAM")
+    except (AttributeError, ValueError):  # closed or replaced stdout
+        return False
 
 
 class ConsoleOutput:
@@ -126,17 +159,21 @@ class Feedback:
 
     @classmethod
     def default(cls, now: Callable[[], datetime]) -> Feedback:
-        return cls([ConsoleOutput(), LogOutput()], now)
+        """The log always; stdout only for a person at a terminal (never the journal)."""
+        outputs: list[FeedbackOutput] = [LogOutput()]
+        if stdout_is_a_person():
+            outputs.insert(0, ConsoleOutput())
+        return cls(outputs, now)
 
     def add_output(self, output: FeedbackOutput) -> None:
         self.outputs.append(output)
 
     def say(self, text: str, *, level: Level = "info", station: str | None = None,
-            log_text: str | None = None) -> Message:
+            log_text: str | None = None, screen: Screen | None = None) -> Message:
         if level not in LEVELS:
             raise ValueError(f"unknown feedback level {level!r}")
         message = Message(text=text, level=level, station=station, at=self._now(),
-                          log_text=mask_health(log_text if log_text is not None else text))
+                          log_text=mask_health(log_text if log_text is not None else text), screen=screen)
         for output in self.outputs:
             try:
                 output.show(message)

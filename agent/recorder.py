@@ -8,6 +8,8 @@ feedback "saved" shown to a person is true.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
 import time
@@ -24,6 +26,7 @@ from agent.records import (
     Envelope,
     MediaRef,
     Operator,
+    Rectification,
     Severity,
     Source,
     _Data,
@@ -51,6 +54,15 @@ class Recorded(Generic[DataT]):
     verdict: str | None
     findings: tuple[str, ...]
     data: DataT  # as stored: settled by its verdict (e.g. ``fit_for_duty``)
+
+
+@dataclass(frozen=True, slots=True)
+class Photo:
+    """A checked image a person attached (a corrective action, a checklist item)."""
+
+    content: bytes
+    content_type: str  # image/jpeg or image/png
+    suffix: str  # .jpg / .png
 
 
 class ClockMonitor:
@@ -183,6 +195,43 @@ class Recorder:
         if saved:
             log.info("alarm cleared kind=%s subject=%s id=%s", kind, _subject_text(subject), saved.id)
         return saved
+
+
+    def resolve_alarm(self, raised_id: str, action_text: str, resolved_by: str, *,
+                      restore_fitness: bool = False, photo: Photo | None = None) -> Recorded[Rectification]:
+        """A person resolved an alarm: the ``rectification`` record (整改) linked to its raise,
+        then the alarm cleared. For a fever, ``restore_fitness`` puts the person back on duty
+        for that day (the reason is the action text): ``store.duty`` reads it from this record.
+        Raises LookupError when no such alarm is open (already resolved, or never raised)."""
+        row = self.store.alarm_by_raise(raised_id)
+        if row is None or row["state"] != "raised":
+            raise LookupError(f"no open alarm {raised_id}")
+        subject = json.loads(row["subject"])
+        fever = row["kind"] == "fever"
+        data = Rectification(alarm_id=raised_id, alarm_kind=row["kind"], subject=subject,
+                             action_text=action_text, resolved_by=resolved_by,
+                             restores_fitness=restore_fitness if fever else None)
+        saved = self.record_with_photo(data, photo)
+        self.clear_alarm(row["kind"], subject, f"resolved: rectification {saved.id}")
+        log.info("alarm resolved kind=%s alarm=%s rectification=%s by=%s restores_fitness=%s",
+                 row["kind"], raised_id, saved.id, resolved_by, data.restores_fitness)
+        return saved
+
+    def record_with_photo(self, data: DataT, photo: Photo | None, *, operator: Operator | None = None,
+                          source: Source | None = None) -> Recorded[DataT]:
+        """``record`` with an optional photo: the media is stored first, linked to the
+        record's id, so a record never names missing media."""
+        if photo is None:
+            return self.record(data, operator=operator, source=source)
+        ref = MediaRef(id=uuid7(), content_type=photo.content_type, bytes=len(photo.content),
+                       sha256=hashlib.sha256(photo.content).hexdigest(), role="photo")
+        draft, settled = self._judged_draft(data, media=[ref], operator=operator, source=source)
+        self.store.add_media(ref.id, photo.content, photo.content_type, record_id=draft.id, role="photo",
+                             created_at=draft.envelope["recorded_at"], suffix=photo.suffix)
+        saved = self.store.add_record(draft)
+        log.info("record saved type=%s id=%s seq=%d verdict=%s media=1", saved.type, saved.id, saved.seq,
+                 saved.verdict)
+        return Recorded(saved.id, saved.seq, saved.payload, saved.type, saved.verdict, saved.findings, settled)
 
 
 def alarm_key(kind: str, subject: dict[str, str]) -> str:

@@ -1,9 +1,9 @@
 """Records as the platform sees them: the v1 envelope and each type's ``data``.
 
 docs/PLATFORM.md defines the envelope; docs/DOMAIN.md the ten provincial record types. We add
-``meal_service``, ``vision_violation``, ``daily_ledger`` (documented extension) and
-the alarm envelope. Every ``data`` model is strict (unknown fields are errors) so the
-exported JSON Schemas are a contract the platform can validate against.
+``meal_service``, ``vision_violation``, the documented extensions ``daily_ledger``,
+``rectification``, ``waste_disposal`` and ``sample_discard``, and the alarm envelope.
+Every ``data`` model is strict (unknown fields are errors) so the exported JSON Schemas are a contract the platform can validate against.
 """
 
 from __future__ import annotations
@@ -233,6 +233,31 @@ class DailyLedger(_Data):
                                                    "day had ended (a clock set ahead); that one is void")
 
 
+class Rectification(_Data):
+    """Extension type 整改: the corrective action that resolved an alarm (docs/PLATFORM.md)."""
+
+    record_type: ClassVar[str] = "rectification"
+    alarm_id: str = Field(description="id of the alarm envelope (its raise) this resolves")
+    alarm_kind: str = Field(description="kind of that alarm, e.g. fever, cold_chain_high")
+    subject: dict[str, str] = Field(description="the alarm's subject (staff_id / device_id / meal ...)")
+    action_text: str = Field(min_length=1, max_length=2000, description="what was done about it")
+    resolved_by: str = Field(min_length=1, description="console user name of the manager")
+    restores_fitness: bool | None = Field(
+        None, description="fever: the manager restores the person's fitness for duty today (reason in action_text)")
+
+
+class WasteDisposal(_Data):
+    """Extension type 餐厨废弃物处置: kitchen waste or used oil handed to a licensed collector."""
+
+    record_type: ClassVar[str] = "waste_disposal"
+    kind: Literal["kitchen_waste", "waste_oil", "other"] = Field(description="餐厨垃圾, 废弃油脂, other")
+    kg: float = Field(gt=0, le=5000, description="weight handed over")
+    weight_source: Literal["typed", "scale"] = "typed"
+    collector: str = Field(min_length=1, max_length=200, description="the licensed collecting company")
+    receipt_no: str | None = Field(None, max_length=100, description="the collector's receipt (联单) number")
+    recorded_by: str | None = Field(None, description="console user name")
+
+
 AlarmState = Literal["raised", "cleared"]
 Severity = Literal["critical", "major", "minor", "info"]
 
@@ -256,7 +281,8 @@ RECORD_TYPES: dict[str, type[_Data]] = {
     for cls in (
         RoutineDailyCheck, StaffHealthCheck, FoodSample, LeaderMeal, ThermalDisinfection,
         PremisesDisinfection, IngredientPurchase, AdditiveUsage, StaffTraining,
-        SuperiorInspection, MealService, SampleDiscard, VisionViolation, DailyLedger, AlarmData,
+        SuperiorInspection, MealService, SampleDiscard, VisionViolation, DailyLedger, Rectification, WasteDisposal,
+        AlarmData,
     )
 }
 

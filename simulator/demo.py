@@ -100,6 +100,7 @@ def effective_config(template: Path, run_dir: Path, *, broker_port: int, gateway
         data["video"]["cameras"][0]["url"] = rtsp_url
     else:
         data.pop("video", None)
+    data.setdefault("console", {})["port"] = 0  # any free port: two demos (or a real agent) side by side
     path = run_dir / "agent.yaml"
     path.write_text("# written by canteen-sim demo from config/demo.yaml\n"
                     + yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -207,6 +208,16 @@ class Rig:
         self.agent = agent
         agent.start()
         self._started("agent", agent.stop)
+        self._print_console_urls(agent)
+
+    def _print_console_urls(self, agent: Agent) -> None:
+        console = agent.console.server
+        if console is None or not console.started.wait(10):
+            return
+        base = f"http://127.0.0.1:{console.port}"
+        stations = " ".join(f"{base}/station/{s.id}" for s in agent.config.stations)
+        self.print(f"console: stations {stations}")
+        self.print(f"console: manager {base}/login  (canteen-agent user add NAME --role manager)")
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Every device answering, the camera delivering, the uplink connected."""

@@ -7,15 +7,18 @@ play at ``busy_speed`` so every curve is polled every ~30-60 simulated seconds; 
 hours are jumped over (``--fast``) or run at ten times ``busy_speed``.
 
     06:20  a delivery of rice is received and weighed
-    06:30  morning check of the roster: 王五 has a fever (alarm), re-checked 10 min later
+    06:30  morning check of the roster: 王五 has a fever (alarm), re-checked 10 min later;
+           the manager resolves the alarm at the kitchen console (rectification, fit again)
     07:10  breakfast samples, 07:20 the headmaster's meal check-in
-    08:31  the manager registers breakfast served; 08:40 cabinet-1 disinfects the tableware
+    08:31  the manager registers breakfast served; 08:40 cabinet-1 disinfects the tableware;
+           09:12 the routine daily check at the console (one item failed)
     11:35  the kitchen camera sees a cook take the mask off (violation, snapshot and clip)
     11:40  the broker goes down; lunch samples (红烧肉 underweight, then topped up) and two
            leaders' check-ins pile up in the outbox; the broker comes back and it drains
     13:10  cabinet-1 passes, cabinet-2 is cut short (failed cycle, alarm)
     14:00  the sample fridge's compressor dies: cold-chain alarm; repaired at 15:00, cleared
-    17:10  dinner samples and check-in; 18:40 both cabinets pass; UV and ozone runs
+    17:10  dinner samples and check-in; 18:40 both cabinets pass; UV and ozone runs;
+           19:30 a waste disposal entered at the console
     23:55  the daily ledger
 """
 
@@ -32,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from agent.cli_schedule import CLI_SOURCE
 from agent.records import MealService, Operator
+from simulator.demo_console import ConsoleManager
 from simulator.demo_kitchen import DemoClock, KitchenCamera, SerialKit, seconds_of
 from simulator.modbus_physics import (
     CabinetCycle,
@@ -163,6 +167,7 @@ class DayScript:
         self.jump_idle = jump_idle
         self.outage_s = outage_s
         self.vision_thread: threading.Thread | None = None
+        self.manager: ConsoleManager | None = None  # the manager at the kitchen console
 
     # --- time ------------------------------------------------------------------------------
 
@@ -268,6 +273,25 @@ class DayScript:
         self.rig.event(self.said("rc-1", "验收", mark))
         self.kit.scale_rc.clear()
 
+    def console_manager(self) -> ConsoleManager:
+        """The manager logs in to the kitchen console (once)."""
+        if self.manager is None:
+            self.manager = ConsoleManager.create(self.rig.agent, "M001", "demo-manager-pass")
+        return self.manager
+
+    def resolve_fever(self) -> None:
+        self.console_manager().resolve("fever", "复测正常，无其他症状，经主管确认今日恢复上岗", restore_fitness=True)
+        self.rig.event("manager (console): fever alarm resolved, fitness restored after the re-check")
+
+    def routine_daily_check(self) -> None:
+        items = len(self.rig.config.console.daily_check_items)
+        self.console_manager().daily_check(items, failed={items - 1: "后门垃圾桶未加盖，已整改"})
+        self.rig.event("manager (console): routine daily check, 1 item failed")
+
+    def waste_disposal(self) -> None:
+        self.console_manager().waste("kitchen_waste", 46.5, "城市餐厨垃圾收运公司", "RC-0001")
+        self.rig.event("manager (console): 46.5 kg kitchen waste handed to the collector")
+
     def register_meal(self, meal: str) -> None:
         """The manager registers the meal served (what ``canteen-agent meal`` writes)."""
         dishes = [d.name for d in self.rig.config.site.menu if meal in d.meals]
@@ -327,6 +351,7 @@ class DayScript:
             rig.event(self.morning_check(staff, celsius, answer))
         self.step(600)
         rig.event(self.morning_check(*FEVER_RECHECK, None))
+        self.resolve_fever()
 
         self.begin("breakfast", "07:10")
         self.samples("breakfast")
@@ -337,6 +362,7 @@ class DayScript:
 
         self.begin("tableware (breakfast)", "08:35")
         self.run_to("09:12", self.busy_speed)
+        self.routine_daily_check()
 
         self.begin("lunch prep", "11:35")
         self.start_mask_episode()
@@ -370,6 +396,7 @@ class DayScript:
 
         self.begin("tableware (dinner), UV, ozone", "18:35")
         self.run_to("19:30", self.busy_speed)
+        self.waste_disposal()
 
         self.begin("day end", "23:55")
         self.fetch_video()

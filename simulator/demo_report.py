@@ -201,4 +201,9 @@ def scenario_checks(agent_db: Path) -> list[Check]:
               f"{len(violations)} violation(s), media {[len(v.get('media') or []) for v in violations]}"),
         Check("meals served registered by the manager", len(of("meal_service")) == 3, f"{len(of('meal_service'))}"),
         Check("the day's ledger", len(of("daily_ledger")) == 1, f"{len(of('daily_ledger'))}"),
+        Check("at the console: a routine daily check, a resolved alarm (rectification), a waste disposal",
+              len(of("routine_daily_check")) == 1 and len(of("rectification")) == 1
+              and "cleared" in states("fever") and len(of("waste_disposal")) == 1,
+              f"{len(of('routine_daily_check'))} daily check, {len(of('rectification'))} rectification, "
+              f"{len(of('waste_disposal'))} waste disposal"),
     ]

@@ -25,6 +25,7 @@ def make_config(tmp_path: Path, **sections) -> AgentConfig:
     data = {
         "identity": {"agent_id": "test-agent", "school_id": "5101040042", "canteen_id": "k1"},
         "store": {"path": str(tmp_path / "agent.db"), "media_dir": str(tmp_path / "media")},
+        "console": {"enabled": False},  # tests that want the console's HTTP server ask for it
     }
     data.update(sections)
     return AgentConfig.model_validate(data)

@@ -102,7 +102,12 @@ def test_the_day_shows_every_kind_it_promises(demo_run) -> None:
         return [r for r in records if r["type"] == record_type]
 
     alarms = [(a["data"]["kind"], a["data"]["state"]) for a in of("alarm")]
-    assert ("fever", "raised") in alarms
+    assert ("fever", "raised") in alarms and ("fever", "cleared") in alarms  # resolved at the console
+    [fix] = of("rectification")
+    assert fix["data"]["alarm_kind"] == "fever" and fix["data"]["restores_fitness"] is True
+    [daily] = of("routine_daily_check")
+    assert daily["verdict"] == "fail" and sum(not i["ok"] for i in daily["data"]["items"]) == 1
+    assert [w["data"]["kg"] for w in of("waste_disposal")] == [46.5]
     assert ("cold_chain_high", "raised") in alarms and ("cold_chain_high", "cleared") in alarms
     assert ("no_mask", "raised") in alarms
     no_mask = next(a for a in of("alarm") if a["data"]["kind"] == "no_mask" and a["data"]["state"] == "raised")

@@ -25,6 +25,7 @@ from agent.records import (
     MealService,
     Operator,
     PremisesDisinfection,
+    Rectification,
     RoutineDailyCheck,
     SampleDiscard,
     Source,
@@ -33,6 +34,7 @@ from agent.records import (
     SuperiorInspection,
     ThermalDisinfection,
     VisionViolation,
+    WasteDisposal,
     parse_envelope,
 )
 from agent.rules import judge
@@ -69,6 +71,10 @@ def samples() -> list:
         VisionViolation(camera_id="cam-1", kind="no_mask", started_at=T0, seen_s=6.0, track_id=3,
                         confidence=0.93),
         DailyLedger(day=date(2026, 11, 30), lines=[LedgerLine(record_type="food_sample", count=9, passed=9)]),
+        Rectification(alarm_id="0192f1e2-0000-7000-8000-000000000001", alarm_kind="fever",
+                      subject={"staff_id": "S017", "day": "2026-11-30"}, action_text="复测正常，医生证明",
+                      resolved_by="boss", restores_fitness=True),
+        WasteDisposal(kind="kitchen_waste", kg=42.5, collector="成都环卫", receipt_no="CD-20261130-17"),
         AlarmData(kind="cold_chain_high", state="raised", severity="major",
                   subject={"device_id": "fridge-2"}, message="fridge-2 at 11.2 °C for 25 min"),
     ]

@@ -44,8 +44,15 @@ class Queries:
     def duty(self, day: str, staff_id: str) -> Duty | None:
         """Fitness for duty, derived from the day's ``staff_health_check`` records (the one
         source of truth): unfit once any check that day found the person unfit, decided by
-        the latest failing check; else fit, decided by the latest check. None: no check."""
+        the latest failing check; else fit, decided by the latest check. None: no check.
+        A ``rectification`` restoring fitness that day (a manager's decision after a fever)
+        makes the person fit again; checks after it count as usual."""
         checks = self.records_of_day("staff_health_check", day, staff_id)
+        restored = self._fitness_restored(day, staff_id)
+        if restored is not None:  # a manager's rectification: only later checks count
+            checks = [c for c in checks if c["seq"] > restored["seq"]]
+            if not checks:
+                return Duty(day=day, staff_id=staff_id, fit=True, reason="rectification", record_id=restored["id"])
         if not checks:
             return None
         fit = all(c["data"].get("fit_for_duty", True) for c in checks)
@@ -57,6 +64,16 @@ class Queries:
             deciding = failed[-1]
             reason = ",".join(deciding.get("findings", []))
         return Duty(day=day, staff_id=staff_id, fit=fit, reason=reason, record_id=deciding["id"])
+
+    def _fitness_restored(self, day: str, staff_id: str) -> dict[str, Any] | None:
+        """The latest rectification that restored this person's fitness for ``day``."""
+        rows = self.query(
+            "SELECT payload FROM records WHERE type = 'rectification'"
+            " AND json_extract(payload, '$.data.subject.staff_id') = ?"
+            " AND json_extract(payload, '$.data.subject.day') = ?"
+            " AND json_extract(payload, '$.data.restores_fitness') = 1 ORDER BY seq DESC LIMIT 1",
+            (staff_id, day))
+        return json.loads(rows[0][0]) if rows else None
 
     # --- alarms ----------------------------------------------------------------------
 

@@ -34,6 +34,8 @@ from agent.store.writer import (
 )
 
 log = logging.getLogger("agent.store")
+_ACK_PREFIX = "alarm_ack:"
+_USER_PREFIX = "console_user:"
 
 T = TypeVar("T")
 
@@ -150,6 +152,25 @@ class Store(Queries):
 
     def alarm_is_open(self, key: str) -> bool:
         return bool(self.query("SELECT 1 FROM alarms WHERE key=? AND state='raised'", (key,)))
+
+    def alarm_by_raise(self, raised_id: str) -> sqlite3.Row | None:
+        """The alarm whose raise envelope has this id (open or cleared)."""
+        rows = self.query("SELECT * FROM alarms WHERE raised_id=?", (raised_id,))
+        return rows[0] if rows else None
+
+    def recent_alarms(self, limit: int = 200) -> list[sqlite3.Row]:
+        """The latest state of each alarm key, newest raise first."""
+        return self.query("SELECT * FROM alarms ORDER BY raised_at DESC LIMIT ?", (int(limit),))
+
+    def acknowledge_alarm(self, raised_id: str, by: str, at: str) -> bool:
+        """Note that a person has seen an open alarm (local state: v1 alarms are raised or
+        cleared); False when it was acknowledged before."""
+        return self.kv_set_if_absent(_ACK_PREFIX + raised_id, {"by": by, "at": at}, at)
+
+    def alarm_acknowledgements(self) -> dict[str, dict[str, Any]]:
+        """raised_id -> {"by", "at"} for every acknowledged alarm."""
+        rows = self.query("SELECT key, value FROM kv WHERE key GLOB ?", (_ACK_PREFIX + "*",))
+        return {r[0][len(_ACK_PREFIX):]: json.loads(r[1]) for r in rows}
 
     # --- telemetry -------------------------------------------------------------------
 
@@ -332,6 +353,20 @@ class Store(Queries):
         return self.write(lambda conn: conn.execute(
             "INSERT OR IGNORE INTO kv(key, value, updated_at) VALUES (?,?,?)",
             (key, text, at or _utcnow())).rowcount == 1)
+
+    # --- console accounts ---------------------------------------------------------------
+
+    def save_console_user(self, user: dict[str, Any], at: str | None = None) -> None:
+        """Create or replace a console account (name, role, password hash; never a password)."""
+        self.kv_set(_USER_PREFIX + user["name"], user, at)
+
+    def console_user(self, name: str) -> dict[str, Any] | None:
+        user = self.kv_get(_USER_PREFIX + name)
+        return user if isinstance(user, dict) else None
+
+    def console_users(self) -> list[dict[str, Any]]:
+        rows = self.query("SELECT value FROM kv WHERE key GLOB ? ORDER BY key", (_USER_PREFIX + "*",))
+        return [json.loads(r[0]) for r in rows]
 
     # --- listing ---------------------------------------------------------------------
 

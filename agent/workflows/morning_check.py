@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from agent.feedback import Level
+from agent.feedback import Level, NextStep, Screen, Verdict
 from agent.recorder import Recorded
 from agent.records import StaffHealthCheck
 from agent.rules import EXCLUDED_EARLIER
@@ -131,7 +131,8 @@ class MorningCheck(StationWorkflow):
         self.session = Session(staff, scan.at, scan.at + window)
         prompt = "请测温并输入症状/手部检查（0=无） / measure, then answers" if self.station.keypad \
             else "请测温 / measure temperature"
-        self.say(f"{staff.name} {prompt}", log_text=f"morning check started staff={staff.staff_id}")
+        self.say(f"{staff.name} {prompt}", log_text=f"morning check started staff={staff.staff_id}",
+                 screen=Screen("identified", name=staff.name))
 
     def on_temperature(self, reading: TemperatureReading) -> None:
         session = self.session
@@ -173,7 +174,8 @@ class MorningCheck(StationWorkflow):
             self._write(session, ["answers_missing"])
             return
         self.say(f"{session.staff.name} 未测到体温，请重新刷卡 / no temperature in time", level="warn",
-                 log_text=f"morning check timed out staff={session.staff.staff_id}")
+                 log_text=f"morning check timed out staff={session.staff.staff_id}",
+                 screen=Screen("verdict", name=session.staff.name, next_step="badge_again"))
 
     # --- the record ------------------------------------------------------------------
 
@@ -240,10 +242,26 @@ class MorningCheck(StationWorkflow):
             level, status = "ok", "合格 / OK"
         else:
             level, status = "warn", "注意"
-        words = [staff.name, f"{data.temperature_c:.1f} °C", status, *(["；".join(parts)] if parts else [])]
-        self.say(" ".join(words), level=level,
+        reading = f"{data.temperature_c:.1f} °C"
+        words = [staff.name, reading, status, *(["；".join(parts)] if parts else [])]
+        verdict: Verdict = "fail" if level == "error" else "pass" if level == "ok" else "warn"
+        screen = Screen("verdict", name=staff.name, reading=reading, verdict=verdict,
+                        next_step=_next_step(data, findings))
+        self.say(" ".join(words), level=level, screen=screen,
                  log_text=f"morning check staff={staff.staff_id} attempt={data.attempt} "
                           f"fit={data.fit_for_duty} findings={','.join(findings) or '-'}")
+
+
+def _next_step(data: StaffHealthCheck, findings: list[str]) -> NextStep | None:
+    """A first fever: measure again in 10 minutes; off duty earlier today: the manager
+    decides; any other exclusion: leave the post and tell the manager."""
+    if data.fit_for_duty:
+        return None
+    if "excluded_earlier_today" in findings:
+        return "see_manager"
+    if "fever" in findings and data.attempt == 1:
+        return "recheck"
+    return "leave_post"
 
 
 def _finding_text(finding: str) -> str:

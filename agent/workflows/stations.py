@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 
 from agent.config import AgentConfig, StationConfig
-from agent.feedback import Feedback, Level
+from agent.feedback import Feedback, Level, Screen
 from agent.recorder import Recorder
 from agent.records import Operator, Source
 from agent.store import StoreWriteError
@@ -107,7 +107,8 @@ class StationWorkflow:
         except StoreWriteError as exc:
             self.recorder.note_storage_failure(exc)
             log.error("station write not saved station=%s error=%s", self.station.id, exc)
-            self.say(NOT_SAVED, level="error", log_text=f"not saved station={self.station.id}")
+            self.say(NOT_SAVED, level="error", log_text=f"not saved station={self.station.id}",
+                     screen=Screen("verdict", verdict="fail", next_step="not_saved"))
 
     def _route(self, reading: Reading) -> None:
         if isinstance(reading, BadgeScan):
@@ -167,8 +168,9 @@ class StationWorkflow:
         """When a session idle since ``at`` ends."""
         return at + timedelta(seconds=self.station.session_timeout_s)
 
-    def say(self, text: str, *, level: Level = "info", log_text: str | None = None) -> None:
-        self.feedback.say(text, level=level, station=self.station.id, log_text=log_text)
+    def say(self, text: str, *, level: Level = "info", log_text: str | None = None,
+            screen: Screen | None = None) -> None:
+        self.feedback.say(text, level=level, station=self.station.id, log_text=log_text, screen=screen)
 
     def identify(self, scan: BadgeScan) -> Staff | None:
         """The person on the roster for this card; unknown cards are answered here."""

@@ -1,0 +1,84 @@
+"""Station screens: ``/station/<id>`` and its live feed (server-sent events).
+
+The page is static; ``/station/<id>/events`` sends the station's state at once and then
+every change (``StationFeed``), with a comment line every ``KEEPALIVE_S`` so a proxy or
+a dropped Wi-Fi is noticed. EventSource reconnects by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from agent.console.i18n import zh
+from agent.console.station_feed import StationState
+from agent.console.web import console, page
+
+KEEPALIVE_S = 15.0
+KINDS = {"morning_check": "Morning check", "food_sample": "Food samples", "receiving": "Receiving",
+         "additive": "Additives", "checkin": "Check-in"}
+# what the page's script writes, in both languages (the catalog's zh_CN, the English id)
+WORDS = {
+    "pass": "Pass", "fail": "Fail", "warn": "Check",
+    "recheck": "Re-check in 10 min", "leave_post": "Leave your post and tell the manager",
+    "not_saved": "Not saved: tell the manager", "see_manager": "See the manager before work",
+    "badge_again": "Badge again",
+}
+
+
+def _station(request: Request) -> str:
+    station_id = request.path_params["station_id"]
+    if station_id not in console(request).feed.station_ids:
+        raise HTTPException(404, f"no station {station_id!r}")
+    return str(station_id)
+
+
+async def station_page(request: Request) -> Response:
+    station_id = _station(request)
+    station = next(s for s in console(request).config.stations if s.id == station_id)
+    words = {key: [zh(text), text] for key, text in WORDS.items()}
+    return page(request, "station.html", station=station, kinds=KINDS, words=words)
+
+
+async def station_state(request: Request) -> Response:
+    return JSONResponse(console(request).feed.current(_station(request)).as_json())
+
+
+async def station_events(request: Request) -> Response:
+    station_id = _station(request)
+    feed = console(request).feed
+    stopping: asyncio.Event = request.app.state.stopping
+    watcher = feed.watch(station_id)
+
+    async def stream() -> AsyncIterator[str]:
+        try:
+            yield _event(feed.current(station_id))
+            while not stopping.is_set():
+                try:
+                    state = await asyncio.wait_for(watcher.queue.get(), KEEPALIVE_S)
+                except TimeoutError:
+                    yield ": keepalive\n\n"
+                    continue
+                yield _event(state)
+        finally:
+            feed.unwatch(station_id, watcher)
+
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+
+def _event(state: StationState) -> str:
+    return f"id: {state.seq}\nevent: state\ndata: {json.dumps(state.as_json(), ensure_ascii=False)}\n\n"
+
+
+ROUTES = [
+    Route("/station/{station_id}", station_page),
+    Route("/station/{station_id}/state", station_state),
+    Route("/station/{station_id}/events", station_events),
+]

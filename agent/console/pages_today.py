@@ -1,0 +1,96 @@
+"""The manager's "today": done / due / overdue, from the same computation as
+``canteen-agent today`` and the reminder jobs (``agent.schedule.today.today_view``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from agent.console.web import console, page, user_session
+from agent.schedule.due import DueItem, meal_label
+from agent.schedule.today import TodayView, today_view
+from agent.store import Store
+
+DUTY = {"morning_check": "Morning check", "samples": "Food samples", "leader_meal": "Leader's meal",
+        "disinfection": "Tableware disinfection", "uv_run": "UV / ozone", "sample_discard": "Discard samples"}
+STATE = {"done": "Done", "overdue": "Overdue", "missing": "To come"}
+OUTCOME = {"off_duty": "Failed: off duty today", "restored": "Failed: fit again after rectification",
+           "failed": "Failed"}
+
+
+@dataclass(frozen=True)
+class Row:
+    duty: str  # English message id (DUTY)
+    label: str
+    state: str  # done | overdue | missing
+    when: str
+    detail: str
+    outcome: str | None = None  # English message id: a done duty that failed says so
+
+
+def _outcomes(view: TodayView, store: Store) -> dict[str, str]:
+    """staff_id -> what the day's checks came to, when one failed: a later passing re-check
+    does not hide a fever; the manager's rectification (fitness restored) is shown too."""
+    found: dict[str, str] = {}
+    day = view.facts.day.isoformat()
+    for record in view.facts.of("staff_health_check"):
+        staff_id = record["data"]["staff_id"]
+        if record.get("verdict") == "fail" and staff_id not in found:
+            duty = store.duty(day, staff_id)
+            restored = duty is not None and duty["fit"] and duty["reason"] == "rectification"
+            found[staff_id] = OUTCOME["restored" if restored else "off_duty"]
+    return found
+
+
+def _row(item: DueItem, tz: object, outcomes: dict[str, str]) -> Row:
+    label = meal_label(item.meal) if item.meal and item.duty != "sample_discard" else item.label
+    if item.is_done:
+        when = f"{item.done_at.astimezone(tz):%H:%M}" if item.done_at else ""  # type: ignore[arg-type]
+    else:
+        when = f"{item.deadline.astimezone(tz):%H:%M}"  # type: ignore[arg-type]
+    outcome = outcomes.get(item.subject.get("staff_id", "")) if item.duty == "morning_check" else None
+    if outcome is None and item.is_done and "fail" in item.detail:
+        outcome = OUTCOME["failed"]
+    return Row(DUTY.get(item.duty, item.duty), label, item.state, when, item.detail, outcome)
+
+
+def _as_of(request: Request) -> tuple[datetime, bool] | None:
+    """(the moment to show, is it today); a past ``?day=`` shows its end; None if absurd."""
+    ctx = console(request)
+    now = ctx.local(ctx.now())
+    wanted = request.query_params.get("day")
+    if not wanted or wanted == now.date().isoformat():
+        return now, True
+    try:
+        day = date.fromisoformat(wanted)
+    except ValueError:
+        return None
+    if day > now.date():
+        return None
+    return datetime.combine(day, time(23, 59, 59), tzinfo=ctx.config.identity.tz), False
+
+
+async def today(request: Request) -> Response:
+    user_session(request)
+    ctx = console(request)
+    moment = _as_of(request)
+    if moment is None:
+        return page(request, "today.html", status=400, error="The day is written YYYY-MM-DD, today or before",
+                    rows=[], counts={s: 0 for s in STATE}, total=0, states=STATE, expiry=[], open_alarms=0,
+                    day="", is_today=True, as_of="")
+    as_of, is_today = moment
+    view = today_view(ctx.store, ctx.config, as_of)
+    tz = ctx.config.identity.tz
+    outcomes = _outcomes(view, ctx.store)
+    rows = [_row(i, tz, outcomes) for i in view.items]
+    counts = {s: sum(1 for r in rows if r.state == s) for s in STATE}
+    return page(request, "today.html", day=view.facts.day.isoformat(), is_today=is_today,
+                as_of=f"{as_of:%H:%M}", rows=rows, counts=counts, total=len(rows), states=STATE,
+                expiry=view.expiry, open_alarms=view.open_alarms)
+
+
+ROUTES = [Route("/manager/today", today)]

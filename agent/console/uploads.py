@@ -1,0 +1,41 @@
+"""Photos people attach (a corrective action, a checklist): capped in size, and checked to
+be a real JPEG or PNG by decoding it, so a renamed file or a truncated one is refused."""
+
+from __future__ import annotations
+
+from starlette.datastructures import UploadFile
+
+from agent.recorder import Photo
+
+KINDS = {b"\xff\xd8\xff": ("image/jpeg", ".jpg"), b"\x89PNG\r\n\x1a\n": ("image/png", ".png")}
+
+
+class UploadError(ValueError):
+    """The upload is refused; the message (a catalog id) says why, on the page."""
+
+
+async def read_photo(upload: object, max_bytes: int) -> Photo | None:
+    """The checked photo of a form field; None when no file was chosen."""
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return None
+    content = await upload.read(max_bytes + 1)
+    if not content:
+        return None
+    if len(content) > max_bytes:
+        raise UploadError("The photo is too large")
+    return check_photo(content)
+
+
+def check_photo(content: bytes) -> Photo:
+    kind = next((k for magic, k in KINDS.items() if content.startswith(magic)), None)
+    if kind is None or not _decodes(content):
+        raise UploadError("The photo must be a JPEG or PNG image")
+    return Photo(content, *kind)
+
+
+def _decodes(content: bytes) -> bool:
+    import cv2  # late: only a photo upload needs it
+    import numpy as np
+
+    image = cv2.imdecode(np.frombuffer(content, np.uint8), cv2.IMREAD_UNCHANGED)
+    return image is not None and image.size > 0

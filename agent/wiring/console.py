@@ -1,0 +1,37 @@
+"""Console capability: the station screens and manager pages (``agent.console``).
+
+The station screens are one more output (``StationFeed``) on the feedback the station
+workflows already answer through; the server is one supervised component, so a console
+that fails (a port in use) is retried and stops nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from agent.wiring.capability import BuildContext, Capability
+
+if TYPE_CHECKING:
+    from agent.console.app import ConsoleComponent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConsoleCapability(Capability):
+    server: ConsoleComponent | None  # None: console.enabled is false
+
+
+def build(ctx: BuildContext) -> ConsoleCapability:
+    config = ctx.config
+    if not config.console.enabled:
+        return ConsoleCapability("console", server=None)
+    # late: an agent without a console never loads the web stack (starlette, uvicorn, jinja2)
+    from agent.console.app import ConsoleComponent
+    from agent.console.context import Console
+    from agent.console.station_feed import StationFeed
+
+    feed = StationFeed([s.id for s in config.stations], hold_s=config.console.screen_hold_s)
+    ctx.feedback.add_output(feed)
+    console = Console.create(config, ctx.store, ctx.recorder, ctx.now, feed, ctx.devices.snapshot)
+    server = ConsoleComponent(console)
+    return ConsoleCapability("console", components=(server,), server=server)

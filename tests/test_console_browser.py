@@ -1,0 +1,295 @@
+"""The kitchen console in a real browser (Debian's chromium via Playwright) against a real
+agent: simulated devices on pseudo-terminals, the reference platform on a real Mosquitto."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+
+import pytest
+
+from tests.fixtures_console import (  # noqa: F401
+    MANAGER,
+    PASSWORD,
+    STATION,
+    Kitchen,
+    broker_fixture,
+    browser_fixture,
+    kitchen_fixture,
+    platform_fixture,
+    screenshot,
+    wait_until,
+)
+from tests.fixtures_serial_stations import WANG, ZHANG
+
+pytestmark = pytest.mark.timeout(120)
+STATION_SCREEN = {"width": 1024, "height": 600}  # a 7" touchscreen
+PHONE = {"width": 390, "height": 844}
+
+
+def station_page(browser, kitchen: Kitchen):
+    page = browser.new_page(viewport=STATION_SCREEN, locale="zh-CN")
+    page.goto(f"{kitchen.url}/station/{STATION}")
+    page.wait_for_selector("#link.link-up")
+    return page
+
+
+def log_in(browser, kitchen: Kitchen, password: str = PASSWORD, name: str = MANAGER):
+    page = browser.new_page(viewport=PHONE, locale="zh-CN")
+    page.goto(f"{kitchen.url}/login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    return page
+
+
+def test_a_normal_temperature_shows_the_name_and_green(browser, kitchen):
+    page = station_page(browser, kitchen)
+    assert "请刷卡" in page.inner_text("#waiting")
+    screenshot(page, "station-waiting")
+    kitchen.clock.advance(5)
+    kitchen.badge.scan(ZHANG)
+    page.wait_for_selector("body.phase-identified", timeout=8000)
+    assert page.inner_text("#name") == "张三" and "请测温" in page.inner_text("#text")
+    screenshot(page, "station-identified")
+    kitchen.thermo.present(36.5)
+    page.wait_for_selector("body.verdict-pass", timeout=8000)
+    assert page.inner_text("#name") == "张三"
+    assert page.inner_text("#reading") == "36.5 °C"
+    assert "合格" in page.inner_text("#verdict") and "Pass" in page.inner_text("#verdict")
+    assert page.inner_text("#next") == ""
+    screenshot(page, "station-pass")
+
+
+def test_a_fever_is_red_then_resolved_by_the_manager_and_reaches_the_platform(browser, kitchen, platform, caplog):
+    caplog.set_level(logging.DEBUG)
+    station = station_page(browser, kitchen)
+    kitchen.check(WANG, 37.9)
+    station.wait_for_selector("body.verdict-fail", timeout=8000)
+    assert station.inner_text("#name") == "王五"
+    assert "不合格" in station.inner_text("#verdict")
+    assert "请10分钟后复测" in station.inner_text("#next") and "Re-check in 10 min" in station.inner_text("#next")
+    screenshot(station, "station-fever")
+
+    manager = log_in(browser, kitchen)
+    manager.wait_for_url("**/manager/today")
+    assert "不合格：今日停岗" in manager.locator("tr", has_text="王五 (S003)").inner_text()
+    screenshot(manager, "manager-today")
+    manager.click("nav >> text=告警")
+    alarm = manager.locator("article.alarm[data-kind=fever]")
+    assert alarm.get_attribute("data-state") == "open"
+    assert "王五 (S003)" in alarm.inner_text() and "晨检体温异常" in alarm.inner_text()
+    alarm.locator("button:has-text('确认')").click()
+    assert manager.locator("article.alarm[data-kind=fever]").get_attribute("data-state") == "acknowledged"
+
+    # a resolution without the action text changes nothing
+    alarm = manager.locator("article.alarm[data-kind=fever]")
+    alarm.locator("textarea[name=action]").evaluate("e => e.removeAttribute('required')")
+    alarm.locator("button:has-text('整改完成')").click()
+    assert "请填写整改措施" in manager.inner_text(".error")
+    assert kitchen.agent.store.open_alarms(), "the alarm was cleared by an empty form"
+
+    # a photo that is not an image is refused, and so is one over the size cap
+    for upload, refusal in (
+            ({"name": "fix.jpg", "mimeType": "image/jpeg", "buffer": b"not a photo at all"}, "照片须为JPEG或PNG图片"),
+            ({"name": "big.jpg", "mimeType": "image/jpeg", "buffer": b"\xff\xd8\xff" + b"\0" * 5_000_000}, "照片太大")):
+        alarm = manager.locator("article.alarm[data-kind=fever]")
+        alarm.locator("textarea[name=action]").fill("复测正常")
+        alarm.locator("input[name=photo]").set_input_files(upload)
+        alarm.locator("button:has-text('整改完成')").click()
+        assert refusal in manager.inner_text(".error")
+    assert kitchen.agent.store.open_alarms() and platform.records(type="rectification") == []
+
+    alarm = manager.locator("article.alarm[data-kind=fever]")
+    alarm.locator("textarea[name=action]").fill("复测36.6 °C正常，医生证明无传染病，同意上岗")
+    alarm.locator("input[name=restore_fitness]").check()
+    screenshot(manager, "manager-alarm-resolve")
+    alarm.locator("button:has-text('整改完成')").click()
+    manager.wait_for_selector("p.ok")
+    assert manager.locator("article.alarm[data-kind=fever]").get_attribute("data-state") == "resolved"
+
+    [raised] = [a for a in platform.records(type="alarm") if a["data"]["state"] == "raised"]
+    [fix] = wait_until(lambda: platform.records(type="rectification"), message="rectification on the platform")
+    assert fix["data"]["alarm_id"] == raised["id"] and fix["data"]["alarm_kind"] == "fever"
+    assert fix["data"]["restores_fitness"] is True and fix["data"]["resolved_by"] == MANAGER
+    assert fix["data"]["subject"] == {"staff_id": "S003", "day": "2026-11-30"}
+    cleared = wait_until(lambda: [a for a in platform.records(type="alarm") if a["data"]["state"] == "cleared"],
+                         message="the cleared alarm on the platform")
+    assert cleared[0]["data"]["raised_id"] == raised["id"]
+    assert kitchen.agent.store.duty("2026-11-30", "S003")["fit"] == 1
+    # today keeps the fever visible: the morning check is done, and it failed
+    manager.goto(f"{kitchen.url}/manager/today")
+    row = manager.locator("tr", has_text="王五 (S003)")
+    assert "已完成" in row.inner_text() and "不合格：整改后恢复上岗" in row.inner_text()
+    manager.goto(f"{kitchen.url}/manager/today?day=2026-11-29")
+    assert "2026-11-29" in manager.inner_text("h1") and "今日" not in manager.inner_text("h1")
+    # every manager action is logged, and no log line has a name or a temperature
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    for action in ("console login user=boss", "action=acknowledge_alarm", "action=resolve_alarm"):
+        assert action in logged
+    for secret in ("王五", "37.9", "36.6", "复测"):
+        assert secret not in logged, f"{secret!r} reached the log"
+
+
+def test_a_routine_daily_check_from_the_page_reaches_the_platform(browser, kitchen, platform):
+    page = log_in(browser, kitchen)
+    page.goto(f"{kitchen.url}/manager/daily-check")
+    items = kitchen.agent.config.console.daily_check_items
+    # a form with an item left unmarked is refused and stores nothing
+    for n in range(len(items) - 1):
+        page.check(f"input[name=ok-{n}][value=yes]")
+    page.click("button:has-text('提交')")
+    assert "请为每一项选择合格或不合格" in page.inner_text(".error")
+    assert list(kitchen.agent.store.iter_records(type_="routine_daily_check")) == []
+    # what was ticked is still ticked; fail the last one with a remark
+    assert page.is_checked("input[name=ok-0][value=yes]")
+    page.check(f"input[name=ok-{len(items) - 1}][value=no]")
+    page.fill(f"input[name=note-{len(items) - 1}]", "后门垃圾桶未加盖")
+    screenshot(page, "manager-daily-check")
+    page.click("button:has-text('提交')")
+    page.wait_for_selector("p.ok")
+    [record] = wait_until(lambda: platform.records(type="routine_daily_check"), message="daily check on the platform")
+    assert [i["ok"] for i in record["data"]["items"]] == [True] * (len(items) - 1) + [False]
+    assert record["data"]["items"][-1]["note"] == "后门垃圾桶未加盖"
+    assert record["verdict"] == "fail" and record["operator"] == {"staff_id": MANAGER, "badge": None}
+
+
+def test_the_csv_export_downloads_the_rows_of_one_type(browser, kitchen):
+    kitchen.check(ZHANG, 36.5)
+    wait_until(lambda: list(kitchen.agent.store.iter_records(type_="staff_health_check")), message="check 1")
+    kitchen.thermo.away()
+    kitchen.check(WANG, 37.9)
+    wait_until(lambda: len(list(kitchen.agent.store.iter_records(type_="staff_health_check"))) == 2,
+               message="check 2")
+    page = log_in(browser, kitchen)
+    page.goto(f"{kitchen.url}/manager/records?type=staff_health_check")
+    assert page.locator("table.records tbody tr").count() == 2
+    with page.expect_download() as info:
+        page.click("#csv")
+    text = open(info.value.path(), encoding="utf-8-sig").read()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [(r["staff_id"], r["temperature_c"], r["verdict"], r["name"]) for r in rows] == [
+        ("S001", "36.5", "pass", "张三"), ("S003", "37.9", "fail", "王五")]
+    assert rows[0]["occurred_at"].startswith("2026-11-30 07:30")
+
+
+def test_a_bad_login_is_refused_then_rate_limited(browser, kitchen):
+    page = log_in(browser, kitchen, password="wrong-password")
+    assert "用户名或密码错误" in page.inner_text(".error")
+    for _ in range(2):
+        page = log_in(browser, kitchen, password="wrong-password")
+    page = log_in(browser, kitchen)  # the right password, but after 3 failures
+    assert "失败次数过多" in page.inner_text(".error")
+    assert "/login" in page.url
+    page.goto(f"{kitchen.url}/manager/today")
+    assert page.url.endswith("/login"), "a refused login must not open the manager's pages"
+
+
+def test_a_form_without_its_csrf_token_is_refused(browser, kitchen):
+    page = log_in(browser, kitchen)
+    page.goto(f"{kitchen.url}/manager/daily-check")
+    for n in range(len(kitchen.agent.config.console.daily_check_items)):
+        page.check(f"input[name=ok-{n}][value=yes]")
+    page.evaluate("document.querySelector('form.checklist input[name=csrf]').remove()")
+    page.click("button:has-text('提交')")
+    assert "表单已失效" in page.inner_text(".error")
+    assert list(kitchen.agent.store.iter_records(type_="routine_daily_check")) == []
+
+
+def test_manager_pages_need_a_login_and_stations_need_none(browser, kitchen):
+    page = browser.new_page(viewport=PHONE)
+    for path in ("/manager/today", "/manager/alarms", "/manager/records", "/manager/daily-check"):
+        page.goto(kitchen.url + path)
+        assert page.url.endswith("/login"), path
+    response = page.goto(f"{kitchen.url}/station/nope")
+    assert response is not None and response.status == 404
+    cookie = next(c for c in page.context.cookies() if c["name"] == "canteen_console")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+
+
+def test_meals_served_are_registered_once_unless_confirmed(browser, kitchen, platform):
+    page = log_in(browser, kitchen)
+    page.goto(f"{kitchen.url}/manager/meals")
+    page.select_option("select[name=meal]", "breakfast")
+    page.fill("input[name=diners]", "八百")
+    page.click("button:has-text('提交')")
+    assert "就餐人数须为0到100000的整数" in page.inner_text(".error")
+    page.fill("input[name=diners]", "812")
+    page.fill("input[name=dishes]", "馒头，豆浆")
+    page.click("button:has-text('提交')")
+    page.wait_for_selector("p.ok")
+    page.select_option("select[name=meal]", "breakfast")
+    page.fill("input[name=diners]", "815")
+    page.click("button:has-text('提交')")
+    assert "该餐次今日已登记" in page.inner_text(".error")
+    [meal] = wait_until(lambda: platform.records(type="meal_service"), message="meal_service on the platform")
+    assert meal["data"] == {"meal": "breakfast", "served_on": "2026-11-30", "diners": 812, "dishes": ["馒头", "豆浆"]}
+    assert len(list(kitchen.agent.store.iter_records(type_="meal_service"))) == 1
+    page.check("input[name=again]")
+    page.click("button:has-text('提交')")
+    page.wait_for_selector("p.ok")
+    assert len(list(kitchen.agent.store.iter_records(type_="meal_service"))) == 2
+
+
+def test_an_installer_sees_the_devices_but_makes_no_manager_entry(browser, kitchen):
+    from agent.console.auth import add_user
+
+    add_user(kitchen.agent.store, "fitter", "installer", "installer-pass-1", kitchen.clock())
+    page = log_in(browser, kitchen, password="installer-pass-1", name="fitter")
+    page.goto(f"{kitchen.url}/installer/devices")
+    assert page.inner_text("tr[data-device=thermo-1] td.state").startswith("ok")
+    page.goto(f"{kitchen.url}/manager/daily-check")
+    for n in range(len(kitchen.agent.config.console.daily_check_items)):
+        page.check(f"input[name=ok-{n}][value=yes]")
+    page.click("button:has-text('提交')")
+    assert "只有主管可以登记此项" in page.inner_text(".error")
+    assert list(kitchen.agent.store.iter_records(type_="routine_daily_check")) == []
+
+
+def test_waste_disposal_and_an_inspector_check_in_reach_the_platform(browser, kitchen, platform):
+    page = log_in(browser, kitchen)
+    page.goto(f"{kitchen.url}/manager/waste")
+    page.select_option("select[name=kind]", "waste_oil")
+    page.fill("input[name=collector]", "成都绿环油脂回收")
+    for absurd in ("-3", "12kg", "9000"):
+        page.fill("input[name=kg]", absurd)
+        page.click("button:has-text('提交')")
+        assert "重量须大于0且不超过5000公斤" in page.inner_text(".error"), absurd
+    page.fill("input[name=kg]", "18.5")
+    page.fill("input[name=receipt_no]", "CD-0017")
+    page.click("button:has-text('提交')")
+    page.wait_for_selector("p.ok")
+
+    page.goto(f"{kitchen.url}/manager/inspection")
+    page.fill("input[name=name]", "钱科长")
+    page.locator("input[name=organisation]").evaluate("e => e.removeAttribute('required')")  # the server checks too
+    page.click("button:has-text('提交')")
+    assert "请填写检查人姓名和单位" in page.inner_text(".error")
+    page.fill("input[name=organisation]", "区市场监管局")
+    page.fill("textarea[name=findings]", "留样柜温度记录缺两天")
+    page.click("button:has-text('提交')")
+    page.wait_for_selector("p.ok")
+
+    [waste] = wait_until(lambda: platform.records(type="waste_disposal"), message="waste_disposal on the platform")
+    assert waste["data"] == {"kind": "waste_oil", "kg": 18.5, "weight_source": "typed", "collector": "成都绿环油脂回收",
+                             "receipt_no": "CD-0017", "recorded_by": MANAGER}
+    [visit] = wait_until(lambda: platform.records(type="superior_inspection"), message="inspection on the platform")
+    assert visit["data"]["name"] == "钱科长" and visit["data"]["organisation"] == "区市场监管局"
+    assert visit["data"]["findings_text"] == "留样柜温度记录缺两天"
+
+
+def test_a_screen_forgets_the_person_after_the_hold_time(browser, tmp_path, broker, platform):
+    kitchen = Kitchen(tmp_path, broker.port, screen_hold_s=2)
+    try:
+        page = station_page(browser, kitchen)
+        kitchen.check(ZHANG, 36.5)
+        page.wait_for_selector("body.verdict-pass", timeout=8000)
+        page.wait_for_selector("body.phase-waiting", timeout=5000)
+        assert page.inner_text("#name") == "" and page.inner_text("#reading") == ""
+        assert "张三" not in page.inner_text("body") and "36.5" not in page.inner_text("body")
+        # a screen opened now shows nobody either
+        fresh = station_page(browser, kitchen)
+        assert "张三" not in fresh.inner_text("body") and "请刷卡" in fresh.inner_text("#waiting")
+    finally:
+        kitchen.close()

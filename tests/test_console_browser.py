@@ -224,12 +224,14 @@ def test_meals_served_are_registered_once_unless_confirmed(browser, kitchen, pla
     page.click("button:has-text('提交')")
     assert "该餐次今日已登记" in page.inner_text(".error")
     [meal] = wait_until(lambda: platform.records(type="meal_service"), message="meal_service on the platform")
-    assert meal["data"] == {"meal": "breakfast", "served_on": "2026-11-30", "diners": 812, "dishes": ["馒头", "豆浆"]}
+    assert meal["data"] == {"meal": "breakfast", "served_on": "2026-11-30", "diners": 812, "dishes": ["馒头", "豆浆"],
+                            "corrects": None}
     assert len(list(kitchen.agent.store.iter_records(type_="meal_service"))) == 1
     page.check("input[name=again]")
     page.click("button:has-text('提交')")
     page.wait_for_selector("p.ok")
-    assert len(list(kitchen.agent.store.iter_records(type_="meal_service"))) == 2
+    first, second = kitchen.agent.store.iter_records(type_="meal_service")
+    assert second["data"]["diners"] == 815 and second["data"]["corrects"] == first["id"]  # it replaces the first
 
 
 def test_an_installer_sees_the_devices_but_makes_no_manager_entry(browser, kitchen):

@@ -63,7 +63,12 @@ async def register_meal(request: Request) -> Response:
         return _page(request, 409, error="This meal is already registered today: tick 'register again' to add it",
                      duplicate=True, **again)
     assert current.user is not None
-    saved = ctx.recorder.record(MealService(meal=meal, served_on=day, diners=int(diners_text), dishes=dishes),
+    # a confirmed second registration replaces the earlier one, as `canteen-agent meal --correct` does
+    earlier = [r["id"] for r in ctx.store.iter_records(type_="meal_service", day=day.isoformat())
+               if r["data"]["meal"] == meal]
+    corrects = earlier[-1] if earlier else None
+    saved = ctx.recorder.record(MealService(meal=meal, served_on=day, diners=int(diners_text), dishes=dishes,
+                                            corrects=corrects),
                                 occurred_at=now, source=CONSOLE_SOURCE, operator=Operator(staff_id=current.user.name))
     action_log(request, "meal_service", record=saved.id, meal=meal)
     return redirect(request, "/manager/meals?done=1")

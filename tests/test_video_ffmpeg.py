@@ -7,13 +7,13 @@ import time
 
 import pytest
 
+from agent.redact import redact_text
 from agent.video.ffmpeg import (
     SOURCE_LOST,
     TARGET_REFUSED,
     FfmpegJob,
     classify_exit,
     input_args,
-    redact,
 )
 from drivers.backoff import Backoff
 from simulator.broker import free_port
@@ -33,7 +33,7 @@ def test_exit_is_blamed_on_the_side_that_failed(lines: list[str], opened: bool, 
 
 
 def test_credentials_never_leave_in_details() -> None:
-    assert redact("rtsp://admin:s3cret@10.0.0.5/stream1: Connection refused") == \
+    assert redact_text("rtsp://admin:s3cret@10.0.0.5/stream1: Connection refused") == \
         "rtsp://***@10.0.0.5/stream1: Connection refused"
     assert "-timeout" in input_args("rtsp://cam/1", 5) and "-rw_timeout" in input_args("http://cam/1", 5)
 

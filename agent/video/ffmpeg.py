@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO
 
+from agent.redact import redact_text
 from drivers.backoff import Backoff
 
 log = logging.getLogger("agent.video.ffmpeg")
@@ -52,7 +53,6 @@ _TARGET_WORDS = re.compile(
     r"Error opening output|Could not write header|av_interleaved_write_frame|Error writing trailer|"
     r"Error muxing|Broken pipe|No space left|Permission denied|Server error|"
     r"Connection to tcp://\S+ failed", re.IGNORECASE)
-_CREDENTIALS = re.compile(r"//[^/@\s]+@")
 
 
 def ffmpeg_binary() -> str:
@@ -61,11 +61,6 @@ def ffmpeg_binary() -> str:
         raise FileNotFoundError("ffmpeg not found on PATH: install it "
                                 "(Debian/Raspberry Pi OS: sudo apt-get install ffmpeg)")
     return found
-
-
-def redact(text: str) -> str:
-    """A URL or log line without credentials (rtsp://user:pass@host -> rtsp://***@host)."""
-    return _CREDENTIALS.sub("//***@", text)
 
 
 def input_args(url: str, timeout_s: float) -> list[str]:
@@ -140,7 +135,7 @@ def classify_exit(code: int | None, lines: list[str], opened_input: bool, stream
                   target_hint: str) -> tuple[str, str]:
     """Which side failed, from FFmpeg's log: the source until the input opened, else by its words."""
     errors = [line for line in lines if not line.startswith(("Input #", "Output #", "Stream #", "  "))]
-    detail = redact(errors[-1] if errors else f"ffmpeg exited with {code}")
+    detail = redact_text(errors[-1] if errors else f"ffmpeg exited with {code}")
     if not opened_input:
         return SOURCE_LOST, detail
     blames_target = any(_TARGET_WORDS.search(line) or (target_hint and target_hint in line) for line in errors)
@@ -329,7 +324,7 @@ class FfmpegJob:
             if line.startswith("Input #"):
                 opened.set()
             self.stderr_tail.append(line)
-            log.debug("video.ffmpeg.log job=%s line=%s", self.name, redact(line))
+            log.debug("video.ffmpeg.log job=%s line=%s", self.name, redact_text(line))
 
     def _set_state(self, state: str, detail: str) -> None:
         if state == self.state and detail == self.detail:
@@ -338,7 +333,7 @@ class FfmpegJob:
         self.state, self.detail = state, detail
         if changed:
             level = logging.INFO if state in (CONNECTING, STREAMING, ENDED, STOPPED) else logging.WARNING
-            log.log(level, "video.ffmpeg.state job=%s state=%s detail=%s", self.name, state, redact(detail))
+            log.log(level, "video.ffmpeg.state job=%s state=%s detail=%s", self.name, state, redact_text(detail))
         if self.on_state is not None:
             self.on_state(state, detail)
 
@@ -347,7 +342,7 @@ class FfmpegJob:
         bitrate = self.progress.bitrate_bps if self.state == STREAMING else None
         retry_in = None if self.retry_at_mono is None else max(0.0, self.retry_at_mono - time.monotonic())
         remaining = self.remaining_media_s() if self.media_s is not None else self.remaining_s()
-        return {"state": self.state, "detail": redact(self.detail), "restarts": self.restarts,
+        return {"state": self.state, "detail": redact_text(self.detail), "restarts": self.restarts,
                 "bytes": self.progress.total_bytes,
                 "bitrate_kbps": None if bitrate is None else round(bitrate / 1000, 1),
                 "retry_in_s": None if retry_in is None else round(retry_in, 1),

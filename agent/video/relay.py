@@ -21,7 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import count
 
-from agent.video.ffmpeg import ENDED, STOPPED, STREAMING, FfmpegJob, input_args, redact
+from agent.redact import redact_text
+from agent.video.ffmpeg import ENDED, STOPPED, STREAMING, FfmpegJob, input_args
 from agent.video.targets import host_port, target_kind
 from drivers.backoff import Backoff
 
@@ -55,7 +56,7 @@ class Relay:
         return not self.job.halted and self.job.state not in (ENDED, STOPPED)
 
     def snapshot(self) -> dict[str, object]:
-        return {"stream_id": self.stream_id, "camera_id": self.camera, "target": redact(self.target),
+        return {"stream_id": self.stream_id, "camera_id": self.camera, "target": redact_text(self.target),
                 "continuous": self.continuous, **self.job.snapshot()}
 
 
@@ -114,7 +115,7 @@ class StreamRelay:
         relay.thread = threading.Thread(target=self._run_relay, args=(relay,), name=relay.job.name, daemon=True)
         relay.thread.start()
         log.info("video.relay.started stream=%s camera=%s target=%s seconds=%s", relay.stream_id, camera,
-                 redact(target), seconds)
+                 redact_text(target), seconds)
         return relay
 
     def _make(self, camera: str, target: str, seconds: float | None, continuous: bool) -> Relay:

@@ -73,7 +73,9 @@ ensure_browser() {
   # the console's tests and benchmark drive Debian's chromium (Playwright never downloads one)
   local want=()
   [ -x /usr/bin/chromium ] || want+=(chromium)
-  fc-list 2>/dev/null | grep -qiE 'wqy|noto sans cjk|source han' || want+=(fonts-wqy-microhei)
+  # read the list first: with pipefail, grep -q closing the pipe early fails the pipeline
+  local fonts; fonts=$(fc-list 2>/dev/null || true)
+  grep -qiE 'wqy|noto sans cjk|source han' <<<"$fonts" || want+=(fonts-wqy-microhei)
   if [ ${#want[@]} -gt 0 ]; then apt_install "${want[@]}"; fi
 }
 

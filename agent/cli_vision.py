@@ -22,7 +22,7 @@ def cmd_vision_enroll(args: argparse.Namespace) -> int:
 
 
 def extend(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = subparsers.add_parser("vision", help="vision models: eval --data DIR | enroll --from DIR")
+    p = subparsers.add_parser("vision", help="vision models: eval --data DIR | eval --scenes DIR | enroll --from DIR")
     actions = p.add_subparsers(dest="vision_action", required=True)
     for name, fn, text in (("eval", cmd_vision_eval, "confusion matrix of the mask model on a labelled folder"),
                            ("enroll", cmd_vision_enroll, "fit this site's chef-hat model from hat/ no_hat/ crops")):

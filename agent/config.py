@@ -444,6 +444,22 @@ class StationConfig(Strict):
     session_timeout_s: PositiveSeconds = Field(120, description="food_sample / receiving / additive: idle session ends.")
     meal_margin_min: float = Field(90, ge=0, le=24 * 60, description="Meals count from this long before their window starts.")
     repeat_scan_s: Seconds = Field(3.0, description="The same card again within this is one scan (readers repeat).")
+    camera: str | None = Field(
+        None, description="Id of a camera (cameras: or video.cameras) watching this station: every record it "
+                          "writes carries a photo of that moment (media role photo; see photos:).")
+
+
+class PhotosConfig(Strict):
+    """Photos on station records: how long a record may wait for its picture, and how fresh it must be."""
+
+    wait_ms: float = Field(200, ge=0, le=2000, description="A record waits at most this long for its photo; "
+                                                           "a photo not at hand by then follows the record (pending).")
+    max_age_s: float = Field(3.0, gt=0, le=60, description="A camera whose newest picture is older than this "
+                                                           "is not delivering: the record is saved without one.")
+    grab_timeout_s: float = Field(5.0, gt=0, le=30, description="A camera nobody else reads is grabbed once per "
+                                                                "record with FFmpeg; it gives up after this.")
+    max_side: int = Field(1280, ge=160, le=4096, description="Photos are shrunk to this long side.")
+    jpeg_quality: int = Field(80, ge=30, le=95)
 
 
 DEFAULT_DAILY_CHECK = [
@@ -485,6 +501,7 @@ class AgentConfig(Strict):
     modbus: list[ModbusBusConfig] = Field(default_factory=list, description="Modbus buses and gateways.")
     cameras: list[CameraConfig] = Field(default_factory=list)
     stations: list[StationConfig] = Field(default_factory=list, description="Serial devices bound to duties.")
+    photos: PhotosConfig = PhotosConfig()
     vision: VisionConfig = VisionConfig()
     video: VideoConfig = VideoConfig()
     logging: LoggingConfig = LoggingConfig()
@@ -547,6 +564,18 @@ class AgentConfig(Strict):
                 owner[device_id] = station.id
             if station.kind == "receiving" and station.keypad is None and station.barcode is None:
                 raise ValueError(f"station {station.id!r} (receiving) needs a keypad or barcode device")
+        return self
+
+    @model_validator(mode="after")
+    def _station_cameras_declared(self) -> AgentConfig:
+        """A station's camera is one the installer declared: analysed (cameras:) or recorded (video.cameras)."""
+        analysed = [c.id for c in self.cameras]
+        recorded = [c.id for c in self.video.cameras]
+        for station in self.stations:
+            if station.camera is not None and station.camera not in {*analysed, *recorded}:
+                known = ", ".join(sorted({*analysed, *recorded})) or "none declared"
+                raise ValueError(f"station {station.id!r}: camera {station.camera!r} is not a declared camera "
+                                 f"(cameras: or video.cameras; known: {known})")
         return self
 
 

@@ -26,6 +26,7 @@ from agent.records import (
     Envelope,
     MediaRef,
     Operator,
+    PhotoNote,
     Rectification,
     Severity,
     Source,
@@ -105,8 +106,8 @@ class Recorder:
 
     def _judged_draft(self, data: DataT, *, occurred_at: datetime | None = None,
                       source: Source | None = None, operator: Operator | None = None,
-                      extra_findings: list[str] | None = None,
-                      media: list[MediaRef] | None = None) -> tuple[RecordDraft, DataT]:
+                      extra_findings: list[str] | None = None, media: list[MediaRef] | None = None,
+                      photo: PhotoNote | None = None) -> tuple[RecordDraft, DataT]:
         """The draft and the data as settled by its verdict."""
         occurred = (occurred_at or self.now()).astimezone(self.tz)
         judgement = judge(data, self.config.rules, occurred)
@@ -124,8 +125,10 @@ class Recorder:
             school_id=identity.school_id, canteen_id=identity.canteen_id, seq=1,
             occurred_at=occurred, recorded_at=self.now().astimezone(self.tz),
             clock=self.clock.state(), source=source, operator=operator, verdict=verdict,
-            findings=findings, data=data, media=media or [])
+            findings=findings, data=data, media=media or [], photo=photo)
         payload = envelope.model_dump(mode="json")
+        if photo is None:
+            del payload["photo"]  # records of stations without a camera stay exactly v1
         payload["occurred_at"] = rfc3339(envelope.occurred_at)
         payload["recorded_at"] = rfc3339(envelope.recorded_at)
         draft = RecordDraft(payload, PRIORITY_BY_NAME[data.priority], occurred.date().isoformat(),
@@ -134,10 +137,10 @@ class Recorder:
 
     def record(self, data: DataT, *, occurred_at: datetime | None = None, source: Source | None = None,
                operator: Operator | None = None, extra_findings: list[str] | None = None,
-               media: list[MediaRef] | None = None) -> Recorded[DataT]:
+               media: list[MediaRef] | None = None, photo_note: PhotoNote | None = None) -> Recorded[DataT]:
         """Judge, wrap and store one record; returns after commit, with its judgement."""
         draft, settled = self._judged_draft(data, occurred_at=occurred_at, source=source, operator=operator,
-                                            extra_findings=extra_findings, media=media)
+                                            extra_findings=extra_findings, media=media, photo=photo_note)
         saved: Saved = self._write(self.store.add_record, draft)
         log.info("record saved type=%s id=%s seq=%d verdict=%s", saved.type, saved.id, saved.seq,
                  saved.verdict)
@@ -217,22 +220,52 @@ class Recorder:
                  row["kind"], raised_id, saved.id, resolved_by, data.restores_fitness)
         return saved
 
-    def record_with_photo(self, data: DataT, photo: Photo | None, *, operator: Operator | None = None,
-                          source: Source | None = None) -> Recorded[DataT]:
-        """``record`` with an optional photo: the media is stored first, linked to the
-        record's id, so a record never names missing media."""
+    def record_with_photo(self, data: DataT, photo: Photo | None, *, photo_note: PhotoNote | None = None,
+                          occurred_at: datetime | None = None, operator: Operator | None = None,
+                          source: Source | None = None, extra_findings: list[str] | None = None) -> Recorded[DataT]:
+        """``record`` with an optional photo (role ``photo``): the one way a photo joins a
+        record, for console uploads and station cameras alike. The media is stored first,
+        linked to the record's id, so a record never names missing media.
+
+        ``photo_note`` is a station camera's account (``PhotoNote``); it goes on the record
+        and, when a photo is given, becomes ``attached``. A station photo the store cannot
+        take never costs the record: it is saved ``unavailable`` (``not_stored``). Without
+        a note (a person's upload) that failure is raised, so the person can try again."""
+        kwargs: dict[str, Any] = {"occurred_at": occurred_at, "operator": operator, "source": source,
+                                  "extra_findings": extra_findings}
         if photo is None:
-            return self.record(data, operator=operator, source=source)
-        ref = MediaRef(id=uuid7(), content_type=photo.content_type, bytes=len(photo.content),
-                       sha256=hashlib.sha256(photo.content).hexdigest(), role="photo")
-        draft, settled = self._judged_draft(data, media=[ref], operator=operator, source=source)
-        self.store.add_media(ref.id, photo.content, photo.content_type, record_id=draft.id, role="photo",
-                             created_at=draft.envelope["recorded_at"], suffix=photo.suffix)
-        saved = self.store.add_record(draft)
+            return self.record(data, photo_note=photo_note, **kwargs)
+        ref = photo_ref(photo)
+        note = photo_note.model_copy(update={"state": "attached", "reason": None}) if photo_note else None
+        draft, settled = self._judged_draft(data, media=[ref], photo=note, **kwargs)
+        try:
+            self.attach_photo(draft.id, photo, media_id=ref.id, created_at=draft.envelope["recorded_at"])
+        except (StoreWriteError, OSError) as exc:
+            if photo_note is None:
+                raise
+            log.error("record photo not stored type=%s camera=%s error=%s", data.record_type,
+                      photo_note.camera_id, exc)
+            unstored = photo_note.model_copy(update={"state": "unavailable", "reason": "not_stored",
+                                                     "taken_at": None})
+            return self.record(data, photo_note=unstored, **kwargs)
+        saved: Saved = self._write(self.store.add_record, draft)
         log.info("record saved type=%s id=%s seq=%d verdict=%s media=1", saved.type, saved.id, saved.seq,
                  saved.verdict)
         return Recorded(saved.id, saved.seq, saved.payload, saved.type, saved.verdict, saved.findings, settled)
 
+    def attach_photo(self, record_id: str, photo: Photo, *, media_id: str | None = None,
+                     created_at: str | None = None) -> dict[str, Any]:
+        """Store a photo as a media object (role ``photo``) linked to ``record_id``; it is
+        queued for the platform like any media. Used before the record's commit (above) and
+        after it, for a station photo that came in once the record was saved (``pending``)."""
+        return self.store.add_media(media_id or uuid7(), photo.content, photo.content_type, record_id=record_id,
+                                    role="photo", created_at=created_at or rfc3339(self.now().astimezone(self.tz)),
+                                    suffix=photo.suffix)
+
+
+def photo_ref(photo: Photo, media_id: str | None = None) -> MediaRef:
+    return MediaRef(id=media_id or uuid7(), content_type=photo.content_type, bytes=len(photo.content),
+                    sha256=hashlib.sha256(photo.content).hexdigest(), role="photo")
 
 def alarm_key(kind: str, subject: dict[str, str]) -> str:
     return kind + "|" + _subject_text(subject)

@@ -330,6 +330,26 @@ class MediaRef(BaseModel):
     role: str | None = Field(None, description="snapshot, clip, photo ...")
 
 
+PhotoState = Literal["attached", "pending", "unavailable"]
+PhotoReason = Literal["camera_down", "stale_frame", "grab_failed", "not_stored"]
+
+
+class PhotoNote(BaseModel):
+    """What became of the photo of a station that names a camera (extension of v1).
+
+    ``attached``: the photo is in ``media`` (role ``photo``). ``pending``: the camera was
+    still being read when the record was committed; the photo follows as a media object
+    with role ``photo`` and this record's id (not listed in ``media``), unless that grab
+    fails. ``unavailable``: saved without a photo, ``reason`` says why.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    camera_id: str
+    state: PhotoState
+    reason: PhotoReason | None = Field(None, description="unavailable: why there is no photo.")
+    taken_at: AwareDatetime | None = Field(None, description="attached: when the camera saw the picture.")
+
+
 DataT = TypeVar("DataT", bound=BaseModel)
 
 
@@ -353,6 +373,7 @@ class Envelope(BaseModel, Generic[DataT]):
     findings: list[str] = Field(default_factory=list)
     data: DataT
     media: list[MediaRef] = Field(default_factory=list)
+    photo: PhotoNote | None = Field(None, description="Station records whose station names a camera (extension).")
 
 
 class TelemetrySample(BaseModel):

@@ -5,21 +5,25 @@ Each device becomes a supervised component that starts its driver (the drivers'
 as its reading and health sinks. Each ``config.stations`` entry becomes a workflow on
 the bus, answering people through ``agent.feedback`` (console + log unless a caller
 installed another). ``DeviceHealthWatch`` turns the serial devices' health into
-``device_offline`` alarms.
+``device_offline`` alarms. A station that names a camera gets its ``StationCamera``
+(``agent.wiring.photos``), built from the cameras the vision capability already reads.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from agent.config import AgentConfig, StationConfig
 from agent.config_devices import DeviceConfig
 from agent.feedback import Feedback
+from agent.photos import StationCamera
 from agent.recorder import Recorder
+from agent.view import CameraFeed
 from agent.wiring.capability import BuildContext, Capability
+from agent.wiring.photos import station_cameras
 from agent.workflows.additive import AdditiveStation
 from agent.workflows.checkin import CheckinStation
 from agent.workflows.device_health import serial_policy
@@ -66,13 +70,17 @@ def resolve_station(station: StationConfig, config: AgentConfig) -> StationConfi
     return station.model_copy(update={"settle_readings": STREAMING_SETTLE_READINGS if streaming else 1})
 
 
-def make_workflows(config: AgentConfig, recorder: Recorder, feedback: Feedback) -> list[StationWorkflow]:
-    return [WORKFLOWS[s.kind](resolve_station(s, config), config, recorder, feedback) for s in config.stations]
+def make_workflows(config: AgentConfig, recorder: Recorder, feedback: Feedback,
+                   cameras: Mapping[str, StationCamera] | None = None) -> list[StationWorkflow]:
+    cameras = cameras or {}
+    return [WORKFLOWS[s.kind](resolve_station(s, config), config, recorder, feedback,
+                              camera=cameras.get(s.camera) if s.camera else None) for s in config.stations]
 
 
-def build(ctx: BuildContext) -> Capability:
+def build(ctx: BuildContext, feeds: Mapping[str, CameraFeed] | None = None) -> Capability:
+    """``feeds``: the cameras vision decodes (their newest frames make the stations' photos)."""
     config = ctx.config
-    workflows = make_workflows(config, ctx.recorder, ctx.feedback)
+    workflows = make_workflows(config, ctx.recorder, ctx.feedback, station_cameras(config, feeds or {}, ctx.now))
     for workflow in workflows:
         log.info("station ready station=%s kind=%s", workflow.station.id, workflow.kind)
     devices = tuple(SerialDeviceComponent(cfg, ctx.reading_sink, ctx.health_sink, ctx.now)

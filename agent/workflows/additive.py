@@ -117,8 +117,8 @@ class AdditiveStation(StationWorkflow):
         data = AdditiveUsage(additive=session.additive, grams=taken, before_g=session.before_g,
                              after_g=session.after_g, batch=session.batch,
                              limit_g=self.config.rules.additive_limits_g.get(session.additive))
-        saved = self.recorder.record(data, occurred_at=at, source=self.source("scale"),
-                                     operator=session.staff.operator)
+        saved = self.record(data, occurred_at=at, source=self.source("scale"),
+                            operator=session.staff.operator)
         self.session = None
         verdict = saved.verdict
         if verdict == "fail":

@@ -92,8 +92,8 @@ class CheckinStation(StationWorkflow):
         return False
 
     def _record(self, data: _Data, staff: Staff, scan: BadgeScan, done: str) -> None:
-        saved = self.recorder.record(data, occurred_at=scan.at, source=self.source("badge"),
-                                     operator=staff.operator)
+        saved = self.record(data, occurred_at=scan.at, source=self.source("badge"),
+                            operator=staff.operator)
         self.say(f"{staff.name} {done} / recorded", level="ok",
                  log_text=f"checkin recorded mode={self.mode} staff={staff.staff_id}")
         log.info("checkin recorded station=%s mode=%s id=%s", self.station.id, self.mode, saved.id)

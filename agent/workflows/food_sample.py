@@ -91,8 +91,8 @@ class FoodSampleStation(StationWorkflow):
         at = reading.at.astimezone(self.tz)
         data = FoodSample(meal=session.meal, dish=dish, grams=grams, min_grams=self.rules.min_grams,
                           sampled_at=at, kept_until=at + keep, fridge_id=self.station.fridge_id)
-        saved = self.recorder.record(data, occurred_at=at, source=self.source("scale"),
-                                     operator=session.staff.operator)
+        saved = self.record(data, occurred_at=at, source=self.source("scale"),
+                            operator=session.staff.operator)
         if grams < self.rules.min_grams:
             session.chosen = dish  # top it up and weigh again: the same dish
             self.say(f"{dish} {grams:.0f} g 不足 {self.rules.min_grams:.0f} g，请补足后重新称量 / underweight",

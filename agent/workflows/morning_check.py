@@ -213,8 +213,8 @@ class MorningCheck(StationWorkflow):
             extra = [*extra, EXCLUDED_EARLIER]
         # The recorder judges it and settles fit_for_duty from the verdict; fitness for the
         # rest of the day is read back from these records (store.duty).
-        saved = self.recorder.record(data, occurred_at=measured.at, source=self.source("thermometer"),
-                                     operator=staff.operator, extra_findings=extra)
+        saved = self.record(data, occurred_at=measured.at, source=self.source("thermometer"),
+                            operator=staff.operator, extra_findings=extra)
         if "fever" in saved.findings:
             self.recorder.raise_alarm(
                 "fever", {"staff_id": staff.staff_id, "day": day},

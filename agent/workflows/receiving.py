@@ -201,8 +201,8 @@ class Receiving(StationWorkflow):
             supplier=supplier, item=v["item"], batch=v["batch"], production_date=v["production_date"],
             expiry_date=v["expiry_date"], grams=session.grams, supplier_licence_expires_on=_date_or_none(licence))
         extra = [] if supplier in self.config.site.suppliers else ["supplier_unknown"]
-        saved = self.recorder.record(data, occurred_at=at, source=self.source("scale"),
-                                     operator=session.staff.operator, extra_findings=extra)
+        saved = self.record(data, occurred_at=at, source=self.source("scale"),
+                            operator=session.staff.operator, extra_findings=extra)
         verdict = saved.verdict
         notes = "；".join(FINDING_TEXT.get(f, f) for f in saved.findings)
         if verdict == "fail":

@@ -6,6 +6,10 @@ answers the person through ``Feedback`` after every step and writes through the
 ``Recorder`` (records are committed before the feedback says "saved"). A write the
 store cannot commit (disk full) is answered "not saved, tell the manager" and noted for
 the ``storage_failed`` alarm; the station then takes the next badge as usual.
+
+A station that names a camera writes every record through ``record``, which attaches the
+photo of that moment (``agent.photos``): at most ``photos.wait_ms`` later, and never
+instead of the record.
 """
 
 from __future__ import annotations
@@ -17,12 +21,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from agent.config import AgentConfig, StationConfig
 from agent.feedback import Feedback, Level, Screen
-from agent.recorder import Recorder
-from agent.records import Operator, Source
+from agent.photos import StationCamera
+from agent.recorder import Recorded, Recorder
+from agent.records import Operator, Source, _Data
 from agent.store import StoreWriteError
 from drivers.badge import mask_card
 from drivers.readings import BadgeScan, Reading, StableWeight, TemperatureReading, TextInput
@@ -66,6 +71,7 @@ def _to_date(value: Any) -> date | None:
 BADGE_FIRST = "请先刷卡 / badge first"
 NOT_SAVED = "未保存，请告知主管 / not saved, tell the manager"
 EMPTY_PAN_G = 1.0  # at or below this (after tare) nothing is on the scale
+DataT = TypeVar("DataT", bound=_Data)
 
 
 class StationWorkflow:
@@ -74,8 +80,9 @@ class StationWorkflow:
     kind: ClassVar[str]
 
     def __init__(self, station: StationConfig, config: AgentConfig, recorder: Recorder,
-                 feedback: Feedback) -> None:
+                 feedback: Feedback, camera: StationCamera | None = None) -> None:
         self.station = station
+        self.camera = camera  # the station's camera: a photo on every record
         self.config = config
         self.recorder = recorder
         self.store = recorder.store
@@ -141,6 +148,20 @@ class StationWorkflow:
         self.say(BADGE_FIRST, level="warn")
 
     # --- helpers ---------------------------------------------------------------------
+
+    def record(self, data: DataT, *, occurred_at: datetime, source: Source | None, operator: Operator | None,
+               extra_findings: list[str] | None = None) -> Recorded[DataT]:
+        """Commit one record, with the photo of this moment when the station has a camera."""
+        if self.camera is None:
+            return self.recorder.record(data, occurred_at=occurred_at, source=source, operator=operator,
+                                        extra_findings=extra_findings)
+        shot = self.camera.take()
+        saved = self.recorder.record_with_photo(data, shot.photo, photo_note=shot.note, occurred_at=occurred_at,
+                                                source=source, operator=operator, extra_findings=extra_findings)
+        shot.follow(lambda photo: self.recorder.attach_photo(saved.id, photo), saved.id)
+        log.info("station record photo station=%s camera=%s record=%s photo=%s", self.station.id,
+                 shot.note.camera_id, saved.id, shot.note.state)
+        return saved
 
     def open_session(self, at: datetime | None = None) -> Any:
         """The station's open session, its idle timeout restarted at ``at`` (if given);

@@ -1,0 +1,204 @@
+"""Photos on station records (issue 16 item 3), with real parts: a real agent, a badge
+reader and a scale on pseudo-terminals, the simulated IP camera (MJPEG over HTTP, or RTSP
+from GStreamer), the reference platform on a real Mosquitto.
+
+* a food sample at a station whose camera the vision worker reads carries the camera's
+  picture of that moment: the platform stores the record and the ``photo`` media object
+  linked to it, re-hashed from its own disk;
+* a camera that is down leaves the record saved without the photo, promptly, and says so;
+* a camera nobody decodes (only recorded, ``video.cameras``) is grabbed once by FFmpeg:
+  the record does not wait for it and the photo follows, linked to the record;
+* a station naming a camera nobody declared is a config error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from agent.app import Agent
+from agent.config import AgentConfig
+from agent.feedback import MemoryOutput
+from simulator.cameras import MjpegServer, RtspCamera, Script
+from simulator.platform import Platform
+from simulator.serial_devices import ScaleSim, SerialBadgeSim
+from tests.conftest import make_config
+from tests.fixtures_mqtt import broker_fixture, platform_fixture  # noqa: F401
+from tests.fixtures_serial_stations import STAFF, ZHANG
+from tests.fixtures_video import rtsp_camera_fixture  # noqa: F401
+
+pytestmark = pytest.mark.timeout(120)
+FAST = {"reconnect_s": 0.05, "reconnect_max_s": 0.2}
+ALL_DAY = {"lunch": {"start": "00:00", "end": "23:59"}}  # the real clock is in a meal window, whenever this runs
+
+
+def wait_until(predicate: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def camera() -> Iterator[MjpegServer]:
+    server = MjpegServer(Script.idle(600), fps=10, faces={})  # the empty kitchen: no data set needed
+    server.plug()
+    yield server
+    server.unplug()
+
+
+class Kitchen:
+    """A food-sample station (badge + scale on PTYs) naming camera ``cam-1``, the agent, its screen."""
+
+    def __init__(self, tmp_path: Path, broker_port: int, *, cameras: list[dict[str, Any]] | None = None,
+                 video_cameras: list[dict[str, Any]] | None = None, **photos: Any) -> None:
+        self.badge = SerialBadgeSim(link_path=tmp_path / "badge-fs").start()
+        self.scale = ScaleSim("ad_ascii", link_path=tmp_path / "scale-fs", unit="g").start()
+        config = make_config(
+            tmp_path,
+            broker={"host": "127.0.0.1", "port": broker_port, "reconnect_min_s": 0.2, "reconnect_max_s": 2},
+            devices=[{"id": "badge-fs", "kind": "badge_reader", "protocol": "serial_line",
+                      "port": self.badge.path, **FAST},
+                     {"id": "scale-fs", "kind": "scale", "protocol": "ad_ascii", "port": self.scale.path, **FAST}],
+            stations=[{"id": "fs-1", "kind": "food_sample", "badge": "badge-fs", "scale": "scale-fs",
+                       "camera": "cam-1"}],
+            site={"staff": STAFF, "menu": [{"name": "番茄炒蛋"}, {"name": "红烧肉"}]},
+            schedules={"meals": ALL_DAY},
+            cameras=cameras or [],
+            vision={"site_dir": str(tmp_path / "site"), "enabled": bool(cameras)},
+            video={"dir": str(tmp_path / "video"), "cameras": video_cameras or []},
+            photos=photos)
+        self.agent = Agent(config)
+        self.screen = MemoryOutput()
+        self.agent.feedback.add_output(self.screen)
+        self.agent.start()
+        wait_until(lambda: all(self.agent.devices.snapshot().get(d, {}).get("state") == "ok"
+                               for d in ("badge-fs", "scale-fs")), "badge and scale ok")
+
+    def close(self) -> None:
+        self.agent.stop()
+        self.badge.stop()
+        self.scale.stop()
+
+    def sample(self, grams: float) -> float:
+        """Badge, weigh; returns the monotonic time the station said the sample was kept."""
+        mark = len(self.screen.messages)
+        self.badge.scan(ZHANG)
+        assert self.screen.wait_for(lambda m: "留样" in m.text, 10, mark)
+        self.scale.place(grams)
+        said = self.screen.wait_for(lambda m: f"{grams:.0f} g 合格" in m.text, 10, mark)
+        assert said is not None, self.screen.texts("fs-1")
+        return time.monotonic()
+
+
+def stored_media(platform: Platform, media_id: str) -> dict[str, Any]:
+    return wait_until(lambda: next((m for m in platform.media_files() if m["id"] == media_id), None),
+                      f"media {media_id} on the platform")
+
+
+def platform_record(platform: Platform, type_: str, timeout: float = 20.0) -> dict[str, Any]:
+    return wait_until(lambda: next(iter(platform.records(type=type_)), None), f"{type_} on the platform", timeout)
+
+
+def decoded(path: str) -> np.ndarray:
+    image = cv2.imread(path)
+    assert image is not None, f"{path} is not a picture"
+    return image
+
+
+def test_a_photo_on_a_food_sample_arrives_with_the_record(tmp_path, broker, platform, camera):
+    kitchen = Kitchen(tmp_path, broker.port, cameras=[{"id": "cam-1", "url": camera.url}])
+    try:
+        feed = kitchen.agent.cameras()["cam-1"]
+        wait_until(lambda: feed.latest() is not None, "the camera's first frame")
+        kitchen.sample(131.0)
+        record = platform_record(platform, "food_sample")
+    finally:
+        kitchen.close()
+    assert record["data"]["grams"] == 131.0 and record["verdict"] == "pass"
+    assert record["photo"]["camera_id"] == "cam-1" and record["photo"]["state"] == "attached"
+    assert record["photo"]["reason"] is None and record["photo"]["taken_at"]
+    [ref] = record["media"]
+    assert ref["role"] == "photo" and ref["content_type"] == "image/jpeg"
+    media = stored_media(platform, ref["id"])
+    assert media["record_id"] == record["id"] and media["role"] == "photo"
+    content = Path(media["path"]).read_bytes()  # the platform's own copy, re-hashed
+    assert hashlib.sha256(content).hexdigest() == ref["sha256"] == media["sha256"]
+    assert len(content) == ref["bytes"] == media["bytes"]
+    # it is the camera's picture: the simulated kitchen, full size, up to JPEG's loss
+    photo = decoded(media["path"])
+    assert photo.shape == camera.scene.background.shape
+    assert float(np.mean(cv2.absdiff(photo, camera.scene.background))) < 8.0
+
+
+def test_a_camera_that_is_down_leaves_the_record_saved_without_it(tmp_path, broker, platform, camera):
+    kitchen = Kitchen(tmp_path, broker.port, cameras=[{"id": "cam-1", "url": camera.url}], max_age_s=1.0)
+    try:
+        feed = kitchen.agent.cameras()["cam-1"]
+        wait_until(lambda: feed.latest() is not None, "the camera's first frame")
+        camera.unplug()
+        wait_until(lambda: feed.state != "ok" and feed.silent_for() > 1.0, "the agent to see the camera down")
+        said_at = kitchen.sample(131.0)
+        record = platform_record(platform, "food_sample", timeout=10)
+        reached_s = time.monotonic() - said_at
+        local = kitchen.agent.store.query("SELECT id FROM media")
+    finally:
+        kitchen.close()
+    assert record["data"]["grams"] == 131.0 and record["verdict"] == "pass"
+    assert record["photo"] == {"camera_id": "cam-1", "state": "unavailable", "reason": "camera_down",
+                               "taken_at": None}
+    assert record["media"] == []
+    assert reached_s < 5.0, f"the record took {reached_s:.1f} s to reach the platform"
+    assert [dict(r) for r in local] == []  # no photo half-made in the agent's store either
+    assert platform.media_files() == []
+
+
+def test_a_camera_nobody_decodes_is_grabbed_once_and_its_photo_follows_the_record(
+        tmp_path, broker, platform, rtsp_camera: RtspCamera):
+    # only recorded (its FFmpeg copies the stream, never decodes it): one FFmpeg grab per record;
+    # wait_ms 0: the record is committed at once, the photo follows it
+    kitchen = Kitchen(tmp_path, broker.port, video_cameras=[{"id": "cam-1", "url": rtsp_camera.url}], wait_ms=0)
+    try:
+        kitchen.sample(131.0)
+        record = platform_record(platform, "food_sample")
+        media = wait_until(lambda: next((m for m in platform.media_files() if m["role"] == "photo"), None),
+                           "the photo on the platform")
+    finally:
+        kitchen.close()
+    assert record["photo"] == {"camera_id": "cam-1", "state": "pending", "reason": None, "taken_at": None}
+    assert record["media"] == []  # committed before the picture existed: it names no media
+    assert media["record_id"] == record["id"] and media["content_type"] == "image/jpeg"
+    assert hashlib.sha256(Path(media["path"]).read_bytes()).hexdigest() == media["sha256"]
+    assert decoded(media["path"]).shape[:2] == (240, 320)  # the RTSP camera's own size
+
+
+def test_a_station_naming_an_undeclared_camera_is_a_config_error(tmp_path):
+    devices = [{"id": "badge-fs", "kind": "badge_reader", "port": "/dev/null-b"},
+               {"id": "scale-fs", "kind": "scale", "port": "/dev/null-s"}]
+
+    def config(camera: str, **sections: Any) -> AgentConfig:
+        return make_config(tmp_path, devices=devices, stations=[
+            {"id": "fs-1", "kind": "food_sample", "badge": "badge-fs", "scale": "scale-fs", "camera": camera}],
+            **sections)
+
+    with pytest.raises(ValidationError, match=r"station 'fs-1': camera 'cam-9' is not a declared camera "
+                                              r"\(cameras: or video.cameras; known: cam-1, cam-2\)"):
+        config("cam-9", cameras=[{"id": "cam-1", "url": "http://127.0.0.1:1/video"}],
+               video={"cameras": [{"id": "cam-2", "url": "rtsp://127.0.0.1:1/cam"}]})
+    with pytest.raises(ValidationError, match="known: none declared"):
+        config("cam-1")
+    # either list will do: an analysed camera, or one that is only recorded
+    assert config("cam-1", cameras=[{"id": "cam-1", "url": "http://127.0.0.1:1/video"}]).stations[0].camera == "cam-1"
+    recorded = config("cam-2", video={"cameras": [{"id": "cam-2", "url": "rtsp://127.0.0.1:1/cam"}]})
+    assert recorded.stations[0].camera == "cam-2"

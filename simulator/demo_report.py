@@ -189,6 +189,10 @@ def scenario_checks(agent_db: Path) -> list[Check]:
         Check("food samples with one underweight (fail)",
               any(s["verdict"] == "fail" for s in samples) and any(s["verdict"] == "pass" for s in samples),
               f"{len(samples)} samples, {sum(s['verdict'] == 'fail' for s in samples)} failed"),
+        Check("food samples with the kitchen camera's photo",
+              bool(samples) and all(s.get("photo") for s in samples) and any(_has_photo(s) for s in samples),
+              ", ".join(f"{n} {state}" for state, n in sorted(Counter(
+                  (s.get("photo") or {}).get("state", "no photo note") for s in samples).items())) or "no samples"),
         Check("leader meal check-ins", bool(of("leader_meal")), f"{len(of('leader_meal'))}"),
         Check("disinfection cycles with one aborted (fail)",
               any(c["verdict"] == "fail" for c in cycles) and sum(c["verdict"] == "pass" for c in cycles) >= 3,
@@ -207,3 +211,9 @@ def scenario_checks(agent_db: Path) -> list[Check]:
               f"{len(of('routine_daily_check'))} daily check, {len(of('rectification'))} rectification, "
               f"{len(of('waste_disposal'))} waste disposal"),
     ]
+
+
+def _has_photo(record: dict[str, Any]) -> bool:
+    """The record names its station camera's photo (attached: in its media)."""
+    return (record.get("photo") or {}).get("state") == "attached" and any(
+        m.get("role") == "photo" for m in record.get("media") or [])

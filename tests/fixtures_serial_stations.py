@@ -48,7 +48,7 @@ def station_config(tmp_path: Path, station: dict[str, Any], **sections: Any) -> 
 class Rig:
     """Workflows on a bus, fed readings at a ManualClock's time; feedback kept in memory."""
 
-    def __init__(self, config: AgentConfig, start: datetime) -> None:
+    def __init__(self, config: AgentConfig, start: datetime, cameras: dict[str, Any] | None = None) -> None:
         self.config = config
         self.clock = ManualClock(start)
         self.store = Store(config.store.path, config.store.media_dir, durability="process_crash")
@@ -57,7 +57,7 @@ class Rig:
         self.feedback = Feedback([self.screen, LogOutput()], self.clock)
         self.store.replace_roster([s.model_dump() for s in config.site.staff], start.isoformat())
         self.bus = ReadingBus(self.clock)
-        self.workflows = make_workflows(config, self.recorder, self.feedback)
+        self.workflows = make_workflows(config, self.recorder, self.feedback, cameras)  # cameras: StationCamera by id
         for workflow in self.workflows:
             self.bus.add_workflow(workflow)
 

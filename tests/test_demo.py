@@ -118,6 +118,12 @@ def test_the_day_shows_every_kind_it_promises(demo_run) -> None:
     assert any(c["data"]["attempt"] == 2 for c in checks)  # the re-check
     samples = of("food_sample")
     assert [s["data"]["grams"] for s in samples if s["verdict"] == "fail"] == [98.0]
+    # the sample station names the kitchen camera: each sample says what became of its photo,
+    # and the attached ones arrived as photo media linked to their record
+    photos = {r["record_id"] for r in rows(platform_db, "SELECT record_id FROM media WHERE role='photo'")}
+    assert all(s["photo"]["camera_id"] == "cam-kitchen" for s in samples)
+    attached = {s["id"] for s in samples if s["photo"]["state"] == "attached"}
+    assert attached and attached <= photos
     cycles = of("tableware_disinfection")
     assert sum(c["verdict"] == "fail" for c in cycles) == 1 and sum(c["verdict"] == "pass" for c in cycles) >= 4
     [violation] = of("vision_violation")

@@ -8,6 +8,9 @@ from GStreamer), the reference platform on a real Mosquitto.
 * a camera that is down leaves the record saved without the photo, promptly, and says so;
 * a camera nobody decodes (only recorded, ``video.cameras``) is grabbed once by FFmpeg:
   the record does not wait for it and the photo follows, linked to the record;
+* each station kind (food sample, receiving, leader meal, morning check) attaches the
+  picture of its record's moment, through the same path as the console's uploads;
+* a photo the agent cannot store never costs the record;
 * a station naming a camera nobody declared is a config error.
 """
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +30,18 @@ from pydantic import ValidationError
 
 from agent.app import Agent
 from agent.config import AgentConfig
+from agent.config_devices import CameraConfig
 from agent.feedback import MemoryOutput
+from agent.vision.camera import CameraSource
+from agent.wiring.photos import station_cameras
 from simulator.cameras import MjpegServer, RtspCamera, Script
 from simulator.platform import Platform
 from simulator.serial_devices import ScaleSim, SerialBadgeSim
-from tests.conftest import make_config
+from tests.conftest import TZ, make_config
 from tests.fixtures_mqtt import broker_fixture, platform_fixture  # noqa: F401
-from tests.fixtures_serial_stations import STAFF, ZHANG
+from tests.fixtures_serial_stations import LEADER, STAFF, ZHANG, Rig, station_config
 from tests.fixtures_video import rtsp_camera_fixture  # noqa: F401
+from tests.helpers.components import running
 
 pytestmark = pytest.mark.timeout(120)
 FAST = {"reconnect_s": 0.05, "reconnect_max_s": 0.2}
@@ -202,3 +210,81 @@ def test_a_station_naming_an_undeclared_camera_is_a_config_error(tmp_path):
     assert config("cam-1", cameras=[{"id": "cam-1", "url": "http://127.0.0.1:1/video"}]).stations[0].camera == "cam-1"
     recorded = config("cam-2", video={"cameras": [{"id": "cam-2", "url": "rtsp://127.0.0.1:1/cam"}]})
     assert recorded.stations[0].camera == "cam-2"
+
+
+# --- every station kind, on the workflows' bus (ManualClock) with a live camera -----------------
+
+
+@pytest.fixture
+def live_feed(camera: MjpegServer) -> Iterator[CameraSource]:
+    """The camera's decode thread, as the vision worker runs it."""
+    source = CameraSource(CameraConfig(id="cam-1", url=camera.url), now=lambda: datetime.now(TZ))
+    with running(source):
+        wait_until(lambda: source.latest() is not None, "the camera's first frame")
+        yield source
+
+
+STATIONS = {
+    "food_sample": ({"kind": "food_sample", "badge": "badge-1", "scale": "scale-1"}, "food_sample"),
+    "receiving": ({"kind": "receiving", "badge": "badge-1", "scale": "scale-1", "keypad": "keypad-1"},
+                  "ingredient_purchase"),
+    "leader_meal": ({"kind": "checkin", "badge": "badge-1"}, "leader_meal"),
+    "morning_check": ({"kind": "morning_check", "badge": "badge-1", "thermometer": "thermo-1"},
+                      "staff_health_check"),
+}
+
+
+def perform(rig: Rig, kind: str) -> None:
+    """What a person does at the station, up to its record."""
+    if kind == "food_sample":
+        rig.badge(ZHANG)
+        rig.weight(131.0)
+    elif kind == "receiving":
+        rig.badge(ZHANG)
+        for typed in ("成都蔬菜公司", "西红柿", "0", "0", "0"):
+            rig.text(typed)
+        rig.weight(12_500.0)
+    elif kind == "leader_meal":
+        rig.badge(LEADER)
+    else:
+        rig.badge(ZHANG)
+        rig.temperature(36.6)
+
+
+@pytest.mark.parametrize("kind", list(STATIONS))
+def test_each_station_kind_attaches_the_picture_of_its_record(tmp_path, morning, camera, live_feed, kind):
+    station, record_type = STATIONS[kind]
+    config = station_config(tmp_path, {**station, "camera": "cam-1"}, cameras=[{"id": "cam-1", "url": camera.url}],
+                            site={"suppliers": {"成都蔬菜公司": "2027-05-01"}})
+    rig = Rig(config, morning, station_cameras(config, {"cam-1": live_feed}, lambda: morning))
+    try:
+        perform(rig, kind)
+        [record] = rig.records(record_type)
+        [ref] = record["media"]
+        info = rig.store.media_info(ref["id"])
+    finally:
+        rig.close()
+    assert record["photo"]["state"] == "attached" and record["photo"]["camera_id"] == "cam-1"
+    assert ref["role"] == "photo" and info["record_id"] == record["id"] and info["role"] == "photo"
+    content = Path(info["path"]).read_bytes()
+    assert hashlib.sha256(content).hexdigest() == ref["sha256"] == info["sha256"]
+    assert decoded(info["path"]).shape == camera.scene.background.shape
+
+
+def test_a_photo_the_store_cannot_take_never_costs_the_record(tmp_path, morning, camera, live_feed):
+    config = station_config(tmp_path, {**STATIONS["food_sample"][0], "camera": "cam-1"},
+                            cameras=[{"id": "cam-1", "url": camera.url}])
+    rig = Rig(config, morning, station_cameras(config, {"cam-1": live_feed}, lambda: morning))
+    try:
+        # the day's media folder cannot be made (a file is in its way): the JPEG has nowhere to go
+        config.store.media_dir.mkdir(parents=True, exist_ok=True)
+        (config.store.media_dir / morning.date().isoformat()).write_text("in the way")
+        perform(rig, "food_sample")
+        [record] = rig.records("food_sample")
+        media = rig.store.query("SELECT id FROM media")
+    finally:
+        rig.close()
+    assert record["data"]["grams"] == 131.0 and record["verdict"] == "pass"
+    assert record["photo"] == {"camera_id": "cam-1", "state": "unavailable", "reason": "not_stored", "taken_at": None}
+    assert record["media"] == [] and list(media) == []
+    assert "131 g 合格" in rig.said()[-1]

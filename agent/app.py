@@ -71,10 +71,11 @@ class Agent:
                            recorder=self.recorder, devices=self.devices, feedback=self.feedback,
                            reading_sink=self.bus.publish, health_sink=self.bus.publish_health,
                            device_health=self.device_health, publish_live=self._publish_live)
-        self.vision = vision.build(ctx)  # before serial: stations' photos come from the cameras it reads
-        self.serial = serial.build(ctx, feeds=self.cameras())
-        self.modbus = modbus.build(ctx)
+        # vision and video before serial: the stations' photos come from the cameras they read
+        self.vision = vision.build(ctx)
         self.video_capability = video.build(ctx)
+        self.serial = serial.build(ctx, feeds=self.cameras(), recorders=self.video_capability.recorder_states())
+        self.modbus = modbus.build(ctx)
         self.schedule = schedule.build(ctx)
         self.console = console.build(ctx)  # station screens and manager pages
         local: tuple[Capability, ...] = (self.serial, self.modbus, self.vision, self.video_capability,

@@ -61,6 +61,7 @@ class Shot:
 
     note: PhotoNote
     photo: Photo | None = None
+    detail: str = ""  # unavailable: what the grab said (no credentials), for the log line
     _late: Future[Snapshot] | None = None
 
     def follow(self, attach: Callable[[Photo], object], record_id: str) -> None:
@@ -116,5 +117,4 @@ class StationCamera:
                     snapshot.photo)
 
     def _unavailable(self, reason: PhotoReason, detail: str) -> Shot:
-        log.warning("station photo unavailable camera=%s reason=%s detail=%s", self.camera_id, reason, detail)
-        return Shot(PhotoNote(camera_id=self.camera_id, state="unavailable", reason=reason))
+        return Shot(PhotoNote(camera_id=self.camera_id, state="unavailable", reason=reason), detail=detail)

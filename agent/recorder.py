@@ -55,6 +55,7 @@ class Recorded(Generic[DataT]):
     verdict: str | None
     findings: tuple[str, ...]
     data: DataT  # as stored: settled by its verdict (e.g. ``fit_for_duty``)
+    photo: PhotoNote | None = None  # as stored: a station camera's photo, attached or why not
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +145,8 @@ class Recorder:
         saved: Saved = self._write(self.store.add_record, draft)
         log.info("record saved type=%s id=%s seq=%d verdict=%s", saved.type, saved.id, saved.seq,
                  saved.verdict)
-        return Recorded(saved.id, saved.seq, saved.payload, saved.type, saved.verdict, saved.findings, settled)
+        return Recorded(saved.id, saved.seq, saved.payload, saved.type, saved.verdict, saved.findings, settled,
+                        photo_note)
 
     def flush_storage_failure(self) -> bool:
         """Commit a held ``storage_failed`` alarm once the store takes writes (agent.storage_alarm)."""
@@ -251,7 +253,8 @@ class Recorder:
         saved: Saved = self._write(self.store.add_record, draft)
         log.info("record saved type=%s id=%s seq=%d verdict=%s media=1", saved.type, saved.id, saved.seq,
                  saved.verdict)
-        return Recorded(saved.id, saved.seq, saved.payload, saved.type, saved.verdict, saved.findings, settled)
+        return Recorded(saved.id, saved.seq, saved.payload, saved.type, saved.verdict, saved.findings, settled,
+                        note)
 
     def attach_photo(self, record_id: str, photo: Photo, *, media_id: str | None = None,
                      created_at: str | None = None) -> dict[str, Any]:

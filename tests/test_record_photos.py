@@ -7,7 +7,8 @@ from GStreamer), the reference platform on a real Mosquitto.
   linked to it, re-hashed from its own disk;
 * a camera that is down leaves the record saved without the photo, promptly, and says so;
 * a camera nobody decodes (only recorded, ``video.cameras``) is grabbed once by FFmpeg:
-  the record does not wait for it and the photo follows, linked to the record;
+  the record does not wait for it and the photo follows, linked to the record; one its
+  recorder has lost takes no photo, and the record is saved at once;
 * each station kind (food sample, receiving, leader meal, morning check) attaches the
   picture of its record's moment, through the same path as the console's uploads;
 * a photo the agent cannot store never costs the record;
@@ -17,6 +18,7 @@ from GStreamer), the reference platform on a real Mosquitto.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -150,7 +152,8 @@ def test_a_photo_on_a_food_sample_arrives_with_the_record(tmp_path, broker, plat
     assert float(np.mean(cv2.absdiff(photo, camera.scene.background))) < 8.0
 
 
-def test_a_camera_that_is_down_leaves_the_record_saved_without_it(tmp_path, broker, platform, camera):
+def test_a_camera_that_is_down_leaves_the_record_saved_without_it(tmp_path, broker, platform, camera, caplog):
+    caplog.set_level(logging.INFO)
     kitchen = Kitchen(tmp_path, broker.port, cameras=[{"id": "cam-1", "url": camera.url}], max_age_s=1.0)
     try:
         feed = kitchen.agent.cameras()["cam-1"]
@@ -170,6 +173,8 @@ def test_a_camera_that_is_down_leaves_the_record_saved_without_it(tmp_path, brok
     assert reached_s < 5.0, f"the record took {reached_s:.1f} s to reach the platform"
     assert [dict(r) for r in local] == []  # no photo half-made in the agent's store either
     assert platform.media_files() == []
+    assert (f"station record without photo station=fs-1 camera=cam-1 record={record['id']} reason=camera_down"
+            in caplog.text)
 
 
 def test_a_camera_nobody_decodes_is_grabbed_once_and_its_photo_follows_the_record(
@@ -189,6 +194,26 @@ def test_a_camera_nobody_decodes_is_grabbed_once_and_its_photo_follows_the_recor
     assert media["record_id"] == record["id"] and media["content_type"] == "image/jpeg"
     assert hashlib.sha256(Path(media["path"]).read_bytes()).hexdigest() == media["sha256"]
     assert decoded(media["path"]).shape[:2] == (240, 320)  # the RTSP camera's own size
+
+
+def test_a_recorded_camera_that_is_down_leaves_the_record_saved_at_once(
+        tmp_path, broker, platform, rtsp_camera: RtspCamera):
+    kitchen = Kitchen(tmp_path, broker.port, video_cameras=[{"id": "cam-1", "url": rtsp_camera.url}])
+    recorder = kitchen.agent.video_capability.recorder_states()["cam-1"]
+    try:
+        wait_until(lambda: recorder() == "streaming", "the recorder streaming")
+        rtsp_camera.stop()
+        wait_until(lambda: recorder() == "source_lost", "the recorder to lose the camera")
+        said_at = kitchen.sample(131.0)
+        record = platform_record(platform, "food_sample", timeout=10)
+        reached_s = time.monotonic() - said_at
+        local = kitchen.agent.store.query("SELECT id FROM media")
+    finally:
+        kitchen.close()
+    assert record["photo"] == {"camera_id": "cam-1", "state": "unavailable", "reason": "camera_down",
+                               "taken_at": None}
+    assert record["media"] == [] and list(local) == [] and platform.media_files() == []
+    assert reached_s < 5.0, f"the record took {reached_s:.1f} s to reach the platform"
 
 
 def test_a_station_naming_an_undeclared_camera_is_a_config_error(tmp_path):
@@ -252,7 +277,8 @@ def perform(rig: Rig, kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", list(STATIONS))
-def test_each_station_kind_attaches_the_picture_of_its_record(tmp_path, morning, camera, live_feed, kind):
+def test_each_station_kind_attaches_the_picture_of_its_record(tmp_path, morning, camera, live_feed, kind, caplog):
+    caplog.set_level(logging.DEBUG)
     station, record_type = STATIONS[kind]
     config = station_config(tmp_path, {**station, "camera": "cam-1"}, cameras=[{"id": "cam-1", "url": camera.url}],
                             site={"suppliers": {"成都蔬菜公司": "2027-05-01"}})
@@ -269,6 +295,8 @@ def test_each_station_kind_attaches_the_picture_of_its_record(tmp_path, morning,
     content = Path(info["path"]).read_bytes()
     assert hashlib.sha256(content).hexdigest() == ref["sha256"] == info["sha256"]
     assert decoded(info["path"]).shape == camera.scene.background.shape
+    assert f"station record photo station=st-1 camera=cam-1 record={record['id']} photo=attached" in caplog.text
+    assert "36.6" not in caplog.text  # the photo's log lines carry no health data
 
 
 def test_a_photo_the_store_cannot_take_never_costs_the_record(tmp_path, morning, camera, live_feed):

@@ -77,10 +77,13 @@ def make_workflows(config: AgentConfig, recorder: Recorder, feedback: Feedback,
                               camera=cameras.get(s.camera) if s.camera else None) for s in config.stations]
 
 
-def build(ctx: BuildContext, feeds: Mapping[str, CameraFeed] | None = None) -> Capability:
-    """``feeds``: the cameras vision decodes (their newest frames make the stations' photos)."""
+def build(ctx: BuildContext, feeds: Mapping[str, CameraFeed] | None = None,
+          recorders: Mapping[str, Callable[[], str]] | None = None) -> Capability:
+    """``feeds``: the cameras vision decodes (their newest frames make the stations' photos);
+    ``recorders``: the video ring's recorder state per camera (a lost camera takes no photo)."""
     config = ctx.config
-    workflows = make_workflows(config, ctx.recorder, ctx.feedback, station_cameras(config, feeds or {}, ctx.now))
+    cameras = station_cameras(config, feeds or {}, ctx.now, recorders)
+    workflows = make_workflows(config, ctx.recorder, ctx.feedback, cameras)
     for workflow in workflows:
         log.info("station ready station=%s kind=%s", workflow.station.id, workflow.kind)
     devices = tuple(SerialDeviceComponent(cfg, ctx.reading_sink, ctx.health_sink, ctx.now)

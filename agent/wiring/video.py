@@ -9,12 +9,13 @@ video: FFmpeg copies the cameras' streams (agent.video).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from agent.video.commands import VideoCommands
 from agent.video.fetch import VideoFetcher
-from agent.video.ffmpeg import ffmpeg_binary
+from agent.video.ffmpeg import FfmpegJob, ffmpeg_binary
 from agent.video.recorder import CameraRecorder
 from agent.video.relay import StreamRelay
 from agent.video.ring import SegmentRing
@@ -30,6 +31,15 @@ MB = 1024 * 1024
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VideoCapability(Capability):
     service: VideoService | None = None
+
+    def recorder_states(self) -> dict[str, Callable[[], str]]:
+        """Camera id -> its recorder's FFmpeg state, for the cameras the ring records."""
+        recorders = self.service.recorders if self.service is not None else []
+        return {r.camera: _state_of(r.job) for r in recorders}
+
+
+def _state_of(job: FfmpegJob) -> Callable[[], str]:
+    return lambda: job.state
 
 
 def build(ctx: BuildContext) -> VideoCapability:

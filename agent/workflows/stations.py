@@ -159,8 +159,13 @@ class StationWorkflow:
         saved = self.recorder.record_with_photo(data, shot.photo, photo_note=shot.note, occurred_at=occurred_at,
                                                 source=source, operator=operator, extra_findings=extra_findings)
         shot.follow(lambda photo: self.recorder.attach_photo(saved.id, photo), saved.id)
-        log.info("station record photo station=%s camera=%s record=%s photo=%s", self.station.id,
-                 shot.note.camera_id, saved.id, shot.note.state)
+        note = saved.photo or shot.note  # as stored: a photo the store refused is unavailable
+        if note.state == "unavailable":
+            log.warning("station record without photo station=%s camera=%s record=%s reason=%s detail=%s",
+                        self.station.id, note.camera_id, saved.id, note.reason, shot.detail or "-")
+        else:
+            log.info("station record photo station=%s camera=%s record=%s photo=%s", self.station.id,
+                     note.camera_id, saved.id, note.state)
         return saved
 
     def open_session(self, at: datetime | None = None) -> Any:

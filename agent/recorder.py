@@ -270,6 +270,7 @@ def photo_ref(photo: Photo, media_id: str | None = None) -> MediaRef:
     return MediaRef(id=media_id or uuid7(), content_type=photo.content_type, bytes=len(photo.content),
                     sha256=hashlib.sha256(photo.content).hexdigest(), role="photo")
 
+
 def alarm_key(kind: str, subject: dict[str, str]) -> str:
     return kind + "|" + _subject_text(subject)
 

@@ -22,7 +22,6 @@ from agent.view import CameraFeed
 
 log = logging.getLogger("agent.wiring.photos")
 
-
 RecorderState = Callable[[], str]  # a video recorder's FFmpeg state (agent.video.ffmpeg)
 LOST = "source_lost"
 
@@ -67,7 +66,6 @@ def ffmpeg_grab(url: str, cfg: PhotosConfig, now: Now, recorder: RecorderState |
 
         if recorder is not None and recorder() == LOST:
             raise PhotoUnavailable("camera_down", "its recorder has lost the camera")
-
         try:
             jpeg = grab_jpeg(url, timeout_s=cfg.grab_timeout_s, max_side=cfg.max_side, jpeg_quality=cfg.jpeg_quality)
         except FileNotFoundError as exc:  # no ffmpeg on this box

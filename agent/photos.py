@@ -113,8 +113,8 @@ class StationCamera:
             return self._unavailable(exc.reason, exc.detail)
         except Exception as exc:  # noqa: BLE001 - a broken grab costs the photo, never the record
             return self._unavailable("grab_failed", str(exc))
-        return Shot(PhotoNote(camera_id=self.camera_id, state="attached", taken_at=snapshot.taken_at),
-                    snapshot.photo)
+        taken_at = snapshot.taken_at if snapshot.taken_at.tzinfo is not None else None  # the wire wants offsets
+        return Shot(PhotoNote(camera_id=self.camera_id, state="attached", taken_at=taken_at), snapshot.photo)
 
     def _unavailable(self, reason: PhotoReason, detail: str) -> Shot:
         return Shot(PhotoNote(camera_id=self.camera_id, state="unavailable", reason=reason), detail=detail)

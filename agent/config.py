@@ -11,6 +11,7 @@ Every number from docs/DOMAIN.md lives here as a default, never as a constant in
 from __future__ import annotations
 
 import binascii
+import difflib
 import ssl
 from datetime import time
 from pathlib import Path
@@ -573,9 +574,11 @@ class AgentConfig(Strict):
         recorded = [c.id for c in self.video.cameras]
         for station in self.stations:
             if station.camera is not None and station.camera not in {*analysed, *recorded}:
-                known = ", ".join(sorted({*analysed, *recorded})) or "none declared"
+                ids = sorted({*analysed, *recorded})
+                close = difflib.get_close_matches(station.camera, ids, n=1, cutoff=0.85)  # a typo, not a sibling
+                hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise ValueError(f"station {station.id!r}: camera {station.camera!r} is not a declared camera "
-                                 f"(cameras: or video.cameras; known: {known})")
+                                 f"(cameras: or video.cameras; known: {', '.join(ids) or 'none declared'}{hint})")
         return self
 
 

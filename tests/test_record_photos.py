@@ -231,6 +231,8 @@ def test_a_station_naming_an_undeclared_camera_is_a_config_error(tmp_path):
                video={"cameras": [{"id": "cam-2", "url": "rtsp://127.0.0.1:1/cam"}]})
     with pytest.raises(ValidationError, match="known: none declared"):
         config("cam-1")
+    with pytest.raises(ValidationError, match=r"known: cam-kitchen; did you mean 'cam-kitchen'\?\)"):
+        config("cam-kitchn", cameras=[{"id": "cam-kitchen", "url": "http://127.0.0.1:1/video"}])
     # either list will do: an analysed camera, or one that is only recorded
     assert config("cam-1", cameras=[{"id": "cam-1", "url": "http://127.0.0.1:1/video"}]).stations[0].camera == "cam-1"
     recorded = config("cam-2", video={"cameras": [{"id": "cam-2", "url": "rtsp://127.0.0.1:1/cam"}]})

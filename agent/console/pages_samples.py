@@ -43,7 +43,7 @@ from agent.schedule.due import meal_label
 
 SHOWN_EXTRA_DAYS = 7  # beyond the reminder's window: a batch nobody confirmed still shows for a week
 BY_MAX, REMARK_MAX = 100, 500
-BATCH_ID = re.compile(r"^(\d{4}-\d{2}-\d{2}):([a-z_]{1,32})$")
+BATCH_DAY, MEAL_MAX = re.compile(r"^\d{4}-\d{2}-\d{2}$"), 64  # a batch id is DAY:MEAL
 STATE = {"kept": "Kept", "may": "May be discarded", "discarded": "Discarded"}
 REFUSALS = {  # DiscardRefused.reason -> (English message id, HTTP status)
     "unknown": ("Unknown samples: nothing was discarded", 400),
@@ -106,12 +106,12 @@ async def samples(request: Request) -> Response:
 
 
 def _batch_key(value: str) -> tuple[date, str] | None:
-    """``2026-11-28:lunch`` -> (day, meal); None for anything else."""
-    match = BATCH_ID.match(value)
-    if match is None:
+    """``2026-11-28:lunch`` -> (day, meal); None for anything else (the store says if it exists)."""
+    day_text, _, meal = value.partition(":")
+    if not BATCH_DAY.match(day_text) or not 0 < len(meal) <= MEAL_MAX:
         return None
     try:
-        return date.fromisoformat(match.group(1)), match.group(2)
+        return date.fromisoformat(day_text), meal
     except ValueError:
         return None
 
@@ -153,10 +153,10 @@ async def discard_samples(request: Request) -> Response:
     wanted, bad = _wanted(ctx, form, now)
     if bad:
         return _page(request, 400, error="Unknown samples: nothing was discarded", detail=", ".join(bad), **again)
+    if not wanted and form.get("action") == "all":
+        return _page(request, 400, error="No samples may be discarded now", **again)
     if not wanted:
-        error = ("No samples may be discarded now" if form.get("action") == "all"
-                 else "Select the samples to discard")
-        return _page(request, 400, error=error, **again)
+        return _page(request, 400, error="Select the samples to discard", **again)
     # every batch is checked before anything is written: one refusal and nothing changes
     tz = ctx.config.identity.tz
     refusals = [(f"{day}:{meal}", refusal(sample_batch(ctx.store, ctx.config, day, meal), now, ctx.config, day, meal))

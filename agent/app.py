@@ -70,7 +70,8 @@ class Agent:
         ctx = BuildContext(config=config, now=self.now, monotonic=self.monotonic, store=self.store,
                            recorder=self.recorder, devices=self.devices, feedback=self.feedback,
                            reading_sink=self.bus.publish, health_sink=self.bus.publish_health,
-                           device_health=self.device_health, publish_live=self._publish_live)
+                           device_health=self.device_health, publish_live=self._publish_live,
+                           config_path=self.config_path, uplink_connected=self._uplink_connected)
         # vision and video before serial: the stations' photos come from the cameras they read
         self.vision = vision.build(ctx)
         self.video_capability = video.build(ctx)
@@ -154,6 +155,9 @@ class Agent:
         self.supervisor.stop_event.set()
 
     # --- life cycle -----------------------------------------------------------------------------
+
+    def _uplink_connected(self) -> bool | None:
+        return self._uplink.connected.is_set() if self._uplink is not None else None
 
     def _publish_live(self, suffix: str, payload: bytes) -> bool:
         return self._uplink.publish_live(suffix, payload) if self._uplink is not None else False

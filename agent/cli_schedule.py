@@ -6,7 +6,8 @@
   a second registration of the same meal and day needs ``--correct``;
 - ``canteen-agent discard-samples --day 2026-11-28 --meal lunch [--staff]``: confirms
   that a meal's samples were discarded after their keep time (a ``sample_discard``
-  record for the platform; clears the reminder). Refused before the keep time is over.
+  record for the platform; clears the reminder). Refused before the keep time is over,
+  by the same rule as the console's sample discard page (``agent.schedule.discard``).
 
 They open the store next to a running agent (SQLite WAL allows it); the agent's next
 schedule tick (within a minute) clears whatever these commands made done.
@@ -16,16 +17,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 
 from agent.cli_common import DEFAULT_CONFIG, EXIT_INVALID_CONFIG, require_agent_store
 from agent.cli_common import load_or_exit as _load
 from agent.config import AgentConfig
 from agent.recorder import Recorder
-from agent.records import MealService, Operator, SampleDiscard, Source
+from agent.records import MealService, Operator, Source
 from agent.store import Store
 
 CLI_SOURCE = Source(device_id="cli", kind="manager_cli")
+REMARK_MAX = 500  # sample_discard.remark
 
 
 def _open(config: AgentConfig) -> Store:
@@ -106,40 +108,28 @@ def cmd_meal(args: argparse.Namespace) -> int:
 
 
 def cmd_discard_samples(args: argparse.Namespace) -> int:
-    from agent.schedule.due import discard_key
+    from agent.schedule.discard import DiscardRefused, discard
 
     config = _load(args.config)
     day = _day(args.day, config)
     tz = config.identity.tz
-    key = discard_key(day.isoformat(), args.meal)
+    if args.remark is not None and len(args.remark) > REMARK_MAX:
+        print(f"--remark: {REMARK_MAX} characters at most", file=sys.stderr)
+        return EXIT_INVALID_CONFIG
     with _open(config) as store:
-        samples = [r for r in store.iter_records(type_="food_sample", day=day.isoformat())
-                   if r["data"]["meal"] == args.meal]
-        if not samples:
-            print(f"no {args.meal} samples recorded on {day}: nothing to confirm", file=sys.stderr)
+        recorder = Recorder(config, store, lambda: datetime.now(tz))
+        try:
+            saved = discard(store, recorder, config, day, args.meal, datetime.now(tz), source=CLI_SOURCE,
+                            operator=Operator(staff_id=args.staff) if args.staff else None,
+                            discarded_by=args.staff, remark=args.remark)
+        except DiscardRefused as refused:
+            if refused.reason == "already":
+                print(refused)
+                return 0
+            advice = ". Nothing recorded; keep them in the sample fridge" if refused.reason == "too_early" else ""
+            print(f"{refused}{advice}", file=sys.stderr)
             return 1
-        if store.kv_get(key) is not None:
-            print(f"already confirmed: {args.meal} samples of {day}")
-            return 0
-        now = datetime.now(tz)
-        last = max(datetime.fromisoformat(r["data"]["sampled_at"]) for r in samples)
-        keep_hours = config.rules.food_sample.keep_hours
-        until = last + timedelta(hours=keep_hours)
-        if now < until:
-            left_h = (until - now).total_seconds() / 3600
-            print(f"too early: {args.meal} samples of {day} must be kept {keep_hours:g} h, until "
-                  f"{until.astimezone(tz):%Y-%m-%d %H:%M} ({left_h:.1f} h from now). Nothing recorded; "
-                  "keep them in the sample fridge", file=sys.stderr)
-            return 1
-        data = SampleDiscard(meal=args.meal, sampled_on=day, samples=len(samples), last_sampled_at=last,
-                             kept_hours=round((now - last).total_seconds() / 3600, 2))
-        saved = Recorder(config, store, lambda: datetime.now(tz)).record(
-            data, occurred_at=now, source=CLI_SOURCE,
-            operator=Operator(staff_id=args.staff) if args.staff else None)
-        confirmation = {"at": now.isoformat(timespec="seconds"), "by": args.staff, "samples": len(samples),
-                        "record_id": saved.id}
-        store.kv_set_if_absent(key, confirmation)  # what the reminder reads (agent.schedule.due)
-        print(f"confirmed: {len(samples)} {args.meal} samples of {day} discarded "
+        print(f"confirmed: {saved.data.samples} {args.meal} samples of {day} discarded "
               f"(sample_discard {saved.id}, seq {saved.seq})")
     return 0
 
@@ -168,5 +158,6 @@ def extend(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--day", required=True, help="YYYY-MM-DD the samples were taken")
     p.add_argument("--meal", required=True)
     p.add_argument("--staff", help="staff id of who discarded them")
+    p.add_argument("--remark", help="a remark for the record (how, witnessed by ...)")
     p.set_defaults(fn=cmd_discard_samples)
 

@@ -7,7 +7,11 @@ verified against the configured CA, a real MQTT CONNECT); the clock; disk space
 against the store's budget; the vision models' sha256 against the manifest.
 
 Each check is a small function returning ``Check`` rows; nothing here changes the
-box. Run it as the service user (``sudo -u canteen canteen-agent doctor``) so the
+box. Beside a running agent (the console's installer page: ``DoctorOptions.live_devices``)
+only what cannot disturb it runs: ports are looked at but not opened, Modbus devices and
+cameras are the agent's own live states, the broker is reached over TCP and TLS without
+an MQTT CONNECT (it would take over the agent's session) and the agent's own session
+is the MQTT row. Run it as the service user (``sudo -u canteen canteen-agent doctor``) so the
 permission checks answer for the agent, or as root, which also checks the service
 user's groups.
 """
@@ -74,21 +78,36 @@ class DoctorOptions:
     broker_timeout_s: float = 5.0
     modbus_timeout_s: float | None = None  # None: each bus's own reply timeout
     service_user: str = SERVICE_USER
+    # Set when the agent is running (the console's installer page): its serial ports, Modbus
+    # buses and cameras are its own (a second Modbus master on one RS-485 line garbles both).
+    # Ports are then only looked at, never opened; the Modbus devices' and cameras' rows are
+    # the running agent's live states (device id -> ``DeviceRegistry`` entry) instead.
+    live_devices: Mapping[str, Mapping[str, Any]] | None = None
+    # ... and the broker gets no MQTT CONNECT from the doctor: the shipped brokers make the user
+    # name the client id, so a CONNECT with the agent's credentials would throw the agent off and
+    # take over its session. The row is the agent's own connection (None: not known).
+    agent_connected: bool | None = None
 
 
 # --- config --------------------------------------------------------------------------
 
 
-def check_config(path: str | Path) -> tuple[Check, AgentConfig | None]:
+def check_config(path: str | Path | AgentConfig) -> tuple[Check, AgentConfig | None]:
+    if isinstance(path, AgentConfig):  # a running agent started without a file (tests, embedding)
+        return Check("config", True, f"the running agent's config (no file): agent {path.identity.agent_id} "
+                                     f"({_counts(path)})"), path
     try:
         config = load_config(path)
     except ConfigError as exc:
         first = str(exc).strip().splitlines()
         return Check("config", False, " / ".join(first[:3]),
                      f"fix {path} (canteen-agent check-config {path} shows every error)"), None
-    counts = (f"{len(config.devices)} serial, {sum(len(b.devices) for b in config.modbus)} Modbus, "
-              f"{len(config.cameras)} cameras")
-    return Check("config", True, f"{path}: valid, agent {config.identity.agent_id} ({counts})"), config
+    return Check("config", True, f"{path}: valid, agent {config.identity.agent_id} ({_counts(config)})"), config
+
+
+def _counts(config: AgentConfig) -> str:
+    return (f"{len(config.devices)} serial, {sum(len(b.devices) for b in config.modbus)} Modbus, "
+            f"{len(config.cameras)} cameras")
 
 
 # --- serial ports (and HID input devices) ---------------------------------------------------
@@ -340,10 +359,61 @@ def check_cameras(config: AgentConfig, seconds: float) -> list[Check]:
     return [check_camera(camera, seconds) for camera in config.cameras]
 
 
+# --- beside a running agent: its own live states ---------------------------------------------
+
+LIVE = "live from the running agent, not opened by the doctor"
+
+
+def live_row(name: str, entry: Mapping[str, Any] | None, fix: str) -> Check:
+    """One device's row from the running agent's device registry."""
+    if entry is None:
+        return Check(name, True, f"{LIVE}: no state reported yet", "open the page again in a minute", warn=True)
+    state = str(entry.get("state", "?"))
+    since = str(entry.get("since") or "")[:19].replace("T", " ")
+    detail = f"{LIVE}: {state}" + (f" since {since}" if since else "")
+    extra = [str(entry[k]) for k in ("detail",) if entry.get(k)]
+    if entry.get("last_reading_at"):
+        extra.append(f"last reading {str(entry['last_reading_at'])[:19].replace('T', ' ')}")
+    if entry.get("analysed_fps") is not None:
+        extra.append(f"{entry['analysed_fps']} fps analysed")
+    detail += (" (" + "; ".join(extra) + ")") if extra else ""
+    if state == "ok":
+        return Check(name, True, detail)
+    if state == "starting":
+        return Check(name, True, detail, "wait for the first reading", warn=True)
+    return Check(name, False, detail, fix)
+
+
+def live_modbus_checks(config: AgentConfig, live: Mapping[str, Mapping[str, Any]],
+                       service_user: str = SERVICE_USER) -> list[Check]:
+    """Each RS-485 port looked at (exists, permissions) and each device's live state; nothing polled."""
+    from drivers.modbus.config import ModbusRtuBusConfig
+
+    checks: list[Check] = []
+    for bus in config.modbus:
+        if isinstance(bus, ModbusRtuBusConfig):
+            checks.append(check_device_path(f"modbus {bus.id} port", bus.port, service_user))
+        checks += [live_row(f"modbus {d.id}", live.get(d.id),
+                            "check power, wiring (A/B), slave id and line settings; to poll it with the "
+                            "doctor, stop the agent first (a line has one master)") for d in bus.devices]
+    return checks
+
+
+def live_camera_checks(config: AgentConfig, live: Mapping[str, Mapping[str, Any]]) -> list[Check]:
+    if not config.vision.enabled:  # nobody in the agent decodes them: no live state to show
+        return [Check(f"camera {c.id}", True, "vision is off: the agent does not read this camera, and the doctor "
+                                              "does not open it beside the agent",
+                      "to test the stream, run canteen-agent doctor with the agent stopped", warn=True)
+                for c in config.cameras]
+    fix = "check the camera's power, network and URL / credentials in the config"
+    return [live_row(f"camera {c.id}", live.get(c.id), fix) for c in config.cameras]
+
+
 # --- broker ---------------------------------------------------------------------------------
 
 
-def check_broker(config: AgentConfig, timeout_s: float) -> list[Check]:
+def check_broker(config: AgentConfig, timeout_s: float, mqtt_connect: bool = True) -> list[Check]:
+    """TCP, TLS (verified) and, unless ``mqtt_connect`` is false, a real MQTT CONNECT."""
     broker = config.broker
     where = f"{broker.host}:{broker.port}"
     try:
@@ -368,8 +438,21 @@ def check_broker(config: AgentConfig, timeout_s: float) -> list[Check]:
                                    "is this a TLS listener? check the port and the client certificate/key")]
     else:
         raw.close()
-    checks.append(_mqtt_connect(config, timeout_s))
+    if mqtt_connect:
+        checks.append(_mqtt_connect(config, timeout_s))
     return checks
+
+
+def live_mqtt_row(connected: bool | None) -> Check:
+    """Beside the running agent: its own MQTT session instead of a second CONNECT."""
+    why = "no CONNECT from the doctor beside the running agent: it would take over the agent's session"
+    if connected is None:
+        return Check("broker mqtt", True, f"{why}; the agent's connection state is not known", warn=True)
+    if connected:
+        return Check("broker mqtt", True, f"the running agent's own MQTT session is connected ({why})")
+    return Check("broker mqtt", False, f"the running agent is not connected to the broker ({why})",
+                 "see the tcp/tls rows; check broker.username/password_file or the client certificate and "
+                 "the broker's ACL; the agent's log says why it is refused")
 
 
 def _mqtt_connect(config: AgentConfig, timeout_s: float) -> Check:
@@ -496,26 +579,41 @@ def check_models(config: AgentConfig) -> list[Check]:
 # --- all of it --------------------------------------------------------------------------------
 
 
-def run_checks(config_path: str | Path, options: DoctorOptions | None = None) -> list[Check]:
+def run_checks(config_path: str | Path | AgentConfig, options: DoctorOptions | None = None) -> list[Check]:
+    """Every check in order; ``config_path`` may be the running agent's config (no file)."""
     options = options or DoctorOptions()
     first, config = check_config(config_path)
     if config is None:
         return [first]
-    config_dir = Path(config_path).resolve().parent
+    config_dir = None if isinstance(config_path, AgentConfig) else Path(config_path).resolve().parent
+    live = options.live_devices
     steps: list[tuple[str, Callable[[], Iterable[Check]]]] = [
         ("service user", lambda: check_service_user(options.service_user)),
         ("serial", lambda: check_serial_ports(config, options.service_user)),
-        ("modbus", lambda: check_modbus(config, config_dir, options)),
-        ("cameras", lambda: check_cameras(config, options.camera_seconds)),
-        ("broker", lambda: check_broker(config, options.broker_timeout_s)),
+    ]
+    if live is None:
+        steps += [("modbus", lambda: check_modbus(config, config_dir, options)),
+                  ("cameras", lambda: check_cameras(config, options.camera_seconds))]
+    else:  # the agent owns them: what it sees, not a second master on the line
+        steps += [("modbus", lambda: live_modbus_checks(config, live, options.service_user)),
+                  ("cameras", lambda: live_camera_checks(config, live))]
+    if live is None:
+        steps.append(("broker", lambda: check_broker(config, options.broker_timeout_s)))
+    else:
+        steps.append(("broker", lambda: [*check_broker(config, options.broker_timeout_s, mqtt_connect=False),
+                                         live_mqtt_row(options.agent_connected)]))
+    steps += [
         ("clock", lambda: [check_clock()]),
         ("disk", lambda: check_disk(config)),
         ("models", lambda: check_models(config)),
     ]
     checks = [first]
-    quiet = logging.getLogger("pymodbus")  # its ERROR lines would repeat the rows in raw form
+    # pymodbus's ERROR lines would repeat the rows in raw form; beside the agent nothing is polled
+    # and the process-wide logger stays as the agent set it
+    quiet = logging.getLogger("pymodbus")
     level = quiet.level
-    quiet.setLevel(logging.CRITICAL)
+    if live is None:
+        quiet.setLevel(logging.CRITICAL)
     try:
         for label, step in steps:
             try:

@@ -191,6 +191,9 @@ class SampleDiscard(_Data):
     samples: int = Field(ge=1, description="food_sample records of that meal and day")
     last_sampled_at: datetime = Field(description="the latest of them: the keep time counts from it")
     kept_hours: float = Field(ge=0, description="hours from last_sampled_at to the discard")
+    sample_ids: list[str] = Field(default_factory=list, description="ids of the food_sample records discarded")
+    discarded_by: str | None = Field(None, max_length=100, description="who discarded them, as the manager wrote it")
+    remark: str | None = Field(None, max_length=500)
 
 
 class VisionViolation(_Data):

@@ -41,7 +41,8 @@ SCREENSHOTS = Path(os.environ.get("CONSOLE_SCREENSHOTS") or tempfile.gettempdir(
 class Kitchen:
     """One morning-check station and the agent behind it, on ``clock`` (a ManualClock)."""
 
-    def __init__(self, tmp_path: Path, broker_port: int, **console: Any) -> None:
+    def __init__(self, tmp_path: Path, broker_port: int, broker: dict[str, Any] | None = None,
+                 **console: Any) -> None:
         self.thermo = GyThermometerSim(link_path=tmp_path / "thermo").start()
         self.badge = SerialBadgeSim(link_path=tmp_path / "badge").start()
         devices = [
@@ -51,7 +52,8 @@ class Kitchen:
         stations = [{"id": STATION, "kind": "morning_check", "badge": "badge-mc", "thermometer": "thermo-1"}]
         config = make_config(
             tmp_path, devices=devices, stations=stations, site={"staff": STAFF}, vision={"enabled": False},
-            broker={"host": "127.0.0.1", "port": broker_port, "reconnect_min_s": 0.2, "reconnect_max_s": 1},
+            broker={"host": "127.0.0.1", "port": broker_port, "reconnect_min_s": 0.2, "reconnect_max_s": 1,
+                    **(broker or {})},
             console={"enabled": True, "port": 0, "login_attempts": 3, **console})
         self.clock = ManualClock(MORNING)
         self.agent = Agent(config, now=self.clock, clock=ClockMonitor(lambda: (True, "test")))

@@ -1,28 +1,58 @@
 """The console's parts without a browser: catalog, passwords, login limit, station feed,
-photo checks, resolving alarms, and no health data in any log."""
+photo checks, resolving alarms, no health data in any log; and over plain HTTP against a
+real agent, the sample discard page and the installer's doctor."""
 
 from __future__ import annotations
 
+import asyncio
 import gettext
+import http.cookiejar
+import json
 import logging
+import os
 import re
+import threading
 import time
-from datetime import datetime
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import date, datetime, timedelta
 
 import cv2
 import numpy as np
 import pytest
 
-from agent.console import pages_alarms, pages_entries, pages_station, pages_today
+from agent.app import Agent
+from agent.config_loader import load_config
+from agent.console import (
+    pages_alarms,
+    pages_doctor,
+    pages_entries,
+    pages_meals,
+    pages_samples,
+    pages_station,
+    pages_today,
+)
 from agent.console.auth import LoginLimiter, add_user, authenticate, hash_password, verify_password
 from agent.console.i18n import LOCALE_DIR, mo_bytes, parse_po
 from agent.console.station_feed import StationFeed
 from agent.console.uploads import UploadError, check_photo
 from agent.feedback import ConsoleOutput, Feedback, Message, Screen
 from agent.recorder import ClockMonitor, Recorder
+from agent.records import FoodSample
+from agent.schedule.discard import DiscardRefused, discard, sample_batch
+from agent.schedule.due import what_is_due
 from agent.store import Store, StoreWriteError
+from agent.timeutil import ManualClock
+from drivers.modbus.profiles import load_profiles
 from drivers.readings import TemperatureReading
+from simulator.broker import Broker
+from simulator.modbus_devices import TcpGatewayServer
+from simulator.modbus_physics import FridgeModel, ScenarioClock
+from simulator.modbus_scenarios import SimDevice, build_bus
+from simulator.platform_validate import SchemaValidator
 from tests.conftest import REPO, TZ, make_config
+from tests.fixtures_mqtt import wait_until
 from tests.fixtures_serial_stations import WANG, ZHANG, Rig, station_config
 
 CONSOLE = REPO / "agent" / "console"
@@ -42,9 +72,12 @@ def used_messages() -> set[str]:
     for path in CONSOLE.glob("*.py"):
         text = path.read_text(encoding="utf-8")
         found |= set(re.findall(r'error="([^"]+)"', text)) | set(re.findall(r'UploadError\("([^"]+)"\)', text))
+        found |= set(re.findall(r'NotAllowed\("([^"]+)"\)', text))
     for table in (pages_today.DUTY, pages_today.STATE, pages_today.OUTCOME, pages_alarms.KIND, pages_alarms.STATE,
-                  pages_station.KINDS, pages_station.WORDS, pages_entries.WASTE_KINDS):
+                  pages_station.KINDS, pages_station.WORDS, pages_entries.WASTE_KINDS, pages_samples.STATE,
+                  pages_doctor.STATUS):
         found |= set(table.values())
+    found |= {error for error, _ in pages_samples.REFUSALS.values()}
     return found
 
 
@@ -209,3 +242,241 @@ def test_a_rectification_restores_fitness_until_a_later_check_fails(tmp_path, mo
     rig.temperature(38.1)  # a new fever: unfit again
     assert rig.store.duty("2026-11-30", "S003")["fit"] is False
     rig.close()
+
+
+# --- over HTTP: the sample discard page and the installer's doctor ----------------------------
+
+
+class Http:
+    """A client without a browser: cookies kept, redirects followed, each page's CSRF token kept."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        self.csrf = ""
+
+    def get(self, path: str) -> tuple[int, str]:
+        return self._open(urllib.request.Request(self.base + path))
+
+    def post(self, path: str, fields: list[tuple[str, str]], csrf: bool = True) -> tuple[int, str]:
+        body = urllib.parse.urlencode([("csrf", self.csrf)] * csrf + fields).encode()
+        return self._open(urllib.request.Request(self.base + path, data=body, method="POST"))
+
+    def log_in(self, name: str, password: str) -> None:
+        self.get("/login")
+        status, text = self.post("/login", [("name", name), ("password", password)])
+        assert status == 200 and "/logout" in text, "login failed"
+
+    def _open(self, request: urllib.request.Request) -> tuple[int, str]:
+        try:
+            with self.opener.open(request, timeout=60) as response:
+                status, text = response.status, response.read().decode("utf-8")
+        except urllib.error.HTTPError as refused:
+            status, text = refused.code, refused.read().decode("utf-8")
+        token = re.search(r'name="csrf" value="([^"]+)"', text)
+        self.csrf = token.group(1) if token else self.csrf
+        return status, text
+
+
+MANAGER, INSTALLER, PASSWORD = "boss", "fitter", "kitchen-secret-1"
+
+
+def start_console(agent: Agent, *also: str) -> str:
+    for component in agent.components:
+        if component.name in ("console", *also):
+            agent.supervisor.start(component)
+    assert agent.console.server is not None and agent.console.server.started.wait(10)
+    add_user(agent.store, MANAGER, "manager", PASSWORD, T0)
+    add_user(agent.store, INSTALLER, "installer", PASSWORD, T0)
+    return f"http://127.0.0.1:{agent.console.server.port}"
+
+
+def sample(agent: Agent, meal: str, dish: str, at: datetime) -> str:
+    keep = timedelta(hours=agent.config.rules.food_sample.keep_hours)
+    saved = agent.recorder.record(FoodSample(meal=meal, dish=dish, grams=150.0, min_grams=125.0, sampled_at=at,
+                                             kept_until=at + keep), occurred_at=at)
+    return saved.id
+
+
+@pytest.fixture
+def kitchen_console(tmp_path):
+    """A real agent on a manual clock (07:30, 30 Nov) serving its console; lunch samples of
+    the 27th (past their keep time) and dinner samples of the 29th (kept until 1 Dec 17:10)."""
+    config = make_config(tmp_path, console={"enabled": True, "port": 0})
+    clock = ManualClock(T0)
+    agent = Agent(config, now=clock, clock=ClockMonitor(lambda: (True, "test")))
+    lunch = [sample(agent, "lunch", dish, datetime(2026, 11, 27, 11, 40 + n, tzinfo=TZ))
+             for n, dish in enumerate(("米饭", "番茄炒蛋"))]
+    sample(agent, "dinner", "青菜", datetime(2026, 11, 29, 17, 10, tzinfo=TZ))
+    url = start_console(agent)
+    yield agent, Http(url), lunch
+    agent.stop()
+
+
+def discards(agent: Agent) -> list[dict]:
+    return list(agent.store.iter_records(type_="sample_discard"))
+
+
+def test_the_sample_page_discards_only_past_the_keep_time_and_writes_the_record(kitchen_console):
+    agent, client, lunch_ids = kitchen_console
+    client.log_in(MANAGER, PASSWORD)
+    status, today = client.get("/manager/today")
+    assert status == 200 and 'href="/manager/samples"' in today  # the overdue discard links to the page
+    status, text = client.get("/manager/samples")
+    assert status == 200 and "留样销毁" in text
+    assert 'name="batch" value="2026-11-27:lunch"' in text  # past its keep time: may be ticked
+    assert 'name="batch" value="2026-11-29:dinner"' not in text  # inside it: no box to tick
+    dinner_row = re.search(r'<tr class="kept" data-batch="2026-11-29:dinner">.*?</tr>', text, re.S)
+    assert dinner_row and "还需留存 33.7 h" in dinner_row.group(0) and "12-01 17:10" in dinner_row.group(0)
+    assert "米饭" in text and "11-27 11:40" in text
+
+    who = [("discarded_by", "李四"), ("action", "selected")]
+    for fields, status_wanted, refusal in (
+            ([("batch", "2026-11-29:dinner"), *who], 409, "未满留样时间，暂不能销毁"),  # posted by hand
+            ([("batch", "2026-11-27:lunch"), ("batch", "2026-11-29:dinner"), *who], 409, "未满留样时间"),
+            ([("batch", "2026-11-20:lunch"), *who], 400, "未找到所选留样"),
+            ([("batch", "../../etc"), *who], 400, "未找到所选留样"),
+            ([("batch", "2026-11-27:lunch"), ("action", "selected")], 400, "请填写销毁人"),
+            ([("discarded_by", "李四"), ("remark", "x" * 501), ("batch", "2026-11-27:lunch")], 400, "备注太长"),
+            (who, 400, "请选择要销毁的留样")):
+        status, text = client.post("/manager/samples", fields)
+        assert (status, refusal in text) == (status_wanted, True), fields
+        assert discards(agent) == [], f"{fields} changed something"
+    status, text = client.post("/manager/samples", [("batch", "2026-11-27:lunch"), *who], csrf=False)
+    assert status == 403 and "表单已失效" in text and discards(agent) == []
+
+    status, text = client.post("/manager/samples", [("batch", "2026-11-27:lunch"), ("discarded_by", "李四"),
+                                                    ("remark", "倒入餐厨垃圾桶，王主管见证"), ("action", "selected")])
+    assert status == 200 and "已保存：留样销毁已记录" in text
+    assert re.search(r'<tr class="discarded" data-batch="2026-11-27:lunch">.*?07:30 · 李四', text, re.S)
+    [record] = discards(agent)
+    assert record["data"]["meal"] == "lunch" and record["data"]["sampled_on"] == "2026-11-27"
+    assert record["data"]["samples"] == 2 and record["data"]["sample_ids"] == lunch_ids
+    assert record["data"]["kept_hours"] == 67.82  # from the last sample, 11:41 on the 27th, to 07:30 on the 30th
+    assert (record["data"]["discarded_by"], record["data"]["remark"]) == ("李四", "倒入餐厨垃圾桶，王主管见证")
+    assert record["operator"]["staff_id"] == MANAGER and record["_delivered_at"] is None  # queued for the platform
+    assert SchemaValidator().problem("sample_discard", {k: v for k, v in record.items() if k != "_delivered_at"}) \
+        is None
+    # the reminder reads the same confirmation: nothing left overdue
+    assert [i for i in what_is_due(agent.store, agent.config, T0) if i.duty == "sample_discard"
+            and not i.is_done] == []
+
+    status, text = client.post("/manager/samples", [("batch", "2026-11-27:lunch"), *who])
+    assert status == 409 and "已销毁过，未重复记录" in text and len(discards(agent)) == 1
+    status, text = client.post("/manager/samples", [("discarded_by", "李四"), ("action", "all")])
+    assert status == 400 and "目前没有可销毁的留样" in text and len(discards(agent)) == 1
+
+    installer = Http(client.base)
+    installer.log_in(INSTALLER, PASSWORD)
+    assert installer.get("/manager/samples")[0] == 200  # an installer may look
+    agent.now.advance(36 * 3600)  # the dinner samples' keep time is over now
+    status, text = installer.post("/manager/samples", [("discarded_by", "x"), ("action", "all")])
+    assert status == 403 and "只有主管可以登记此项" in text and len(discards(agent)) == 1
+    status, text = client.post("/manager/samples", [("discarded_by", "李四"), ("action", "all")])
+    assert status == 200 and "已保存" in text
+    assert [r["data"]["meal"] for r in discards(agent)] == ["lunch", "dinner"]
+
+
+def test_the_cli_and_the_page_keep_a_keep_time_raised_since_sampling(tmp_path):
+    config = make_config(tmp_path)
+    with Store(config.store.path, config.store.media_dir) as store:
+        recorder = Recorder(config, store, lambda: T0, ClockMonitor(lambda: (True, "test")))
+        at = datetime(2026, 11, 27, 11, 40, tzinfo=TZ)
+        recorder.record(FoodSample(meal="lunch", dish="米饭", grams=150.0, min_grams=125.0, sampled_at=at,
+                                   kept_until=at + timedelta(hours=48)), occurred_at=at)
+        stricter = make_config(tmp_path, rules={"food_sample": {"keep_hours": 96}})
+        batch = sample_batch(store, stricter, date(2026, 11, 27), "lunch")
+        assert batch is not None and batch.kept_until == at + timedelta(hours=96)
+        with pytest.raises(DiscardRefused) as refused:
+            discard(store, recorder, stricter, date(2026, 11, 27), "lunch", T0, source=pages_meals.CONSOLE_SOURCE,
+                    operator=None, discarded_by="李四")
+        assert refused.value.reason == "too_early" and "must be kept 96 h" in str(refused.value)
+        assert [i for i in what_is_due(store, stricter, T0) if i.duty == "sample_discard"] == []
+        assert [i.duty for i in what_is_due(store, config, T0) if i.duty == "sample_discard"] == ["sample_discard"]
+        assert list(store.iter_records(type_="sample_discard")) == []
+
+
+class CountingGateway(TcpGatewayServer):
+    """The simulated Modbus TCP gateway, counting the masters that connect to it."""
+
+    connections = 0
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        await super()._serve(reader, writer)
+
+
+@pytest.fixture
+def gateway():
+    loop = asyncio.new_event_loop()
+    server = CountingGateway(build_bus(ScenarioClock(), load_profiles(),
+                                       [SimDevice("fridge-1", 1, "xy-md02", "fridge", FridgeModel())]))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
+    yield server
+    asyncio.run_coroutine_threadsafe(server.disconnect(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+
+
+BROKER_SECRET, CAMERA_SECRET = "broker-secret-42", "cam-pass-77"
+
+
+def test_the_installer_runs_the_doctor_beside_the_running_agent(tmp_path, gateway):
+    master, slave = os.openpty()
+    broker = Broker(tmp_path / "broker", users={"test-agent": BROKER_SECRET}).start()
+    (tmp_path / "broker.pw").write_text(BROKER_SECRET)
+    data = {
+        "identity": {"agent_id": "test-agent", "school_id": "5101040042", "canteen_id": "k1"},
+        "store": {"path": str(tmp_path / "agent.db"), "media_dir": str(tmp_path / "media")},
+        "console": {"enabled": True, "port": 0},
+        "broker": {"host": "127.0.0.1", "port": broker.port, "username": "test-agent",
+                   "password_file": str(tmp_path / "broker.pw"), "reconnect_min_s": 0.2, "reconnect_max_s": 1},
+        "devices": [{"id": "thermo-1", "kind": "ir_thermometer", "protocol": "gy90615", "port": os.ttyname(slave)}],
+        "modbus": [{"kind": "modbus_tcp", "id": "gw-1", "host": "127.0.0.1", "port": gateway.port,
+                    "devices": [{"id": "fridge-1", "profile": "xy-md02", "slave": 1, "role": "fridge",
+                                 "poll_s": 1}]}],
+        "cameras": [{"id": "cam-1", "url": f"rtsp://admin:{CAMERA_SECRET}@127.0.0.1:9/Streaming/Channels/102"}],
+        "vision": {"enabled": False},
+    }
+    path = tmp_path / "agent.yaml"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    agent = Agent(load_config(path), config_path=path)
+    try:
+        base = start_console(agent, "reading-bus", "uplink", "modbus")
+        wait_until(lambda: agent.devices.snapshot().get("fridge-1", {}).get("state") == "ok", message="fridge ok")
+        wait_until(lambda: agent._uplink is not None and agent._uplink.connected.is_set(), message="uplink")
+        manager = Http(base)
+        manager.log_in(MANAGER, PASSWORD)
+        for status, text in (manager.get("/installer/doctor"), manager.post("/installer/doctor", [])):
+            assert status == 403 and "只有安装人员可以运行自检" in text
+        assert 'href="/installer/doctor"' not in manager.get("/installer/devices")[1]
+
+        installer = Http(base)
+        installer.log_in(INSTALLER, PASSWORD)
+        status, text = installer.get("/installer/doctor")
+        assert status == 200 and "代理启动后尚未运行自检" in text and "data-check=" not in text  # not on page load
+        assert installer.post("/installer/doctor", [], csrf=False)[0] == 403
+        assert agent.console.server.console.doctor.latest is None
+        status, text = installer.post("/installer/doctor", [])
+        assert status == 200 and "运行于" in text
+        rows = dict(re.findall(r'data-check="([^"]+)"><td>[^<]*</td><td class="status">(\w+)<', text))
+        assert {k: rows[k] for k in ("config", "serial thermo-1", "modbus fridge-1", "broker tcp", "broker mqtt")} \
+            == dict.fromkeys(("config", "serial thermo-1", "modbus fridge-1", "broker tcp", "broker mqtt"), "OK")
+        assert rows["camera cam-1"] == "WARN" and {"clock", "disk", "models"} <= set(rows)
+        fridge = re.search(r'data-check="modbus fridge-1">.*?</tr>', text, re.S)
+        assert fridge and "live from the running agent, not opened by the doctor: ok" in fridge.group(0)
+        assert "session is connected" in text and str(path) in text
+        for secret in (BROKER_SECRET, CAMERA_SECRET, "admin:"):
+            assert secret not in text, f"{secret!r} is on the page"
+        # nothing was taken from the agent: one Modbus master, its MQTT session still up
+        assert gateway.connections == 1
+        assert agent._uplink is not None and agent._uplink.connected.is_set()
+        assert "as test-agent" in broker.log_path.read_text()  # the agent's session ...
+        assert broker.log_path.read_text().count("New client connected") == 1  # ... and no second one
+    finally:
+        agent.stop()
+        broker.stop()
+        os.close(master)
+        os.close(slave)

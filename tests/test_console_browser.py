@@ -6,9 +6,12 @@ from __future__ import annotations
 import csv
 import io
 import logging
+from datetime import datetime, timedelta
 
 import pytest
 
+from agent.records import FoodSample
+from tests.conftest import TZ
 from tests.fixtures_console import (  # noqa: F401
     MANAGER,
     PASSWORD,
@@ -293,5 +296,79 @@ def test_a_screen_forgets_the_person_after_the_hold_time(browser, tmp_path, brok
         # a screen opened now shows nobody either
         fresh = station_page(browser, kitchen)
         assert "张三" not in fresh.inner_text("body") and "请刷卡" in fresh.inner_text("#waiting")
+    finally:
+        kitchen.close()
+
+
+def keep_sample(kitchen: Kitchen, meal: str, dish: str, at: datetime) -> None:
+    """A food sample in the store, as the sample station records it (kept the configured time)."""
+    keep = timedelta(hours=kitchen.agent.config.rules.food_sample.keep_hours)
+    kitchen.agent.recorder.record(FoodSample(meal=meal, dish=dish, grams=152.0, min_grams=125.0, sampled_at=at,
+                                             kept_until=at + keep), occurred_at=at)
+
+
+def test_a_sample_discard_from_the_page_reaches_the_platform_and_the_keep_time_holds(browser, kitchen, platform):
+    keep_sample(kitchen, "lunch", "番茄炒蛋", datetime(2026, 11, 27, 11, 40, tzinfo=TZ))  # kept until the 29th
+    keep_sample(kitchen, "dinner", "青菜", datetime(2026, 11, 29, 17, 10, tzinfo=TZ))  # kept until 1 Dec 17:10
+    page = log_in(browser, kitchen)
+    page.wait_for_url("**/manager/today")
+    page.click("nav >> text=留样销毁")
+    dinner = page.locator("tr[data-batch='2026-11-29:dinner']")
+    assert "留存中" in dinner.inner_text() and "12-01 17:10" in dinner.inner_text()
+    assert dinner.locator("input[type=checkbox]").is_disabled()
+    screenshot(page, "manager-samples")
+    # a batch still inside its keep time, sent anyway (the box enabled by hand), is refused
+    dinner.locator("input[type=checkbox]").evaluate(
+        "e => { e.disabled = false; e.name = 'batch'; e.value = '2026-11-29:dinner'; e.checked = true; }")
+    page.fill("input[name=discarded_by]", "李四")
+    page.click("button:has-text('销毁所选留样')")
+    assert "未满留样时间，暂不能销毁" in page.inner_text(".error")
+    assert list(kitchen.agent.store.iter_records(type_="sample_discard")) == []
+
+    page.check("tr[data-batch='2026-11-27:lunch'] input[name=batch]")
+    page.fill("input[name=discarded_by]", "李四")
+    page.fill("input[name=remark]", "倒入餐厨垃圾桶")
+    page.click("button:has-text('销毁所选留样')")
+    page.wait_for_selector("p.ok")
+    assert "已销毁" in page.inner_text("tr[data-batch='2026-11-27:lunch']")
+    [record] = wait_until(lambda: platform.records(type="sample_discard"), message="sample_discard on the platform")
+    assert record["data"]["meal"] == "lunch" and record["data"]["sampled_on"] == "2026-11-27"
+    assert record["data"]["samples"] == 1 and record["data"]["kept_hours"] >= 48
+    assert (record["data"]["discarded_by"], record["data"]["remark"]) == ("李四", "倒入餐厨垃圾桶")
+    assert record["operator"]["staff_id"] == MANAGER
+    assert [r["data"]["meal"] for r in kitchen.agent.store.iter_records(type_="sample_discard")] == ["lunch"]
+
+
+BROKER_SECRET = "broker-secret-42"
+
+
+def test_the_installer_runs_the_doctor_and_a_manager_cannot(browser, tmp_path, broker, platform):
+    from agent.console.auth import add_user
+
+    kitchen = Kitchen(tmp_path, broker.port, broker={"username": "test-agent", "password": BROKER_SECRET})
+    try:
+        add_user(kitchen.agent.store, "fitter", "installer", "installer-pass-1", kitchen.clock())
+        manager = log_in(browser, kitchen)
+        manager.wait_for_url("**/manager/today")
+        assert manager.locator("nav >> text=安装自检").count() == 0
+        manager.goto(f"{kitchen.url}/installer/doctor")
+        assert "只有安装人员可以运行自检" in manager.inner_text(".error")
+
+        page = log_in(browser, kitchen, password="installer-pass-1", name="fitter")
+        page.goto(f"{kitchen.url}/installer/devices")
+        page.click("h1 >> text=安装自检")
+        assert "代理启动后尚未运行自检" in page.inner_text("#doctor-state")
+        page.click("button:has-text('运行自检')")
+        page.wait_for_selector("table.doctor", timeout=30000)
+        assert "运行于" in page.inner_text("#doctor-state")
+
+        def status(check: str) -> str:
+            return page.inner_text(f"tr[data-check='{check}'] td.status").split()[0]
+
+        for check in ("config", "serial thermo-1", "serial badge-mc", "broker tcp", "broker mqtt", "clock", "disk"):
+            assert status(check) == "OK", check
+        assert "session is connected" in page.inner_text("tr[data-check='broker mqtt']")
+        screenshot(page, "installer-doctor")
+        assert BROKER_SECRET not in page.content()
     finally:
         kitchen.close()

@@ -30,9 +30,11 @@ from agent.console import (
     pages_auth,
     pages_daily_check,
     pages_devices,
+    pages_doctor,
     pages_entries,
     pages_meals,
     pages_records,
+    pages_samples,
     pages_station,
     pages_today,
 )
@@ -61,7 +63,8 @@ async def _csrf_refused(request: Request, exc: Exception) -> Response:
 
 async def _not_allowed(request: Request, exc: Exception) -> Response:
     log.warning("console refused reason=role path=%s client=%s", request.url.path, client_of(request))
-    return page(request, "error.html", status=403, error="Only a manager can make this entry")
+    message = str(exc) or "Only a manager can make this entry"
+    return page(request, "error.html", status=403, error=message)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -72,7 +75,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 def build_app(console: Console) -> Starlette:
     routes: list[Any] = [Route("/", home), Mount("/static", StaticFiles(directory=str(STATIC)), name="static")]
     for module in (pages_station, pages_auth, pages_today, pages_alarms, pages_daily_check, pages_meals,
-                   pages_entries, pages_records, pages_devices):
+                   pages_samples, pages_entries, pages_records, pages_devices, pages_doctor):
         routes += module.ROUTES
     app = Starlette(routes=routes, exception_handlers={
         LoginRequired: _login_required, NotAllowed: _not_allowed, CsrfError: _csrf_refused, HTTPException: _http_error})

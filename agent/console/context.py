@@ -16,6 +16,7 @@ from starlette.templating import Jinja2Templates
 
 from agent.config import AgentConfig
 from agent.console.auth import LoginLimiter
+from agent.console.doctor_run import DoctorRunner
 from agent.console.i18n import bi, zh
 from agent.console.sessions import SessionStore
 from agent.console.station_feed import StationFeed
@@ -36,16 +37,20 @@ class Console:
     sessions: SessionStore
     limiter: LoginLimiter
     templates: Jinja2Templates
+    doctor: DoctorRunner
     devices: Callable[[], dict[str, Any]] = dict  # device id -> health (the installer's page)
 
     @classmethod
     def create(cls, config: AgentConfig, store: Store, recorder: Recorder, now: Callable[[], datetime],
-               feed: StationFeed, devices: Callable[[], dict[str, Any]] = dict) -> Console:
+               feed: StationFeed, devices: Callable[[], dict[str, Any]] = dict,
+               config_path: Path | None = None,
+               uplink_connected: Callable[[], bool | None] = lambda: None) -> Console:
         cfg = config.console
         templates = Jinja2Templates(directory=str(TEMPLATES))
         templates.env.globals.update(bi=bi, zh=zh)
         return cls(config, store, recorder, now, feed, SessionStore(cfg.session_idle_min * 60),
-                   LoginLimiter(cfg.login_attempts, cfg.login_window_s), templates, devices)
+                   LoginLimiter(cfg.login_attempts, cfg.login_window_s), templates,
+                   DoctorRunner(config, config_path, devices, uplink_connected, now), devices)
 
     def local(self, when: datetime) -> datetime:
         return when.astimezone(self.config.identity.tz)

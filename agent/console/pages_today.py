@@ -30,6 +30,7 @@ class Row:
     when: str
     detail: str
     outcome: str | None = None  # English message id: a done duty that failed says so
+    href: str | None = None  # the page where the manager does it (sample discard)
 
 
 def _outcomes(view: TodayView, store: Store) -> dict[str, str]:
@@ -55,7 +56,8 @@ def _row(item: DueItem, tz: object, outcomes: dict[str, str]) -> Row:
     outcome = outcomes.get(item.subject.get("staff_id", "")) if item.duty == "morning_check" else None
     if outcome is None and item.is_done and "fail" in item.detail:
         outcome = OUTCOME["failed"]
-    return Row(DUTY.get(item.duty, item.duty), label, item.state, when, item.detail, outcome)
+    href = "/manager/samples" if item.duty == "sample_discard" else None
+    return Row(DUTY.get(item.duty, item.duty), label, item.state, when, item.detail, outcome, href)
 
 
 def _as_of(request: Request) -> tuple[datetime, bool] | None:

@@ -20,7 +20,8 @@ class LoginRequired(Exception):
 
 
 class NotAllowed(Exception):
-    """Logged in, but this role may not do that (an installer making a manager's entry)."""
+    """Logged in, but this role may not do that (an installer making a manager's entry).
+    Its text, when given, is the English message id the refusal page shows."""
 
 
 def console(request: Request) -> Console:
@@ -53,6 +54,14 @@ def manager_session(request: Request) -> Session:
     current = user_session(request)
     if current.user is None or current.user.role != "manager":
         raise NotAllowed()
+    return current
+
+
+def installer_session(request: Request) -> Session:
+    """The session of a logged-in installer: the doctor is the installer's tool."""
+    current = user_session(request)
+    if current.user is None or current.user.role != "installer":
+        raise NotAllowed("Only an installer can run the doctor")
     return current
 
 

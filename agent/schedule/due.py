@@ -24,7 +24,6 @@ Item states:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -33,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 from agent.config import AgentConfig, MealWindow
 from agent.recorder import alarm_key
+from agent.schedule.discard import discard_key, discard_lookback_days, keep_ends, record_local_day
 from agent.store import Store
 
 DueState = Literal["done", "missing", "overdue"]
@@ -40,9 +40,6 @@ DueState = Literal["done", "missing", "overdue"]
 # Record types whose presence on the day makes a duty done.
 DAY_TYPES = ("staff_health_check", "food_sample", "tableware_disinfection", "premises_disinfection",
              "leader_meal", "meal_service")
-# Samples past their keep time stay on the list this many days beyond it, then drop off
-# (by then the fridge has been emptied or the ledger shows it was not confirmed).
-DISCARD_WATCH_DAYS = 2
 MEAL_NAMES_ZH = {"breakfast": "早餐", "lunch": "午餐", "dinner": "晚餐", "snack": "加餐"}
 
 
@@ -99,15 +96,6 @@ class DayFacts:
 
 
 # --- reading the store -------------------------------------------------------------------
-
-
-def discard_key(day: str, meal: str) -> str:
-    """kv key of a confirmed discard of one meal's samples (``canteen-agent discard-samples``)."""
-    return f"sample_discard:{day}:{meal}"
-
-
-def discard_lookback_days(config: AgentConfig) -> int:
-    return math.ceil(config.rules.food_sample.keep_hours / 24) + DISCARD_WATCH_DAYS
 
 
 def gather_facts(store: Store, config: AgentConfig, day: date) -> DayFacts:
@@ -307,11 +295,12 @@ def discard_items(facts: DayFacts, config: AgentConfig, now: datetime) -> list[D
     only on the day it fell due, so ``today`` shows it once.
     """
     tz = config.identity.tz
-    keep_until: dict[tuple[str, str], datetime] = {}
+    batches: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for record in facts.recent_samples:
-        group = (_record_day(record, config), record["data"]["meal"])
-        until = _parse(record["data"]["kept_until"])
-        keep_until[group] = max(until, keep_until.get(group, until))
+        batches.setdefault((_record_day(record, config), record["data"]["meal"]), []).append(record)
+    # the same keep time as the discard itself (agent.schedule.discard)
+    keep_until = {group: keep_ends(records, config.rules.food_sample.keep_hours)
+                  for group, records in batches.items()}
     items = []
     for (sample_day, meal), until in sorted(keep_until.items(), key=lambda kv: kv[1]):
         if until > now:
@@ -344,7 +333,7 @@ def _parse(text: str) -> datetime:
 
 
 def _record_day(record: dict[str, Any], config: AgentConfig) -> str:
-    return _parse(record["occurred_at"]).astimezone(config.identity.tz).date().isoformat()
+    return record_local_day(record, config.identity.tz)
 
 
 def _unique(names: Iterable[str]) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from agent.config import AgentConfig
 from agent.device_registry import DeviceRegistry
@@ -34,6 +35,8 @@ class BuildContext:
     health_sink: HealthSink  # ... and their health
     device_health: DeviceHealthWatch  # camera workers report to it directly (their own thread)
     publish_live: PublishLive  # live video frames to the platform (QoS 0, never queued)
+    config_path: Path | None = None  # the file the config came from (the console's doctor re-reads it)
+    uplink_connected: Callable[[], bool | None] = lambda: None  # the agent's MQTT session (None: no uplink yet)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ def build(ctx: BuildContext) -> ConsoleCapability:
 
     feed = StationFeed([s.id for s in config.stations], hold_s=config.console.screen_hold_s)
     ctx.feedback.add_output(feed)
-    console = Console.create(config, ctx.store, ctx.recorder, ctx.now, feed, ctx.devices.snapshot)
+    console = Console.create(config, ctx.store, ctx.recorder, ctx.now, feed, ctx.devices.snapshot,
+                             ctx.config_path, ctx.uplink_connected)
     server = ConsoleComponent(console)
     return ConsoleCapability("console", components=(server,), server=server)

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agent.agent_lock import AgentLock
 from agent.clock_watch import ClockWatch
 from agent.config import AgentConfig
 from agent.device_registry import DeviceRegistry
@@ -58,6 +59,8 @@ class Agent:
         self.reload_requested = False
         self.store = Store(config.store.path, config.store.media_dir,
                            group_commit_max=config.store.group_commit_max)
+        # held from start to stop: the doctor (and a second agent) can tell that this one runs
+        self.lock = AgentLock(config.store.path)
         self.recorder = Recorder(config, self.store, self.now, clock)
         self.bus = ReadingBus(self.now)
         self.devices = DeviceRegistry()
@@ -169,6 +172,7 @@ class Agent:
                                       self.now().isoformat())
 
     def start(self) -> None:
+        self.lock.acquire()  # AgentAlreadyRunning: another agent runs on this store
         for component in self.components:
             self.supervisor.start(component)
         log.info("agent started agent_id=%s components=%s", self.config.identity.agent_id,
@@ -177,6 +181,7 @@ class Agent:
     def stop(self) -> None:
         self.supervisor.stop()
         self.store.close()
+        self.lock.release()
         log.info("agent stopped")
 
     def run_forever(self) -> None:

@@ -36,13 +36,19 @@ _load = load_or_exit
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from agent.agent_lock import AgentAlreadyRunning
     from agent.app import Agent
 
     while True:  # a set_config command ends one run with a reload request
         config = _load(args.config)
         setup_logging(config.logging.level, config.logging.format)
         agent = Agent(config, config_path=Path(args.config))
-        agent.run_forever()
+        try:
+            agent.run_forever()
+        except AgentAlreadyRunning as exc:  # nothing was started: close the store and say who runs
+            agent.stop()
+            print(f"canteen-agent run: {exc}", file=sys.stderr)
+            return 1
         if not agent.reload_requested or TERMINATING.is_set():
             return 0
 

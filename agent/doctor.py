@@ -7,11 +7,14 @@ verified against the configured CA, a real MQTT CONNECT); the clock; disk space
 against the store's budget; the vision models' sha256 against the manifest.
 
 Each check is a small function returning ``Check`` rows; nothing here changes the
-box. Beside a running agent (the console's installer page: ``DoctorOptions.live_devices``)
-only what cannot disturb it runs: ports are looked at but not opened, Modbus devices and
-cameras are the agent's own live states, the broker is reached over TCP and TLS without
-an MQTT CONNECT (it would take over the agent's session) and the agent's own session
-is the MQTT row. Run it as the service user (``sudo -u canteen canteen-agent doctor``) so the
+box. Beside a running agent only what cannot disturb it runs: ports are looked at but not
+opened, Modbus devices are not polled and cameras not opened, the broker is reached over TCP
+and TLS without an MQTT CONNECT (it would take over the agent's session). The rows for those
+are the agent's own health: its live states on the console's installer page
+(``DoctorOptions.live_devices``), the offline alarms open in its store from the command line
+(``DoctorOptions.stored_health``; ``agent.cli_doctor`` finds the running agent by its lock,
+``agent.agent_lock``). The full CONNECT, when the agent is stopped, never starts a clean
+session (``_mqtt_connect``). Run it as the service user (``sudo -u canteen canteen-agent doctor``) so the
 permission checks answer for the agent, or as root, which also checks the service
 user's groups.
 """
@@ -87,6 +90,33 @@ class DoctorOptions:
     # name the client id, so a CONNECT with the agent's credentials would throw the agent off and
     # take over its session. The row is the agent's own connection (None: not known).
     agent_connected: bool | None = None
+    # Beside a running agent from the command line (``canteen-agent doctor`` while the service
+    # runs): the same restraint, but the agent's in-memory device states are out of reach; what
+    # its store says (``StoredHealth``: its open offline alarms) stands in for them.
+    stored_health: StoredHealth | None = None
+
+
+@dataclass(frozen=True)
+class StoredHealth:
+    """A running agent's device health as another process can read it: the ``device_offline`` /
+    ``camera_offline`` alarms open in its store (device or camera id -> raised at). ``error``:
+    the store could not be read, and the rows say so."""
+
+    offline_since: Mapping[str, str]
+    error: str = ""
+
+    @classmethod
+    def from_open_alarms(cls, alarms: Iterable[Mapping[str, Any]]) -> StoredHealth:
+        import json
+
+        offline: dict[str, str] = {}
+        for alarm in alarms:
+            if alarm["kind"] in ("device_offline", "camera_offline"):
+                subject = json.loads(alarm["subject"])
+                device = subject.get("device_id") or subject.get("camera_id")
+                if device:
+                    offline[str(device)] = str(alarm["raised_at"])
+        return cls(offline)
 
 
 # --- config --------------------------------------------------------------------------
@@ -409,6 +439,41 @@ def live_camera_checks(config: AgentConfig, live: Mapping[str, Mapping[str, Any]
     return [live_row(f"camera {c.id}", live.get(c.id), fix) for c in config.cameras]
 
 
+def stored_row(name: str, device_id: str, health: StoredHealth, alarm: str, fix: str) -> Check:
+    """One device's row from the running agent's store (the command line cannot see its live states)."""
+    stored = ("not polled" if alarm == "device_offline" else "not opened") + " beside the running agent"
+    if health.error:
+        return Check(name, True, f"{stored}; its health cannot be read here: {health.error}",
+                     "the console's installer pages show the agent's live device states", warn=True)
+    since = health.offline_since.get(device_id)
+    if since is not None:
+        return Check(name, False, f"{stored}: the agent has it offline ({alarm} alarm open since "
+                                  f"{since[:19].replace('T', ' ')})", fix)
+    return Check(name, True, f"{stored}: the agent has no {alarm} alarm open for it")
+
+
+def stored_modbus_checks(config: AgentConfig, health: StoredHealth,
+                         service_user: str = SERVICE_USER) -> list[Check]:
+    """Each RS-485 port looked at and each device's health from the agent's store; nothing polled."""
+    from drivers.modbus.config import ModbusRtuBusConfig
+
+    fix = ("check power, wiring (A/B), slave id and line settings; to poll it with the doctor, "
+           "stop the agent first (sudo systemctl stop canteen-agent: a line has one master)")
+    checks: list[Check] = []
+    for bus in config.modbus:
+        if isinstance(bus, ModbusRtuBusConfig):
+            checks.append(check_device_path(f"modbus {bus.id} port", bus.port, service_user))
+        checks += [stored_row(f"modbus {d.id}", d.id, health, "device_offline", fix) for d in bus.devices]
+    return checks
+
+
+def stored_camera_checks(config: AgentConfig, health: StoredHealth) -> list[Check]:
+    if not config.vision.enabled:
+        return live_camera_checks(config, {})  # the agent does not read them either: says so
+    fix = "check the camera's power, network and URL / credentials in the config"
+    return [stored_row(f"camera {c.id}", c.id, health, "camera_offline", fix) for c in config.cameras]
+
+
 # --- broker ---------------------------------------------------------------------------------
 
 
@@ -443,11 +508,12 @@ def check_broker(config: AgentConfig, timeout_s: float, mqtt_connect: bool = Tru
     return checks
 
 
-def live_mqtt_row(connected: bool | None) -> Check:
+def live_mqtt_row(connected: bool | None, unknown_fix: str = "") -> Check:
     """Beside the running agent: its own MQTT session instead of a second CONNECT."""
     why = "no CONNECT from the doctor beside the running agent: it would take over the agent's session"
     if connected is None:
-        return Check("broker mqtt", True, f"{why}; the agent's connection state is not known", warn=True)
+        return Check("broker mqtt", True, f"{why}; the agent's connection state is not known", unknown_fix,
+                     warn=True)
     if connected:
         return Check("broker mqtt", True, f"the running agent's own MQTT session is connected ({why})")
     return Check("broker mqtt", False, f"the running agent is not connected to the broker ({why})",
@@ -456,15 +522,39 @@ def live_mqtt_row(connected: bool | None) -> Check:
 
 
 def _mqtt_connect(config: AgentConfig, timeout_s: float) -> Check:
-    """A real CONNECT with the agent's credentials, under a client id of its own (the
-    agent's own id would take over the running agent's session)."""
+    """A real CONNECT with the agent's credentials that leaves the agent's broker session as it was.
+
+    The doctor asks for a client id of its own (``<agent_id>-doctor``), but the shipped brokers
+    set ``use_username_as_clientid``: with the agent's user name (or certificate) the broker
+    gives the doctor the agent's own client id, whatever it asks for. So the CONNECT is shaped to
+    be harmless on the agent's session too:
+
+    - never a clean session / clean start: that would discard the agent's subscriptions and the
+      acks and commands the broker holds for it while it is stopped; the session is resumed;
+    - MQTT 5: the agent's own session expiry (an expiry of 0 would end the session when the
+      doctor disconnects);
+    - nothing queued is acknowledged (manual acks, none sent): what the broker delivers to the
+      resumed session stays unacknowledged in it and goes to the agent when it reconnects;
+    - no subscription, no will, no publish.
+
+    Where the broker does keep the doctor's own id, this leaves an empty session under it
+    (no subscriptions, so nothing queues there; with MQTT 5 it expires with the agent's expiry).
+    Beside a running agent no CONNECT is made at all: the broker would still throw the agent
+    off (``live_mqtt_row``)."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
 
     broker = config.broker
     protocol = mqtt.MQTTv311 if broker.protocol == "mqtt311" else mqtt.MQTTv5
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{config.identity.agent_id}-doctor",
-                         protocol=protocol)
+                         protocol=protocol, clean_session=False if protocol == mqtt.MQTTv311 else None,
+                         manual_ack=True)
+    properties: Properties | None = None
+    if protocol == mqtt.MQTTv5:
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho leaves it untyped
+        properties.SessionExpiryInterval = broker.session_expiry_s
     if broker.username:
         client.username_pw_set(broker.username, broker.password.get_secret_value() if broker.password else None)
     if broker.tls is not None:
@@ -478,7 +568,10 @@ def _mqtt_connect(config: AgentConfig, timeout_s: float) -> Check:
 
     client.on_connect = on_connect
     try:
-        client.connect(broker.host, broker.port, keepalive=10)
+        if properties is None:  # MQTT 3.1.1: clean_session=False above says it
+            client.connect(broker.host, broker.port, keepalive=10)
+        else:
+            client.connect(broker.host, broker.port, keepalive=10, clean_start=False, properties=properties)
     except (OSError, ssl.SSLError) as exc:
         return Check("broker mqtt", False, f"CONNECT not sent: {_reason(exc)}", "see the tcp/tls rows above")
     client.loop_start()
@@ -586,22 +679,27 @@ def run_checks(config_path: str | Path | AgentConfig, options: DoctorOptions | N
     if config is None:
         return [first]
     config_dir = None if isinstance(config_path, AgentConfig) else Path(config_path).resolve().parent
-    live = options.live_devices
+    live, stored = options.live_devices, options.stored_health
+    beside = live is not None or stored is not None
     steps: list[tuple[str, Callable[[], Iterable[Check]]]] = [
         ("service user", lambda: check_service_user(options.service_user)),
         ("serial", lambda: check_serial_ports(config, options.service_user)),
     ]
-    if live is None:
-        steps += [("modbus", lambda: check_modbus(config, config_dir, options)),
-                  ("cameras", lambda: check_cameras(config, options.camera_seconds))]
-    else:  # the agent owns them: what it sees, not a second master on the line
+    if live is not None:  # the agent owns them: what it sees, not a second master on the line
         steps += [("modbus", lambda: live_modbus_checks(config, live, options.service_user)),
                   ("cameras", lambda: live_camera_checks(config, live))]
-    if live is None:
+    elif stored is not None:  # ... seen from another process: what its store says
+        steps += [("modbus", lambda: stored_modbus_checks(config, stored, options.service_user)),
+                  ("cameras", lambda: stored_camera_checks(config, stored))]
+    else:
+        steps += [("modbus", lambda: check_modbus(config, config_dir, options)),
+                  ("cameras", lambda: check_cameras(config, options.camera_seconds))]
+    if not beside:
         steps.append(("broker", lambda: check_broker(config, options.broker_timeout_s)))
     else:
+        unknown_fix = "" if live is not None else "the console's installer doctor shows the agent's own session"
         steps.append(("broker", lambda: [*check_broker(config, options.broker_timeout_s, mqtt_connect=False),
-                                         live_mqtt_row(options.agent_connected)]))
+                                         live_mqtt_row(options.agent_connected, unknown_fix)]))
     steps += [
         ("clock", lambda: [check_clock()]),
         ("disk", lambda: check_disk(config)),
@@ -612,7 +710,7 @@ def run_checks(config_path: str | Path | AgentConfig, options: DoctorOptions | N
     # and the process-wide logger stays as the agent set it
     quiet = logging.getLogger("pymodbus")
     level = quiet.level
-    if live is None:
+    if not beside:
         quiet.setLevel(logging.CRITICAL)
     try:
         for label, step in steps:

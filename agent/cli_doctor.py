@@ -26,8 +26,9 @@ BESIDE = ("ports, Modbus and cameras not opened; their state is the agent's own 
 
 
 def stored_health(config: AgentConfig) -> StoredHealth:
-    """The running agent's device health as its store has it (its open offline alarms)."""
-    from agent.store import Store
+    """The running agent's device health as its store has it (its open offline alarms); never
+    creates a store where there is none."""
+    from agent.store import Store, store_problem
 
     try:
         config.store.path.stat()
@@ -36,6 +37,8 @@ def stored_health(config: AgentConfig) -> StoredHealth:
     except OSError as exc:
         return StoredHealth({}, f"cannot read the store {config.store.path}: {os.strerror(exc.errno or 0)} "
                                 "(run as the service user or root)")
+    if (problem := store_problem(config.store.path)) is not None:
+        return StoredHealth({}, problem)
     try:
         with Store(config.store.path, config.store.media_dir) as store:
             return StoredHealth.from_open_alarms(dict(row) for row in store.open_alarms())

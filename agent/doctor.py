@@ -14,9 +14,9 @@ are the agent's own health: its live states on the console's installer page
 (``DoctorOptions.live_devices``), the offline alarms open in its store from the command line
 (``DoctorOptions.stored_health``; ``agent.cli_doctor`` finds the running agent by its lock,
 ``agent.agent_lock``). The full CONNECT, when the agent is stopped, never starts a clean
-session (``_mqtt_connect``). Run it as the service user (``sudo -u canteen canteen-agent doctor``) so the
-permission checks answer for the agent, or as root, which also checks the service
-user's groups.
+session (``_mqtt_connect``). Run it as the service user (``sudo -u canteen canteen-agent
+doctor``) so the permission checks answer for the agent, or as root, which also checks the
+service user's groups.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import grp
+import json
 import logging
 import os
 import pwd
@@ -107,8 +108,6 @@ class StoredHealth:
 
     @classmethod
     def from_open_alarms(cls, alarms: Iterable[Mapping[str, Any]]) -> StoredHealth:
-        import json
-
         offline: dict[str, str] = {}
         for alarm in alarms:
             if alarm["kind"] in ("device_offline", "camera_offline"):

@@ -139,6 +139,15 @@ def test_cli_doctor_stays_beside_a_running_agent(kitchen, capsys, monkeypatch) -
         _ping(platform, "c-beside")
         wait_until(lambda: _answered(platform, "c-beside"), message="the agent still gets its commands")
 
+        # what the agent's store says is the row: an offline alarm it holds open is a failure
+        agent.recorder.raise_alarm("device_offline", {"device_id": "fridge-1"}, "fridge-1 silent")
+        code, out = _doctor(capsys, path)
+        assert code == 1, out
+        row = _rows(out)["modbus fridge-1"]
+        assert row.split()[2] == "FAIL" and "the agent has it offline (device_offline alarm open since" in row
+        assert "stop the agent first" in row
+        agent.recorder.clear_alarm("device_offline", {"device_id": "fridge-1"})
+
         # the negative control: --force-probe does CONNECT, and the broker throws the agent off
         code, out = _doctor(capsys, path, "--force-probe")
         assert out.startswith(f"WARNING: agent running (pid {os.getpid()}), and --force-probe"), out

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from agent.config import VisionConfig
+from agent.malloc_arenas import limit_malloc_arenas
 from agent.vision.compliance import Kind
 from agent.vision.crops import Box
 from agent.vision.faces import Face, FaceDetector
@@ -46,6 +47,7 @@ class VisionModels:
 
     @classmethod
     def load(cls, vision: VisionConfig) -> VisionModels:
+        limit_malloc_arenas()  # before any camera thread allocates: see agent/malloc_arenas.py
         detector = FaceDetector.from_manifest(
             vision.models_dir, vision.threads, score_threshold=min(0.6, vision.face_score_min),
             upscale=vision.detect_upscale, max_side=vision.detect_max_side)

@@ -319,6 +319,13 @@ class VisionConfig(Strict):
     keep_min_face_px: int = Field(
         20, ge=1, description="Detections smaller than this are dropped: too far to judge, mostly clutter "
                               "or faces far in the background.")
+    verify_faces: bool = Field(
+        True, description="Drop detections the mask classifier takes for something else than a face "
+                          "(it runs on every face anyway, so this costs nothing).")
+    inference_slots: int = Field(
+        1, ge=1, le=8, description="How many model inferences the cameras may run at once (each on `threads` "
+                                   "cores). One core runs about 5 cameras at 2 analysed fps; 2 uses both cores "
+                                   "of a small box but costs about 50 MB more once (onnxruntime's arenas per run).")
     hat_threshold: float = Field(0.5, gt=0, lt=1, description="P(hat) below this is a no-hat violation.")
     agree_frames: tuple[Count, Count] = Field(
         (3, 5), description="N of the last M analysed frames must agree before the state flips (flicker).")

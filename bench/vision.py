@@ -139,6 +139,7 @@ def warm_up(models: VisionModels) -> None:
     ok, image = video.read()
     video.release()
     faces = models.detector.detect(image)
+    assert models.mask is not None
     models.mask.predict_boxes(image, [f.box for f in faces] or [(0.0, 0.0, 64.0, 64.0)])
 
 
@@ -195,7 +196,7 @@ def section_split(tmp: Path, models: VisionModels, passes: int) -> dict[str, Any
                 vision = agent.config.vision
                 faces = [f for f in models.detector.detect(image) if f.score >= vision.face_score_min]
                 boxes = [f.box for f in faces if min(f.width, f.height) >= vision.min_face_px]
-                if boxes:
+                if boxes and models.mask is not None:
                     models.mask.predict_boxes(image, boxes)
                 model_s += time.perf_counter() - tick
         capture.release()

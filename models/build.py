@@ -23,7 +23,6 @@ import random
 import sys
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -35,7 +34,6 @@ from torch import nn
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from agent.vision import crops  # noqa: E402
 from agent.vision.faces import FaceDetector  # noqa: E402
 from agent.vision.models import (  # noqa: E402
     LoadedModel,
@@ -44,15 +42,25 @@ from agent.vision.models import (  # noqa: E402
     create_session,
     sha256_file,
 )
+from models.mask_data import (  # noqa: E402
+    MASK_INPUT,
+    MASK_MARGIN,
+    Sample,
+    augmented_crop,
+    balanced_accuracy,
+    balanced_log_loss,
+    load_split,
+    mask_tensor,
+    runtime_crop,
+    split_by_base_id,
+)
+from models.scene_stage import NOT_FACE, SCENE_LABELS, VIOLATION_LABELS, train_scene_stage  # noqa: E402
 
 log = logging.getLogger("models.build")
 
 OPSET = 17
 SEED = 20240607
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "face-mask"
-CLASSES = ("with_mask", "without_mask")
-MASK_INPUT = 128
-MASK_MARGIN = 0.2  # runtime crop: square around the RetinaFace box, side * 1.2
 DETECT_THRESHOLD = 0.5  # when picking the face in a dataset crop
 HEAD_RANK = 32  # the stock 20480x256 head layer is factorised to fit the size budget
 BACKBONE_INPUT = 224
@@ -61,12 +69,6 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 MIT_NOTE = "MIT; full notice in models/NOTICES.md"
 STAGE1_CACHE = "mask_stage1.pt"
 DEFAULT_SCENES = REPO.parent / "shared" / "datasets" / "face-mask-scenes"
-SCENE_LABELS = ("with_mask", "without_mask", "mask_weared_incorrect")
-VIOLATION_LABELS = ("without_mask", "mask_weared_incorrect")
-FACE_VIEWS = 2  # augmented crops per face-mask/train image for the stage-2 head
-SCENE_VIEWS = 8  # ... per scene crop (fewer, and what the cameras see)
-HEAD_EPOCHS = 30
-SCENE_CROP_MIN_PX = 24  # annotated and detected short side of the scene crops trained on
 
 
 # --------------------------------------------------------------------------- sources
@@ -297,97 +299,7 @@ def build_backbone(out: Path) -> dict:
     )
 
 
-# --------------------------------------------------------------------------- mask data
-
-@dataclass
-class Sample:
-    image: np.ndarray  # BGR
-    face: crops.Box | None  # RetinaFace box, None when no face was found
-    label: int
-    base_id: str
-
-
-def load_split(data: Path, split: str, detector: FaceDetector) -> list[Sample]:
-    samples = []
-    for label, name in enumerate(CLASSES):
-        for file in sorted((data / split / name).glob("*.jpg")):
-            image = cv2.imread(str(file))
-            if image is None:
-                log.warning("build.data.unreadable file=%s", file)
-                continue
-            faces = detector.detect(image)
-            face = max(faces, key=lambda f: f.score).box if faces else None
-            samples.append(Sample(image, face, label, file.stem.split("_")[0]))
-    missing = sum(s.face is None for s in samples)
-    log.info("build.data split=%s images=%d no_face=%d", split, len(samples), missing)
-    return samples
-
-
-def split_by_base_id(samples: list[Sample], fraction: float, seed: int):
-    """Model-selection split of train: whole base ids go to one side (no photo leaks).
-
-    A few base ids hold hundreds of images (e.g. "with_mask001..675"); holding one of
-    those out would starve training of that kind, so the selection split is filled with
-    the smaller groups, in seeded random order, until it has `fraction` of the images.
-    """
-    sizes: dict[str, int] = {}
-    for sample in samples:
-        sizes[sample.base_id] = sizes.get(sample.base_id, 0) + 1
-    target = fraction * len(samples)
-    ids = sorted(sizes)
-    random.Random(seed).shuffle(ids)
-    held: set[str] = set()
-    taken = 0
-    for base_id in ids:
-        if taken + sizes[base_id] <= target and sizes[base_id] <= target / 4:
-            held.add(base_id)
-            taken += sizes[base_id]
-    return ([s for s in samples if s.base_id not in held],
-            [s for s in samples if s.base_id in held])
-
-
-def runtime_crop(sample: Sample) -> np.ndarray:
-    """The crop the runtime would make: square face box + margin, else the whole image."""
-    if sample.face is None:
-        return sample.image
-    return crops.crop(sample.image, crops.square_box(sample.face, MASK_MARGIN))
-
-
-def augmented_crop(sample: Sample, rng: np.random.Generator) -> np.ndarray:
-    """Random margin, shift, flip and photometric change around the runtime crop."""
-    if sample.face is None:
-        h, w = sample.image.shape[:2]
-        f = rng.uniform(0.8, 1.0)
-        x0, y0 = rng.uniform(0, (1 - f) * w), rng.uniform(0, (1 - f) * h)
-        box = (x0, y0, x0 + f * w, y0 + f * h)
-    else:
-        box = crops.square_box(sample.face, rng.uniform(0.0, 0.45))
-        side = box[2] - box[0]
-        dx, dy = rng.uniform(-0.07, 0.07, 2) * side
-        box = (box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy)
-    out = crops.crop(sample.image, box)
-    if rng.random() < 0.5:
-        out = out[:, ::-1]
-    gain, offset = rng.uniform(0.7, 1.3), rng.uniform(-25, 25)
-    out = np.clip(out.astype(np.float32) * gain + offset, 0, 255).astype(np.uint8)
-    if rng.random() < 0.2:
-        out = cv2.cvtColor(cv2.cvtColor(out, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
-    return out
-
-
-def mask_tensor(images: list[np.ndarray]) -> torch.Tensor:
-    return torch.from_numpy(crops.to_tensor(images, (MASK_INPUT, MASK_INPUT), "RGB",
-                                            1 / 255, (0.5,) * 3, (0.5,) * 3))
-
-
-def balanced_accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
-    return float(np.mean([np.mean(predicted[labels == c] == c) for c in (0, 1)]))
-
-
-def balanced_log_loss(labels: np.ndarray, p_no_mask: np.ndarray) -> float:
-    p = np.clip(np.where(labels == 1, p_no_mask, 1 - p_no_mask), 1e-6, 1.0)
-    return float(np.mean([-np.log(p[labels == c]).mean() for c in (0, 1)]))
-
+# --------------------------------------------------------------------------- fine-tune
 
 def predict_no_mask(model: nn.Module, samples: list[Sample]) -> np.ndarray:
     model.eval()
@@ -398,8 +310,6 @@ def predict_no_mask(model: nn.Module, samples: list[Sample]) -> np.ndarray:
             probs.append(torch.softmax(model(batch), 1)[:, 1].numpy())
     return np.concatenate(probs)
 
-
-# --------------------------------------------------------------------------- fine-tune
 
 def freeze_batchnorm(model: nn.Module) -> None:
     """Small data set: keep the stock BatchNorm statistics instead of re-estimating them."""
@@ -480,7 +390,7 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
             cached.parent.mkdir(parents=True, exist_ok=True)
             torch.save({"state": model.state_dict(), "history": history}, cached)
     val = load_split(data, "val", detector)
-    stage2 = scene_head(model, train_all, val, scenes, detector)
+    stage2 = train_scene_stage(model, train_all, val, scenes, detector)
     path = out / "mask_classifier.onnx"
     wrapped = WithSoftmax(stage2.model)
     export_onnx(wrapped, torch.zeros(1, 3, MASK_INPUT, MASK_INPUT), path, "probs")
@@ -498,7 +408,7 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
         input={"name": "input", "width": MASK_INPUT, "height": MASK_INPUT},
         normalisation={"channel_order": "RGB", "scale": 1 / 255, "mean": (0.5, 0.5, 0.5),
                        "std": (0.5, 0.5, 0.5)},
-        outputs={"probs": "(N, 3) softmax over class_map"},
+        outputs={"probs": f"(N, {len(SCENE_LABELS)}) softmax over class_map"},
         class_map=dict(enumerate(SCENE_LABELS)),
         preprocessing={
             "crop": "square around the RetinaFace box centre, side = max(w, h) * (1 + margin),"
@@ -508,192 +418,22 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
             "code": "agent/vision/crops.py (shared by build and runtime)"},
         postprocessing={
             "violation_classes": list(VIOLATION_LABELS),
-            "violation": "P(without_mask) + P(mask_weared_incorrect); the with_mask logit is "
-                         "shifted so that 0.5 is the operating point chosen on val",
-            "with_mask_logit_shift": round(stage2.shift, 4),
-            "chosen_threshold_before_shift": round(stage2.threshold, 4)},
+            "not_face_class": SCENE_LABELS[NOT_FACE],
+            "violation": "(P(without_mask) + P(mask_weared_incorrect)) / (1 - P(not_face)); the "
+                         "with_mask logit is shifted so that 0.5 is the operating point chosen on val",
+            "not_face": "P(not_face) > 0.5: the detection is dropped (vision.verify_faces); the "
+                        "not_face logit is shifted so that 0.5 is the point chosen on val",
+            "logit_shift": [round(float(v), 4) for v in stage2.model.shift],
+            "violation_threshold_before_shift": stage2.violation_threshold,
+            "not_face_threshold_before_shift": stage2.not_face_threshold},
         quality={"stock_select_balanced_accuracy": round(stock_select, 4),
                  "stock_val_balanced_accuracy": round(stock_val, 4),
                  "fine_tune": {"seed": SEED, "epochs": epochs, "head_rank": HEAD_RANK,
                                "train_images": len(train), "select_images": len(select),
                                "history": history},
-                 "scene_head": stage2.record,
+                 "scene_stage": stage2.record,
                  "max_abs_diff_vs_torch": diff},
     )
-
-
-# --------------------------------------------------------------------------- stage 2: scenes
-
-@dataclass
-class HeadResult:
-    model: nn.Module
-    threshold: float  # on P(violation), chosen on val
-    shift: float  # added to the with_mask logit: the threshold moved to 0.5
-    record: dict
-
-
-class SceneMaskModel(nn.Module):
-    """The fine-tuned features, frozen, and a 3-class head (with / without / worn incorrectly)."""
-
-    def __init__(self, base: MaskModel) -> None:
-        super().__init__()
-        self.bottom = base.bottom
-        self.reduce = base.reduce
-        self.expand = base.expand
-        self.out = nn.Linear(base.out.in_features, len(SCENE_LABELS))
-        with torch.no_grad():  # start from the two-class head; worn incorrectly starts as "without"
-            self.out.weight[:2] = base.out.weight
-            self.out.bias[:2] = base.out.bias
-            self.out.weight[2] = base.out.weight[1]
-            self.out.bias[2] = base.out.bias[1] - 2.0
-        self.register_buffer("shift", torch.zeros(len(SCENE_LABELS)))
-
-    def head(self, features: torch.Tensor) -> torch.Tensor:
-        hidden = torch.relu(self.expand(self.reduce(features)))
-        return self.out(hidden) + self.shift
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.bottom(x).flatten(1))
-
-
-def scene_samples(scenes: Path, split: str, detector: FaceDetector) -> list[Sample]:
-    """Faces of the scene photos as the device cuts them: the runtime finds the faces with its
-    default settings, and each detection matched to an annotated face (IoU >= 0.4), both at
-    least SCENE_CROP_MIN_PX, becomes a crop around the *detected* box, labelled from the
-    annotation."""
-    from agent.config import VisionConfig
-    from agent.vision.scene import VisionModels, find_faces
-    from agent.vision.scene_eval import load_scenes, match
-
-    vision = VisionConfig()
-    runtime = FaceDetector(detector.model, score_threshold=min(0.6, vision.face_score_min),
-                           upscale=vision.detect_upscale, max_side=vision.detect_max_side)
-    models = VisionModels(runtime, None, None)  # type: ignore[arg-type]  # detection only
-    samples = []
-    for scene in load_scenes(scenes / split):
-        image = cv2.imread(str(scene.image_path))
-        faces = find_faces(models, vision, image)
-        for i, j in match(scene.faces, faces).items():
-            big = min(faces[j].width, faces[j].height) >= SCENE_CROP_MIN_PX
-            if scene.faces[i].short_side >= SCENE_CROP_MIN_PX and big:
-                samples.append(Sample(image, faces[j].box, SCENE_LABELS.index(scene.faces[i].label),
-                                      scene.image_path.stem))
-    counts = np.bincount([s.label for s in samples], minlength=3).tolist()
-    log.info("build.scenes split=%s crops=%d per_class=%s", split, len(samples), counts)
-    return samples
-
-
-def features_of(model: SceneMaskModel, crops_bgr: list[np.ndarray]) -> torch.Tensor:
-    model.eval()
-    with torch.no_grad():
-        return torch.cat([model.bottom(mask_tensor(crops_bgr[i:i + 64])).flatten(1)
-                          for i in range(0, len(crops_bgr), 64)])
-
-
-def augmented_features(model: SceneMaskModel, samples: list[Sample], views: int,
-                       rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Frozen features of `views` augmented crops per sample (the first view unaugmented)."""
-    crops_bgr, labels = [], []
-    for sample in samples:
-        crops_bgr.append(runtime_crop(sample))
-        crops_bgr += [augmented_crop(sample, rng) for _ in range(views - 1)]
-        labels += [sample.label] * views
-    return features_of(model, crops_bgr), torch.tensor(labels)
-
-
-def p_violation(model: SceneMaskModel, features: torch.Tensor) -> np.ndarray:
-    model.eval()
-    with torch.no_grad():
-        probs = torch.softmax(model.head(features), 1).numpy()
-    return probs[:, 1] + probs[:, 2]
-
-
-def violation_ba(labels: np.ndarray, p: np.ndarray, threshold: float) -> float:
-    return balanced_accuracy((labels > 0).astype(int), (p > threshold).astype(int))
-
-
-def scene_head(base: MaskModel, face_train: list[Sample], face_val: list[Sample],
-               scenes: Path, detector: FaceDetector) -> HeadResult:
-    """Stage 2: a 3-class head on the frozen fine-tuned features, trained on scene crops from
-    face-mask-scenes/train plus face-mask/train; epoch and threshold chosen on val only."""
-    scene_train = scene_samples(scenes, "train", detector)
-    scene_val = scene_samples(scenes, "val", detector)
-    model = SceneMaskModel(base)
-    rng = np.random.default_rng(SEED)
-    start = time.monotonic()
-    x_face, y_face = augmented_features(model, face_train, FACE_VIEWS, rng)
-    x_scene, y_scene = augmented_features(model, scene_train, SCENE_VIEWS, rng)
-    xv_face, yv_face = augmented_features(model, face_val, 1, rng)
-    xv_scene, yv_scene = augmented_features(model, scene_val, 1, rng)
-    log.info("build.scene_head features=%d secs=%.0f", len(x_face) + len(x_scene),
-             time.monotonic() - start)
-    x, y = torch.cat([x_face, x_scene]), torch.cat([y_face, y_scene])
-    # every class and both sources weigh alike: scene crops are few but are what cameras see
-    source = torch.cat([torch.zeros(len(y_face)), torch.ones(len(y_scene))]).long()
-    weight = torch.zeros(len(y))
-    for src in (0, 1):
-        for cls in range(len(SCENE_LABELS)):
-            chosen = (source == src) & (y == cls)
-            if chosen.any():
-                weight[chosen] = 1.0 / chosen.sum()
-    weight = weight / weight.sum()
-    params = [*model.reduce.parameters(), *model.expand.parameters(), *model.out.parameters()]
-    optimizer = torch.optim.AdamW(params, lr=3e-4, weight_decay=1e-3)
-    labels_face, labels_scene = yv_face.numpy(), yv_scene.numpy()
-    best, best_state, history = (-1.0, -1.0), None, []
-    for epoch in range(HEAD_EPOCHS):
-        model.train()
-        order = torch.from_numpy(rng.permutation(len(y)))
-        for i in range(0, len(order), 128):
-            idx = order[i:i + 128]
-            logits = model.head(nn.functional.dropout(x[idx], 0.2, training=True))
-            loss = (nn.functional.cross_entropy(logits, y[idx], reduction="none")
-                    * weight[idx]).sum() / weight[idx].sum()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        face_ba = violation_ba(labels_face, p_violation(model, xv_face), 0.5)
-        scene_ba = violation_ba(labels_scene, p_violation(model, xv_scene), 0.5)
-        history.append({"epoch": epoch + 1, "val_face_mask_ba": round(face_ba, 4),
-                        "val_scene_ba": round(scene_ba, 4)})
-        log.info("build.scene_head epoch=%d val_face_mask_ba=%.4f val_scene_ba=%.4f",
-                 epoch + 1, face_ba, scene_ba)
-        score = (min(face_ba, 0.99) + scene_ba, face_ba)  # face-mask must hold 99 %
-        if score > best:
-            best = score
-            best_state = {k: v.clone() for k, v in model.state_dict().items()}
-    model.load_state_dict(best_state)
-    threshold = choose_threshold(labels_face, p_violation(model, xv_face),
-                                 labels_scene, p_violation(model, xv_scene))
-    shift = float(np.log(threshold / (1 - threshold)))
-    with torch.no_grad():
-        model.shift[0] = shift  # P(violation) > threshold  <=>  shifted P(violation) > 0.5
-    p_face, p_scene = p_violation(model, xv_face), p_violation(model, xv_scene)
-    incorrect = labels_scene == 2
-    record = {"data": {"face_mask_train_images": len(face_train), "face_mask_views": FACE_VIEWS,
-                       "scene_train_crops": len(scene_train), "scene_views": SCENE_VIEWS,
-                       "scene_train_per_class": np.bincount(y_scene.numpy()[::SCENE_VIEWS],
-                                                            minlength=3).tolist(),
-                       "scene_val_crops": len(scene_val)},
-              "epochs": HEAD_EPOCHS, "history": history, "chosen_epoch": int(np.argmax(
-                  [min(h["val_face_mask_ba"], 0.99) + h["val_scene_ba"] for h in history]) + 1),
-              "threshold_chosen_on_val": round(threshold, 4),
-              "val_face_mask_ba": round(violation_ba(labels_face, p_face, 0.5), 4),
-              "val_scene_crops_ba": round(violation_ba(labels_scene, p_scene, 0.5), 4),
-              "val_scene_incorrect_called": f"{int(np.sum(p_scene[incorrect] > 0.5))}/"
-                                            f"{int(incorrect.sum())}"}
-    log.info("build.scene_head chosen threshold=%.3f record=%s", threshold, record)
-    return HeadResult(model, threshold, shift, record)
-
-
-def choose_threshold(labels_face: np.ndarray, p_face: np.ndarray, labels_scene: np.ndarray,
-                     p_scene: np.ndarray) -> float:
-    """The P(violation) threshold with the best scene balanced accuracy on val while
-    face-mask/val stays at >= 99 % (the best face-mask figure when nothing holds 99 %)."""
-    grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
-    scored = [(violation_ba(labels_face, p_face, t) >= 0.99, violation_ba(labels_scene, p_scene, t)
-               + 0.5 * violation_ba(labels_face, p_face, t), -abs(t - 0.5), t) for t in grid]
-    return float(max(scored)[3])
 
 
 def load_stock_mask_model() -> StockMaskModel:

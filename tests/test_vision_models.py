@@ -49,8 +49,9 @@ def test_manifest_describes_every_model_file() -> None:
         assert path.stat().st_size == entry.size_bytes < 15 * 1024 * 1024
         assert entry.source.licence and entry.source.version
     mask = manifest.models["mask_classifier"]
-    assert mask.class_map == {0: "with_mask", 1: "without_mask", 2: "mask_weared_incorrect"}
+    assert mask.class_map == {0: "with_mask", 1: "without_mask", 2: "mask_weared_incorrect", 3: "not_face"}
     assert mask.postprocessing["violation_classes"] == ["without_mask", "mask_weared_incorrect"]
+    assert mask.postprocessing["not_face_class"] == "not_face"
 
 
 def test_tampered_model_copy_is_refused(tmp_path: Path) -> None:

@@ -133,3 +133,29 @@ def test_unknown_class_in_an_annotation_is_refused(tmp_path: Path) -> None:
     xml.write_text(voc([("chef_hat", (1, 1, 5, 5))], 10, 10))
     with pytest.raises(ValueError, match="unknown class 'chef_hat'"):
         read_voc(xml)
+
+
+@needs_scenes
+def test_verification_drops_what_is_not_a_face_and_keeps_the_faces(models: VisionModels) -> None:
+    """On real val photos: the classifier's not-a-face check removes false detections
+    and (almost) never an annotated face; its mask probability is what judging reuses."""
+    from agent.vision.scene import SeenFace, judge_faces
+
+    on, off = VisionConfig(threads=2), VisionConfig(threads=2, verify_faces=False)
+    false_on = false_off = found_on = found_off = 0
+    for scene in scene_eval.load_scenes(SCENES / "val")[:50]:
+        image = cv2.imread(str(scene.image_path))
+        for vision in (on, off):
+            result = scene_eval.analyse_photo(models, vision, image, scene.faces)
+            if vision is on:
+                false_on += len(result.false_detections)
+                found_on += len(result.matches)
+                assert all(isinstance(f, SeenFace) for f in result.faces)
+                again = judge_faces(models, on, image, result.faces)
+                assert [j.no_mask for j in again] == [f.no_mask if min(f.width, f.height) >= on.min_face_px
+                                                      else None for f in result.faces]
+            else:
+                false_off += len(result.false_detections)
+                found_off += len(result.matches)
+    assert false_on < false_off  # the not-a-face point keeps 99 % of val's faces: it drops few
+    assert found_on >= found_off - 1

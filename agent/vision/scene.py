@@ -2,7 +2,9 @@
 
 ``find_faces`` runs the detector on the frame (or on one region of it), keeps the faces
 scored at least ``face_score_min``, at least ``keep_min_face_px`` on their short side and
-outside the camera's ignore zones, in frame pixels;
+outside the camera's ignore zones, in frame pixels, and (``verify_faces``) drops those the
+mask classifier says are not a face at all (hands, jackets, decorations: the detector's
+false alarms), keeping its mask probability for the judgement;
 ``judge_faces`` gives each face at least ``min_face_px`` on its short side a probability
 of a mask violation (and of no hat, once the site is enrolled). ``vision eval --scenes``
 calls exactly these with the config's defaults, so what it measures is what a camera does.
@@ -10,6 +12,7 @@ calls exactly these with the config's defaults, so what it measures is what a ca
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from agent.config import VisionConfig
+from agent.malloc_arenas import limit_malloc_arenas
 from agent.vision.compliance import Kind
 from agent.vision.crops import Box
 from agent.vision.faces import Face, FaceDetector
@@ -24,27 +28,39 @@ from agent.vision.hat import HatClassifier
 from agent.vision.mask import MaskClassifier
 from agent.vision.motion import Polygon, in_zones
 
+log = logging.getLogger(__name__)
+
 Region = tuple[int, int, int, int]  # x1, y1, x2, y2 in frame pixels
 
 
 class VisionModels:
     """The ONNX sessions, shared by every camera, with one inference lock."""
 
-    def __init__(self, detector: FaceDetector, mask: MaskClassifier,
-                 hat: HatClassifier | None) -> None:
+    def __init__(self, detector: FaceDetector, mask: MaskClassifier | None,
+                 hat: HatClassifier | None, slots: int = 1) -> None:
         self.detector = detector
         self.mask = mask
         self.hat = hat
-        self.lock = threading.Lock()
+        # onnxruntime sessions may run from several threads at once; the slots bound how
+        # many cores the cameras' inference takes together (the rest is the agent's).
+        self.lock = threading.BoundedSemaphore(slots)
 
     @classmethod
     def load(cls, vision: VisionConfig) -> VisionModels:
+        limit_malloc_arenas()  # before any camera thread allocates: see agent/malloc_arenas.py
         detector = FaceDetector.from_manifest(
             vision.models_dir, vision.threads, score_threshold=min(0.6, vision.face_score_min),
             upscale=vision.detect_upscale, max_side=vision.detect_max_side)
         mask = MaskClassifier.from_manifest(vision.models_dir, vision.threads)
         hat = HatClassifier.load(vision.site_dir, vision.models_dir, vision.threads)
-        return cls(detector, mask, hat)
+        return cls(detector, mask, hat, vision.inference_slots)
+
+
+@dataclass(frozen=True)
+class SeenFace(Face):
+    """A detection the mask classifier has looked at and taken for a face."""
+
+    no_mask: float | None = None  # its P(mask violation), reused by judge_faces
 
 
 @dataclass(frozen=True)
@@ -76,12 +92,33 @@ def find_faces(models: VisionModels, vision: VisionConfig, image: np.ndarray,
             continue
         points = tuple((x + x0, y + y0) for x, y in face.landmarks)
         faces.append(Face(box, face.score, points))
+    if vision.verify_faces and models.mask is not None and faces:
+        return verified(models, models.mask, image, faces)
     return faces
+
+
+def verified(models: VisionModels, mask: MaskClassifier, image: np.ndarray,
+             faces: list[Face]) -> list[Face]:
+    """The faces the classifier takes for faces, each with its P(mask violation)."""
+    with models.lock:
+        p_violation, p_not_face = mask.classify_boxes(image, [f.box for f in faces])
+    kept: list[Face] = []
+    for face, violation, not_face in zip(faces, p_violation, p_not_face, strict=True):
+        if not_face > 0.5:
+            log.debug("vision.face.rejected score=%.2f side=%d p_not_face=%.2f", face.score,
+                      min(face.width, face.height), not_face)
+            continue
+        kept.append(SeenFace(face.box, face.score, face.landmarks, float(violation)))
+    return kept
 
 
 def judgeable(face: Face, vision: VisionConfig) -> bool:
     """Big enough to judge: smaller faces are tracked, never called a violation."""
     return min(face.width, face.height) >= vision.min_face_px
+
+
+def seen_no_mask(face: Face) -> float | None:
+    return face.no_mask if isinstance(face, SeenFace) else None
 
 
 def judge_faces(models: VisionModels, vision: VisionConfig, image: np.ndarray,
@@ -91,11 +128,14 @@ def judge_faces(models: VisionModels, vision: VisionConfig, image: np.ndarray,
     boxes: list[Box] = [faces[i].box for i in judged]
     no_mask: dict[int, float] = {}
     no_hat: dict[int, float] = {}
+    if mask_on:
+        no_mask = {i: p for i in judged if (p := seen_no_mask(faces[i])) is not None}
+    todo = [i for i in judged if mask_on and i not in no_mask]
     if boxes:
         with models.lock:
-            if mask_on:
-                probs = models.mask.predict_boxes(image, boxes).tolist()
-                no_mask = dict(zip(judged, probs, strict=True))
+            if todo and models.mask is not None:
+                probs = models.mask.predict_boxes(image, [faces[i].box for i in todo]).tolist()
+                no_mask.update(zip(todo, probs, strict=True))
             hat = models.hat
             if hat_on and hat is not None:
                 hats = [hat.predict(image, box) for box in boxes]

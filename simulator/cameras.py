@@ -323,17 +323,19 @@ class RtspCamera:
     """An IP camera's RTSP main stream on 127.0.0.1: H.264 (constrained baseline), no audio.
 
     A child process serves ``rtsp://127.0.0.1:<port>/cam`` from a moving test pattern
-    (``width`` x ``height`` at ``fps``, a key frame every second). ``kill()`` drops it off
-    the network at once (SIGKILL: open sessions just end); ``start()`` again brings it
-    back on the same port, a fresh stream, as a rebooted camera would.
+    (``width`` x ``height`` at ``fps``, a key frame every ``gop`` frames: by default one a
+    second; real cameras send one every 1-4 s, "smart" codecs far more rarely). ``kill()``
+    drops it off the network at once (SIGKILL: open sessions just end); ``start()`` again
+    brings it back on the same port, a fresh stream, as a rebooted camera would.
     """
 
     def __init__(self, port: int | None = None, *, width: int = 320, height: int = 240, fps: int = 10,
-                 bitrate_kbps: int = 300, pattern: str = "ball", path: str = "/cam",
+                 bitrate_kbps: int = 300, gop: int = 0, pattern: str = "ball", path: str = "/cam",
                  python: str = SYSTEM_PYTHON) -> None:
         self.port = port or free_port()
         self.width, self.height, self.fps = width, height, fps
         self.bitrate_kbps, self.pattern, self.path, self.python = bitrate_kbps, pattern, path, python
+        self.gop = gop or fps
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
         self._log = tempfile.NamedTemporaryFile(prefix="rtsp-camera-", suffix=".log")  # noqa: SIM115
@@ -351,7 +353,7 @@ class RtspCamera:
             return self
         args = [self.python, str(RTSP_SERVER_SCRIPT), "--port", str(self.port), "--path", self.path,
                 "--width", str(self.width), "--height", str(self.height), "--fps", str(self.fps),
-                "--bitrate-kbps", str(self.bitrate_kbps), "--pattern", self.pattern]
+                "--bitrate-kbps", str(self.bitrate_kbps), "--gop", str(self.gop), "--pattern", self.pattern]
         deadline = time.monotonic() + timeout
         while True:
             # the child's output goes to a file, never a pipe nobody drains

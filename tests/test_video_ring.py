@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from agent.video.cut import cut, plan_cut
 from agent.video.recorder import CameraRecorder
-from agent.video.ring import SegmentRing
+from agent.video.ring import MIN_SEGMENT_BYTES, SegmentRing
 from drivers.backoff import Backoff
 from simulator.cameras import RtspCamera
 
@@ -87,3 +89,39 @@ def test_recorder_writes_segments_that_play_and_retention_evicts_the_oldest(
         stop.set()
         thread.join(15)
     assert recorder.job.state == "stopped"
+
+
+def test_the_segment_being_written_grows_every_second_and_can_be_probed_and_cut(tmp_path: Path) -> None:
+    # a key frame every 4 s and a low bitrate: fragments may not wait for the key frame, and
+    # FFmpeg's output buffer (256 KiB, ~36 s of this stream) must not hold them back
+    camera = RtspCamera(width=320, height=240, fps=10, gop=40).start()
+    ring = SegmentRing(tmp_path / "video", retention_days=1, budget_bytes=10**9, min_free_bytes=0)
+    recorder = CameraRecorder("k1", camera.url, ring, segment_s=600, io_timeout_s=3,
+                              backoff=Backoff(0.2, 1), stall_s=10)
+    stop = threading.Event()
+    thread = threading.Thread(target=recorder.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        folder = ring.camera_dir("k1")
+        wait_until(lambda: list(folder.glob("*.mp4")), timeout=15, message="the segment opened")
+        opened = time.monotonic()
+
+        def on_disk() -> int:
+            return sum(p.stat().st_size for p in folder.glob("*.mp4"))
+
+        wait_until(lambda: on_disk() >= MIN_SEGMENT_BYTES, timeout=4, message="more than the header on disk in 4 s")
+        sizes = set()
+        while time.monotonic() - opened < 8:
+            sizes.add(on_disk())
+            time.sleep(0.25)
+        assert len(sizes) >= 5, f"the open segment grows about once a second: {sorted(sizes)}"
+        segment = ring.segments("k1")[-1]
+        assert len(ring.segments("k1")) == 1 and ring.is_open(segment, segment)  # still being written
+        assert ffprobe(segment.path)["duration_s"] >= 5
+        plan = plan_cut("k1", [segment], segment.start + timedelta(seconds=1), segment.end)
+        clip = ffprobe(cut(plan, tmp_path / "clip.mp4"))
+        assert (clip["codec"], clip["width"]) == ("h264", 320) and clip["duration_s"] >= 5
+    finally:
+        stop.set()
+        thread.join(15)
+        camera.stop()

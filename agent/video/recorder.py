@@ -2,7 +2,8 @@
 
 A component (``run(stop)``): FFmpeg reads the camera's RTSP main stream and writes
 fragmented MP4 segments of ``segment_s`` seconds into the ring; a lost camera is
-reopened with back-off (``agent.video.ffmpeg``).
+reopened with back-off (``agent.video.ffmpeg``). Each segment grows on disk a fragment
+(about a second) at a time, so the one being written can be probed and cut already.
 """
 
 from __future__ import annotations
@@ -13,8 +14,14 @@ from agent.video.ffmpeg import FfmpegJob, input_args
 from agent.video.ring import SegmentRing
 from drivers.backoff import Backoff
 
-# fragmented MP4: readable while written, and a power cut loses one fragment, not the segment
-FRAGMENTED_MP4 = "movflags=+frag_keyframe+empty_moov+default_base_moof"
+# Fragmented MP4, one fragment a second (at the key frame, or after 1 s even between key
+# frames: a camera may send one every 4 s or rarer), each handed to the kernel as it closes.
+# Without flush_packets the segment's AVIO buffer (256 KiB) reaches the file only when full
+# or when the segment closes: at a sub stream's ~60 kbit/s, the file held only its 28-byte
+# ftyp for the first 36 s, so a cut of the last minute or a crash lost all of that.
+FRAGMENT_US = 1_000_000
+FRAGMENTED_MP4 = ("movflags=+frag_keyframe+empty_moov+default_base_moof"
+                  f":frag_duration={FRAGMENT_US}:flush_packets=1")
 
 
 def segment_args(url: str, pattern: str, segment_s: float, io_timeout_s: float) -> list[str]:

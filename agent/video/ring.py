@@ -3,8 +3,11 @@
 ``<dir>/<camera>/<YYYYmmddTHHMMSS>Z.mp4``: FFmpeg's segment muxer names each file by
 the UTC wall time it opened it (whole seconds; refined to the previous segment's end
 when that falls within the named second); the file's last write (mtime) is where it ends. The
-segments are fragmented MP4, so a power cut costs at most the last fragment (about one
-key-frame interval) and the segment being written can be read already.
+segments are fragmented MP4, written to the file a fragment (about a second) at a time
+(``agent.video.recorder``): the segment being written can be read and cut already, and a
+crash of FFmpeg or the agent costs at most the last second. A power cut costs in addition
+what the kernel had not yet written back (Linux's default: within about 30 s); segments are
+not fsynced, which would wear an SD card for seconds of video.
 
 Eviction, oldest first across cameras, never touching a segment being written:
   1. past ``retention_days``;
@@ -31,7 +34,7 @@ log = logging.getLogger("agent.video.ring")
 SEGMENT_PATTERN = "%Y%m%dT%H%M%SZ.mp4"  # strftime, as FFmpeg's segment muxer expands it (TZ=UTC)
 _NAME = re.compile(r"^(\d{8}T\d{6})Z\.mp4$")
 MIN_SEGMENT_BYTES = 1024  # smaller: only the header reached the disk (a crash right after opening)
-OPEN_GRACE_S = 3.0  # a file written this recently may still be growing
+OPEN_GRACE_S = 3.0  # written this recently: may still be growing (the recorder writes a fragment a second)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ detection). A second photo is blank and annotated as empty.
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import cv2
@@ -17,11 +18,12 @@ import numpy as np
 import pytest
 
 from agent.config import VisionConfig
-from agent.vision import evaluate, scene_eval
+from agent.vision import evaluate, scene_eval, scene_review
 from agent.vision.scene import VisionModels, find_faces
 from agent.vision.scene_eval import Annotated, evaluate_scenes, iou, read_voc
 
 SCENES = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "face-mask-scenes"
+AUDITS = Path(__file__).resolve().parents[1] / "models" / "audits"
 needs_scenes = pytest.mark.skipif(not SCENES.is_dir(), reason=f"no data set at {SCENES}")
 CANVAS = (360, 640)  # height, width
 GREY = 118
@@ -159,3 +161,68 @@ def test_verification_drops_what_is_not_a_face_and_keeps_the_faces(models: Visio
                 found_off += len(result.matches)
     assert false_on < false_off  # the not-a-face point keeps 99 % of val's faces: it drops few
     assert found_on >= found_off - 1
+
+
+@needs_scenes
+def test_review_shows_what_was_counted_wrong_and_an_audit_splits_it(
+        scene_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--review lists the fixture's one false detection (the unannotated face) and its one
+    missed face >= 24 px (the blank 40 x 50 box), with pictures; a verdict written into the
+    file comes back through --audit beside, not instead of, the headline figure."""
+    review = tmp_path / "review"
+    assert evaluate.main(["--scenes", str(scene_dir), "--threads", "2", "--review", str(review)]) == 0
+    with (review / "review.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["kind"], r["photo"], r["label"]) for r in rows] == [
+        ("false", "kitchen.png", "detection"), ("missed", "kitchen.png", "without_mask")]
+    assert [float(rows[1][k]) for k in ("x1", "y1", "x2", "y2")] == [250, 280, 290, 330]
+    for row in rows:
+        picture = cv2.imread(str(review / row["picture"]))
+        assert picture is not None and max(picture.shape[:2]) == scene_review.PICTURE_PX
+    assert cv2.imread(str(review / "false-detections.jpg")) is not None
+    capsys.readouterr()
+
+    rows[0]["verdict"] = "not_face"
+    x1, y1, x2, y2 = (float(rows[0][k]) for k in ("x1", "y1", "x2", "y2"))
+    shifted = {"x1": x1 + 2, "y1": y1 + 2, "x2": x2 + 2, "y2": y2 + 2}  # another build's box
+    audit = tmp_path / "audit.csv"
+    with audit.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows([rows[0] | {k: f"{v:.1f}" for k, v in shifted.items()}, rows[1]])
+    assert evaluate.main(["--scenes", str(scene_dir), "--threads", "2", "--audit", str(audit)]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-6] == "audit of the false detections: 0 real faces without a box, 1 not a face, 0 not audited"
+    assert out[-5] == "false detections per image that are not a face (audited): 0.500"
+    assert out[-1].startswith("false detections per image: 0.500 (1 in 2 photos)")
+
+
+def test_an_audit_applies_by_photo_and_overlap_and_refuses_bad_verdicts(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = scene_eval.SceneReport("x", 24, 0.5, photos=4, false_found=[
+        scene_eval.Finding("a.jpg", (10, 10, 40, 40), "detection", 0.9),
+        scene_eval.Finding("a.jpg", (100, 10, 130, 40), "detection", 0.9),
+        scene_eval.Finding("b.jpg", (10, 10, 40, 40), "detection", 0.9)])
+    audit = [scene_review.AuditRow("a.jpg", (11, 11, 41, 41), "face"),  # the first, moved a pixel
+             scene_review.AuditRow("a.jpg", (115, 10, 145, 40), "not_face"),  # IoU 0.33: another box
+             scene_review.AuditRow("c.jpg", (10, 10, 40, 40), "not_face")]  # another photo
+    split = scene_review.split_by_audit(report, audit)
+    assert (split.face, split.not_face, split.unaudited) == (1, 0, 2)
+    assert split.not_face_per_image == 0.0
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("kind,photo,x1,y1,x2,y2,verdict\nfalse,a.jpg,1,1,5,5,maybe\n")
+    with pytest.raises(ValueError, match=r"bad.csv:2: verdict 'maybe'"):
+        scene_review.read_audit(bad)
+    bad.write_text("photo,verdict\na.jpg,face\n")
+    with pytest.raises(ValueError, match="not a review file"):
+        scene_review.read_audit(bad)
+    assert evaluate.main(["--scenes", str(tmp_path), "--audit", str(bad)]) == 2  # refused before the run
+    assert "not a review file" in capsys.readouterr().out
+
+
+def test_the_committed_audits_are_well_formed() -> None:
+    """models/audits: a person's verdicts on val's and train's false detections (boxes only)."""
+    for split in ("val", "train"):
+        rows = scene_review.read_audit(AUDITS / f"face-mask-scenes-{split}.csv")
+        assert rows and all(r.verdict in scene_review.VERDICTS for r in rows)

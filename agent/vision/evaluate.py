@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from agent.vision.faces import FaceDetector
 from agent.vision.mask import MaskClassifier
 from agent.vision.models import ModelIntegrityError
 from agent.vision.scene_eval import evaluate_scenes, format_scene_report
+from agent.vision.scene_review import read_audit, split_by_audit, write_review
 
 log = logging.getLogger(__name__)
 
@@ -140,13 +142,19 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--threshold", type=float, default=None,
                         help="no-mask threshold (default: the config's mask_threshold)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--review", type=Path, default=None, metavar="DIR",
+                        help="--scenes: write each false detection and missed face as a picture, "
+                             "and DIR/review.csv for a person's verdicts")
+    parser.add_argument("--audit", type=Path, default=None, metavar="FILE",
+                        help="--scenes: a review.csv with verdicts (face / not_face): split the "
+                             "false detections by it")
     args = parser.parse_args(argv)
+    if args.scenes is None and (args.review or args.audit):
+        parser.error("--review and --audit go with --scenes")
     try:
         vision = vision_config(args)
         if args.scenes is not None:
-            scenes = evaluate_scenes(args.scenes, vision)
-            print(json.dumps(scenes.summary(), indent=2) if args.json else format_scene_report(scenes))
-            return 0
+            return scenes_main(args, vision)
         report = evaluate_mask(args.data, vision.models_dir, vision.threads, vision.mask_threshold)
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}")
@@ -155,6 +163,20 @@ def main(argv: list[str]) -> int:
         print(f"error: {exc}")
         return 3
     print(json.dumps(report.summary(), indent=2) if args.json else format_report(report))
+    return 0
+
+
+def scenes_main(args: argparse.Namespace, vision: VisionConfig) -> int:
+    audit = read_audit(args.audit) if args.audit is not None else None  # a bad file fails before the run
+    scenes = evaluate_scenes(args.scenes, vision)
+    if args.review is not None:
+        print(f"review: {write_review(scenes, args.scenes, args.review)}", file=sys.stderr)
+    split = split_by_audit(scenes, audit) if audit is not None else None
+    if args.json:
+        summary = scenes.summary() | ({"audit": split.summary()} if split else {})
+        print(json.dumps(summary, indent=2))
+    else:
+        print(format_scene_report(scenes, split.lines() if split else ()))
     return 0
 
 

@@ -78,6 +78,16 @@ class PhotoResult:
     false_detections: list[int]  # detection indices with no annotated face near
 
 
+@dataclass(frozen=True)
+class Finding:
+    """One thing a reviewer may want to see: a false detection or a missed face."""
+
+    photo: str  # the image's file name in images/
+    box: Box
+    label: str  # a missed face's class; "detection" for a false detection
+    score: float | None = None  # the detector's, for a false detection
+
+
 @dataclass
 class SceneReport:
     scenes_dir: str
@@ -92,6 +102,8 @@ class SceneReport:
     violations_called: int = 0  # ... found, judged and called a violation
     false_detections: int = 0
     false_judged: int = 0  # of which big enough to be judged (could raise an alarm)
+    false_found: list[Finding] = field(default_factory=list)
+    missed: list[Finding] = field(default_factory=list)  # annotated faces >= min_face_px not found
     unreadable: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -133,6 +145,13 @@ class SceneReport:
     @property
     def ms_per_photo(self) -> float:
         return 1000 * self.seconds / max(1, self.photos)
+
+    def false_by_photo(self) -> list[tuple[str, int]]:
+        """Photos with false detections, most first: a crowd left unboxed shows at once."""
+        counts: dict[str, int] = {}
+        for f in self.false_found:
+            counts[f.photo] = counts.get(f.photo, 0) + 1
+        return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
     def summary(self) -> dict[str, object]:
         return {"photos": self.photos, "min_face_px": self.min_face_px, "threshold": self.threshold,
@@ -226,7 +245,7 @@ def bucket_of(short_side: float) -> int:
 
 
 def count_photo(report: SceneReport, vision: VisionConfig, annotated: Sequence[Annotated],
-                result: PhotoResult) -> None:
+                result: PhotoResult, photo: str = "") -> None:
     report.photos += 1
     for i, face in enumerate(annotated):
         k = bucket_of(face.short_side)
@@ -238,12 +257,15 @@ def count_photo(report: SceneReport, vision: VisionConfig, annotated: Sequence[A
         violating = face.label in VIOLATION_CLASSES
         report.violations += int(violating)
         if not found:
+            report.missed.append(Finding(photo, face.box, face.label))
             continue
         p = result.judgements[result.matches[i]].no_mask
         call = 2 if p is None else int(p > vision.mask_threshold)
         report.confusion[SCENE_CLASSES.index(face.label)][call] += 1
         report.violations_called += int(violating and call == 1)
     report.false_detections += len(result.false_detections)
+    report.false_found += [Finding(photo, result.faces[j].box, "detection", result.faces[j].score)
+                           for j in result.false_detections]
     report.false_judged += sum(judgeable(result.faces[j], vision) for j in result.false_detections)
 
 
@@ -263,14 +285,15 @@ def evaluate_scenes(scenes_dir: Path | str, vision: VisionConfig | None = None,
         tick = time.perf_counter()
         result = analyse_photo(models, vision, image, scene.faces)
         report.seconds += time.perf_counter() - tick
-        count_photo(report, vision, scene.faces, result)
+        count_photo(report, vision, scene.faces, result, scene.image_path.name)
     log.info("vision.eval.scenes photos=%d face_recall=%.4f balanced_accuracy=%.4f "
              "violation_recall=%.4f false_per_image=%.3f", report.photos, report.face_recall,
              report.balanced_accuracy, report.violation_recall, report.false_per_image)
     return report
 
 
-def format_scene_report(r: SceneReport) -> str:
+def format_scene_report(r: SceneReport, extra: Sequence[str] = ()) -> str:
+    """The report; ``extra`` lines (an audit's) go just before the four headline figures."""
     lines = [f"Scenes {r.scenes_dir}: {r.photos} photos, figures for faces from {r.min_face_px} px, "
              f"violation when P > {r.threshold}", "", "face recall by short side (px):"]
     for (_lo, _hi, name), found, total in zip(BUCKETS, r.bucket_found, r.bucket_total, strict=True):
@@ -285,9 +308,12 @@ def format_scene_report(r: SceneReport) -> str:
               f"violating called a violation: {r.call_recall(True):.1%}",
               f"false detections judged (could alarm): {r.false_judged} "
               f"({r.false_judged / max(1, r.photos):.3f} per image)",
+              "false detections by photo: " + (", ".join(f"{name} {n}" for name, n in r.false_by_photo()[:5])
+                                               or "none"),
               f"time: {r.ms_per_photo:.1f} ms per photo"]
     if r.unreadable:
         lines.append(f"unreadable images skipped: {len(r.unreadable)}")
+    lines += list(extra)
     lines += [f"face recall: {r.face_recall:.1%} of faces >= {r.min_face_px} px "
               f"({r.judged_found} / {r.judged_total})",
               f"balanced accuracy on found faces: {r.balanced_accuracy:.1%}",

@@ -4,8 +4,8 @@ A station that names a camera (``stations[].camera``) gets a ``StationCamera``. 
 writes a record it calls ``take()``, which runs the camera's grab off the workflow's
 thread and waits at most ``photos.wait_ms`` for it:
 
-* the photo came in time: the record is committed with it (``Recorder.record_with_photo``:
-  media role ``photo``, ``photo.state = attached``);
+* the photo came in time: the record is committed with it, in one transaction
+  (``Recorder.record_with_photo``: media role ``photo``, ``photo.state = attached``);
 * the grab said there is no picture (the camera is down, its newest frame is older than
   ``photos.max_age_s``, the grab failed): the record is committed without one,
   ``photo.state = unavailable`` with the ``reason``;

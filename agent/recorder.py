@@ -36,7 +36,7 @@ from agent.rules import judge, settle
 from agent.storage_alarm import ALARM as STORAGE_ALARM
 from agent.storage_alarm import SUBJECT as STORAGE_SUBJECT
 from agent.storage_alarm import StorageFailures
-from agent.store import PRIORITY_BY_NAME, RecordDraft, Saved, Store, StoreWriteError
+from agent.store import PRIORITY_BY_NAME, MediaDraft, RecordDraft, Saved, Store, StoreWriteError
 from agent.timeutil import clock_synced, rfc3339, uuid7
 
 log = logging.getLogger("agent.recorder")
@@ -156,13 +156,15 @@ class Recorder:
         """A write that failed outside the Recorder (a workflow's own store call)."""
         self.storage.note(self.now(), exc)
 
-    def _write(self, write: Callable[..., Any], *args: Any) -> Any:
-        """One store write; a failure is noted for ``storage_failed`` and re-raised (not saved)."""
+    def _write(self, write: Callable[..., Any], *args: Any, note_failure: bool = True) -> Any:
+        """One store write; a failure is noted for ``storage_failed`` (unless told not to)
+        and re-raised (not saved)."""
         self.flush_storage_failure()  # a held storage_failed goes first, once the store works
         try:
             return write(*args)
         except StoreWriteError as exc:
-            self.note_storage_failure(exc)
+            if note_failure:
+                self.note_storage_failure(exc)
             raise
 
     def _keep_until(self, data: _Data) -> str | None:
@@ -226,13 +228,16 @@ class Recorder:
                           occurred_at: datetime | None = None, operator: Operator | None = None,
                           source: Source | None = None, extra_findings: list[str] | None = None) -> Recorded[DataT]:
         """``record`` with an optional photo (role ``photo``): the one way a photo joins a
-        record, for console uploads and station cameras alike. The media is stored first,
-        linked to the record's id, so a record never names missing media.
+        record, for console uploads and station cameras alike. The record and the photo's
+        media object (linked to the record's id) are committed in one transaction: a record
+        never names missing media, and no photo is sent for a record that was not saved.
 
         ``photo_note`` is a station camera's account (``PhotoNote``); it goes on the record
         and, when a photo is given, becomes ``attached``. A station photo the store cannot
-        take never costs the record: it is saved ``unavailable`` (``not_stored``). Without
-        a note (a person's upload) that failure is raised, so the person can try again."""
+        take (its file, or the transaction with it) never costs the record: the record is
+        then stored alone, ``unavailable`` (``not_stored``); if that fails too, it raises.
+        Without a note (a person's upload) the first failure is raised, so the person can
+        try again."""
         kwargs: dict[str, Any] = {"occurred_at": occurred_at, "operator": operator, "source": source,
                                   "extra_findings": extra_findings}
         if photo is None:
@@ -240,8 +245,12 @@ class Recorder:
         ref = photo_ref(photo)
         note = photo_note.model_copy(update={"state": "attached", "reason": None}) if photo_note else None
         draft, settled = self._judged_draft(data, media=[ref], photo=note, **kwargs)
+        media = MediaDraft(ref.id, photo.content, photo.content_type, role="photo",
+                           created_at=draft.envelope["recorded_at"], suffix=photo.suffix)
         try:
-            self.attach_photo(draft.id, photo, media_id=ref.id, created_at=draft.envelope["recorded_at"])
+            # a station's failure is noted only if the record alone, tried next, fails as well
+            saved: Saved = self._write(self.store.add_record_with_media, draft, [media],
+                                       note_failure=photo_note is None)
         except (StoreWriteError, OSError) as exc:
             if photo_note is None:
                 raise
@@ -250,7 +259,6 @@ class Recorder:
             unstored = photo_note.model_copy(update={"state": "unavailable", "reason": "not_stored",
                                                      "taken_at": None})
             return self.record(data, photo_note=unstored, **kwargs)
-        saved: Saved = self._write(self.store.add_record, draft)
         log.info("record saved type=%s id=%s seq=%d verdict=%s media=1", saved.type, saved.id, saved.seq,
                  saved.verdict)
         return Recorded(saved.id, saved.seq, saved.payload, saved.type, saved.verdict, saved.findings, settled,
@@ -258,9 +266,9 @@ class Recorder:
 
     def attach_photo(self, record_id: str, photo: Photo, *, media_id: str | None = None,
                      created_at: str | None = None) -> dict[str, Any]:
-        """Store a photo as a media object (role ``photo``) linked to ``record_id``; it is
-        queued for the platform like any media. Used before the record's commit (above) and
-        after it, for a station photo that came in once the record was saved (``pending``)."""
+        """Store a photo as a media object (role ``photo``) linked to ``record_id``, a record
+        already committed; it is queued for the platform like any media. For a station photo
+        that came in once its record was saved (``pending``)."""
         return self.store.add_media(media_id or uuid7(), photo.content, photo.content_type, record_id=record_id,
                                     role="photo", created_at=created_at or rfc3339(self.now().astimezone(self.tz)),
                                     suffix=photo.suffix)

@@ -12,16 +12,19 @@ from GStreamer), the reference platform on a real Mosquitto.
 * each station kind (food sample, receiving, leader meal, morning check) attaches the
   picture of its record's moment, through the same path as the console's uploads;
 * a photo the agent cannot store never costs the record;
+* a record and its photo are committed together: a record that cannot be committed leaves
+  no photo behind (no media row, no file, nothing queued for the platform);
 * a station naming a camera nobody declared is a config error.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,10 @@ from agent.app import Agent
 from agent.config import AgentConfig
 from agent.config_devices import CameraConfig
 from agent.feedback import MemoryOutput
+from agent.recorder import Photo, Recorder
+from agent.records import FoodSample, PhotoNote
+from agent.store import Store, StoreWriteError
+from agent.timeutil import ManualClock
 from agent.vision.camera import CameraSource
 from agent.wiring.photos import station_cameras
 from simulator.cameras import MjpegServer, RtspCamera, Script
@@ -318,3 +325,61 @@ def test_a_photo_the_store_cannot_take_never_costs_the_record(tmp_path, morning,
     assert record["photo"] == {"camera_id": "cam-1", "state": "unavailable", "reason": "not_stored", "taken_at": None}
     assert record["media"] == [] and list(media) == []
     assert "131 g 合格" in rig.said()[-1]
+
+
+# --- the record and its photo are committed together --------------------------------------------
+
+
+@pytest.fixture
+def recorder(config: AgentConfig, morning: datetime) -> Iterator[Recorder]:
+    store = Store(config.store.path, config.store.media_dir)
+    yield Recorder(config, store, ManualClock(morning))
+    store.close()
+
+
+def jpeg_photo() -> Photo:
+    ok, jpeg = cv2.imencode(".jpg", np.full((48, 64, 3), 128, np.uint8))
+    assert ok
+    return Photo(jpeg.tobytes(), "image/jpeg", ".jpg")
+
+
+def sample(morning: datetime, dish: str = "番茄炒蛋") -> FoodSample:
+    return FoodSample(meal="lunch", dish=dish, grams=131.0, min_grams=125.0, sampled_at=morning,
+                      kept_until=morning + timedelta(hours=48))
+
+
+def media_files(store: Store) -> list[Path]:
+    return [p for p in store.media_dir.rglob("*") if p.is_file()]
+
+
+def test_a_record_and_its_photo_are_committed_together_linked(recorder: Recorder, morning: datetime):
+    photo = jpeg_photo()
+    commits = recorder.store.writer.commits
+    saved = recorder.record_with_photo(sample(morning), photo)
+    assert recorder.store.writer.commits == commits + 1  # one transaction holds both
+    [ref] = json.loads(saved.payload)["media"]
+    info = recorder.store.media_info(ref["id"])
+    assert info["record_id"] == saved.id and info["role"] == "photo"
+    assert Path(info["path"]).read_bytes() == photo.content
+    assert hashlib.sha256(photo.content).hexdigest() == ref["sha256"] == info["sha256"]
+    assert media_files(recorder.store) == [Path(info["path"])]  # no temp file left beside it
+    assert [(i.kind, i.id) for i in recorder.store.outbox_next(10)] == [("record", saved.id), ("media", ref["id"])]
+
+
+@pytest.mark.parametrize("photo_note", [None, PhotoNote(camera_id="cam-1", state="unavailable")],
+                         ids=["a person's upload", "a station's photo"])
+def test_a_record_that_cannot_be_committed_leaves_no_photo_behind(recorder: Recorder, morning: datetime,
+                                                                  photo_note: PhotoNote | None):
+    store = recorder.store
+    # The database may not grow any more (what a full disk does to it): a small row still fits
+    # its pages, the record's large payload does not.
+    store.write(lambda conn: conn.execute(
+        "PRAGMA max_page_count = " + str(conn.execute("PRAGMA page_count").fetchone()[0])))
+    with pytest.raises(StoreWriteError, match="not saved"):
+        recorder.record_with_photo(sample(morning, dish="x" * 20_000), jpeg_photo(), photo_note=photo_note)
+    store.write(lambda conn: conn.execute("PRAGMA max_page_count = 1073741823"))
+    assert list(store.query("SELECT id FROM records")) == [] and list(store.query("SELECT id FROM media")) == []
+    assert media_files(store) == []
+    assert store.outbox_next(10) == []  # nothing for the uplink to send
+    held = recorder.storage.pending
+    assert held is not None and held.failed_writes == 1  # storage_failed is held, as for any record

@@ -160,6 +160,20 @@ def test_media_written_durably_and_indexed(rec: Recorder) -> None:
     assert [i.kind for i in rec.store.outbox_next(5)] == ["media"]
 
 
+def test_a_media_object_not_committed_leaves_no_file(rec: Recorder) -> None:
+    # Cap the database file size at what it is now: soon a media row fails like on a full disk.
+    rec.store.write(lambda conn: conn.execute(
+        "PRAGMA max_page_count = " + str(conn.execute("PRAGMA page_count").fetchone()[0])))
+    with pytest.raises(StoreWriteError, match="not saved"):
+        for n in range(2000):
+            rec.store.add_media(f"m{n}", b"\xff\xd8jpeg", "image/jpeg", record_id=None, role="snapshot",
+                                created_at=T0.isoformat(), suffix=".jpg")
+    rec.store.write(lambda conn: conn.execute("PRAGMA max_page_count = 1073741823"))
+    indexed = {r["path"] for r in rec.store.query("SELECT path FROM media")}
+    on_disk = {str(p) for p in rec.store.media_dir.rglob("*") if p.is_file()}
+    assert indexed and on_disk == indexed  # the refused one's file went with its row
+
+
 def test_budget_evicts_media_first_never_undelivered_records(rec: Recorder) -> None:
     kept = [rec.record(sample()).id for _ in range(20)]
     for n in range(5):

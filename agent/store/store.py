@@ -9,7 +9,6 @@ rolled-back add never burns a number.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -21,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from agent.fsutil import write_atomically
+from agent.store.media_rows import MediaDraft, insert_media, remove_files, write_files
 from agent.store.queries import Queries
 from agent.store.record_rows import InsertRecord, RecordDraft, Saved, insert_records
 from agent.store.schema import PRIORITY_BY_NAME, Priority, migrate
@@ -61,8 +60,9 @@ class ClassDepth:
 class Store(Queries):
     """Durable state of one agent. Thread-safe; ``close()`` when done.
 
-    Every SQL string of the agent is here or in ``agent.store.queries`` (named reads
-    for workflows and the schedule); nothing outside ``agent.store`` writes SQL.
+    Every SQL string of the agent is here, in ``agent.store.queries`` (named reads for
+    workflows and the schedule) or in the row modules (``record_rows``, ``media_rows``);
+    nothing outside ``agent.store`` writes SQL.
     """
 
     def __init__(self, path: str | os.PathLike[str], media_dir: str | os.PathLike[str] | None = None,
@@ -191,22 +191,33 @@ class Store(Queries):
 
     def add_media(self, media_id: str, content: bytes, content_type: str, *, record_id: str | None,
                   role: str | None, created_at: str, suffix: str = ".bin") -> dict[str, Any]:
-        """Write a media file durably, index it and queue it; returns its MediaRef dict."""
-        digest = hashlib.sha256(content).hexdigest()
-        path = self.media_dir / created_at[:10] / f"{media_id}{suffix}"
-        write_atomically(path, content)
-        ref = {"id": media_id, "content_type": content_type, "bytes": len(content), "sha256": digest,
-               "role": role}
+        """Write a media file durably, index it and queue it; returns its MediaRef dict.
+        Nothing stays behind when it fails: no row, no file."""
+        media = MediaDraft(media_id, content, content_type, role=role, created_at=created_at, suffix=suffix)
+        self._write_with_files([media], lambda conn, paths: insert_media(conn, media, paths[0], record_id))
+        return media.ref()
 
-        def op(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO media(id, path, content_type, bytes, sha256, record_id, role, created_at,"
-                " evicted) VALUES (?,?,?,?,?,?,?,?,0)",
-                (media_id, str(path), content_type, len(content), digest, record_id, role, created_at))
-            _enqueue(conn, media_id, Priority.MEDIA, "media", media_id, None, created_at)
+    def add_record_with_media(self, draft: RecordDraft, media: list[MediaDraft]) -> Saved:
+        """Store a record and the media objects it names, linked to it, in one transaction,
+        and queue them all; returns after commit. All of it is saved or none of it: a
+        record never names missing media, and no media goes out for a record not saved."""
+        def op(conn: StoreConnection, paths: list[Path]) -> Saved:
+            saved = insert_records(conn, [draft])[0]
+            for item, path in zip(media, paths, strict=True):
+                insert_media(conn, item, path, draft.id)
+            return saved
 
-        self.write(op)
-        return ref
+        return self._write_with_files(media, op)
+
+    def _write_with_files(self, media: list[MediaDraft], op: Callable[[StoreConnection, list[Path]], T]) -> T:
+        """The files first (fsynced), then ``op(conn, paths)`` indexes them; if that is not
+        committed, the files are removed again."""
+        paths = write_files(self.media_dir, media)
+        try:
+            return self.write(lambda conn: op(conn, paths))
+        except Exception:
+            remove_files(paths)
+            raise
 
     def media_info(self, media_id: str) -> sqlite3.Row | None:
         rows = self.query("SELECT * FROM media WHERE id=?", (media_id,))

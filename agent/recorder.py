@@ -148,6 +148,21 @@ class Recorder:
         return Recorded(saved.id, saved.seq, saved.payload, saved.type, saved.verdict, saved.findings, settled,
                         photo_note)
 
+    def record_once(self, key: str, marker: dict[str, Any], data: DataT, *, occurred_at: datetime | None = None,
+                    source: Source | None = None, operator: Operator | None = None) -> Recorded[DataT] | None:
+        """``record``, at most once per ``key``: the record commits together with the kv ``key``
+        (``marker`` plus the record's id as ``record_id``), in one transaction that no other
+        process can interleave (``Store.add_record_once``). None, nothing written, when
+        ``key`` was set before."""
+        draft, settled = self._judged_draft(data, occurred_at=occurred_at, source=source, operator=operator)
+        saved: Saved | None = self._write(self.store.add_record_once, key, {**marker, "record_id": draft.id}, draft)
+        if saved is None:
+            log.info("record not saved type=%s: %s was set before", data.record_type, key)
+            return None
+        log.info("record saved type=%s id=%s seq=%d verdict=%s", saved.type, saved.id, saved.seq,
+                 saved.verdict)
+        return Recorded(saved.id, saved.seq, saved.payload, saved.type, saved.verdict, saved.findings, settled)
+
     def flush_storage_failure(self) -> bool:
         """Commit a held ``storage_failed`` alarm once the store takes writes (agent.storage_alarm)."""
         return self.storage.flush(self.store, self.draft, alarm_key(STORAGE_ALARM, STORAGE_SUBJECT))

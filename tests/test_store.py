@@ -12,7 +12,7 @@ import pytest
 from agent.config import AgentConfig
 from agent.recorder import Recorder
 from agent.records import FoodSample, StaffHealthCheck
-from agent.store import Priority, Store, StoreWriteError
+from agent.store import Priority, RecordDraft, Store, StoreWriteError
 from agent.store.budget import apply_retention, enforce_budget
 from agent.timeutil import ManualClock
 from agent.uplink.topics import outbox_topic
@@ -109,6 +109,20 @@ def test_a_bad_write_is_refused_alone(rec: Recorder) -> None:
         again.result()
     assert all(f.result() for f in good)
     assert [r["seq"] for r in rec.store.iter_records()] == [1, 2, 3, 4]  # no gap from the refusal
+
+
+def test_a_record_once_per_key_commits_with_its_key_or_not_at_all(rec: Recorder) -> None:
+    first = rec.record_once("once:lunch", {"by": "李四"}, sample())
+    assert first is not None and rec.record_once("once:lunch", {"by": "王五"}, sample()) is None
+    assert [r["id"] for r in rec.store.iter_records()] == [first.id]
+    assert [i.id for i in rec.store.outbox_next(10)] == [first.id]
+    assert rec.store.kv_get("once:lunch") == {"by": "李四", "record_id": first.id}
+    # a record the store refuses (its id taken) leaves the key unset: one transaction
+    draft = rec.draft(sample())
+    taken = RecordDraft({**draft.envelope, "id": first.id}, draft.priority, draft.day)
+    with pytest.raises(Exception, match="UNIQUE"):
+        rec.store.add_record_once("once:dinner", {}, taken)
+    assert rec.store.kv_get("once:dinner") is None and len(list(rec.store.iter_records())) == 1
 
 
 def test_outbox_priority_then_order_and_cursor(rec: Recorder) -> None:

@@ -8,15 +8,17 @@ recorded with and its ``sampled_at`` plus ``rules.food_sample.keep_hours`` as
 configured now (a keep time raised since the samples were taken still holds them).
 
 ``discard`` writes the ``sample_discard`` record through the Recorder (queued for the
-platform like every record), then the confirmation the reminder reads. It refuses,
-writing nothing, a batch that is unknown, still inside its keep time or already
-confirmed (``DiscardRefused``).
+platform like every record) together with the confirmation the reminder reads, in one
+transaction. It refuses, writing nothing, a batch that is unknown, still inside its keep
+time or already confirmed (``DiscardRefused``). The command line runs in its own process
+beside the agent, so "already confirmed" is decided by the store's transaction, not by
+the check read before it: of a command and a page confirming one batch at the same
+moment, one writes the record and the other is refused ``already``.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
@@ -31,7 +33,6 @@ from agent.store import Store
 # drop off (by then the fridge has been emptied or the ledger shows it was not confirmed).
 DISCARD_WATCH_DAYS = 2
 Refusal = Literal["unknown", "too_early", "already"]
-_confirming = threading.Lock()  # one confirmation at a time in this process: no double record
 
 
 def discard_key(day: str, meal: str) -> str:
@@ -124,7 +125,7 @@ def refusal(batch: SampleBatch | None, now: datetime, config: AgentConfig, day: 
     if batch is None:
         return DiscardRefused("unknown", f"no {meal} samples recorded on {day}: nothing to confirm")
     if batch.discarded:
-        return DiscardRefused("already", f"already confirmed: {batch.meal} samples of {batch.day}", batch)
+        return _already(batch)
     if now < batch.kept_until:
         left_h = (batch.kept_until - now).total_seconds() / 3600
         keep_hours = config.rules.food_sample.keep_hours
@@ -134,26 +135,32 @@ def refusal(batch: SampleBatch | None, now: datetime, config: AgentConfig, day: 
     return None
 
 
+def _already(batch: SampleBatch) -> DiscardRefused:
+    return DiscardRefused("already", f"already confirmed: {batch.meal} samples of {batch.day}", batch)
+
+
 def discard(store: Store, recorder: Recorder, config: AgentConfig, day: date, meal: str, now: datetime, *,
             source: Source, operator: Operator | None, discarded_by: str | None = None,
             remark: str | None = None) -> Recorded[SampleDiscard]:
-    """Confirm one batch discarded: the ``sample_discard`` record, then the confirmation.
+    """Confirm one batch discarded: the ``sample_discard`` record and the confirmation, together.
 
     Raises ``DiscardRefused`` (nothing written) when the batch may not be discarded now.
     """
-    with _confirming:
-        batch = sample_batch(store, config, day, meal)
-        refused = refusal(batch, now, config, day, meal)
-        if refused is not None:
-            raise refused
-        assert batch is not None
-        last = batch.last_sampled_at
-        data = SampleDiscard(meal=meal, sampled_on=day, samples=len(batch.samples), last_sampled_at=last,
-                             kept_hours=round((now - last).total_seconds() / 3600, 2),
-                             sample_ids=[r["id"] for r in batch.samples], discarded_by=discarded_by,
-                             remark=remark)
-        saved = recorder.record(data, occurred_at=now, source=source, operator=operator)
-        confirmation = {"at": now.isoformat(timespec="seconds"), "by": discarded_by, "samples": len(batch.samples),
-                        "record_id": saved.id}
-        store.kv_set_if_absent(discard_key(day.isoformat(), meal), confirmation)
-        return saved
+    batch = sample_batch(store, config, day, meal)
+    refused = refusal(batch, now, config, day, meal)
+    if refused is not None:
+        raise refused
+    assert batch is not None
+    last = batch.last_sampled_at
+    data = SampleDiscard(meal=meal, sampled_on=day, samples=len(batch.samples), last_sampled_at=last,
+                         kept_hours=round((now - last).total_seconds() / 3600, 2),
+                         sample_ids=[r["id"] for r in batch.samples], discarded_by=discarded_by,
+                         remark=remark)
+    confirmation = {"at": now.isoformat(timespec="seconds"), "by": discarded_by, "samples": len(batch.samples)}
+    # The confirmation key is the batch's unique key, claimed in the record's own transaction:
+    # the check above read a snapshot that another process may have outdated by now.
+    saved = recorder.record_once(discard_key(day.isoformat(), meal), confirmation, data, occurred_at=now,
+                                 source=source, operator=operator)
+    if saved is None:  # confirmed meanwhile (the command line beside the agent, or the page)
+        raise _already(sample_batch(store, config, day, meal) or batch)  # with who confirmed it
+    return saved

@@ -127,6 +127,25 @@ class Store(Queries):
         """Store a record and queue it for the platform; returns after commit."""
         return self.submit_record(draft).result()
 
+    def add_record_once(self, key: str, marker: Any, draft: RecordDraft, at: str | None = None) -> Saved | None:
+        """Store a record and set the kv ``key`` to ``marker``, unless ``key`` is set already:
+        then None, and nothing is written (a confirmation that must exist once per key).
+
+        Check and write are one op of the writer, so one ``BEGIN IMMEDIATE`` transaction:
+        it holds SQLite's write lock and reads the latest commit, so neither another thread
+        nor another process on this store (the CLI beside the agent) can commit the same
+        key in between. The kv primary key is the unique key; no lock file needed.
+        """
+        text = json.dumps(marker, ensure_ascii=False)
+        when = at or _utcnow()
+
+        def op(conn: StoreConnection) -> Saved | None:
+            claimed = conn.execute("INSERT OR IGNORE INTO kv(key, value, updated_at) VALUES (?,?,?)",
+                                   (key, text, when)).rowcount == 1
+            return insert_records(conn, [draft])[0] if claimed else None
+
+        return self.write(op)
+
     def get_record(self, record_id: str) -> dict[str, Any] | None:
         row = self._read().execute("SELECT payload FROM records WHERE id=?", (record_id,)).fetchone()
         return json.loads(row[0]) if row else None

@@ -264,8 +264,7 @@ class Recorder:
                            created_at=draft.envelope["recorded_at"], suffix=photo.suffix)
         try:
             # a station's failure is noted only if the record alone, tried next, fails as well
-            saved: Saved = self._write(self.store.add_record_with_media, draft, [media],
-                                       note_failure=photo_note is None)
+            return self._commit_with_media(draft, settled, [media], note, note_failure=photo_note is None)
         except (StoreWriteError, OSError) as exc:
             if photo_note is None:
                 raise
@@ -274,10 +273,25 @@ class Recorder:
             unstored = photo_note.model_copy(update={"state": "unavailable", "reason": "not_stored",
                                                      "taken_at": None})
             return self.record(data, photo_note=unstored, **kwargs)
-        log.info("record saved type=%s id=%s seq=%d verdict=%s media=1", saved.type, saved.id, saved.seq,
-                 saved.verdict)
+
+    def record_with_media(self, data: DataT, media: list[MediaDraft], *, occurred_at: datetime | None = None,
+                          source: Source | None = None, operator: Operator | None = None) -> Recorded[DataT]:
+        """``record`` naming ``media`` (their refs, in that order), e.g. a vision violation's
+        snapshot and clip: the record and the media objects (linked to the record's id) are
+        committed in one transaction, so no media is sent for a record that was not saved.
+        A failure (the store's, or a media file's) is raised and leaves none of it behind."""
+        refs = [MediaRef.model_validate(item.ref()) for item in media]
+        draft, settled = self._judged_draft(data, occurred_at=occurred_at, source=source, operator=operator,
+                                            media=refs)
+        return self._commit_with_media(draft, settled, media)
+
+    def _commit_with_media(self, draft: RecordDraft, settled: DataT, media: list[MediaDraft],
+                           photo: PhotoNote | None = None, *, note_failure: bool = True) -> Recorded[DataT]:
+        saved: Saved = self._write(self.store.add_record_with_media, draft, media, note_failure=note_failure)
+        log.info("record saved type=%s id=%s seq=%d verdict=%s media=%d", saved.type, saved.id, saved.seq,
+                 saved.verdict, len(media))
         return Recorded(saved.id, saved.seq, saved.payload, saved.type, saved.verdict, saved.findings, settled,
-                        note)
+                        photo)
 
     def attach_photo(self, record_id: str, photo: Photo, *, media_id: str | None = None,
                      created_at: str | None = None) -> dict[str, Any]:

@@ -6,19 +6,19 @@ waits for the post-roll. ``poll`` finishes it once the source's timeline has pas
 ``post_roll_s``: the clip is cut from the camera's ring buffer (pre-roll before the
 moment the violation was raised, post-roll after), encoded as MJPEG in AVI (FFmpeg's
 encoder when the build has it, else OpenCV's own, present in every opencv-python-headless
-build, x86 or Raspberry Pi), both files are stored as media, then the record and the alarm, each
-carrying both media refs. A clear that arrives while its violation is still collecting
-waits for it, so the platform always sees raise before clear.
+build, x86 or Raspberry Pi). The record is committed together with both files as its media
+(``Recorder.record_with_media``, one transaction: no evidence is sent for a record that was
+not saved), then the alarm, carrying the same media refs. A clear that arrives while its
+violation is still collecting waits for it, so the platform always sees raise before clear.
 
 Disk: clip frames are shrunk to ``clip_max_side`` at ``clip_fps``; when vision media
 already use ``evidence_share`` of the store's disk budget, the clip is skipped (the
-snapshot is kept) and the record says so. The store's housekeeping evicts old media
-under the budget as for any other media.
+snapshot is kept) and the alarm's ``details.clip`` says why. The store's housekeeping
+evicts old media under the budget as for any other media.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import tempfile
@@ -32,6 +32,7 @@ import numpy as np
 from agent.config import VisionConfig
 from agent.recorder import Recorder
 from agent.records import MediaRef, Source, VisionViolation
+from agent.store import MediaDraft
 from agent.timeutil import uuid7
 from agent.vision.camera import FrameRing
 from agent.vision.compliance import Cleared, Raised
@@ -185,24 +186,21 @@ class EvidenceCollector:
 
     def _finish(self, pending: Pending) -> Evidence:
         raised = pending.raised
-        store = self.recorder.store
         created = raised.at.isoformat()
-        snapshot_ref = self._ref(pending.snapshot, "image/jpeg", "snapshot")
+        media = [MediaDraft(uuid7(), pending.snapshot, "image/jpeg", role="snapshot", created_at=created,
+                            suffix=".jpg")]
         clip, clip_note = self._clip(pending)
-        refs = [snapshot_ref] + ([self._ref(clip, CLIP_CONTENT_TYPE, "clip")] if clip else [])
+        if clip:
+            media.append(MediaDraft(uuid7(), clip, CLIP_CONTENT_TYPE, role="clip", created_at=created,
+                                    suffix=".avi"))
         data = VisionViolation(camera_id=self.camera_id, kind=raised.kind, started_at=raised.started_at,
                                seen_s=round(raised.seen_s, 2), track_id=raised.track_id,
                                confidence=round(min(1.0, max(0.0, raised.confidence)), 4),
                                box=self._normalised(raised.box, pending))
-        draft = self.recorder.draft(data, occurred_at=raised.started_at,
-                                    source=Source(device_id=self.camera_id, kind="camera"), media=refs)
-        # media first, linked to the record's id, so a record never names missing media
-        store.add_media(snapshot_ref.id, pending.snapshot, "image/jpeg", record_id=draft.id,
-                        role="snapshot", created_at=created, suffix=".jpg")
-        if clip:
-            store.add_media(refs[1].id, clip, CLIP_CONTENT_TYPE, record_id=draft.id, role="clip",
-                            created_at=created, suffix=".avi")
-        saved = store.add_record(draft)
+        # the record and its media in one transaction: no evidence is sent for a record not saved
+        saved = self.recorder.record_with_media(data, media, occurred_at=raised.started_at,
+                                                source=Source(device_id=self.camera_id, kind="camera"))
+        refs = [MediaRef.model_validate(item.ref()) for item in media]
         details = {"record_id": saved.id, "track_id": raised.track_id,
                    "confidence": data.confidence, "seen_s": data.seen_s}
         if clip_note:
@@ -260,11 +258,6 @@ class EvidenceCollector:
 
     def _subject(self, track_id: int) -> dict[str, str]:
         return {"camera_id": self.camera_id, "track_id": str(track_id)}
-
-    @staticmethod
-    def _ref(content: bytes, content_type: str, role: str) -> MediaRef:
-        return MediaRef(id=uuid7(), content_type=content_type, bytes=len(content),
-                        sha256=hashlib.sha256(content).hexdigest(), role=role)
 
     @staticmethod
     def _normalised(box: Box, pending: Pending) -> tuple[float, float, float, float]:

@@ -369,7 +369,7 @@ def fine_tune(model: MaskModel, train: list[Sample], select: list[Sample],
 
 
 def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDetector,
-                          epochs: int, cache: Path | None = None) -> dict:
+                          epochs: int, cache: Path | None = None, mined_audit: Path | None = None) -> dict:
     torch.manual_seed(SEED)
     stock = load_stock_mask_model()
     train_all = load_split(data, "train", detector)
@@ -390,7 +390,7 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
             cached.parent.mkdir(parents=True, exist_ok=True)
             torch.save({"state": model.state_dict(), "history": history}, cached)
     val = load_split(data, "val", detector)
-    stage2 = train_scene_stage(model, train_all, val, scenes, detector)
+    stage2 = train_scene_stage(model, train_all, val, scenes, detector, mined_audit=mined_audit)
     path = out / "mask_classifier.onnx"
     wrapped = WithSoftmax(stage2.model)
     export_onnx(wrapped, torch.zeros(1, 3, MASK_INPUT, MASK_INPUT), path, "probs")
@@ -486,6 +486,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenes", type=Path, default=DEFAULT_SCENES)
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--mined-audit", type=Path, default=None, metavar="FILE",
+                        help="stage 2 trains only the mined not-a-face crops this audit calls not a face "
+                             "(models/audits/face-mask-scenes-train-mined.csv); default: all of them")
     parser.add_argument("--cache", type=Path, default=None,
                         help="keep the stage-1 fine-tuned weights here (and reuse them)")
     args = parser.parse_args(argv)
@@ -498,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
     detector = detector_from(args.out / "face_detector.onnx", entries["face_detector"])
     entries["backbone_features"] = build_backbone(args.out)
     entries["mask_classifier"] = build_mask_classifier(args.out, args.data, args.scenes, detector,
-                                                       args.epochs, args.cache)
+                                                       args.epochs, args.cache, args.mined_audit)
     write_manifest(args.out, entries)
     measure_on_val(args.out, args.data, args.scenes, entries)
     write_manifest(args.out, entries)

@@ -11,7 +11,10 @@ stage 2 fine-tunes the whole network again, at a low rate for the features, on:
   the annotation (with_mask / without_mask / mask_weared_incorrect);
 * ``not_face``: what the detector finds in those train photos at a lower score (>= 0.3)
   where no face is annotated near (hands, jackets, decorations, backs of heads, and the
-  blurred background faces the data set leaves unboxed). At run time ``find_faces`` drops
+  blurred background faces the data set leaves unboxed: 25 of the 67, by a person's audit
+  in ``models/audits/face-mask-scenes-train-mined.csv``). ``build.py --mined-audit FILE``
+  keeps only those the audit calls not a face (31 of 67); the shipped model is built
+  without it (see models/README.md for both builds' figures). At run time ``find_faces`` drops
   a detection this class claims (``vision.verify_faces``): the classifier runs on every
   kept face anyway, so the check costs nothing extra.
 
@@ -58,6 +61,7 @@ SEED = 20240607
 class SceneCrops:
     faces: list[Sample]  # labels 0-2
     not_faces: list[Sample]  # label NOT_FACE
+    mined_audit: str | None = None  # the audit file that filtered not_faces, if any
 
 
 @dataclass
@@ -93,12 +97,16 @@ class SceneMaskModel(nn.Module):
 
 # --------------------------------------------------------------------------- data
 
-def scene_crops(scenes: Path, split: str, detector: FaceDetector) -> SceneCrops:
-    """Faces as the device cuts them, and the not-a-face crops of the same photos."""
+def scene_crops(scenes: Path, split: str, detector: FaceDetector,
+                mined_audit: Path | None = None) -> SceneCrops:
+    """Faces as the device cuts them, and the not-a-face crops of the same photos (only
+    those ``mined_audit`` calls not a face, when given)."""
     from agent.config import VisionConfig
     from agent.vision.scene import VisionModels, find_faces
     from agent.vision.scene_eval import load_scenes, match, near_an_annotation
+    from agent.vision.scene_review import read_audit
 
+    audit = read_audit(mined_audit, kind="mined") if mined_audit is not None else None
     vision = VisionConfig()
     mining = vision.model_copy(update={"face_score_min": MINE_SCORE})
     runtime = FaceDetector(detector.model, score_threshold=MINE_SCORE,
@@ -117,12 +125,22 @@ def scene_crops(scenes: Path, split: str, detector: FaceDetector) -> SceneCrops:
                 faces.append(Sample(image, face.box, SCENE_LABELS.index(scene.faces[i].label),
                                     scene.image_path.stem))
         for face in found:
-            if not near_an_annotation(face.box, scene.faces):
+            if not near_an_annotation(face.box, scene.faces) and \
+                    (audit is None or audited_not_face(audit, scene.image_path.name, face)):
                 not_faces.append(Sample(image, face.box, NOT_FACE, scene.image_path.stem))
     counts = np.bincount([s.label for s in faces], minlength=3).tolist()
     log.info("build.scenes split=%s face_crops=%d per_class=%s not_face=%d", split, len(faces),
              counts, len(not_faces))
-    return SceneCrops(faces, not_faces)
+    return SceneCrops(faces, not_faces, mined_audit.name if mined_audit is not None else None)
+
+
+def audited_not_face(audit: list, photo: str, face) -> bool:
+    """A mined crop is trained on as not a face only where the audit says so (an unsure
+    one, or one the audit does not list, is left out)."""
+    from agent.vision.scene_eval import Finding
+    from agent.vision.scene_review import verdict_of
+
+    return verdict_of(Finding(photo, face.box, "mined"), audit) == "not_face"
 
 
 def draw_epoch(cells: dict[tuple[str, int], list[Sample]], rng: np.random.Generator) -> list[Sample]:
@@ -210,8 +228,10 @@ def epoch_score(m: dict[str, float]) -> float:
 
 
 def train_scene_stage(base: nn.Module, face_train: list[Sample], face_val: list[Sample],
-                      scenes: Path, detector: FaceDetector, epochs: int = EPOCHS) -> StageResult:
-    train, val_crops = scene_crops(scenes, "train", detector), scene_crops(scenes, "val", detector)
+                      scenes: Path, detector: FaceDetector, epochs: int = EPOCHS,
+                      mined_audit: Path | None = None) -> StageResult:
+    train = scene_crops(scenes, "train", detector, mined_audit)
+    val_crops = scene_crops(scenes, "val", detector)
     cells: dict[tuple[str, int], list[Sample]] = {
         ("face", 0): [s for s in face_train if s.label == 0],
         ("face", 1): [s for s in face_train if s.label == 1],
@@ -293,7 +313,8 @@ def fold_operating_points(model: SceneMaskModel, val: ValSet, train: SceneCrops,
                        "scene_val_not_face_crops": len(val_crops.not_faces),
                        "epoch_size": EPOCH_SIZE, "cell_share": {f"{s}/{c}": v for (s, c), v
                                                                 in CELL_SHARE.items()},
-                       "mine_score": MINE_SCORE},
+                       "mine_score": MINE_SCORE,
+                       "mined_audit": train.mined_audit},
               "epochs": len(history), "history": history,
               "chosen_epoch": int(np.argmax([epoch_score(h) for h in history]) + 1),
               "violation_threshold_chosen_on_val": violation_t,

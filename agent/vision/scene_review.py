@@ -140,8 +140,9 @@ def contact_sheet(tiles: list[np.ndarray]) -> np.ndarray:
     return np.vstack(rows)
 
 
-def read_audit(path: Path) -> list[AuditRow]:
-    """The filled-in rows of a review.csv (false detections only); a bad verdict is an error."""
+def read_audit(path: Path, kind: str = "false") -> list[AuditRow]:
+    """The filled-in rows of one kind in a review.csv (false detections by default; the
+    model build's audit of its mined not-a-face crops uses ``mined``); a bad verdict is an error."""
     with path.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         missing = {"kind", "photo", "x1", "y1", "x2", "y2", "verdict"} - set(reader.fieldnames or ())
@@ -150,7 +151,7 @@ def read_audit(path: Path) -> list[AuditRow]:
         audit = []
         for line, row in enumerate(reader, 2):
             verdict = (row["verdict"] or "").strip()
-            if row["kind"] != "false" or not verdict:
+            if row["kind"] != kind or not verdict:
                 continue
             if verdict not in VERDICTS:
                 raise ValueError(f"{path}:{line}: verdict {verdict!r} is not one of {VERDICTS}")

@@ -226,3 +226,5 @@ def test_the_committed_audits_are_well_formed() -> None:
     for split in ("val", "train"):
         rows = scene_review.read_audit(AUDITS / f"face-mask-scenes-{split}.csv")
         assert rows and all(r.verdict in scene_review.VERDICTS for r in rows)
+    mined = scene_review.read_audit(AUDITS / "face-mask-scenes-train-mined.csv", kind="mined")
+    assert sum(r.verdict == "not_face" for r in mined) == 31  # what --mined-audit trains on

@@ -35,6 +35,13 @@ def test_a_range_over_three_segments_enters_the_first_and_leaves_the_last() -> N
                                                    "file '/v/k1/20261201T030100Z.mp4'"]
 
 
+def test_the_newest_segment_is_left_at_to_even_past_its_last_write_so_far() -> None:
+    # it may gain a fragment while FFmpeg cuts: without an outpoint the clip would end late
+    plan = plan_cut("k1", [seg(0), seg(60)], at(30), at(125))
+    assert [(p.inpoint_s, p.outpoint_s) for p in plan.pieces] == [(30.0, None), (None, 65.0)]
+    assert plan.covered_to == at(120)
+
+
 def test_a_camera_outage_inside_the_range_is_reported_as_a_gap() -> None:
     plan = plan_cut("k1", [seg(0), seg(200)], at(30), at(230))
     assert plan.gaps == [(at(60), at(200))]

@@ -73,7 +73,10 @@ def plan_cut(camera: str, segments: list[Segment], start: datetime, end: datetim
     if not overlapping:
         raise RangeUnavailable(f"not recorded: camera {camera!r} has no video between "
                                f"{start.isoformat()} and {end.isoformat()} (camera or recorder down)")
-    pieces = [Piece(s, _offset(start, s), _offset(end, s) if end < s.end else None) for s in overlapping]
+    # The newest segment may gain a fragment while FFmpeg cuts: leave it at 'to' even when
+    # 'to' is past its last write so far, or the clip would end late.
+    pieces = [Piece(s, _offset(start, s), _offset(end, s) if end < s.end or s is newest else None)
+              for s in overlapping]
     covered_from = max(start, overlapping[0].start)
     covered_to = min(end, overlapping[-1].end)
     return CutPlan(camera, pieces, covered_from, covered_to, _gaps(overlapping, covered_from, covered_to))

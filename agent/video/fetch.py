@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent.timeutil import uuid7
+from agent.video.anchor import anchor_starts
 from agent.video.cut import CutPlan, RangeUnavailable, cut, plan_cut
 from agent.video.ring import SegmentRing
 
@@ -69,7 +70,8 @@ class VideoFetcher:
         if end > self.ring.wall():
             raise RangeUnavailable(f"range ends in the future ({end.isoformat()}): ask once it is over")
         with self.ring.lock:  # no eviction while the segments are read
-            plan = plan_cut(camera, self.ring.segments(camera), start, end)
+            segments = anchor_starts(self.ring.segments(camera), start, end)
+            plan = plan_cut(camera, segments, start, end)
             if plan.estimated_bytes > self.max_bytes:
                 raise RangeUnavailable(f"range too large: about {plan.estimated_bytes / 1e6:.1f} MB, more than "
                                        f"the {self.max_bytes / 1e6:.0f} MB one fetch may send")

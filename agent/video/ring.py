@@ -2,12 +2,14 @@
 
 ``<dir>/<camera>/<YYYYmmddTHHMMSS>Z.mp4``: FFmpeg's segment muxer names each file by
 the UTC wall time it opened it (whole seconds; refined to the previous segment's end
-when that falls within the named second); the file's last write (mtime) is where it ends. The
-segments are fragmented MP4, written to the file a fragment (about a second) at a time
-(``agent.video.recorder``): the segment being written can be read and cut already, and a
-crash of FFmpeg or the agent costs at most the last second. A power cut costs in addition
-what the kernel had not yet written back (Linux's default: within about 30 s); segments are
-not fsynced, which would wear an SD card for seconds of video.
+when that falls within the named second); the file's last write (mtime) is where it ends.
+A recorder run's first segment holds video from before its name: a cut places it by its
+media duration instead (``agent.video.anchor``). The segments are fragmented MP4, written
+to the file a fragment (about a second) at a time (``agent.video.recorder``): the segment
+being written can be read and cut already, and a crash of FFmpeg or the agent costs at
+most the last second. A power cut costs in addition what the kernel had not yet written
+back (Linux's default: within about 30 s); segments are not fsynced, which would wear an
+SD card for seconds of video.
 
 Eviction, oldest first across cameras, never touching a segment being written:
   1. past ``retention_days``;
@@ -44,6 +46,9 @@ class Segment:
     start: datetime  # UTC, from the name
     end: datetime  # UTC, the last write
     bytes: int
+    # True when start is the previous segment's last write (sub-second, exact); False for a
+    # recorder run's first segment, which starts before its name (agent.video.anchor)
+    exact_start: bool = False
 
     @property
     def seconds(self) -> float:
@@ -77,7 +82,8 @@ def _refine_starts(segments: list[Segment]) -> list[Segment]:
     for segment in segments:
         before = refined[-1] if refined else None
         if before is not None and segment.start <= before.end < segment.start + timedelta(seconds=1):
-            segment = Segment(segment.camera, segment.path, before.end, max(before.end, segment.end), segment.bytes)
+            segment = Segment(segment.camera, segment.path, before.end, max(before.end, segment.end), segment.bytes,
+                              exact_start=True)
         refined.append(segment)
     return refined
 

@@ -124,10 +124,11 @@ def test_discard_samples_keeps_the_keep_time_and_writes_a_record(tmp_path, capsy
     path = str(write_config_yaml(tmp_path))
     config = load_config(path)
     now = datetime.now(config.identity.tz)
+    sampled_at = now - timedelta(hours=2)  # its local day, not now's: just after midnight they differ
     canteen = Canteen(config, now)
-    canteen.sample("lunch", "米饭", now - timedelta(hours=2))
+    canteen.sample("lunch", "米饭", sampled_at)
     canteen.stop()
-    code, _, err = run(capsys, "discard-samples", "--config", path, "--day", now.date().isoformat(),
+    code, _, err = run(capsys, "discard-samples", "--config", path, "--day", sampled_at.date().isoformat(),
                        "--meal", "lunch")
     assert code == 1 and "too early" in err and "46.0 h from now" in err
     canteen = Canteen(config, now)

@@ -6,6 +6,14 @@ group split the load. Status is the exception: retained messages are never deliv
 to shared subscriptions, so every instance subscribes to ``+/status`` directly
 (storing the latest status is idempotent).
 
+A broker restart and the subscriptions: Mosquitto 2.0.11 keeps a persistent session and
+its queue across its restart, but not the session's shared subscriptions, and a session
+begun with clean start only in memory (until the client has connected with clean start
+0). Until the instance has subscribed again (it does on every connect) what agents send
+reaches no one and comes again only when the agent resends it (ack timeout), behind
+later items of its class. ``durable=True`` (one instance) subscribes plainly in a
+session resumed from the first connect, which the broker keeps.
+
 Every message is handled on one worker thread, in batches, each batch in one SQLite
 transaction: records and alarms are validated against the exported JSON Schemas
 (invalid: logged with a reason, counted, NOT acked), stored once by id (a duplicate is
@@ -103,9 +111,15 @@ class Platform:
                  username: str | None = None, password: str | None = None,
                  client_id: str | None = None, media_dir: str | Path | None = None,
                  ack_interval_s: float = 0.05, ack_batch: int = 200, print_every: float | None = None,
-                 session_expiry_s: int = 3600, keepalive_s: int = 30, validate: bool = True) -> None:
+                 session_expiry_s: int = 3600, keepalive_s: int = 30, validate: bool = True,
+                 durable: bool = False) -> None:
         """client_id: give one for a persistent session (messages queued while down);
-        by default each instance is a fresh, stateless member of the share group."""
+        by default each instance is a fresh, stateless member of the share group.
+        durable: subscriptions the broker keeps across its restarts (needs client_id; no
+        share group, so one instance only)."""
+        if durable and client_id is None:
+            raise ValueError("a durable platform needs a client_id (a persistent session)")
+        self.durable = durable
         self.host, self.port, self.tls = host, port, tls
         self.group, self.prefix = group, prefix.strip("/")
         self.store = PlatformStore(db_path)
@@ -163,9 +177,9 @@ class Platform:
             thread.start()
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = self.session_expiry_s if self.persistent else 0
+        clean_start = False if self.durable else mqtt.MQTT_CLEAN_START_FIRST_ONLY if self.persistent else True
         try:
-            self.client.connect(self.host, self.port, self.keepalive_s,
-                                clean_start=mqtt.MQTT_CLEAN_START_FIRST_ONLY if self.persistent else True,
+            self.client.connect(self.host, self.port, self.keepalive_s, clean_start=clean_start,
                                 properties=props)
         except OSError as exc:
             self.stop()
@@ -208,7 +222,8 @@ class Platform:
             log.error("platform connect refused: %s", reason)
             return
         self.connected.set()
-        topics = [(f"$share/{self.group}/{self.prefix}/+/{t}", SubscribeOptions(qos=1)) for t in SHARED_TOPICS]
+        share = "" if self.durable else f"$share/{self.group}/"
+        topics = [(f"{share}{self.prefix}/+/{t}", SubscribeOptions(qos=1)) for t in SHARED_TOPICS]
         topics.append((f"{self.prefix}/+/status", SubscribeOptions(qos=1)))
         client.subscribe(topics)
 

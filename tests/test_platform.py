@@ -224,6 +224,26 @@ def test_retained_status_reaches_a_platform_started_later(broker: Broker, tmp_pa
     a1.close()
 
 
+def test_a_durable_platform_gets_what_arrived_while_the_broker_restarted_before_it_subscribed_again(
+        broker: Broker, agent: AgentSide, tmp_path: Path) -> None:
+    # Mosquitto 2.0.11 keeps neither shared subscriptions nor a session begun with clean
+    # start across its restart; a durable platform has neither. Its network loop is held
+    # over the restart, so the record is on the broker before the platform is back.
+    platform = Platform("127.0.0.1", broker.port, tmp_path / "p.db", client_id="platform-1", durable=True).start()
+    try:
+        platform.client.loop_stop()
+        broker.restart()
+        a1 = MqttTestClient(broker.port, "a1")
+        record_id, payload = agent.food_sample()
+        assert not a1.publish(agent.topic("rec/food_sample"), payload).is_failure  # the broker has it
+        a1.close()
+        platform.client.loop_start()
+        wait_until(lambda: platform.store.query("SELECT id FROM records WHERE id=?", (record_id,)),
+                   message="the record stored after the platform's reconnect")
+    finally:
+        platform.stop()
+
+
 def test_two_instances_in_a_share_group_split_the_load_and_store_everything_once(
         broker: Broker, agent: AgentSide, a1: MqttTestClient, tmp_path: Path) -> None:
     db = tmp_path / "group.db"

@@ -55,10 +55,10 @@ def agent_config(tmp_path: Path, port: int, **broker: object) -> Path:
     return path
 
 
-def start_platform(broker: Broker, tmp_path: Path, port: int | None = None) -> Platform:
+def start_platform(broker: Broker, tmp_path: Path, port: int | None = None, *, durable: bool = False) -> Platform:
     # A persistent session: messages reaching the broker while the platform reconnects wait for it.
     return Platform("127.0.0.1", port or broker.port, tmp_path / "platform.db", client_id="platform-1",
-                    media_dir=tmp_path / "platform-media").start()
+                    media_dir=tmp_path / "platform-media", durable=durable).start()
 
 
 def produce(agent: Agent, count: int, rate: float) -> list[str]:
@@ -106,8 +106,14 @@ def test_broker_killed_and_restarted_while_streaming(tmp_path: Path, broker: Bro
     After SIGTERM restarts each class also arrives in seq order. A SIGKILL can make the
     broker lose messages it had already acknowledged (not yet saved); the agent sends
     them again, so they arrive exactly once but may follow later ones of their class.
+
+    Mosquitto 2.0.11 does not keep shared subscriptions across its restart, nor a session
+    begun with clean start: when the agent reconnects before the platform has subscribed
+    again, what it sends meanwhile is lost the same way. So the order is checked with a
+    durable platform, whose subscriptions the broker keeps; the SIGKILL run has the
+    reference platform's shared subscriptions.
     """
-    platform = start_platform(broker, tmp_path)
+    platform = start_platform(broker, tmp_path, durable=not hard)
     agent = Agent(load_config(agent_config(tmp_path, broker.port), {}))
     agent.start()
     try:

@@ -30,6 +30,7 @@ TITLES: dict[str, tuple[str, str]] = {
     "disinfection_missing": ("餐具消毒未完成", "tableware disinfection missing"),
     "uv_run_missing": ("紫外线消毒未完成", "UV run missing"),
     "leader_meal_missing": ("陪餐未登记", "leader meal missing"),
+    "update_rolled_back": ("远程升级已回退", "remote update rolled back"),
 }
 
 

@@ -49,8 +49,22 @@ def cmd_run(args: argparse.Namespace) -> int:
             agent.stop()
             print(f"canteen-agent run: {exc}", file=sys.stderr)
             return 1
+        if agent.restart_into is not None and not TERMINATING.is_set():
+            _exec_launcher(agent.restart_into, args.config)
         if not agent.reload_requested or TERMINATING.is_set():
             return 0
+
+
+def _exec_launcher(launcher: Path, config: str) -> None:
+    """Become the release now in force (a remote update installed or undid one): the same
+    process, so systemd keeps its main PID and the watchdog; the store's lock was released."""
+    import os
+
+    logging.getLogger("agent.cli").warning("restarting through %s", launcher)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(launcher, [str(launcher), "run", "--config", config])
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -208,6 +222,7 @@ def cmd_version(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="canteen-agent", description=__doc__.splitlines()[0].replace("``", ""))
+    parser.add_argument("--version", action="version", version=f"canteen-agent {agent_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="run the agent")

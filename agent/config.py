@@ -31,6 +31,7 @@ from pydantic import (
 
 from agent.config_devices import CameraConfig, DeviceConfig, ModbusBusConfig
 from agent.modbus_roles import check_points, roles_of
+from agent.updater.settings import UpdateConfig
 from drivers.config_types import (
     FINITE,
     Celsius,
@@ -514,6 +515,7 @@ class AgentConfig(Strict):
     video: VideoConfig = VideoConfig()
     logging: LoggingConfig = LoggingConfig()
     console: ConsoleConfig = ConsoleConfig()
+    update: UpdateConfig = UpdateConfig()
 
     @model_validator(mode="after")
     def _unique_ids(self) -> AgentConfig:

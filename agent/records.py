@@ -261,6 +261,21 @@ class WasteDisposal(_Data):
     recorded_by: str | None = Field(None, description="console user name")
 
 
+class AgentUpdate(_Data):
+    """Extension type: what became of a remote update (docs/PLATFORM.md §12)."""
+
+    record_type: ClassVar[str] = "agent_update"
+    outcome: Literal["committed", "rolled_back", "refused"] = Field(
+        description="committed: the new version runs and was healthy in time; rolled_back: it was "
+                    "undone and the old version runs; refused: nothing was installed")
+    version: str = Field(max_length=64, description="the version the update named")
+    from_version: str = Field(max_length=64, description="the version running when it was accepted")
+    running_version: str | None = Field(None, max_length=64, description="the version running now")
+    reason: str | None = Field(None, max_length=1000, description="why it was undone or refused")
+    command_id: str | None = Field(None, max_length=128, description="the update command's id")
+    seconds: float | None = Field(None, ge=0, description="from the command's acceptance to this outcome")
+
+
 AlarmState = Literal["raised", "cleared"]
 Severity = Literal["critical", "major", "minor", "info"]
 
@@ -285,6 +300,7 @@ RECORD_TYPES: dict[str, type[_Data]] = {
         RoutineDailyCheck, StaffHealthCheck, FoodSample, LeaderMeal, ThermalDisinfection,
         PremisesDisinfection, IngredientPurchase, AdditiveUsage, StaffTraining,
         SuperiorInspection, MealService, SampleDiscard, VisionViolation, DailyLedger, Rectification, WasteDisposal,
+        AgentUpdate,
         AlarmData,
     )
 }

@@ -18,6 +18,7 @@ import binascii
 import json
 import logging
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,8 @@ if TYPE_CHECKING:  # cryptography (~8 MB resident) loads only when a platform ke
 log = logging.getLogger("agent.uplink.commands")
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
+# the id of the command whose handler is running (a handler that reports later names it)
+CURRENT_COMMAND_ID: ContextVar[str | None] = ContextVar("current_command_id", default=None)
 
 
 class CommandError(Exception):
@@ -156,6 +159,7 @@ class CommandProcessor:
 
     def _execute(self, command: Command) -> dict[str, Any]:
         handler = self.handlers[command.name]
+        token = CURRENT_COMMAND_ID.set(command.id)
         try:
             data = handler(command.args)
             outcome = result(command.id, True, data=data)
@@ -164,6 +168,8 @@ class CommandProcessor:
         except Exception as exc:  # a handler bug must still produce one answer
             log.exception("command handler failed name=%s id=%s", command.name, command.id)
             outcome = result(command.id, False, error=f"internal error: {exc!r}")
+        finally:
+            CURRENT_COMMAND_ID.reset(token)
         self.store.finish_command(command.id, outcome["ok"], outcome)
         self.executed += 1
         log.info("command done name=%s id=%s ok=%s", command.name, command.id, outcome["ok"])

@@ -31,7 +31,7 @@ from pydantic import (
 
 from agent.config_devices import CameraConfig, DeviceConfig, ModbusBusConfig
 from agent.modbus_roles import check_points, roles_of
-from agent.updater.settings import UpdateConfig
+from agent.update_config import UpdateConfig
 from drivers.config_types import (
     FINITE,
     Celsius,

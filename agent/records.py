@@ -265,9 +265,10 @@ class AgentUpdate(_Data):
     """Extension type: what became of a remote update (docs/PLATFORM.md §12)."""
 
     record_type: ClassVar[str] = "agent_update"
-    outcome: Literal["committed", "rolled_back", "refused"] = Field(
-        description="committed: the new version runs and was healthy in time; rolled_back: it was "
-                    "undone and the old version runs; refused: nothing was installed")
+    outcome: Literal["started", "committed", "rolled_back", "refused"] = Field(
+        description="started: the new version runs, on trial (its delivery proves the uplink); "
+                    "committed: it was healthy in time and stays; rolled_back: it was undone and "
+                    "the old version runs; refused: nothing was installed")
     version: str = Field(max_length=64, description="the version the update named")
     from_version: str = Field(max_length=64, description="the version running when it was accepted")
     running_version: str | None = Field(None, max_length=64, description="the version running now")

@@ -280,12 +280,12 @@ class UpdateService:
         """The new release runs on this box and accepts the config in force."""
         python = venv / "bin" / "python"
         try:
-            done = subprocess.run([str(python), "-m", "agent", "--version"], capture_output=True,
+            done = subprocess.run([str(python), "-I", "-m", "agent", "--version"], capture_output=True,
                                   text=True, timeout=120)
             if done.returncode != 0 or done.stdout.strip() != f"canteen-agent {version}":
                 return f"the new release does not run: {(done.stderr or done.stdout).strip()[-300:]}"
             if self.config_path is not None:
-                done = subprocess.run([str(python), "-m", "agent", "check-config", str(self.config_path)],
+                done = subprocess.run([str(python), "-I", "-m", "agent", "check-config", str(self.config_path)],
                                       capture_output=True, text=True, timeout=120)
                 if done.returncode != 0:
                     return f"the new release rejects the config: {done.stderr.strip()[-300:]}"

@@ -66,7 +66,7 @@ class UpdateTrialWatch:
         if self.beacon_id is None:
             # a record of this version's own, so "delivers" is proven by the platform's ack
             saved = self.recorder.record(AgentUpdate(
-                outcome="committed", version=self.trial.version, from_version=self.trial.from_version,
+                outcome="started", version=self.trial.version, from_version=self.trial.from_version,
                 running_version=self.trial.version, command_id=self.trial.command_id or None,
                 seconds=self._seconds()))
             self.beacon_id = saved.id
@@ -93,6 +93,9 @@ class UpdateTrialWatch:
         last.update(outcome="committed", version=self.trial.version, at=self.now_iso(),
                     seconds=self._seconds(), reason=None)
         self.store.kv_set(LAST_KEY, last)
+        self.recorder.record(AgentUpdate(outcome="committed", version=self.trial.version,
+                                         from_version=self.trial.from_version, running_version=self.trial.version,
+                                         command_id=self.trial.command_id or None, seconds=last.get("seconds")))
         self.recorder.clear_alarm(ALARM_KIND, ALARM_SUBJECT, "a new version was installed and is healthy")
         log.warning("update committed version=%s from=%s after %ss (old releases removed: %s)",
                     self.trial.version, self.trial.from_version, last.get("seconds"), ",".join(removed) or "-")

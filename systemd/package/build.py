@@ -82,11 +82,15 @@ def runtime_requirements(source: Path) -> list[str]:
 
 # --- source: the tracked files only, as a clean checkout has them -------------------------
 
-def clean_source(dest: Path, version: str | None) -> Path:
-    listed = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z"], capture_output=True,
-                            check=True).stdout.decode().split("\0")
+def clean_source(dest: Path, version: str | None, origin: Path = REPO) -> Path:
+    """The tracked files of ``origin`` (a git checkout), or all of a tree that is none."""
+    if (origin / ".git").exists():
+        listed = subprocess.run(["git", "-C", str(origin), "ls-files", "-z"], capture_output=True,
+                                check=True).stdout.decode().split("\0")
+    else:
+        listed = [str(p.relative_to(origin)) for p in origin.rglob("*") if p.is_file()]
     for rel in filter(None, listed):
-        src = REPO / rel
+        src = origin / rel
         if not src.is_file():
             continue  # deleted in the working tree
         target = dest / rel
@@ -281,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arch", choices=sorted(PLATFORMS), default=None, help="default: this machine's")
     parser.add_argument("--fetch", action="store_true", help="download the wheels first (network)")
     parser.add_argument("--version", help="package this version instead of pyproject.toml's")
+    parser.add_argument("--source", type=Path, default=REPO, help="the tree to package (default: this checkout)")
     parser.add_argument("--wheels", type=Path, help="wheel directory (default build/wheels/<arch>)")
     parser.add_argument("--out", type=Path, default=REPO / "dist")
     parser.add_argument("--work", type=Path, default=REPO / "build" / "package")
@@ -296,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(dir=args.work, prefix=f"{arch}-") as tmp:
         work = Path(tmp)
-        source = clean_source(work / "src", args.version)
+        source = clean_source(work / "src", args.version, args.source.resolve())
         version = project_version(source)
         if args.fetch:
             fetch(arch, wheels, source)

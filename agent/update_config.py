@@ -1,4 +1,6 @@
-"""The ``update:`` section of the config: how remote updates are fetched and judged."""
+"""The ``update:`` section of the config: how remote updates are fetched and judged
+(agent/updater/ does the work; this model stays beside the config so the config imports
+nothing of the updater)."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@
 #   ./dev.sh demo    run the simulated kitchen end to end
 #   ./dev.sh test    ruff, mypy, lint-imports, then the test suite (what CI runs)
 #   ./dev.sh bench   list the benchmarks; ./dev.sh bench NAME runs one
+#   ./dev.sh package build the Debian package (dist/), then lintian it; --arch arm64 for the Pi
 # Each sets up what it needs first: a virtual environment with the project's
 # packages, and Mosquitto, FFmpeg and nginx-rtmp from the distribution when missing.
 set -euo pipefail
@@ -94,6 +95,17 @@ ensure_venv() {
   fi
 }
 
+ensure_packaging() {
+  # dpkg-deb builds, lintian judges; the cross compiler only for evdev on arm64
+  local want=()
+  command -v dpkg-deb >/dev/null 2>&1 || want+=(dpkg)
+  command -v lintian >/dev/null 2>&1 || want+=(lintian)
+  if [[ " $* " == *" arm64 "* ]] && ! command -v aarch64-linux-gnu-gcc >/dev/null 2>&1; then
+    want+=(gcc-aarch64-linux-gnu)
+  fi
+  if [ ${#want[@]} -gt 0 ]; then apt_install "${want[@]}"; fi
+}
+
 setup() { ensure_python; ensure_mosquitto; ensure_media; ensure_venv; }
 
 cmd=${1:-help}
@@ -126,6 +138,20 @@ case "$cmd" in
     name=$1; shift
     if [ "$name" = console ]; then ensure_browser; fi
     exec "$VENV/bin/python" -m "bench.$name" "$@"
+    ;;
+  package)
+    setup
+    ensure_packaging "$@"
+    arch=$(dpkg --print-architecture)
+    args=("$@")
+    for ((i = 0; i < ${#args[@]}; i++)); do [ "${args[$i]}" = --arch ] && arch=${args[$((i + 1))]}; done
+    # the wheels are fetched once (network); every build after that is offline
+    fetch=(); ls "build/wheels/$arch"/onnxruntime-*.whl >/dev/null 2>&1 || fetch=(--fetch)
+    deb=$("$VENV/bin/python" systemd/package/build.py "${fetch[@]}" "$@" | tail -n 1)
+    say "dpkg-deb --info $deb"; dpkg-deb --info "$deb" | sed -n '/Package:/,$p'
+    say "lintian $deb (overrides: systemd/package/lintian-overrides)"
+    lintian --fail-on error,warning "$deb"
+    say "lintian clean: $deb"
     ;;
   setup)
     setup

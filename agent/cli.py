@@ -189,6 +189,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             "last_seq": store.last_seq(),
             "open_alarms": [{"kind": a["kind"], "subject": _public_subject(json.loads(a["subject"])),
                              "since": a["raised_at"]} for a in alarms],
+            "version": agent_version(),
+            "last_update": store.kv_get("update_last", None),
         }
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
@@ -198,6 +200,14 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"  {name:10} {entry['pending']:>8}  {(entry['oldest'] or '-')[:19]}")
     print(f"磁盘 disk: database {usage['database'] / 1e6:.1f} MB, media {usage['media'] / 1e6:.1f} MB")
     print(f"last seq: {report['last_seq']}")
+    print(f"版本 version: {report['version']}")
+    last = report["last_update"]
+    if last:
+        reason = f": {last['reason']}" if last.get("reason") else ""
+        print(f"最近升级 last update: {last.get('version')} {str(last.get('outcome')).replace('_', ' ')} "
+              f"{str(last.get('at') or '')[:16].replace('T', ' ')}{reason}")
+    else:
+        print("最近升级 last update: none")
     print(f"未处理告警 open alarms: {len(alarms)}")
     for alarm in report["open_alarms"]:
         print(f"  {alarm['since'][:16].replace('T', ' ')}  {alarm_title(alarm['kind'])}"

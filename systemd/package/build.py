@@ -137,21 +137,60 @@ def build_source_only(arch: str, wheels: Path) -> None:
         sdists = sorted(wheels.glob(f"{name}-*.tar.gz"))
         if not sdists:
             raise SystemExit(f"no {name} source archive in {wheels}: run with --fetch first")
-        env = dict(os.environ)
-        if arch != host_arch():
-            cc = "aarch64-linux-gnu-gcc" if arch == "arm64" else None
-            include = Path("/usr/include/aarch64-linux-gnu/python3.11")
-            if cc is None or shutil.which(cc) is None or not include.is_dir():
-                raise SystemExit(
-                    f"{name} publishes no {arch} wheel and this machine cannot cross-compile it: "
-                    f"install gcc-aarch64-linux-gnu and libpython3.11-dev:arm64, or build it on a "
-                    f"Raspberry Pi (pip wheel {name} -w {wheels}) and copy the wheel here")
-            env.update(CC=cc, LDSHARED=f"{cc} -shared", _PYTHON_HOST_PLATFORM="linux-aarch64",
-                       CFLAGS=f"-I{include}")
         say(f"building the {name} wheel for {arch} from {sdists[-1].name}")
-        # Debian's interpreter and headers, as on the box (another Python would leave its
-        # own library path in the extension's RUNPATH); its own build deps, isolated
-        pip("wheel", "-q", "--no-deps", "-w", wheels, sdists[-1], env=env, python="/usr/bin/python3")
+        if arch == host_arch():
+            # Debian's interpreter and headers, as on the box (another Python would leave its
+            # own library path in the extension's RUNPATH); its own build deps, isolated
+            pip("wheel", "-q", "--no-deps", "-w", wheels, sdists[-1], python="/usr/bin/python3")
+        else:
+            cross_wheel(arch, wheels, sdists[-1])
+
+
+CROSS = {"arm64": ("aarch64-linux-gnu", "linux-aarch64")}
+CROSS_DEBS = ["libpython3.11-dev", "libpython3.11-minimal", "libpython3.11-stdlib"]
+
+
+def cross_wheel(arch: str, wheels: Path, sdist: Path) -> None:
+    """A C extension for ``arch`` built here, the way Debian cross-builds Python modules:
+    the cross compiler and the target's own ``pyconfig.h`` and ``_sysconfigdata`` (from its
+    libpython3.11 packages, downloaded, never installed) tell setuptools the compiler, the
+    extension suffix and the platform tag."""
+    if arch not in CROSS:
+        raise SystemExit(f"no cross build for {arch}")
+    triplet, platform = CROSS[arch]
+    if shutil.which(f"{triplet}-gcc") is None:
+        raise SystemExit(f"{sdist.name} publishes no {arch} wheel: install gcc-{triplet} to cross-compile it "
+                         f"(./dev.sh package --arch {arch} does), or build it on the target "
+                         f"(pip wheel {sdist.name.split('-')[0]} -w {wheels}) and copy the wheel here")
+    cross = REPO / "build" / "cross" / arch
+    sysroot = cross / "root"
+    sysconfig = f"_sysconfigdata__{platform.replace('-', '_', 1)}-linux-gnu"
+    if not (sysroot / "usr/lib/python3.11" / f"_sysconfigdata__{triplet}.py").exists():
+        debs = cross / "debs"
+        debs.mkdir(parents=True, exist_ok=True)
+        try:
+            run("apt-get", "download", *[f"{d}:{arch}" for d in CROSS_DEBS], cwd=debs, stdout=subprocess.DEVNULL)
+        except (subprocess.CalledProcessError, FileNotFoundError):
+            raise SystemExit(f"cannot download {', '.join(CROSS_DEBS)} for {arch}: as root, "
+                             f"dpkg --add-architecture {arch} && apt-get update (./dev.sh package --arch {arch} does)") from None
+        for deb in debs.glob("*.deb"):
+            run("dpkg-deb", "-x", deb, sysroot)
+    venv = cross / "venv"
+    if not (venv / "bin/python").exists():
+        run("/usr/bin/python3", "-m", "venv", venv)
+        pip("install", "-q", "--no-index", "--find-links", wheels, *BUILD_REQUIRES, python=str(venv / "bin/python"))
+    site = venv / "lib" / f"python{PY}" / "site-packages"
+    shutil.copyfile(sysroot / "usr/lib/python3.11" / f"{sysconfig}.py", site / f"{sysconfig}.py")
+    # evdev generates its key codes from the input headers it finds and compiles them
+    # against the compiler's: give both the same copy (the cross sysroot's are older)
+    headers = cross / "input-headers" / "linux"
+    headers.mkdir(parents=True, exist_ok=True)
+    for name in ("input.h", "input-event-codes.h", "uinput.h"):
+        shutil.copyfile(Path("/usr/include/linux") / name, headers / name)
+    env = dict(os.environ, _PYTHON_HOST_PLATFORM=platform, _PYTHON_SYSCONFIGDATA_NAME=sysconfig,
+               CPATH=str(headers.parent), CFLAGS=f"-I{sysroot / 'usr/include'}")
+    pip("wheel", "-q", "--no-build-isolation", "--no-deps", "-w", wheels, sdist, env=env,
+        python=str(venv / "bin/python"))
 
 
 def project_wheel(source: Path, out: Path, wheels: Path) -> Path:

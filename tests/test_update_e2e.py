@@ -47,8 +47,15 @@ class Box:
         self.log = open(work / "agent.log", "w")  # noqa: SIM115
         env = dict(os.environ, CANTEEN_OPT=str(root / "opt/canteen-agent"), CANTEEN_RELEASES=str(self.releases),
                    CANTEEN_CLOCK_SYNCED="1")
+        self.env = env
         self.proc = subprocess.Popen(["sh", str(root / "opt/canteen-agent/bin/canteen-agent"), "run", "--config",
                                       str(self.config)], stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=work)
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """A CLI command beside the running agent, through the same launcher."""
+        return subprocess.run(["sh", str(self.root / "opt/canteen-agent/bin/canteen-agent"), *args,
+                               "--config", str(self.config)], capture_output=True, text=True, timeout=60,
+                              env=self.env, cwd=self.work)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -121,6 +128,11 @@ def test_release_that_cannot_connect_is_rolled_back_and_nothing_lost(rig, packag
     offer = platform.updates.offer(packages.broken)
     started = time.monotonic()
     assert platform.send_command(AGENT, "update", update_args(offer, BROKEN, key), sign_with=key)["ok"]
+    # while the broken release is on trial (it never connects), the manager registers lunch:
+    # the record waits in the store's outbox, through the rollback, and is delivered after it
+    wait_until(lambda: (box.releases / "trial.json").exists() and "restarting through" in box.logs(), timeout=180)
+    meal = box.run("meal", "--meal", "lunch", "--diners", "812")
+    assert meal.returncode == 0, meal.stderr
     wait_until(lambda: any(o["outcome"] == "rolled_back" for o in outcomes(platform)), timeout=240)
     rolled_s = time.monotonic() - started
     undone = next(o for o in outcomes(platform) if o["outcome"] == "rolled_back")
@@ -132,8 +144,14 @@ def test_release_that_cannot_connect_is_rolled_back_and_nothing_lost(rig, packag
     assert not (box.releases / "current").exists()  # back on the installed release
     # nothing lost: what the broken release wrote (its own agent_update beacon) reached the
     # platform through the old version, and the outbox drains to empty
-    wait_until(lambda: all(v["pending"] == 0 for v in (platform.status(AGENT) or {}).get("outbox", {"x": {"pending": 1}}).values()),
-               timeout=60)
+    def outbox_empty() -> bool:
+        status = platform.send_command(AGENT, "get_status", sign_with=key, timeout=20)["result"]
+        return all(entry["pending"] == 0 for entry in status["outbox"].values())
+
+    wait_until(outbox_empty, timeout=60, interval=1.0)
+    assert [o["outcome"] for o in outcomes(platform)] == ["rolled_back"]  # the broken one never delivered
+    lunch = platform.records(AGENT, type="meal_service")
+    assert len(lunch) == 1 and lunch[0]["data"]["diners"] == 812
     print(f"update -> rolled back in {rolled_s:.1f} s (trial window 20 s)")
 
 

@@ -99,6 +99,9 @@ def test_the_launcher_undoes_a_release_that_never_starts(tmp_path):
                                                      "deadline_epoch": 4102444800}))
     env = dict(os.environ, CANTEEN_OPT=str(opt), CANTEEN_RELEASES=str(releases), CANTEEN_TRIAL_MAX_STARTS="2")
     launch = ["sh", str(REPO / "systemd/canteen-agent-launch"), "run"]
+    status = ["sh", str(REPO / "systemd/canteen-agent-launch"), "status"]
+    for _ in range(3):  # commands beside the service are no starts of it
+        assert subprocess.run(status, capture_output=True, text=True, env=env, check=True).stdout.startswith("2.0")
     ran = [subprocess.run(launch, capture_output=True, text=True, env=env, check=True).stdout.split()[0]
            for _ in range(3)]
     assert ran == ["2.0", "2.0", "installed"]  # the third start goes back

@@ -119,3 +119,56 @@ def test_doctor_shows_the_version_and_the_last_update(tmp_path):
                                      "reason": "not healthy within 300 s: waiting for the uplink to connect"})
     last = check_version(config)[1]
     assert last.status == "WARN" and "0.2.0 rolled back 2026-12-01 08:00: not healthy within 300 s" in last.detail
+
+
+def test_https_fetch_resumes_with_a_range_after_the_server_cut_it(tmp_path):
+    """A real TLS server (the site CA's certificate, verified) that drops the first
+    download half-way; the second asks for the rest only."""
+    import hashlib
+    import http.server
+    import ssl
+    import threading
+
+    from agent.updater.fetch import FetchError, https_fetch
+
+    pki = tmp_path / "pki"
+    subprocess.run(["bash", str(REPO / "config/certs/make-test-certs.sh"), str(pki)], check=True, capture_output=True)
+    body = os.urandom(700_000)
+    ranges: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            wanted = self.headers.get("Range", "")
+            ranges.append(wanted)
+            start = int(wanted.removeprefix("bytes=").rstrip("-")) if wanted else 0
+            self.send_response(206 if start else 200)
+            self.send_header("Content-Length", str(len(body) - start))
+            self.end_headers()
+            if len(ranges) == 1:
+                self.wfile.write(body[:300_000])  # then the link drops
+                self.wfile.flush()
+                self.connection.shutdown(2)
+                return
+            self.wfile.write(body[start:])
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(pki / "server.crt", pki / "server.key")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"https://localhost:{server.server_address[1]}/canteen-agent.deb"
+        partial = PartialDownload(tmp_path / "in", hashlib.sha256(body).hexdigest(), len(body), 65536)
+        budget, stop = ByteBudget(100 * 1024 * 1024), threading.Event()
+        with pytest.raises(FetchError):
+            https_fetch(partial, url, budget, stop, ca_file=pki / "ca.crt")
+        held = partial.contiguous_bytes()
+        assert 0 < held < len(body)
+        https_fetch(partial, url, budget, stop, ca_file=pki / "ca.crt")
+        assert partial.complete() and partial.sha256() == hashlib.sha256(body).hexdigest()
+        assert ranges == ["bytes=0-", f"bytes={held}-"]
+    finally:
+        server.shutdown()

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from agent.app import Agent
-from agent.config_loader import load_config
+from agent.config.loader import load_config
 from agent.console import (
     pages_alarms,
     pages_doctor,
@@ -37,20 +37,20 @@ from agent.console.auth import LoginLimiter, add_user, authenticate, hash_passwo
 from agent.console.i18n import LOCALE_DIR, mo_bytes, parse_po
 from agent.console.station_feed import StationFeed
 from agent.console.uploads import UploadError, check_photo
-from agent.feedback import ConsoleOutput, Feedback, Message, Screen
-from agent.recorder import ClockMonitor, Recorder
-from agent.records import FoodSample
+from agent.core.feedback import ConsoleOutput, Feedback, Message, Screen
+from agent.core.recorder import ClockMonitor, Recorder
+from agent.core.records import FoodSample
+from agent.core.timeutil import ManualClock
 from agent.schedule.discard import DiscardRefused, discard, sample_batch
 from agent.schedule.due import what_is_due
 from agent.store import Store, StoreWriteError
-from agent.timeutil import ManualClock
 from drivers.modbus.profiles import load_profiles
 from drivers.readings import TemperatureReading
-from simulator.broker import Broker
-from simulator.modbus_devices import TcpGatewayServer
-from simulator.modbus_physics import FridgeModel, ScenarioClock
-from simulator.modbus_scenarios import SimDevice, build_bus
-from simulator.platform_validate import SchemaValidator
+from simulator.devices.modbus_devices import TcpGatewayServer
+from simulator.devices.modbus_physics import FridgeModel, ScenarioClock
+from simulator.devices.modbus_scenarios import SimDevice, build_bus
+from simulator.platform.broker import Broker
+from simulator.platform.validate import SchemaValidator
 from tests.conftest import REPO, TZ, make_config
 from tests.fixtures_mqtt import wait_until
 from tests.fixtures_serial_stations import WANG, ZHANG, Rig, station_config

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from agent.config import ConsoleConfig
-from simulator.broker import free_port
+from agent.config.model import ConsoleConfig
+from simulator.platform.broker import free_port
 from tests.fixtures_console import (  # noqa: F401
     CHROMIUM,
     CHROMIUM_ARGS,

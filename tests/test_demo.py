@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from simulator.broker import mosquitto_binary
-from simulator.cameras import FACE_MASK
+from simulator.devices.cameras import FACE_MASK
+from simulator.platform.broker import mosquitto_binary
 
 from .conftest import REPO
 

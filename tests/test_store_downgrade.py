@@ -27,8 +27,8 @@ def _records(path) -> None:
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from agent.recorder import Recorder
-    from agent.records import WasteDisposal
+    from agent.core.recorder import Recorder
+    from agent.core.records import WasteDisposal
     from tests.conftest import make_config
 
     store = Store(path)

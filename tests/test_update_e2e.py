@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from simulator.broker import Broker
-from simulator.platform import Platform
-from simulator.platform_updates import update_args
+from simulator.platform.broker import Broker
+from simulator.platform.platform import Platform
+from simulator.platform.updates import update_args
 from tests.fixtures_mqtt import wait_until
 from tests.fixtures_package import BROKEN, GOOD, Packages, needs_dpkg
 

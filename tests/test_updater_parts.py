@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.doctor import check_version
+from agent.ops.doctor.run import check_version
 from agent.store import Store
 from agent.updater.debpkg import PackageError, control_fields, extract_venv
 from agent.updater.transfer import ByteBudget, PartialDownload

@@ -14,13 +14,13 @@ from typing import Any
 
 from starlette.templating import Jinja2Templates
 
-from agent.config import AgentConfig
+from agent.config.model import AgentConfig
 from agent.console.auth import LoginLimiter
 from agent.console.doctor_run import DoctorRunner
 from agent.console.i18n import bi, zh
 from agent.console.sessions import SessionStore
 from agent.console.station_feed import StationFeed
-from agent.recorder import Recorder
+from agent.core.recorder import Recorder
 from agent.store import Store
 
 TEMPLATES = Path(__file__).parent / "templates"

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from agent.console.web import action_log, console, page, user_session
-from agent.records import RECORD_TYPES
+from agent.core.records import RECORD_TYPES
 
 SHOWN = 200  # rows on the page; the CSV has them all
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")

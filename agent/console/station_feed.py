@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.feedback import Message
+from agent.core.feedback import Message
 
 LEVEL_VERDICT = {"ok": "pass", "warn": "warn", "error": "fail"}
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.fsutil import write_atomically
-from agent.records import AgentUpdate
+from agent.core.records import AgentUpdate
 from agent.updater.debpkg import PackageError, control_fields, extract_venv, host_architecture
 from agent.updater.fetch import FetchError, MqttFetch, https_fetch
 from agent.updater.layout import VERSION_RE, Releases, Trial
@@ -31,8 +31,8 @@ from agent.updater.transfer import ByteBudget, PartialDownload
 from agent.uplink.commands import CURRENT_COMMAND_ID, CommandError, Handler
 
 if TYPE_CHECKING:
-    from agent.config import AgentConfig
-    from agent.recorder import Recorder
+    from agent.config.model import AgentConfig
+    from agent.core.recorder import Recorder
     from agent.store import Store
 
 log = logging.getLogger("agent.updater")

@@ -18,8 +18,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from agent.recorder import Recorder
-from agent.records import AgentUpdate
+from agent.core.recorder import Recorder
+from agent.core.records import AgentUpdate
 from agent.store import Store
 from agent.updater.layout import Releases, Trial
 from agent.updater.service import LAST_KEY

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.runtime import Component
+from agent.ops.runtime import Component
 from agent.updater.layout import Releases
 from agent.updater.service import UpdateService
 from agent.updater.trial import UpdateTrialWatch, report_rollback

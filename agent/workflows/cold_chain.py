@@ -31,11 +31,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from agent.config import AgentConfig
-from agent.recorder import Recorder, alarm_key
-from agent.records import Source, TelemetryBatch
+from agent.config.model import AgentConfig
+from agent.core.recorder import Recorder, alarm_key
+from agent.core.records import Source, TelemetryBatch
+from agent.core.timeutil import rfc3339, uuid7
 from agent.store import Store
-from agent.timeutil import rfc3339, uuid7
 from agent.workflows.modbus_points import ALARMED_COLD_ROLES, COLD_ROLES, PointRole
 from drivers.readings import Reading, RegisterSample
 

@@ -28,9 +28,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from agent.recorder import Recorder
-from agent.records import Source
-from agent.timeutil import Monotonic
+from agent.core.recorder import Recorder
+from agent.core.records import Source
+from agent.core.timeutil import Monotonic
 from drivers.readings import DeviceHealth, DeviceState, Reading
 
 log = logging.getLogger("agent.workflows.device_health")

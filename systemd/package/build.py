@@ -217,7 +217,7 @@ def make_venv(venv: Path, arch: str, wheels: Path, agent_wheel: Path) -> None:
     # in site-packages: the venv's own scripts replace them below.
     for stray in ("bin", "share"):
         shutil.rmtree(site / stray, ignore_errors=True)
-    for script, module in (("canteen-agent", "agent.cli"), ("canteen-sim", "simulator.cli")):
+    for script, module in (("canteen-agent", "agent.cli.main"), ("canteen-sim", "simulator.cli")):
         path = bindir / script
         path.write_text(f"#!/opt/{NAME}/venv/bin/python\nimport sys\nfrom {module} import main\n\n"
                         f"if __name__ == \"__main__\":\n    sys.exit(main())\n")

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agent.fsutil import write_atomically
 from agent.core.records import AgentUpdate
+from agent.fsutil import write_atomically
 from agent.updater.debpkg import PackageError, control_fields, extract_venv, host_architecture
 from agent.updater.fetch import FetchError, MqttFetch, https_fetch
 from agent.updater.layout import VERSION_RE, Releases, Trial
@@ -120,6 +120,9 @@ class UpdateService:
         job = {"args": update.model_dump(mode="json"), "command_id": CURRENT_COMMAND_ID.get() or "",
                "accepted_at": self.now_iso(), "accepted_epoch": time.time()}
         assert self.releases is not None  # _refusal checked
+        for stale in self.releases.incoming.glob("*.*"):  # a package an earlier command named
+            if stale.stem != update.sha256 and stale.name != "job.json":
+                stale.unlink(missing_ok=True)
         write_atomically(self.releases.incoming / "job.json", json.dumps(job).encode())
         self.wake.set()
         log.info("update accepted version=%s bytes=%d sha256=%s", update.version, update.size, update.sha256[:12])

@@ -35,8 +35,9 @@ class UpdateTrialWatch:
 
     def __init__(self, releases: Releases, trial: Trial, store: Store, recorder: Recorder,
                  connected: threading.Event, components: Callable[[], Mapping[str, str]],
-                 restart: Callable[[Path], None], now_iso: Callable[[], str]) -> None:
+                 restart: Callable[[Path], None], now_iso: Callable[[], str], keep_releases: int = 2) -> None:
         self.releases = releases
+        self.keep_releases = keep_releases
         self.trial = trial
         self.store = store
         self.recorder = recorder
@@ -88,7 +89,7 @@ class UpdateTrialWatch:
     def _commit(self) -> None:
         self.releases.end_trial()
         self.outcome = "committed"
-        removed = self.releases.prune(keep=2)
+        removed = self.releases.prune(keep=self.keep_releases)
         last = dict(self.store.kv_get(LAST_KEY, {}) or {})
         last.update(outcome="committed", version=self.trial.version, at=self.now_iso(),
                     seconds=self._seconds(), reason=None)

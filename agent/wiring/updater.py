@@ -51,4 +51,4 @@ def attach(capability: UpdaterCapability, uplink: Uplink, view: AgentControl,
         return ()
     now_iso = lambda: view.now().isoformat(timespec="seconds")  # noqa: E731
     return (UpdateTrialWatch(releases, trial, view.store, service.recorder, uplink.connected,
-                             view.component_states, restart, now_iso),)
+                             view.component_states, restart, now_iso, view.config.update.keep_releases),)

@@ -265,6 +265,9 @@ class AgentUpdate(_Data):
     """Extension type: what became of a remote update (docs/PLATFORM.md §12)."""
 
     record_type: ClassVar[str] = "agent_update"
+    # sent in the alarms' class: a new version on trial proves its uplink by this record's
+    # ack, which a backlog of days of records must not hold back past the trial window
+    priority: ClassVar[str] = "alarm"
     outcome: Literal["started", "committed", "rolled_back", "refused"] = Field(
         description="started: the new version runs, on trial (its delivery proves the uplink); "
                     "committed: it was healthy in time and stays; rolled_back: it was undone and "

@@ -95,15 +95,28 @@ ensure_venv() {
   fi
 }
 
-ensure_packaging() {
-  # dpkg-deb builds, lintian judges; the cross compiler only for evdev on arm64
+ensure_deb_build() {
+  # dpkg-deb builds; evdev's C extension is built with Debian's own python3 and pip, as on the box
   local want=()
   command -v dpkg-deb >/dev/null 2>&1 || want+=(dpkg)
-  command -v lintian >/dev/null 2>&1 || want+=(lintian)
-  if [[ " $* " == *" arm64 "* ]] && ! command -v aarch64-linux-gnu-gcc >/dev/null 2>&1; then
-    want+=(gcc-aarch64-linux-gnu)
-  fi
+  /usr/bin/python3 -m pip --version >/dev/null 2>&1 || want+=(python3-pip)
   if [ ${#want[@]} -gt 0 ]; then apt_install "${want[@]}"; fi
+}
+
+ensure_packaging() {
+  # lintian judges; the cross compiler only for evdev on arm64
+  ensure_deb_build
+  local want=()
+  command -v lintian >/dev/null 2>&1 || want+=(lintian)
+  if [[ " $* " == *" arm64 "* ]]; then
+    command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || want+=(gcc-aarch64-linux-gnu)
+    # the target's Python headers and sysconfig are downloaded (never installed) by arch
+    if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+      say "adding the arm64 architecture to apt (for apt-get download of libpython3.11-*:arm64)"
+      as_root dpkg --add-architecture arm64
+    fi
+  fi
+  if [ ${#want[@]} -gt 0 ] || [[ " $* " == *" arm64 "* ]]; then apt_install "${want[@]}"; fi
 }
 
 setup() { ensure_python; ensure_mosquitto; ensure_media; ensure_venv; }
@@ -118,6 +131,7 @@ case "$cmd" in
   test)
     setup
     ensure_browser
+    ensure_deb_build   # the package tests build the .deb once per session
     # The habits CI keeps: lint, types (strict on agent/ and drivers/), layer contracts;
     # any failure stops here, before the (longer) test suite.
     say "ruff check"; "$VENV/bin/ruff" check .

@@ -522,6 +522,9 @@ class ConsoleConfig(Strict):
     def _no_plain_http_off_the_box(self) -> ConsoleConfig:
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise ValueError("tls_cert_file and tls_key_file go together")
+        ports = [p for p in (self.port, self.redirect_port, self.kiosk_http_port) if p]
+        if len(ports) != len(set(ports)):
+            raise ValueError("port, redirect_port and kiosk_http_port must differ")
         if self.enabled and self.tls_cert_file is None and not _is_loopback(self.host):
             raise ValueError(f"console on {self.host} without TLS: passwords would cross the kitchen's "
                              "network in clear; set tls_cert_file and tls_key_file, or listen on 127.0.0.1")

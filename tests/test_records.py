@@ -15,6 +15,7 @@ from agent.core.recorder import Recorder
 from agent.core.records import (
     RECORD_TYPES,
     AdditiveUsage,
+    AgentUpdate,
     AlarmData,
     ChecklistItem,
     DailyLedger,
@@ -75,6 +76,8 @@ def samples() -> list:
                       subject={"staff_id": "S017", "day": "2026-11-30"}, action_text="复测正常，医生证明",
                       resolved_by="boss", restores_fitness=True),
         WasteDisposal(kind="kitchen_waste", kg=42.5, collector="成都环卫", receipt_no="CD-20261130-17"),
+        AgentUpdate(outcome="rolled_back", version="0.2.0", from_version="0.1.0", running_version="0.1.0",
+                    reason="not healthy within 300 s: waiting for the uplink to connect", seconds=412.5),
         AlarmData(kind="cold_chain_high", state="raised", severity="major",
                   subject={"device_id": "fridge-2"}, message="fridge-2 at 11.2 °C for 25 min"),
     ]

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 from enum import IntEnum
 from pathlib import Path
+from typing import Any
 
 
 def _import_sqlite_utils_without_numpy() -> None:
@@ -192,6 +193,16 @@ def _downgrade(conn: sqlite3.Connection, found: int, target: int) -> None:
 
 # tables every agent store has; a database without them is someone else's (the platform's)
 STORE_TABLES = frozenset({"records", "outbox", "alarms", "meta"})
+
+
+def read_kv(path: Path, key: str) -> Any:
+    """One ``kv`` value of a store, read-only (another process, e.g. the doctor beside a
+    running agent); None when the store or the key is not there. sqlite3.Error if unreadable."""
+    if not path.is_file():
+        return None
+    with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)) as conn:
+        found = conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+    return json.loads(found[0]) if found and found[0] else None
 
 
 def store_problem(path: Path) -> str | None:

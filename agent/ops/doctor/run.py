@@ -675,19 +675,14 @@ def check_models(config: AgentConfig) -> list[Check]:
 def check_version(config: AgentConfig) -> list[Check]:
     """The version this doctor runs (the launcher's release in force) and the last remote
     update's outcome as the agent's store has it (read-only; no store, no row)."""
+    from agent.store import read_kv
     from agent.version import agent_version
 
     rows = [Check("version", True, f"canteen-agent {agent_version()}")]
-    path = Path(config.store.path)
-    if not path.is_file():
-        return rows
     try:
-        uri = f"{path.resolve().as_uri()}?mode=ro"
-        with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=5)) as conn:
-            found = conn.execute("SELECT value FROM kv WHERE key = 'update_last'").fetchone()
+        last = read_kv(Path(config.store.path), "update_last")
     except sqlite3.Error as exc:
         return rows + [Check("last update", True, f"cannot read the store: {exc}", warn=True)]
-    last = json.loads(found[0]) if found and found[0] else None
     if not last:
         return rows + [Check("last update", True, "no remote update yet")]
     outcome, version = last.get("outcome"), last.get("version")

@@ -35,7 +35,8 @@ class Packages:
 
 
 def _build(out: Path, work: Path, *extra: str) -> Path:
-    wheels = REPO / "build" / "wheels" / "amd64"
+    arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True, check=True).stdout.strip()
+    wheels = REPO / "build" / "wheels" / arch
     fetch = [] if any(wheels.glob("onnxruntime-*.whl")) else ["--fetch"]
     done = subprocess.run([sys.executable, str(BUILD), "--compress", "gzip", "--level", "1", "--out", str(out),
                            "--work", str(work), "--wheels", str(wheels), *fetch, *extra],
@@ -64,9 +65,12 @@ def _broken_source(dest: Path) -> Path:
 def packages(tmp_path_factory: pytest.TempPathFactory) -> Packages:
     out = tmp_path_factory.mktemp("debs")
     work = tmp_path_factory.mktemp("deb-work")
-    installed = _build(out, work)
-    good = _build(out, work, "--version", GOOD)
-    broken = _build(out, work, "--version", BROKEN, "--source", str(_broken_source(work / "broken-src")))
+    installed = _build(out, work, "--keep-stage")
+    # the updates: the same dependencies (taken from the first build's venv), another agent
+    arch = installed.name.rsplit("_", 1)[1].removesuffix(".deb")
+    deps = ["--venv-from", str(work / f"stage-{arch}" / "opt/canteen-agent/venv")]
+    good = _build(out, work, "--version", GOOD, *deps)
+    broken = _build(out, work, "--version", BROKEN, "--source", str(_broken_source(work / "broken-src")), *deps)
     version = installed.name.split("_")[1]
     return Packages(installed, good, broken, version)
 

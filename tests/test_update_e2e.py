@@ -124,7 +124,7 @@ def test_update_resumed_after_broker_restart_then_committed(rig, packages: Packa
 def test_release_that_cannot_connect_is_rolled_back_and_nothing_lost(rig, packages: Packages,
                                                                      key: Ed25519PrivateKey, tmp_path: Path):
     broker, platform, start = rig
-    box = start(trial_s=20)
+    box = start(trial_s=10)
     offer = platform.updates.offer(packages.broken)
     started = time.monotonic()
     assert platform.send_command(AGENT, "update", update_args(offer, BROKEN, key), sign_with=key)["ok"]
@@ -137,9 +137,10 @@ def test_release_that_cannot_connect_is_rolled_back_and_nothing_lost(rig, packag
     rolled_s = time.monotonic() - started
     undone = next(o for o in outcomes(platform) if o["outcome"] == "rolled_back")
     assert undone["version"] == BROKEN and undone["running_version"] == packages.version
-    assert "not healthy within 20 s" in undone["reason"]
-    alarms = [a["data"] for a in platform.records(AGENT, type="alarm") if a["data"]["kind"] == "update_rolled_back"]
-    assert alarms and alarms[0]["state"] == "raised"
+    assert "not healthy within 10 s" in undone["reason"]
+    alarms = wait_until(lambda: [a["data"] for a in platform.records(AGENT, type="alarm")
+                                 if a["data"]["kind"] == "update_rolled_back"], timeout=30)
+    assert alarms[0]["state"] == "raised" and alarms[0]["details"]["version"] == BROKEN
     wait_until(lambda: (platform.status(AGENT) or {}).get("version") == packages.version, timeout=30)
     assert not (box.releases / "current").exists()  # back on the installed release
     # nothing lost: what the broken release wrote (its own agent_update beacon) reached the
@@ -152,7 +153,7 @@ def test_release_that_cannot_connect_is_rolled_back_and_nothing_lost(rig, packag
     assert [o["outcome"] for o in outcomes(platform)] == ["rolled_back"]  # the broken one never delivered
     lunch = platform.records(AGENT, type="meal_service")
     assert len(lunch) == 1 and lunch[0]["data"]["diners"] == 812
-    print(f"update -> rolled back in {rolled_s:.1f} s (trial window 20 s)")
+    print(f"update -> rolled back in {rolled_s:.1f} s (trial window 10 s)")
 
 
 def test_bad_signature_and_wrong_hash_are_refused_with_nothing_installed(rig, packages: Packages,

@@ -200,6 +200,24 @@ def project_wheel(source: Path, out: Path, wheels: Path) -> Path:
 
 # --- the staged tree ------------------------------------------------------------------------
 
+def reuse_venv(venv: Path, source_venv: Path, arch: str, wheels: Path, agent_wheel: Path) -> None:
+    """The dependencies of an earlier build's venv, with only this agent put in: for a
+    second package of another agent version from the same wheels (the tests' updates)."""
+    shutil.copytree(source_venv, venv, symlinks=True)
+    site = venv / "lib" / f"python{PY}" / "site-packages"
+    for old in site.glob("canteen_agent-*.dist-info"):
+        for top in (old / "top_level.txt").read_text().split():
+            shutil.rmtree(site / top, ignore_errors=True)
+        shutil.rmtree(old)
+    pip("install", "-q", "--no-index", "--no-deps", "--target", site, "--no-compile", *platform_flags(arch),
+        agent_wheel)
+    tops = next(site.glob("canteen_agent-*.dist-info")).joinpath("top_level.txt").read_text().split()
+    for stray in ("bin", "share"):
+        shutil.rmtree(site / stray, ignore_errors=True)
+    run("/usr/bin/python3", "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash",
+        "-s", str(venv), "-p", f"/opt/{NAME}/venv", *[site / t for t in tops], stdout=subprocess.DEVNULL)
+
+
 def make_venv(venv: Path, arch: str, wheels: Path, agent_wheel: Path) -> None:
     site = venv / "lib" / f"python{PY}" / "site-packages"
     site.mkdir(parents=True)
@@ -246,10 +264,14 @@ def write_control(stage: Path, version: str, arch: str) -> None:
         (debian / script).chmod(0o755)
 
 
-def stage_tree(stage: Path, source: Path, version: str, arch: str, wheels: Path, work: Path) -> None:
+def stage_tree(stage: Path, source: Path, version: str, arch: str, wheels: Path, work: Path,
+               venv_from: Path | None = None) -> None:
     opt = stage / "opt" / NAME
     agent_wheel = project_wheel(source, work / "agent-wheel", wheels)
-    make_venv(opt / "venv", arch, wheels, agent_wheel)
+    if venv_from is not None:
+        reuse_venv(opt / "venv", venv_from, arch, wheels, agent_wheel)
+    else:
+        make_venv(opt / "venv", arch, wheels, agent_wheel)
     install(source / "systemd/canteen-agent-launch", opt / "bin/canteen-agent", 0o755)
     (stage / "usr/bin").mkdir(parents=True)
     (stage / "usr/bin/canteen-agent").symlink_to(f"/opt/{NAME}/bin/canteen-agent")
@@ -331,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compress", choices=["xz", "gzip"], default="xz")
     parser.add_argument("--level", type=int, help="compression level (default: dpkg-deb's)")
     parser.add_argument("--keep-stage", action="store_true", help="leave the staged tree in --work")
+    parser.add_argument("--venv-from", type=Path, help="take the dependencies from this staged venv "
+                                                        "(a --keep-stage build of the same arch) and put in only the agent")
     args = parser.parse_args(argv)
     arch = args.arch or host_arch()
     if arch not in PLATFORMS:
@@ -347,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         build_source_only(arch, wheels)
         stage = work / "stage"
         say(f"staging {NAME} {version} for {arch} from {wheels}")
-        stage_tree(stage, source, version, arch, wheels, work)
+        stage_tree(stage, source, version, arch, wheels, work, args.venv_from)
         normalise(stage)
         deb = build_deb(stage, args.out, args.compress, args.level)
         if args.keep_stage:

@@ -30,7 +30,7 @@ from agent.config_loader import ConfigError, load_config
 from agent.logging_setup import setup_logging, stderr_handler
 from agent.runtime import TERMINATING
 from agent.version import agent_version
-from agent.words import AGENT_PARTS, OUTBOX_CLASSES, Term, meal, room, term
+from agent.words import AGENT_PARTS, OUTBOX_CLASSES, RECORD_KEYS, Term, meal, room, term
 
 if TYPE_CHECKING:
     from agent.store import Store
@@ -212,6 +212,8 @@ def _subject_text(subject: dict[str, str]) -> str:
     """``餐次 meal 午餐 lunch, 日期 day 2026-12-01``: readable, in the subject's own order."""
     parts = []
     for key, value in subject.items():
+        if key in RECORD_KEYS:
+            continue
         shown = str(meal(value)) if key == "meal" else str(room(value)) if key == "room" else value
         if key == "device_id" and value in AGENT_PARTS:
             parts.append(str(AGENT_PARTS[value]))

@@ -176,6 +176,10 @@ AGENT_PARTS: dict[str, Term] = {
 }
 
 
+# subject keys that name a record (a failed cycle's id): what the alarm is about is its device
+RECORD_KEYS = frozenset({"cycle_id", "record_id"})
+
+
 def device_name(device_id: str) -> str:
     """A device as people read it: its id (the name on its label), or one of the agent's parts."""
     part = AGENT_PARTS.get(device_id)

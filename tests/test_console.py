@@ -25,7 +25,6 @@ import pytest
 from agent.app import Agent
 from agent.config_loader import load_config
 from agent.console import (
-    pages_alarms,
     pages_doctor,
     pages_entries,
     pages_meals,
@@ -39,7 +38,7 @@ from agent.console.station_feed import StationFeed
 from agent.console.uploads import UploadError, check_photo
 from agent.feedback import ConsoleOutput, Feedback, Message, Screen
 from agent.recorder import ClockMonitor, Recorder
-from agent.records import FoodSample
+from agent.records import AlarmData, FoodSample
 from agent.schedule.discard import DiscardRefused, discard, sample_batch
 from agent.schedule.due import what_is_due
 from agent.store import Store, StoreWriteError
@@ -73,9 +72,8 @@ def used_messages() -> set[str]:
         text = path.read_text(encoding="utf-8")
         found |= set(re.findall(r'error="([^"]+)"', text)) | set(re.findall(r'UploadError\("([^"]+)"\)', text))
         found |= set(re.findall(r'NotAllowed\("([^"]+)"\)', text))
-    for table in (pages_today.DUTY, pages_today.STATE, pages_today.OUTCOME, pages_alarms.KIND, pages_alarms.STATE,
-                  pages_station.KINDS, pages_station.WORDS, pages_entries.WASTE_KINDS, pages_samples.STATE,
-                  pages_doctor.STATUS):
+    for table in (pages_today.DUTY, pages_today.STATE, pages_station.KINDS, pages_station.WORDS,
+                  pages_entries.WASTE_KINDS, pages_samples.STATE, pages_doctor.STATUS):
         found |= set(table.values())
     found |= {error for error, _ in pages_samples.REFUSALS.values()}
     return found
@@ -182,26 +180,73 @@ def test_photos_must_decode_as_jpeg_or_png():
             check_photo(bad)
 
 
-def test_resolving_links_the_alarm_clears_it_and_refuses_a_second_time(tmp_path):
+def test_a_rectification_on_a_condition_alarm_is_linked_but_only_the_condition_clears_it(tmp_path):
     config = make_config(tmp_path)
     with Store(config.store.path, config.store.media_dir) as store:
         recorder = Recorder(config, store, lambda: T0, ClockMonitor(lambda: (True, "test")))
         raised = recorder.raise_alarm("cold_chain_high", {"device_id": "fridge-1"}, "fridge-1 warm")
         assert raised is not None
+        assert recorder.acknowledge_alarm(raised.id, "boss", "维修师傅已在路上") is True
+        assert store.alarm_acknowledgements()[raised.id]["note"] == "维修师傅已在路上"
         ok, jpeg = cv2.imencode(".jpg", np.full((8, 8, 3), 90, np.uint8))
-        fix = recorder.resolve_alarm(raised.id, "压缩机已维修", "boss", restore_fitness=True,
+        fix = recorder.rectify_alarm(raised.id, "压缩机已维修", "boss", restore_fitness=True,
                                      photo=check_photo(jpeg.tobytes()))
         record = store.get_record(fix.id)
         assert record["type"] == "rectification" and record["data"]["alarm_id"] == raised.id
         assert record["data"]["restores_fitness"] is None  # not a fever: nobody's fitness changes
+        assert record["data"]["clears_alarm"] is False  # a condition alarm: the 整改 does not end it
         [media] = record["media"]
         assert store.media_info(media["id"])["record_id"] == fix.id
-        assert store.open_alarms() == []
+        [still_open] = store.open_alarms()
+        assert still_open["raised_id"] == raised.id
+        assert store.rectifications_of([raised.id])[raised.id][0]["id"] == fix.id
+        # the condition clears: closed by the condition, not labelled rectified
+        assert recorder.clear_alarm("cold_chain_high", {"device_id": "fridge-1"}, "back in range")
         [cleared] = [r for r in store.iter_records(type_="alarm") if r["data"]["state"] == "cleared"]
         assert cleared["data"]["raised_id"] == raised.id
+        assert (cleared["data"]["closed_by"], cleared["data"]["rectification_id"]) == ("condition", None)
+        assert recorder.closed_by(store.alarm_by_raise(raised.id)) == "condition"
+        # it comes back when the condition returns
+        again = recorder.raise_alarm("cold_chain_high", {"device_id": "fridge-1"}, "fridge-1 warm again")
+        assert again is not None and again.id != raised.id
+        validator = SchemaValidator()
+        for record_id in (raised.id, fix.id, cleared["id"], again.id):
+            record = store.get_record(record_id)
+            assert validator.problem(record["type"], record) is None, record_id
+
+
+def test_a_fever_is_closed_by_the_rectification_and_only_once(tmp_path):
+    config = make_config(tmp_path)
+    with Store(config.store.path, config.store.media_dir) as store:
+        recorder = Recorder(config, store, lambda: T0, ClockMonitor(lambda: (True, "test")))
+        raised = recorder.raise_alarm("fever", {"staff_id": "S003", "day": "2026-11-30"}, "fever")
+        assert raised is not None
+        fix = recorder.rectify_alarm(raised.id, "复测正常，医生证明", "boss", restore_fitness=True)
+        assert fix.data.clears_alarm is True and store.open_alarms() == []
+        [cleared] = [r for r in store.iter_records(type_="alarm") if r["data"]["state"] == "cleared"]
+        assert (cleared["data"]["closed_by"], cleared["data"]["rectification_id"]) == ("rectification", fix.id)
+        assert fix.id in cleared["data"]["message"]  # v1 consumers read the rectification's id in the message
+        assert recorder.closed_by(store.alarm_by_raise(raised.id)) == "rectification"
         with pytest.raises(LookupError):
-            recorder.resolve_alarm(raised.id, "again", "boss")
+            recorder.rectify_alarm(raised.id, "again", "boss")
+        with pytest.raises(LookupError):
+            recorder.acknowledge_alarm(raised.id, "boss")
         assert len(list(store.iter_records(type_="rectification"))) == 1
+
+
+def test_a_clear_written_before_closed_by_existed_reads_as_it_was(tmp_path):
+    """An older agent cleared every alarm a 整改 resolved with "resolved: rectification <id>"."""
+    config = make_config(tmp_path)
+    with Store(config.store.path, config.store.media_dir) as store:
+        recorder = Recorder(config, store, lambda: T0, ClockMonitor(lambda: (True, "test")))
+        for device, message in (("fridge-1", "resolved: rectification 0192f6c8"), ("fridge-2", "back in range")):
+            recorder.raise_alarm("cold_chain_high", {"device_id": device}, "warm")
+            row = store.open_alarms()[-1]
+            draft = recorder.draft(AlarmData(kind="cold_chain_high", state="cleared", severity="info",
+                                             subject={"device_id": device}, message=message))
+            store.clear_alarm(row["key"], draft)
+        closed = {r["subject"]: recorder.closed_by(r) for r in store.recent_alarms()}
+        assert closed == {'{"device_id": "fridge-1"}': "rectification", '{"device_id": "fridge-2"}': "condition"}
 
 
 def test_a_check_the_store_refused_says_not_saved_on_the_screen(tmp_path, morning):
@@ -230,7 +275,7 @@ def test_a_rectification_restores_fitness_until_a_later_check_fails(tmp_path, mo
     rig.temperature(37.9)
     assert rig.store.duty("2026-11-30", "S003")["fit"] is False
     [alarm] = [a for a in rig.records("alarm") if a["data"]["kind"] == "fever"]
-    fix = rig.recorder.resolve_alarm(alarm["id"], "复测正常，医生证明", "boss", restore_fitness=True)
+    fix = rig.recorder.rectify_alarm(alarm["id"], "复测正常，医生证明", "boss", restore_fitness=True)
     duty = rig.store.duty("2026-11-30", "S003")
     assert (duty["fit"], duty["reason"], duty["record_id"]) == (True, "rectification", fix.id)
     rig.advance(600)

@@ -135,6 +135,11 @@ class Queries:
             found.append(record)
         return found
 
+    def delivered_at(self, record_id: str) -> str | None:
+        """When the platform acked this record (None: not yet, or no such record)."""
+        rows = self.query("SELECT delivered_at FROM records WHERE id = ?", (record_id,))
+        return str(rows[0][0]) if rows and rows[0][0] else None
+
     def media_of_records(self, record_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
         """record id -> its media still on disk (id, content_type, role), oldest first; also
         photos that followed their record (``pending``), which the record does not list."""

@@ -243,6 +243,7 @@ class MorningCheck(StationWorkflow):
         if "fever" in saved.findings:
             self.recorder.raise_alarm(
                 "fever", {"staff_id": staff.staff_id, "day": day},
+                f"晨检体温超标：员工 {staff.staff_id} 今日不得上岗 / "
                 f"fever at the morning check: staff {staff.staff_id} not fit for duty today",
                 severity="major", details={"record_id": saved.id, "station": self.station.id},
                 occurred_at=measured.at, source=self.source("thermometer"))

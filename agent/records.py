@@ -15,7 +15,16 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from agent.alarm_texts import kind_term
-from agent.words import DISINFECTION_METHODS, WASTE_KINDS, YES_NO, Term, meal, room, term
+from agent.words import (
+    ALARM_STATES,
+    DISINFECTION_METHODS,
+    WASTE_KINDS,
+    YES_NO,
+    Term,
+    meal,
+    room,
+    term,
+)
 
 Verdict = Literal["pass", "fail", "warn"]
 Meal = str  # breakfast / lunch / dinner or a site-defined meal name
@@ -28,10 +37,11 @@ class Fact:
 
     label: Term
     text: str
+    is_name: bool = False  # a person's or an account's own name (not words to translate)
 
 
-def fact(zh: str, en: str, text: object) -> Fact:
-    return Fact(Term(zh, en), "" if text is None else str(text))
+def fact(zh: str, en: str, text: object, *, is_name: bool = False) -> Fact:
+    return Fact(Term(zh, en), "" if text is None else str(text), is_name)
 
 
 class _Data(BaseModel):
@@ -329,7 +339,7 @@ class SampleDiscard(_Data):
     def brief(self) -> list[Fact]:
         return _facts(fact("餐次", "meal", meal(self.meal)), fact("留样日期", "sampled on", self.sampled_on),
                       fact("份数", "samples", self.samples), fact("保存", "kept", f"{self.kept_hours:.0f} 小时 h"),
-                      fact("处理人", "by", self.discarded_by))
+                      fact("处理人", "by", self.discarded_by, is_name=True))
 
 
 class VisionViolation(_Data):
@@ -403,7 +413,7 @@ class Rectification(_Data):
 
     def brief(self) -> list[Fact]:
         return _facts(fact("告警", "alarm", kind_term(self.alarm_kind)), fact("整改措施", "action", self.action_text),
-                      fact("整改人", "by", self.resolved_by),
+                      fact("整改人", "by", self.resolved_by, is_name=True),
                       fact("恢复上岗", "fit again", YES_NO[self.restores_fitness])
                       if self.restores_fitness is not None else None)
 
@@ -449,9 +459,14 @@ class AlarmData(_Data):
         None, description="on a clear closed by a rectification: that rectification record's id (extension)")
 
     def brief(self) -> list[Fact]:
-        state = Term("触发", "raised") if self.state == "raised" else Term("结束", "ended")
-        return _facts(fact("告警", "alarm", kind_term(self.kind)), fact("状态", "state", state),
-                      fact("内容", "message", self.message))
+        if self.state == "raised":
+            return _facts(fact("告警", "alarm", kind_term(self.kind)), fact("状态", "state", Term("触发", "raised")),
+                          fact("内容", "message", self.message))
+        # a clear's message may name the rectification's id (v1): how it ended, in words
+        rectified = self.closed_by == "rectification" or (self.closed_by is None and "rectification" in self.message)
+        ended = ALARM_STATES["rectified" if rectified else "cleared"]
+        return _facts(fact("告警", "alarm", kind_term(self.kind)), fact("状态", "state", Term("结束", "ended")),
+                      fact("结束方式", "how it ended", ended))
 
 
 RECORD_TYPES: dict[str, type[_Data]] = {

@@ -166,13 +166,16 @@ WASTE_KINDS: dict[str, Term] = {
 
 YES_NO = {True: Term("是", "yes"), False: Term("否", "no")}
 
-# the agent's own parts that alarms name as their ``device_id`` (no device of the kitchen)
+# the agent's own parts that alarms and records name as their ``device_id`` (no device of the kitchen)
 AGENT_PARTS: dict[str, Term] = {
     "clock": Term("系统时钟", "system clock"),
     "store": Term("数据存储", "storage"),
     "vision": Term("视觉识别", "vision"),
     "video": Term("视频录像", "video recording"),
     "config": Term("配置", "configuration"),
+    "schedule": Term("日程提醒", "reminders"),
+    "console": Term("控制台", "kitchen console"),
+    "cli": Term("命令行", "command line"),
 }
 
 

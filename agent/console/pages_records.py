@@ -27,7 +27,7 @@ from starlette.routing import Route
 from agent.console.web import action_log, console, page, user_session
 from agent.records import RECORD_TYPES, Fact, _Data
 from agent.rules import finding_term
-from agent.words import VERDICTS, Term
+from agent.words import VERDICTS, Term, device_name
 
 SHOWN = 200  # rows on the page; the exports have them all
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -121,7 +121,7 @@ async def record(request: Request) -> Response:
     operator = found.get("operator") or {}
     return page(request, "record.html", row=row, media=media, occurred=_local(request, found["occurred_at"], True),
                 recorded=_local(request, found["recorded_at"], True), clock_synced=found["clock"]["synced"],
-                device=source.get("device_id"), operator=_person(request, operator.get("staff_id")),
+                device=device_name(source["device_id"]) if source.get("device_id") else None, operator=_person(request, operator.get("staff_id")),
                 photo_note=found.get("photo"), raw=json.dumps(envelope, ensure_ascii=False, indent=2))
 
 

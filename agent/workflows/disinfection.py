@@ -299,7 +299,8 @@ class Disinfection:
         for subject in self.store.open_alarm_subjects(FAILED_ALARM):
             if subject.get("device_id") == device_id:
                 self.recorder.clear_alarm(FAILED_ALARM, subject,
-                                          f"{device_id} 下一次消毒合格 / next cycle of {device_id} passed ({passing_id})",
+                                          f"{device_id} 下一次消毒合格 / next cycle of {device_id} passed",
+                                          details={"passing_record_id": passing_id},
                                           occurred_at=at)
 
 

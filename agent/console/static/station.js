@@ -93,7 +93,9 @@
     el("text").textContent = phase === "waiting" || phase === "notice" ? "" : state.text || "";
     if (state.verdict === "fail") beep();
     if (state.hold_s) {
-      const waiting = Object.assign({}, state, { phase: "waiting", verdict: null, hold_s: 0 });
+      // back to the badge prompt: nothing of this person stays; the devices' health does
+      const waiting = { seq: state.seq, phase: "waiting", devices: state.devices, ready: state.ready,
+                        connecting: state.connecting };
       holdTimer = setTimeout(() => paint(waiting), state.hold_s * 1000);
     }
     // painted: the tests and the benchmark wait for this number (and its wall-clock time, ms)

@@ -148,6 +148,11 @@ FINDINGS: dict[str, Term] = {
     "additive_over_limit": Term("添加剂超量", "additive over the limit"),
     "no_mask": Term("未戴口罩", "no mask"),
     "no_hat": Term("未戴厨师帽", "no chef hat"),
+    # what the workflows add to a record beside the rules' verdict
+    "readings_gap": Term("期间读数中断", "readings missing meanwhile"),
+    "cycle_start_not_seen": Term("未见消毒开始", "start of the cycle not seen"),
+    "run_start_not_seen": Term("未见开始运行", "start of the run not seen"),
+    "supplier_unknown": Term("供应商未登记", "unknown supplier"),
 }
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.config import AgentConfig
+from agent.device_registry import DeviceRegistry
 from agent.feedback import Feedback, LogOutput, MemoryOutput
 from agent.recorder import ClockMonitor, Recorder
 from agent.runtime import ReadingBus
@@ -57,7 +58,9 @@ class Rig:
         self.feedback = Feedback([self.screen, LogOutput()], self.clock)
         self.store.replace_roster([s.model_dump() for s in config.site.staff], start.isoformat())
         self.bus = ReadingBus(self.clock)
-        self.workflows = make_workflows(config, self.recorder, self.feedback, cameras)  # cameras: StationCamera by id
+        self.devices = DeviceRegistry()  # what the stations count in a device's health
+        self.workflows = make_workflows(config, self.recorder, self.feedback, cameras,  # cameras: StationCamera by id
+                                        device_notes=self.devices.count)
         for workflow in self.workflows:
             self.bus.add_workflow(workflow)
 

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+import socket
 import threading
 import time
 import urllib.error
@@ -525,3 +526,35 @@ def test_the_installer_runs_the_doctor_beside_the_running_agent(tmp_path, gatewa
         broker.stop()
         os.close(master)
         os.close(slave)
+
+
+def test_a_console_port_held_by_another_program_is_one_line_a_retry_and_a_doctor_row(tmp_path, caplog):
+    """Issue 21: a busy port logged a full OSError traceback on every retry; the doctor had no row."""
+    from agent.doctor import DoctorOptions, run_checks
+
+    caplog.set_level(logging.INFO)
+    other = socket.create_server(("127.0.0.1", 0))  # another program holds the port
+    port = other.getsockname()[1]
+    config = make_config(tmp_path, console={"enabled": True, "port": port})
+    [row] = [c for c in run_checks(config, DoctorOptions()) if c.name == "console"]
+    assert row.status == "FAIL" and "another program listens there" in row.detail and f"sport = :{port}" in row.fix
+    agent = Agent(config, now=ManualClock(T0), clock=ClockMonitor(lambda: (True, "test")))
+    agent.supervisor._min = 0.05  # retry soon
+    try:
+        start_console_component = next(c for c in agent.components if c.name == "console")
+        agent.supervisor.start(start_console_component)
+        wait_until(lambda: sum("component down name=console" in r.getMessage() for r in caplog.records) >= 2,
+                   message="two refused attempts")
+        down = [r for r in caplog.records if "component down name=console" in r.getMessage()]
+        assert all(r.exc_info is None for r in down), "a traceback for a port in use"
+        assert f"cannot listen on 127.0.0.1:{port}" in down[0].getMessage() and "Address already in use" in \
+            down[0].getMessage()
+        assert not any("component failed name=console" in r.getMessage() for r in caplog.records)
+        other.close()  # the other program goes away: the console comes up on the next retry
+        assert agent.console.server is not None and agent.console.server.started.wait(10)
+        live = DoctorOptions(live_devices={}, agent_connected=None)
+        [row] = [c for c in run_checks(config, live) if c.name == "console"]
+        assert row.status == "OK" and "answers on" in row.detail
+    finally:
+        other.close()
+        agent.stop()

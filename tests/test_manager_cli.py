@@ -6,6 +6,8 @@ not register a lunch twice, alarms read Chinese first and ``status`` names nobod
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import datetime, timedelta
 
 import pytest
@@ -17,6 +19,7 @@ from agent.rules import EXCLUDED_EARLIER
 from simulator.platform_store import PlatformStore
 from simulator.platform_validate import SchemaValidator
 from tests.fixtures_schedule import DAY, Canteen, at, write_config_yaml
+from tests.helpers.untranslated import untranslated
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -206,3 +209,37 @@ def test_a_second_meal_registration_needs_correct(tmp_path, capsys) -> None:
         assert second["data"]["diners"] == 821 and second["data"]["corrects"] == first["id"]
     finally:
         canteen.stop()
+
+
+def test_records_into_a_pipe_that_closes_early_end_quietly(tmp_path) -> None:
+    """``records … | head`` ended in a BrokenPipeError traceback (issue 21)."""
+    path = str(write_config_yaml(tmp_path))
+    canteen = Canteen(load_config(path), at("06:00"))
+    for n in range(300):  # far more than a pipe holds
+        canteen.sample("lunch", f"菜品{n}", at("11:40"))
+    canteen.stop()
+    proc = subprocess.Popen([sys.executable, "-m", "agent", "records", "--config", path, "--format", "jsonl"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()  # what head does once it has its lines
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141 and json.loads(first)["type"] == "food_sample"
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+def test_csv_has_a_bom_and_jsonl_keeps_chinese_as_itself(canteen_day, capsysbinary) -> None:
+    path, _ = canteen_day
+    assert main(["records", "--config", path, "--type", "food_sample", "--format", "csv"]) == 0
+    out = capsysbinary.readouterr().out
+    assert out.startswith("\ufeff".encode()) and "番茄炒蛋".encode() in out  # Excel reads UTF-8 with its BOM
+    assert main(["records", "--config", path, "--type", "food_sample", "--format", "jsonl"]) == 0
+    out = capsysbinary.readouterr().out.decode("utf-8")
+    assert "番茄炒蛋" in out and "\\u" not in out
+
+
+def test_status_and_today_read_chinese_first_with_nothing_untranslated(canteen_day, capsys) -> None:
+    path, _ = canteen_day
+    for argv in (["status"], ["today", "--day", DAY.isoformat()], ["today", "--day", DAY.isoformat(), "--at", "07:05"]):
+        code, out, _ = run(capsys, *argv, "--config", path)
+        assert code == 0 and untranslated(out) == [], (argv, out)

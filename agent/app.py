@@ -16,18 +16,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.agent_lock import AgentLock
-from agent.clock_watch import ClockWatch
-from agent.config import AgentConfig
+from agent.config.model import AgentConfig
+from agent.core.feedback import Feedback
+from agent.core.recorder import ClockMonitor, Recorder
+from agent.core.records import ClockState
+from agent.core.storage_alarm import StorageWatch
+from agent.core.timeutil import Monotonic, make_now, mono_beside
 from agent.device_registry import DeviceRegistry
-from agent.feedback import Feedback
-from agent.recorder import ClockMonitor, Recorder
-from agent.records import ClockState
-from agent.runtime import Component, MainLoop, ReadingBus, Supervisor
-from agent.storage_alarm import StorageWatch
+from agent.ops.clock_watch import ClockWatch
+from agent.ops.lock import AgentLock
+from agent.ops.runtime import Component, MainLoop, ReadingBus, Supervisor
 from agent.store import Store
 from agent.store.budget import apply_retention, enforce_budget
-from agent.timeutil import Monotonic, make_now, mono_beside
 from agent.uplink.commands import Handler
 from agent.uplink.handlers import core_handlers
 from agent.uplink.uplink import Uplink
@@ -186,7 +186,9 @@ class Agent:
 
     def run_forever(self) -> None:
         """Start, serve until SIGTERM/SIGINT, stop in order."""
-        from agent.liveness import Liveness  # a wedged dispatcher or store writer stops the pings
+        from agent.ops.liveness import (
+            Liveness,  # a wedged dispatcher or store writer stops the pings
+        )
 
         loop = MainLoop(self.supervisor)
         loop.liveness = Liveness(self.bus, self.store, stall_s=max(5.0, 2 * loop.interval_s),

@@ -24,11 +24,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from agent.config import AgentConfig
-from agent.records import ClockState
+from agent.config.model import AgentConfig
+from agent.core.records import ClockState
 
 if TYPE_CHECKING:  # heavy or store-level types, for annotations only
-    from agent.feedback import FeedbackOutput
+    from agent.core.feedback import FeedbackOutput
     from agent.store import Store
     from agent.vision.camera import Frame
 

@@ -18,7 +18,7 @@ Extension = Callable[[Any], None]  # extend(subparsers) -> None
 
 
 def _platform(subparsers: Any) -> None:
-    from simulator import platform
+    from simulator.platform import platform
 
     p = subparsers.add_parser("platform", help="reference platform: receive, validate, store, ack",
                               description=platform.__doc__.splitlines()[0].replace("``", ""))
@@ -27,15 +27,15 @@ def _platform(subparsers: Any) -> None:
 
 
 def _demo(subparsers: Any) -> None:
-    from simulator import demo
+    from simulator.demo import run as demo
 
     demo.extend(subparsers)
 
 
 def _kitchen(subparsers: Any) -> None:
-    from simulator import kitchen
+    from simulator.demo import open_kitchen
 
-    kitchen.extend(subparsers)
+    open_kitchen.extend(subparsers)
 
 
 def _fleet(subparsers: Any) -> None:
@@ -45,7 +45,7 @@ def _fleet(subparsers: Any) -> None:
 
 
 def _modbus(subparsers: Any) -> None:
-    from simulator import modbus_cli
+    from simulator.devices import modbus_cli
 
     modbus_cli.extend(subparsers)
 

@@ -10,10 +10,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from agent.app import Agent
-from agent.config import AgentConfig
-from agent.feedback import Feedback, MemoryOutput
-from agent.recorder import Recorder
-from agent.records import (
+from agent.config.model import AgentConfig
+from agent.core.feedback import Feedback, MemoryOutput
+from agent.core.recorder import Recorder
+from agent.core.records import (
     FoodSample,
     IngredientPurchase,
     LeaderMeal,
@@ -21,7 +21,7 @@ from agent.records import (
     StaffHealthCheck,
     ThermalDisinfection,
 )
-from agent.timeutil import ManualClock
+from agent.core.timeutil import ManualClock
 from tests.conftest import make_config
 
 TZ = ZoneInfo("Asia/Shanghai")

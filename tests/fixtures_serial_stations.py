@@ -6,13 +6,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from agent.config import AgentConfig
+from agent.config.model import AgentConfig
+from agent.core.feedback import Feedback, LogOutput, MemoryOutput
+from agent.core.recorder import ClockMonitor, Recorder
+from agent.core.timeutil import ManualClock
 from agent.device_registry import DeviceRegistry
-from agent.feedback import Feedback, LogOutput, MemoryOutput
-from agent.recorder import ClockMonitor, Recorder
-from agent.runtime import ReadingBus
+from agent.ops.runtime import ReadingBus
 from agent.store import Store
-from agent.timeutil import ManualClock
 from agent.wiring.serial import make_workflows
 from drivers.readings import BadgeScan, StableWeight, TemperatureReading, TextInput
 from tests.conftest import make_config

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.cli import main
-from agent.config_loader import ConfigError, load_config
+from agent.cli.main import main
+from agent.config.loader import ConfigError, load_config
 
 from .conftest import REPO
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.cli import main
+from agent.cli.main import main
 
 from .conftest import REPO
 
@@ -165,7 +165,7 @@ def test_oversized_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture
                                    {"store": {"disk_budget_mb": float("inf")}},
                                    {"broker": {"keepalive_s": 2**16}}])
 def test_set_config_beyond_what_the_connection_packs_is_refused(tmp_path: Path, patch: dict) -> None:
-    from agent.config_update import ConfigUpdateError, apply_config_update
+    from agent.uplink.config_update import ConfigUpdateError, apply_config_update
 
     path = write(tmp_path, "")
     before = path.read_bytes()

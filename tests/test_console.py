@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from agent.app import Agent
-from agent.config_loader import load_config
+from agent.config.loader import load_config
 from agent.console import (
     pages_doctor,
     pages_entries,
@@ -37,20 +37,20 @@ from agent.console.auth import LoginLimiter, add_user, authenticate, hash_passwo
 from agent.console.i18n import LOCALE_DIR, mo_bytes, parse_po
 from agent.console.station_feed import StationFeed
 from agent.console.uploads import UploadError, check_photo
-from agent.feedback import ConsoleOutput, Feedback, Message, Screen
-from agent.recorder import ClockMonitor, Recorder
-from agent.records import AlarmData, FoodSample
+from agent.core.feedback import ConsoleOutput, Feedback, Message, Screen
+from agent.core.recorder import ClockMonitor, Recorder
+from agent.core.records import AlarmData, FoodSample
+from agent.core.timeutil import ManualClock
 from agent.schedule.discard import DiscardRefused, discard, sample_batch
 from agent.schedule.due import what_is_due
 from agent.store import Store, StoreWriteError
-from agent.timeutil import ManualClock
 from drivers.modbus.profiles import load_profiles
 from drivers.readings import TemperatureReading
-from simulator.broker import Broker
-from simulator.modbus_devices import TcpGatewayServer
-from simulator.modbus_physics import FridgeModel, ScenarioClock
-from simulator.modbus_scenarios import SimDevice, build_bus
-from simulator.platform_validate import SchemaValidator
+from simulator.devices.modbus_devices import TcpGatewayServer
+from simulator.devices.modbus_physics import FridgeModel, ScenarioClock
+from simulator.devices.modbus_scenarios import SimDevice, build_bus
+from simulator.platform.broker import Broker
+from simulator.platform.validate import SchemaValidator
 from tests.conftest import REPO, TZ, make_config
 from tests.fixtures_mqtt import wait_until
 from tests.fixtures_serial_stations import WANG, ZHANG, Rig, station_config
@@ -394,7 +394,7 @@ def test_the_sample_page_discards_only_past_the_keep_time_and_writes_the_record(
     status, text = client.post("/manager/samples", [("batch", "2026-11-27:lunch"), ("discarded_by", "李四"),
                                                     ("remark", "倒入餐厨垃圾桶，王主管见证"), ("action", "selected")])
     assert status == 200 and "已保存：留样销毁已记录" in text
-    assert re.search(r'<tr class="discarded" data-batch="2026-11-27:lunch">.*?07:30 · 李四', text, re.S)
+    assert re.search(r'<tr class="discarded" data-batch="2026-11-27:lunch">.*?07:30 · <span class="name">李四', text, re.S)
     [record] = discards(agent)
     assert record["data"]["meal"] == "lunch" and record["data"]["sampled_on"] == "2026-11-27"
     assert record["data"]["samples"] == 2 and record["data"]["sample_ids"] == lunch_ids
@@ -530,7 +530,7 @@ def test_the_installer_runs_the_doctor_beside_the_running_agent(tmp_path, gatewa
 
 def test_a_console_port_held_by_another_program_is_one_line_a_retry_and_a_doctor_row(tmp_path, caplog):
     """Issue 21: a busy port logged a full OSError traceback on every retry; the doctor had no row."""
-    from agent.doctor import DoctorOptions, run_checks
+    from agent.ops.doctor.run import DoctorOptions, run_checks
 
     caplog.set_level(logging.INFO)
     other = socket.create_server(("127.0.0.1", 0))  # another program holds the port

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from agent.records import RECORD_TYPES, FoodSample
+from agent.core.records import RECORD_TYPES, FoodSample
 from agent.workflows.device_health import serial_policy
 from tests.conftest import TZ
 from tests.fixtures_console import (  # noqa: F401

@@ -24,12 +24,12 @@ from pathlib import Path
 import pytest
 
 from agent.app import Agent
-from agent.config_loader import load_config
+from agent.config.loader import load_config
 from agent.console.auth import add_user
-from agent.recorder import ClockMonitor
-from agent.timeutil import ManualClock
-from simulator.broker import mosquitto_binary
-from simulator.cameras import FACE_MASK
+from agent.core.recorder import ClockMonitor
+from agent.core.timeutil import ManualClock
+from simulator.devices.cameras import FACE_MASK
+from simulator.platform.broker import mosquitto_binary
 from tests.fixtures_console import browser_fixture  # noqa: F401
 from tests.helpers.untranslated import page_offences, untranslated
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent.cli import main
-from agent.config_devices import CameraConfig
-from agent.config_loader import load_config
-from agent.doctor import DoctorOptions, _reason, check_camera, check_modbus, run_checks
+from agent.cli.main import main
+from agent.config.devices import CameraConfig
+from agent.config.loader import load_config
+from agent.ops.doctor.run import DoctorOptions, _reason, check_camera, check_modbus, run_checks
 from drivers.modbus.profiles import BUILTIN_PROFILES_DIR
 
 

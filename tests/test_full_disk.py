@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.storage_alarm import ALARM, StorageWatch
+from agent.core.storage_alarm import ALARM, StorageWatch
 from agent.workflows.stations import NOT_SAVED
 from tests.fixtures_serial_stations import LI, ZHANG, Rig, station_config
 

@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from agent.cli import main
-from agent.config_loader import load_config
-from agent.records import StaffHealthCheck
-from agent.rules import EXCLUDED_EARLIER
-from simulator.platform_store import PlatformStore
-from simulator.platform_validate import SchemaValidator
+from agent.cli.main import main
+from agent.config.loader import load_config
+from agent.core.records import StaffHealthCheck
+from agent.core.rules import EXCLUDED_EARLIER
+from simulator.platform.store import PlatformStore
+from simulator.platform.validate import SchemaValidator
 from tests.fixtures_schedule import DAY, Canteen, at, write_config_yaml
 from tests.helpers.untranslated import untranslated
 

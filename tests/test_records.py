@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from agent.cli import main
-from agent.config import AgentConfig
-from agent.recorder import Recorder
-from agent.records import (
+from agent.cli.main import main
+from agent.config.model import AgentConfig
+from agent.core.recorder import Recorder
+from agent.core.records import (
     RECORD_TYPES,
     AdditiveUsage,
     AlarmData,
@@ -37,10 +37,10 @@ from agent.records import (
     WasteDisposal,
     parse_envelope,
 )
-from agent.rules import judge
-from agent.schema_export import all_schemas
+from agent.core.rules import judge
+from agent.core.schema_export import all_schemas
+from agent.core.timeutil import ManualClock
 from agent.store import Store
-from agent.timeutil import ManualClock
 
 from .conftest import TZ
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from agent.cli import main
-from agent.config_loader import load_config
+from agent.cli.main import main
+from agent.config.loader import load_config
 from tests.fixtures_schedule import DAY, Canteen, at, write_config_yaml
 
 

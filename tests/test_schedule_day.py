@@ -19,14 +19,14 @@ def canteen(tmp_path):
 
 
 def raised_keys(canteen: Canteen, kind: str | None = None) -> Counter:
-    from agent.recorder import alarm_key
+    from agent.core.recorder import alarm_key
 
     return Counter(alarm_key(a["kind"], a["subject"]) for a in canteen.alarm_events(kind)
                    if a["state"] == "raised")
 
 
 def key(kind: str, **subject: str) -> str:
-    from agent.recorder import alarm_key
+    from agent.core.recorder import alarm_key
 
     return alarm_key(kind, {"day": DAY.isoformat(), **subject} if kind != "expiry_warning" else subject)
 
@@ -189,7 +189,7 @@ def test_no_duties_on_a_day_without_meals(tmp_path) -> None:
 
 
 def test_a_box_without_site_data_raises_nothing(tmp_path) -> None:
-    from agent.records import MealService
+    from agent.core.records import MealService
     from tests.conftest import make_config
 
     canteen = Canteen(make_config(tmp_path), at("06:00"))  # default meals, no roster, no menu

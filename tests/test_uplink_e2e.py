@@ -23,12 +23,12 @@ import pytest
 import yaml
 
 from agent.app import Agent
-from agent.config_loader import load_config
-from agent.doctor import check_broker
-from agent.records import FoodSample, StaffHealthCheck
-from simulator.broker import Broker
-from simulator.certs import make_test_certs
-from simulator.platform import Platform
+from agent.config.loader import load_config
+from agent.core.records import FoodSample, StaffHealthCheck
+from agent.ops.doctor.run import check_broker
+from simulator.platform.broker import Broker
+from simulator.platform.certs import make_test_certs
+from simulator.platform.platform import Platform
 
 from .conftest import REPO
 from .fixtures_mqtt import (  # noqa: F401

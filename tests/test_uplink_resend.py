@@ -16,10 +16,10 @@ from pathlib import Path
 import yaml
 
 from agent.app import Agent
-from agent.config_loader import load_config
-from agent.records import StaffHealthCheck
-from simulator.broker import Broker
-from simulator.platform import Platform
+from agent.config.loader import load_config
+from agent.core.records import StaffHealthCheck
+from simulator.platform.broker import Broker
+from simulator.platform.platform import Platform
 
 from .fixtures_mqtt import MqttTestClient, broker_fixture, wait_until  # noqa: F401
 

@@ -8,11 +8,10 @@ import re
 import typing
 from datetime import datetime
 
-from agent.alarm_texts import TITLES, closes_by_rectification
-from agent.records import RECORD_TYPES, AlarmData, FoodSample, Rectification, StaffHealthCheck
-from agent.rules import FINDINGS, finding_term
-from agent.schedule.reminders import REMINDER_KINDS
-from agent.words import (
+from agent.core.alarm_texts import TITLES, closes_by_rectification
+from agent.core.records import RECORD_TYPES, AlarmData, FoodSample, Rectification, StaffHealthCheck
+from agent.core.rules import FINDINGS, finding_term
+from agent.core.words import (
     DEVICE_STATES,
     DOWN_REASONS,
     STATION_KINDS,
@@ -20,6 +19,7 @@ from agent.words import (
     device_state,
     down_reason,
 )
+from agent.schedule.reminders import REMINDER_KINDS
 from drivers.readings import DeviceState, DownReason
 from tests.conftest import REPO, TZ
 from tests.helpers.untranslated import untranslated
@@ -33,7 +33,7 @@ def sources(*paths: str) -> str:
 
 
 def test_every_finding_the_agent_writes_has_words() -> None:
-    text = sources("rules.py", "workflows", "vision")
+    text = sources("core/rules.py", "workflows", "vision")
     written = set(re.findall(r'(?:fails|warns|findings)\.append\("([a-z_]+)"\)', text))
     written |= set(re.findall(r'FINDING_[A-Z_]+ = "([a-z_]+)"', text))
     written |= set(re.findall(r'= \["([a-z_]+)"\] if', text)) | set(re.findall(r'else \["([a-z_]+)"\]', text))
@@ -61,7 +61,7 @@ def test_device_states_reasons_stations_and_roles_have_words() -> None:
     assert {r for r in typing.get_args(DownReason) if r} == set(DOWN_REASONS)
     assert str(down_reason("port_open_failed")) == "串口打不开 serial port cannot be opened"
     assert str(device_state("disconnected")) == "未连接 not connected"
-    from agent.config import STATION_DEVICE_KINDS, STATION_REQUIRED
+    from agent.config.model import STATION_DEVICE_KINDS, STATION_REQUIRED
 
     assert set(STATION_REQUIRED) == set(STATION_KINDS) and set(STATION_DEVICE_KINDS) == set(STATION_ROLES)
 

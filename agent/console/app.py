@@ -42,7 +42,7 @@ from agent.console import (
 from agent.console.context import STATIC, Console
 from agent.console.csrf import CsrfError
 from agent.console.web import LoginRequired, NotAllowed, client_of, page, redirect, session
-from agent.runtime import ComponentDown
+from agent.ops.runtime import ComponentDown
 
 log = logging.getLogger("agent.console")
 STOP_POLL_S = 0.2

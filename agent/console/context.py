@@ -14,16 +14,16 @@ from typing import Any
 
 from starlette.templating import Jinja2Templates
 
-from agent.config import AgentConfig
+from agent.config.model import AgentConfig
 from agent.console.auth import LoginLimiter
 from agent.console.doctor_run import DoctorRunner
 from agent.console.i18n import bi, pair, zh
 from agent.console.roles import may
 from agent.console.sessions import SessionStore
 from agent.console.station_feed import StationFeed
-from agent.recorder import Recorder
+from agent.core.recorder import Recorder
+from agent.core.words import STATION_KINDS, meal, term
 from agent.store import Store
-from agent.words import STATION_KINDS, meal, term
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"

@@ -20,7 +20,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from agent.alarm_texts import closes_by_rectification, kind_term
 from agent.console.roles import may
 from agent.console.uploads import UploadError, read_photo
 from agent.console.web import (
@@ -32,7 +31,17 @@ from agent.console.web import (
     redirect,
     user_session,
 )
-from agent.words import ALARM_STATES, RECORD_KEYS, SEVERITIES, Term, device_name, meal, room, term
+from agent.core.alarm_texts import closes_by_rectification, kind_term
+from agent.core.words import (
+    ALARM_STATES,
+    RECORD_KEYS,
+    SEVERITIES,
+    Term,
+    device_name,
+    meal,
+    room,
+    term,
+)
 
 ACTION_MAX = 2000
 NOTE_MAX = 500

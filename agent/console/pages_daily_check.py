@@ -19,7 +19,7 @@ from agent.console.web import (
     redirect,
     user_session,
 )
-from agent.records import ChecklistItem, Operator, RoutineDailyCheck
+from agent.core.records import ChecklistItem, Operator, RoutineDailyCheck
 
 NOTE_MAX = 500
 

@@ -22,7 +22,7 @@ from agent.console.web import (
     redirect,
     user_session,
 )
-from agent.records import Operator, SuperiorInspection, WasteDisposal
+from agent.core.records import Operator, SuperiorInspection, WasteDisposal
 
 WASTE_KINDS = {"kitchen_waste": "Kitchen waste", "waste_oil": "Used cooking oil", "other": "Other waste"}
 KG_MAX = 5000.0

@@ -19,7 +19,7 @@ from agent.console.web import (
     redirect,
     user_session,
 )
-from agent.records import MealService, Operator, Source
+from agent.core.records import MealService, Operator, Source
 
 DINERS_MAX = 100_000
 CONSOLE_SOURCE = Source(device_id="console", kind="manager_console")

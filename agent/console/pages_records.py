@@ -25,9 +25,9 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from agent.console.web import action_log, console, page, user_session
-from agent.records import RECORD_TYPES, Fact, _Data
-from agent.rules import finding_term
-from agent.words import VERDICTS, Term, device_name
+from agent.core.records import RECORD_TYPES, Fact, _Data
+from agent.core.rules import finding_term
+from agent.core.words import VERDICTS, Term, device_name
 
 SHOWN = 200  # rows on the page; the exports have them all
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")

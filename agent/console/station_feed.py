@@ -23,8 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from agent.feedback import Message
-from agent.words import STATION_ROLES, device_state, down_reason
+from agent.core.feedback import Message
+from agent.core.words import STATION_ROLES, device_state, down_reason
 from drivers.readings import DeviceHealth, DeviceState
 
 LEVEL_VERDICT = {"ok": "pass", "warn": "warn", "error": "fail"}

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Literal
 
-from agent.config import AgentConfig
-from agent.recorder import Recorded, Recorder
-from agent.records import Operator, SampleDiscard, Source
+from agent.config.model import AgentConfig
+from agent.core.recorder import Recorded, Recorder
+from agent.core.records import Operator, SampleDiscard, Source
 from agent.store import Store
 
 # Samples past their keep time stay on the reminder's list this many days beyond it, then

@@ -30,14 +30,14 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from agent.config import AgentConfig, MealWindow
-from agent.recorder import alarm_key
-from agent.rules import finding_term
+from agent.config.model import AgentConfig, MealWindow
+from agent.core.recorder import alarm_key
+from agent.core.rules import finding_term
+from agent.core.words import DISINFECTION_METHODS, term
+from agent.core.words import meal as meal_words
+from agent.core.words import room as room_words
 from agent.schedule.discard import discard_key, discard_lookback_days, keep_ends, record_local_day
 from agent.store import Store
-from agent.words import DISINFECTION_METHODS, term
-from agent.words import meal as meal_words
-from agent.words import room as room_words
 
 DueState = Literal["done", "missing", "overdue"]
 

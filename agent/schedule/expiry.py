@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
-from agent.config import AgentConfig
-from agent.records import Severity
+from agent.config.model import AgentConfig
+from agent.core.records import Severity
 from agent.schedule.reminders import AlarmWant
 from agent.store import Store
 

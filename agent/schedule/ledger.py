@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from agent.config import AgentConfig
-from agent.recorder import Recorded, Recorder
-from agent.records import PROVINCIAL_TYPES, DailyLedger, LedgerLine, Source
+from agent.config.model import AgentConfig
+from agent.core.recorder import Recorded, Recorder
+from agent.core.records import PROVINCIAL_TYPES, DailyLedger, LedgerLine, Source
 from agent.schedule.due import DueItem, at_local
 from agent.store import Store
 

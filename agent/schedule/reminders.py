@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from agent.recorder import alarm_key
-from agent.records import Severity
+from agent.core.recorder import alarm_key
+from agent.core.records import Severity
+from agent.core.words import meal, room
 from agent.schedule.due import DueItem
-from agent.words import meal, room
 
 REMINDER_KINDS = ("morning_check_missing", "samples_missing", "sample_discard_due",
                   "disinfection_missing", "uv_run_missing", "leader_meal_missing")

@@ -27,7 +27,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from agent.config import AgentConfig
+from agent.config.model import AgentConfig
 from agent.schedule.engine import ScheduleEngine
 
 log = logging.getLogger("agent.schedule")

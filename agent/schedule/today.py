@@ -12,8 +12,9 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, time
 
-from agent.config import AgentConfig, MealWindow
-from agent.rules import finding_term
+from agent.config.model import AgentConfig, MealWindow
+from agent.core.rules import finding_term
+from agent.core.words import Term
 from agent.schedule.due import (
     DayFacts,
     DueItem,
@@ -26,7 +27,6 @@ from agent.schedule.due import (
 )
 from agent.schedule.expiry import ExpiryItem, expiry_items
 from agent.store import Store
-from agent.words import Term
 
 MARK = {"done": "✔", "overdue": "✘", "missing": "·"}
 NOT_FIT = "!"

@@ -11,11 +11,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from agent.config import StaffMember
-from agent.config_update import ConfigUpdateError, apply_config_update
-from agent.records import priority_of
-from agent.status import build_status
+from agent.config.model import StaffMember
+from agent.core.records import priority_of
 from agent.uplink.commands import CommandError, Handler
+from agent.uplink.config_update import ConfigUpdateError, apply_config_update
+from agent.uplink.status import build_status
 from agent.view import AgentControl
 
 

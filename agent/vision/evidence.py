@@ -29,12 +29,12 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from agent.alarm_texts import kind_term
-from agent.config import VisionConfig
-from agent.recorder import Recorder
-from agent.records import MediaRef, Source, VisionViolation
+from agent.config.model import VisionConfig
+from agent.core.alarm_texts import kind_term
+from agent.core.recorder import Recorder
+from agent.core.records import MediaRef, Source, VisionViolation
+from agent.core.timeutil import uuid7
 from agent.store import MediaDraft
-from agent.timeutil import uuid7
 from agent.vision.camera import FrameRing
 from agent.vision.compliance import Cleared, Raised
 from agent.vision.crops import Box

@@ -24,9 +24,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agent.config import VisionConfig
+from agent.config.model import VisionConfig
+from agent.core.timeutil import uuid7
 from agent.store import Store
-from agent.timeutil import uuid7
 from agent.uplink.commands import CommandError, Handler
 from agent.vision.camera import CameraSource, shrink
 from agent.vision.evidence import encode_jpeg

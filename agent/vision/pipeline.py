@@ -30,10 +30,10 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from agent.config import VisionConfig
-from agent.config_devices import CameraConfig
+from agent.config.devices import CameraConfig
+from agent.config.model import VisionConfig
+from agent.core.recorder import Recorder
 from agent.device_registry import DeviceRegistry
-from agent.recorder import Recorder
 from agent.vision.camera import CameraSource, Frame
 from agent.vision.compliance import (
     Cleared,

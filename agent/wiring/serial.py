@@ -3,7 +3,7 @@
 Each device becomes a supervised component that starts its driver (the drivers'
 ``open_driver`` factory: it reconnects by itself when a cable is pulled) with the bus
 as its reading and health sinks. Each ``config.stations`` entry becomes a workflow on
-the bus, answering people through ``agent.feedback`` (console + log unless a caller
+the bus, answering people through ``agent.core.feedback`` (console + log unless a caller
 installed another). ``DeviceHealthWatch`` turns the serial devices' health into
 ``device_offline`` alarms. A station that names a camera gets its ``StationCamera``
 (``agent.wiring.photos``), built from the cameras the vision capability already reads.
@@ -16,11 +16,11 @@ import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from agent.config import AgentConfig, StationConfig
-from agent.config_devices import DeviceConfig
-from agent.feedback import Feedback
-from agent.photos import StationCamera
-from agent.recorder import Recorder
+from agent.config.devices import DeviceConfig
+from agent.config.model import AgentConfig, StationConfig
+from agent.core.feedback import Feedback
+from agent.core.photos import StationCamera
+from agent.core.recorder import Recorder
 from agent.view import CameraFeed
 from agent.wiring.capability import BuildContext, Capability
 from agent.wiring.photos import station_cameras
@@ -37,7 +37,7 @@ from drivers.thermometer import ThermometerConfig
 
 log = logging.getLogger("agent.wiring.serial")
 
-# kind -> workflow class; the kinds and their required devices: agent.config.STATION_REQUIRED
+# kind -> workflow class; the kinds and their required devices: agent.config.model.STATION_REQUIRED
 WORKFLOWS: dict[str, type[StationWorkflow]] = {
     cls.kind: cls for cls in (MorningCheck, FoodSampleStation, Receiving, AdditiveStation, CheckinStation)}
 STREAMING_SETTLE_READINGS = 3  # a streaming thermometer: 3 steady frames (150 ms at 20 Hz) make a reading

@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from agent.records import LeaderMeal, StaffTraining, SuperiorInspection, _Data
+from agent.core.records import LeaderMeal, StaffTraining, SuperiorInspection, _Data
 from agent.workflows.stations import Staff, StationWorkflow, meal_label, parse_choice
 from drivers.readings import BadgeScan, TextInput
 

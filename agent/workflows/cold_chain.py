@@ -31,13 +31,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from agent.alarm_texts import kind_term
-from agent.config import AgentConfig
-from agent.recorder import Recorder, alarm_key
-from agent.records import Source, TelemetryBatch
+from agent.config.model import AgentConfig
+from agent.core.alarm_texts import kind_term
+from agent.core.recorder import Recorder, alarm_key
+from agent.core.records import Source, TelemetryBatch
+from agent.core.timeutil import rfc3339, uuid7
+from agent.core.words import DEVICE_KINDS, room, term
 from agent.store import Store
-from agent.timeutil import rfc3339, uuid7
-from agent.words import DEVICE_KINDS, room, term
 from agent.workflows.modbus_points import ALARMED_COLD_ROLES, COLD_ROLES, PointRole
 from drivers.readings import Reading, RegisterSample
 

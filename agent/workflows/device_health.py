@@ -28,11 +28,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from agent.alarm_texts import kind_term
-from agent.recorder import Recorder
-from agent.records import Source
-from agent.timeutil import Monotonic
-from agent.words import down_reason
+from agent.core.alarm_texts import kind_term
+from agent.core.recorder import Recorder
+from agent.core.records import Source
+from agent.core.timeutil import Monotonic
+from agent.core.words import down_reason
 from drivers.readings import DeviceHealth, DeviceState, Reading
 
 log = logging.getLogger("agent.workflows.device_health")

@@ -38,11 +38,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from agent.config import AgentConfig, ThermalMethod
-from agent.recorder import Recorder
-from agent.records import Source, ThermalDisinfection
-from agent.rules import finding_term
-from agent.timeutil import Monotonic
+from agent.config.model import AgentConfig, ThermalMethod
+from agent.core.recorder import Recorder
+from agent.core.records import Source, ThermalDisinfection
+from agent.core.rules import finding_term
+from agent.core.timeutil import Monotonic
 from agent.workflows.modbus_points import CABINET, CABINET_CONTACT, PointRole
 from drivers.readings import Reading, RegisterSample
 

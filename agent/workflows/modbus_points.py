@@ -1,9 +1,8 @@
-"""The Modbus roles of an agent's config (``agent/modbus_roles.py`` holds the rules of them)."""
+"""The Modbus roles of an agent's config (``agent/config/modbus_roles.py`` holds the rules of them)."""
 
 from __future__ import annotations
 
-from agent.config import AgentConfig
-from agent.modbus_roles import (
+from agent.config.modbus_roles import (
     ALARMED_COLD_ROLES,
     CABINET,
     CABINET_CONTACT,
@@ -14,6 +13,7 @@ from agent.modbus_roles import (
     check_points,
     roles_of,
 )
+from agent.config.model import AgentConfig
 
 __all__ = ["ALARMED_COLD_ROLES", "CABINET", "CABINET_CONTACT", "COLD_ROLES", "PREMISES_ROLES", "ModbusRoleError",
            "PointRole", "check_points", "modbus_device_ids", "point_roles"]

@@ -49,10 +49,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from agent.feedback import Level, NextStep, Screen, Verdict
-from agent.recorder import Recorded
-from agent.records import StaffHealthCheck
-from agent.rules import EXCLUDED_EARLIER, finding_term
+from agent.core.feedback import Level, NextStep, Screen, Verdict
+from agent.core.recorder import Recorded
+from agent.core.records import StaffHealthCheck
+from agent.core.rules import EXCLUDED_EARLIER, finding_term
 from agent.workflows.stations import Staff, StationWorkflow
 from drivers.readings import BadgeScan, TemperatureReading, TextInput
 

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from agent.config import AgentConfig
-from agent.recorder import Recorder
-from agent.records import PremisesDisinfection, Source
-from agent.timeutil import Monotonic
+from agent.config.model import AgentConfig
+from agent.core.recorder import Recorder
+from agent.core.records import PremisesDisinfection, Source
+from agent.core.timeutil import Monotonic
 from agent.workflows.modbus_points import PREMISES_ROLES, PointRole
 from drivers.readings import Reading, RegisterSample
 

@@ -8,7 +8,7 @@ store cannot commit (disk full) is answered "not saved, tell the manager" and no
 the ``storage_failed`` alarm; the station then takes the next badge as usual.
 
 A station that names a camera writes every record through ``record``, which attaches the
-photo of that moment (``agent.photos``): at most ``photos.wait_ms`` later, and never
+photo of that moment (``agent.core.photos``): at most ``photos.wait_ms`` later, and never
 instead of the record.
 """
 
@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
-from agent import words
-from agent.config import AgentConfig, StationConfig
-from agent.feedback import Feedback, Level, Screen
-from agent.photos import StationCamera
-from agent.recorder import Recorded, Recorder
-from agent.records import Operator, Source, _Data
+from agent.config.model import AgentConfig, StationConfig
+from agent.core import words
+from agent.core.feedback import Feedback, Level, Screen
+from agent.core.photos import StationCamera
+from agent.core.recorder import Recorded, Recorder
+from agent.core.records import Operator, Source, _Data
 from agent.store import StoreWriteError
 from drivers.badge import mask_card
 from drivers.readings import BadgeScan, Reading, StableWeight, TemperatureReading, TextInput

@@ -16,8 +16,8 @@ import time
 from datetime import timedelta
 
 from agent.app import Agent
-from agent.config_loader import load_config
-from agent.records import FoodSample, StaffHealthCheck
+from agent.config.loader import load_config
+from agent.core.records import FoodSample, StaffHealthCheck
 
 
 def main() -> None:

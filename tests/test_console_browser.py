@@ -28,7 +28,7 @@ from tests.fixtures_console import (  # noqa: F401
     screenshot,
     wait_until,
 )
-from tests.fixtures_serial_stations import WANG, ZHANG
+from tests.fixtures_serial_stations import UNKNOWN, WANG, ZHANG
 from tests.helpers.untranslated import page_offences
 
 pytestmark = pytest.mark.timeout(120)
@@ -544,3 +544,16 @@ def test_the_records_page_reads_as_words_newest_first_with_a_page_per_record(bro
     assert "晨检" in detail and "王五 (S003)" in detail and "今日上岗" in detail and "发生时间" in detail
     assert page.is_hidden("details.raw pre"), "the raw envelope is folded away"
     assert page_offences(page) == []
+
+
+def test_a_notice_reads_once_and_the_screen_shows_the_agents_clock(browser, kitchen):
+    """fs-1 printed 留样结束 twice (the notice and the line under it); the demo's station clock
+    showed the wall time, not the agent's (the simulated day's)."""
+    page = station_page(browser, kitchen)
+    page.wait_for_function("document.getElementById('clock').textContent === '07:30:00'")  # the agent's clock
+    kitchen.clock.advance(3600)
+    page.wait_for_function("document.getElementById('clock').textContent === '08:30:00'", timeout=5000)
+    kitchen.badge.scan(UNKNOWN)  # answered with a notice
+    page.wait_for_selector("body.phase-notice", timeout=8000)
+    assert "未登记的工卡" in page.inner_text("#notice") and page.inner_text("#text") == ""
+    assert page.inner_text("body").count("未登记的工卡") == 1

@@ -17,6 +17,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 from datetime import date, datetime
 from datetime import time as dtime
 from pathlib import Path
@@ -31,6 +32,7 @@ from agent.core.timeutil import ManualClock
 from simulator.devices.cameras import FACE_MASK
 from simulator.platform.broker import mosquitto_binary
 from tests.fixtures_console import browser_fixture  # noqa: F401
+from tests.fixtures_mqtt import wait_until
 from tests.helpers.untranslated import page_offences, untranslated
 
 from .conftest import REPO
@@ -80,6 +82,10 @@ def test_the_fast_demo_delivers_everything_exactly_once(demo_run) -> None:
     run_dir, done = demo_run
     assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
     assert "EXACTLY ONCE" in done.stdout
+    # what a new user runs next, as it runs from here (issue 21: the login hint lacked --config)
+    config = run_dir / "agent.yaml"
+    assert f"user add NAME --role manager --config {config}" in done.stdout
+    assert f"today --config {config} --day " in done.stdout and f"kitchen --keep {run_dir}" in done.stdout
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["ok"] and summary["left_in_outbox"] == 0
     assert all(line["ok"] for line in summary["lines"])
@@ -265,3 +271,43 @@ def test_no_page_and_no_answer_on_the_demo_day_shows_an_untranslated_identifier(
     finally:
         agent.stop()
     assert offences == {}
+
+
+def test_canteen_sim_kitchen_keeps_a_console_up_and_plays_the_cables(tmp_path: Path) -> None:
+    """The documented way to look around after the demo: the kitchen stays up, its station
+    screen follows a cable pulled and put back, and it stops cleanly."""
+    run_dir = tmp_path / "kitchen"
+    proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "kitchen", "--keep", str(run_dir), "--port", "0"],
+                            cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert proc.stdin is not None and proc.stdout is not None
+    seen: list[str] = []
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if line.startswith("type help") or "failed" in line:
+                break
+        match = re.search(r"(http://127\.0\.0\.1:\d+)/login", "".join(seen))
+        assert match, "".join(seen)
+        base = match.group(1)
+        assert "no console account yet" in "".join(seen)  # a fresh store: it says how to make one
+
+        def ready() -> bool:
+            with urllib.request.urlopen(f"{base}/station/mc-1/state", timeout=10) as response:
+                return bool(json.load(response)["ready"])
+
+        wait_until(ready, timeout=60, interval=0.2, message="the morning-check station ready")
+        proc.stdin.write("unplug thermo-mc\n")
+        proc.stdin.flush()
+        wait_until(lambda: not ready(), timeout=30, interval=0.2, message="the screen saying the thermometer is gone")
+        proc.stdin.write("plug thermo-mc\n")
+        proc.stdin.flush()
+        wait_until(ready, timeout=30, interval=0.2, message="the station back")
+        proc.stdin.write("quit\n")
+        proc.stdin.flush()
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert mosquittos_of(run_dir) == []

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from drivers.backoff import Backoff
 from drivers.config_types import FINITE, Baudrate, PositiveSeconds, Seconds
-from drivers.readings import DeviceHealth, DeviceState, HealthSink, Reading, ReadingSink
+from drivers.readings import DeviceHealth, DeviceState, DownReason, HealthSink, Reading, ReadingSink
 
 log = logging.getLogger(__name__)
 
@@ -178,12 +178,12 @@ class SerialReader(Generic[Frame]):
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def health(self, detail: str = "") -> DeviceHealth:
+    def health(self, detail: str = "", reason: DownReason = "") -> DeviceHealth:
         return DeviceHealth(
             device_id=self.device_id, kind=self.kind, state=self.state, at=self._now(),
             bad_frames=self.bad_frames, good_frames=self.good_frames,
             last_reading_at=self.last_reading_at, detail=detail,
-            extra={"port": self.settings.port},
+            extra={"port": self.settings.port}, reason=reason,
         )
 
     # -- the thread ---------------------------------------------------------------------
@@ -194,7 +194,7 @@ class SerialReader(Generic[Frame]):
             try:
                 self._open()
             except (OSError, serial.SerialException, ValueError) as exc:
-                self._publish(DeviceState.DISCONNECTED, f"open failed: {exc}")
+                self._publish(DeviceState.DISCONNECTED, f"open failed: {exc}", "port_open_failed")
                 self._stop.wait(next(delays))
                 continue
             delays = self.backoff.delays()
@@ -204,7 +204,7 @@ class SerialReader(Generic[Frame]):
                 log.warning("serial lost device=%s port=%s error=%s", self.device_id, self.settings.port, exc)
                 self._close()
                 if not self._stop.is_set():
-                    self._publish(DeviceState.DISCONNECTED, f"lost: {exc}")
+                    self._publish(DeviceState.DISCONNECTED, f"lost: {exc}", "port_lost")
                     # a re-enumerating USB adapter needs a moment: wait before the first retry
                     self._stop.wait(next(delays))
             except Exception:  # a bug in a parser or sink must not kill the device thread
@@ -267,7 +267,7 @@ class SerialReader(Generic[Frame]):
         if self.silent_after_s <= 0 or self.state is not DeviceState.OK:
             return
         if self._monotonic() - self._last_valid >= self.silent_after_s:
-            self._publish(DeviceState.SILENT, f"no valid frame for {self.silent_after_s:g} s")
+            self._publish(DeviceState.SILENT, f"no valid frame for {self.silent_after_s:g} s", "no_data")
             if self.on_open:
                 # the module may have been power-cycled behind an adapter: ask again
                 port.write(self.on_open)
@@ -285,13 +285,13 @@ class SerialReader(Generic[Frame]):
         if self._port_rdev is not None and rdev != self._port_rdev:
             raise PortGone(f"{self.settings.port} now names another device")
 
-    def _publish(self, state: DeviceState, detail: str) -> None:
+    def _publish(self, state: DeviceState, detail: str, reason: DownReason = "") -> None:
         if state is self.state and state is not DeviceState.STARTING:
             return
         self.state = state
         log.info("serial health device=%s state=%s detail=%s", self.device_id, state.value, detail)
         try:
-            self._health_sink(self.health(detail))
+            self._health_sink(self.health(detail, reason))
         except Exception:
             log.exception("health sink failed device=%s", self.device_id)
 

@@ -173,12 +173,26 @@ class StoreConfig(Strict):
 
 class MorningCheckRules(Strict):
     normal_range_c: CelsiusRange = Field((35.9, 37.3), description="Normal body temperature, inclusive.")
+    plausible_range_c: CelsiusRange = Field(
+        (34.0, 43.0), description="A steady forehead reading outside this is a bad reading (a hot pan, the sensor "
+                                  "not aimed at a forehead): the person is asked to measure again, it is counted "
+                                  "in the thermometer's health, and nothing is recorded.")
     temperature_window_s: PositiveSeconds = Field(30, description="After a badge, wait this long for a temperature.")
     expired_certificate_verdict: Literal["fail", "warn"] = "fail"
     hand_findings_fail: list[str] = Field(["wound", "nail_fungus"], description="Hand findings that exclude from duty.")
     hand_findings_warn: list[str] = Field(["foreign_object", "plaster", "ring", "nail_polish"])
     excluding_symptoms: list[str] = Field(
         ["fever", "diarrhoea", "vomiting", "throat_inflammation", "jaundice", "skin_infection"])
+
+
+    @model_validator(mode="after")
+    def _normal_within_plausible(self) -> MorningCheckRules:
+        low, high = self.plausible_range_c
+        if not (low <= self.normal_range_c[0] and self.normal_range_c[1] <= high):
+            raise ValueError("normal_range_c must lie within plausible_range_c")
+        if low < 25 or high > 45:  # the staff_health_check record's bounds
+            raise ValueError("plausible_range_c must lie within 25 and 45 °C")
+        return self
 
 
 class FoodSampleRules(Strict):
@@ -456,6 +470,20 @@ class StationConfig(Strict):
     camera: str | None = Field(
         None, description="Id of a camera (cameras: or video.cameras) watching this station: every record it "
                           "writes carries a photo of that moment (media role photo; see photos:).")
+
+
+    def devices_needed(self) -> list[tuple[str, str, bool]]:
+        """(role, device id, required) of each device bound to this station. Required: the
+        station cannot take anyone's entry without it (``STATION_REQUIRED``; a morning check
+        that waits for answers needs its keypad; a receiving station its one keypad or
+        barcode reader). A station's screen asks for a badge only while all are working."""
+        required = set(STATION_REQUIRED[self.kind])
+        if self.kind == "morning_check" and self.answers_required:
+            required.add("keypad")
+        if self.kind == "receiving" and (self.keypad is None) != (self.barcode is None):
+            required.add("keypad" if self.keypad is not None else "barcode")
+        return [(role, getattr(self, role), role in required) for role in STATION_DEVICE_KINDS
+                if getattr(self, role) is not None]
 
 
 class PhotosConfig(Strict):

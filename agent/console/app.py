@@ -5,14 +5,15 @@ server-sent events via a streaming response, on the reference ASGI server; Jinja
 templates; python-multipart for forms and photo uploads. Light on a Pi, no build step.
 
 ``ConsoleComponent.run`` serves until the supervisor's stop event; the listening socket
-is bound first, so a port in use is an ordinary error (logged, retried with back-off by
-the supervisor) and a crash here stops no other component.
+is bound first, so a port in use is an ordinary error (``ComponentDown``: one log line,
+retried with back-off by the supervisor) and a crash here stops no other component.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import threading
 from typing import Any
@@ -41,6 +42,7 @@ from agent.console import (
 from agent.console.context import STATIC, Console
 from agent.console.csrf import CsrfError
 from agent.console.web import LoginRequired, NotAllowed, client_of, page, redirect, session
+from agent.ops.runtime import ComponentDown
 
 log = logging.getLogger("agent.console")
 STOP_POLL_S = 0.2
@@ -136,20 +138,30 @@ class ConsoleComponent:
 
     def run(self, stop: threading.Event) -> None:
         cfg = self.console.config.console
-        sockets = [socket.create_server((cfg.host, cfg.port), reuse_port=False)]
-        self.port = sockets[0].getsockname()[1]
-        if cfg.tls_cert_file is not None and cfg.kiosk_http_port is not None:
-            sockets.append(socket.create_server(("127.0.0.1", cfg.kiosk_http_port), reuse_port=False))
-            self.kiosk_port = sockets[-1].getsockname()[1]
-        if cfg.tls_cert_file is not None and cfg.redirect_port is not None:
-            sockets.append(socket.create_server((cfg.host, cfg.redirect_port), reuse_port=False))
-            self.redirect_port = sockets[-1].getsockname()[1]
+        sockets: list[socket.socket] = []
         try:
+            sockets.append(self._listen(cfg.host, cfg.port, "console.port"))
+            self.port = sockets[0].getsockname()[1]
+            if cfg.tls_cert_file is not None and cfg.kiosk_http_port is not None:
+                sockets.append(self._listen("127.0.0.1", cfg.kiosk_http_port, "console.kiosk_http_port"))
+                self.kiosk_port = sockets[-1].getsockname()[1]
+            if cfg.tls_cert_file is not None and cfg.redirect_port is not None:
+                sockets.append(self._listen(cfg.host, cfg.redirect_port, "console.redirect_port"))
+                self.redirect_port = sockets[-1].getsockname()[1]
             asyncio.run(self._serve(sockets, stop))
         finally:
             for sock in sockets:
                 sock.close()
             self.started.clear()
+
+    @staticmethod
+    def _listen(host: str, port: int, key: str) -> socket.socket:
+        try:
+            return socket.create_server((host, port), reuse_port=False)
+        except OSError as exc:  # a port another program holds: one line each retry, no traceback
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise ComponentDown(f"cannot listen on {host}:{port}: {reason} (another program on the "
+                                f"port? canteen-agent doctor names it; or set {key})") from None
 
     def _servers(self, sockets: list[socket.socket]) -> list[tuple[uvicorn.Server, socket.socket]]:
         cfg = self.console.config.console

@@ -17,10 +17,12 @@ from starlette.templating import Jinja2Templates
 from agent.config.model import AgentConfig
 from agent.console.auth import LoginLimiter
 from agent.console.doctor_run import DoctorRunner
-from agent.console.i18n import bi, zh
+from agent.console.i18n import bi, pair, zh
+from agent.console.roles import may
 from agent.console.sessions import SessionStore
 from agent.console.station_feed import StationFeed
 from agent.core.recorder import Recorder
+from agent.core.words import STATION_KINDS, meal, term
 from agent.store import Store
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -47,7 +49,8 @@ class Console:
                uplink_connected: Callable[[], bool | None] = lambda: None) -> Console:
         cfg = config.console
         templates = Jinja2Templates(directory=str(TEMPLATES))
-        templates.env.globals.update(bi=bi, zh=zh)
+        templates.env.globals.update(bi=bi, zh=zh, pair=pair, may=may, meal_words=meal,
+                                     station_kind=lambda kind: term(STATION_KINDS, kind))
         return cls(config, store, recorder, now, feed, SessionStore(cfg.session_idle_min * 60),
                    LoginLimiter(cfg.login_attempts, cfg.login_window_s), templates,
                    DoctorRunner(config, config_path, devices, uplink_connected, now), devices)

@@ -1,8 +1,10 @@
 """Station screens: ``/station/<id>`` and its live feed (server-sent events).
 
 The page is static; ``/station/<id>/events`` sends the station's state at once and then
-every change (``StationFeed``), with a comment line every ``KEEPALIVE_S`` so a proxy or
-a dropped Wi-Fi is noticed. EventSource reconnects by itself.
+every change (``StationFeed``: what the workflow says and its devices' health), and the
+agent's clock every ``CLOCK_S``: the screen shows the time the records are stamped with
+(the demo's simulated day too), and a dropped Wi-Fi is noticed. EventSource reconnects
+by itself.
 """
 
 from __future__ import annotations
@@ -20,15 +22,16 @@ from agent.console.i18n import zh
 from agent.console.station_feed import StationState
 from agent.console.web import console, page
 
-KEEPALIVE_S = 15.0
+CLOCK_S = 1.0
 KINDS = {"morning_check": "Morning check", "food_sample": "Food samples", "receiving": "Receiving",
          "additive": "Additives", "checkin": "Check-in"}
 # what the page's script writes, in both languages (the catalog's zh_CN, the English id)
 WORDS = {
-    "pass": "Pass", "fail": "Fail", "warn": "Check",
+    "pass": "Pass", "fail": "Fail", "warn": "Check", "off_duty": "Re-check normal: still off duty today",
     "recheck": "Re-check in 10 min", "leave_post": "Leave your post and tell the manager",
     "not_saved": "Not saved: tell the manager", "see_manager": "See the manager before work",
-    "badge_again": "Badge again",
+    "badge_again": "Badge again", "device_offline": "Device offline: tell the manager",
+    "connecting": "Connecting the devices", "device_warning": "A device is not working",
 }
 
 
@@ -43,7 +46,9 @@ async def station_page(request: Request) -> Response:
     station_id = _station(request)
     station = next(s for s in console(request).config.stations if s.id == station_id)
     words = {key: [zh(text), text] for key, text in WORDS.items()}
-    return page(request, "station.html", station=station, kinds=KINDS, words=words)
+    ctx = console(request)
+    return page(request, "station.html", station=station, kinds=KINDS, words=words,
+                clock=f"{ctx.local(ctx.now()):%H:%M:%S}")
 
 
 async def station_state(request: Request) -> Response:
@@ -56,14 +61,16 @@ async def station_events(request: Request) -> Response:
     stopping: asyncio.Event = request.app.state.stopping
     watcher = feed.watch(station_id)
 
+    ctx = console(request)
+
     async def stream() -> AsyncIterator[str]:
         try:
             yield _event(feed.current(station_id))
             while not stopping.is_set():
                 try:
-                    state = await asyncio.wait_for(watcher.queue.get(), KEEPALIVE_S)
+                    state = await asyncio.wait_for(watcher.queue.get(), CLOCK_S)
                 except TimeoutError:
-                    yield ": keepalive\n\n"
+                    yield f"event: clock\ndata: {ctx.local(ctx.now()):%H:%M:%S}\n\n"
                     continue
                 yield _event(state)
         finally:

@@ -1,13 +1,22 @@
-"""What each alarm kind is called, Chinese first then English, as the stations show it.
+"""What each alarm kind is called, Chinese first then English, and how it ends.
 
-Workflows write their alarm message in English with the figures; ``bilingual`` puts
-the kind's Chinese title in front, so every alarm (stored, sent, printed by ``status``)
-reads Chinese first. Kinds not listed keep their English message and their kind name.
+Workflows write their alarm message with the figures; ``bilingual`` puts the kind's
+Chinese title in front of a message that has no Chinese, so every alarm (stored, sent,
+printed by ``status``) reads Chinese first. A kind not listed keeps its message and is
+called by its kind name (a test walks the pages for such names).
+
+How an alarm ends (docs/PLATFORM.md "Alarm life cycle"): most alarms stand for a
+*condition* (a device offline, a fridge too warm, a duty overdue) and clear only when
+that condition clears; a person's 整改 on one is recorded and linked but does not end
+it, and the alarm comes back if the condition returns. An *event* alarm (a fever at
+the morning check) has no condition that could clear it: only a person's 整改 closes it.
 """
 
 from __future__ import annotations
 
 import unicodedata
+
+from agent.core.words import Term
 
 TITLES: dict[str, tuple[str, str]] = {
     "fever": ("发热", "fever"),
@@ -30,8 +39,25 @@ TITLES: dict[str, tuple[str, str]] = {
     "disinfection_missing": ("餐具消毒未完成", "tableware disinfection missing"),
     "uv_run_missing": ("紫外线消毒未完成", "UV run missing"),
     "leader_meal_missing": ("陪餐未登记", "leader meal missing"),
+    "clock_unsynced": ("时钟未同步", "clock not synchronised"),
+    "config_rolled_back": ("新配置已回退", "new config rolled back"),
+    "video_unavailable": ("视频录像不可用", "video unavailable"),
     "update_rolled_back": ("远程升级已回退", "remote update rolled back"),
 }
+
+# closed only by a person's 整改 (rectification); every other kind by its condition
+RECTIFIED_BY_PERSON = frozenset({"fever"})
+
+
+def closes_by_rectification(kind: str) -> bool:
+    """True for an event alarm (a 整改 closes it), False for a condition alarm."""
+    return kind in RECTIFIED_BY_PERSON
+
+
+def kind_term(kind: str) -> Term:
+    """The kind's title as a ``Term`` (the kind name itself when it has none)."""
+    zh, en = TITLES.get(kind, (kind, ""))
+    return Term(zh, en)
 
 
 def title(kind: str) -> str:

@@ -49,7 +49,8 @@ def mask_health(text: str) -> str:
 
 
 Phase = Literal["waiting", "identified", "verdict"]
-Verdict = Literal["pass", "warn", "fail"]
+# off_duty: a passing re-check of someone a failed check sent off duty earlier that day
+Verdict = Literal["pass", "warn", "fail", "off_duty"]
 # What the person must do now; a screen shows it in words (agent.console.i18n catalog).
 NextStep = Literal["recheck", "leave_post", "see_manager", "not_saved", "badge_again"]
 

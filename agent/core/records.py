@@ -8,23 +8,90 @@ Every ``data`` model is strict (unknown fields are errors) so the exported JSON 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from agent.core.alarm_texts import kind_term
+from agent.core.words import (
+    ALARM_STATES,
+    DISINFECTION_METHODS,
+    WASTE_KINDS,
+    YES_NO,
+    Term,
+    meal,
+    room,
+    term,
+)
 
 Verdict = Literal["pass", "fail", "warn"]
 Meal = str  # breakfast / lunch / dinner or a site-defined meal name
 ENVELOPE_VERSION = 1
 
 
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """One line of what a record says, for people: a label and its value in words."""
+
+    label: Term
+    text: str
+    is_name: bool = False  # a person's or an account's own name (not words to translate)
+
+
+def fact(zh: str, en: str, text: object, *, is_name: bool = False) -> Fact:
+    return Fact(Term(zh, en), "" if text is None else str(text), is_name)
+
+
 class _Data(BaseModel):
-    """Base of every record's ``data``: strict, and knows its record type."""
+    """Base of every record's ``data``: strict, knows its record type and its name for
+    people (``title``), and says what matters in it (``brief``: the records page)."""
 
     model_config = ConfigDict(extra="forbid")
     record_type: ClassVar[str]
+    title: ClassVar[Term]
     # Outbox priority class (see agent.store.Priority); health checks jump the queue.
     priority: ClassVar[str] = "record"
+
+    def brief(self) -> list[Fact]:
+        """The few facts a person looks for in this record (who, what, the figure)."""
+        return []
+
+
+def _c(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f} °C"
+
+
+def _g(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value / 1000:.3f} kg" if value >= 10_000 else f"{value:.0f} g"
+
+
+def _when(value: datetime | None) -> str:
+    return "" if value is None else f"{value:%m-%d %H:%M}"
+
+
+def _who(name: str | None, staff_id: str) -> str:
+    return f"{name} ({staff_id})" if name and name != staff_id else staff_id
+
+
+def _facts(*facts: Fact | None) -> list[Fact]:
+    """The facts that have something to say."""
+    return [f for f in facts if f is not None and f.text.strip()]
+
+
+SYMPTOMS: dict[str, Term] = {
+    "fever": Term("发热", "fever"), "diarrhoea": Term("腹泻", "diarrhoea"), "vomiting": Term("呕吐", "vomiting"),
+    "throat_inflammation": Term("咽部炎症", "sore throat"), "jaundice": Term("黄疸", "jaundice"),
+    "skin_infection": Term("皮肤感染", "skin infection"),
+}
+HAND_FINDINGS: dict[str, Term] = {
+    "wound": Term("手部伤口", "wound"), "nail_fungus": Term("灰指甲", "nail fungus"),
+    "foreign_object": Term("手部异物", "foreign object"), "plaster": Term("创可贴", "plaster"),
+    "ring": Term("戴戒指", "ring"), "nail_polish": Term("指甲油", "nail polish"),
+}
 
 
 # --- the ten provincial types ---------------------------------------------------------
@@ -34,6 +101,7 @@ class StaffHealthCheck(_Data):
     """从业人员日检 (晨检): one morning check of one person."""
 
     record_type: ClassVar[str] = "staff_health_check"
+    title: ClassVar[Term] = Term("晨检", "Morning check")
     priority: ClassVar[str] = "health"
     staff_id: str
     name: str | None = None
@@ -47,11 +115,21 @@ class StaffHealthCheck(_Data):
     recheck_of: str | None = Field(None, description="id of the earlier check this one repeats")
     fit_for_duty: bool = True
 
+    def brief(self) -> list[Fact]:
+        return _facts(
+            fact("人员", "person", _who(self.name, self.staff_id)),
+            fact("体温", "temperature", _c(self.temperature_c)),
+            fact("症状", "symptoms", "、".join(str(term(SYMPTOMS, s)) for s in self.symptoms)),
+            fact("手部", "hands", "、".join(str(term(HAND_FINDINGS, h)) for h in self.hand_findings)),
+            fact("今日上岗", "fit for duty", YES_NO[self.fit_for_duty]),
+            fact("复测", "re-check", f"第 {self.attempt} 次 / check {self.attempt}") if self.attempt > 1 else None)
+
 
 class FoodSample(_Data):
     """食品留样: one dish of one meal, weighed into the sample fridge."""
 
     record_type: ClassVar[str] = "food_sample"
+    title: ClassVar[Term] = Term("留样", "Food sample")
     meal: Meal
     dish: str
     grams: float
@@ -61,11 +139,17 @@ class FoodSample(_Data):
     fridge_id: str | None = None
     container: str | None = None
 
+    def brief(self) -> list[Fact]:
+        return _facts(fact("餐次", "meal", meal(self.meal)), fact("菜品", "dish", self.dish),
+                      fact("重量", "weight", f"{_g(self.grams)}（≥ {_g(self.min_grams)}）"),
+                      fact("留样至", "kept until", _when(self.kept_until)))
+
 
 class ThermalDisinfection(_Data):
     """餐饮具消毒: one disinfection cycle of a cabinet, steamer or dishwasher."""
 
     record_type: ClassVar[str] = "tableware_disinfection"
+    title: ClassVar[Term] = Term("餐饮具消毒", "Tableware disinfection")
     device_id: str
     method: str = Field(description="infrared_cabinet, steam, boiling, dishwasher_rinse, chlorine")
     started_at: AwareDatetime
@@ -79,11 +163,21 @@ class ThermalDisinfection(_Data):
     cut_short: bool = False
     meal: Meal | None = None
 
+    def brief(self) -> list[Fact]:
+        held = (f"{(self.seconds_at_target or 0) / 60:.1f} / {self.required_s / 60:.0f} 分钟 min"
+                if self.required_s else "")
+        return _facts(fact("设备", "device", self.device_id),
+                      fact("方式", "method", term(DISINFECTION_METHODS, self.method)),
+                      fact("最高温度", "peak", _c(self.peak_c)), fact("达标时长", "held", held),
+                      fact("餐次", "meal", meal(self.meal)) if self.meal else None,
+                      fact("中断", "cut short", YES_NO[True]) if self.cut_short else None)
+
 
 class PremisesDisinfection(_Data):
     """场所设备消毒: one UV lamp or ozone run."""
 
     record_type: ClassVar[str] = "premises_disinfection"
+    title: ClassVar[Term] = Term("场所消毒", "Premises disinfection")
     device_id: str
     room: str | None = None
     method: Literal["uv_lamp", "ozone"]
@@ -92,11 +186,17 @@ class PremisesDisinfection(_Data):
     minutes: float
     target_minutes: float
 
+    def brief(self) -> list[Fact]:
+        return _facts(fact("房间", "room", room(self.room or self.device_id)),
+                      fact("方式", "method", term(DISINFECTION_METHODS, self.method)),
+                      fact("时长", "duration", f"{self.minutes:.0f} / {self.target_minutes:.0f} 分钟 min"))
+
 
 class IngredientPurchase(_Data):
     """食材采购 (进货查验): goods received and inspected."""
 
     record_type: ClassVar[str] = "ingredient_purchase"
+    title: ClassVar[Term] = Term("进货查验", "Goods received")
     supplier: str
     item: str
     batch: str | None = None
@@ -108,11 +208,19 @@ class IngredientPurchase(_Data):
     supplier_licence_expires_on: date | None = None
     certificate_checked: bool | None = None
 
+    def brief(self) -> list[Fact]:
+        amount = _g(self.grams) if self.grams is not None else (
+            f"{self.quantity:g} {self.unit or ''}".strip() if self.quantity is not None else "")
+        return _facts(fact("食材", "item", self.item), fact("供应商", "supplier", self.supplier),
+                      fact("数量", "amount", amount), fact("批次", "batch", self.batch),
+                      fact("保质期至", "expires", self.expiry_date))
+
 
 class AdditiveUsage(_Data):
     """添加剂领用: additive taken from the dedicated cabinet."""
 
     record_type: ClassVar[str] = "additive_usage"
+    title: ClassVar[Term] = Term("添加剂领用", "Additive used")
     additive: str
     grams: float = Field(description="weight taken (before minus after)")
     before_g: float | None = None
@@ -121,36 +229,56 @@ class AdditiveUsage(_Data):
     food: str | None = None
     limit_g: float | None = None
 
+    def brief(self) -> list[Fact]:
+        limit = f"（限量 limit {_g(self.limit_g)}）" if self.limit_g is not None else ""
+        return _facts(fact("添加剂", "additive", self.additive), fact("用量", "amount", _g(self.grams) + limit),
+                      fact("用于", "food", self.food), fact("批次", "batch", self.batch))
+
 
 class LeaderMeal(_Data):
     """领导陪餐: a school leader accompanied a meal."""
 
     record_type: ClassVar[str] = "leader_meal"
+    title: ClassVar[Term] = Term("领导陪餐", "Leader meal")
     meal: Meal
     staff_id: str
     name: str | None = None
     role: str | None = None
     remarks: str | None = None
 
+    def brief(self) -> list[Fact]:
+        return _facts(fact("陪餐人", "leader", _who(self.name, self.staff_id)), fact("餐次", "meal", meal(self.meal)),
+                      fact("备注", "remarks", self.remarks))
+
 
 class StaffTraining(_Data):
     """从业人员培训: attendance at a training session."""
 
     record_type: ClassVar[str] = "staff_training"
+    title: ClassVar[Term] = Term("培训", "Training")
     session: str
     staff_id: str
     name: str | None = None
     hours: float | None = None
+
+    def brief(self) -> list[Fact]:
+        return _facts(fact("人员", "person", _who(self.name, self.staff_id)), fact("培训", "session", self.session),
+                      fact("学时", "hours", f"{self.hours:g} h" if self.hours is not None else ""))
 
 
 class SuperiorInspection(_Data):
     """上级巡检: an inspector from a supervising authority checked in."""
 
     record_type: ClassVar[str] = "superior_inspection"
+    title: ClassVar[Term] = Term("上级巡检", "Inspection")
     inspector_id: str
     name: str | None = None
     organisation: str | None = None
     findings_text: str | None = None
+
+    def brief(self) -> list[Fact]:
+        return _facts(fact("检查人", "inspector", _who(self.name, self.inspector_id)),
+                      fact("单位", "organisation", self.organisation), fact("检查发现", "findings", self.findings_text))
 
 
 class ChecklistItem(BaseModel):
@@ -164,7 +292,13 @@ class RoutineDailyCheck(_Data):
     """常规日检: the manager's daily checklist."""
 
     record_type: ClassVar[str] = "routine_daily_check"
+    title: ClassVar[Term] = Term("常规日检", "Routine daily check")
     items: list[ChecklistItem] = Field(min_length=1)
+
+    def brief(self) -> list[Fact]:
+        failed = [i for i in self.items if not i.ok]
+        return _facts(fact("检查项", "items", f"{len(self.items)} 项 items，{len(failed)} 项不合格 failed"),
+                      *(fact("不合格", "failed", f"{i.item}{'：' + i.note if i.note else ''}") for i in failed))
 
 
 # --- project types ---------------------------------------------------------------------
@@ -174,6 +308,7 @@ class MealService(_Data):
     """供应餐次/就餐人数: a meal served and how many ate."""
 
     record_type: ClassVar[str] = "meal_service"
+    title: ClassVar[Term] = Term("供餐登记", "Meal served")
     meal: Meal
     served_on: date
     diners: int = Field(ge=0)
@@ -181,11 +316,17 @@ class MealService(_Data):
     corrects: str | None = Field(None, description="id of the meal_service record of the same meal and "
                                                    "day that this one replaces (a corrected registration)")
 
+    def brief(self) -> list[Fact]:
+        return _facts(fact("餐次", "meal", meal(self.meal)), fact("日期", "day", self.served_on),
+                      fact("就餐人数", "diners", self.diners), fact("菜品", "dishes", "、".join(self.dishes)),
+                      fact("更正", "correction", YES_NO[True]) if self.corrects else None)
+
 
 class SampleDiscard(_Data):
     """留样处理: one meal's food samples discarded once their keep time was over."""
 
     record_type: ClassVar[str] = "sample_discard"
+    title: ClassVar[Term] = Term("留样处理", "Samples discarded")
     meal: Meal
     sampled_on: date
     samples: int = Field(ge=1, description="food_sample records of that meal and day")
@@ -195,11 +336,17 @@ class SampleDiscard(_Data):
     discarded_by: str | None = Field(None, max_length=100, description="who discarded them, as the manager wrote it")
     remark: str | None = Field(None, max_length=500)
 
+    def brief(self) -> list[Fact]:
+        return _facts(fact("餐次", "meal", meal(self.meal)), fact("留样日期", "sampled on", self.sampled_on),
+                      fact("份数", "samples", self.samples), fact("保存", "kept", f"{self.kept_hours:.0f} 小时 h"),
+                      fact("处理人", "by", self.discarded_by, is_name=True))
+
 
 class VisionViolation(_Data):
     """A compliance violation seen by a kitchen camera (no mask, no chef hat)."""
 
     record_type: ClassVar[str] = "vision_violation"
+    title: ClassVar[Term] = Term("视频识别违规", "Camera violation")
     priority: ClassVar[str] = "record"
     camera_id: str
     kind: Literal["no_mask", "no_hat"]
@@ -208,6 +355,11 @@ class VisionViolation(_Data):
     track_id: int
     confidence: float = Field(ge=0, le=1)
     box: tuple[float, float, float, float] | None = Field(None, description="x1,y1,x2,y2 normalised")
+
+    def brief(self) -> list[Fact]:
+        what = {"no_mask": Term("未戴口罩", "no mask"), "no_hat": Term("未戴厨师帽", "no chef hat")}[self.kind]
+        return _facts(fact("违规", "violation", what), fact("摄像头", "camera", self.camera_id),
+                      fact("开始", "started", _when(self.started_at)))
 
 
 class LedgerLine(BaseModel):
@@ -223,6 +375,7 @@ class DailyLedger(_Data):
     """Extension type: the day's summary, written once at day end."""
 
     record_type: ClassVar[str] = "daily_ledger"
+    title: ClassVar[Term] = Term("每日台账", "Daily ledger")
     day: date
     lines: list[LedgerLine]
     open_alarms: list[str] = Field(default_factory=list)
@@ -235,11 +388,18 @@ class DailyLedger(_Data):
     replaces: str | None = Field(None, description="Id of an earlier ledger of this day written before the "
                                                    "day had ended (a clock set ahead); that one is void")
 
+    def brief(self) -> list[Fact]:
+        done = f"{self.duties_done} / {self.duties_due}" if self.duties_due is not None else ""
+        return _facts(fact("日期", "day", self.day), fact("完成事项", "duties done", done),
+                      fact("告警", "alarms raised", self.alarms_raised), fact("就餐人数", "diners", self.diners),
+                      fact("未完成", "still due", len(self.still_due)) if self.still_due else None)
+
 
 class Rectification(_Data):
-    """Extension type 整改: the corrective action that resolved an alarm (docs/PLATFORM.md)."""
+    """Extension type 整改: a person's corrective action on an alarm (docs/PLATFORM.md)."""
 
     record_type: ClassVar[str] = "rectification"
+    title: ClassVar[Term] = Term("整改", "Rectification")
     alarm_id: str = Field(description="id of the alarm envelope (its raise) this resolves")
     alarm_kind: str = Field(description="kind of that alarm, e.g. fever, cold_chain_high")
     subject: dict[str, str] = Field(description="the alarm's subject (staff_id / device_id / meal ...)")
@@ -247,18 +407,32 @@ class Rectification(_Data):
     resolved_by: str = Field(min_length=1, description="console user name of the manager")
     restores_fitness: bool | None = Field(
         None, description="fever: the manager restores the person's fitness for duty today (reason in action_text)")
+    clears_alarm: bool | None = Field(
+        None, description="true: this 整改 closed the alarm (an event alarm such as fever); false: recorded on a "
+                          "condition alarm, which clears only when its condition does (extension; absent before)")
+
+    def brief(self) -> list[Fact]:
+        return _facts(fact("告警", "alarm", kind_term(self.alarm_kind)), fact("整改措施", "action", self.action_text),
+                      fact("整改人", "by", self.resolved_by, is_name=True),
+                      fact("恢复上岗", "fit again", YES_NO[self.restores_fitness])
+                      if self.restores_fitness is not None else None)
 
 
 class WasteDisposal(_Data):
     """Extension type 餐厨废弃物处置: kitchen waste or used oil handed to a licensed collector."""
 
     record_type: ClassVar[str] = "waste_disposal"
+    title: ClassVar[Term] = Term("餐厨废弃物处置", "Waste disposal")
     kind: Literal["kitchen_waste", "waste_oil", "other"] = Field(description="餐厨垃圾, 废弃油脂, other")
     kg: float = Field(gt=0, le=5000, description="weight handed over")
     weight_source: Literal["typed", "scale"] = "typed"
     collector: str = Field(min_length=1, max_length=200, description="the licensed collecting company")
     receipt_no: str | None = Field(None, max_length=100, description="the collector's receipt (联单) number")
     recorded_by: str | None = Field(None, description="console user name")
+
+    def brief(self) -> list[Fact]:
+        return _facts(fact("类别", "kind", term(WASTE_KINDS, self.kind)), fact("重量", "weight", f"{self.kg:g} kg"),
+                      fact("收运单位", "collector", self.collector), fact("联单号", "receipt", self.receipt_no))
 
 
 class AgentUpdate(_Data):
@@ -288,6 +462,7 @@ class AlarmData(_Data):
     """The ``data`` of an alarm envelope (``type: "alarm"``)."""
 
     record_type: ClassVar[str] = "alarm"
+    title: ClassVar[Term] = Term("告警", "Alarm")
     priority: ClassVar[str] = "alarm"
     kind: str = Field(description="e.g. cold_chain_high, device_offline, no_mask, fever")
     state: AlarmState
@@ -296,6 +471,21 @@ class AlarmData(_Data):
     message: str
     raised_id: str | None = Field(None, description="on a clear: the id of the raise it ends")
     details: dict[str, Any] = Field(default_factory=dict)
+    closed_by: Literal["condition", "rectification"] | None = Field(
+        None, description="on a clear (extension): its condition cleared, or a person's rectification (整改) "
+                          "closed it; absent on clears written before the field existed")
+    rectification_id: str | None = Field(
+        None, description="on a clear closed by a rectification: that rectification record's id (extension)")
+
+    def brief(self) -> list[Fact]:
+        if self.state == "raised":
+            return _facts(fact("告警", "alarm", kind_term(self.kind)), fact("状态", "state", Term("触发", "raised")),
+                          fact("内容", "message", self.message))
+        # a clear's message may name the rectification's id (v1): how it ended, in words
+        rectified = self.closed_by == "rectification" or (self.closed_by is None and "rectification" in self.message)
+        ended = ALARM_STATES["rectified" if rectified else "cleared"]
+        return _facts(fact("告警", "alarm", kind_term(self.kind)), fact("状态", "state", Term("结束", "ended")),
+                      fact("结束方式", "how it ended", ended))
 
 
 RECORD_TYPES: dict[str, type[_Data]] = {

@@ -32,6 +32,10 @@ from zoneinfo import ZoneInfo
 
 from agent.config.model import AgentConfig, MealWindow
 from agent.core.recorder import alarm_key
+from agent.core.rules import finding_term
+from agent.core.words import DISINFECTION_METHODS, term
+from agent.core.words import meal as meal_words
+from agent.core.words import room as room_words
 from agent.schedule.discard import discard_key, discard_lookback_days, keep_ends, record_local_day
 from agent.store import Store
 
@@ -40,7 +44,7 @@ DueState = Literal["done", "missing", "overdue"]
 # Record types whose presence on the day makes a duty done.
 DAY_TYPES = ("staff_health_check", "food_sample", "tableware_disinfection", "premises_disinfection",
              "leader_meal", "meal_service")
-MEAL_NAMES_ZH = {"breakfast": "早餐", "lunch": "午餐", "dinner": "晚餐", "snack": "加餐"}
+RESTORATIONS = "rectification"  # DayFacts.of(RESTORATIONS): a manager put someone back on duty that day
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,7 @@ class DueItem:
     state: DueState
     meal: str | None = None
     done_at: datetime | None = None
-    detail: str = ""  # "2/3 dishes", "cycle failed" ...
+    detail: str = ""  # for people, Chinese first: "已留 2/3 道 dishes", "不合格 1 次 failed" ...
     missing: tuple[str, ...] = ()  # dishes still to sample
     progress: tuple[int, int] | None = None  # (done, expected) for multi-part duties
     verdict: str | None = None  # morning_check: the latest check's verdict (fail: not fit for duty)
@@ -100,6 +104,7 @@ class DayFacts:
 
 def gather_facts(store: Store, config: AgentConfig, day: date) -> DayFacts:
     records = {t: list(store.iter_records(type_=t, day=day.isoformat())) for t in DAY_TYPES}
+    records[RESTORATIONS] = store.fitness_restorations(day.isoformat())
     recent: list[dict[str, Any]] = []
     for back in range(discard_lookback_days(config), 0, -1):
         recent += store.iter_records(type_="food_sample", day=(day - timedelta(days=back)).isoformat())
@@ -184,8 +189,36 @@ def morning_checks(facts: DayFacts, config: AgentConfig, now: datetime) -> list[
         items.append(DueItem("morning_check", "morning_check_missing",
                              {"staff_id": staff_id, "day": facts.day.isoformat()}, label, deadline,
                              _state(done_at is not None, deadline, now), done_at=done_at,
-                             verdict=last.get("verdict"), detail=", ".join(last.get("findings") or [])))
+                             verdict=last.get("verdict"),
+                             detail="、".join(str(finding_term(f)) for f in last.get("findings") or [])))
     return items
+
+
+@dataclass(frozen=True)
+class Unfit:
+    """A person a morning check found unfit that day, and what came of it."""
+
+    outcome: Literal["off_duty", "restored"]
+    findings: tuple[str, ...]  # of the first failing check (the fever, not the re-check)
+
+
+def unfit_outcomes(facts: DayFacts) -> dict[str, Unfit]:
+    """staff_id -> ``Unfit`` for everyone a check found unfit that day (as the facts stand):
+    a passing re-check does not hide a fever; only a manager's rectification after the
+    last failing check (``restores_fitness``) puts them back on duty."""
+    checks: dict[str, list[dict[str, Any]]] = {}
+    for record in facts.of("staff_health_check"):
+        checks.setdefault(record["data"]["staff_id"], []).append(record)
+    outcomes = {}
+    for staff_id, own in checks.items():
+        unfit = [c for c in own if c.get("verdict") == "fail" or not c["data"].get("fit_for_duty", True)]
+        if not unfit:
+            continue
+        restored = any(r["data"]["subject"].get("staff_id") == staff_id and r["seq"] > unfit[-1]["seq"]
+                       for r in facts.of(RESTORATIONS))
+        first_failed = next((c for c in unfit if c.get("verdict") == "fail"), unfit[0])
+        outcomes[staff_id] = Unfit("restored" if restored else "off_duty", tuple(first_failed.get("findings") or ()))
+    return outcomes
 
 
 def expected_dishes(facts: DayFacts, config: AgentConfig, meal: str) -> list[str]:
@@ -215,18 +248,18 @@ def samples_item(facts: DayFacts, config: AgentConfig, meal: str, window: MealWi
     if expected:
         missing = tuple(d for d in expected if d not in good)
         progress = (len(expected) - len(missing), len(expected))
-        detail = f"{progress[0]}/{progress[1]} dishes"
+        detail = f"已留 {progress[0]}/{progress[1]} 道 dishes"
         done_at = max((good[d] for d in expected if d in good), default=None)
     else:  # no menu known: at least one dish must be sampled
         missing = () if good else ("(any dish)",)
         progress = (len(good), max(1, len(good)))
-        detail = f"{len(good)} dishes (no menu)"
+        detail = f"已留 {len(good)} 道（无菜单）dishes (no menu)"
         done_at = max(good.values(), default=None)
     if missing and expected:
-        detail += ", to do: " + ", ".join(missing)
+        detail += " · 待留 to do: " + "、".join(missing)
     underweight = sorted(d for d in failed if d in missing)
     if underweight:
-        detail += " (underweight: " + ", ".join(underweight) + ")"
+        detail += " · 重量不足 underweight: " + "、".join(underweight)
     return DueItem("samples", "samples_missing", {"meal": meal, "day": facts.day.isoformat()}, meal,
                    deadline, _state(not missing, deadline, now), meal=meal,
                    done_at=None if missing else done_at, detail=detail, missing=missing,
@@ -263,11 +296,11 @@ def disinfection_item(facts: DayFacts, config: AgentConfig, meal: str, window: M
             failed += 1
         else:
             good.append(_parse(data["ended_at"]))
-    detail = f"{len(good)} cycle(s) passed" + (f", {failed} failed" if failed else "")
+    detail = f"合格 {len(good)} 次 passed: {len(good)}" if good else "尚未消毒 none yet"
     if failed and good:
-        detail = f"{failed} failed, redone: {len(good)} passed"
+        detail = f"不合格 {failed} 次，重做合格 {len(good)} 次 / {failed} failed, redone: {len(good)} passed"
     elif failed:
-        detail = f"{failed} cycle(s) failed, none passed: run it again"
+        detail = f"不合格 {failed} 次，尚无合格，请重做 / {failed} failed, none passed: run it again"
     return DueItem("disinfection", "disinfection_missing", {"meal": meal, "day": facts.day.isoformat()},
                    meal, deadline, _state(bool(good), deadline, now), meal=meal,
                    done_at=min(good, default=None), detail=detail)
@@ -280,10 +313,11 @@ def uv_items(facts: DayFacts, config: AgentConfig, now: datetime) -> list[DueIte
         runs = [r for r in facts.of("premises_disinfection")
                 if (r["data"].get("room") or r["data"]["device_id"]) == room]
         good = [r for r in runs if r.get("verdict") != "fail"]
-        detail = ", ".join(f"{r['data']['method']} {r['data']['minutes']:.0f} min" for r in runs)
+        detail = "、".join(f"{term(DISINFECTION_METHODS, r['data']['method'])} {r['data']['minutes']:.0f} 分钟 min"
+                           for r in runs)
         done_at = _parse(good[0]["data"]["ended_at"]) if good else None
         items.append(DueItem("uv_run", "uv_run_missing", {"room": room, "day": facts.day.isoformat()},
-                             room, deadline, _state(bool(good), deadline, now), done_at=done_at,
+                             str(room_words(room)), deadline, _state(bool(good), deadline, now), done_at=done_at,
                              detail=detail))
     return items
 
@@ -311,9 +345,9 @@ def discard_items(facts: DayFacts, config: AgentConfig, now: datetime) -> list[D
         done_at = _parse(confirmation["at"]) if isinstance(confirmation, dict) and "at" in confirmation \
             else None
         items.append(DueItem("sample_discard", "sample_discard_due", {"meal": meal, "day": sample_day},
-                             f"{meal} {sample_day}", until,
+                             f"{meal_label(meal)} {sample_day}", until,
                              "done" if confirmation is not None else "overdue", meal=meal,
-                             done_at=done_at, detail=f"kept until {until.astimezone(tz):%m-%d %H:%M}"))
+                             done_at=done_at, detail=f"留样至 kept until {until.astimezone(tz):%m-%d %H:%M}"))
     return items
 
 
@@ -342,5 +376,4 @@ def _unique(names: Iterable[str]) -> list[str]:
 
 def meal_label(meal: str) -> str:
     """``午餐 lunch`` for known meals, the configured name otherwise."""
-    zh = MEAL_NAMES_ZH.get(meal)
-    return f"{zh} {meal}" if zh else meal
+    return str(meal_words(meal))

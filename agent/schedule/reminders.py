@@ -13,7 +13,8 @@ from typing import Any
 
 from agent.core.recorder import alarm_key
 from agent.core.records import Severity
-from agent.schedule.due import MEAL_NAMES_ZH, DueItem
+from agent.core.words import meal, room
+from agent.schedule.due import DueItem
 
 REMINDER_KINDS = ("morning_check_missing", "samples_missing", "sample_discard_due",
                   "disinfection_missing", "uv_run_missing", "leader_meal_missing")
@@ -52,7 +53,7 @@ def reminder_for(item: DueItem) -> AlarmWant:
 
 def reminder_message(item: DueItem) -> str:
     due = f"{item.deadline:%H:%M}"
-    meal_zh, meal_en = _meal_zh(item.meal), (item.meal or "").capitalize()
+    meal_zh, meal_en = meal(item.meal).zh, (meal(item.meal).en or item.meal or "").capitalize()
     if item.kind == "morning_check_missing":
         return f"晨检未完成：{item.label}，截止 {due} / Morning check missing: {item.label}, due {due}"
     if item.kind == "samples_missing":
@@ -67,12 +68,13 @@ def reminder_message(item: DueItem) -> str:
                 f"{meal_en} samples of {day} are past their keep time: discard and confirm")
     if item.kind == "disinfection_missing":
         return (f"{meal_zh}后餐具消毒未记录，截止 {due} / "
-                f"No tableware disinfection recorded after {item.meal}, due {due}")
+                f"No tableware disinfection recorded after {meal_en.lower()}, due {due}")
     if item.kind == "uv_run_missing":
-        return (f"{item.label} 今日紫外线/臭氧消毒未完成，截止 {due} / "
-                f"No UV/ozone run in {item.label} today, due {due}")
+        where = room(item.subject.get("room"))
+        return (f"{where.zh} 今日紫外线/臭氧消毒未完成，截止 {due} / "
+                f"No UV/ozone run in the {where.en or where.zh} today, due {due}")
     if item.kind == "leader_meal_missing":
-        return f"{meal_zh}无领导陪餐记录 / No leader accompanied {item.meal} (due {due})"
+        return f"{meal_zh}无领导陪餐记录 / No leader accompanied {meal_en.lower()} (due {due})"
     raise ValueError(f"no reminder for kind {item.kind!r}")
 
 
@@ -89,9 +91,3 @@ def clear_message(kind: str, subject: dict[str, str], item: DueItem | None, toda
     if kind == "sample_discard_due":
         return "不再跟踪，请核对留样柜 / no longer tracked: check the sample fridge"
     return "不再需要 / no longer due (roster or schedule changed)"
-
-
-def _meal_zh(meal: str | None) -> str:
-    if meal is None:
-        return ""
-    return MEAL_NAMES_ZH.get(meal, meal)

@@ -30,7 +30,7 @@ from agent.workflows.device_health import serial_policy
 from agent.workflows.food_sample import FoodSampleStation
 from agent.workflows.morning_check import MorningCheck
 from agent.workflows.receiving import Receiving
-from agent.workflows.stations import StationWorkflow
+from agent.workflows.stations import DeviceNotes, StationWorkflow
 from drivers.readings import HealthSink, ReadingSink
 from drivers.serial_devices import Driver, open_driver
 from drivers.thermometer import ThermometerConfig
@@ -71,10 +71,12 @@ def resolve_station(station: StationConfig, config: AgentConfig) -> StationConfi
 
 
 def make_workflows(config: AgentConfig, recorder: Recorder, feedback: Feedback,
-                   cameras: Mapping[str, StationCamera] | None = None) -> list[StationWorkflow]:
+                   cameras: Mapping[str, StationCamera] | None = None,
+                   device_notes: DeviceNotes | None = None) -> list[StationWorkflow]:
     cameras = cameras or {}
     return [WORKFLOWS[s.kind](resolve_station(s, config), config, recorder, feedback,
-                              camera=cameras.get(s.camera) if s.camera else None) for s in config.stations]
+                              camera=cameras.get(s.camera) if s.camera else None, device_notes=device_notes)
+            for s in config.stations]
 
 
 def build(ctx: BuildContext, feeds: Mapping[str, CameraFeed] | None = None,
@@ -83,7 +85,7 @@ def build(ctx: BuildContext, feeds: Mapping[str, CameraFeed] | None = None,
     ``recorders``: the video ring's recorder state per camera (a lost camera takes no photo)."""
     config = ctx.config
     cameras = station_cameras(config, feeds or {}, ctx.now, recorders)
-    workflows = make_workflows(config, ctx.recorder, ctx.feedback, cameras)
+    workflows = make_workflows(config, ctx.recorder, ctx.feedback, cameras, ctx.devices.count)
     for workflow in workflows:
         log.info("station ready station=%s kind=%s", workflow.station.id, workflow.kind)
     devices = tuple(SerialDeviceComponent(cfg, ctx.reading_sink, ctx.health_sink, ctx.now)

@@ -17,13 +17,14 @@ from __future__ import annotations
 import calendar
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
 from agent.config.model import AgentConfig, StationConfig
+from agent.core import words
 from agent.core.feedback import Feedback, Level, Screen
 from agent.core.photos import StationCamera
 from agent.core.recorder import Recorded, Recorder
@@ -34,7 +35,6 @@ from drivers.readings import BadgeScan, Reading, StableWeight, TemperatureReadin
 
 log = logging.getLogger("agent.workflows.stations")
 
-MEAL_NAMES_CN = {"breakfast": "早餐", "lunch": "午餐", "dinner": "晚餐"}
 MENU_KV_KEY = "menu"  # {"day": "YYYY-MM-DD", "meals": {"lunch": ["番茄炒蛋", ...]}}: pushed by the platform
 
 
@@ -72,6 +72,7 @@ BADGE_FIRST = "请先刷卡 / badge first"
 NOT_SAVED = "未保存，请告知主管 / not saved, tell the manager"
 EMPTY_PAN_G = 1.0  # at or below this (after tare) nothing is on the scale
 DataT = TypeVar("DataT", bound=_Data)
+DeviceNotes = Callable[[str, str], None]  # (device id, counter): agent.device_registry.DeviceRegistry.count
 
 
 class StationWorkflow:
@@ -80,9 +81,11 @@ class StationWorkflow:
     kind: ClassVar[str]
 
     def __init__(self, station: StationConfig, config: AgentConfig, recorder: Recorder,
-                 feedback: Feedback, camera: StationCamera | None = None) -> None:
+                 feedback: Feedback, camera: StationCamera | None = None,
+                 device_notes: DeviceNotes | None = None) -> None:
         self.station = station
         self.camera = camera  # the station's camera: a photo on every record
+        self.device_notes = device_notes  # counts in a device's health what the station found wrong
         self.config = config
         self.recorder = recorder
         self.store = recorder.store
@@ -222,6 +225,13 @@ class StationWorkflow:
                  "keypad": "barcode_reader", "barcode": "barcode_reader"}
         return Source(device_id=device_id, kind=kinds[role])
 
+    def note_device(self, role: str, counter: str) -> None:
+        """Count in the health of the station's ``role`` device (e.g. a thermometer's
+        ``implausible_readings``); the device registry shows it to the installer."""
+        device_id = getattr(self.station, role, None)
+        if device_id is not None and self.device_notes is not None:
+            self.device_notes(device_id, counter)
+
     def day_of(self, at: datetime) -> str:
         return at.astimezone(self.tz).date().isoformat()
 
@@ -254,7 +264,8 @@ class StationWorkflow:
 
 
 def meal_label(meal: str) -> str:
-    return MEAL_NAMES_CN.get(meal, meal)
+    """A meal's Chinese name, as the stations say it (``午餐``); a site's own meal as named."""
+    return words.meal(meal).zh
 
 
 # --- typed values at a keypad or barcode reader --------------------------------------------

@@ -3,7 +3,7 @@
 Checks, in order: the config file; each serial port (exists, is a device, readable and
 writable by this user, the owning group such as dialout); each Modbus device answering
 one read of its profile; each camera opening and its frame rate; the broker (TCP, TLS
-verified against the configured CA, a real MQTT CONNECT); the clock; disk space
+verified against the configured CA, a real MQTT CONNECT); the console's port; the clock; disk space
 against the store's budget; the vision models' sha256 against the manifest.
 
 Each check is a small function returning ``Check`` rows; nothing here changes the
@@ -593,6 +593,34 @@ def _mqtt_connect(config: AgentConfig, timeout_s: float) -> Check:
 # --- clock, disk, models ------------------------------------------------------------------------
 
 
+def check_console(config: AgentConfig, beside: bool, timeout_s: float = 2.0) -> Check:
+    """The console's port: free for the agent to listen on, or (beside a running agent)
+    answered by the agent's console. A port another program holds is named here."""
+    cfg = config.console
+    if not cfg.enabled:
+        return Check("console", True, "disabled (console.enabled: false): no station screens, no manager pages",
+                     warn=True)
+    if cfg.port == 0:
+        return Check("console", True, f"any free port on {cfg.host} (console.port: 0): the agent's log names it")
+    where = f"{cfg.host}:{cfg.port}"
+    who = f"ss -ltnp 'sport = :{cfg.port}' shows which program holds it"
+    if beside:
+        host = "127.0.0.1" if cfg.host in ("0.0.0.0", "") else "::1" if cfg.host == "::" else cfg.host
+        try:
+            socket.create_connection((host, cfg.port), timeout=timeout_s).close()
+        except OSError as exc:
+            return Check("console", False, f"nothing answers on {where} ({_reason(exc)}): the agent could not "
+                                           "listen there", f"{who}; stop it or set console.port, then restart")
+        return Check("console", True, f"the agent's console answers on http://{where}/")
+    try:
+        with socket.create_server((cfg.host, cfg.port)):
+            pass
+    except OSError as exc:
+        return Check("console", False, f"{where}: {_reason(exc)}: another program listens there",
+                     f"{who}; stop it or set console.port in the config")
+    return Check("console", True, f"{where} is free for the console (station screens, manager pages)")
+
+
 def check_clock() -> Check:
     from agent.core.timeutil import clock_synced
 
@@ -725,6 +753,7 @@ def run_checks(config_path: str | Path | AgentConfig, options: DoctorOptions | N
         unknown_fix = "" if live is not None else "the console's installer doctor shows the agent's own session"
         steps.append(("broker", lambda: [*check_broker(config, options.broker_timeout_s, mqtt_connect=False),
                                          live_mqtt_row(options.agent_connected, unknown_fix)]))
+    steps.append(("console", lambda: [check_console(config, beside)]))
     steps += [
         ("clock", lambda: [check_clock()]),
         ("disk", lambda: check_disk(config)),

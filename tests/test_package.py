@@ -29,6 +29,8 @@ def test_package_holds_venv_unit_launcher_template_and_docs(packages: Packages):
                    "./usr/share/man/man1/canteen-agent.1.gz", "./usr/share/lintian/overrides/canteen-agent"):
         assert wanted in paths, wanted
     site = "./opt/canteen-agent/venv/lib/python3.11/site-packages/"
+    # the Modbus profiles where the agent looks for them in an install (sys.prefix/share)
+    assert "./opt/canteen-agent/venv/share/canteen-agent/profiles/xy-md02.yaml" in paths
     for module in ("agent/", "drivers/", "paho/", "onnxruntime/", "cv2/", "pydantic/", "evdev/", "serial/",
                    "pymodbus/", "uvicorn/", "cryptography/"):
         assert site + module in paths, module
@@ -63,8 +65,9 @@ def test_install_into_a_root_makes_user_dirs_config_and_runs(installed_root: Pat
     done = _run(root, "--version")
     assert done.returncode == 0 and done.stdout.strip() == f"canteen-agent {packages.version}", done.stderr
     # the template names TLS files an installer still has to put there: refused, with the reasons
+    # (and nothing else: its Modbus profiles are found in the installed venv)
     done = _run(root, "check-config", str(etc / "agent.yaml"))
-    assert done.returncode == 2 and "broker.tls.ca_file" in done.stderr
+    assert done.returncode == 2 and "broker.tls.ca_file" in done.stderr and "profile" not in done.stderr, done.stderr
     config = tmp_path / "site.yaml"
     config.write_text("identity: {agent_id: sc-cd-0042-k1, school_id: '5101040042', canteen_id: k1}\n"
                       f"store: {{path: {tmp_path}/agent.db}}\n")

@@ -200,6 +200,16 @@ def project_wheel(source: Path, out: Path, wheels: Path) -> Path:
 
 # --- the staged tree ------------------------------------------------------------------------
 
+def settle_target_leftovers(venv: Path, site: Path) -> None:
+    """``pip --target`` leaves the console scripts (with this machine's interpreter) and the
+    data files in site-packages. The scripts go (the venv's own are written below); the data
+    files (the Modbus profiles) go where the agent looks for them, ``sys.prefix/share``."""
+    shutil.rmtree(site / "bin", ignore_errors=True)
+    if (site / "share").is_dir():
+        shutil.rmtree(venv / "share", ignore_errors=True)
+        shutil.move(str(site / "share"), venv / "share")
+
+
 def reuse_venv(venv: Path, source_venv: Path, arch: str, wheels: Path, agent_wheel: Path) -> None:
     """The dependencies of an earlier build's venv, with only this agent put in: for a
     second package of another agent version from the same wheels (the tests' updates)."""
@@ -212,8 +222,7 @@ def reuse_venv(venv: Path, source_venv: Path, arch: str, wheels: Path, agent_whe
     pip("install", "-q", "--no-index", "--no-deps", "--target", site, "--no-compile", *platform_flags(arch),
         agent_wheel)
     tops = next(site.glob("canteen_agent-*.dist-info")).joinpath("top_level.txt").read_text().split()
-    for stray in ("bin", "share"):
-        shutil.rmtree(site / stray, ignore_errors=True)
+    settle_target_leftovers(venv, site)
     run("/usr/bin/python3", "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash",
         "-s", str(venv), "-p", f"/opt/{NAME}/venv", *[site / t for t in tops], stdout=subprocess.DEVNULL)
 
@@ -231,10 +240,7 @@ def make_venv(venv: Path, arch: str, wheels: Path, agent_wheel: Path) -> None:
                                      f"version = {PY}\n")
     pip("install", "-q", "--no-index", "--find-links", wheels, "--target", site, "--no-compile",
         *platform_flags(arch), agent_wheel)
-    # --target leaves the console scripts (with this machine's interpreter) and data files
-    # in site-packages: the venv's own scripts replace them below.
-    for stray in ("bin", "share"):
-        shutil.rmtree(site / stray, ignore_errors=True)
+    settle_target_leftovers(venv, site)
     for script, module in (("canteen-agent", "agent.cli.main"), ("canteen-sim", "simulator.cli")):
         path = bindir / script
         path.write_text(f"#!/opt/{NAME}/venv/bin/python\nimport sys\nfrom {module} import main\n\n"

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent.config.model import AgentConfig
 from agent.core.feedback import Feedback
+from agent.core.reading_bus import ReadingBus
 from agent.core.recorder import ClockMonitor, Recorder
 from agent.core.records import ClockState
 from agent.core.storage_alarm import StorageWatch
@@ -25,7 +26,7 @@ from agent.core.timeutil import Monotonic, make_now, mono_beside
 from agent.device_registry import DeviceRegistry
 from agent.ops.clock_watch import ClockWatch
 from agent.ops.lock import AgentLock
-from agent.ops.runtime import Component, MainLoop, ReadingBus, Supervisor
+from agent.ops.runtime import Component, MainLoop, Supervisor
 from agent.store import Store
 from agent.store.budget import apply_retention, enforce_budget
 from agent.uplink.commands import Handler

@@ -8,9 +8,9 @@ from typing import Any
 
 from agent.config.model import AgentConfig
 from agent.core.feedback import Feedback, LogOutput, MemoryOutput
+from agent.core.reading_bus import ReadingBus
 from agent.core.recorder import ClockMonitor, Recorder
 from agent.core.timeutil import ManualClock
-from agent.ops.runtime import ReadingBus
 from agent.store import Store
 from agent.wiring.serial import make_workflows
 from drivers.readings import BadgeScan, StableWeight, TemperatureReading, TextInput

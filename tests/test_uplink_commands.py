@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from agent.app import Agent
+from agent.config.broker import BrokerConfig
 from agent.config.loader import load_config
-from agent.config.model import BrokerConfig
 from agent.uplink.commands import CommandProcessor, canonical_json
 from agent.uplink.connection import UplinkConfigError, check_transport_policy
 

@@ -25,7 +25,7 @@ import yaml
 from agent.app import Agent
 from agent.config.loader import load_config
 from agent.core.records import FoodSample, StaffHealthCheck
-from agent.ops.doctor.run import check_broker
+from agent.ops.doctor.broker import check_broker
 from simulator.platform.broker import Broker
 from simulator.platform.certs import make_test_certs
 from simulator.platform.platform import Platform

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from agent.config.model import AgentConfig
-from agent.ops.doctor.run import Check, DoctorOptions, run_checks
+from agent.ops.doctor.checks import Check, DoctorOptions
+from agent.ops.doctor.run import run_checks
 
 log = logging.getLogger("agent.console")
 BROKER_TIMEOUT_S = 5.0

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from agent.config.model import Rules
+from agent.config.rules import Rules
 from agent.core.records import (
     AdditiveUsage,
     FoodSample,

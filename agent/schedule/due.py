@@ -30,7 +30,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from agent.config.model import AgentConfig, MealWindow
+from agent.config.model import AgentConfig
+from agent.config.site import MealWindow
 from agent.core.recorder import alarm_key
 from agent.schedule.discard import discard_key, discard_lookback_days, keep_ends, record_local_day
 from agent.store import Store

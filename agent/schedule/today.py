@@ -11,7 +11,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, time
 
-from agent.config.model import AgentConfig, MealWindow
+from agent.config.model import AgentConfig
+from agent.config.site import MealWindow
 from agent.schedule.due import DayFacts, DueItem, due_items, gather_facts, meal_label, served_meals
 from agent.schedule.expiry import ExpiryItem, expiry_items
 from agent.store import Store

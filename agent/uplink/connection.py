@@ -24,7 +24,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from agent.config.model import BrokerConfig
+from agent.config.broker import BrokerConfig
 from agent.config.tls import broker_tls_context
 
 log = logging.getLogger("agent.uplink")

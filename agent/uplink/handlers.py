@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from agent.config.model import StaffMember
+from agent.config.site import StaffMember
 from agent.core.records import priority_of
 from agent.uplink.commands import CommandError, Handler
 from agent.uplink.config_update import ConfigUpdateError, apply_config_update

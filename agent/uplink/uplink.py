@@ -19,7 +19,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from agent.config.model import BrokerConfig
+from agent.config.broker import BrokerConfig
 from agent.store import OutboxItem, Pending, Store
 from agent.uplink.commands import CommandProcessor
 from agent.uplink.commands import result as command_result

@@ -20,7 +20,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from agent.config.model import VisionConfig
+from agent.config.vision import VisionConfig
 from agent.vision.faces import FaceDetector
 from agent.vision.mask import MaskClassifier
 from agent.vision.models import ModelIntegrityError

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from agent.config.model import VisionConfig
+from agent.config.vision import VisionConfig
 from agent.core.recorder import Recorder
 from agent.core.records import MediaRef, Source, VisionViolation
 from agent.core.timeutil import uuid7

@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agent.config.model import VisionConfig
+from agent.config.vision import VisionConfig
 from agent.core.timeutil import uuid7
 from agent.store import Store
 from agent.uplink.commands import CommandError, Handler

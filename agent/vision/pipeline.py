@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from agent.config.devices import CameraConfig
-from agent.config.model import VisionConfig
+from agent.config.vision import VisionConfig
 from agent.core.recorder import Recorder
 from agent.device_registry import DeviceRegistry
 from agent.vision.camera import CameraSource, Frame

@@ -8,10 +8,11 @@ from pathlib import Path
 
 from agent.config.model import AgentConfig
 from agent.core.feedback import Feedback
+from agent.core.reading_bus import Workflow
 from agent.core.recorder import Recorder
 from agent.core.timeutil import Monotonic, Now
 from agent.device_registry import DeviceRegistry
-from agent.ops.runtime import Component, Workflow
+from agent.ops.runtime import Component
 from agent.store import Store
 from agent.uplink.commands import Handler
 from agent.workflows.device_health import DeviceHealthWatch, OfflinePolicy

@@ -17,7 +17,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from agent.config.devices import DeviceConfig
-from agent.config.model import AgentConfig, StationConfig
+from agent.config.model import AgentConfig
+from agent.config.stations import StationConfig
 from agent.core.feedback import Feedback
 from agent.core.photos import StationCamera
 from agent.core.recorder import Recorder

@@ -38,7 +38,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from agent.config.model import AgentConfig, ThermalMethod
+from agent.config.model import AgentConfig
+from agent.config.rules import ThermalMethod
 from agent.core.recorder import Recorder
 from agent.core.records import Source, ThermalDisinfection
 from agent.core.timeutil import Monotonic

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
-from agent.config.model import AgentConfig, StationConfig
+from agent.config.model import AgentConfig
+from agent.config.stations import StationConfig
 from agent.core.feedback import Feedback, Level, Screen
 from agent.core.photos import StationCamera
 from agent.core.recorder import Recorded, Recorder

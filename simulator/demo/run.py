@@ -42,7 +42,8 @@ from agent.config.loader import load_config
 from agent.config.model import AgentConfig
 from agent.core.feedback import ConsoleOutput, MemoryOutput
 from agent.core.recorder import ClockMonitor
-from agent.ops.doctor.run import DoctorOptions, format_table, run_checks
+from agent.ops.doctor.checks import DoctorOptions, format_table
+from agent.ops.doctor.run import run_checks
 from simulator.demo.day import DayScript, Interrupted, kitchen_line_devices, store_gateway_devices
 from simulator.demo.kitchen import DemoClock, KitchenCamera, ModbusSims, SerialKit
 from simulator.demo.report import (

@@ -1,0 +1,58 @@
+"""The box itself: its clock's trust and the disk the store may fill."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from agent.config.model import AgentConfig
+from agent.ops.doctor.checks import SERVICE_USER, Check
+
+
+def check_clock() -> Check:
+    from agent.core.timeutil import clock_synced
+
+    synced, source = clock_synced()
+    if synced:
+        return Check("clock", True, f"synchronised ({source})")
+    return Check("clock", True, f"not synchronised ({source}): records will say clock.synced=false",
+                 "enable NTP (sudo timedatectl set-ntp true) or fit an RTC module", warn=True)
+
+
+def _existing_parent(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _tree_bytes(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    if not path.is_dir():
+        return 0
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def check_disk(config: AgentConfig) -> list[Check]:
+    store = config.store
+    directory = store.path.parent
+    base = _existing_parent(directory)
+    checks = []
+    if not os.access(base, os.W_OK):
+        checks.append(Check("store dir", False, f"{directory} (or {base}) is not writable by this user",
+                            f"sudo install -d -o {SERVICE_USER} -g {SERVICE_USER} -m 0750 {directory}"))
+    used = sum(_tree_bytes(p) for p in (store.path, Path(f"{store.path}-wal"), store.media_dir))
+    budget = int(store.disk_budget_mb * 1024 * 1024)
+    free = shutil.disk_usage(base).free
+    detail = (f"{base}: {free / 2**20:.0f} MB free; store uses {used / 2**20:.1f} MB "
+              f"of a {store.disk_budget_mb:g} MB budget")
+    if free + used < budget:
+        checks.append(Check("disk", False, detail + f": the budget cannot be met ({(budget - used - free) / 2**20:.0f} MB short)",
+                            "lower store.disk_budget_mb, free space, or use a larger card/disk"))
+    elif used > 0.9 * budget:
+        checks.append(Check("disk", True, detail + ": over 90% of the budget (oldest media and telemetry go first)",
+                            "raise store.disk_budget_mb if space allows", warn=True))
+    else:
+        checks.append(Check("disk", True, detail))
+    return checks

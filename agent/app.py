@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agent.command_contract import Handler
 from agent.config.model import AgentConfig
 from agent.core.feedback import Feedback
 from agent.core.reading_bus import ReadingBus
@@ -29,7 +30,6 @@ from agent.ops.lock import AgentLock
 from agent.ops.runtime import Component, MainLoop, Supervisor
 from agent.store import Store
 from agent.store.budget import apply_retention, enforce_budget
-from agent.uplink.commands import Handler
 from agent.uplink.handlers import core_handlers
 from agent.uplink.uplink import Uplink
 from agent.version import agent_version

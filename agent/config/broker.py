@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import Field, FilePath, SecretStr, model_validator
 
+from agent.command_contract import load_public_key
 from agent.config.base import Strict, read_secret
 from drivers.config_types import (
     MqttKeepalive,
@@ -98,8 +99,6 @@ class BrokerConfig(Strict):
 
 def _check_public_key(text: str) -> None:
     """The uplink decodes the key when it starts; a key it cannot decode is a config error."""
-    from agent.uplink.commands import load_public_key  # late: the uplink imports this module
-
     try:
         load_public_key(text)
     except (ValueError, TypeError, binascii.Error) as exc:

@@ -82,7 +82,7 @@ class Agent:
         self.serial = serial.build(ctx, feeds=self.cameras(), recorders=self.video_capability.recorder_states())
         self.modbus = modbus.build(ctx)
         self.schedule = schedule.build(ctx)
-        self.console = console.build(ctx)  # station screens and manager pages
+        self.console = console.build(ctx, self)  # station screens and manager pages
         local: tuple[Capability, ...] = (self.serial, self.modbus, self.vision, self.video_capability,
                                          self.schedule, self.console)
         # Platform commands by name: the agent's own, then each capability's (vision: snapshot, live).

@@ -100,7 +100,7 @@ async def acknowledge(request: Request) -> Response:
     if row is None or row["state"] != "raised":
         return _page(request, 400, error="This alarm is not open any more")
     assert current.user is not None
-    ctx.store.acknowledge_alarm(alarm_id, current.user.name, ctx.now().isoformat())
+    ctx.recorder.acknowledge_alarm(alarm_id, current.user.name)
     action_log(request, "acknowledge_alarm", alarm=alarm_id, kind=row["kind"])
     return redirect(request, "/manager/alarms?done=acknowledged")
 

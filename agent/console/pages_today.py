@@ -11,9 +11,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from agent.console.web import console, page, user_session
+from agent.core.reads import Reads
 from agent.schedule.due import DueItem, meal_label
 from agent.schedule.today import TodayView, today_view
-from agent.store import Store
 
 DUTY = {"morning_check": "Morning check", "samples": "Food samples", "leader_meal": "Leader's meal",
         "disinfection": "Tableware disinfection", "uv_run": "UV / ozone", "sample_discard": "Discard samples"}
@@ -33,7 +33,7 @@ class Row:
     href: str | None = None  # the page where the manager does it (sample discard)
 
 
-def _outcomes(view: TodayView, store: Store) -> dict[str, str]:
+def _outcomes(view: TodayView, store: Reads) -> dict[str, str]:
     """staff_id -> what the day's checks came to, when one failed: a later passing re-check
     does not hide a fever; the manager's rectification (fitness restored) is shown too."""
     found: dict[str, str] = {}

@@ -1,9 +1,11 @@
-"""The Recorder: how workflows turn facts into stored records and alarms.
+"""The Recorder: the one door through which facts become stored records, alarms and media.
 
-Workflows never touch SQL or MQTT. They hand typed ``data`` to the Recorder, which
-judges it against the rules, wraps it in the v1 envelope (id, times, clock state,
-identity) and stores it. A call returns only once the record is committed, so the
-feedback "saved" shown to a person is true.
+Workflows, screens and cameras never touch SQL or MQTT. They hand typed ``data`` to the
+Recorder, which judges it against the rules, wraps it in the v1 envelope (id, times,
+clock state, identity) and stores it. A call returns only once the record is committed,
+so the feedback "saved" shown to a person is true. Telemetry and media go through it
+too; beside it are ``reads`` (the store's named queries, read-only) and ``state`` (a
+workflow's own notes that outlive a restart, ``agent.core.workflow_state``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, Generic, TypeVar
 
 from agent.config.model import AgentConfig
 from agent.core.alarm_texts import bilingual
+from agent.core.reads import Reads
 from agent.core.records import (
     AlarmData,
     ClockState,
@@ -37,7 +40,10 @@ from agent.core.storage_alarm import ALARM as STORAGE_ALARM
 from agent.core.storage_alarm import SUBJECT as STORAGE_SUBJECT
 from agent.core.storage_alarm import StorageFailures
 from agent.core.timeutil import clock_synced, rfc3339, uuid7
+from agent.core.workflow_state import WorkflowState
 from agent.store import PRIORITY_BY_NAME, MediaDraft, RecordDraft, Saved, Store, StoreWriteError
+
+__all__ = ["MediaDraft", "Photo", "Recorded", "Recorder", "StoreWriteError"]  # the door's own types
 
 log = logging.getLogger("agent.recorder")
 
@@ -91,6 +97,8 @@ class Recorder:
                  clock: ClockMonitor | None = None) -> None:
         self.config = config
         self.store = store
+        self.reads: Reads = store  # what workflows, screens and cameras may ask; never a write
+        self.state = WorkflowState(store)  # a workflow's own notes that outlive a restart
         self.now = now
         self.clock = clock or ClockMonitor()
         self.tz = config.identity.tz
@@ -292,6 +300,27 @@ class Recorder:
                  saved.verdict, len(media))
         return Recorded(saved.id, saved.seq, saved.payload, saved.type, saved.verdict, saved.findings, settled,
                         photo)
+
+    def add_media(self, media_id: str, content: bytes, content_type: str, *, role: str, created_at: str,
+                  suffix: str = ".bin", record_id: str | None = None) -> dict[str, Any]:
+        """Store a media object (a snapshot the platform asked for, ``record_id`` None) and queue
+        it for the platform; returns its MediaRef dict. Nothing stays behind when it fails."""
+        return self.store.add_media(media_id, content, content_type, record_id=record_id, role=role,
+                                    created_at=created_at, suffix=suffix)
+
+    # --- telemetry -----------------------------------------------------------------------
+
+    def add_telemetry(self, batch_id: str, device_id: str, batch: dict[str, Any],
+                      samples: list[tuple[str, dict[str, Any]]]) -> None:
+        """Keep a device's downsampled samples locally and queue their batch for the platform."""
+        self.store.add_telemetry(batch_id, device_id, batch, samples)
+
+    # --- a person's hand on an alarm ---------------------------------------------------------
+
+    def acknowledge_alarm(self, raised_id: str, by: str) -> bool:
+        """A person has seen an alarm (local to the agent: the platform is not told, the alarm
+        stays open). False when it was acknowledged before."""
+        return self.store.acknowledge_alarm(raised_id, by, self.now().isoformat())
 
     def attach_photo(self, record_id: str, photo: Photo, *, media_id: str | None = None,
                      created_at: str | None = None) -> dict[str, Any]:

@@ -32,9 +32,9 @@ from zoneinfo import ZoneInfo
 
 from agent.config.model import AgentConfig
 from agent.config.site import MealWindow
+from agent.core.reads import Reads
 from agent.core.recorder import alarm_key
 from agent.schedule.discard import discard_key, discard_lookback_days, keep_ends, record_local_day
-from agent.store import Store
 
 DueState = Literal["done", "missing", "overdue"]
 
@@ -99,7 +99,7 @@ class DayFacts:
 # --- reading the store -------------------------------------------------------------------
 
 
-def gather_facts(store: Store, config: AgentConfig, day: date) -> DayFacts:
+def gather_facts(store: Reads, config: AgentConfig, day: date) -> DayFacts:
     records = {t: list(store.iter_records(type_=t, day=day.isoformat())) for t in DAY_TYPES}
     recent: list[dict[str, Any]] = []
     for back in range(discard_lookback_days(config), 0, -1):
@@ -114,7 +114,7 @@ def gather_facts(store: Store, config: AgentConfig, day: date) -> DayFacts:
                     discarded=discarded)
 
 
-def what_is_due(store: Store, config: AgentConfig, now: datetime) -> list[DueItem]:
+def what_is_due(store: Reads, config: AgentConfig, now: datetime) -> list[DueItem]:
     """Every duty of ``now``'s local day with its state at ``now``."""
     day = now.astimezone(config.identity.tz).date()
     return due_items(gather_facts(store, config, day), config, now)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from agent.config.model import AgentConfig
+from agent.core.reads import Reads
 from agent.core.recorder import Recorded, Recorder
 from agent.core.records import PROVINCIAL_TYPES, DailyLedger, LedgerLine, Source
 from agent.schedule.due import DueItem, at_local
@@ -37,7 +38,7 @@ VOID_KEY = "schedule:void_ledgers"
 PREMATURE_MARGIN = timedelta(minutes=5)
 
 
-def ledger_written(store: Store, day: date) -> bool:
+def ledger_written(store: Reads, day: date) -> bool:
     """A ledger of ``day`` that is not void exists."""
     void = set(store.kv_get(VOID_KEY, []))
     return any(i not in void for i in store.ledger_ids(day))
@@ -54,7 +55,7 @@ def void_premature_ledgers(store: Store, config: AgentConfig, now: datetime) -> 
     return new
 
 
-def build_ledger(store: Store, day: date, items: list[DueItem]) -> DailyLedger:
+def build_ledger(store: Reads, day: date, items: list[DueItem]) -> DailyLedger:
     """The summary of ``day``: counts and verdicts per record type, duties, open alarms."""
     counts: dict[str, LedgerLine] = {t: LedgerLine(record_type=t, count=0) for t in PROVINCIAL_TYPES}
     for record_type, verdict, count in store.verdict_counts(day):

@@ -13,9 +13,9 @@ from datetime import datetime, time
 
 from agent.config.model import AgentConfig
 from agent.config.site import MealWindow
+from agent.core.reads import Reads
 from agent.schedule.due import DayFacts, DueItem, due_items, gather_facts, meal_label, served_meals
 from agent.schedule.expiry import ExpiryItem, expiry_items
-from agent.store import Store
 
 MARK = {"done": "✔", "overdue": "✘", "missing": "·"}
 NOT_FIT = "!"
@@ -35,7 +35,7 @@ class TodayView:
     open_alarms: int
 
 
-def today_view(store: Store, config: AgentConfig, now: datetime) -> TodayView:
+def today_view(store: Reads, config: AgentConfig, now: datetime) -> TodayView:
     day = now.astimezone(config.identity.tz).date()
     facts = gather_facts(store, config, day).as_of(now)  # "served: …" too, as it stood at ``now``
     return TodayView(now, facts, due_items(facts, config, now), expiry_items(store, config, day),

@@ -30,10 +30,9 @@ import cv2
 import numpy as np
 
 from agent.config.vision import VisionConfig
-from agent.core.recorder import Recorder
+from agent.core.recorder import MediaDraft, Recorder
 from agent.core.records import MediaRef, Source, VisionViolation
 from agent.core.timeutil import uuid7
-from agent.store import MediaDraft
 from agent.vision.camera import FrameRing
 from agent.vision.compliance import Cleared, Raised
 from agent.vision.crops import Box
@@ -245,7 +244,7 @@ class EvidenceCollector:
         return best[1]
 
     def _vision_media_bytes(self) -> int:
-        return self.recorder.store.kept_media_bytes(("snapshot", "clip"))
+        return self.recorder.reads.kept_media_bytes(("snapshot", "clip"))
 
     def _clear_alarm(self, cleared: Cleared) -> None:
         saved = self.recorder.clear_alarm(

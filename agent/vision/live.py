@@ -26,8 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.command_contract import CommandError, Handler, parse_args
 from agent.config.vision import VisionConfig
+from agent.core.recorder import Recorder
 from agent.core.timeutil import uuid7
-from agent.store import Store
 from agent.vision.camera import CameraSource, shrink
 from agent.vision.evidence import encode_jpeg
 
@@ -60,11 +60,11 @@ class LiveSession:
 class LiveHub:
     name = "vision-live"
 
-    def __init__(self, sources: dict[str, CameraSource], vision: VisionConfig, store: Store,
+    def __init__(self, sources: dict[str, CameraSource], vision: VisionConfig, recorder: Recorder,
                  now: Callable[[], datetime], publish: PublishLive | None) -> None:
         self.sources = sources
         self.vision = vision
-        self.store = store
+        self.recorder = recorder  # snapshots are media: stored and queued through the recorder
         self.now = now
         self.publish = publish
         self.sessions: dict[str, LiveSession] = {}
@@ -83,8 +83,8 @@ class LiveHub:
             raise CommandError(f"camera {source.cfg.id} has no current picture (state {source.state})")
         jpeg = encode_jpeg(shrink(frame.image, max(self.vision.clip_max_side, 1280)), self.vision.jpeg_quality)
         media_id = uuid7()
-        ref = self.store.add_media(media_id, jpeg, "image/jpeg", record_id=None, role="snapshot",
-                                   created_at=self.now().isoformat(), suffix=".jpg")
+        ref = self.recorder.add_media(media_id, jpeg, "image/jpeg", role="snapshot",
+                                      created_at=self.now().isoformat(), suffix=".jpg")
         log.info("vision.snapshot camera=%s media=%s bytes=%d", source.cfg.id, media_id, len(jpeg))
         return {"camera_id": source.cfg.id, "taken_at": frame.at.isoformat(), "media": ref}
 

@@ -321,7 +321,7 @@ class CameraWorker:
 
     def _clear_stale_alarms(self) -> None:
         """Violations left open by a previous run: those people are not tracked any more."""
-        for row in self.recorder.store.open_alarms():
+        for row in self.recorder.reads.open_alarms():
             if row["kind"] not in VISION_ALARMS:
                 continue
             try:

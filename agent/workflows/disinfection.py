@@ -139,7 +139,8 @@ class Disinfection:
         self.rules = config.rules.disinfection
         self.tz = config.identity.tz
         self.recorder = recorder
-        self.store = recorder.store
+        self.reads = recorder.reads  # questions to the store; writes go through the recorder
+        self.state = recorder.state  # this workflow's own notes that outlive a restart
         self.mono = mono  # None: the abandon timeout runs on the wall clock ``tick`` gets
         self.max_gap_s = max_gap_s
         self.ambient_window = timedelta(seconds=ambient_window_s)
@@ -153,7 +154,7 @@ class Disinfection:
             if r.role == CABINET_CONTACT:
                 self.contacts.setdefault(r.device_id, []).append(r)
         for device_id, cabinet in self.cabinets.items():
-            saved = self.store.kv_get(cycle_key(device_id))
+            saved = self.state.get(cycle_key(device_id))
             if saved:
                 cabinet.cycle = Cycle.from_kv(saved)
                 cabinet.armed = False
@@ -257,7 +258,7 @@ class Disinfection:
 
     def _save(self, cabinet: _Cabinet, cycle: Cycle, at: datetime, mono: float | None) -> None:
         cycle.saved_at, cycle.saved_mono = at, mono
-        self.store.kv_set(cycle_key(cabinet.role.device_id), cycle.to_kv())
+        self.state.set(cycle_key(cabinet.role.device_id), cycle.to_kv())
 
     # --- the record --------------------------------------------------------------------
 
@@ -267,7 +268,7 @@ class Disinfection:
         device_id = cabinet.role.device_id
         if cycle.readings <= 2 and not cycle.contact_seen:  # the rise and the fall: one hot reading
             log.warning("disinfection rise of one reading ignored device=%s", device_id)
-            self.store.kv_set(cycle_key(device_id), None)
+            self.state.set(cycle_key(device_id), None)
             return
         method = cabinet.method
         reached = cycle.peak_c is not None and cycle.peak_c >= method.target_c
@@ -281,7 +282,7 @@ class Disinfection:
         findings = ([FINDING_GAP] if cycle.gap else []) + ([] if cycle.start_seen else [FINDING_START_NOT_SEEN])
         saved = self.recorder.record(data, occurred_at=at, source=Source(device_id=device_id, kind=SOURCE_KIND),
                                      extra_findings=findings)
-        self.store.kv_set(cycle_key(device_id), None)
+        self.state.set(cycle_key(device_id), None)
         log.info("disinfection cycle recorded device=%s id=%s verdict=%s seconds_at_target=%.0f",
                  device_id, saved.id, saved.verdict, cycle.seconds_at_target)
         if saved.verdict == "fail":
@@ -296,7 +297,7 @@ class Disinfection:
             self._clear_failed(device_id, saved.id, at)
 
     def _clear_failed(self, device_id: str, passing_id: str, at: datetime) -> None:
-        for subject in self.store.open_alarm_subjects(FAILED_ALARM):
+        for subject in self.reads.open_alarm_subjects(FAILED_ALARM):
             if subject.get("device_id") == device_id:
                 self.recorder.clear_alarm(FAILED_ALARM, subject, f"next cycle of {device_id} passed ({passing_id})",
                                           occurred_at=at)

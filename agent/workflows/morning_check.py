@@ -200,7 +200,7 @@ class MorningCheck(StationWorkflow):
         assert measured is not None
         day = self.day_of(measured.at)
         earlier = self.records_today("staff_health_check", day, staff.staff_id)
-        duty = self.store.duty(day, staff.staff_id)
+        duty = self.reads.duty(day, staff.staff_id)
         excluded_earlier = duty is not None and not duty["fit"]
         answers = session.answers or Answers([], [])
         data = StaffHealthCheck(

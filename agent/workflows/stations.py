@@ -27,11 +27,16 @@ from agent.config.model import AgentConfig
 from agent.config.stations import StationConfig
 from agent.core.feedback import Feedback, Level, Screen
 from agent.core.photos import StationCamera
-from agent.core.recorder import Recorded, Recorder
+from agent.core.recorder import Recorded, Recorder, StoreWriteError
 from agent.core.records import Operator, Source, _Data
-from agent.store import StoreWriteError
-from drivers.badge import mask_card
-from drivers.readings import BadgeScan, Reading, StableWeight, TemperatureReading, TextInput
+from drivers.readings import (
+    BadgeScan,
+    Reading,
+    StableWeight,
+    TemperatureReading,
+    TextInput,
+    mask_card,
+)
 
 log = logging.getLogger("agent.workflows.stations")
 
@@ -86,7 +91,8 @@ class StationWorkflow:
         self.camera = camera  # the station's camera: a photo on every record
         self.config = config
         self.recorder = recorder
-        self.store = recorder.store
+        self.reads = recorder.reads  # questions to the store; writes go through the recorder
+        self.state = recorder.state  # this workflow's own notes that outlive a restart
         self.feedback = feedback
         self.tz = config.identity.tz
         self.name = f"{self.kind}:{station.id}"
@@ -201,7 +207,7 @@ class StationWorkflow:
 
     def identify(self, scan: BadgeScan) -> Staff | None:
         """The person on the roster for this card; unknown cards are answered here."""
-        row = self.store.staff_by_badge(scan.card)
+        row = self.reads.staff_by_badge(scan.card)
         if row is None:
             self.say("未登记的工卡 / unknown badge", level="error",
                      log_text=f"unknown badge card={mask_card(scan.card)}")
@@ -228,7 +234,7 @@ class StationWorkflow:
 
     def records_today(self, type_: str, day: str, staff_id: str | None = None) -> list[dict[str, Any]]:
         """Today's records of one type (optionally one person's), oldest first."""
-        return self.store.records_of_day(type_, day, staff_id)
+        return self.reads.records_of_day(type_, day, staff_id)
 
     def meal_at(self, at: datetime) -> str | None:
         """The meal whose window (from ``meal_margin_min`` before its start to its end or
@@ -248,7 +254,7 @@ class StationWorkflow:
 
     def dishes(self, meal: str, day: str) -> list[str]:
         """Today's dishes of ``meal``: the platform's menu for today if it sent one, else the config's."""
-        pushed = self.store.kv_get(MENU_KV_KEY)
+        pushed = self.reads.kv_get(MENU_KV_KEY)
         if isinstance(pushed, dict) and pushed.get("day") == day and isinstance(pushed.get("meals"), dict):
             return [str(d) for d in pushed["meals"].get(meal, [])]
         return [d.name for d in self.config.site.menu if not d.meals or meal in d.meals]

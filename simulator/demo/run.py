@@ -61,7 +61,7 @@ from simulator.platform.platform import Platform
 
 log = logging.getLogger("simulator.demo")
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = REPO / "config" / "demo.yaml"
 DAY_START = time(6, 0)
 EXIT_OK, EXIT_MISMATCH, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 130

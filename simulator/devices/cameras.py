@@ -36,7 +36,7 @@ import numpy as np
 
 log = logging.getLogger("simulator.cameras")
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DATASETS = REPO.parent / "shared" / "datasets"
 FACE_MASK = DATASETS / "face-mask"
 # Photos the demo uses by default (val split): clear frontal faces found by RetinaFace

@@ -21,13 +21,13 @@ from agent.config.model import AgentConfig
 from agent.core.feedback import Feedback
 from agent.core.reading_bus import ReadingBus
 from agent.core.recorder import ClockMonitor, Recorder
-from agent.core.records import ClockState
 from agent.core.storage_alarm import StorageWatch
 from agent.core.timeutil import Monotonic, make_now, mono_beside
 from agent.device_registry import DeviceRegistry
 from agent.ops.clock_watch import ClockWatch
 from agent.ops.lock import AgentLock
 from agent.ops.runtime import Component, MainLoop, Supervisor
+from agent.records.envelope import ClockState
 from agent.store import Store
 from agent.store.budget import apply_retention, enforce_budget
 from agent.uplink.handlers import core_handlers

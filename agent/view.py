@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from agent.config.model import AgentConfig
 from agent.core.reads import Reads
-from agent.core.records import ClockState
+from agent.records.envelope import ClockState
 
 if TYPE_CHECKING:  # heavy or store-level types, for annotations only
     from agent.core.feedback import FeedbackOutput

@@ -39,8 +39,8 @@ from agent.console.station_feed import StationFeed
 from agent.console.uploads import UploadError, check_photo
 from agent.core.feedback import ConsoleOutput, Feedback, Message, Screen
 from agent.core.recorder import ClockMonitor, Recorder
-from agent.core.records import FoodSample
 from agent.core.timeutil import ManualClock
+from agent.records.food_sample import FoodSample
 from agent.schedule.discard import DiscardRefused, discard, sample_batch
 from agent.schedule.due import what_is_due
 from agent.store import Store, StoreWriteError

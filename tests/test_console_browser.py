@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from agent.core.records import FoodSample
+from agent.records.food_sample import FoodSample
 from tests.conftest import TZ
 from tests.fixtures_console import (  # noqa: F401
     MANAGER,

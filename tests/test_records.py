@@ -12,34 +12,28 @@ from pydantic import ValidationError
 from agent.cli.main import main
 from agent.config.model import AgentConfig
 from agent.core.recorder import Recorder
-from agent.core.records import (
-    RECORD_TYPES,
-    AdditiveUsage,
-    AlarmData,
-    ChecklistItem,
-    DailyLedger,
-    FoodSample,
-    IngredientPurchase,
-    LeaderMeal,
-    LedgerLine,
-    MealService,
-    Operator,
-    PremisesDisinfection,
-    Rectification,
-    RoutineDailyCheck,
-    SampleDiscard,
-    Source,
-    StaffHealthCheck,
-    StaffTraining,
-    SuperiorInspection,
-    ThermalDisinfection,
-    VisionViolation,
-    WasteDisposal,
-    parse_envelope,
-)
-from agent.core.rules import judge
-from agent.core.schema_export import all_schemas
 from agent.core.timeutil import ManualClock
+from agent.records.additive_usage import AdditiveUsage
+from agent.records.alarm import AlarmData
+from agent.records.base import judge
+from agent.records.daily_ledger import DailyLedger, LedgerLine
+from agent.records.envelope import Operator, Source, parse_envelope
+from agent.records.food_sample import FoodSample
+from agent.records.ingredient_purchase import IngredientPurchase
+from agent.records.leader_meal import LeaderMeal
+from agent.records.meal_service import MealService
+from agent.records.premises_disinfection import PremisesDisinfection
+from agent.records.rectification import Rectification
+from agent.records.registry import RECORD_TYPES
+from agent.records.routine_daily_check import ChecklistItem, RoutineDailyCheck
+from agent.records.sample_discard import SampleDiscard
+from agent.records.schema_export import all_schemas
+from agent.records.staff_health_check import StaffHealthCheck
+from agent.records.staff_training import StaffTraining
+from agent.records.superior_inspection import SuperiorInspection
+from agent.records.tableware_disinfection import ThermalDisinfection
+from agent.records.vision_violation import VisionViolation
+from agent.records.waste_disposal import WasteDisposal
 from agent.store import Store
 
 from .conftest import TZ

@@ -154,7 +154,7 @@ def test_valid_set_config_written_atomically_and_reload_requested(agent: Agent, 
 
 
 def test_resend_requeues_delivered_records(agent: Agent, key) -> None:
-    from agent.core.records import StaffTraining
+    from agent.records.staff_training import StaffTraining
 
     saved = agent.recorder.record(StaffTraining(session="s", staff_id="S1"))
     agent.store.ack([saved.id])

@@ -24,8 +24,9 @@ import yaml
 
 from agent.app import Agent
 from agent.config.loader import load_config
-from agent.core.records import FoodSample, StaffHealthCheck
 from agent.ops.doctor.broker import check_broker
+from agent.records.food_sample import FoodSample
+from agent.records.staff_health_check import StaffHealthCheck
 from simulator.platform.broker import Broker
 from simulator.platform.certs import make_test_certs
 from simulator.platform.platform import Platform

@@ -66,7 +66,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from agent.core.schema_export import write_schemas
+    from agent.records.schema_export import write_schemas
 
     written = write_schemas(Path(args.out))
     print(f"wrote {len(written)} schemas to {args.out}")
@@ -138,7 +138,7 @@ def _print_table(rows: Iterable[dict[str, Any]]) -> None:
 
 
 def _record_type(text: str) -> str:
-    from agent.core.records import RECORD_TYPES
+    from agent.records.registry import RECORD_TYPES
 
     if text not in RECORD_TYPES:
         raise argparse.ArgumentTypeError(f"unknown record type {text!r}; one of: {', '.join(sorted(RECORD_TYPES))}")

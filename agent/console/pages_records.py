@@ -15,10 +15,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from agent.console.web import action_log, console, page, user_session
-from agent.core.records import RECORD_TYPES
+from agent.records.registry import RECORD_TYPES, label_of
 
 SHOWN = 200  # rows on the page; the CSV has them all
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# what the page calls each type: its kind's label (agent/records/<type>.py), then its key
+TYPE_LABELS = {t: f"{label_of(t)} ({t})" for t in RECORD_TYPES}
 ENVELOPE_COLUMNS = ["id", "seq", "occurred_at", "verdict", "findings", "staff_id", "device_id", "delivered"]
 
 
@@ -51,11 +53,11 @@ async def records(request: Request) -> Response:
     wanted, error = _filters(request)
     if error:
         return page(request, "records.html", status=400, error=error, rows=[], wanted=wanted,
-                    types=sorted(RECORD_TYPES))
+                    types=sorted(RECORD_TYPES), type_labels=TYPE_LABELS)
     rows = [{"type": r["type"], "when": _local(request, r["occurred_at"]), "verdict": r.get("verdict") or "",
              "findings": ", ".join(r.get("findings", [])), "summary": _summary(r["data"]),
              "sent": bool(r.get("_delivered_at"))} for r in _rows(request, wanted, SHOWN)]
-    return page(request, "records.html", rows=rows, wanted=wanted, types=sorted(RECORD_TYPES))
+    return page(request, "records.html", rows=rows, wanted=wanted, types=sorted(RECORD_TYPES), type_labels=TYPE_LABELS)
 
 
 def _summary(data: dict[str, Any]) -> str:
@@ -66,7 +68,7 @@ async def export_csv(request: Request) -> Response:
     user_session(request)
     wanted, error = _filters(request)
     if error or wanted["type"] is None:
-        return page(request, "records.html", status=400, rows=[], wanted=wanted, types=sorted(RECORD_TYPES),
+        return page(request, "records.html", status=400, rows=[], wanted=wanted, types=sorted(RECORD_TYPES), type_labels=TYPE_LABELS,
                     error=error or "Choose a record type to export")
     record_type = str(wanted["type"])
     fields = list(RECORD_TYPES[record_type].model_fields)

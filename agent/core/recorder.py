@@ -23,31 +23,22 @@ from typing import Any, Generic, TypeVar
 from agent.config.model import AgentConfig
 from agent.core.alarm_texts import bilingual
 from agent.core.reads import Reads
-from agent.core.records import (
-    AlarmData,
-    ClockState,
-    Envelope,
-    MediaRef,
-    Operator,
-    PhotoNote,
-    Rectification,
-    Severity,
-    Source,
-    _Data,
-)
-from agent.core.rules import judge, settle
 from agent.core.storage_alarm import ALARM as STORAGE_ALARM
 from agent.core.storage_alarm import SUBJECT as STORAGE_SUBJECT
 from agent.core.storage_alarm import StorageFailures
 from agent.core.timeutil import clock_synced, rfc3339, uuid7
 from agent.core.workflow_state import WorkflowState
+from agent.records.alarm import AlarmData, Severity
+from agent.records.base import Judgement, RecordData, judge
+from agent.records.envelope import ClockState, Envelope, MediaRef, Operator, PhotoNote, Source
+from agent.records.rectification import Rectification
 from agent.store import PRIORITY_BY_NAME, MediaDraft, RecordDraft, Saved, Store, StoreWriteError
 
 __all__ = ["MediaDraft", "Photo", "Recorded", "Recorder", "StoreWriteError"]  # the door's own types
 
 log = logging.getLogger("agent.recorder")
 
-DataT = TypeVar("DataT", bound=_Data)
+DataT = TypeVar("DataT", bound=RecordData)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +97,7 @@ class Recorder:
 
     # --- records ---------------------------------------------------------------------
 
-    def draft(self, data: _Data, *, occurred_at: datetime | None = None, source: Source | None = None,
+    def draft(self, data: RecordData, *, occurred_at: datetime | None = None, source: Source | None = None,
               operator: Operator | None = None, extra_findings: list[str] | None = None,
               media: list[MediaRef] | None = None) -> RecordDraft:
         """Build and validate the envelope (verdict from the rules); nothing stored yet."""
@@ -127,7 +118,7 @@ class Recorder:
         verdict = judgement.verdict
         if extra_findings and verdict in (None, "pass"):
             verdict = "warn"
-        data = settle(data, verdict, findings)
+        data = data.settled(Judgement(verdict, findings))
         identity = self.config.identity
         envelope = Envelope[type(data)](  # type: ignore[misc,operator]  # parametrised at run time
             id=uuid7(), type=data.record_type, agent_id=identity.agent_id,
@@ -190,7 +181,7 @@ class Recorder:
                 self.note_storage_failure(exc)
             raise
 
-    def _keep_until(self, data: _Data) -> str | None:
+    def _keep_until(self, data: RecordData) -> str | None:
         """Purchase records: 6 months past the product's expiry, if that is beyond 2 years."""
         expiry = getattr(data, "expiry_date", None)
         if data.record_type != "ingredient_purchase" or not isinstance(expiry, date):

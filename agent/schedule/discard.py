@@ -27,7 +27,8 @@ from typing import Any, Literal
 from agent.config.model import AgentConfig
 from agent.core.reads import Reads
 from agent.core.recorder import Recorded, Recorder
-from agent.core.records import Operator, SampleDiscard, Source
+from agent.records.envelope import Operator, Source
+from agent.records.sample_discard import SampleDiscard
 
 # Samples past their keep time stay on the reminder's list this many days beyond it, then
 # drop off (by then the fridge has been emptied or the ledger shows it was not confirmed).

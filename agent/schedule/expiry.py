@@ -26,7 +26,7 @@ from typing import Literal
 
 from agent.config.model import AgentConfig
 from agent.core.reads import Reads
-from agent.core.records import Severity
+from agent.records.alarm import Severity
 from agent.schedule.reminders import AlarmWant
 
 log = logging.getLogger("agent.schedule.expiry")

@@ -19,7 +19,9 @@ from datetime import date, datetime, timedelta
 from agent.config.model import AgentConfig
 from agent.core.reads import Reads
 from agent.core.recorder import Recorded, Recorder
-from agent.core.records import PROVINCIAL_TYPES, DailyLedger, LedgerLine, Source
+from agent.records.daily_ledger import DailyLedger, LedgerLine
+from agent.records.envelope import Source
+from agent.records.registry import PROVINCIAL_TYPES
 from agent.schedule.due import DueItem, at_local
 from agent.store import Store
 

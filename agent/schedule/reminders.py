@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from agent.core.recorder import alarm_key
-from agent.core.records import Severity
+from agent.records.alarm import Severity
 from agent.schedule.due import MEAL_NAMES_ZH, DueItem
 
 REMINDER_KINDS = ("morning_check_missing", "samples_missing", "sample_discard_due",

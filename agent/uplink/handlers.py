@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from agent.command_contract import CommandError, Handler, parse_args
 from agent.config.site import StaffMember
-from agent.core.records import priority_of
+from agent.records.registry import priority_of
 from agent.uplink.config_update import ConfigUpdateError, apply_config_update
 from agent.uplink.status import build_status
 from agent.view import AgentControl

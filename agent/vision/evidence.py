@@ -31,8 +31,9 @@ import numpy as np
 
 from agent.config.vision import VisionConfig
 from agent.core.recorder import MediaDraft, Recorder
-from agent.core.records import MediaRef, Source, VisionViolation
 from agent.core.timeutil import uuid7
+from agent.records.envelope import MediaRef, Source
+from agent.records.vision_violation import VisionViolation
 from agent.vision.camera import FrameRing
 from agent.vision.compliance import Cleared, Raised
 from agent.vision.crops import Box

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from agent.core.records import AdditiveUsage
+from agent.records.additive_usage import AdditiveUsage
 from agent.workflows.stations import Staff, StationWorkflow, parse_choice
 from drivers.readings import BadgeScan, StableWeight, TextInput
 

@@ -22,7 +22,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from agent.core.records import LeaderMeal, StaffTraining, SuperiorInspection, _Data
+from agent.records.base import RecordData
+from agent.records.leader_meal import LeaderMeal
+from agent.records.staff_training import StaffTraining
+from agent.records.superior_inspection import SuperiorInspection
 from agent.workflows.stations import Staff, StationWorkflow, meal_label, parse_choice
 from drivers.readings import BadgeScan, TextInput
 
@@ -91,7 +94,7 @@ class CheckinStation(StationWorkflow):
             return True
         return False
 
-    def _record(self, data: _Data, staff: Staff, scan: BadgeScan, done: str) -> None:
+    def _record(self, data: RecordData, staff: Staff, scan: BadgeScan, done: str) -> None:
         saved = self.record(data, occurred_at=scan.at, source=self.source("badge"),
                             operator=staff.operator)
         self.say(f"{staff.name} {done} / recorded", level="ok",

@@ -34,8 +34,8 @@ from zoneinfo import ZoneInfo
 from agent.config.model import AgentConfig
 from agent.core.reads import Reads
 from agent.core.recorder import Recorder, alarm_key
-from agent.core.records import Source, TelemetryBatch
 from agent.core.timeutil import rfc3339, uuid7
+from agent.records.envelope import Source, TelemetryBatch
 from agent.workflows.modbus_points import ALARMED_COLD_ROLES, COLD_ROLES, PointRole
 from drivers.readings import Reading, RegisterSample
 

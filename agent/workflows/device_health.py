@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from agent.core.recorder import Recorder
-from agent.core.records import Source
 from agent.core.timeutil import Monotonic
+from agent.records.envelope import Source
 from drivers.readings import DeviceHealth, DeviceState, Reading
 
 log = logging.getLogger("agent.workflows.device_health")

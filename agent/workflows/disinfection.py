@@ -41,8 +41,9 @@ from typing import Any
 from agent.config.model import AgentConfig
 from agent.config.rules import ThermalMethod
 from agent.core.recorder import Recorder
-from agent.core.records import Source, ThermalDisinfection
 from agent.core.timeutil import Monotonic
+from agent.records.envelope import Source
+from agent.records.tableware_disinfection import ThermalDisinfection
 from agent.workflows.modbus_points import CABINET, CABINET_CONTACT, PointRole
 from drivers.readings import Reading, RegisterSample
 

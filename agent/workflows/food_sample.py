@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from agent.core.records import FoodSample
+from agent.records.food_sample import FoodSample
 from agent.workflows.stations import Staff, StationWorkflow, meal_label
 from drivers.readings import BadgeScan, StableWeight, TextInput
 

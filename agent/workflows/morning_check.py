@@ -46,8 +46,7 @@ from typing import Any
 
 from agent.core.feedback import Level, NextStep, Screen, Verdict
 from agent.core.recorder import Recorded
-from agent.core.records import StaffHealthCheck
-from agent.core.rules import EXCLUDED_EARLIER
+from agent.records.staff_health_check import EXCLUDED_EARLIER, StaffHealthCheck
 from agent.workflows.stations import Staff, StationWorkflow
 from drivers.readings import BadgeScan, TemperatureReading, TextInput
 

@@ -27,8 +27,9 @@ from typing import Any
 
 from agent.config.model import AgentConfig
 from agent.core.recorder import Recorder
-from agent.core.records import PremisesDisinfection, Source
 from agent.core.timeutil import Monotonic
+from agent.records.envelope import Source
+from agent.records.premises_disinfection import PremisesDisinfection
 from agent.workflows.modbus_points import PREMISES_ROLES, PointRole
 from drivers.readings import Reading, RegisterSample
 

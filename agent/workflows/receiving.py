@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from agent.core.records import IngredientPurchase
+from agent.records.ingredient_purchase import IngredientPurchase
 from agent.workflows.stations import Staff, StationWorkflow, parse_choice, parse_date
 from drivers.readings import BadgeScan, StableWeight, TextInput
 

@@ -28,7 +28,8 @@ from agent.config.stations import StationConfig
 from agent.core.feedback import Feedback, Level, Screen
 from agent.core.photos import StationCamera
 from agent.core.recorder import Recorded, Recorder, StoreWriteError
-from agent.core.records import Operator, Source, _Data
+from agent.records.base import RecordData
+from agent.records.envelope import Operator, Source
 from drivers.readings import (
     BadgeScan,
     Reading,
@@ -77,7 +78,7 @@ def _to_date(value: Any) -> date | None:
 BADGE_FIRST = "请先刷卡 / badge first"
 NOT_SAVED = "未保存，请告知主管 / not saved, tell the manager"
 EMPTY_PAN_G = 1.0  # at or below this (after tare) nothing is on the scale
-DataT = TypeVar("DataT", bound=_Data)
+DataT = TypeVar("DataT", bound=RecordData)
 
 
 class StationWorkflow:

@@ -34,7 +34,8 @@ from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from agent.cli.schedule import CLI_SOURCE
-from agent.core.records import MealService, Operator
+from agent.records.envelope import Operator
+from agent.records.meal_service import MealService
 from simulator.demo.console import ConsoleManager
 from simulator.demo.kitchen import DemoClock, KitchenCamera, SerialKit, seconds_of
 from simulator.devices.modbus_physics import (

@@ -10,7 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from agent.core.records import RECORD_TYPES, Envelope, TelemetryBatch
+from agent.records.envelope import Envelope, TelemetryBatch
+from agent.records.registry import RECORD_TYPES
 
 SCHEMA_BASE = "https://schemas.canteen-agent.org/v1/"
 

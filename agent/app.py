@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.command_contract import Handler
-from agent.config.model import AgentConfig
+from agent.config_file.model import AgentConfig
 from agent.core.feedback import Feedback
 from agent.core.reading_bus import ReadingBus
 from agent.core.recorder import ClockMonitor, Recorder

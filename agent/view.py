@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from agent.config.model import AgentConfig
+from agent.config_file.model import AgentConfig
 from agent.core.reads import Reads
 from agent.records.envelope import ClockState
 

@@ -181,6 +181,11 @@ class ThermometerConfig(SerialDeviceSettings):
     plausible_max_c: float = Field(125.0, description="Highest temperature the sensor can report; anything higher is a corrupt frame.")
     start_command: bool = Field(True, description="gy90615: send A5 45 EA when the port opens (and again after silence).")
 
+    @property
+    def streaming(self) -> bool:
+        """Sends frames continuously (gy90615), so a measurement is several steady frames."""
+        return self.protocol == "gy90615"
+
     @field_validator("pattern")
     @classmethod
     def _pattern_compiles(cls, value: str) -> str:

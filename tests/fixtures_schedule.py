@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from agent.app import Agent
-from agent.config.model import AgentConfig
+from agent.config_file.model import AgentConfig
 from agent.core.feedback import Feedback, MemoryOutput
 from agent.core.recorder import Recorder
 from agent.core.timeutil import ManualClock

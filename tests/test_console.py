@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from agent.app import Agent
-from agent.config.loader import load_config
+from agent.config_file.loader import load_config
 from agent.console import (
     pages_alarms,
     pages_doctor,
@@ -73,9 +73,9 @@ def used_messages() -> set[str]:
         text = path.read_text(encoding="utf-8")
         found |= set(re.findall(r'error="([^"]+)"', text)) | set(re.findall(r'UploadError\("([^"]+)"\)', text))
         found |= set(re.findall(r'NotAllowed\("([^"]+)"\)', text))
+    # (station kinds carry their own names and screen words, both languages: tests/test_station_kinds.py)
     for table in (pages_today.DUTY, pages_today.STATE, pages_today.OUTCOME, pages_alarms.KIND, pages_alarms.STATE,
-                  pages_station.KINDS, pages_station.WORDS, pages_entries.WASTE_KINDS, pages_samples.STATE,
-                  pages_doctor.STATUS):
+                  pages_station.WORDS, pages_entries.WASTE_KINDS, pages_samples.STATE, pages_doctor.STATUS):
         found |= set(table.values())
     found |= {error for error, _ in pages_samples.REFUSALS.values()}
     return found

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from agent.config.loader import load_config
+from agent.config_file.loader import load_config
 from agent.console.pages_meals import CONSOLE_SOURCE
 from agent.records.envelope import Operator
 from agent.schedule.discard import DiscardRefused, discard, discard_key

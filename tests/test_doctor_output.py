@@ -16,7 +16,7 @@ import yaml
 
 from agent.cli.main import main
 from agent.config.devices import CameraConfig
-from agent.config.loader import load_config
+from agent.config_file.loader import load_config
 from agent.ops.doctor.cameras import check_camera
 from agent.ops.doctor.checks import DoctorOptions
 from agent.ops.doctor.checks import reason_of as _reason

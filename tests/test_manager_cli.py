@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from agent.cli.main import main
-from agent.config.loader import load_config
+from agent.config_file.loader import load_config
 from simulator.platform.store import PlatformStore
 from simulator.platform.validate import SchemaValidator
 from tests.fixtures_schedule import DAY, Canteen, at, write_config_yaml

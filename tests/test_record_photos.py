@@ -35,7 +35,7 @@ from pydantic import ValidationError
 
 from agent.app import Agent
 from agent.config.devices import CameraConfig
-from agent.config.model import AgentConfig
+from agent.config_file.model import AgentConfig
 from agent.core.feedback import MemoryOutput
 from agent.core.recorder import Photo, Recorder
 from agent.core.timeutil import ManualClock

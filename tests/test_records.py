@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from agent.cli.main import main
-from agent.config.model import AgentConfig
+from agent.config_file.model import AgentConfig
 from agent.core.recorder import Recorder
 from agent.core.timeutil import ManualClock
 from agent.records.additive_usage import AdditiveUsage

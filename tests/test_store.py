@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from agent.config.model import AgentConfig
+from agent.config_file.model import AgentConfig
 from agent.core.recorder import Recorder
 from agent.core.timeutil import ManualClock
 from agent.records.food_sample import FoodSample

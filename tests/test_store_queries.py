@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from agent.config.model import AgentConfig
+from agent.config_file.model import AgentConfig
 from agent.core.recorder import Recorder
 from agent.core.timeutil import ManualClock
 from agent.records.additive_usage import AdditiveUsage

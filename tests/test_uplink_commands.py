@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from agent.app import Agent
 from agent.config.broker import BrokerConfig
-from agent.config.loader import load_config
+from agent.config_file.loader import load_config
 from agent.uplink.commands import CommandProcessor, canonical_json
 from agent.uplink.connection import UplinkConfigError, check_transport_policy
 

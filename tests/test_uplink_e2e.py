@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from agent.app import Agent
-from agent.config.loader import load_config
+from agent.config_file.loader import load_config
 from agent.ops.doctor.broker import check_broker
 from agent.records.food_sample import FoodSample
 from agent.records.staff_health_check import StaffHealthCheck

@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from agent.app import Agent
-from agent.config.loader import load_config
+from agent.config_file.loader import load_config
 from agent.records.staff_health_check import StaffHealthCheck
 from simulator.platform.broker import Broker
 from simulator.platform.platform import Platform

@@ -14,7 +14,7 @@ import pytest
 
 from agent.app import Agent
 from agent.command_contract import CommandError
-from agent.config.model import AgentConfig
+from agent.config_file.model import AgentConfig
 from agent.core.timeutil import ManualClock
 from agent.ops.runtime import Supervisor
 from agent.vision.pipeline import CameraWorker, VisionModels

@@ -22,10 +22,11 @@ from agent.cli.common import (
     load_or_exit,
     require_agent_store,
 )
-from agent.config.loader import ConfigError, load_config
-from agent.core.alarm_texts import title as alarm_title
+from agent.config_file.loader import ConfigError, load_config
+from agent.core.alarm_texts import title
 from agent.ops.logging_setup import setup_logging, stderr_handler
 from agent.ops.runtime import TERMINATING
+from agent.stations.registry import ALARM_TITLES
 from agent.version import agent_version
 
 if TYPE_CHECKING:
@@ -132,7 +133,7 @@ def _print_table(rows: Iterable[dict[str, Any]]) -> None:
     for row in rows:
         flat = _flat(row)
         sent = "yes" if flat["delivered_at"] else "no"
-        what = f"{flat['state']}: {alarm_title(flat['kind'])}" if flat["kind"] else flat["findings"]
+        what = f"{flat['state']}: {title(flat['kind'], ALARM_TITLES)}" if flat["kind"] else flat["findings"]
         print(f"{flat['seq']:>7}  {flat['occurred_at'][:19]:19}  {flat['type']:24} "
               f"{flat['verdict']:7}  {sent:4}  {what}")
 
@@ -186,7 +187,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"last seq: {report['last_seq']}")
     print(f"未处理告警 open alarms: {len(alarms)}")
     for alarm in report["open_alarms"]:
-        print(f"  {alarm['since'][:16].replace('T', ' ')}  {alarm_title(alarm['kind'])}"
+        print(f"  {alarm['since'][:16].replace('T', ' ')}  {title(alarm['kind'], ALARM_TITLES)}"
               f"  {_subject_text(alarm['subject'])}".rstrip())
     return 0
 

@@ -1,71 +1,56 @@
-"""Stations: serial devices bound to a duty (agent/workflows/), and the photos on their records."""
+"""What every station shares (each kind adds its own model: agent/stations/), and the photos on their records."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import ClassVar
 
 from pydantic import Field
 
 from agent.config.base import Strict
-from drivers.config_types import Celsius, PositiveHours, PositiveSeconds, Seconds
-
-# The station catalog: each kind and the device roles it cannot work without. The
-# workflow class of each kind is in agent/wiring/serial.py (``WORKFLOWS``: the config
-# must not import workflows); a test checks both list the same kinds.
-STATION_REQUIRED: dict[str, tuple[str, ...]] = {
-    "morning_check": ("badge", "thermometer"),
-    "food_sample": ("badge", "scale"),
-    "receiving": ("badge", "scale"),
-    "additive": ("badge", "scale"),
-    "checkin": ("badge",),
-}
-# which device kind each station role must name (drivers' ``kind``)
-STATION_DEVICE_KINDS = {"badge": "badge_reader", "thermometer": "ir_thermometer", "scale": "scale",
-                        "keypad": "barcode_reader", "barcode": "barcode_reader"}
-if TYPE_CHECKING:
-    StationKind = str
-else:
-    StationKind = Literal[tuple(STATION_REQUIRED)]
-CheckinMode = Literal["leader_meal", "staff_training", "superior_inspection"]
+from drivers.config_types import PositiveSeconds, Seconds
 
 
 class StationConfig(Strict):
-    """One place where staff do one duty, and the devices bound to it.
+    """One place where staff do one duty, and the devices bound to it: what every station kind
+    shares. Each kind's own model (``agent/stations/<kind>/config.py``) adds its ``kind``
+    literal, its device roles and its settings; the config file's ``stations:`` accepts
+    any kind in ``agent.stations.registry``.
 
     Every station starts with a badge. Keypad and barcode inputs are keyboard-style
     ``barcode_reader`` devices; the keypad grammar of each kind is documented in its
-    workflow module (agent/workflows/<kind>.py).
+    workflow module (agent/stations/<kind>/workflow.py).
     """
 
+    # The fields that name a device (a station role), and those the kind cannot work
+    # without; which device kinds fill a role is the drivers' catalog's (``DeviceKind.roles``).
+    roles: ClassVar[tuple[str, ...]] = ("badge", "keypad")
+    required: ClassVar[tuple[str, ...]] = ("badge",)
+
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="Station id (feedback, logs).")
-    kind: StationKind
+    kind: str
     badge: str | None = Field(None, description="Device id of the badge reader (required).")
-    thermometer: str | None = Field(None, description="morning_check: device id of the IR thermometer.")
-    scale: str | None = Field(None, description="food_sample / receiving / additive: device id of the scale.")
     keypad: str | None = Field(None, description="Device id of a keypad (answers, choices, typed values).")
-    barcode: str | None = Field(None, description="receiving / additive: device id of a barcode reader.")
-    checkin_modes: list[CheckinMode] = Field(
-        ["leader_meal"], min_length=1, description="checkin: the first is the default; keypad 1..n selects one.")
-    session: str | None = Field(None, description="staff_training: session name (default: 培训 + date).")
-    session_hours: PositiveHours | None = Field(None, description="staff_training: hours credited.")
-    organisation: str | None = Field(None, description="superior_inspection: inspecting authority.")
-    allowed_roles: list[str] = Field(default_factory=list, description="checkin: roster roles accepted (empty: any).")
-    additives: list[str] = Field(default_factory=list,
-                                 description="additive: names chosen by keypad 1..n (default: rules.additive_limits_g).")
-    fridge_id: str | None = Field(None, description="food_sample: the sample fridge's id, written on each record.")
-    tare_g: float = Field(0.0, ge=0, le=1_000_000, description="Container weight subtracted from every stable weight.")
-    settle_readings: int | None = Field(
-        None, ge=1, le=1000, description="morning_check: consecutive close readings that make a measurement "
-                                "(default: 3 for streaming thermometers, 1 for ascii_line ones).")
-    presence_min_c: Celsius = Field(32.0, description="morning_check: readings below this are the room, not a person.")
-    answers_required: bool = Field(False, description="morning_check: wait for keypad answers before recording.")
-    answers_window_s: PositiveSeconds = Field(20, description="morning_check: after the temperature, wait this long for answers.")
-    session_timeout_s: PositiveSeconds = Field(120, description="food_sample / receiving / additive: idle session ends.")
+    session_timeout_s: PositiveSeconds = Field(120, description="An idle session ends after this (food_sample / "
+                                                                "receiving / additive).")
     meal_margin_min: float = Field(90, ge=0, le=24 * 60, description="Meals count from this long before their window starts.")
     repeat_scan_s: Seconds = Field(3.0, description="The same card again within this is one scan (readers repeat).")
     camera: str | None = Field(
         None, description="Id of a camera (cameras: or video.cameras) watching this station: every record it "
                           "writes carries a photo of that moment (media role photo; see photos:).")
+
+    def devices(self) -> dict[str, str]:
+        """Device id -> the role it has at this station."""
+        return {device: role for role in self.roles if (device := getattr(self, role)) is not None}
+
+
+class WeighingStationConfig(StationConfig):
+    """A station that weighs on a scale (food samples, receiving, additives)."""
+
+    roles: ClassVar[tuple[str, ...]] = ("badge", "scale", "keypad")
+    required: ClassVar[tuple[str, ...]] = ("badge", "scale")
+
+    scale: str | None = Field(None, description="Device id of the scale.")
+    tare_g: float = Field(0.0, ge=0, le=1_000_000, description="Container weight subtracted from every stable weight.")
 
 
 class PhotosConfig(Strict):

@@ -17,7 +17,7 @@ from typing import Any
 
 from starlette.templating import Jinja2Templates
 
-from agent.config.model import AgentConfig
+from agent.config_file.model import AgentConfig
 from agent.console.auth import LoginLimiter, UserStore
 from agent.console.doctor_run import DoctorRunner
 from agent.console.i18n import bi, zh

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from agent.config.model import AgentConfig
+from agent.config_file.model import AgentConfig
 from agent.ops.doctor.checks import Check, DoctorOptions
 from agent.ops.doctor.run import run_checks
 

@@ -19,17 +19,12 @@ from starlette.routing import Route
 from agent.console.i18n import zh
 from agent.console.station_feed import StationState
 from agent.console.web import console, page
+from agent.stations.registry import BY_NAME, SCREEN_WORDS
 
 KEEPALIVE_S = 15.0
-KINDS = {"morning_check": "Morning check", "food_sample": "Food samples", "receiving": "Receiving",
-         "additive": "Additives", "checkin": "Check-in"}
-# what the page's script writes, in both languages (the catalog's zh_CN, the English id)
-WORDS = {
-    "pass": "Pass", "fail": "Fail", "warn": "Check",
-    "recheck": "Re-check in 10 min", "leave_post": "Leave your post and tell the manager",
-    "not_saved": "Not saved: tell the manager", "see_manager": "See the manager before work",
-    "badge_again": "Badge again",
-}
+# what the page's script writes, in both languages: the verdicts and what every station may
+# say (the catalog's zh_CN, the English id), then each station kind's own next steps
+WORDS = {"pass": "Pass", "fail": "Fail", "warn": "Check", "not_saved": "Not saved: tell the manager"}
 
 
 def _station(request: Request) -> str:
@@ -43,7 +38,8 @@ async def station_page(request: Request) -> Response:
     station_id = _station(request)
     station = next(s for s in console(request).config.stations if s.id == station_id)
     words = {key: [zh(text), text] for key, text in WORDS.items()}
-    return page(request, "station.html", station=station, kinds=KINDS, words=words)
+    words |= {step: list(pair) for step, pair in SCREEN_WORDS.items()}
+    return page(request, "station.html", station=station, kind=BY_NAME[station.kind].label, words=words)
 
 
 async def station_state(request: Request) -> Response:

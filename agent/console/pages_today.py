@@ -11,8 +11,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from agent.console.web import console, page, user_session
+from agent.core.duties import DueItem
 from agent.core.reads import Reads
-from agent.schedule.due import DueItem, meal_label
+from agent.schedule.due import meal_label
 from agent.schedule.today import TodayView, today_view
 
 DUTY = {"morning_check": "Morning check", "samples": "Food samples", "leader_meal": "Leader's meal",

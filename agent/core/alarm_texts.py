@@ -3,11 +3,15 @@
 Workflows write their alarm message in English with the figures; ``bilingual`` puts
 the kind's Chinese title in front, so every alarm (stored, sent, printed by ``status``)
 reads Chinese first. Kinds not listed keep their English message and their kind name.
+The duties a station kind adds carry their own titles (``agent/stations/<kind>/due.py``;
+``agent.stations.registry.ALARM_TITLES`` is every title) and their reminders are
+written bilingual already.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 
 TITLES: dict[str, tuple[str, str]] = {
     "fever": ("发热", "fever"),
@@ -24,18 +28,15 @@ TITLES: dict[str, tuple[str, str]] = {
     "health_certificate_expired": ("健康证过期", "health certificate expired"),
     "supplier_licence_expired": ("供应商许可证过期", "supplier licence expired"),
     "expiry_warning": ("临期提醒", "expiry warning"),
-    "morning_check_missing": ("晨检未完成", "morning check missing"),
-    "samples_missing": ("留样未完成", "samples missing"),
     "sample_discard_due": ("留样到期待处理", "samples due for discard"),
     "disinfection_missing": ("餐具消毒未完成", "tableware disinfection missing"),
     "uv_run_missing": ("紫外线消毒未完成", "UV run missing"),
-    "leader_meal_missing": ("陪餐未登记", "leader meal missing"),
 }
 
 
-def title(kind: str) -> str:
+def title(kind: str, titles: Mapping[str, tuple[str, str]] = TITLES) -> str:
     """``发热 fever`` for a known kind, the kind itself otherwise."""
-    zh, en = TITLES.get(kind, ("", kind))
+    zh, en = titles.get(kind, ("", kind))
     return f"{zh} {en}".strip()
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from agent.config.model import AgentConfig
+from agent.config.settings import Settings
 from agent.core.alarm_texts import bilingual
 from agent.core.reads import Reads
 from agent.core.storage_alarm import ALARM as STORAGE_ALARM
@@ -84,7 +84,7 @@ class ClockMonitor:
 
 
 class Recorder:
-    def __init__(self, config: AgentConfig, store: Store, now: Callable[[], datetime],
+    def __init__(self, config: Settings, store: Store, now: Callable[[], datetime],
                  clock: ClockMonitor | None = None) -> None:
         self.config = config
         self.store = store

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from agent.config.model import AgentConfig
+from agent.config.settings import Settings
+from agent.core.duties import DueItem, at_local
 from agent.core.reads import Reads
 from agent.core.recorder import Recorded, Recorder
 from agent.records.daily_ledger import DailyLedger, LedgerLine
 from agent.records.envelope import Source
 from agent.records.registry import PROVINCIAL_TYPES
-from agent.schedule.due import DueItem, at_local
 from agent.store import Store
 
 # Records about records: not counted as the day's work.
@@ -30,7 +30,7 @@ _NOT_COUNTED = ("alarm", "daily_ledger")
 LEDGER_SOURCE = Source(device_id="schedule", kind="scheduler")
 
 
-def day_end(config: AgentConfig, day: date) -> datetime:
+def day_end(config: Settings, day: date) -> datetime:
     return at_local(day, config.schedules.day_end, config.identity.tz)
 
 
@@ -46,7 +46,7 @@ def ledger_written(store: Reads, day: date) -> bool:
     return any(i not in void for i in store.ledger_ids(day))
 
 
-def void_premature_ledgers(store: Store, config: AgentConfig, now: datetime) -> list[str]:
+def void_premature_ledgers(store: Store, config: Settings, now: datetime) -> list[str]:
     """List as void every ledger of a day that has not ended at ``now``; the ids newly voided."""
     today = now.astimezone(config.identity.tz).date()
     void: list[str] = list(store.kv_get(VOID_KEY, []))

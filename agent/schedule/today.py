@@ -11,10 +11,11 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, time
 
-from agent.config.model import AgentConfig
+from agent.config.settings import Settings
 from agent.config.site import MealWindow
+from agent.core.duties import DayFacts, DueItem
 from agent.core.reads import Reads
-from agent.schedule.due import DayFacts, DueItem, due_items, gather_facts, meal_label, served_meals
+from agent.schedule.due import due_items, gather_facts, meal_label, served_meals
 from agent.schedule.expiry import ExpiryItem, expiry_items
 
 MARK = {"done": "✔", "overdue": "✘", "missing": "·"}
@@ -35,14 +36,14 @@ class TodayView:
     open_alarms: int
 
 
-def today_view(store: Reads, config: AgentConfig, now: datetime) -> TodayView:
+def today_view(store: Reads, config: Settings, now: datetime) -> TodayView:
     day = now.astimezone(config.identity.tz).date()
     facts = gather_facts(store, config, day).as_of(now)  # "served: …" too, as it stood at ``now``
     return TodayView(now, facts, due_items(facts, config, now), expiry_items(store, config, day),
                      len(store.open_alarms()))
 
 
-def render_today(view: TodayView, config: AgentConfig) -> str:
+def render_today(view: TodayView, config: Settings) -> str:
     day = view.facts.day
     ident = config.identity
     items = view.items
@@ -72,7 +73,7 @@ def render_today(view: TodayView, config: AgentConfig) -> str:
     return "\n".join(lines)
 
 
-def _morning_checks(items: list[DueItem], config: AgentConfig) -> list[str]:
+def _morning_checks(items: list[DueItem], config: Settings) -> list[str]:
     checks = [i for i in items if i.duty == "morning_check"]
     if not checks:
         return []
@@ -89,7 +90,7 @@ def _morning_checks(items: list[DueItem], config: AgentConfig) -> list[str]:
     return lines
 
 
-def _heading(view: TodayView, config: AgentConfig) -> str:
+def _heading(view: TodayView, config: Settings) -> str:
     """今日 Today for today; the date itself for another day (its end, or --at)."""
     tz = config.identity.tz
     now = view.now.astimezone(tz)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.command_contract import Handler
-from agent.config.model import AgentConfig
+from agent.config_file.model import AgentConfig
 from agent.core.feedback import Feedback
 from agent.core.reading_bus import Workflow
 from agent.core.recorder import Recorder

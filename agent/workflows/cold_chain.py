@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from agent.config.model import AgentConfig
+from agent.config.settings import Settings
 from agent.core.reads import Reads
 from agent.core.recorder import Recorder, alarm_key
 from agent.core.timeutil import rfc3339, uuid7
@@ -125,7 +125,7 @@ class ColdChain:
 
     name = "cold-chain"
 
-    def __init__(self, config: AgentConfig, recorder: Recorder, roles: list[PointRole], *,
+    def __init__(self, config: Settings, recorder: Recorder, roles: list[PointRole], *,
                  batch_s: float = 300.0, recover_margin_c: float = 0.3) -> None:
         self.rules = config.rules.cold_chain
         self.tz: ZoneInfo = config.identity.tz

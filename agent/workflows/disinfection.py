@@ -38,8 +38,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from agent.config.model import AgentConfig
 from agent.config.rules import ThermalMethod
+from agent.config.settings import Settings
 from agent.core.recorder import Recorder
 from agent.core.timeutil import Monotonic
 from agent.records.envelope import Source
@@ -133,7 +133,7 @@ class Disinfection:
 
     name = "disinfection"
 
-    def __init__(self, config: AgentConfig, recorder: Recorder, roles: list[PointRole], *,
+    def __init__(self, config: Settings, recorder: Recorder, roles: list[PointRole], *,
                  max_gap_s: float = 120.0, ambient_window_s: float = 1800.0, abandon_after_s: float = 1800.0,
                  save_every_s: float = 30.0, mono: Monotonic | None = None) -> None:
         self.config = config
@@ -304,7 +304,7 @@ class Disinfection:
                                           occurred_at=at)
 
 
-def meal_of(config: AgentConfig, started_at: datetime) -> str | None:
+def meal_of(config: Settings, started_at: datetime) -> str | None:
     """The meal whose window (start to end + disinfection deadline) holds ``started_at``."""
     local = started_at.astimezone(config.identity.tz)
     day = local.date()

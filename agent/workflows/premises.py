@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from agent.config.model import AgentConfig
+from agent.config.settings import Settings
 from agent.core.recorder import Recorder
 from agent.core.timeutil import Monotonic
 from agent.records.envelope import Source
@@ -84,7 +84,7 @@ class Premises:
 
     name = "premises-disinfection"
 
-    def __init__(self, config: AgentConfig, recorder: Recorder, roles: list[PointRole], *,
+    def __init__(self, config: Settings, recorder: Recorder, roles: list[PointRole], *,
                  max_gap_s: float = 120.0, abandon_after_s: float = 1800.0, save_every_s: float = 60.0,
                  mono: Monotonic | None = None) -> None:
         self.rules = config.rules.premises

@@ -50,7 +50,7 @@ from simulator.devices.modbus_scenarios import SimDevice
 
 if TYPE_CHECKING:
     from agent.app import Agent
-    from agent.config.model import AgentConfig
+    from agent.config_file.model import AgentConfig
     from agent.core.feedback import MemoryOutput
     from simulator.demo.kitchen import DemoClock, KitchenCamera, SerialKit
     from simulator.demo.video import DemoVideo

@@ -38,8 +38,8 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from agent.app import Agent
-from agent.config.loader import load_config
-from agent.config.model import AgentConfig
+from agent.config_file.loader import load_config
+from agent.config_file.model import AgentConfig
 from agent.core.feedback import ConsoleOutput, MemoryOutput
 from agent.core.recorder import ClockMonitor
 from agent.ops.doctor.checks import DoctorOptions, format_table

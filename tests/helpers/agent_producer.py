@@ -16,7 +16,7 @@ import time
 from datetime import timedelta
 
 from agent.app import Agent
-from agent.config.loader import load_config
+from agent.config_file.loader import load_config
 from agent.records.food_sample import FoodSample
 from agent.records.staff_health_check import StaffHealthCheck
 

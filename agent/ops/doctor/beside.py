@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from agent.config.model import AgentConfig
+from agent.config_file.model import AgentConfig
 from agent.ops.doctor.checks import SERVICE_USER, Check, StoredHealth
 from agent.ops.doctor.ports import check_device_path
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from paho.mqtt.reasoncodes import ReasonCode
 
-from agent.config.model import AgentConfig
 from agent.config.tls import broker_tls_context
+from agent.config_file.model import AgentConfig
 from agent.ops.doctor.checks import Check, reason_of
 
 

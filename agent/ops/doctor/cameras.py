@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 
 from agent.config.devices import CameraConfig
-from agent.config.model import AgentConfig
+from agent.config_file.model import AgentConfig
 from agent.ops.doctor.checks import Check
 from agent.redact import redact_url
 

@@ -6,7 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
-from agent.config.model import AgentConfig
+from agent.config_file.model import AgentConfig
 from agent.ops.doctor.checks import SERVICE_USER, Check
 
 

@@ -8,7 +8,7 @@ from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.config.model import AgentConfig
+from agent.config_file.model import AgentConfig
 from agent.ops.doctor.checks import Check, DoctorOptions, reason_of
 from agent.ops.doctor.ports import check_device_path
 from drivers.readings import Reading, RegisterSample

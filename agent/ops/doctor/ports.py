@@ -7,7 +7,7 @@ import os
 import pwd
 import stat
 
-from agent.config.model import AgentConfig
+from agent.config_file.model import AgentConfig
 from agent.ops.doctor.checks import SERVICE_USER, Check
 
 

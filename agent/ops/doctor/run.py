@@ -26,8 +26,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
-from agent.config.loader import ConfigError, load_config
-from agent.config.model import AgentConfig
+from agent.config_file.loader import ConfigError, load_config
+from agent.config_file.model import AgentConfig
 from agent.ops.doctor.beside import (
     live_camera_checks,
     live_modbus_checks,

@@ -44,10 +44,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from agent.config.settings import Settings
 from agent.core.feedback import Level, NextStep, Screen, Verdict
 from agent.core.recorder import Recorded
 from agent.records.staff_health_check import EXCLUDED_EARLIER, StaffHealthCheck
-from agent.workflows.stations import Staff, StationWorkflow
+from agent.stations.base import Staff, StationWorkflow
+from agent.stations.morning_check.config import MorningCheckConfig
 from drivers.readings import BadgeScan, TemperatureReading, TextInput
 
 log = logging.getLogger("agent.workflows.morning_check")
@@ -108,7 +110,7 @@ class Session:
     asked_answers: bool = False
 
 
-class MorningCheck(StationWorkflow):
+class MorningCheck(StationWorkflow[MorningCheckConfig]):
     kind = "morning_check"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:  # StationWorkflow's
@@ -271,3 +273,16 @@ def _finding_text(finding: str) -> str:
     if finding.startswith("hand_"):
         return f"手部 {finding[len('hand_'):]}"
     return finding
+
+
+STREAMING_SETTLE_READINGS = 3  # a streaming thermometer: 3 steady frames (150 ms at 20 Hz) make a reading
+
+
+def resolve(station: MorningCheckConfig, config: Settings) -> MorningCheckConfig:
+    """Fill what a station leaves to its devices: how many steady readings make a
+    measurement follows from the thermometer's protocol (streaming or one line each)."""
+    if station.settle_readings is not None:
+        return station
+    thermometer = next(d for d in config.devices if d.id == station.thermometer)
+    streaming = bool(getattr(thermometer, "streaming", False))  # ThermometerConfig.streaming
+    return station.model_copy(update={"settle_readings": STREAMING_SETTLE_READINGS if streaming else 1})

@@ -24,7 +24,8 @@ from datetime import datetime
 from typing import Any
 
 from agent.records.additive_usage import AdditiveUsage
-from agent.workflows.stations import Staff, StationWorkflow, parse_choice
+from agent.stations.additive.config import AdditiveConfig
+from agent.stations.base import Staff, WeighingWorkflow, parse_choice
 from drivers.readings import BadgeScan, StableWeight, TextInput
 
 log = logging.getLogger("agent.workflows.additive")
@@ -40,7 +41,7 @@ class Session:
     after_g: float | None = None
 
 
-class AdditiveStation(StationWorkflow):
+class AdditiveStation(WeighingWorkflow[AdditiveConfig]):
     kind = "additive"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:  # StationWorkflow's

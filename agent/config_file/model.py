@@ -11,67 +11,24 @@ Every number from docs/DOMAIN.md lives here as a default, never as a constant in
 from __future__ import annotations
 
 import difflib
-from pathlib import Path
-from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from agent.config.base import Strict
 from agent.config.broker import BrokerConfig
 from agent.config.console import ConsoleConfig
 from agent.config.devices import CameraConfig, DeviceConfig, ModbusBusConfig
+from agent.config.identity import Identity
+from agent.config.logs import LoggingConfig
 from agent.config.modbus_roles import check_points, roles_of
 from agent.config.rules import Rules
 from agent.config.site import Schedules, SiteConfig
-from agent.config.stations import (
-    STATION_DEVICE_KINDS,
-    STATION_REQUIRED,
-    PhotosConfig,
-    StationConfig,
-)
+from agent.config.stations import PhotosConfig
+from agent.config.storage import StoreConfig
 from agent.config.video import VideoConfig
 from agent.config.vision import VisionConfig
-from drivers.config_types import Count, Days, Megabytes, PositiveDays
-
-# --- identity, store, logging ---------------------------------------------------------
-
-
-class Identity(Strict):
-    agent_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
-                          description="Unique id of this box; also its MQTT client id.")
-    school_id: str = Field(min_length=1, description="School code on the platform.")
-    canteen_id: str = Field(min_length=1, description="Canteen (kitchen) id within the school.")
-    timezone: str = Field("Asia/Shanghai", description="IANA zone for local times and schedules.")
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-
-class StoreConfig(Strict):
-    path: Path = Field(Path("/var/lib/canteen-agent/agent.db"), description="SQLite database file.")
-    media_dir: Path = Field(Path("/var/lib/canteen-agent/media"), description="Snapshots and clips.")
-    disk_budget_mb: Megabytes = Field(2048, description="Database plus media may use this much.")
-    retention_days: PositiveDays = Field(730, description="Delivered records are kept this long (2 years).")
-    purchase_retention_days_past_expiry: Days = Field(
-        183, description="Purchase records: at least 6 months past the product's expiry.")
-    telemetry_keep_days: PositiveDays = Field(30, description="Downsampled telemetry kept locally.")
-    group_commit_max: Count = Field(512, le=100_000, description="Most adds committed in one transaction.")
-
-
-class LoggingConfig(Strict):
-    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    format: Literal["text", "json"] = Field("text", description="json: one object per line (log shippers).")
+from agent.stations.registry import STATION_REQUIRED, StationUnion
+from drivers.serial_devices import kinds_for_role
 
 
 class AgentConfig(Strict):
@@ -84,7 +41,7 @@ class AgentConfig(Strict):
     devices: list[DeviceConfig] = Field(default_factory=list, description="Serial devices.")
     modbus: list[ModbusBusConfig] = Field(default_factory=list, description="Modbus buses and gateways.")
     cameras: list[CameraConfig] = Field(default_factory=list)
-    stations: list[StationConfig] = Field(default_factory=list, description="Serial devices bound to duties.")
+    stations: list[StationUnion] = Field(default_factory=list, description="Serial devices bound to duties.")
     photos: PhotosConfig = PhotosConfig()
     vision: VisionConfig = VisionConfig()
     video: VideoConfig = VideoConfig()
@@ -137,17 +94,17 @@ class AgentConfig(Strict):
             for role in STATION_REQUIRED[station.kind]:
                 if getattr(station, role) is None:
                     raise ValueError(f"station {station.id!r} ({station.kind}) needs a {role} device")
-            for role, kind in STATION_DEVICE_KINDS.items():
+            for role in station.roles:
                 device_id = getattr(station, role)
                 if device_id is None:
                     continue
-                if kinds.get(device_id) != kind:
-                    raise ValueError(f"station {station.id!r}: {role} {device_id!r} is not a declared {kind} device")
+                fits = kinds_for_role(role)  # the drivers' catalog: which device kinds fill the role
+                if kinds.get(device_id) not in fits:
+                    raise ValueError(f"station {station.id!r}: {role} {device_id!r} is not a declared "
+                                     f"{' or '.join(fits)} device")
                 if owner.get(device_id, station.id) != station.id:
                     raise ValueError(f"device {device_id!r} is bound to stations {owner[device_id]!r} and {station.id!r}")
                 owner[device_id] = station.id
-            if station.kind == "receiving" and station.keypad is None and station.barcode is None:
-                raise ValueError(f"station {station.id!r} (receiving) needs a keypad or barcode device")
         return self
 
     @model_validator(mode="after")

@@ -25,7 +25,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from agent.records.food_sample import FoodSample
-from agent.workflows.stations import Staff, StationWorkflow, meal_label
+from agent.stations.base import Staff, WeighingWorkflow, meal_label
+from agent.stations.food_sample.config import FoodSampleConfig
 from drivers.readings import BadgeScan, StableWeight, TextInput
 
 log = logging.getLogger("agent.workflows.food_sample")
@@ -41,7 +42,7 @@ class Session:
     chosen: str | None = None
 
 
-class FoodSampleStation(StationWorkflow):
+class FoodSampleStation(WeighingWorkflow[FoodSampleConfig]):
     kind = "food_sample"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:  # StationWorkflow's

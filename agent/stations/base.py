@@ -21,10 +21,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
-from agent.config.model import AgentConfig
-from agent.config.stations import StationConfig
+from agent.config.settings import Settings
+from agent.config.stations import StationConfig, WeighingStationConfig
 from agent.core.feedback import Feedback, Level, Screen
 from agent.core.photos import StationCamera
 from agent.core.recorder import Recorded, Recorder, StoreWriteError
@@ -79,14 +79,16 @@ BADGE_FIRST = "请先刷卡 / badge first"
 NOT_SAVED = "未保存，请告知主管 / not saved, tell the manager"
 EMPTY_PAN_G = 1.0  # at or below this (after tare) nothing is on the scale
 DataT = TypeVar("DataT", bound=RecordData)
+ConfigT = TypeVar("ConfigT", bound=StationConfig)
+WeighingT = TypeVar("WeighingT", bound=WeighingStationConfig)
 
 
-class StationWorkflow:
+class StationWorkflow(Generic[ConfigT]):
     """Base of the station workflows: routing by device id, badge handling, feedback."""
 
     kind: ClassVar[str]
 
-    def __init__(self, station: StationConfig, config: AgentConfig, recorder: Recorder,
+    def __init__(self, station: ConfigT, config: Settings, recorder: Recorder,
                  feedback: Feedback, camera: StationCamera | None = None) -> None:
         self.station = station
         self.camera = camera  # the station's camera: a photo on every record
@@ -97,8 +99,9 @@ class StationWorkflow:
         self.feedback = feedback
         self.tz = config.identity.tz
         self.name = f"{self.kind}:{station.id}"
-        roles = ("badge", "thermometer", "scale", "keypad", "barcode")
-        self.devices = {getattr(station, r): r for r in roles if getattr(station, r) is not None}
+        self.devices = station.devices()  # device id -> role: the readings of these only
+        # device id -> its kind (``ir_thermometer`` ...), for each record's source
+        self._device_kinds = {d.id: str(type(d).model_fields["kind"].default) for d in config.devices}
         self._last_card: tuple[str, datetime] | None = None
 
     # --- the Workflow protocol -------------------------------------------------------
@@ -137,6 +140,8 @@ class StationWorkflow:
             text = reading.text.strip()
             if text:
                 self.on_text(reading, text, self.devices.get(reading.device_id) == "barcode")
+        else:
+            self.on_other(reading)
 
     def on_tick(self, now: datetime) -> None:
         """Sessions past their deadline end here (subclasses); once a second."""
@@ -154,6 +159,9 @@ class StationWorkflow:
 
     def on_text(self, reading: TextInput, text: str, from_barcode: bool) -> None:
         self.say(BADGE_FIRST, level="warn")
+
+    def on_other(self, reading: Reading) -> None:
+        """A reading of a type the base does not route (a kind with a new device overrides it)."""
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -186,18 +194,6 @@ class StationWorkflow:
             session.deadline = self.session_deadline(at)
         return session
 
-    def weighing_session(self, reading: StableWeight) -> tuple[Any, float] | None:
-        """The open session and the net grams on the pan (less ``tare_g``); None without a
-        session, or when the pan is empty (lifting the container is not activity)."""
-        session = self.open_session()
-        if session is None:
-            return None
-        grams = round(reading.grams - self.station.tare_g, 1)
-        if grams <= EMPTY_PAN_G:
-            return None
-        session.deadline = self.session_deadline(reading.at)
-        return session, grams
-
     def session_deadline(self, at: datetime) -> datetime:
         """When a session idle since ``at`` ends."""
         return at + timedelta(seconds=self.station.session_timeout_s)
@@ -226,9 +222,7 @@ class StationWorkflow:
         device_id = getattr(self.station, role)
         if device_id is None:
             return None
-        kinds = {"badge": "badge_reader", "thermometer": "ir_thermometer", "scale": "scale",
-                 "keypad": "barcode_reader", "barcode": "barcode_reader"}
-        return Source(device_id=device_id, kind=kinds[role])
+        return Source(device_id=device_id, kind=self._device_kinds[device_id])
 
     def day_of(self, at: datetime) -> str:
         return at.astimezone(self.tz).date().isoformat()
@@ -260,6 +254,22 @@ class StationWorkflow:
             return [str(d) for d in pushed["meals"].get(meal, [])]
         return [d.name for d in self.config.site.menu if not d.meals or meal in d.meals]
 
+
+
+class WeighingWorkflow(StationWorkflow[WeighingT]):
+    """A station that weighs: net grams on the pan within an open session."""
+
+    def weighing_session(self, reading: StableWeight) -> tuple[Any, float] | None:
+        """The open session and the net grams on the pan (less ``tare_g``); None without a
+        session, or when the pan is empty (lifting the container is not activity)."""
+        session = self.open_session()
+        if session is None:
+            return None
+        grams = round(reading.grams - self.station.tare_g, 1)
+        if grams <= EMPTY_PAN_G:
+            return None
+        session.deadline = self.session_deadline(reading.at)
+        return session, grams
 
 def meal_label(meal: str) -> str:
     return MEAL_NAMES_CN.get(meal, meal)

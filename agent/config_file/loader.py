@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from agent.config.model import AgentConfig
+from agent.config_file.model import AgentConfig
 from agent.redact import redact_text
 
 ENV_PREFIX = "CANTEEN__"

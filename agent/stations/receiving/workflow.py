@@ -33,7 +33,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from agent.records.ingredient_purchase import IngredientPurchase
-from agent.workflows.stations import Staff, StationWorkflow, parse_choice, parse_date
+from agent.stations.base import Staff, WeighingWorkflow, parse_choice, parse_date
+from agent.stations.receiving.config import ReceivingConfig
 from drivers.readings import BadgeScan, StableWeight, TextInput
 
 log = logging.getLogger("agent.workflows.receiving")
@@ -95,7 +96,7 @@ class Session:
         return next((s for s in STEPS if s not in self.values), None)
 
 
-class Receiving(StationWorkflow):
+class Receiving(WeighingWorkflow[ReceivingConfig]):
     kind = "receiving"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:  # StationWorkflow's

@@ -26,7 +26,8 @@ from agent.records.base import RecordData
 from agent.records.leader_meal import LeaderMeal
 from agent.records.staff_training import StaffTraining
 from agent.records.superior_inspection import SuperiorInspection
-from agent.workflows.stations import Staff, StationWorkflow, meal_label, parse_choice
+from agent.stations.base import Staff, StationWorkflow, meal_label, parse_choice
+from agent.stations.checkin.config import CheckinConfig
 from drivers.readings import BadgeScan, TextInput
 
 log = logging.getLogger("agent.workflows.checkin")
@@ -35,7 +36,7 @@ MODE_LABELS = {"leader_meal": "陪餐 / leader meal", "staff_training": "培训�
                "superior_inspection": "上级巡检 / inspection"}
 
 
-class CheckinStation(StationWorkflow):
+class CheckinStation(StationWorkflow[CheckinConfig]):
     kind = "checkin"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:  # StationWorkflow's

@@ -1,0 +1,52 @@
+"""Every station kind the agent runs: one line each. What depends on the kinds is derived here.
+
+A new station kind is one folder in ``agent/stations/`` (its ``KIND``) plus its line in
+``STATION_KINDS``: the config file accepts it (``StationUnion``), the wiring runs its
+workflow, the config checks its device roles, the console names it and words its screen,
+and its duties join the day's list and its reminders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Union
+
+from pydantic import Field
+
+from agent.config.stations import StationConfig
+from agent.core.alarm_texts import TITLES
+from agent.core.duties import Duty
+from agent.stations import (  # one name per kind: its folder
+    additive,
+    checkin,
+    food_sample,
+    morning_check,
+    receiving,
+)
+from agent.stations.kind import StationKind
+
+STATION_KINDS: tuple[StationKind, ...] = (
+    morning_check.KIND,
+    food_sample.KIND,
+    receiving.KIND,
+    additive.KIND,
+    checkin.KIND,
+)
+
+BY_NAME: dict[str, StationKind] = {kind.name: kind for kind in STATION_KINDS}
+if TYPE_CHECKING:  # the type checker sees the common base; pydantic, the union below
+    StationUnion = StationConfig
+else:
+    StationUnion = Annotated[Union[tuple(kind.config for kind in STATION_KINDS)],  # noqa: UP007
+                             Field(discriminator="kind")]
+# kind -> the device roles it cannot work without
+STATION_REQUIRED: dict[str, tuple[str, ...]] = {kind.name: kind.config.required for kind in STATION_KINDS}
+# every duty the kinds put on the day's list, by its alarm kind
+DUTIES: dict[str, Duty] = {duty.alarm: duty for kind in STATION_KINDS for duty in kind.duties}
+# what every alarm is called: the agent's own, then the kinds' duties
+ALARM_TITLES: Mapping[str, tuple[str, str]] = {**TITLES, **{alarm: d.title for alarm, d in DUTIES.items()}}
+# what a station screen may say next (``Screen.next_step``), Chinese and English
+SCREEN_WORDS: Mapping[str, tuple[str, str]] = {
+    step: words for kind in STATION_KINDS for step, words in kind.screen_words.items()}
+# record types some kind's due rules read from the day
+DUE_RECORDS: tuple[str, ...] = tuple(dict.fromkeys(t for kind in STATION_KINDS for t in kind.due_records))

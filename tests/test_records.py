@@ -16,6 +16,7 @@ from agent.core.timeutil import ManualClock
 from agent.records.additive_usage import AdditiveUsage
 from agent.records.alarm import AlarmData
 from agent.records.base import judge
+from agent.records.core_temperature_check import CoreTemperatureCheck
 from agent.records.daily_ledger import DailyLedger, LedgerLine
 from agent.records.envelope import Operator, Source, parse_envelope
 from agent.records.food_sample import FoodSample
@@ -69,6 +70,7 @@ def samples() -> list:
                       subject={"staff_id": "S017", "day": "2026-11-30"}, action_text="复测正常，医生证明",
                       resolved_by="boss", restores_fitness=True),
         WasteDisposal(kind="kitchen_waste", kg=42.5, collector="成都环卫", receipt_no="CD-20261130-17"),
+        CoreTemperatureCheck(stage="cooking", dish="红烧肉", meal="lunch", core_c=78.5, target_c=70.0),
         AlarmData(kind="cold_chain_high", state="raised", severity="major",
                   subject={"device_id": "fridge-2"}, message="fridge-2 at 11.2 °C for 25 min"),
     ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from agent.records import (
     additive_usage,
     alarm,
+    core_temperature_check,
     daily_ledger,
     food_sample,
     ingredient_purchase,
@@ -46,6 +47,7 @@ RECORD_KINDS: tuple[type[RecordData], ...] = (
     daily_ledger.DailyLedger,
     rectification.Rectification,
     waste_disposal.WasteDisposal,
+    core_temperature_check.CoreTemperatureCheck,
     alarm.AlarmData,
 )
 

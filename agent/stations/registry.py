@@ -19,6 +19,7 @@ from agent.core.duties import Duty
 from agent.stations import (  # one name per kind: its folder
     additive,
     checkin,
+    core_temperature,
     food_sample,
     morning_check,
     receiving,
@@ -31,6 +32,7 @@ STATION_KINDS: tuple[StationKind, ...] = (
     receiving.KIND,
     additive.KIND,
     checkin.KIND,
+    core_temperature.KIND,
 )
 
 BY_NAME: dict[str, StationKind] = {kind.name: kind for kind in STATION_KINDS}

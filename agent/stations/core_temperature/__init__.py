@@ -1,0 +1,17 @@
+"""中心温度 Core temperature: a dish's core probed while it is cooked (>= 70 °C) or kept hot (>= 60 °C)."""
+
+from __future__ import annotations
+
+from agent.stations.core_temperature.config import CoreTemperatureConfig
+from agent.stations.core_temperature.workflow import CoreTemperatureStation
+from agent.stations.kind import StationKind
+
+KIND: StationKind = StationKind(
+    config=CoreTemperatureConfig,
+    workflow=CoreTemperatureStation,
+    label=("中心温度", "Core temperature"),
+    screen_words={
+        "keep_cooking": ("继续加热后复测", "Keep cooking, then probe again"),
+        "reheat": ("回锅加热后复测", "Reheat, then probe again"),
+    },
+)

@@ -12,7 +12,6 @@ import logging
 import os
 import re
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -115,13 +114,14 @@ def test_passwords_are_scrypt_hashes_and_verify(tmp_path):
 
 
 def test_login_limiter_counts_failures_per_key_within_the_window():
-    limiter = LoginLimiter(attempts=2, window_s=0.3)
+    clock = ManualClock(T0)
+    limiter = LoginLimiter(attempts=2, window_s=0.3, monotonic=clock.monotonic)
     limiter.failed("client:a", "user:boss")
     assert not limiter.blocked("client:a")
     limiter.failed("client:a", "user:boss")
     assert limiter.blocked("client:b", "user:boss") and limiter.blocked("client:a")
     assert not limiter.blocked("client:b", "user:other")
-    time.sleep(0.35)
+    clock.advance(timedelta(seconds=0.35))
     assert not limiter.blocked("client:a", "user:boss")
 
 
@@ -133,7 +133,8 @@ def message(text: str, station: str, screen: Screen | None = None, level: str = 
 
 
 def test_a_screen_holds_only_the_current_person_and_forgets_after_the_hold():
-    feed = StationFeed(["mc-1", "mc-2"], hold_s=0.2)
+    clock = ManualClock(T0)
+    feed = StationFeed(["mc-1", "mc-2"], hold_s=0.2, monotonic=clock.monotonic)
     assert feed.current("mc-1").phase == "waiting"
     feed.show(message("张三 …", "mc-1", Screen("verdict", "张三", "36.5 °C", "pass")))
     feed.show(message("李四 请测温", "mc-1", Screen("identified", "李四")))
@@ -143,7 +144,7 @@ def test_a_screen_holds_only_the_current_person_and_forgets_after_the_hold():
     assert feed.current("mc-1").next_step == "recheck"
     assert feed.current("mc-2").phase == "waiting", "a screen shows only its own station"
     feed.show(message("reminder", "schedule"))  # no screen: ignored
-    time.sleep(0.25)
+    clock.advance(timedelta(seconds=0.25))
     after = feed.current("mc-1")
     assert after.phase == "waiting" and after.name is None and after.reading is None
 

@@ -14,6 +14,7 @@ import asyncio
 import itertools
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,9 +69,11 @@ class StationFeed:
 
     name = "station-screens"
 
-    def __init__(self, station_ids: list[str], hold_s: float = 20.0) -> None:
+    def __init__(self, station_ids: list[str], hold_s: float = 20.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.station_ids = list(station_ids)
         self.hold_s = hold_s
+        self._monotonic = monotonic  # injected: tests move it instead of sleeping
         self._seq = itertools.count(1)
         self._lock = threading.Lock()
         self._states: dict[str, tuple[StationState, float]] = {}
@@ -82,7 +85,7 @@ class StationFeed:
             return  # reminders (station "schedule") and unknown stations have no screen
         with self._lock:
             state = state_of(message, next(self._seq), self.hold_s)
-            self._states[station] = (state, time.monotonic())
+            self._states[station] = (state, self._monotonic())
             watchers = list(self._watchers[station])
         for watcher in watchers:
             try:
@@ -97,7 +100,7 @@ class StationFeed:
             if entry is None:
                 return StationState(0, "waiting")
             state, since = entry
-            if state.hold_s and time.monotonic() - since > state.hold_s:
+            if state.hold_s and self._monotonic() - since > state.hold_s:
                 return StationState(state.seq, "waiting")
             return state
 

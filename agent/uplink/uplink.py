@@ -56,6 +56,8 @@ class Uplink:
         self.media = MediaSender(store)
         self.connected = threading.Event()
         self.connects = 0
+        self.connect_failures = 0  # attempts the broker did not take (unreachable, refused, TLS)
+        self.config_refusals = 0  # connects not even tried: the config forbids them (plaintext off loopback)
         self._conn: Connected | None = None
         self._lost = False
         self._acks: list[str] = []
@@ -84,10 +86,12 @@ class Uplink:
                 conn = self.link.connect(self._on_message, self._on_puback, self._on_disconnect,
                                          beat=self.beat)
             except UplinkConfigError as exc:
+                self.config_refusals += 1
                 log.error("uplink disabled until the config is fixed: %s", exc)
                 self._wait(stop, 300)
                 continue
             except ConnectionError as exc:
+                self.connect_failures += 1
                 delay = self._backoff(attempt)
                 attempt += 1
                 log.warning("broker unreachable (%s): retry in %.1fs", exc, delay)

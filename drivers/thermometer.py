@@ -137,10 +137,7 @@ class AsciiLineThermometerParser(LineParser[ThermoSample]):
         self.plausible = plausible or PlausibleRange(-40.0, 125.0)
         super().__init__(max_line)
 
-    def decode_line(self, line: bytes) -> ThermoSample | None:
-        return self._decode(line.decode("latin-1"))
-
-    def _decode(self, line: str) -> ThermoSample | None:
+    def decode_text(self, line: str) -> ThermoSample | None:
         m = self.pattern.search(line)
         if m is None:
             return None

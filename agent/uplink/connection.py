@@ -167,6 +167,11 @@ def _close(client: mqtt.Client) -> None:
         client.disconnect()
     except Exception:  # noqa: BLE001 - closing a half-open client
         pass
+    close_socket(client)
+
+
+def close_socket(client: mqtt.Client) -> None:
+    """Close a client's socket, whatever state the connection is in (never raises)."""
     try:
         sock = client.socket()
         if sock is not None:

@@ -23,7 +23,7 @@ from agent.config.broker import BrokerConfig
 from agent.store import OutboxItem, Pending, Store
 from agent.uplink.commands import CommandProcessor
 from agent.uplink.commands import result as command_result
-from agent.uplink.connection import BrokerLink, Connected, UplinkConfigError
+from agent.uplink.connection import BrokerLink, Connected, UplinkConfigError, close_socket
 from agent.uplink.delivery import Delivery
 from agent.uplink.inbound import InboundError, decode_ack, top_level_id
 from agent.uplink.media import MediaSender
@@ -162,7 +162,7 @@ class Uplink:
                 self._say_goodbye(client)
             else:
                 log.warning("uplink connection lost: reconnecting")
-            _close_quietly(client)
+            close_socket(client)
             self._conn = None
 
     def _fill(self) -> bool:
@@ -299,12 +299,3 @@ class Uplink:
             client.loop(timeout=0.1)
         except Exception:  # noqa: BLE001 - best effort on the way out
             log.debug("goodbye failed", exc_info=True)
-
-
-def _close_quietly(client: mqtt.Client) -> None:
-    try:
-        sock = client.socket()
-        if sock is not None:
-            sock.close()
-    except Exception:  # noqa: BLE001
-        pass

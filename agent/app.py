@@ -228,10 +228,11 @@ class StoreHousekeeping:
         subject = {"device_id": "store"}
         if report.pressure:
             self.recorder.raise_alarm(
-                "disk_budget", subject, f"disk budget reached: {report.used_before} bytes used",
+                "disk_budget", subject, f"存储空间已用 {report.used_before / 1e6:.0f} MB，正在清理旧照片视频 / "
+                f"disk budget reached: {report.used_before / 1e6:.0f} MB used, old media evicted",
                 severity="major", details={"media_evicted": report.media_evicted,
                                            "telemetry_deleted": report.telemetry_deleted,
                                            "records_deleted": report.records_deleted,
                                            "still_over": report.over_budget})
         else:
-            self.recorder.clear_alarm("disk_budget", subject, "disk use back under budget")
+            self.recorder.clear_alarm("disk_budget", subject, "存储空间已恢复 / disk use back under budget")

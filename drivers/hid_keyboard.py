@@ -19,7 +19,7 @@ from typing import Any
 
 from drivers.backoff import Backoff
 from drivers.reader_thread import DeviceReader
-from drivers.readings import DeviceHealth, DeviceState, HealthSink, Reading, ReadingSink
+from drivers.readings import DeviceHealth, DeviceState, DownReason, HealthSink, Reading, ReadingSink
 from drivers.serial_port import Now, local_now
 
 log = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ class HidLineReader(DeviceReader):
             try:
                 device = (self._open_device or open_input_device)(self.path)
             except OSError as exc:
-                self._publish(DeviceState.DISCONNECTED, f"open failed: {exc}")
+                self._publish(DeviceState.DISCONNECTED, f"open failed: {exc}", "port_open_failed")
                 self._stop.wait(next(delays))
                 continue
             delays = self.backoff.delays()
@@ -177,7 +177,7 @@ class HidLineReader(DeviceReader):
             except OSError as exc:  # ENODEV when the USB device is pulled
                 log.warning("hid lost device=%s path=%s error=%s", self.device_id, self.path, exc)
                 if not self._stop.is_set():
-                    self._publish(DeviceState.DISCONNECTED, f"lost: {exc}")
+                    self._publish(DeviceState.DISCONNECTED, f"lost: {exc}", "port_lost")
                     self._stop.wait(next(delays))
             finally:
                 with contextlib.suppress(Exception):
@@ -212,9 +212,9 @@ class HidLineReader(DeviceReader):
         except Exception:
             log.exception("reading sink failed device=%s", self.device_id)
 
-    def health(self, detail: str) -> DeviceHealth:
+    def health(self, detail: str, reason: DownReason = "") -> DeviceHealth:
         return DeviceHealth(
             device_id=self.device_id, kind=self.kind, state=self.state, at=self._now(),
             bad_frames=self.bad_frames, good_frames=self.good_frames,
-            last_reading_at=self.last_reading_at, detail=detail, extra={"port": self.path},
+            last_reading_at=self.last_reading_at, detail=detail, extra={"port": self.path}, reason=reason,
         )

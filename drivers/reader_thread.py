@@ -3,7 +3,8 @@
 Serial ports (``drivers.serial_port.SerialReader``) and keyboard-style input devices
 (``drivers.hid_keyboard.HidLineReader``) read the same way: a thread of their own that
 reconnects by itself, and a health change published once per change (``STARTING``
-always), never raising into whoever listens.
+always, with the reason a device is down in a word people can be told), never raising
+into whoever listens.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 import threading
 from typing import ClassVar, Self
 
-from drivers.readings import DeviceHealth, DeviceState, HealthSink
+from drivers.readings import DeviceHealth, DeviceState, DownReason, HealthSink
 
 
 class DeviceReader:
@@ -45,16 +46,16 @@ class DeviceReader:
     def _run(self) -> None:
         raise NotImplementedError
 
-    def health(self, detail: str) -> DeviceHealth:
+    def health(self, detail: str, reason: DownReason = "") -> DeviceHealth:
         raise NotImplementedError
 
-    def _publish(self, state: DeviceState, detail: str) -> None:
+    def _publish(self, state: DeviceState, detail: str, reason: DownReason = "") -> None:
         if state is self.state and state is not DeviceState.STARTING:
             return
         self.state = state
         log = logging.getLogger(type(self).__module__)  # the reader's own module's logger, as before
         log.info("%s health device=%s state=%s detail=%s", self.thread_prefix, self.device_id, state.value, detail)
         try:
-            self._health_sink(self.health(detail))
+            self._health_sink(self.health(detail, reason))
         except Exception:
             log.exception("health sink failed device=%s", self.device_id)

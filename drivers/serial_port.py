@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from drivers.backoff import Backoff
 from drivers.config_types import FINITE, Baudrate, PositiveSeconds, Seconds
 from drivers.reader_thread import DeviceReader
-from drivers.readings import DeviceHealth, DeviceState, HealthSink, Reading, ReadingSink
+from drivers.readings import DeviceHealth, DeviceState, DownReason, HealthSink, Reading, ReadingSink
 
 log = logging.getLogger(__name__)
 
@@ -168,12 +168,12 @@ class SerialReader(DeviceReader, Generic[Frame]):
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def health(self, detail: str = "") -> DeviceHealth:
+    def health(self, detail: str = "", reason: DownReason = "") -> DeviceHealth:
         return DeviceHealth(
             device_id=self.device_id, kind=self.kind, state=self.state, at=self._now(),
             bad_frames=self.bad_frames, good_frames=self.good_frames,
             last_reading_at=self.last_reading_at, detail=detail,
-            extra={"port": self.settings.port},
+            extra={"port": self.settings.port}, reason=reason,
         )
 
     # -- the thread ---------------------------------------------------------------------
@@ -184,7 +184,7 @@ class SerialReader(DeviceReader, Generic[Frame]):
             try:
                 self._open()
             except (OSError, serial.SerialException, ValueError) as exc:
-                self._publish(DeviceState.DISCONNECTED, f"open failed: {exc}")
+                self._publish(DeviceState.DISCONNECTED, f"open failed: {exc}", "port_open_failed")
                 self._stop.wait(next(delays))
                 continue
             delays = self.backoff.delays()
@@ -194,7 +194,7 @@ class SerialReader(DeviceReader, Generic[Frame]):
                 log.warning("serial lost device=%s port=%s error=%s", self.device_id, self.settings.port, exc)
                 self._close()
                 if not self._stop.is_set():
-                    self._publish(DeviceState.DISCONNECTED, f"lost: {exc}")
+                    self._publish(DeviceState.DISCONNECTED, f"lost: {exc}", "port_lost")
                     # a re-enumerating USB adapter needs a moment: wait before the first retry
                     self._stop.wait(next(delays))
             except Exception:  # a bug in a parser or sink must not kill the device thread
@@ -257,7 +257,7 @@ class SerialReader(DeviceReader, Generic[Frame]):
         if self.silent_after_s <= 0 or self.state is not DeviceState.OK:
             return
         if self._monotonic() - self._last_valid >= self.silent_after_s:
-            self._publish(DeviceState.SILENT, f"no valid frame for {self.silent_after_s:g} s")
+            self._publish(DeviceState.SILENT, f"no valid frame for {self.silent_after_s:g} s", "no_data")
             if self.on_open:
                 # the module may have been power-cycled behind an adapter: ask again
                 port.write(self.on_open)

@@ -1,4 +1,4 @@
-"""``canteen-sim``: simulators around the agent (platform, devices, Modbus, cameras, demo).
+"""``canteen-sim``: simulators around the agent (platform, devices, Modbus, cameras, demo, kitchen).
 
 Each simulator's subcommand is one function ``extend(subparsers)`` listed in
 ``SUBCOMMANDS`` below; it imports its simulator only when called (so ``canteen-sim
@@ -32,6 +32,12 @@ def _demo(subparsers: Any) -> None:
     demo.extend(subparsers)
 
 
+def _kitchen(subparsers: Any) -> None:
+    from simulator.demo import open_kitchen
+
+    open_kitchen.extend(subparsers)
+
+
 def _fleet(subparsers: Any) -> None:
     from simulator import fleet
 
@@ -44,7 +50,7 @@ def _modbus(subparsers: Any) -> None:
     modbus_cli.extend(subparsers)
 
 
-SUBCOMMANDS: tuple[Extension, ...] = (_platform, _demo, _modbus, _fleet)
+SUBCOMMANDS: tuple[Extension, ...] = (_platform, _demo, _kitchen, _modbus, _fleet)
 
 
 def build_parser() -> argparse.ArgumentParser:

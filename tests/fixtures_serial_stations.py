@@ -11,6 +11,7 @@ from agent.core.feedback import Feedback, LogOutput, MemoryOutput
 from agent.core.reading_bus import ReadingBus
 from agent.core.recorder import ClockMonitor, Recorder
 from agent.core.timeutil import ManualClock
+from agent.device_registry import DeviceRegistry
 from agent.store import Store
 from agent.wiring.serial import make_workflows
 from drivers.readings import BadgeScan, StableWeight, TemperatureReading, TextInput
@@ -57,7 +58,9 @@ class Rig:
         self.feedback = Feedback([self.screen, LogOutput()], self.clock)
         self.store.replace_roster([s.model_dump() for s in config.site.staff], start.isoformat())
         self.bus = ReadingBus(self.clock)
-        self.workflows = make_workflows(config, self.recorder, self.feedback, cameras)  # cameras: StationCamera by id
+        self.devices = DeviceRegistry()  # what the stations count in a device's health
+        self.workflows = make_workflows(config, self.recorder, self.feedback, cameras,  # cameras: StationCamera by id
+                                        device_notes=self.devices.count)
         for workflow in self.workflows:
             self.bus.add_workflow(workflow)
 

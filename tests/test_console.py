@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+import socket
 import threading
 import urllib.error
 import urllib.parse
@@ -24,7 +25,6 @@ import pytest
 from agent.app import Agent
 from agent.config_file.loader import load_config
 from agent.console import (
-    pages_alarms,
     pages_doctor,
     pages_entries,
     pages_meals,
@@ -39,6 +39,7 @@ from agent.console.uploads import UploadError, check_photo
 from agent.core.feedback import ConsoleOutput, Feedback, Message, Screen
 from agent.core.recorder import ClockMonitor, Recorder
 from agent.core.timeutil import ManualClock
+from agent.records.alarm import AlarmData
 from agent.records.food_sample import FoodSample
 from agent.schedule.discard import DiscardRefused, discard, sample_batch
 from agent.schedule.due import what_is_due
@@ -73,8 +74,8 @@ def used_messages() -> set[str]:
         found |= set(re.findall(r'error="([^"]+)"', text)) | set(re.findall(r'UploadError\("([^"]+)"\)', text))
         found |= set(re.findall(r'NotAllowed\("([^"]+)"\)', text))
     # (station kinds carry their own names and screen words, both languages: tests/test_station_kinds.py)
-    for table in (pages_today.DUTY, pages_today.STATE, pages_today.OUTCOME, pages_alarms.KIND, pages_alarms.STATE,
-                  pages_station.WORDS, pages_entries.WASTE_KINDS, pages_samples.STATE, pages_doctor.STATUS):
+    for table in (pages_today.DUTY, pages_today.STATE, pages_station.WORDS,
+                  pages_entries.WASTE_KINDS, pages_samples.STATE, pages_doctor.STATUS):
         found |= set(table.values())
     found |= {error for error, _ in pages_samples.REFUSALS.values()}
     return found
@@ -183,26 +184,73 @@ def test_photos_must_decode_as_jpeg_or_png():
             check_photo(bad)
 
 
-def test_resolving_links_the_alarm_clears_it_and_refuses_a_second_time(tmp_path):
+def test_a_rectification_on_a_condition_alarm_is_linked_but_only_the_condition_clears_it(tmp_path):
     config = make_config(tmp_path)
     with Store(config.store.path, config.store.media_dir) as store:
         recorder = Recorder(config, store, lambda: T0, ClockMonitor(lambda: (True, "test")))
         raised = recorder.raise_alarm("cold_chain_high", {"device_id": "fridge-1"}, "fridge-1 warm")
         assert raised is not None
+        assert recorder.acknowledge_alarm(raised.id, "boss", "维修师傅已在路上") is True
+        assert store.alarm_acknowledgements()[raised.id]["note"] == "维修师傅已在路上"
         ok, jpeg = cv2.imencode(".jpg", np.full((8, 8, 3), 90, np.uint8))
-        fix = recorder.resolve_alarm(raised.id, "压缩机已维修", "boss", restore_fitness=True,
+        fix = recorder.rectify_alarm(raised.id, "压缩机已维修", "boss", restore_fitness=True,
                                      photo=check_photo(jpeg.tobytes()))
         record = store.get_record(fix.id)
         assert record["type"] == "rectification" and record["data"]["alarm_id"] == raised.id
         assert record["data"]["restores_fitness"] is None  # not a fever: nobody's fitness changes
+        assert record["data"]["clears_alarm"] is False  # a condition alarm: the 整改 does not end it
         [media] = record["media"]
         assert store.media_info(media["id"])["record_id"] == fix.id
-        assert store.open_alarms() == []
+        [still_open] = store.open_alarms()
+        assert still_open["raised_id"] == raised.id
+        assert store.rectifications_of([raised.id])[raised.id][0]["id"] == fix.id
+        # the condition clears: closed by the condition, not labelled rectified
+        assert recorder.clear_alarm("cold_chain_high", {"device_id": "fridge-1"}, "back in range")
         [cleared] = [r for r in store.iter_records(type_="alarm") if r["data"]["state"] == "cleared"]
         assert cleared["data"]["raised_id"] == raised.id
+        assert (cleared["data"]["closed_by"], cleared["data"]["rectification_id"]) == ("condition", None)
+        assert recorder.closed_by(store.alarm_by_raise(raised.id)) == "condition"
+        # it comes back when the condition returns
+        again = recorder.raise_alarm("cold_chain_high", {"device_id": "fridge-1"}, "fridge-1 warm again")
+        assert again is not None and again.id != raised.id
+        validator = SchemaValidator()
+        for record_id in (raised.id, fix.id, cleared["id"], again.id):
+            record = store.get_record(record_id)
+            assert validator.problem(record["type"], record) is None, record_id
+
+
+def test_a_fever_is_closed_by_the_rectification_and_only_once(tmp_path):
+    config = make_config(tmp_path)
+    with Store(config.store.path, config.store.media_dir) as store:
+        recorder = Recorder(config, store, lambda: T0, ClockMonitor(lambda: (True, "test")))
+        raised = recorder.raise_alarm("fever", {"staff_id": "S003", "day": "2026-11-30"}, "fever")
+        assert raised is not None
+        fix = recorder.rectify_alarm(raised.id, "复测正常，医生证明", "boss", restore_fitness=True)
+        assert fix.data.clears_alarm is True and store.open_alarms() == []
+        [cleared] = [r for r in store.iter_records(type_="alarm") if r["data"]["state"] == "cleared"]
+        assert (cleared["data"]["closed_by"], cleared["data"]["rectification_id"]) == ("rectification", fix.id)
+        assert fix.id in cleared["data"]["message"]  # v1 consumers read the rectification's id in the message
+        assert recorder.closed_by(store.alarm_by_raise(raised.id)) == "rectification"
         with pytest.raises(LookupError):
-            recorder.resolve_alarm(raised.id, "again", "boss")
+            recorder.rectify_alarm(raised.id, "again", "boss")
+        with pytest.raises(LookupError):
+            recorder.acknowledge_alarm(raised.id, "boss")
         assert len(list(store.iter_records(type_="rectification"))) == 1
+
+
+def test_a_clear_written_before_closed_by_existed_reads_as_it_was(tmp_path):
+    """An older agent cleared every alarm a 整改 resolved with "resolved: rectification <id>"."""
+    config = make_config(tmp_path)
+    with Store(config.store.path, config.store.media_dir) as store:
+        recorder = Recorder(config, store, lambda: T0, ClockMonitor(lambda: (True, "test")))
+        for device, message in (("fridge-1", "resolved: rectification 0192f6c8"), ("fridge-2", "back in range")):
+            recorder.raise_alarm("cold_chain_high", {"device_id": device}, "warm")
+            row = store.open_alarms()[-1]
+            draft = recorder.draft(AlarmData(kind="cold_chain_high", state="cleared", severity="info",
+                                             subject={"device_id": device}, message=message))
+            store.clear_alarm(row["key"], draft)
+        closed = {r["subject"]: recorder.closed_by(r) for r in store.recent_alarms()}
+        assert closed == {'{"device_id": "fridge-1"}': "rectification", '{"device_id": "fridge-2"}': "condition"}
 
 
 def test_a_check_the_store_refused_says_not_saved_on_the_screen(tmp_path, morning):
@@ -231,7 +279,7 @@ def test_a_rectification_restores_fitness_until_a_later_check_fails(tmp_path, mo
     rig.temperature(37.9)
     assert rig.store.duty("2026-11-30", "S003")["fit"] is False
     [alarm] = [a for a in rig.records("alarm") if a["data"]["kind"] == "fever"]
-    fix = rig.recorder.resolve_alarm(alarm["id"], "复测正常，医生证明", "boss", restore_fitness=True)
+    fix = rig.recorder.rectify_alarm(alarm["id"], "复测正常，医生证明", "boss", restore_fitness=True)
     duty = rig.store.duty("2026-11-30", "S003")
     assert (duty["fit"], duty["reason"], duty["record_id"]) == (True, "rectification", fix.id)
     rig.advance(600)
@@ -349,7 +397,7 @@ def test_the_sample_page_discards_only_past_the_keep_time_and_writes_the_record(
     status, text = client.post("/manager/samples", [("batch", "2026-11-27:lunch"), ("discarded_by", "李四"),
                                                     ("remark", "倒入餐厨垃圾桶，王主管见证"), ("action", "selected")])
     assert status == 200 and "已保存：留样销毁已记录" in text
-    assert re.search(r'<tr class="discarded" data-batch="2026-11-27:lunch">.*?07:30 · 李四', text, re.S)
+    assert re.search(r'<tr class="discarded" data-batch="2026-11-27:lunch">.*?07:30 · <span class="name">李四', text, re.S)
     [record] = discards(agent)
     assert record["data"]["meal"] == "lunch" and record["data"]["sampled_on"] == "2026-11-27"
     assert record["data"]["samples"] == 2 and record["data"]["sample_ids"] == lunch_ids
@@ -481,3 +529,36 @@ def test_the_installer_runs_the_doctor_beside_the_running_agent(tmp_path, gatewa
         broker.stop()
         os.close(master)
         os.close(slave)
+
+
+def test_a_console_port_held_by_another_program_is_one_line_a_retry_and_a_doctor_row(tmp_path, caplog):
+    """Issue 21: a busy port logged a full OSError traceback on every retry; the doctor had no row."""
+    from agent.ops.doctor.checks import DoctorOptions
+    from agent.ops.doctor.run import run_checks
+
+    caplog.set_level(logging.INFO)
+    other = socket.create_server(("127.0.0.1", 0))  # another program holds the port
+    port = other.getsockname()[1]
+    config = make_config(tmp_path, console={"enabled": True, "port": port})
+    [row] = [c for c in run_checks(config, DoctorOptions()) if c.name == "console"]
+    assert row.status == "FAIL" and "another program listens there" in row.detail and f"sport = :{port}" in row.fix
+    agent = Agent(config, now=ManualClock(T0), clock=ClockMonitor(lambda: (True, "test")))
+    agent.supervisor._min = 0.05  # retry soon
+    try:
+        start_console_component = next(c for c in agent.components if c.name == "console")
+        agent.supervisor.start(start_console_component)
+        wait_until(lambda: sum("component down name=console" in r.getMessage() for r in caplog.records) >= 2,
+                   message="two refused attempts")
+        down = [r for r in caplog.records if "component down name=console" in r.getMessage()]
+        assert all(r.exc_info is None for r in down), "a traceback for a port in use"
+        assert f"cannot listen on 127.0.0.1:{port}" in down[0].getMessage() and "Address already in use" in \
+            down[0].getMessage()
+        assert not any("component failed name=console" in r.getMessage() for r in caplog.records)
+        other.close()  # the other program goes away: the console comes up on the next retry
+        assert agent.console.server is not None and agent.console.server.started.wait(10)
+        live = DoctorOptions(live_devices={}, agent_connected=None)
+        [row] = [c for c in run_checks(config, live) if c.name == "console"]
+        assert row.status == "OK" and "answers on" in row.detail
+    finally:
+        other.close()
+        agent.stop()

@@ -96,6 +96,7 @@ def _write_config(tmp_path: Path, *, port: str, gateway: tuple[str, int], broker
         "modbus": [{"id": "gw-1", "kind": "modbus_tcp", "host": gateway[0], "port": gateway[1],
                     "timeout_s": 0.5, "devices": modbus_devices}],
         "cameras": [{"id": "cam-1", "url": str(video), "analyse_fps": 2}],
+        "console": {"port": 0},  # not this machine's 8080, which anything else may hold
     }
     if models_dir is not None:
         data["vision"] = {"models_dir": str(models_dir)}

@@ -35,6 +35,7 @@ def _config(tmp_path: Path, **sections: object) -> Path:
     data = {"identity": {"agent_id": "doc-1", "school_id": "5101040042", "canteen_id": "k1"},
             "broker": {"host": "127.0.0.1", "port": _closed_port()},
             "store": {"path": str(tmp_path / "state" / "agent.db"), "media_dir": str(tmp_path / "state" / "media")},
+            "console": {"port": 0},  # not this machine's 8080, which anything else may hold
             **sections}
     path = tmp_path / "agent.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True))

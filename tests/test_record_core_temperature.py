@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from agent.config_file.model import AgentConfig
-from agent.console.pages_records import TYPE_LABELS
+from agent.console.pages_records import _types as console_types
 from agent.core.recorder import Recorder
 from agent.core.timeutil import ManualClock
 from agent.records.base import judge
@@ -18,6 +18,7 @@ from agent.records.envelope import Source
 from agent.records.registry import PROVINCIAL_TYPES, RECORD_TYPES, priority_of
 from agent.records.schema_export import all_schemas
 from agent.store import Store
+from agent.words.terms import Term
 from simulator.platform.validate import SchemaValidator
 
 T0 = datetime(2026, 11, 30, 11, 40, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -44,7 +45,9 @@ def test_the_registry_derives_its_type_schema_priority_and_console_name() -> Non
     assert RECORD_TYPES["core_temperature_check"] is CoreTemperatureCheck
     assert priority_of("core_temperature_check") == "record"
     assert "core_temperature_check" not in PROVINCIAL_TYPES and len(PROVINCIAL_TYPES) == 10
-    assert TYPE_LABELS["core_temperature_check"] == "食品中心温度 food core temperature (core_temperature_check)"
+    assert ("core_temperature_check", Term("食品中心温度", "Core temperature")) in console_types()
+    facts = {str(f.label): f.text for f in check(66.0).brief()}
+    assert facts == {"菜品 dish": "红烧肉", "环节 stage": "烹饪 cooking", "中心温度 core": "66.0 °C（≥ 70.0 °C）"}
     schema = all_schemas()["core_temperature_check"]
     assert schema["properties"]["type"]["const"] == "core_temperature_check"
     assert "core_temperature_check" in SchemaValidator().record_types

@@ -76,7 +76,7 @@ def test_a_whole_day_with_restarts(canteen: Canteen) -> None:
     assert report.raised == [key("samples_missing", meal="lunch")]
     alarm = canteen.alarm_events("samples_missing")[-1]
     assert alarm["details"]["missing"] == ["番茄炒蛋", "青菜"]
-    assert "underweight: 番茄炒蛋" in alarm["details"]["detail"]
+    assert "重量不足 underweight: 番茄炒蛋" in alarm["details"]["detail"]
     canteen.sample("lunch", "番茄炒蛋", at("13:05"))
     assert canteen.tick(at("13:06")).raised == []  # still 青菜 missing: stays open, once
     canteen.sample("lunch", "青菜", at("13:10"))

@@ -11,9 +11,9 @@ import unicodedata
 from pathlib import Path
 
 from agent.config.stations import StationConfig
-from agent.core.alarm_texts import TITLES
-from agent.stations.registry import ALARM_TITLES, BY_NAME, DUTIES, SCREEN_WORDS, STATION_KINDS
+from agent.stations.registry import BY_NAME, DUTIES, SCREEN_WORDS, STATION_KINDS
 from agent.wiring.serial import WORKFLOWS
+from agent.words.alarms import TITLES
 from drivers.serial_devices import kinds_for_role
 from tests.conftest import make_config
 
@@ -37,8 +37,8 @@ def test_every_kind_is_one_folder_and_one_line() -> None:
 
 def test_every_kind_and_its_screen_words_read_chinese_first_then_english() -> None:
     for kind in STATION_KINDS:
-        zh, en = kind.label
-        assert chinese(zh) and en and not chinese(en), kind.name
+        for words in (kind.label, *kind.role_words.values()):
+            assert chinese(words.zh) and words.en and not chinese(words.en), kind.name
     for step, (zh, en) in SCREEN_WORDS.items():
         assert chinese(zh) and en and not chinese(en), step
 
@@ -51,10 +51,9 @@ def test_every_kinds_roles_are_filled_by_some_device_kind() -> None:
         assert issubclass(kind.config, StationConfig)
 
 
-def test_every_duty_has_its_alarm_title_and_bilingual_words() -> None:
-    for alarm, duty in DUTIES.items():
-        assert ALARM_TITLES[alarm] == duty.title and alarm not in TITLES  # said once, in its kind's folder
-        zh, en = duty.title
+def test_every_duty_has_its_alarm_title() -> None:
+    for alarm in DUTIES:
+        zh, en = TITLES[alarm]
         assert chinese(zh) and en
 
 

@@ -9,7 +9,10 @@ import argparse
 import csv
 import json
 import logging
+import os
+import signal
 import sys
+import unicodedata
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
@@ -23,11 +26,11 @@ from agent.cli.common import (
     require_agent_store,
 )
 from agent.config_file.loader import ConfigError, load_config
-from agent.core.alarm_texts import title
 from agent.ops.logging_setup import setup_logging, stderr_handler
 from agent.ops.runtime import TERMINATING
-from agent.stations.registry import ALARM_TITLES
 from agent.version import agent_version
+from agent.words.alarms import title as alarm_title
+from agent.words.terms import AGENT_PARTS, OUTBOX_CLASSES, RECORD_KEYS, Term, meal, room, term
 
 if TYPE_CHECKING:
     from agent.store import Store
@@ -122,6 +125,7 @@ def _flat(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write_csv(rows: Iterable[dict[str, Any]], out: TextIO) -> None:
+    out.write("\ufeff")  # UTF-8 with a BOM, as the console's export: Excel then reads the Chinese
     writer = csv.DictWriter(out, fieldnames=_CSV_COLUMNS)
     writer.writeheader()
     for row in rows:
@@ -133,7 +137,7 @@ def _print_table(rows: Iterable[dict[str, Any]]) -> None:
     for row in rows:
         flat = _flat(row)
         sent = "yes" if flat["delivered_at"] else "no"
-        what = f"{flat['state']}: {title(flat['kind'], ALARM_TITLES)}" if flat["kind"] else flat["findings"]
+        what = f"{flat['state']}: {alarm_title(flat['kind'])}" if flat["kind"] else flat["findings"]
         print(f"{flat['seq']:>7}  {flat['occurred_at'][:19]:19}  {flat['type']:24} "
               f"{flat['verdict']:7}  {sent:4}  {what}")
 
@@ -180,14 +184,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
         return 0
-    print("待发送 outbox (pending, oldest):")
+    print("待发送 outbox（待发 pending，最早 oldest）:")
     for name, entry in report["outbox"].items():
-        print(f"  {name:10} {entry['pending']:>8}  {(entry['oldest'] or '-')[:19]}")
-    print(f"磁盘 disk: database {usage['database'] / 1e6:.1f} MB, media {usage['media'] / 1e6:.1f} MB")
-    print(f"last seq: {report['last_seq']}")
+        label = str(term(OUTBOX_CLASSES, name))
+        print(f"  {label}{' ' * max(1, 22 - _width(label))}{entry['pending']:>8}  {(entry['oldest'] or '-')[:19]}")
+    print(f"磁盘 disk: 数据库 database {usage['database'] / 1e6:.1f} MB，"
+          f"照片视频 media {usage['media'] / 1e6:.1f} MB")
+    print(f"最新序号 last seq: {report['last_seq']}")
     print(f"未处理告警 open alarms: {len(alarms)}")
     for alarm in report["open_alarms"]:
-        print(f"  {alarm['since'][:16].replace('T', ' ')}  {title(alarm['kind'], ALARM_TITLES)}"
+        print(f"  {alarm['since'][:16].replace('T', ' ')}  {alarm_title(alarm['kind'])}"
               f"  {_subject_text(alarm['subject'])}".rstrip())
     return 0
 
@@ -197,9 +203,27 @@ def _public_subject(subject: dict[str, str]) -> dict[str, str]:
     return {k: ("(staff member)" if k == "staff_id" else v) for k, v in subject.items()}
 
 
+SUBJECT_WORDS = {"staff_id": Term("员工", ""), "device_id": Term("设备", "device"), "camera_id": Term("摄像头", "camera"),
+                 "meal": Term("餐次", "meal"), "day": Term("日期", "day"), "room": Term("房间", "room"),
+                 "track_id": Term("目标", "track")}
+
+
 def _subject_text(subject: dict[str, str]) -> str:
-    """``meal lunch, day 2026-12-01``: readable, in the subject's own order."""
-    return ", ".join(v if k == "staff_id" else f"{k.replace('_id', '')} {v}" for k, v in subject.items())
+    """``餐次 meal 午餐 lunch, 日期 day 2026-12-01``: readable, in the subject's own order."""
+    parts = []
+    for key, value in subject.items():
+        if key in RECORD_KEYS:
+            continue
+        shown = str(meal(value)) if key == "meal" else str(room(value)) if key == "room" else value
+        if key == "device_id" and value in AGENT_PARTS:
+            parts.append(str(AGENT_PARTS[value]))
+            continue
+        parts.append(f"{SUBJECT_WORDS.get(key, Term(key, ''))} {shown}")
+    return ", ".join(parts)
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def cmd_version(args: argparse.Namespace) -> int:
@@ -250,9 +274,18 @@ def build_parser() -> argparse.ArgumentParser:
 SUBCOMMANDS = (doctor.extend, probe.extend, schedule.extend, vision.extend, users.extend)
 
 
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # what a shell reports for a tool whose reader went away
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.WARNING, handlers=[stderr_handler()])
-    return int(args.fn(args) or 0)
+    try:
+        return int(args.fn(args) or 0)
+    except BrokenPipeError:
+        # ``records … | head``: the reader has all it wanted; no traceback, and nothing more
+        # to flush into the closed pipe when Python exits
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 

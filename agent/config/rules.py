@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from agent.config.base import Strict
 from drivers.config_types import (
@@ -20,12 +20,25 @@ from drivers.config_types import (
 
 class MorningCheckRules(Strict):
     normal_range_c: CelsiusRange = Field((35.9, 37.3), description="Normal body temperature, inclusive.")
+    plausible_range_c: CelsiusRange = Field(
+        (34.0, 43.0), description="A steady forehead reading outside this is a bad reading (a hot pan, the sensor "
+                                  "not aimed at a forehead): the person is asked to measure again, it is counted "
+                                  "in the thermometer's health, and nothing is recorded.")
     temperature_window_s: PositiveSeconds = Field(30, description="After a badge, wait this long for a temperature.")
     expired_certificate_verdict: Literal["fail", "warn"] = "fail"
     hand_findings_fail: list[str] = Field(["wound", "nail_fungus"], description="Hand findings that exclude from duty.")
     hand_findings_warn: list[str] = Field(["foreign_object", "plaster", "ring", "nail_polish"])
     excluding_symptoms: list[str] = Field(
         ["fever", "diarrhoea", "vomiting", "throat_inflammation", "jaundice", "skin_infection"])
+
+    @model_validator(mode="after")
+    def _normal_within_plausible(self) -> MorningCheckRules:
+        low, high = self.plausible_range_c
+        if not (low <= self.normal_range_c[0] and self.normal_range_c[1] <= high):
+            raise ValueError("normal_range_c must lie within plausible_range_c")
+        if low < 25 or high > 45:  # the staff_health_check record's bounds
+            raise ValueError("plausible_range_c must lie within 25 and 45 °C")
+        return self
 
 
 class FoodSampleRules(Strict):

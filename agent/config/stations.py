@@ -42,6 +42,18 @@ class StationConfig(Strict):
         """Device id -> the role it has at this station."""
         return {device: role for role in self.roles if (device := getattr(self, role)) is not None}
 
+    def required_now(self) -> set[str]:
+        """The roles this station cannot take anyone's entry without, as configured (a kind
+        adds what its settings make necessary: a morning check that waits for answers)."""
+        return set(self.required)
+
+    def devices_needed(self) -> list[tuple[str, str, bool]]:
+        """(role, device id, required) of each device bound to this station. A station's
+        screen asks for a badge only while all its required devices are working."""
+        required = self.required_now()
+        return [(role, device, role in required) for role in self.roles
+                if (device := getattr(self, role)) is not None]
+
 
 class WeighingStationConfig(StationConfig):
     """A station that weighs on a scale (food samples, receiving, additives)."""

@@ -27,8 +27,12 @@ from agent.config.stations import PhotosConfig
 from agent.config.storage import StoreConfig
 from agent.config.video import VideoConfig
 from agent.config.vision import VisionConfig
-from agent.stations.registry import STATION_REQUIRED, StationUnion
+from agent.stations.registry import STATION_KINDS, STATION_REQUIRED, StationUnion
 from drivers.serial_devices import kinds_for_role
+
+# role -> the device kinds that may fill it (the drivers' catalog), for every role a station kind has
+STATION_DEVICE_KINDS: dict[str, tuple[str, ...]] = {
+    role: kinds_for_role(role) for kind in STATION_KINDS for role in kind.config.roles}
 
 
 class AgentConfig(Strict):

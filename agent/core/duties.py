@@ -33,7 +33,7 @@ class DueItem:
     state: DueState
     meal: str | None = None
     done_at: datetime | None = None
-    detail: str = ""  # "2/3 dishes", "cycle failed" ...
+    detail: str = ""  # for people, Chinese first: "已留 2/3 道 dishes", "不合格 1 次 failed" ...
     missing: tuple[str, ...] = ()  # dishes still to sample
     progress: tuple[int, int] | None = None  # (done, expected) for multi-part duties
     verdict: str | None = None  # morning_check: the latest check's verdict (fail: not fit for duty)
@@ -45,8 +45,6 @@ class DueItem:
     @property
     def is_done(self) -> bool:
         return self.state == "done"
-
-
 
 
 @dataclass
@@ -79,10 +77,10 @@ class DayFacts:
 
 @dataclass(frozen=True)
 class Duty:
-    """A kind of due item: the alarm raised while one is overdue, and its words."""
+    """A kind of due item: the alarm raised while one is overdue, and its reminder's words
+    (the alarm kind's title is in ``agent.words.alarms``, with every alarm's)."""
 
     alarm: str  # the alarm kind (``DueItem.kind``)
-    title: tuple[str, str]  # what the alarm is called: Chinese, English
     severity: Severity
     message: Callable[[DueItem], str]  # the reminder, Chinese first: what is missing, by when
 

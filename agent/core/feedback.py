@@ -49,7 +49,8 @@ def mask_health(text: str) -> str:
 
 
 Phase = Literal["waiting", "identified", "verdict"]
-Verdict = Literal["pass", "warn", "fail"]
+# off_duty: a passing re-check of someone a failed check sent off duty earlier that day
+Verdict = Literal["pass", "warn", "fail", "off_duty"]
 # What the person must do now: a word each station kind names with its screen words
 # (agent/stations/<kind>/__init__.py; "not_saved" is every station's), shown in both languages.
 NextStep = str

@@ -21,7 +21,6 @@ from datetime import date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from agent.config.settings import Settings
-from agent.core.alarm_texts import bilingual
 from agent.core.reads import Reads
 from agent.core.storage_alarm import ALARM as STORAGE_ALARM
 from agent.core.storage_alarm import SUBJECT as STORAGE_SUBJECT
@@ -33,6 +32,7 @@ from agent.records.base import Judgement, RecordData, judge
 from agent.records.envelope import ClockState, Envelope, MediaRef, Operator, PhotoNote, Source
 from agent.records.rectification import Rectification
 from agent.store import PRIORITY_BY_NAME, MediaDraft, RecordDraft, Saved, Store, StoreWriteError
+from agent.words.alarms import bilingual, closes_by_rectification
 
 __all__ = ["MediaDraft", "Photo", "Recorded", "Recorder", "StoreWriteError"]  # the door's own types
 
@@ -205,38 +205,79 @@ class Recorder:
         return saved
 
     def clear_alarm(self, kind: str, subject: dict[str, str], message: str = "cleared", *,
-                    occurred_at: datetime | None = None, details: dict[str, Any] | None = None) -> Saved | None:
-        """Clear the open alarm for (kind, subject); None when none is open."""
+                    occurred_at: datetime | None = None, details: dict[str, Any] | None = None,
+                    rectification_id: str | None = None) -> Saved | None:
+        """Clear the open alarm for (kind, subject); None when none is open. Its condition
+        cleared (``closed_by: condition``), or, with ``rectification_id``, a person's 整改
+        closed it (an event alarm: ``rectify_alarm``)."""
         if not self.store.alarm_is_open(alarm_key(kind, subject)):
             return None
         data = AlarmData(kind=kind, state="cleared", severity="info", subject=subject,
-                         message=bilingual(kind, message), details=details or {})
+                         message=bilingual(kind, message), details=details or {},
+                         closed_by="rectification" if rectification_id else "condition",
+                         rectification_id=rectification_id)
         draft = self.draft(data, occurred_at=occurred_at)
         saved: Saved | None = self._write(self.store.clear_alarm, alarm_key(kind, subject), draft)
         if saved:
-            log.info("alarm cleared kind=%s subject=%s id=%s", kind, _subject_text(subject), saved.id)
+            log.info("alarm cleared kind=%s subject=%s id=%s closed_by=%s", kind, _subject_text(subject), saved.id,
+                     data.closed_by)
         return saved
 
-
-    def resolve_alarm(self, raised_id: str, action_text: str, resolved_by: str, *,
-                      restore_fitness: bool = False, photo: Photo | None = None) -> Recorded[Rectification]:
-        """A person resolved an alarm: the ``rectification`` record (整改) linked to its raise,
-        then the alarm cleared. For a fever, ``restore_fitness`` puts the person back on duty
-        for that day (the reason is the action text): ``store.duty`` reads it from this record.
-        Raises LookupError when no such alarm is open (already resolved, or never raised)."""
+    def acknowledge_alarm(self, raised_id: str, by: str, note: str | None = None) -> bool:
+        """A person has seen an open alarm (with a note, e.g. "technician called"): local to
+        the agent, it changes nothing on the platform and does not end the alarm. False when
+        it was acknowledged before; LookupError when no such alarm is open."""
         row = self.store.alarm_by_raise(raised_id)
         if row is None or row["state"] != "raised":
             raise LookupError(f"no open alarm {raised_id}")
+        done: bool = self._write(self.store.acknowledge_alarm, raised_id, by, self.now().isoformat(), note or None)
+        log.info("alarm acknowledged kind=%s alarm=%s by=%s note=%s", row["kind"], raised_id, by, bool(note))
+        return done
+
+    def rectify_alarm(self, raised_id: str, action_text: str, resolved_by: str, *,
+                      restore_fitness: bool = False, photo: Photo | None = None) -> Recorded[Rectification]:
+        """A person's 整改 on an alarm: the ``rectification`` record linked to its raise.
+
+        An event alarm (a fever: ``alarm_texts.closes_by_rectification``) is closed by it:
+        the clear follows, ``closed_by: rectification``. A condition alarm (a device
+        offline, a fridge too warm) is not: the 整改 is recorded and linked, and the alarm
+        stays open until its condition clears (and comes back if it returns). A 整改 may
+        also follow a condition alarm that has cleared already (what was done about the
+        cook without a mask). For a fever, ``restore_fitness`` puts the person back on duty
+        that day (the reason is the action text): ``store.duty`` reads it from this record.
+        Raises LookupError for an alarm never raised, or one a 整改 has closed already."""
+        row = self.store.alarm_by_raise(raised_id)
+        if row is None:
+            raise LookupError(f"no alarm {raised_id}")
+        closes = closes_by_rectification(row["kind"])
+        is_open = row["state"] == "raised"
+        if not is_open and (closes or self.closed_by(row) == "rectification"):
+            raise LookupError(f"alarm {raised_id} is rectified already")
         subject = json.loads(row["subject"])
         fever = row["kind"] == "fever"
         data = Rectification(alarm_id=raised_id, alarm_kind=row["kind"], subject=subject,
                              action_text=action_text, resolved_by=resolved_by,
-                             restores_fitness=restore_fitness if fever else None)
+                             restores_fitness=restore_fitness if fever else None,
+                             clears_alarm=closes and is_open)
         saved = self.record_with_photo(data, photo)
-        self.clear_alarm(row["kind"], subject, f"resolved: rectification {saved.id}")
-        log.info("alarm resolved kind=%s alarm=%s rectification=%s by=%s restores_fitness=%s",
-                 row["kind"], raised_id, saved.id, resolved_by, data.restores_fitness)
+        if data.clears_alarm:
+            self.clear_alarm(row["kind"], subject, f"已整改 / rectified: rectification {saved.id}",
+                             rectification_id=saved.id)
+        log.info("alarm rectified kind=%s alarm=%s rectification=%s by=%s clears=%s restores_fitness=%s",
+                 row["kind"], raised_id, saved.id, resolved_by, data.clears_alarm, data.restores_fitness)
         return saved
+
+    def closed_by(self, row: Any) -> str | None:
+        """How a stored alarm (a row of ``store.alarms``) ended: ``condition``, ``rectification``,
+        or None while open. Clears written before ``closed_by`` existed were rectifications
+        when their message named one."""
+        if row["state"] != "cleared" or not row["cleared_id"]:
+            return None
+        clear = self.store.get_record(row["cleared_id"])
+        data = clear["data"] if clear else {}
+        if data.get("closed_by"):
+            return str(data["closed_by"])
+        return "rectification" if "rectification" in str(data.get("message", "")) else "condition"
 
     def record_with_photo(self, data: DataT, photo: Photo | None, *, photo_note: PhotoNote | None = None,
                           occurred_at: datetime | None = None, operator: Operator | None = None,
@@ -305,13 +346,6 @@ class Recorder:
                       samples: list[tuple[str, dict[str, Any]]]) -> None:
         """Keep a device's downsampled samples locally and queue their batch for the platform."""
         self.store.add_telemetry(batch_id, device_id, batch, samples)
-
-    # --- a person's hand on an alarm ---------------------------------------------------------
-
-    def acknowledge_alarm(self, raised_id: str, by: str) -> bool:
-        """A person has seen an alarm (local to the agent: the platform is not told, the alarm
-        stays open). False when it was acknowledged before."""
-        return self.store.acknowledge_alarm(raised_id, by, self.now().isoformat())
 
     def attach_photo(self, record_id: str, photo: Photo, *, media_id: str | None = None,
                      created_at: str | None = None) -> dict[str, Any]:

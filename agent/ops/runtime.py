@@ -33,6 +33,11 @@ class Component(Protocol):
     def run(self, stop: threading.Event) -> None: ...
 
 
+class ComponentDown(Exception):
+    """A component cannot run for a reason it has put in words (a port taken by another
+    program): logged as that one line, without a traceback, and retried with back-off."""
+
+
 class Supervisor:
     """Runs components in threads; restarts a failed one with exponential back-off."""
 
@@ -62,6 +67,8 @@ class Supervisor:
                 if self.stop_event.is_set():
                     break
                 log.error("component exited unexpectedly name=%s", component.name)
+            except ComponentDown as exc:
+                log.error("component down name=%s reason=%s (retrying)", component.name, exc)
             except Exception:
                 log.exception("component failed name=%s", component.name)
             self.states[component.name] = "restarting"

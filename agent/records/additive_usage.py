@@ -8,14 +8,24 @@ from typing import ClassVar
 from pydantic import Field
 
 from agent.config.rules import Rules
-from agent.records.base import Judgement, RecordData
+from agent.records.base import (
+    Fact,
+    Judgement,
+    RecordData,
+    fact,
+    facts,
+    grams_text,
+)
+from agent.words.terms import (
+    Term,
+)
 
 
 class AdditiveUsage(RecordData):
     """添加剂领用: additive taken from the dedicated cabinet."""
 
     record_type: ClassVar[str] = "additive_usage"
-    label: ClassVar[tuple[str, str]] = ("添加剂领用", "additive usage")
+    title: ClassVar[Term] = Term("添加剂领用", "Additive used")
     provincial: ClassVar[int | None] = 8
     additive: str
     grams: float = Field(description="weight taken (before minus after)")
@@ -30,3 +40,8 @@ class AdditiveUsage(RecordData):
         if limit is None:
             return Judgement(None)
         return Judgement.of(["additive_over_limit"] if self.grams > limit else [], [])
+
+    def brief(self) -> list[Fact]:
+        limit = f"（限量 limit {grams_text(self.limit_g)}）" if self.limit_g is not None else ""
+        return facts(fact("添加剂", "additive", self.additive), fact("用量", "amount", grams_text(self.grams) + limit),
+                      fact("用于", "food", self.food), fact("批次", "batch", self.batch))

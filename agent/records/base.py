@@ -2,7 +2,8 @@
 
 A record kind is one module in ``agent/records/`` holding one ``RecordData`` subclass:
 its fields (the exported JSON Schema the platform validates against), ``record_type``,
-its outbox ``priority``, ``label`` (what people call it, Chinese first, then English),
+its outbox ``priority``, ``title`` (what people call it, Chinese first, then English), ``brief`` (what the
+console lists of it),
 ``provincial`` (its place among the province's ten types, docs/DOMAIN.md), and ``judge``:
 its verdict against the configured rules, a pure function of (data, rules, day) with no
 I/O, so every boundary (125 g, 37.3 °C, 600 s at 120 °C ...) is tested directly. A kind
@@ -20,6 +21,7 @@ from typing import ClassVar, Literal, Self
 from pydantic import BaseModel, ConfigDict
 
 from agent.config.rules import Rules
+from agent.words.terms import Term
 
 Verdict = Literal["pass", "fail", "warn"]
 Meal = str  # breakfast / lunch / dinner or a site-defined meal name
@@ -39,12 +41,49 @@ class Judgement:
         return Judgement("pass", [])
 
 
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """One line of what a record says, for people: a label and its value in words."""
+
+    label: Term
+    text: str
+    is_name: bool = False  # a person's or an account's own name (not words to translate)
+
+
+def fact(zh: str, en: str, text: object, *, is_name: bool = False) -> Fact:
+    return Fact(Term(zh, en), "" if text is None else str(text), is_name)
+
+
+def facts(*found: Fact | None) -> list[Fact]:
+    """The facts that have something to say."""
+    return [f for f in found if f is not None and f.text.strip()]
+
+
+def celsius_text(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f} °C"
+
+
+def grams_text(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value / 1000:.3f} kg" if value >= 10_000 else f"{value:.0f} g"
+
+
+def when_text(value: datetime | None) -> str:
+    return "" if value is None else f"{value:%m-%d %H:%M}"
+
+
+def who_text(name: str | None, staff_id: str) -> str:
+    return f"{name} ({staff_id})" if name and name != staff_id else staff_id
+
+
 class RecordData(BaseModel):
-    """Base of every record's ``data``: strict, and knows its record type."""
+    """Base of every record's ``data``: strict, knows its record type and its name for
+    people (``title``), and says what matters in it (``brief``: the records page)."""
 
     model_config = ConfigDict(extra="forbid")
     record_type: ClassVar[str]
-    label: ClassVar[tuple[str, str]] = ("", "")  # what people call it: Chinese, English
+    title: ClassVar[Term]  # what people call it: Chinese, English
     provincial: ClassVar[int | None] = None  # its place among the province's ten types
     # Outbox priority class (see agent.store.Priority); health checks jump the queue.
     priority: ClassVar[str] = "record"
@@ -52,6 +91,10 @@ class RecordData(BaseModel):
     def judge(self, rules: Rules, day: date) -> Judgement:
         """The verdict of this data on local ``day`` (a kind without a rule: none)."""
         return Judgement(None)
+
+    def brief(self) -> list[Fact]:
+        """The few facts a person looks for in this record (who, what, the figure)."""
+        return []
 
     def settled(self, judgement: Judgement) -> Self:
         """The data as its final verdict leaves it (a kind may note the verdict's effect)."""

@@ -14,7 +14,18 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from agent.config.rules import Rules
-from agent.records.base import Judgement, Meal, RecordData
+from agent.records.base import (
+    Fact,
+    Judgement,
+    Meal,
+    RecordData,
+    celsius_text,
+    fact,
+    facts,
+)
+from agent.words.terms import (
+    Term,
+)
 
 Stage = Literal["cooking", "hot_holding"]  # 烹饪 (core >= 70 °C) / 热藏保温 (>= 60 °C)
 
@@ -23,7 +34,7 @@ class CoreTemperatureCheck(RecordData):
     """食品中心温度: one dish probed while it is cooked or kept hot."""
 
     record_type: ClassVar[str] = "core_temperature_check"
-    label: ClassVar[tuple[str, str]] = ("食品中心温度", "food core temperature")
+    title: ClassVar[Term] = Term("食品中心温度", "Core temperature")
     stage: Stage = Field(description="cooking (烹饪) or hot_holding (热藏保温)")
     dish: str = Field(min_length=1, max_length=100)
     meal: Meal | None = None
@@ -32,3 +43,8 @@ class CoreTemperatureCheck(RecordData):
 
     def judge(self, rules: Rules, day: date) -> Judgement:
         return Judgement.of(["core_below_target"] if self.core_c < self.target_c else [], [])
+
+    def brief(self) -> list[Fact]:
+        stage = {"cooking": "烹饪 cooking", "hot_holding": "热藏 hot holding"}[self.stage]
+        return facts(fact("菜品", "dish", self.dish), fact("环节", "stage", stage),
+                     fact("中心温度", "core", f"{celsius_text(self.core_c)}（≥ {celsius_text(self.target_c)}）"))

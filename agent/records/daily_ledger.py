@@ -7,7 +7,15 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.records.base import RecordData
+from agent.records.base import (
+    Fact,
+    RecordData,
+    fact,
+    facts,
+)
+from agent.words.terms import (
+    Term,
+)
 
 
 class LedgerLine(BaseModel):
@@ -23,7 +31,7 @@ class DailyLedger(RecordData):
     """Extension type: the day's summary, written once at day end."""
 
     record_type: ClassVar[str] = "daily_ledger"
-    label: ClassVar[tuple[str, str]] = ("每日台账", "daily ledger")
+    title: ClassVar[Term] = Term("每日台账", "Daily ledger")
     day: date
     lines: list[LedgerLine]
     open_alarms: list[str] = Field(default_factory=list)
@@ -35,3 +43,9 @@ class DailyLedger(RecordData):
     diners: int | None = Field(None, ge=0, description="Diners over all meals served (meal_service)")
     replaces: str | None = Field(None, description="Id of an earlier ledger of this day written before the "
                                                    "day had ended (a clock set ahead); that one is void")
+
+    def brief(self) -> list[Fact]:
+        done = f"{self.duties_done} / {self.duties_due}" if self.duties_due is not None else ""
+        return facts(fact("日期", "day", self.day), fact("完成事项", "duties done", done),
+                      fact("告警", "alarms raised", self.alarms_raised), fact("就餐人数", "diners", self.diners),
+                      fact("未完成", "still due", len(self.still_due)) if self.still_due else None)

@@ -6,14 +6,24 @@ from datetime import date
 from typing import ClassVar
 
 from agent.config.rules import Rules
-from agent.records.base import Judgement, RecordData
+from agent.records.base import (
+    Fact,
+    Judgement,
+    RecordData,
+    fact,
+    facts,
+    grams_text,
+)
+from agent.words.terms import (
+    Term,
+)
 
 
 class IngredientPurchase(RecordData):
     """食材采购 (进货查验): goods received and inspected."""
 
     record_type: ClassVar[str] = "ingredient_purchase"
-    label: ClassVar[tuple[str, str]] = ("食材采购", "ingredient purchase")
+    title: ClassVar[Term] = Term("进货查验", "Goods received")
     provincial: ClassVar[int | None] = 7
     supplier: str
     item: str
@@ -41,3 +51,10 @@ class IngredientPurchase(RecordData):
         if self.certificate_checked is False:
             warns.append("certificate_not_checked")
         return Judgement.of(fails, warns)
+
+    def brief(self) -> list[Fact]:
+        amount = grams_text(self.grams) if self.grams is not None else (
+            f"{self.quantity:g} {self.unit or ''}".strip() if self.quantity is not None else "")
+        return facts(fact("食材", "item", self.item), fact("供应商", "supplier", self.supplier),
+                      fact("数量", "amount", amount), fact("批次", "batch", self.batch),
+                      fact("保质期至", "expires", self.expiry_date))

@@ -1,7 +1,7 @@
 """Every record kind the agent writes: one line each. The tables of types are derived here.
 
 A new record kind is one module in ``agent/records/`` (its ``RecordData`` subclass: the
-fields, ``label``, ``judge``) plus its line in ``RECORD_KINDS``: the JSON Schema export,
+fields, ``title``, ``brief``, ``judge``) plus its line in ``RECORD_KINDS``: the JSON Schema export,
 the outbox priority, the console's type names, the reference platform's validation and
 the daily ledger's provincial lines all follow from this list.
 """
@@ -63,7 +63,7 @@ def priority_of(record_type: str) -> str:
     return kind.priority if kind is not None else "record"
 
 
-def label_of(record_type: str) -> str:
-    """``食品留样 food sample`` for a known type, the type itself otherwise."""
+def title_of(record_type: str) -> str:
+    """``留样 Food sample`` for a known type, the type itself otherwise."""
     kind = RECORD_TYPES.get(record_type)
-    return " ".join(kind.label).strip() if kind is not None and kind.label[0] else record_type
+    return str(kind.title) if kind is not None else record_type

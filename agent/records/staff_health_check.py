@@ -8,7 +8,31 @@ from typing import ClassVar
 from pydantic import Field
 
 from agent.config.rules import Rules
-from agent.records.base import Judgement, RecordData
+from agent.records.base import (
+    Fact,
+    Judgement,
+    RecordData,
+    celsius_text,
+    fact,
+    facts,
+    who_text,
+)
+from agent.words.terms import (
+    YES_NO,
+    Term,
+    term,
+)
+
+SYMPTOMS: dict[str, Term] = {
+    "fever": Term("发热", "fever"), "diarrhoea": Term("腹泻", "diarrhoea"), "vomiting": Term("呕吐", "vomiting"),
+    "throat_inflammation": Term("咽部炎症", "sore throat"), "jaundice": Term("黄疸", "jaundice"),
+    "skin_infection": Term("皮肤感染", "skin infection"),
+}
+HAND_FINDINGS: dict[str, Term] = {
+    "wound": Term("手部伤口", "wound"), "nail_fungus": Term("灰指甲", "nail fungus"),
+    "foreign_object": Term("手部异物", "foreign object"), "plaster": Term("创可贴", "plaster"),
+    "ring": Term("戴戒指", "ring"), "nail_polish": Term("指甲油", "nail polish"),
+}
 
 EXCLUDED_EARLIER = "excluded_earlier_today"  # a morning check after a failing one the same day
 
@@ -17,7 +41,7 @@ class StaffHealthCheck(RecordData):
     """从业人员日检 (晨检): one morning check of one person."""
 
     record_type: ClassVar[str] = "staff_health_check"
-    label: ClassVar[tuple[str, str]] = ("从业人员晨检", "staff morning check")
+    title: ClassVar[Term] = Term("晨检", "Morning check")
     provincial: ClassVar[int | None] = 2
     priority: ClassVar[str] = "health"
     staff_id: str
@@ -57,3 +81,12 @@ class StaffHealthCheck(RecordData):
         if self.fit_for_duty and (judgement.verdict == "fail" or EXCLUDED_EARLIER in judgement.findings):
             return self.model_copy(update={"fit_for_duty": False})
         return self
+
+    def brief(self) -> list[Fact]:
+        return facts(
+            fact("人员", "person", who_text(self.name, self.staff_id)),
+            fact("体温", "temperature", celsius_text(self.temperature_c)),
+            fact("症状", "symptoms", "、".join(str(term(SYMPTOMS, s)) for s in self.symptoms)),
+            fact("手部", "hands", "、".join(str(term(HAND_FINDINGS, h)) for h in self.hand_findings)),
+            fact("今日上岗", "fit for duty", YES_NO[self.fit_for_duty]),
+            fact("复测", "re-check", f"第 {self.attempt} 次 / check {self.attempt}") if self.attempt > 1 else None)

@@ -8,14 +8,29 @@ from typing import ClassVar
 from pydantic import AwareDatetime, Field
 
 from agent.config.rules import Rules
-from agent.records.base import Judgement, Meal, RecordData
+from agent.records.base import (
+    Fact,
+    Judgement,
+    Meal,
+    RecordData,
+    celsius_text,
+    fact,
+    facts,
+)
+from agent.words.terms import (
+    DISINFECTION_METHODS,
+    YES_NO,
+    Term,
+    meal,
+    term,
+)
 
 
 class ThermalDisinfection(RecordData):
     """餐饮具消毒: one disinfection cycle of a cabinet, steamer or dishwasher."""
 
     record_type: ClassVar[str] = "tableware_disinfection"
-    label: ClassVar[tuple[str, str]] = ("餐饮具消毒", "tableware disinfection")
+    title: ClassVar[Term] = Term("餐饮具消毒", "Tableware disinfection")
     provincial: ClassVar[int | None] = 5
     device_id: str
     method: str = Field(description="infrared_cabinet, steam, boiling, dishwasher_rinse, chlorine")
@@ -46,3 +61,12 @@ class ThermalDisinfection(RecordData):
         if self.cut_short:
             fails.append("cycle_cut_short")
         return Judgement.of(fails, [])
+
+    def brief(self) -> list[Fact]:
+        held = (f"{(self.seconds_at_target or 0) / 60:.1f} / {self.required_s / 60:.0f} 分钟 min"
+                if self.required_s else "")
+        return facts(fact("设备", "device", self.device_id),
+                      fact("方式", "method", term(DISINFECTION_METHODS, self.method)),
+                      fact("最高温度", "peak", celsius_text(self.peak_c)), fact("达标时长", "held", held),
+                      fact("餐次", "meal", meal(self.meal)) if self.meal else None,
+                      fact("中断", "cut short", YES_NO[True]) if self.cut_short else None)

@@ -25,27 +25,25 @@ Item states:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from agent.config.settings import Settings
 from agent.config.site import MealWindow
-from agent.core.duties import (
-    MEAL_NAMES_ZH,
-    DayFacts,
-    DueItem,
-    at_local,
-    due_state,
-    parse_time,
-)
+from agent.core.duties import DayFacts, DueItem, at_local, due_state, parse_time
 from agent.core.reads import Reads
 from agent.schedule.discard import discard_key, discard_lookback_days, keep_ends, record_local_day
 from agent.stations.registry import DUE_RECORDS, STATION_KINDS
+from agent.words.terms import DISINFECTION_METHODS, term
+from agent.words.terms import meal as meal_words
+from agent.words.terms import room as room_words
 
 # Record types whose presence on the day makes a duty done: the station kinds' own, and
 # those of the duties listed here (samples kept for a discard, cycles, UV runs, meals served).
 DAY_TYPES = tuple(dict.fromkeys((*DUE_RECORDS, "food_sample", "tableware_disinfection",
                                  "premises_disinfection", "meal_service")))
+RESTORATIONS = "rectification"  # DayFacts.of(RESTORATIONS): a manager put someone back on duty that day
 
 
 # --- reading the store -------------------------------------------------------------------
@@ -53,6 +51,7 @@ DAY_TYPES = tuple(dict.fromkeys((*DUE_RECORDS, "food_sample", "tableware_disinfe
 
 def gather_facts(store: Reads, config: Settings, day: date) -> DayFacts:
     records = {t: list(store.iter_records(type_=t, day=day.isoformat())) for t in DAY_TYPES}
+    records[RESTORATIONS] = store.fitness_restorations(day.isoformat())
     recent: list[dict[str, Any]] = []
     for back in range(discard_lookback_days(config), 0, -1):
         recent += store.iter_records(type_="food_sample", day=(day - timedelta(days=back)).isoformat())
@@ -112,6 +111,33 @@ def meal_known(facts: DayFacts, config: Settings, meal: str) -> bool:
     return any(r["data"]["meal"] == meal for r in facts.of("meal_service"))
 
 
+@dataclass(frozen=True)
+class Unfit:
+    """A person a morning check found unfit that day, and what came of it."""
+
+    outcome: Literal["off_duty", "restored"]
+    findings: tuple[str, ...]  # of the first failing check (the fever, not the re-check)
+
+
+def unfit_outcomes(facts: DayFacts) -> dict[str, Unfit]:
+    """staff_id -> ``Unfit`` for everyone a check found unfit that day (as the facts stand):
+    a passing re-check does not hide a fever; only a manager's rectification after the
+    last failing check (``restores_fitness``) puts them back on duty."""
+    checks: dict[str, list[dict[str, Any]]] = {}
+    for record in facts.of("staff_health_check"):
+        checks.setdefault(record["data"]["staff_id"], []).append(record)
+    outcomes = {}
+    for staff_id, own in checks.items():
+        unfit = [c for c in own if c.get("verdict") == "fail" or not c["data"].get("fit_for_duty", True)]
+        if not unfit:
+            continue
+        restored = any(r["data"]["subject"].get("staff_id") == staff_id and r["seq"] > unfit[-1]["seq"]
+                       for r in facts.of(RESTORATIONS))
+        first_failed = next((c for c in unfit if c.get("verdict") == "fail"), unfit[0])
+        outcomes[staff_id] = Unfit("restored" if restored else "off_duty", tuple(first_failed.get("findings") or ()))
+    return outcomes
+
+
 def disinfection_item(facts: DayFacts, config: Settings, meal: str, window: MealWindow,
                       now: datetime) -> DueItem:
     """A cycle counts for the meal it names; a cycle that names none (cabinets do not
@@ -131,11 +157,11 @@ def disinfection_item(facts: DayFacts, config: Settings, meal: str, window: Meal
             failed += 1
         else:
             good.append(parse_time(data["ended_at"]))
-    detail = f"{len(good)} cycle(s) passed" + (f", {failed} failed" if failed else "")
+    detail = f"合格 {len(good)} 次 passed: {len(good)}" if good else "尚未消毒 none yet"
     if failed and good:
-        detail = f"{failed} failed, redone: {len(good)} passed"
+        detail = f"不合格 {failed} 次，重做合格 {len(good)} 次 / {failed} failed, redone: {len(good)} passed"
     elif failed:
-        detail = f"{failed} cycle(s) failed, none passed: run it again"
+        detail = f"不合格 {failed} 次，尚无合格，请重做 / {failed} failed, none passed: run it again"
     return DueItem("disinfection", "disinfection_missing", {"meal": meal, "day": facts.day.isoformat()},
                    meal, deadline, due_state(bool(good), deadline, now), meal=meal,
                    done_at=min(good, default=None), detail=detail)
@@ -148,10 +174,11 @@ def uv_items(facts: DayFacts, config: Settings, now: datetime) -> list[DueItem]:
         runs = [r for r in facts.of("premises_disinfection")
                 if (r["data"].get("room") or r["data"]["device_id"]) == room]
         good = [r for r in runs if r.get("verdict") != "fail"]
-        detail = ", ".join(f"{r['data']['method']} {r['data']['minutes']:.0f} min" for r in runs)
+        detail = "、".join(f"{term(DISINFECTION_METHODS, r['data']['method'])} {r['data']['minutes']:.0f} 分钟 min"
+                           for r in runs)
         done_at = parse_time(good[0]["data"]["ended_at"]) if good else None
         items.append(DueItem("uv_run", "uv_run_missing", {"room": room, "day": facts.day.isoformat()},
-                             room, deadline, due_state(bool(good), deadline, now), done_at=done_at,
+                             str(room_words(room)), deadline, due_state(bool(good), deadline, now), done_at=done_at,
                              detail=detail))
     return items
 
@@ -179,9 +206,9 @@ def discard_items(facts: DayFacts, config: Settings, now: datetime) -> list[DueI
         done_at = parse_time(confirmation["at"]) if isinstance(confirmation, dict) and "at" in confirmation \
             else None
         items.append(DueItem("sample_discard", "sample_discard_due", {"meal": meal, "day": sample_day},
-                             f"{meal} {sample_day}", until,
+                             f"{meal_label(meal)} {sample_day}", until,
                              "done" if confirmation is not None else "overdue", meal=meal,
-                             done_at=done_at, detail=f"kept until {until.astimezone(tz):%m-%d %H:%M}"))
+                             done_at=done_at, detail=f"留样至 kept until {until.astimezone(tz):%m-%d %H:%M}"))
     return items
 
 
@@ -202,5 +229,4 @@ def _record_day(record: dict[str, Any], config: Settings) -> str:
 
 def meal_label(meal: str) -> str:
     """``午餐 lunch`` for known meals, the configured name otherwise."""
-    zh = MEAL_NAMES_ZH.get(meal)
-    return f"{zh} {meal}" if zh else meal
+    return str(meal_words(meal))

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from agent.core.duties import DueItem, meal_zh
+from agent.core.duties import DueItem
 from agent.core.recorder import alarm_key
 from agent.records.alarm import Severity
 from agent.stations.registry import DUTIES
+from agent.words.terms import meal, room
 
 # the schedule's own reminders; each station kind brings its duties' (``agent.stations.registry``)
 OWN_SEVERITY: dict[str, Severity] = {
@@ -55,17 +56,18 @@ def reminder_message(item: DueItem) -> str:
     if duty is not None:  # a station kind's duty: its own words
         return duty.message(item)
     due = f"{item.deadline:%H:%M}"
-    meal_cn, meal_en = meal_zh(item.meal), (item.meal or "").capitalize()
+    meal_zh, meal_en = meal(item.meal).zh, (meal(item.meal).en or item.meal or "").capitalize()
     if item.kind == "sample_discard_due":
         day = item.subject["day"]
-        return (f"{day[5:]} {meal_cn}留样已满保存期，请处理并确认 / "
+        return (f"{day[5:]} {meal_zh}留样已满保存期，请处理并确认 / "
                 f"{meal_en} samples of {day} are past their keep time: discard and confirm")
     if item.kind == "disinfection_missing":
-        return (f"{meal_cn}后餐具消毒未记录，截止 {due} / "
-                f"No tableware disinfection recorded after {item.meal}, due {due}")
+        return (f"{meal_zh}后餐具消毒未记录，截止 {due} / "
+                f"No tableware disinfection recorded after {meal_en.lower()}, due {due}")
     if item.kind == "uv_run_missing":
-        return (f"{item.label} 今日紫外线/臭氧消毒未完成，截止 {due} / "
-                f"No UV/ozone run in {item.label} today, due {due}")
+        where = room(item.subject.get("room"))
+        return (f"{where.zh} 今日紫外线/臭氧消毒未完成，截止 {due} / "
+                f"No UV/ozone run in the {where.en or where.zh} today, due {due}")
     raise ValueError(f"no reminder for kind {item.kind!r}")
 
 
@@ -82,4 +84,3 @@ def clear_message(kind: str, subject: dict[str, str], item: DueItem | None, toda
     if kind == "sample_discard_due":
         return "不再跟踪，请核对留样柜 / no longer tracked: check the sample fridge"
     return "不再需要 / no longer due (roster or schedule changed)"
-

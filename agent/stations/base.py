@@ -17,7 +17,7 @@ from __future__ import annotations
 import calendar
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -30,6 +30,7 @@ from agent.core.photos import StationCamera
 from agent.core.recorder import Recorded, Recorder, StoreWriteError
 from agent.records.base import RecordData
 from agent.records.envelope import Operator, Source
+from agent.words import terms as words
 from drivers.readings import (
     BadgeScan,
     Reading,
@@ -41,7 +42,6 @@ from drivers.readings import (
 
 log = logging.getLogger("agent.workflows.stations")
 
-MEAL_NAMES_CN = {"breakfast": "早餐", "lunch": "午餐", "dinner": "晚餐"}
 MENU_KV_KEY = "menu"  # {"day": "YYYY-MM-DD", "meals": {"lunch": ["番茄炒蛋", ...]}}: pushed by the platform
 
 
@@ -75,12 +75,15 @@ def _to_date(value: Any) -> date | None:
         return None
 
 
+# what every station's devices are called (a kind names the roles it adds: ``StationKind.role_words``)
+COMMON_ROLE_WORDS = {"badge": words.Term("刷卡器", "badge reader"), "keypad": words.Term("键盘", "keypad")}
 BADGE_FIRST = "请先刷卡 / badge first"
 NOT_SAVED = "未保存，请告知主管 / not saved, tell the manager"
 EMPTY_PAN_G = 1.0  # at or below this (after tare) nothing is on the scale
 DataT = TypeVar("DataT", bound=RecordData)
 ConfigT = TypeVar("ConfigT", bound=StationConfig)
 WeighingT = TypeVar("WeighingT", bound=WeighingStationConfig)
+DeviceNotes = Callable[[str, str], None]  # (device id, counter): agent.device_registry.DeviceRegistry.count
 
 
 class StationWorkflow(Generic[ConfigT]):
@@ -89,9 +92,11 @@ class StationWorkflow(Generic[ConfigT]):
     kind: ClassVar[str]
 
     def __init__(self, station: ConfigT, config: Settings, recorder: Recorder,
-                 feedback: Feedback, camera: StationCamera | None = None) -> None:
+                 feedback: Feedback, camera: StationCamera | None = None,
+                 device_notes: DeviceNotes | None = None) -> None:
         self.station = station
         self.camera = camera  # the station's camera: a photo on every record
+        self.device_notes = device_notes  # counts in a device's health what the station found wrong
         self.config = config
         self.recorder = recorder
         self.reads = recorder.reads  # questions to the store; writes go through the recorder
@@ -224,6 +229,13 @@ class StationWorkflow(Generic[ConfigT]):
             return None
         return Source(device_id=device_id, kind=self._device_kinds[device_id])
 
+    def note_device(self, role: str, counter: str) -> None:
+        """Count in the health of the station's ``role`` device (e.g. a thermometer's
+        ``implausible_readings``); the device registry shows it to the installer."""
+        device_id = getattr(self.station, role, None)
+        if device_id is not None and self.device_notes is not None:
+            self.device_notes(device_id, counter)
+
     def day_of(self, at: datetime) -> str:
         return at.astimezone(self.tz).date().isoformat()
 
@@ -272,7 +284,8 @@ class WeighingWorkflow(StationWorkflow[WeighingT]):
         return session, grams
 
 def meal_label(meal: str) -> str:
-    return MEAL_NAMES_CN.get(meal, meal)
+    """A meal's Chinese name, as the stations say it (``午餐``); a site's own meal as named."""
+    return words.meal(meal).zh
 
 
 # --- typed values at a keypad or barcode reader --------------------------------------------

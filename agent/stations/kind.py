@@ -21,6 +21,7 @@ from agent.config.site import MealWindow
 from agent.config.stations import StationConfig
 from agent.core.duties import DayFacts, DueItem, Duty
 from agent.stations.base import StationWorkflow
+from agent.words.terms import Term
 
 DayDuties = Callable[[DayFacts, Settings, datetime], list[DueItem]]
 MealDuties = Callable[[DayFacts, Settings, str, MealWindow, datetime], list[DueItem]]
@@ -33,7 +34,9 @@ class StationKind:
 
     config: type[StationConfig]  # its model in the config file (``kind: Literal[...]``)
     workflow: type[StationWorkflow[Any]]  # what runs it on the reading bus
-    label: tuple[str, str]  # what people call it: Chinese, English
+    label: Term  # what people call it: Chinese, English
+    # what its devices are called at the station, for the roles it adds to badge and keypad
+    role_words: Mapping[str, Term] = field(default_factory=dict)
     # what its screen may tell the person to do next (``Screen.next_step``): Chinese, English
     screen_words: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     day_duties: DayDuties | None = None  # its due rules once a day (a morning check per person)

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Annotated, Union
 from pydantic import Field
 
 from agent.config.stations import StationConfig
-from agent.core.alarm_texts import TITLES
 from agent.core.duties import Duty
 from agent.stations import (  # one name per kind: its folder
     additive,
@@ -24,7 +23,9 @@ from agent.stations import (  # one name per kind: its folder
     morning_check,
     receiving,
 )
+from agent.stations.base import COMMON_ROLE_WORDS
 from agent.stations.kind import StationKind
+from agent.words.terms import Term
 
 STATION_KINDS: tuple[StationKind, ...] = (
     morning_check.KIND,
@@ -45,8 +46,18 @@ else:
 STATION_REQUIRED: dict[str, tuple[str, ...]] = {kind.name: kind.config.required for kind in STATION_KINDS}
 # every duty the kinds put on the day's list, by its alarm kind
 DUTIES: dict[str, Duty] = {duty.alarm: duty for kind in STATION_KINDS for duty in kind.duties}
-# what every alarm is called: the agent's own, then the kinds' duties
-ALARM_TITLES: Mapping[str, tuple[str, str]] = {**TITLES, **{alarm: d.title for alarm, d in DUTIES.items()}}
+# what people call each kind, and each role a station's device may have
+KIND_WORDS: Mapping[str, Term] = {kind.name: kind.label for kind in STATION_KINDS}
+ROLE_WORDS: Mapping[str, Term] = {**COMMON_ROLE_WORDS,
+                                  **{role: words for kind in STATION_KINDS for role, words in kind.role_words.items()}}
+
+
+def station_kind(name: str) -> Term:
+    """A kind's name for people (a name the registry does not know is shown as it is)."""
+    kind = BY_NAME.get(name)
+    return kind.label if kind is not None else Term(name, "")
+
+
 # what a station screen may say next (``Screen.next_step``), Chinese and English
 SCREEN_WORDS: Mapping[str, tuple[str, str]] = {
     step: words for kind in STATION_KINDS for step, words in kind.screen_words.items()}

@@ -170,7 +170,8 @@ def report_rollback(agent: AgentControl, recorder: Recorder, path: Path) -> None
     agent.store.kv_set(STATUS_KEY, report)
     recorder.raise_alarm(
         ALARM_KIND, ALARM_SUBJECT,
-        f"new config rolled back to the previous one: {report.get('reason', 'unknown reason')}",
+        "新配置无法连接平台，已恢复原配置 / new config rolled back to the previous one: "
+        f"{report.get('reason', 'unknown reason')}",
         severity="major", details=report)
     report_file.unlink(missing_ok=True)  # after the alarm is committed: a crash before reports it again
 

@@ -302,7 +302,8 @@ class CameraWorker:
         counters = self.source.counters
         self._health(DeviceHealth(device_id=self.cam.id, kind="camera", state=state, at=self.now(),
                                   good_frames=counters.frames_read, detail=detail,
-                                  extra={"silent_s": round(silent_s, 1), "reconnects": counters.reconnects}))
+                                  extra={"silent_s": round(silent_s, 1), "reconnects": counters.reconnects},
+                                  reason="no_picture" if state is DeviceState.SILENT else ""))
 
     def _on_state(self, state: str, detail: str) -> None:
         self.devices.update(self.cam.id, state=state if not self.offline else "offline", detail=detail)

@@ -32,9 +32,11 @@ def build(ctx: BuildContext, view: AgentView) -> ConsoleCapability:
     from agent.console.context import Console
     from agent.console.station_feed import StationFeed
 
-    feed = StationFeed([s.id for s in config.stations], hold_s=config.console.screen_hold_s)
+    feed = StationFeed([s.id for s in config.stations], hold_s=config.console.screen_hold_s,
+                       devices={s.id: s.devices_needed() for s in config.stations})
     ctx.feedback.add_output(feed)
     # the store is the accounts' door too: the console sees it only as ``UserStore``
     console = Console.create(view, ctx.recorder, ctx.store, feed, ctx.uplink_connected)
     server = ConsoleComponent(console)
-    return ConsoleCapability("console", components=(server,), server=server)
+    # the screens show their devices' health live: the drivers' health, from the reading bus
+    return ConsoleCapability("console", components=(server,), health_listeners=(feed.on_health,), server=server)

@@ -24,7 +24,7 @@ from agent.config_file.model import AgentConfig
 from agent.core.feedback import Feedback
 from agent.core.photos import StationCamera
 from agent.core.recorder import Recorder
-from agent.stations.base import StationWorkflow
+from agent.stations.base import DeviceNotes, StationWorkflow
 from agent.stations.registry import BY_NAME, STATION_KINDS
 from agent.view import CameraFeed
 from agent.wiring.capability import BuildContext, Capability
@@ -65,10 +65,12 @@ def resolve_station(station: StationConfig, config: Settings) -> StationConfig:
 
 
 def make_workflows(config: AgentConfig, recorder: Recorder, feedback: Feedback,
-                   cameras: Mapping[str, StationCamera] | None = None) -> list[StationWorkflow[Any]]:
+                   cameras: Mapping[str, StationCamera] | None = None,
+                   device_notes: DeviceNotes | None = None) -> list[StationWorkflow[Any]]:
     cameras = cameras or {}
     return [WORKFLOWS[s.kind](resolve_station(s, config), config, recorder, feedback,
-                              camera=cameras.get(s.camera) if s.camera else None) for s in config.stations]
+                              camera=cameras.get(s.camera) if s.camera else None, device_notes=device_notes)
+            for s in config.stations]
 
 
 def build(ctx: BuildContext, feeds: Mapping[str, CameraFeed] | None = None,
@@ -77,7 +79,7 @@ def build(ctx: BuildContext, feeds: Mapping[str, CameraFeed] | None = None,
     ``recorders``: the video ring's recorder state per camera (a lost camera takes no photo)."""
     config = ctx.config
     cameras = station_cameras(config, feeds or {}, ctx.now, recorders)
-    workflows = make_workflows(config, ctx.recorder, ctx.feedback, cameras)
+    workflows = make_workflows(config, ctx.recorder, ctx.feedback, cameras, ctx.devices.count)
     for workflow in workflows:
         log.info("station ready station=%s kind=%s", workflow.station.id, workflow.kind)
     devices = tuple(SerialDeviceComponent(cfg, ctx.reading_sink, ctx.health_sink, ctx.now)

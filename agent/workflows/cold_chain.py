@@ -36,6 +36,8 @@ from agent.core.reads import Reads
 from agent.core.recorder import Recorder, alarm_key
 from agent.core.timeutil import rfc3339, uuid7
 from agent.records.envelope import Source, TelemetryBatch
+from agent.words.alarms import kind_term
+from agent.words.terms import DEVICE_KINDS, room, term
 from agent.workflows.modbus_points import ALARMED_COLD_ROLES, COLD_ROLES, PointRole
 from drivers.readings import Reading, RegisterSample
 
@@ -254,9 +256,12 @@ class ColdChain:
         assert excursion is not None
         limit = probe.high_c if excursion.direction == "high" else probe.low_c
         minutes = (at - excursion.since).total_seconds() / 60
-        what = probe.role.room or probe.role.role
-        message = (f"{what} {probe.role.device_id} {'above' if excursion.direction == 'high' else 'below'} "
-                   f"{limit} °C for {minutes:.0f} min")
+        where = room(probe.role.room) if probe.role.room else term(DEVICE_KINDS, probe.role.role)
+        title = kind_term(f"cold_chain_{excursion.direction}")
+        side_zh, side_en = ("高于", "above") if excursion.direction == "high" else ("低于", "below")
+        message = (f"{title.zh}：{where.zh} {probe.role.device_id} {side_zh} {limit} °C 已 {minutes:.0f} 分钟 / "
+                   f"{title.en}: {where.en or where.zh} {probe.role.device_id} {side_en} {limit} °C "
+                   f"for {minutes:.0f} min")
         details = {"role": probe.role.role, "room": probe.role.room, "limit_c": limit,
                    "range_c": [probe.low_c, probe.high_c], "since": rfc3339(excursion.since.astimezone(self.tz)),
                    "minutes_out": round(minutes, 1), "extreme_c": excursion.extreme_c, "latest_c": probe.last_c,
@@ -272,7 +277,8 @@ class ColdChain:
     def _clear(self, probe: _Probe, value: float, at: datetime) -> None:
         direction, probe.raised = probe.raised, None
         self.recorder.clear_alarm(f"cold_chain_{direction}", self._subject(probe),
-                                  f"{probe.role.device_id} back in range", occurred_at=at)
+                                  f"{probe.role.device_id} 温度已恢复正常 / {probe.role.device_id} back in range",
+                                  occurred_at=at)
 
 
 def _parse(text: str) -> datetime:

@@ -43,6 +43,7 @@ from agent.config.settings import Settings
 from agent.core.recorder import Recorder
 from agent.core.timeutil import Monotonic
 from agent.records.envelope import Source
+from agent.records.findings import finding_term
 from agent.records.tableware_disinfection import ThermalDisinfection
 from agent.workflows.modbus_points import CABINET, CABINET_CONTACT, PointRole
 from drivers.readings import Reading, RegisterSample
@@ -289,7 +290,7 @@ class Disinfection:
         if saved.verdict == "fail":
             self.recorder.raise_alarm(
                 FAILED_ALARM, {"device_id": device_id, "cycle_id": saved.id},
-                f"disinfection cycle of {device_id} failed: {', '.join(saved.findings)}",
+                failed_message(device_id, saved.findings),
                 severity="major", occurred_at=at, source=Source(device_id=device_id, kind=SOURCE_KIND),
                 details={"record_id": saved.id, "findings": list(saved.findings),
                          "peak_c": data.peak_c, "seconds_at_target": data.seconds_at_target,
@@ -300,7 +301,9 @@ class Disinfection:
     def _clear_failed(self, device_id: str, passing_id: str, at: datetime) -> None:
         for subject in self.reads.open_alarm_subjects(FAILED_ALARM):
             if subject.get("device_id") == device_id:
-                self.recorder.clear_alarm(FAILED_ALARM, subject, f"next cycle of {device_id} passed ({passing_id})",
+                self.recorder.clear_alarm(FAILED_ALARM, subject,
+                                          f"{device_id} 下一次消毒合格 / next cycle of {device_id} passed",
+                                          details={"passing_record_id": passing_id},
                                           occurred_at=at)
 
 
@@ -320,3 +323,10 @@ def meal_of(config: Settings, started_at: datetime) -> str | None:
 
 def _at(day: Any, clock: time, like: datetime) -> datetime:
     return datetime.combine(day, clock, tzinfo=like.tzinfo)
+
+
+def failed_message(device_id: str, findings: tuple[str, ...] | list[str]) -> str:
+    """``消毒不合格：cabinet-2 消毒中途停止 / disinfection failed: cabinet-2, cycle cut short``."""
+    terms = [finding_term(f) for f in findings]
+    return (f"消毒不合格：{device_id} {'、'.join(t.zh for t in terms)} / "
+            f"disinfection failed: {device_id}, {', '.join(t.en or t.zh for t in terms)}")

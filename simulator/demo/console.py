@@ -62,13 +62,13 @@ class ConsoleManager:
         fields.update({f"note-{n}": note for n, note in failed.items()})
         self.post("/manager/daily-check", fields)
 
-    def resolve(self, kind: str, action: str, restore_fitness: bool = False) -> str:
-        """Resolve the open alarm of ``kind`` with the corrective action; its id."""
+    def rectify(self, kind: str, action: str, restore_fitness: bool = False) -> str:
+        """Write the 整改 (corrective action) on the open alarm of ``kind``, from its page; its id."""
         found = [m.group(1) for m in ALARM.finditer(self.get("/manager/alarms")) if m.group(2) == kind]
         if not found:
             raise ConsoleRefused(f"no open {kind} alarm on the alarms page")
         fields = {"action": action, **({"restore_fitness": "yes"} if restore_fitness else {})}
-        self.post(f"/manager/alarms/{found[0]}/resolve", fields, form_page="/manager/alarms")
+        self.post(f"/manager/alarms/{found[0]}/rectify", fields, form_page=f"/manager/alarms/{found[0]}")
         return found[0]
 
     def waste(self, kind: str, kg: float, collector: str, receipt_no: str) -> None:

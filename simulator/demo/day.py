@@ -281,7 +281,7 @@ class DayScript:
         return self.manager
 
     def resolve_fever(self) -> None:
-        self.console_manager().resolve("fever", "复测正常，无其他症状，经主管确认今日恢复上岗", restore_fitness=True)
+        self.console_manager().rectify("fever", "复测正常，无其他症状，经主管确认今日恢复上岗", restore_fitness=True)
         self.rig.event("manager (console): fever alarm resolved, fitness restored after the re-check")
 
     def routine_daily_check(self) -> None:

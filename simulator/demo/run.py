@@ -30,7 +30,7 @@ import tempfile
 import threading
 import time as systime
 from collections import Counter
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -218,7 +218,8 @@ class Rig:
         base = f"http://127.0.0.1:{console.port}"
         stations = " ".join(f"{base}/station/{s.id}" for s in agent.config.stations)
         self.print(f"console: stations {stations}")
-        self.print(f"console: manager {base}/login  (canteen-agent user add NAME --role manager)")
+        self.print(f"console: manager {base}/login  (an account first: {command('canteen-agent')} user add NAME "
+                   f"--role manager --config {self.run_dir / 'agent.yaml'})")
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Every device answering, the camera delivering, the uplink connected."""
@@ -366,17 +367,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="run in DIR and keep it (config, databases, media, logs); default: a temporary dir")
     parser.add_argument("--day", type=date.fromisoformat, default=None,
-                        help="the simulated day, YYYY-MM-DD (default: today in the canteen's time zone)")
+                        help="the simulated day, YYYY-MM-DD (default: yesterday in the canteen's time zone: "
+                             "a day that has ended, so no record is stamped in the future)")
     parser.add_argument("--progress-s", type=float, default=1.0, help="seconds between progress lines")
 
 
-def _log_to_file(run_dir: Path, verbose: bool) -> None:
+def _log_to_file(run_dir: Path, verbose: bool, name: str = "demo.log") -> None:
     """The agent's and the simulators' logs go to <run>/demo.log; the console shows the day."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
             handler.setLevel(logging.INFO if verbose else logging.ERROR)
-    file_handler = logging.FileHandler(run_dir / "demo.log", encoding="utf-8")
+    file_handler = logging.FileHandler(run_dir / name, encoding="utf-8")
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     file_handler.setLevel(logging.DEBUG if verbose else logging.INFO)
     root.addHandler(file_handler)
@@ -394,7 +396,7 @@ def run(args: argparse.Namespace) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     _log_to_file(run_dir, getattr(args, "verbose", False))
     tz = ZoneInfo(yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))["identity"]["timezone"])
-    day = args.day or datetime.now(tz).date()
+    day = args.day or datetime.now(tz).date() - timedelta(days=1)
     rig = Rig(run_dir, day, tz, busy_speed)
     previous = _install_signal_handlers(rig.stop)
     started = systime.monotonic()
@@ -442,10 +444,33 @@ def run(args: argparse.Namespace) -> int:
         rig.print("\n" + summary.render())
         rig.print(f"\n{summary.figures['wall_s']} s wall; run directory {run_dir}"
                   f"{'' if keep else ' (removed; keep it with --keep DIR)'}")
+        if keep:
+            rig.print(look_around(run_dir, day))
         code = EXIT_OK if summary.ok else EXIT_MISMATCH
     if not keep:
         shutil.rmtree(run_dir, ignore_errors=True)
     return code
+
+
+def command(name: str) -> str:
+    """How to run one of the project's commands from here: the one beside this Python
+    (``.venv/bin/canteen-agent`` right after ``./dev.sh setup``, whether or not it is on the PATH)."""
+    beside = Path(sys.executable).parent / name
+    if not beside.exists() or shutil.which(name) == str(beside):
+        return name
+    try:
+        return str(beside.relative_to(Path.cwd()))
+    except ValueError:
+        return str(beside)
+
+
+def look_around(run_dir: Path, day: date) -> str:
+    """What to run next on a kept demo: its day in the CLI, and a console on the simulated kitchen."""
+    config = run_dir / "agent.yaml"
+    agent, sim = command("canteen-agent"), command("canteen-sim")
+    return (f"look at the day:   {agent} today --config {config} --day {day}\n"
+            f"                   {agent} records --config {config} --day {day}\n"
+            f"keep a console up: {sim} kitchen --keep {run_dir}   (Ctrl-C stops it)")
 
 
 def _install_signal_handlers(stop: threading.Event) -> dict[int, Any]:

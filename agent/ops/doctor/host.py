@@ -1,13 +1,14 @@
-"""The box itself: its clock's trust and the disk the store may fill."""
+"""The box itself: its clock's trust, the disk the store may fill, and the console's port."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 from pathlib import Path
 
 from agent.config_file.model import AgentConfig
-from agent.ops.doctor.checks import SERVICE_USER, Check
+from agent.ops.doctor.checks import SERVICE_USER, Check, reason_of
 
 
 def check_clock() -> Check:
@@ -56,3 +57,31 @@ def check_disk(config: AgentConfig) -> list[Check]:
     else:
         checks.append(Check("disk", True, detail))
     return checks
+
+
+def check_console(config: AgentConfig, beside: bool, timeout_s: float = 2.0) -> Check:
+    """The console's port: free for the agent to listen on, or (beside a running agent)
+    answered by the agent's console. A port another program holds is named here."""
+    cfg = config.console
+    if not cfg.enabled:
+        return Check("console", True, "disabled (console.enabled: false): no station screens, no manager pages",
+                     warn=True)
+    if cfg.port == 0:
+        return Check("console", True, f"any free port on {cfg.host} (console.port: 0): the agent's log names it")
+    where = f"{cfg.host}:{cfg.port}"
+    who = f"ss -ltnp 'sport = :{cfg.port}' shows which program holds it"
+    if beside:
+        host = "127.0.0.1" if cfg.host in ("0.0.0.0", "") else "::1" if cfg.host == "::" else cfg.host
+        try:
+            socket.create_connection((host, cfg.port), timeout=timeout_s).close()
+        except OSError as exc:
+            return Check("console", False, f"nothing answers on {where} ({reason_of(exc)}): the agent could not "
+                                           "listen there", f"{who}; stop it or set console.port, then restart")
+        return Check("console", True, f"the agent's console answers on http://{where}/")
+    try:
+        with socket.create_server((cfg.host, cfg.port)):
+            pass
+    except OSError as exc:
+        return Check("console", False, f"{where}: {reason_of(exc)}: another program listens there",
+                     f"{who}; stop it or set console.port in the config")
+    return Check("console", True, f"{where} is free for the console (station screens, manager pages)")

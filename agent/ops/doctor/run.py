@@ -3,7 +3,7 @@
 Checks, in order: the config file; each serial port (exists, is a device, readable and
 writable by this user, the owning group such as dialout); each Modbus device answering
 one read of its profile; each camera opening and its frame rate; the broker (TCP, TLS
-verified against the configured CA, a real MQTT CONNECT); the clock; disk space
+verified against the configured CA, a real MQTT CONNECT); the console's port; the clock; disk space
 against the store's budget; the vision models' sha256 against the manifest.
 
 Each check is a small function returning ``Check`` rows; nothing here changes the
@@ -38,7 +38,7 @@ from agent.ops.doctor.beside import (
 from agent.ops.doctor.broker import check_broker
 from agent.ops.doctor.cameras import check_cameras, check_models
 from agent.ops.doctor.checks import Check, DoctorOptions, reason_of
-from agent.ops.doctor.host import check_clock, check_disk
+from agent.ops.doctor.host import check_clock, check_console, check_disk
 from agent.ops.doctor.modbus import check_modbus
 from agent.ops.doctor.ports import check_serial_ports, check_service_user
 from agent.redact import redact_text
@@ -98,6 +98,7 @@ def run_checks(config_path: str | Path | AgentConfig, options: DoctorOptions | N
         unknown_fix = "" if live is not None else "the console's installer doctor shows the agent's own session"
         steps.append(("broker", lambda: [*check_broker(config, options.broker_timeout_s, mqtt_connect=False),
                                          live_mqtt_row(options.agent_connected, unknown_fix)]))
+    steps.append(("console", lambda: [check_console(config, beside)]))
     steps += [
         ("clock", lambda: [check_clock()]),
         ("disk", lambda: check_disk(config)),

@@ -5,9 +5,11 @@ from __future__ import annotations
 from agent.stations.additive.config import AdditiveConfig
 from agent.stations.additive.workflow import AdditiveStation
 from agent.stations.kind import StationKind
+from agent.words.terms import Term
 
 KIND: StationKind = StationKind(
     config=AdditiveConfig,
     workflow=AdditiveStation,
-    label=('添加剂领用', 'Additives'),
+    label=Term("添加剂领用", "Additives"),
+    role_words={"scale": Term("电子秤", "scale"), "barcode": Term("扫码枪", "barcode reader")},
 )

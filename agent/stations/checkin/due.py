@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 from agent.config.settings import Settings
 from agent.config.site import MealWindow
-from agent.core.duties import DayFacts, DueItem, Duty, at_local, due_state, meal_zh, parse_time
+from agent.core.duties import DayFacts, DueItem, Duty, at_local, due_state, parse_time
+from agent.words.terms import meal
 
 
 def leader_meal_item(facts: DayFacts, meal: str, window: MealWindow, tz: ZoneInfo,
@@ -22,11 +23,13 @@ def leader_meal_item(facts: DayFacts, meal: str, window: MealWindow, tz: ZoneInf
 
 
 def missing_message(item: DueItem) -> str:
+    """The reminder while it is overdue, Chinese first."""
     due = f"{item.deadline:%H:%M}"
-    return f"{meal_zh(item.meal)}无领导陪餐记录 / No leader accompanied {item.meal} (due {due})"
+    meal_zh, meal_en = meal(item.meal).zh, (meal(item.meal).en or item.meal or "").capitalize()
+    return f"{meal_zh}无领导陪餐记录 / No leader accompanied {meal_en.lower()} (due {due})"
 
 
-LEADER_MEAL_MISSING = Duty("leader_meal_missing", ("陪餐未登记", "leader meal missing"), "minor", missing_message)
+LEADER_MEAL_MISSING = Duty("leader_meal_missing", "minor", missing_message)
 
 
 def leader_meal_duty(facts: DayFacts, config: Settings, meal: str, window: MealWindow,

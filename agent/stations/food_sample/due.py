@@ -7,7 +7,8 @@ from datetime import datetime
 
 from agent.config.settings import Settings
 from agent.config.site import MealWindow
-from agent.core.duties import DayFacts, DueItem, Duty, at_local, due_state, meal_zh, parse_time
+from agent.core.duties import DayFacts, DueItem, Duty, at_local, due_state, parse_time
+from agent.words.terms import meal
 
 
 def expected_dishes(facts: DayFacts, config: Settings, meal: str) -> list[str]:
@@ -37,18 +38,18 @@ def samples_item(facts: DayFacts, config: Settings, meal: str, window: MealWindo
     if expected:
         missing = tuple(d for d in expected if d not in good)
         progress = (len(expected) - len(missing), len(expected))
-        detail = f"{progress[0]}/{progress[1]} dishes"
+        detail = f"已留 {progress[0]}/{progress[1]} 道 dishes"
         done_at = max((good[d] for d in expected if d in good), default=None)
     else:  # no menu known: at least one dish must be sampled
         missing = () if good else ("(any dish)",)
         progress = (len(good), max(1, len(good)))
-        detail = f"{len(good)} dishes (no menu)"
+        detail = f"已留 {len(good)} 道（无菜单）dishes (no menu)"
         done_at = max(good.values(), default=None)
     if missing and expected:
-        detail += ", to do: " + ", ".join(missing)
+        detail += " · 待留 to do: " + "、".join(missing)
     underweight = sorted(d for d in failed if d in missing)
     if underweight:
-        detail += " (underweight: " + ", ".join(underweight) + ")"
+        detail += " · 重量不足 underweight: " + "、".join(underweight)
     return DueItem("samples", "samples_missing", {"meal": meal, "day": facts.day.isoformat()}, meal,
                    deadline, due_state(not missing, deadline, now), meal=meal,
                    done_at=None if missing else done_at, detail=detail, missing=missing,
@@ -56,16 +57,17 @@ def samples_item(facts: DayFacts, config: Settings, meal: str, window: MealWindo
 
 
 def missing_message(item: DueItem) -> str:
+    """The reminder while it is overdue, Chinese first."""
     due = f"{item.deadline:%H:%M}"
-    meal_zh_, meal_en = meal_zh(item.meal), (item.meal or "").capitalize()
+    meal_zh, meal_en = meal(item.meal).zh, (meal(item.meal).en or item.meal or "").capitalize()
     dishes_zh = "、".join(item.missing)
     dishes_en = ", ".join(item.missing)
     done, expected = item.progress or (0, 0)
-    return (f"{meal_zh_}留样未完成（已留 {done}/{expected} 道），缺：{dishes_zh}，截止 {due} / "
+    return (f"{meal_zh}留样未完成（已留 {done}/{expected} 道），缺：{dishes_zh}，截止 {due} / "
             f"{meal_en} samples missing ({done}/{expected} sampled): {dishes_en}, due {due}")
 
 
-SAMPLES_MISSING = Duty("samples_missing", ("留样未完成", "samples missing"), "major", missing_message)
+SAMPLES_MISSING = Duty("samples_missing", "major", missing_message)
 
 
 def unique(names: Iterable[str]) -> list[str]:

@@ -6,11 +6,13 @@ from agent.stations.kind import StationKind
 from agent.stations.morning_check.config import MorningCheckConfig
 from agent.stations.morning_check.due import MORNING_CHECK_MISSING, morning_checks
 from agent.stations.morning_check.workflow import MorningCheck, resolve
+from agent.words.terms import Term
 
 KIND: StationKind = StationKind(
     config=MorningCheckConfig,
     workflow=MorningCheck,
-    label=('晨检', 'Morning check'),
+    label=Term("晨检", "Morning check"),
+    role_words={"thermometer": Term("测温仪", "thermometer")},
     screen_words={
         'recheck': ('请10分钟后复测', 'Re-check in 10 min'),
         'leave_post': ('请离岗并告知主管', 'Leave your post and tell the manager'),

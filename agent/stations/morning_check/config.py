@@ -24,3 +24,7 @@ class MorningCheckConfig(StationConfig):
     presence_min_c: Celsius = Field(32.0, description="Readings below this are the room, not a person.")
     answers_required: bool = Field(False, description="Wait for keypad answers before recording.")
     answers_window_s: PositiveSeconds = Field(20, description="After the temperature, wait this long for answers.")
+
+    def required_now(self) -> set[str]:
+        """A morning check that waits for answers needs its keypad too."""
+        return super().required_now() | ({"keypad"} if self.answers_required else set())

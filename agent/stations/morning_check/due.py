@@ -7,6 +7,7 @@ from typing import Any
 
 from agent.config.settings import Settings
 from agent.core.duties import DayFacts, DueItem, Duty, at_local, due_state, parse_time
+from agent.records.findings import finding_term
 
 
 def morning_checks(facts: DayFacts, config: Settings, now: datetime) -> list[DueItem]:
@@ -28,13 +29,15 @@ def morning_checks(facts: DayFacts, config: Settings, now: datetime) -> list[Due
         items.append(DueItem("morning_check", "morning_check_missing",
                              {"staff_id": staff_id, "day": facts.day.isoformat()}, label, deadline,
                              due_state(done_at is not None, deadline, now), done_at=done_at,
-                             verdict=last.get("verdict"), detail=", ".join(last.get("findings") or [])))
+                             verdict=last.get("verdict"),
+                             detail="、".join(str(finding_term(f)) for f in last.get("findings") or [])))
     return items
 
 
 def missing_message(item: DueItem) -> str:
+    """The reminder while it is overdue, Chinese first."""
     due = f"{item.deadline:%H:%M}"
     return f"晨检未完成：{item.label}，截止 {due} / Morning check missing: {item.label}, due {due}"
 
 
-MORNING_CHECK_MISSING = Duty("morning_check_missing", ("晨检未完成", "morning check missing"), "major", missing_message)
+MORNING_CHECK_MISSING = Duty("morning_check_missing", "major", missing_message)

@@ -25,6 +25,11 @@ One session per station at a time:
 4. No temperature within ``rules.morning_check.temperature_window_s`` of the badge:
    ``未测到体温`` and no record.
 
+A steady reading outside ``rules.morning_check.plausible_range_c`` (34–43 °C by default) is
+no forehead's: a hot pan, the sensor not aimed. The person is asked to measure again
+within the same session, the thermometer's health counts it (``implausible_readings``)
+and nothing is recorded.
+
 The record carries ``attempt`` (1 for the day's first check of that person) and
 ``recheck_of`` (the id of the day's first check). A failing check (fever, an excluding
 symptom or hand finding, an expired health certificate by default) records the person
@@ -47,6 +52,7 @@ from typing import Any
 from agent.config.settings import Settings
 from agent.core.feedback import Level, NextStep, Screen, Verdict
 from agent.core.recorder import Recorded
+from agent.records.findings import finding_term
 from agent.records.staff_health_check import EXCLUDED_EARLIER, StaffHealthCheck
 from agent.stations.base import Staff, StationWorkflow
 from agent.stations.morning_check.config import MorningCheckConfig
@@ -55,7 +61,8 @@ from drivers.readings import BadgeScan, TemperatureReading, TextInput
 log = logging.getLogger("agent.workflows.morning_check")
 
 SETTLE_SPREAD_C = 0.3  # consecutive readings this close are one steady measurement
-BODY_MAX_C = 45.0  # the record's schema bound: hotter is a cup of tea, not a forehead
+IMPLAUSIBLE = "implausible_readings"  # the thermometer's health counter (device registry)
+MEASURE_AGAIN = "读数异常，请对准额头重新测温 / reading not plausible: measure again"
 SYMPTOM_CODES = {"11": "fever", "12": "diarrhoea", "13": "vomiting", "14": "throat_inflammation",
                  "15": "jaundice", "16": "skin_infection"}
 HAND_CODES = {"21": "wound", "22": "nail_fungus", "23": "foreign_object", "24": "plaster",
@@ -106,6 +113,7 @@ class Session:
     deadline: datetime
     settling: list[TemperatureReading] = field(default_factory=list)
     measured: TemperatureReading | None = None
+    rejected_c: float | None = None  # the last steady reading no forehead can have
     answers: Answers | None = None
     asked_answers: bool = False
 
@@ -140,16 +148,34 @@ class MorningCheck(StationWorkflow[MorningCheckConfig]):
         if session is None or session.measured is not None or reading.at > session.deadline:
             return
         value = reading.object_c
-        if value < self.station.presence_min_c or value > BODY_MAX_C:
-            session.settling.clear()  # nobody in front (or not a forehead): start settling again
+        if value < self.station.presence_min_c:
+            session.settling.clear()  # nobody in front: start settling again
+            session.rejected_c = None
             return
         settling = session.settling
         settling.append(reading)
         del settling[:-self.settle]
         values = [r.object_c for r in settling]
         if len(settling) == self.settle and max(values) - min(values) <= SETTLE_SPREAD_C:
+            low, high = self.rules.plausible_range_c
+            if not low <= value <= high:
+                self._implausible(session, value)
+                return
             session.measured = reading
             self._finish_if_ready(reading.at)
+
+    def _implausible(self, session: Session, value: float) -> None:
+        """A steady reading no forehead can have (a hot pan, the sensor not aimed): ask to
+        measure again, count it in the thermometer's health, record nothing. The same
+        reading held on is one bad reading, not one per frame."""
+        session.settling.clear()
+        if session.rejected_c is not None and abs(value - session.rejected_c) <= SETTLE_SPREAD_C:
+            return
+        session.rejected_c = value
+        self.note_device("thermometer", IMPLAUSIBLE)
+        self.say(f"{session.staff.name} {MEASURE_AGAIN}", level="warn",
+                 log_text=f"morning check implausible reading staff={session.staff.staff_id}",
+                 screen=Screen("identified", name=session.staff.name))
 
     def on_text(self, reading: TextInput, text: str, from_barcode: bool) -> None:
         if self.open_session() is None:
@@ -219,6 +245,7 @@ class MorningCheck(StationWorkflow[MorningCheckConfig]):
         if "fever" in saved.findings:
             self.recorder.raise_alarm(
                 "fever", {"staff_id": staff.staff_id, "day": day},
+                f"晨检体温超标：员工 {staff.staff_id} 今日不得上岗 / "
                 f"fever at the morning check: staff {staff.staff_id} not fit for duty today",
                 severity="major", details={"record_id": saved.id, "station": self.station.id},
                 occurred_at=measured.at, source=self.source("thermometer"))
@@ -234,18 +261,23 @@ class MorningCheck(StationWorkflow[MorningCheckConfig]):
             left = (expires - datetime.fromisoformat(day).date()).days
             if left <= max(self.config.rules.expiry.warn_days, default=0):
                 parts.append(f"健康证 {left} 天后到期 / certificate expires in {left} d")
-        if not data.fit_for_duty:
-            level: Level = "error"
-            status = "复测正常" if saved.verdict != "fail" else "不合格"
+        verdict: Verdict
+        if not data.fit_for_duty and saved.verdict != "fail":
+            # a passing re-check after a failed one: the reading is normal, the person is
+            # still off duty until the manager decides (docs/DOMAIN.md) — not a red "fail"
+            level: Level = "warn"
+            status, verdict = "复测正常，仍停岗 / re-check normal, still off duty", "off_duty"
+            parts = [p for p in parts if "停岗" not in p]
+        elif not data.fit_for_duty:
+            level, status, verdict = "error", "不合格", "fail"
             if not any("不得上岗" in p or "停岗" in p for p in parts):
                 parts.append("今日不得上岗 / not fit for duty today")
         elif saved.verdict == "pass":
-            level, status = "ok", "合格 / OK"
+            level, status, verdict = "ok", "合格 / OK", "pass"
         else:
-            level, status = "warn", "注意"
+            level, status, verdict = "warn", "注意", "warn"
         reading = f"{data.temperature_c:.1f} °C"
         words = [staff.name, reading, status, *(["；".join(parts)] if parts else [])]
-        verdict: Verdict = "fail" if level == "error" else "pass" if level == "ok" else "warn"
         screen = Screen("verdict", name=staff.name, reading=reading, verdict=verdict,
                         next_step=_next_step(data, findings))
         self.say(" ".join(words), level=level, screen=screen,
@@ -266,13 +298,7 @@ def _next_step(data: StaffHealthCheck, findings: list[str]) -> NextStep | None:
 
 
 def _finding_text(finding: str) -> str:
-    if finding in FINDING_TEXT:
-        return FINDING_TEXT[finding]
-    if finding.startswith("symptom_"):
-        return f"症状 {finding[len('symptom_'):]}"
-    if finding.startswith("hand_"):
-        return f"手部 {finding[len('hand_'):]}"
-    return finding
+    return FINDING_TEXT.get(finding) or finding_term(finding).slash()
 
 
 STREAMING_SETTLE_READINGS = 3  # a streaming thermometer: 3 steady frames (150 ms at 20 Hz) make a reading

@@ -22,3 +22,10 @@ class ReceivingConfig(WeighingStationConfig):
         if self.keypad is None and self.barcode is None:
             raise ValueError(f"station {self.id!r} (receiving) needs a keypad or barcode device")
         return self
+
+    def required_now(self) -> set[str]:
+        """With one keypad or one barcode reader (not both), that one is needed."""
+        needed = super().required_now()
+        if (self.keypad is None) != (self.barcode is None):
+            needed.add("keypad" if self.keypad is not None else "barcode")
+        return needed

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from agent.config_file.model import AgentConfig
 from agent.redact import redact_text
+from agent.stations.registry import STATION_KINDS
 
 ENV_PREFIX = "CANTEEN__"
 
@@ -233,7 +234,7 @@ def _describe(err: Any, lines: dict[tuple[Any, ...], int], overridden: set[tuple
     line = _nearest_line(loc, lines)
     origin = " (from the environment)" if loc in overridden else (f" (line {line})" if line else "")
     if err["type"] == "extra_forbidden":
-        return f"{where}{origin}: unknown key{_suggest(loc)}"
+        return f"{where}{origin}: unknown key{_other_kinds_key(loc, data) or _suggest(loc)}"
     if err["type"] == "missing":
         return f"{where}{origin}: required value is missing"
     got = err.get("input")
@@ -278,6 +279,19 @@ def _nearest_line(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> in
         if loc[:cut] in lines:
             return lines[loc[:cut]]
     return None
+
+
+def _other_kinds_key(loc: tuple[Any, ...], data: Any) -> str:
+    """A station key that belongs to other kinds only: say so, so an older config that carried
+    it harmlessly (every station once accepted every kind's settings) is mended in one read."""
+    if len(loc) != 3 or loc[0] != "stations" or not isinstance(loc[1], int):
+        return ""
+    station = _child(_child(data, "stations"), loc[1])
+    kind = station.get("kind") if isinstance(station, dict) else None
+    owners = [k.name for k in STATION_KINDS if k.name != kind and loc[2] in k.config.model_fields]
+    if not owners:
+        return ""
+    return f" (not a setting of a {kind} station, only of {', '.join(owners)}: remove it)"
 
 
 def _suggest(loc: tuple[Any, ...]) -> str:

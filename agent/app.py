@@ -16,19 +16,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.config.model import AgentConfig
+from agent.command_contract import Handler
+from agent.config_file.model import AgentConfig
 from agent.core.feedback import Feedback
+from agent.core.reading_bus import ReadingBus
 from agent.core.recorder import ClockMonitor, Recorder
-from agent.core.records import ClockState
 from agent.core.storage_alarm import StorageWatch
 from agent.core.timeutil import Monotonic, make_now, mono_beside
 from agent.device_registry import DeviceRegistry
 from agent.ops.clock_watch import ClockWatch
 from agent.ops.lock import AgentLock
-from agent.ops.runtime import Component, MainLoop, ReadingBus, Supervisor
+from agent.ops.runtime import Component, MainLoop, Supervisor
+from agent.records.envelope import ClockState
 from agent.store import Store
 from agent.store.budget import apply_retention, enforce_budget
-from agent.uplink.commands import Handler
 from agent.uplink.handlers import core_handlers
 from agent.uplink.uplink import Uplink
 from agent.version import agent_version
@@ -82,7 +83,7 @@ class Agent:
         self.serial = serial.build(ctx, feeds=self.cameras(), recorders=self.video_capability.recorder_states())
         self.modbus = modbus.build(ctx)
         self.schedule = schedule.build(ctx)
-        self.console = console.build(ctx)  # station screens and manager pages
+        self.console = console.build(ctx, self)  # station screens and manager pages
         local: tuple[Capability, ...] = (self.serial, self.modbus, self.vision, self.video_capability,
                                          self.schedule, self.console)
         # Platform commands by name: the agent's own, then each capability's (vision: snapshot, live).

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from drivers.readings import DeviceHealth, Reading
+from drivers.readings import DeviceHealth, Reading, RegisterSample, StableWeight
 
 
 class DeviceRegistry:
@@ -58,9 +58,9 @@ class DeviceRegistry:
 def _summary(reading: Reading) -> dict[str, Any]:
     """What a reading says, minus personal data (no card numbers, no body temperatures)."""
     kind = type(reading).__name__
-    if kind == "RegisterSample":
-        return {"type": kind, **getattr(reading, "values", {})}
-    if kind == "StableWeight":
-        return {"type": kind, "grams": getattr(reading, "grams", None)}
+    if isinstance(reading, RegisterSample):
+        return {"type": kind, **reading.values}
+    if isinstance(reading, StableWeight):
+        return {"type": kind, "grams": reading.grams}
     return {"type": kind}
 

@@ -33,7 +33,7 @@ import urllib.request
 from pathlib import Path
 
 from agent.app import Agent
-from agent.config.model import AgentConfig
+from agent.config_file.model import AgentConfig
 from agent.core.feedback import Message
 from agent.core.recorder import ClockMonitor
 from bench.serial_latency import Pty, build_config, percentile

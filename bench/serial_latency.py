@@ -30,7 +30,7 @@ import tty
 from pathlib import Path
 
 from agent.app import Agent
-from agent.config.model import AgentConfig
+from agent.config_file.model import AgentConfig
 from agent.core.feedback import ConsoleOutput, Message
 from agent.core.recorder import ClockMonitor
 from drivers.thermometer import gy_frame

@@ -29,7 +29,7 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.app import Agent
-from agent.config.loader import load_config
+from agent.config_file.loader import load_config
 from agent.store import Store
 from bench.store import draft, rss_mb
 from simulator.platform.broker import Broker

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.app import Agent
-from agent.config.model import AgentConfig
+from agent.config_file.model import AgentConfig
 from simulator.devices.cameras import RtspCamera
 from simulator.platform.broker import Broker
 from simulator.platform.media_server import MediaServer

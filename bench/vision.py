@@ -35,7 +35,7 @@ import cv2
 
 from agent.app import Agent
 from agent.config.devices import CameraConfig
-from agent.config.model import AgentConfig
+from agent.config_file.model import AgentConfig
 from agent.vision.camera import Frame
 from agent.vision.pipeline import CameraPipeline, CameraWorker, VisionModels
 from simulator.devices.cameras import Script, write_video

@@ -38,6 +38,14 @@ class BadgeScan(Reading):
     raw: str = ""
 
 
+def mask_card(card: str) -> str:
+    """``0004212345`` → ``******2345``: enough to tell scans apart in a log, not to copy a card.
+
+    Card numbers are personal data: whoever logs a ``BadgeScan`` (its driver, a station)
+    logs this form only."""
+    return "*" * max(0, len(card) - 4) + card[-4:] if len(card) > 4 else "*" * len(card)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TemperatureReading(Reading):
     """A body (object) temperature from an infrared thermometer, in °C."""

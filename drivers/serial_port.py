@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from drivers.backoff import Backoff
 from drivers.config_types import FINITE, Baudrate, PositiveSeconds, Seconds
+from drivers.reader_thread import DeviceReader
 from drivers.readings import DeviceHealth, DeviceState, DownReason, HealthSink, Reading, ReadingSink
 
 log = logging.getLogger(__name__)
@@ -108,8 +108,10 @@ class PortGone(Exception):
     """The port's path vanished or now names another device (unplugged, re-enumerated)."""
 
 
-class SerialReader(Generic[Frame]):
+class SerialReader(DeviceReader, Generic[Frame]):
     """Reads one serial device in a thread; see the module docstring for the states."""
+
+    thread_prefix = "serial"
 
     def __init__(
         self,
@@ -128,6 +130,7 @@ class SerialReader(Generic[Frame]):
         monotonic: Callable[[], float] = time.monotonic,
         read_timeout_s: float = 0.1,
     ) -> None:
+        super().__init__()
         self.device_id = device_id
         self.kind = kind
         self.settings = settings
@@ -141,11 +144,8 @@ class SerialReader(Generic[Frame]):
         self._now = now
         self._monotonic = monotonic
         self._read_timeout_s = read_timeout_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._port: serial.Serial | None = None
         self._port_rdev: int | None = None
-        self.state = DeviceState.STARTING
         self.good_frames = 0
         self.last_reading_at: datetime | None = None
         self._last_valid = 0.0
@@ -157,18 +157,8 @@ class SerialReader(Generic[Frame]):
 
     # -- life cycle -------------------------------------------------------------------
 
-    def start(self) -> SerialReader[Frame]:
-        if self._thread is not None:
-            return self
-        self._publish(DeviceState.STARTING, "starting")
-        self._thread = threading.Thread(target=self._run, name=f"serial-{self.device_id}", daemon=True)
-        self._thread.start()
-        return self
-
     def stop(self, timeout: float = 2.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._halt(timeout)
         self._close()
         log.info("serial stopped device=%s good=%d bad=%d", self.device_id, self.good_frames, self.bad_frames)
 
@@ -285,15 +275,6 @@ class SerialReader(Generic[Frame]):
         if self._port_rdev is not None and rdev != self._port_rdev:
             raise PortGone(f"{self.settings.port} now names another device")
 
-    def _publish(self, state: DeviceState, detail: str, reason: DownReason = "") -> None:
-        if state is self.state and state is not DeviceState.STARTING:
-            return
-        self.state = state
-        log.info("serial health device=%s state=%s detail=%s", self.device_id, state.value, detail)
-        try:
-            self._health_sink(self.health(detail, reason))
-        except Exception:
-            log.exception("health sink failed device=%s", self.device_id)
 
 
 def _rdev_of_fd(fd: int) -> int | None:

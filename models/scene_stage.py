@@ -101,7 +101,7 @@ def scene_crops(scenes: Path, split: str, detector: FaceDetector,
                 mined_audit: Path | None = None) -> SceneCrops:
     """Faces as the device cuts them, and the not-a-face crops of the same photos (only
     those ``mined_audit`` calls not a face, when given)."""
-    from agent.config.model import VisionConfig
+    from agent.config.vision import VisionConfig
     from agent.vision.scene import VisionModels, find_faces
     from agent.vision.scene_eval import load_scenes, match, near_an_annotation
     from agent.vision.scene_review import read_audit

@@ -47,8 +47,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from agent.core.records import ClockState, Envelope, FoodSample, Source, StaffHealthCheck
 from agent.core.timeutil import rfc3339, uuid7
+from agent.records.envelope import ClockState, Envelope, Source
+from agent.records.food_sample import FoodSample
+from agent.records.staff_health_check import StaffHealthCheck
 from agent.version import agent_version
 
 log = logging.getLogger("simulator.fleet")

@@ -6,12 +6,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from agent.config.model import AgentConfig
+from agent.config_file.model import AgentConfig
 from agent.core.feedback import Feedback, LogOutput, MemoryOutput
+from agent.core.reading_bus import ReadingBus
 from agent.core.recorder import ClockMonitor, Recorder
 from agent.core.timeutil import ManualClock
 from agent.device_registry import DeviceRegistry
-from agent.ops.runtime import ReadingBus
 from agent.store import Store
 from agent.wiring.serial import make_workflows
 from drivers.readings import BadgeScan, StableWeight, TemperatureReading, TextInput

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from agent.app import Agent
-from agent.config.loader import load_config
+from agent.config_file.loader import load_config
 from simulator.platform.broker import free_port, mosquitto_binary, password_hash, port_accepts
 from simulator.platform.certs import TestCerts, make_test_certs
 from tests.fixtures_mqtt import (  # noqa: F401

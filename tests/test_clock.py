@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.config.model import AgentConfig
+from agent.config_file.model import AgentConfig
 from agent.core.recorder import ClockMonitor, Recorder
-from agent.core.records import MealService
 from agent.core.timeutil import ManualClock, clock_synced, kernel_clock_synced, rtc_set_system_clock
 from agent.ops.clock_watch import ALARM, ClockWatch
+from agent.records.meal_service import MealService
 from agent.store import Store
 from tests.conftest import TZ
 

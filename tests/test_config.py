@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agent.cli.main import main
-from agent.config.loader import ConfigError, load_config
+from agent.config_file.loader import ConfigError, load_config
 
 from .conftest import REPO
 

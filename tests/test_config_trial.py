@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from agent.config.loader import load_config
+from agent.config_file.loader import load_config
 from simulator.platform.broker import Broker, free_port
 from simulator.platform.platform import Platform
 

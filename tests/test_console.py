@@ -13,7 +13,6 @@ import os
 import re
 import socket
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -24,7 +23,7 @@ import numpy as np
 import pytest
 
 from agent.app import Agent
-from agent.config.loader import load_config
+from agent.config_file.loader import load_config
 from agent.console import (
     pages_doctor,
     pages_entries,
@@ -39,8 +38,9 @@ from agent.console.station_feed import StationFeed
 from agent.console.uploads import UploadError, check_photo
 from agent.core.feedback import ConsoleOutput, Feedback, Message, Screen
 from agent.core.recorder import ClockMonitor, Recorder
-from agent.core.records import AlarmData, FoodSample
 from agent.core.timeutil import ManualClock
+from agent.records.alarm import AlarmData
+from agent.records.food_sample import FoodSample
 from agent.schedule.discard import DiscardRefused, discard, sample_batch
 from agent.schedule.due import what_is_due
 from agent.store import Store, StoreWriteError
@@ -73,7 +73,8 @@ def used_messages() -> set[str]:
         text = path.read_text(encoding="utf-8")
         found |= set(re.findall(r'error="([^"]+)"', text)) | set(re.findall(r'UploadError\("([^"]+)"\)', text))
         found |= set(re.findall(r'NotAllowed\("([^"]+)"\)', text))
-    for table in (pages_today.DUTY, pages_today.STATE, pages_station.KINDS, pages_station.WORDS,
+    # (station kinds carry their own names and screen words, both languages: tests/test_station_kinds.py)
+    for table in (pages_today.DUTY, pages_today.STATE, pages_station.WORDS,
                   pages_entries.WASTE_KINDS, pages_samples.STATE, pages_doctor.STATUS):
         found |= set(table.values())
     found |= {error for error, _ in pages_samples.REFUSALS.values()}
@@ -114,13 +115,14 @@ def test_passwords_are_scrypt_hashes_and_verify(tmp_path):
 
 
 def test_login_limiter_counts_failures_per_key_within_the_window():
-    limiter = LoginLimiter(attempts=2, window_s=0.3)
+    clock = ManualClock(T0)
+    limiter = LoginLimiter(attempts=2, window_s=0.3, monotonic=clock.monotonic)
     limiter.failed("client:a", "user:boss")
     assert not limiter.blocked("client:a")
     limiter.failed("client:a", "user:boss")
     assert limiter.blocked("client:b", "user:boss") and limiter.blocked("client:a")
     assert not limiter.blocked("client:b", "user:other")
-    time.sleep(0.35)
+    clock.advance(timedelta(seconds=0.35))
     assert not limiter.blocked("client:a", "user:boss")
 
 
@@ -132,7 +134,8 @@ def message(text: str, station: str, screen: Screen | None = None, level: str = 
 
 
 def test_a_screen_holds_only_the_current_person_and_forgets_after_the_hold():
-    feed = StationFeed(["mc-1", "mc-2"], hold_s=0.2)
+    clock = ManualClock(T0)
+    feed = StationFeed(["mc-1", "mc-2"], hold_s=0.2, monotonic=clock.monotonic)
     assert feed.current("mc-1").phase == "waiting"
     feed.show(message("张三 …", "mc-1", Screen("verdict", "张三", "36.5 °C", "pass")))
     feed.show(message("李四 请测温", "mc-1", Screen("identified", "李四")))
@@ -142,7 +145,7 @@ def test_a_screen_holds_only_the_current_person_and_forgets_after_the_hold():
     assert feed.current("mc-1").next_step == "recheck"
     assert feed.current("mc-2").phase == "waiting", "a screen shows only its own station"
     feed.show(message("reminder", "schedule"))  # no screen: ignored
-    time.sleep(0.25)
+    clock.advance(timedelta(seconds=0.25))
     after = feed.current("mc-1")
     assert after.phase == "waiting" and after.name is None and after.reading is None
 
@@ -530,7 +533,8 @@ def test_the_installer_runs_the_doctor_beside_the_running_agent(tmp_path, gatewa
 
 def test_a_console_port_held_by_another_program_is_one_line_a_retry_and_a_doctor_row(tmp_path, caplog):
     """Issue 21: a busy port logged a full OSError traceback on every retry; the doctor had no row."""
-    from agent.ops.doctor.run import DoctorOptions, run_checks
+    from agent.ops.doctor.checks import DoctorOptions
+    from agent.ops.doctor.run import run_checks
 
     caplog.set_level(logging.INFO)
     other = socket.create_server(("127.0.0.1", 0))  # another program holds the port

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from agent.core.records import RECORD_TYPES, FoodSample
+from agent.records.food_sample import FoodSample
+from agent.records.registry import RECORD_TYPES
 from agent.workflows.device_health import serial_policy
 from tests.conftest import TZ
 from tests.fixtures_console import (  # noqa: F401

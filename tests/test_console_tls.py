@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from agent.config.model import ConsoleConfig
+from agent.config.console import ConsoleConfig
 from simulator.platform.broker import free_port
 from tests.fixtures_console import (  # noqa: F401
     CHROMIUM,

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from agent.app import Agent
-from agent.config.loader import load_config
+from agent.config_file.loader import load_config
 from agent.console.auth import add_user
 from agent.core.recorder import ClockMonitor
 from agent.core.timeutil import ManualClock

@@ -18,7 +18,9 @@ import pytest
 import yaml
 
 from agent.cli.main import main
-from agent.ops.doctor.run import Check, check_device_path, format_table, run_checks
+from agent.ops.doctor.checks import Check, format_table
+from agent.ops.doctor.ports import check_device_path
+from agent.ops.doctor.run import run_checks
 from agent.vision.models import resolve_models_dir
 from drivers.modbus.profiles import load_profiles
 from simulator.devices.modbus_devices import TcpGatewayServer

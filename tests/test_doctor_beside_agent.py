@@ -28,7 +28,7 @@ import yaml
 
 from agent.app import Agent
 from agent.cli.main import main
-from agent.config.loader import load_config
+from agent.config_file.loader import load_config
 from agent.ops.lock import AgentAlreadyRunning, AgentLock, lock_path, running_agent
 from drivers.modbus.profiles import load_profiles
 from simulator.devices.modbus_devices import TcpGatewayServer

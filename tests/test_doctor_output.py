@@ -16,8 +16,12 @@ import yaml
 
 from agent.cli.main import main
 from agent.config.devices import CameraConfig
-from agent.config.loader import load_config
-from agent.ops.doctor.run import DoctorOptions, _reason, check_camera, check_modbus, run_checks
+from agent.config_file.loader import load_config
+from agent.ops.doctor.cameras import check_camera
+from agent.ops.doctor.checks import DoctorOptions
+from agent.ops.doctor.checks import reason_of as _reason
+from agent.ops.doctor.modbus import check_modbus
+from agent.ops.doctor.run import run_checks
 from drivers.modbus.profiles import BUILTIN_PROFILES_DIR
 
 

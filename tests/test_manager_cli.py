@@ -13,9 +13,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from agent.cli.main import main
-from agent.config.loader import load_config
-from agent.core.records import StaffHealthCheck
-from agent.core.rules import EXCLUDED_EARLIER
+from agent.config_file.loader import load_config
+from agent.records.staff_health_check import EXCLUDED_EARLIER, StaffHealthCheck
 from simulator.platform.store import PlatformStore
 from simulator.platform.validate import SchemaValidator
 from tests.fixtures_schedule import DAY, Canteen, at, write_config_yaml

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.workflows.morning_check import parse_answers
+from agent.stations.morning_check.workflow import parse_answers
 from tests.fixtures_serial_stations import LI, UNKNOWN, WANG, ZHANG, Rig, station_config
 
 STATION = {"kind": "morning_check", "badge": "badge-1", "thermometer": "thermo-1"}

@@ -18,7 +18,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.core.recorder import ClockMonitor, Recorder
-from agent.core.records import FoodSample, Source, StaffHealthCheck
+from agent.records.envelope import Source
+from agent.records.food_sample import FoodSample
+from agent.records.staff_health_check import StaffHealthCheck
 from agent.store import Store
 from agent.uplink.commands import CommandProcessor
 from simulator.platform.broker import Broker

@@ -35,11 +35,12 @@ from pydantic import ValidationError
 
 from agent.app import Agent
 from agent.config.devices import CameraConfig
-from agent.config.model import AgentConfig
+from agent.config_file.model import AgentConfig
 from agent.core.feedback import MemoryOutput
 from agent.core.recorder import Photo, Recorder
-from agent.core.records import FoodSample, PhotoNote
 from agent.core.timeutil import ManualClock
+from agent.records.envelope import PhotoNote
+from agent.records.food_sample import FoodSample
 from agent.store import Store, StoreWriteError
 from agent.vision.camera import CameraSource
 from agent.wiring.photos import station_cameras

@@ -10,37 +10,32 @@ import pytest
 from pydantic import ValidationError
 
 from agent.cli.main import main
-from agent.config.model import AgentConfig
+from agent.config_file.model import AgentConfig
 from agent.core.recorder import Recorder
-from agent.core.records import (
-    RECORD_TYPES,
-    AdditiveUsage,
-    AgentUpdate,
-    AlarmData,
-    ChecklistItem,
-    DailyLedger,
-    FoodSample,
-    IngredientPurchase,
-    LeaderMeal,
-    LedgerLine,
-    MealService,
-    Operator,
-    PremisesDisinfection,
-    Rectification,
-    RoutineDailyCheck,
-    SampleDiscard,
-    Source,
-    StaffHealthCheck,
-    StaffTraining,
-    SuperiorInspection,
-    ThermalDisinfection,
-    VisionViolation,
-    WasteDisposal,
-    parse_envelope,
-)
-from agent.core.rules import judge
-from agent.core.schema_export import all_schemas
 from agent.core.timeutil import ManualClock
+from agent.records.additive_usage import AdditiveUsage
+from agent.records.agent_update import AgentUpdate
+from agent.records.alarm import AlarmData
+from agent.records.base import judge
+from agent.records.core_temperature_check import CoreTemperatureCheck
+from agent.records.daily_ledger import DailyLedger, LedgerLine
+from agent.records.envelope import Operator, Source, parse_envelope
+from agent.records.food_sample import FoodSample
+from agent.records.ingredient_purchase import IngredientPurchase
+from agent.records.leader_meal import LeaderMeal
+from agent.records.meal_service import MealService
+from agent.records.premises_disinfection import PremisesDisinfection
+from agent.records.rectification import Rectification
+from agent.records.registry import RECORD_TYPES
+from agent.records.routine_daily_check import ChecklistItem, RoutineDailyCheck
+from agent.records.sample_discard import SampleDiscard
+from agent.records.schema_export import all_schemas
+from agent.records.staff_health_check import StaffHealthCheck
+from agent.records.staff_training import StaffTraining
+from agent.records.superior_inspection import SuperiorInspection
+from agent.records.tableware_disinfection import ThermalDisinfection
+from agent.records.vision_violation import VisionViolation
+from agent.records.waste_disposal import WasteDisposal
 from agent.store import Store
 
 from .conftest import TZ
@@ -78,6 +73,7 @@ def samples() -> list:
         WasteDisposal(kind="kitchen_waste", kg=42.5, collector="成都环卫", receipt_no="CD-20261130-17"),
         AgentUpdate(outcome="rolled_back", version="0.2.0", from_version="0.1.0", running_version="0.1.0",
                     reason="not healthy within 300 s: waiting for the uplink to connect", seconds=412.5),
+        CoreTemperatureCheck(stage="cooking", dish="红烧肉", meal="lunch", core_c=78.5, target_c=70.0),
         AlarmData(kind="cold_chain_high", state="raised", severity="major",
                   subject={"device_id": "fridge-2"}, message="fridge-2 at 11.2 °C for 25 min"),
     ]

@@ -12,7 +12,7 @@ import pytest
 
 from agent.cli.main import main
 from agent.config.devices import CameraConfig
-from agent.ops.doctor.run import check_camera
+from agent.ops.doctor.cameras import check_camera
 from agent.ops.logging_setup import setup_logging
 from agent.redact import redact_text, redact_url
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from agent.cli.main import main
-from agent.config.loader import load_config
+from agent.config_file.loader import load_config
 from tests.fixtures_schedule import DAY, Canteen, at, write_config_yaml
 
 

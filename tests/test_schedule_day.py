@@ -189,7 +189,7 @@ def test_no_duties_on_a_day_without_meals(tmp_path) -> None:
 
 
 def test_a_box_without_site_data_raises_nothing(tmp_path) -> None:
-    from agent.core.records import MealService
+    from agent.records.meal_service import MealService
     from tests.conftest import make_config
 
     canteen = Canteen(make_config(tmp_path), at("06:00"))  # default meals, no roster, no menu

@@ -28,7 +28,7 @@ def _records(path) -> None:
     from zoneinfo import ZoneInfo
 
     from agent.core.recorder import Recorder
-    from agent.core.records import WasteDisposal
+    from agent.records.waste_disposal import WasteDisposal
     from tests.conftest import make_config
 
     store = Store(path)

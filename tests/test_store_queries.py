@@ -12,10 +12,13 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from agent.config.model import AgentConfig
+from agent.config_file.model import AgentConfig
 from agent.core.recorder import Recorder
-from agent.core.records import AdditiveUsage, FoodSample, StaffHealthCheck, priority_of
 from agent.core.timeutil import ManualClock
+from agent.records.additive_usage import AdditiveUsage
+from agent.records.food_sample import FoodSample
+from agent.records.registry import priority_of
+from agent.records.staff_health_check import StaffHealthCheck
 from agent.store import Priority, Store
 from agent.store.schema import MIGRATIONS, SCHEMA_VERSION
 from agent.uplink.topics import outbox_topic

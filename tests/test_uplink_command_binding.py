@@ -15,7 +15,7 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.app import Agent
-from agent.config.loader import load_config
+from agent.config_file.loader import load_config
 from simulator.platform.broker import Broker
 from simulator.platform.commands import build_command, public_key_b64
 from simulator.platform.platform import Platform

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from agent.app import Agent
-from agent.config.loader import load_config
+from agent.config_file.loader import load_config
 from agent.store import Store
 from agent.video.fetch import VideoFetcher
 from agent.video.ring import SEGMENT_PATTERN, SegmentRing

@@ -9,7 +9,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.app import Agent
-from agent.config.loader import load_config
+from agent.config_file.loader import load_config
 from simulator.devices.cameras import RtspCamera
 from simulator.platform.broker import Broker, free_port
 from simulator.platform.commands import public_key_b64

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 import pytest
 
-from agent.config.model import AgentConfig
+from agent.config_file.model import AgentConfig
 from agent.core.recorder import Recorder
 from agent.core.timeutil import ManualClock
 from agent.store import Store, StoreWriteError

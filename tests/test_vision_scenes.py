@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
-from agent.config.model import VisionConfig
+from agent.config.vision import VisionConfig
 from agent.vision import evaluate, scene_eval, scene_review
 from agent.vision.scene import VisionModels, find_faces
 from agent.vision.scene_eval import Annotated, evaluate_scenes, iou, read_voc

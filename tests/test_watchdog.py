@@ -144,7 +144,7 @@ HANGING_AGENT = textwrap.dedent("""
     import sys, threading, time
     from pathlib import Path
     from agent.app import Agent
-    from agent.config.loader import load_config
+    from agent.config_file.loader import load_config
 
     config_path, trigger = sys.argv[1], Path(sys.argv[2])
 

@@ -8,18 +8,17 @@ import re
 import typing
 from datetime import datetime
 
-from agent.core.alarm_texts import TITLES, closes_by_rectification
-from agent.core.records import RECORD_TYPES, AlarmData, FoodSample, Rectification, StaffHealthCheck
-from agent.core.rules import FINDINGS, finding_term
-from agent.core.words import (
-    DEVICE_STATES,
-    DOWN_REASONS,
-    STATION_KINDS,
-    STATION_ROLES,
-    device_state,
-    down_reason,
-)
+from agent.records.alarm import AlarmData
+from agent.records.findings import FINDINGS, finding_term
+from agent.records.food_sample import FoodSample
+from agent.records.rectification import Rectification
+from agent.records.registry import RECORD_TYPES
+from agent.records.staff_health_check import StaffHealthCheck
 from agent.schedule.reminders import REMINDER_KINDS
+from agent.stations.registry import KIND_WORDS as STATION_KINDS
+from agent.stations.registry import ROLE_WORDS as STATION_ROLES
+from agent.words.alarms import TITLES, closes_by_rectification
+from agent.words.terms import DEVICE_STATES, DOWN_REASONS, device_state, down_reason
 from drivers.readings import DeviceState, DownReason
 from tests.conftest import REPO, TZ
 from tests.helpers.untranslated import untranslated
@@ -33,7 +32,7 @@ def sources(*paths: str) -> str:
 
 
 def test_every_finding_the_agent_writes_has_words() -> None:
-    text = sources("core/rules.py", "workflows", "vision")
+    text = sources("records", "workflows", "stations", "vision")
     written = set(re.findall(r'(?:fails|warns|findings)\.append\("([a-z_]+)"\)', text))
     written |= set(re.findall(r'FINDING_[A-Z_]+ = "([a-z_]+)"', text))
     written |= set(re.findall(r'= \["([a-z_]+)"\] if', text)) | set(re.findall(r'else \["([a-z_]+)"\]', text))
@@ -61,7 +60,8 @@ def test_device_states_reasons_stations_and_roles_have_words() -> None:
     assert {r for r in typing.get_args(DownReason) if r} == set(DOWN_REASONS)
     assert str(down_reason("port_open_failed")) == "串口打不开 serial port cannot be opened"
     assert str(device_state("disconnected")) == "未连接 not connected"
-    from agent.config.model import STATION_DEVICE_KINDS, STATION_REQUIRED
+    from agent.config_file.model import STATION_DEVICE_KINDS
+    from agent.stations.registry import STATION_REQUIRED
 
     assert set(STATION_REQUIRED) == set(STATION_KINDS) and set(STATION_DEVICE_KINDS) == set(STATION_ROLES)
 

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from agent.config.loader import ConfigError, load_config
-from agent.config.model import AgentConfig
+from agent.config_file.loader import ConfigError, load_config
+from agent.config_file.model import AgentConfig
 
 DEFAULT_CONFIG = os.environ.get("CANTEEN_CONFIG", "/etc/canteen-agent/agent.yaml")
 EXIT_INVALID_CONFIG = 2

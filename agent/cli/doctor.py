@@ -15,9 +15,10 @@ import os
 import sys
 
 from agent.cli.common import DEFAULT_CONFIG
-from agent.config.loader import ConfigError, load_config
-from agent.config.model import AgentConfig
-from agent.ops.doctor.run import SERVICE_USER, DoctorOptions, StoredHealth, format_table, run_checks
+from agent.config_file.loader import ConfigError, load_config
+from agent.config_file.model import AgentConfig
+from agent.ops.doctor.checks import SERVICE_USER, DoctorOptions, StoredHealth, format_table
+from agent.ops.doctor.run import run_checks
 from agent.ops.lock import LockHolder, running_agent
 from agent.redact import redact_text
 

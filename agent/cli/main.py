@@ -25,12 +25,12 @@ from agent.cli.common import (
     load_or_exit,
     require_agent_store,
 )
-from agent.config.loader import ConfigError, load_config
-from agent.core.alarm_texts import title as alarm_title
-from agent.core.words import AGENT_PARTS, OUTBOX_CLASSES, RECORD_KEYS, Term, meal, room, term
+from agent.config_file.loader import ConfigError, load_config
 from agent.ops.logging_setup import setup_logging, stderr_handler
 from agent.ops.runtime import TERMINATING
 from agent.version import agent_version
+from agent.words.alarms import title as alarm_title
+from agent.words.terms import AGENT_PARTS, OUTBOX_CLASSES, RECORD_KEYS, Term, meal, room, term
 
 if TYPE_CHECKING:
     from agent.store import Store
@@ -84,7 +84,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from agent.core.schema_export import write_schemas
+    from agent.records.schema_export import write_schemas
 
     written = write_schemas(Path(args.out))
     print(f"wrote {len(written)} schemas to {args.out}")
@@ -157,7 +157,7 @@ def _print_table(rows: Iterable[dict[str, Any]]) -> None:
 
 
 def _record_type(text: str) -> str:
-    from agent.core.records import RECORD_TYPES
+    from agent.records.registry import RECORD_TYPES
 
     if text not in RECORD_TYPES:
         raise argparse.ArgumentTypeError(f"unknown record type {text!r}; one of: {', '.join(sorted(RECORD_TYPES))}")

@@ -21,9 +21,10 @@ from datetime import date, datetime, time
 
 from agent.cli.common import DEFAULT_CONFIG, EXIT_INVALID_CONFIG, require_agent_store
 from agent.cli.common import load_or_exit as _load
-from agent.config.model import AgentConfig
+from agent.config_file.model import AgentConfig
 from agent.core.recorder import Recorder
-from agent.core.records import MealService, Operator, Source
+from agent.records.envelope import Operator, Source
+from agent.records.meal_service import MealService
 from agent.store import Store
 
 CLI_SOURCE = Source(device_id="cli", kind="manager_cli")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
-from agent.config.model import TlsConfig
+from agent.config.broker import TlsConfig
 
 
 class _ExpectedNameContext(ssl.SSLContext):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from markupsafe import Markup, escape
 
-from agent.core.words import Term
+from agent.words.terms import Term
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "console"
@@ -41,7 +41,7 @@ def bi(message: str) -> Markup:
 
 
 def pair(words: Term) -> Markup:
-    """A ``Term`` (an identifier's words, ``agent.core.words``) the way ``bi`` shows a message."""
+    """A ``Term`` (an identifier's words, ``agent.words.terms``) the way ``bi`` shows a message."""
     if not words.en:
         return Markup('<span class="zh">{}</span>').format(words.zh)
     return Markup('<span class="zh">{}</span> <span class="en">{}</span>').format(words.zh, words.en)

@@ -31,8 +31,8 @@ from agent.console.web import (
     redirect,
     user_session,
 )
-from agent.core.alarm_texts import closes_by_rectification, kind_term
-from agent.core.words import (
+from agent.words.alarms import closes_by_rectification, kind_term
+from agent.words.terms import (
     ALARM_STATES,
     RECORD_KEYS,
     SEVERITIES,

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from agent.console.roles import may
 from agent.console.web import console, page, user_session
-from agent.core.words import DEVICE_KINDS, device_state, term
+from agent.words.terms import DEVICE_KINDS, device_state, term
 
 
 def _row(device_id: str, entry: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Records, for people: what each record says in words, newest first by when it happened.
 
 The list shows each record's type in words, its verdict, the few facts that matter for
-its type (``_Data.brief``: who, what, the figure), its findings in words and its photo;
+its type (``RecordData.brief``: who, what, the figure), its findings in words and its photo;
 a record's own page shows everything else, the raw envelope as sent to the platform
 last and folded away. The exports stay complete: CSV per type (one column per field of
 that type's ``data``, the exported schema's order) and the envelopes as JSON lines.
@@ -25,9 +25,10 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from agent.console.web import action_log, console, page, user_session
-from agent.core.records import RECORD_TYPES, Fact, _Data
-from agent.core.rules import finding_term
-from agent.core.words import VERDICTS, Term, device_name
+from agent.records.base import Fact, RecordData
+from agent.records.findings import finding_term
+from agent.records.registry import RECORD_TYPES
+from agent.words.terms import VERDICTS, Term, device_name
 
 SHOWN = 200  # rows on the page; the exports have them all
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -63,7 +64,7 @@ def _filters(request: Request) -> tuple[dict[str, str | None], str | None]:
     return wanted, None
 
 
-def data_of(record: dict[str, Any]) -> _Data | None:
+def data_of(record: dict[str, Any]) -> RecordData | None:
     """The record's ``data`` as its type's model (None for a type this agent no longer knows)."""
     model = RECORD_TYPES.get(record["type"])
     if model is None:

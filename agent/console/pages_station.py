@@ -21,16 +21,15 @@ from starlette.routing import Route
 from agent.console.i18n import zh
 from agent.console.station_feed import StationState
 from agent.console.web import console, page
+from agent.stations.registry import SCREEN_WORDS, station_kind
 
 CLOCK_S = 1.0
-KINDS = {"morning_check": "Morning check", "food_sample": "Food samples", "receiving": "Receiving",
-         "additive": "Additives", "checkin": "Check-in"}
-# what the page's script writes, in both languages (the catalog's zh_CN, the English id)
+# what the page's script writes, in both languages: the verdicts and what every station may
+# say (the catalog's zh_CN, the English id); each station kind's own next steps come with
+# the kind (``agent.stations.registry.SCREEN_WORDS``)
 WORDS = {
     "pass": "Pass", "fail": "Fail", "warn": "Check", "off_duty": "Re-check normal: still off duty today",
-    "recheck": "Re-check in 10 min", "leave_post": "Leave your post and tell the manager",
-    "not_saved": "Not saved: tell the manager", "see_manager": "See the manager before work",
-    "badge_again": "Badge again", "device_offline": "Device offline: tell the manager",
+    "not_saved": "Not saved: tell the manager", "device_offline": "Device offline: tell the manager",
     "connecting": "Connecting the devices", "device_warning": "A device is not working",
 }
 
@@ -47,7 +46,8 @@ async def station_page(request: Request) -> Response:
     station = next(s for s in console(request).config.stations if s.id == station_id)
     words = {key: [zh(text), text] for key, text in WORDS.items()}
     ctx = console(request)
-    return page(request, "station.html", station=station, kinds=KINDS, words=words,
+    words |= {step: list(pair) for step, pair in SCREEN_WORDS.items()}
+    return page(request, "station.html", station=station, kind=station_kind(station.kind), words=words,
                 clock=f"{ctx.local(ctx.now()):%H:%M:%S}")
 
 

@@ -11,7 +11,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from agent.console.web import console, page, user_session
-from agent.schedule.due import DueItem, Unfit, meal_label
+from agent.core.duties import DueItem
+from agent.schedule.due import Unfit, meal_label
 from agent.schedule.today import expiry_line, today_view, unfit_text
 
 DUTY = {"morning_check": "Morning check", "samples": "Food samples", "leader_meal": "Leader's meal",

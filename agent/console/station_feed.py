@@ -19,12 +19,13 @@ import asyncio
 import itertools
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agent.core.feedback import Message
-from agent.core.words import STATION_ROLES, device_state, down_reason
+from agent.stations.registry import ROLE_WORDS
+from agent.words.terms import device_state, down_reason
 from drivers.readings import DeviceHealth, DeviceState
 
 LEVEL_VERDICT = {"ok": "pass", "warn": "warn", "error": "fail"}
@@ -46,7 +47,7 @@ class DeviceLine:
         return self.state == DeviceState.OK
 
     def as_json(self) -> dict[str, Any]:
-        role, state = STATION_ROLES.get(self.role), device_state(self.state)
+        role, state = ROLE_WORDS.get(self.role), device_state(self.state)
         words = down_reason(self.reason) if self.reason and not self.ok else state
         return {"id": self.id, "role": self.role, "required": self.required, "state": self.state, "ok": self.ok,
                 "reason": self.reason or None,
@@ -113,9 +114,12 @@ class StationFeed:
     name = "station-screens"
 
     def __init__(self, station_ids: list[str], hold_s: float = 20.0,
-                 devices: dict[str, Iterable[tuple[str, str, bool]]] | None = None) -> None:
+                 devices: dict[str, Iterable[tuple[str, str, bool]]] | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         """``devices``: station id -> (role, device id, required) of its devices
-        (``StationConfig.devices_needed``)."""
+        (``StationConfig.devices_needed``); ``monotonic``: injected, tests move it instead of
+        sleeping."""
+        self._monotonic = monotonic
         self.station_ids = list(station_ids)
         self.hold_s = hold_s
         self._seq = itertools.count(1)
@@ -132,7 +136,7 @@ class StationFeed:
             return  # reminders (station "schedule") and unknown stations have no screen
         with self._lock:
             state = replace(state_of(message, next(self._seq), self.hold_s), devices=self._devices[station])
-            self._states[station] = (state, time.monotonic())
+            self._states[station] = (state, self._monotonic())
         self._push(station, state)
 
     def on_health(self, health: DeviceHealth) -> None:
@@ -150,7 +154,7 @@ class StationFeed:
                 entry = self._states.get(station)
                 state = replace(self._current(station), seq=next(self._seq), devices=updated)
                 # a verdict on the screen keeps its own hold time
-                self._states[station] = (state, entry[1] if entry is not None else time.monotonic())
+                self._states[station] = (state, entry[1] if entry is not None else self._monotonic())
                 changed.append((station, state))
         for station, state in changed:
             self._push(station, state)
@@ -174,7 +178,7 @@ class StationFeed:
         if entry is None:
             return StationState(0, "waiting", devices=self._devices.get(station, ()))
         state, since = entry
-        if state.hold_s and time.monotonic() - since > state.hold_s:
+        if state.hold_s and self._monotonic() - since > state.hold_s:
             return StationState(state.seq, "waiting", devices=state.devices)
         return state
 

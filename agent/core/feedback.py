@@ -51,8 +51,9 @@ def mask_health(text: str) -> str:
 Phase = Literal["waiting", "identified", "verdict"]
 # off_duty: a passing re-check of someone a failed check sent off duty earlier that day
 Verdict = Literal["pass", "warn", "fail", "off_duty"]
-# What the person must do now; a screen shows it in words (agent.console.i18n catalog).
-NextStep = Literal["recheck", "leave_post", "see_manager", "not_saved", "badge_again"]
+# What the person must do now: a word each station kind names with its screen words
+# (agent/stations/<kind>/__init__.py; "not_saved" is every station's), shown in both languages.
+NextStep = str
 
 
 @dataclass(frozen=True, slots=True)

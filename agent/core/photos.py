@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from agent.core.recorder import Photo
-from agent.core.records import PhotoNote, PhotoReason
+from agent.records.envelope import PhotoNote, PhotoReason
 
 log = logging.getLogger("agent.photos")
 

@@ -1,9 +1,11 @@
-"""The Recorder: how workflows turn facts into stored records and alarms.
+"""The Recorder: the one door through which facts become stored records, alarms and media.
 
-Workflows never touch SQL or MQTT. They hand typed ``data`` to the Recorder, which
-judges it against the rules, wraps it in the v1 envelope (id, times, clock state,
-identity) and stores it. A call returns only once the record is committed, so the
-feedback "saved" shown to a person is true.
+Workflows, screens and cameras never touch SQL or MQTT. They hand typed ``data`` to the
+Recorder, which judges it against the rules, wraps it in the v1 envelope (id, times,
+clock state, identity) and stores it. A call returns only once the record is committed,
+so the feedback "saved" shown to a person is true. Telemetry and media go through it
+too; beside it are ``reads`` (the store's named queries, read-only) and ``state`` (a
+workflow's own notes that outlive a restart, ``agent.core.workflow_state``).
 """
 
 from __future__ import annotations
@@ -18,30 +20,25 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from agent.config.model import AgentConfig
-from agent.core.alarm_texts import bilingual, closes_by_rectification
-from agent.core.records import (
-    AlarmData,
-    ClockState,
-    Envelope,
-    MediaRef,
-    Operator,
-    PhotoNote,
-    Rectification,
-    Severity,
-    Source,
-    _Data,
-)
-from agent.core.rules import judge, settle
+from agent.config.settings import Settings
+from agent.core.reads import Reads
 from agent.core.storage_alarm import ALARM as STORAGE_ALARM
 from agent.core.storage_alarm import SUBJECT as STORAGE_SUBJECT
 from agent.core.storage_alarm import StorageFailures
 from agent.core.timeutil import clock_synced, rfc3339, uuid7
+from agent.core.workflow_state import WorkflowState
+from agent.records.alarm import AlarmData, Severity
+from agent.records.base import Judgement, RecordData, judge
+from agent.records.envelope import ClockState, Envelope, MediaRef, Operator, PhotoNote, Source
+from agent.records.rectification import Rectification
 from agent.store import PRIORITY_BY_NAME, MediaDraft, RecordDraft, Saved, Store, StoreWriteError
+from agent.words.alarms import bilingual, closes_by_rectification
+
+__all__ = ["MediaDraft", "Photo", "Recorded", "Recorder", "StoreWriteError"]  # the door's own types
 
 log = logging.getLogger("agent.recorder")
 
-DataT = TypeVar("DataT", bound=_Data)
+DataT = TypeVar("DataT", bound=RecordData)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +84,12 @@ class ClockMonitor:
 
 
 class Recorder:
-    def __init__(self, config: AgentConfig, store: Store, now: Callable[[], datetime],
+    def __init__(self, config: Settings, store: Store, now: Callable[[], datetime],
                  clock: ClockMonitor | None = None) -> None:
         self.config = config
         self.store = store
+        self.reads: Reads = store  # what workflows, screens and cameras may ask; never a write
+        self.state = WorkflowState(store)  # a workflow's own notes that outlive a restart
         self.now = now
         self.clock = clock or ClockMonitor()
         self.tz = config.identity.tz
@@ -98,7 +97,7 @@ class Recorder:
 
     # --- records ---------------------------------------------------------------------
 
-    def draft(self, data: _Data, *, occurred_at: datetime | None = None, source: Source | None = None,
+    def draft(self, data: RecordData, *, occurred_at: datetime | None = None, source: Source | None = None,
               operator: Operator | None = None, extra_findings: list[str] | None = None,
               media: list[MediaRef] | None = None) -> RecordDraft:
         """Build and validate the envelope (verdict from the rules); nothing stored yet."""
@@ -119,7 +118,7 @@ class Recorder:
         verdict = judgement.verdict
         if extra_findings and verdict in (None, "pass"):
             verdict = "warn"
-        data = settle(data, verdict, findings)
+        data = data.settled(Judgement(verdict, findings))
         identity = self.config.identity
         envelope = Envelope[type(data)](  # type: ignore[misc,operator]  # parametrised at run time
             id=uuid7(), type=data.record_type, agent_id=identity.agent_id,
@@ -182,7 +181,7 @@ class Recorder:
                 self.note_storage_failure(exc)
             raise
 
-    def _keep_until(self, data: _Data) -> str | None:
+    def _keep_until(self, data: RecordData) -> str | None:
         """Purchase records: 6 months past the product's expiry, if that is beyond 2 years."""
         expiry = getattr(data, "expiry_date", None)
         if data.record_type != "ingredient_purchase" or not isinstance(expiry, date):
@@ -333,6 +332,20 @@ class Recorder:
                  saved.verdict, len(media))
         return Recorded(saved.id, saved.seq, saved.payload, saved.type, saved.verdict, saved.findings, settled,
                         photo)
+
+    def add_media(self, media_id: str, content: bytes, content_type: str, *, role: str, created_at: str,
+                  suffix: str = ".bin", record_id: str | None = None) -> dict[str, Any]:
+        """Store a media object (a snapshot the platform asked for, ``record_id`` None) and queue
+        it for the platform; returns its MediaRef dict. Nothing stays behind when it fails."""
+        return self.store.add_media(media_id, content, content_type, record_id=record_id, role=role,
+                                    created_at=created_at, suffix=suffix)
+
+    # --- telemetry -----------------------------------------------------------------------
+
+    def add_telemetry(self, batch_id: str, device_id: str, batch: dict[str, Any],
+                      samples: list[tuple[str, dict[str, Any]]]) -> None:
+        """Keep a device's downsampled samples locally and queue their batch for the platform."""
+        self.store.add_telemetry(batch_id, device_id, batch, samples)
 
     def attach_photo(self, record_id: str, photo: Photo, *, media_id: str | None = None,
                      created_at: str | None = None) -> dict[str, Any]:

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from agent.core.records import AlarmData
 from agent.core.timeutil import rfc3339
+from agent.records.alarm import AlarmData
 from agent.store import RecordDraft, Store, StoreWriteError
 
 log = logging.getLogger("agent.storage_alarm")

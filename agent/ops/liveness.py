@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from agent.ops.runtime import ReadingBus
+from agent.core.reading_bus import ReadingBus
 from agent.store import Pending, Store
 from drivers.readings import Reading
 

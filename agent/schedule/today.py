@@ -12,12 +12,12 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, time
 
-from agent.config.model import AgentConfig, MealWindow
-from agent.core.rules import finding_term
-from agent.core.words import Term
+from agent.config.settings import Settings
+from agent.config.site import MealWindow
+from agent.core.duties import DayFacts, DueItem
+from agent.core.reads import Reads
+from agent.records.findings import finding_term
 from agent.schedule.due import (
-    DayFacts,
-    DueItem,
     Unfit,
     due_items,
     gather_facts,
@@ -26,7 +26,7 @@ from agent.schedule.due import (
     unfit_outcomes,
 )
 from agent.schedule.expiry import ExpiryItem, expiry_items
-from agent.store import Store
+from agent.words.terms import Term
 
 MARK = {"done": "✔", "overdue": "✘", "missing": "·"}
 NOT_FIT = "!"
@@ -64,7 +64,7 @@ class TodayView:
     unfit: dict[str, Unfit] = field(default_factory=dict)  # staff_id -> a failed check that day
 
 
-def today_view(store: Store, config: AgentConfig, now: datetime) -> TodayView:
+def today_view(store: Reads, config: Settings, now: datetime) -> TodayView:
     day = now.astimezone(config.identity.tz).date()
     facts = gather_facts(store, config, day).as_of(now)  # "served: …" too, as it stood at ``now``
     return TodayView(now, facts, due_items(facts, config, now), expiry_items(store, config, day),
@@ -77,7 +77,7 @@ def unfit_text(unfit: Unfit) -> str:
     return f"{UNFIT[unfit.outcome]}" + (f"（{reason}）" if reason else "")
 
 
-def render_today(view: TodayView, config: AgentConfig) -> str:
+def render_today(view: TodayView, config: Settings) -> str:
     day = view.facts.day
     ident = config.identity
     items = view.items
@@ -108,7 +108,7 @@ def render_today(view: TodayView, config: AgentConfig) -> str:
     return "\n".join(lines)
 
 
-def _morning_checks(items: list[DueItem], config: AgentConfig, unfit: dict[str, Unfit]) -> list[str]:
+def _morning_checks(items: list[DueItem], config: Settings, unfit: dict[str, Unfit]) -> list[str]:
     checks = [i for i in items if i.duty == "morning_check"]
     if not checks:
         return []
@@ -125,7 +125,7 @@ def _morning_checks(items: list[DueItem], config: AgentConfig, unfit: dict[str, 
     return lines
 
 
-def _heading(view: TodayView, config: AgentConfig) -> str:
+def _heading(view: TodayView, config: Settings) -> str:
     """今日 Today for today; the date itself for another day (its end, or --at)."""
     tz = config.identity.tz
     now = view.now.astimezone(tz)

@@ -291,7 +291,7 @@ class Store(Queries):
                 priority_of: Callable[[str], str]) -> int:
         """Queue stored records again (the platform's ``resend``); already queued ones stay.
 
-        ``priority_of``: record type -> outbox class name (``agent.core.records.priority_of``:
+        ``priority_of``: record type -> outbox class name (``agent.records.registry.priority_of``:
         the records own that table, the store only stores it).
         """
         def op(conn: sqlite3.Connection) -> int:

@@ -22,16 +22,16 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agent.core.records import AgentUpdate
+from agent.command_contract import CURRENT_COMMAND_ID, CommandError, Handler, load_public_key
 from agent.fsutil import write_atomically
+from agent.records.agent_update import AgentUpdate
 from agent.updater.debpkg import PackageError, control_fields, extract_venv, host_architecture
 from agent.updater.fetch import FetchError, MqttFetch, https_fetch
 from agent.updater.layout import VERSION_RE, Releases, Trial
 from agent.updater.transfer import ByteBudget, PartialDownload
-from agent.uplink.commands import CURRENT_COMMAND_ID, CommandError, Handler
 
 if TYPE_CHECKING:
-    from agent.config.model import AgentConfig
+    from agent.config.updates import UpdateConfig
     from agent.core.recorder import Recorder
     from agent.store import Store
 
@@ -74,11 +74,11 @@ def signed_text(version: str, sha256: str, size: int) -> bytes:
 class UpdateService:
     name = "updater"
 
-    def __init__(self, config: AgentConfig, config_path: Path | None, store: Store, recorder: Recorder,
-                 releases: Releases | None, running_version: str,
+    def __init__(self, settings: UpdateConfig, platform_key: str | None, config_path: Path | None, store: Store,
+                 recorder: Recorder, releases: Releases | None, running_version: str,
                  restart: Callable[[Path], None], now_iso: Callable[[], str]) -> None:
-        self.config = config
-        self.settings = config.update
+        self.settings = settings
+        self.platform_key = platform_key
         self.config_path = config_path
         self.store = store
         self.recorder = recorder
@@ -144,13 +144,11 @@ class UpdateService:
                                f"({self.settings.max_bytes})")
         if (update.source.mqtt is None) == (update.source.https is None):
             raise CommandError("bad args: source must name exactly one of mqtt or https")
-        key_text = self.settings.release_key_text() or self.config.broker.platform_public_key
+        key_text = self.settings.release_key_text() or self.platform_key
         if not key_text:
             raise CommandError("no release key configured (update.release_public_key or the "
                                "platform key): an unsigned package is never installed")
         from cryptography.exceptions import InvalidSignature
-
-        from agent.uplink.commands import load_public_key
 
         try:
             load_public_key(key_text).verify(base64.b64decode(update.signature, validate=True),

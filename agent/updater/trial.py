@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.core.recorder import Recorder
-from agent.core.records import AgentUpdate
+from agent.records.agent_update import AgentUpdate
 from agent.store import Store
 from agent.updater.layout import Releases, Trial
 from agent.updater.service import LAST_KEY

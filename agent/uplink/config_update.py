@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from agent.config.loader import ConfigError, load_config
+from agent.config_file.loader import ConfigError, load_config
 from agent.fsutil import write_atomically
 from agent.uplink.config_trial import begin_trial
 

@@ -20,7 +20,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from agent.config.model import VisionConfig
+from agent.config.vision import VisionConfig
 from agent.vision.faces import FaceDetector
 from agent.vision.mask import MaskClassifier
 from agent.vision.models import ModelIntegrityError
@@ -184,7 +184,7 @@ def vision_config(args: argparse.Namespace) -> VisionConfig:
     """The vision settings a camera would run with, and the command line's overrides."""
     vision = VisionConfig()
     if args.config is not None:
-        from agent.config.loader import load_config
+        from agent.config_file.loader import load_config
 
         vision = load_config(args.config).vision
     overrides: dict[str, object] = {}

@@ -29,15 +29,15 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from agent.config.model import VisionConfig
-from agent.core.alarm_texts import kind_term
-from agent.core.recorder import Recorder
-from agent.core.records import MediaRef, Source, VisionViolation
+from agent.config.vision import VisionConfig
+from agent.core.recorder import MediaDraft, Recorder
 from agent.core.timeutil import uuid7
-from agent.store import MediaDraft
+from agent.records.envelope import MediaRef, Source
+from agent.records.vision_violation import VisionViolation
 from agent.vision.camera import FrameRing
 from agent.vision.compliance import Cleared, Raised
 from agent.vision.crops import Box
+from agent.words.alarms import kind_term
 
 log = logging.getLogger("agent.vision.evidence")
 
@@ -247,7 +247,7 @@ class EvidenceCollector:
         return best[1]
 
     def _vision_media_bytes(self) -> int:
-        return self.recorder.store.kept_media_bytes(("snapshot", "clip"))
+        return self.recorder.reads.kept_media_bytes(("snapshot", "clip"))
 
     def _clear_alarm(self, cleared: Cleared) -> None:
         saved = self.recorder.clear_alarm(

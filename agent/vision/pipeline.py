@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from agent.config.devices import CameraConfig
-from agent.config.model import VisionConfig
+from agent.config.vision import VisionConfig
 from agent.core.recorder import Recorder
 from agent.device_registry import DeviceRegistry
 from agent.vision.camera import CameraSource, Frame
@@ -322,7 +322,7 @@ class CameraWorker:
 
     def _clear_stale_alarms(self) -> None:
         """Violations left open by a previous run: those people are not tracked any more."""
-        for row in self.recorder.store.open_alarms():
+        for row in self.recorder.reads.open_alarms():
             if row["kind"] not in VISION_ALARMS:
                 continue
             try:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 
-from agent.config.model import AgentConfig, PhotosConfig
+from agent.config.stations import PhotosConfig
+from agent.config_file.model import AgentConfig
 from agent.core.photos import Grab, PhotoUnavailable, Snapshot, StationCamera
 from agent.core.recorder import Photo
 from agent.core.timeutil import Now

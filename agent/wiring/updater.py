@@ -26,8 +26,8 @@ class UpdaterCapability(Capability):
 def build(ctx: BuildContext, view: AgentControl, restart: Callable[[Path], None]) -> UpdaterCapability:
     releases = Releases.from_environment()
     now_iso = lambda: ctx.now().isoformat(timespec="seconds")  # noqa: E731
-    service = UpdateService(ctx.config, ctx.config_path, ctx.store, ctx.recorder, releases,
-                            view.version, restart, now_iso)
+    service = UpdateService(ctx.config.update, ctx.config.broker.platform_public_key, ctx.config_path,
+                            ctx.store, ctx.recorder, releases, view.version, restart, now_iso)
     if releases is not None:
         report_rollback(releases, ctx.store, ctx.recorder, view.version)
     return UpdaterCapability("updater", components=(service,), commands=service.handlers(),

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from agent.uplink.commands import CommandProcessor, Handler
+from agent.command_contract import Handler
+from agent.uplink.commands import CommandProcessor
 from agent.uplink.config_trial import trial_components
 from agent.uplink.status import build_status
 from agent.uplink.uplink import Uplink

@@ -53,7 +53,7 @@ def build(ctx: BuildContext) -> VisionCapability:
     workers = [CameraWorker(cam, config.vision, models, ctx.recorder, ctx.devices, ctx.now, budget,
                             health=ctx.device_health.on_health)
                for cam in config.cameras]
-    live = LiveHub({w.cam.id: w.source for w in workers}, config.vision, ctx.store, ctx.now,
+    live = LiveHub({w.cam.id: w.source for w in workers}, config.vision, ctx.recorder, ctx.now,
                    publish=ctx.publish_live)
     log.info("vision ready cameras=%d hat_enrolled=%s", len(workers), models.hat is not None)
     return VisionCapability("vision", components=(*workers, live), commands=live.handlers(),

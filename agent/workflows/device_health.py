@@ -28,11 +28,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from agent.core.alarm_texts import kind_term
 from agent.core.recorder import Recorder
-from agent.core.records import Source
 from agent.core.timeutil import Monotonic
-from agent.core.words import down_reason
+from agent.records.envelope import Source
+from agent.words.alarms import kind_term
+from agent.words.terms import down_reason
 from drivers.readings import DeviceHealth, DeviceState, Reading
 
 log = logging.getLogger("agent.workflows.device_health")

@@ -13,16 +13,16 @@ from agent.config.modbus_roles import (
     check_points,
     roles_of,
 )
-from agent.config.model import AgentConfig
+from agent.config.settings import Settings
 
 __all__ = ["ALARMED_COLD_ROLES", "CABINET", "CABINET_CONTACT", "COLD_ROLES", "PREMISES_ROLES", "ModbusRoleError",
            "PointRole", "check_points", "modbus_device_ids", "point_roles"]
 
 
-def point_roles(config: AgentConfig) -> list[PointRole]:
+def point_roles(config: Settings) -> list[PointRole]:
     """Every role-bearing point of every Modbus device; ``ModbusRoleError`` when they do not fit."""
     return roles_of(config.modbus, config.rules.disinfection.methods)
 
 
-def modbus_device_ids(config: AgentConfig) -> set[str]:
+def modbus_device_ids(config: Settings) -> set[str]:
     return {d.id for bus in config.modbus for d in bus.devices}

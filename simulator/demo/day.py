@@ -34,7 +34,8 @@ from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from agent.cli.schedule import CLI_SOURCE
-from agent.core.records import MealService, Operator
+from agent.records.envelope import Operator
+from agent.records.meal_service import MealService
 from simulator.demo.console import ConsoleManager
 from simulator.demo.kitchen import DemoClock, KitchenCamera, SerialKit, seconds_of
 from simulator.devices.modbus_physics import (
@@ -49,7 +50,7 @@ from simulator.devices.modbus_scenarios import SimDevice
 
 if TYPE_CHECKING:
     from agent.app import Agent
-    from agent.config.model import AgentConfig
+    from agent.config_file.model import AgentConfig
     from agent.core.feedback import MemoryOutput
     from simulator.demo.kitchen import DemoClock, KitchenCamera, SerialKit
     from simulator.demo.video import DemoVideo

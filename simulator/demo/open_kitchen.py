@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from agent.config.loader import load_config
+from agent.config_file.loader import load_config
 from agent.core.feedback import ConsoleOutput
 from simulator.demo.day import kitchen_line_devices, store_gateway_devices
 from simulator.demo.kitchen import DemoClock, KitchenCamera, ModbusSims, SerialKit

@@ -38,11 +38,12 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from agent.app import Agent
-from agent.config.loader import load_config
-from agent.config.model import AgentConfig
+from agent.config_file.loader import load_config
+from agent.config_file.model import AgentConfig
 from agent.core.feedback import ConsoleOutput, MemoryOutput
 from agent.core.recorder import ClockMonitor
-from agent.ops.doctor.run import DoctorOptions, format_table, run_checks
+from agent.ops.doctor.checks import DoctorOptions, format_table
+from agent.ops.doctor.run import run_checks
 from simulator.demo.day import DayScript, Interrupted, kitchen_line_devices, store_gateway_devices
 from simulator.demo.kitchen import DemoClock, KitchenCamera, ModbusSims, SerialKit
 from simulator.demo.report import (

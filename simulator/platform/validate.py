@@ -1,7 +1,7 @@
 """Validation of what agents send, against the JSON Schemas the agent exports.
 
 The platform does not import the agent's pydantic models to check payloads: it uses
-``agent.core.schema_export.all_schemas()``, the same documents a third-party platform
+``agent.records.schema_export.all_schemas()``, the same documents a third-party platform
 would load, with a Draft 2020-12 validator. A failing item gets a short reason (the
 most relevant schema error and where it is).
 """
@@ -13,7 +13,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from agent.core.schema_export import all_schemas
+from agent.records.schema_export import all_schemas
 
 
 class SchemaValidator:

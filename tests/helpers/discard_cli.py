@@ -15,7 +15,7 @@ import sys
 from datetime import date, datetime
 
 from agent.cli.schedule import CLI_SOURCE, _open
-from agent.config.loader import load_config
+from agent.config_file.loader import load_config
 from agent.core.recorder import Recorder
 from agent.schedule.discard import DiscardRefused, discard
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import re
 
-from agent.core.alarm_texts import TITLES
-from agent.core.rules import FINDINGS
-from agent.core.words import DEVICE_STATES, MEALS, ROOMS
+from agent.records.findings import FINDINGS
+from agent.words.alarms import TITLES
+from agent.words.terms import DEVICE_STATES, MEALS, ROOMS
 
 IDENTIFIER = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
 UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")

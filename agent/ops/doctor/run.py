@@ -74,7 +74,6 @@ def check_version(config: AgentConfig) -> list[Check]:
     """The version this doctor runs (the launcher's release in force) and the last remote
     update's outcome as the agent's store has it (read-only)."""
     import sqlite3
-
     from importlib.metadata import PackageNotFoundError, version
 
     from agent.store import read_kv

@@ -3,6 +3,7 @@
 #   ./dev.sh demo    run the simulated kitchen end to end
 #   ./dev.sh test    ruff, mypy, lint-imports, then the test suite (what CI runs)
 #   ./dev.sh bench   list the benchmarks; ./dev.sh bench NAME runs one
+#   ./dev.sh package build the Debian package (dist/), then lintian it; --arch arm64 for the Pi
 # Each sets up what it needs first: a virtual environment with the project's
 # packages, and Mosquitto, FFmpeg and nginx-rtmp from the distribution when missing.
 set -euo pipefail
@@ -94,6 +95,30 @@ ensure_venv() {
   fi
 }
 
+ensure_deb_build() {
+  # dpkg-deb builds; evdev's C extension is built with Debian's own python3 and pip, as on the box
+  local want=()
+  command -v dpkg-deb >/dev/null 2>&1 || want+=(dpkg)
+  /usr/bin/python3 -m pip --version >/dev/null 2>&1 || want+=(python3-pip)
+  if [ ${#want[@]} -gt 0 ]; then apt_install "${want[@]}"; fi
+}
+
+ensure_packaging() {
+  # lintian judges; the cross compiler only for evdev on arm64
+  ensure_deb_build
+  local want=()
+  command -v lintian >/dev/null 2>&1 || want+=(lintian)
+  if [[ " $* " == *" arm64 "* ]]; then
+    command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || want+=(gcc-aarch64-linux-gnu)
+    # the target's Python headers and sysconfig are downloaded (never installed) by arch
+    if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+      say "adding the arm64 architecture to apt (for apt-get download of libpython3.11-*:arm64)"
+      as_root dpkg --add-architecture arm64
+    fi
+  fi
+  if [ ${#want[@]} -gt 0 ] || [[ " $* " == *" arm64 "* ]]; then apt_install "${want[@]}"; fi
+}
+
 setup() { ensure_python; ensure_mosquitto; ensure_media; ensure_venv; }
 
 cmd=${1:-help}
@@ -106,6 +131,7 @@ case "$cmd" in
   test)
     setup
     ensure_browser
+    ensure_deb_build   # the package tests build the .deb once per session
     # The habits CI keeps: lint, types (strict on agent/ and drivers/), layer contracts;
     # any failure stops here, before the (longer) test suite.
     say "ruff check"; "$VENV/bin/ruff" check .
@@ -126,6 +152,20 @@ case "$cmd" in
     name=$1; shift
     if [ "$name" = console ]; then ensure_browser; fi
     exec "$VENV/bin/python" -m "bench.$name" "$@"
+    ;;
+  package)
+    setup
+    ensure_packaging "$@"
+    arch=$(dpkg --print-architecture)
+    args=("$@")
+    for ((i = 0; i < ${#args[@]}; i++)); do [ "${args[$i]}" = --arch ] && arch=${args[$((i + 1))]}; done
+    # the wheels are fetched once (network); every build after that is offline
+    fetch=(); ls "build/wheels/$arch"/onnxruntime-*.whl >/dev/null 2>&1 || fetch=(--fetch)
+    deb=$("$VENV/bin/python" systemd/package/build.py "${fetch[@]}" "$@" | tail -n 1)
+    say "dpkg-deb --info $deb"; dpkg-deb --info "$deb" | sed -n '/Package:/,$p'
+    say "lintian $deb (overrides: systemd/package/lintian-overrides)"
+    lintian --fail-on error,warning "$deb"
+    say "lintian clean: $deb"
     ;;
   setup)
     setup

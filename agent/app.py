@@ -34,7 +34,7 @@ from agent.uplink.handlers import core_handlers
 from agent.uplink.uplink import Uplink
 from agent.version import agent_version
 from agent.view import CameraFeed
-from agent.wiring import console, modbus, schedule, serial, uplink, video, vision
+from agent.wiring import console, modbus, schedule, serial, updater, uplink, video, vision
 from agent.wiring.capability import BuildContext, Capability
 from agent.workflows.device_health import DeviceHealthWatch
 
@@ -58,6 +58,7 @@ class Agent:
         # Durations and timeouts; a test or demo that drives ``now`` alone drives this too.
         self.monotonic = mono_beside(now, monotonic)
         self.reload_requested = False
+        self.restart_into: Path | None = None  # a remote update: exec this launcher after stopping
         self.store = Store(config.store.path, config.store.media_dir,
                            group_commit_max=config.store.group_commit_max)
         # held from start to stop: the doctor (and a second agent) can tell that this one runs
@@ -86,13 +87,15 @@ class Agent:
         local: tuple[Capability, ...] = (self.serial, self.modbus, self.vision, self.video_capability,
                                          self.schedule, self.console)
         # Platform commands by name: the agent's own, then each capability's (vision: snapshot, live).
+        self.updater = updater.build(ctx, self, self.restart_into_launcher)  # remote updates
         self.command_handlers: dict[str, Handler] = core_handlers(self)
-        for capability in local:
+        for capability in (*local, self.updater):
             self.command_handlers.update(capability.commands)
         self.uplink_capability = uplink.build(ctx, self, self.command_handlers)
         self._uplink = self.uplink_capability.uplink
+        update_trial = updater.attach(self.updater, self._uplink, self, self.restart_into_launcher)
         # the one list, in start order: the uplink first (it can be down for days; nothing waits for it)
-        self.capabilities: tuple[Capability, ...] = (self.uplink_capability, *local)
+        self.capabilities: tuple[Capability, ...] = (self.uplink_capability, *local, self.updater)
 
         self.bus.on_health(self.devices.on_health)
         self.bus.on_any_reading(self.devices.on_reading)
@@ -110,6 +113,7 @@ class Agent:
             StorageWatch(self.recorder.flush_storage_failure)]
         for capability in self.capabilities:
             self.components += capability.components
+        self.components += update_trial  # last: it waits for every other component to run
 
     # --- what the capabilities made, by name (tests, the demo, the console) ----------------
 
@@ -151,6 +155,12 @@ class Agent:
 
     def cameras(self) -> Mapping[str, CameraFeed]:
         return {camera_id: worker.source for camera_id, worker in self.vision.workers.items()}
+
+    def restart_into_launcher(self, launcher: Path) -> None:
+        """Stop in order, then ``canteen-agent run`` replaces this process through the
+        launcher, which starts the release in force (agent.updater)."""
+        self.restart_into = launcher
+        self.request_reload()
 
     def request_reload(self) -> None:
         """Stop in order; ``run_forever`` returns and the caller starts a fresh agent."""

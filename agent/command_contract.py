@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -23,6 +24,8 @@ if TYPE_CHECKING:  # cryptography (~8 MB resident) loads only when a platform ke
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 Args = TypeVar("Args", bound=BaseModel)
+# the id of the command whose handler is running (a handler that reports later names it)
+CURRENT_COMMAND_ID: ContextVar[str | None] = ContextVar("current_command_id", default=None)
 
 
 class CommandError(Exception):

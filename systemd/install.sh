@@ -139,6 +139,9 @@ install_venv() {
 }
 
 install_unit() {
+  # the launcher the unit starts, as the Debian package installs it: it runs the release in
+  # force (a remote update's, else this venv's)
+  install -D -m 0755 "$SOURCE/systemd/canteen-agent-launch" "$OPT/bin/$SERVICE"
   install -m 0644 "$SOURCE/systemd/$SERVICE.service" "$UNIT"
   [[ -f "$SOURCE/README.md" ]] && install -m 0644 "$SOURCE/README.md" "$OPT/README.md"
   say "installed $UNIT"
@@ -184,7 +187,7 @@ do_uninstall() {
   systemctl_ disable --now "$SERVICE"
   rm -f "$UNIT"
   systemctl_ daemon-reload
-  rm -rf "$OPT"
+  rm -rf "$OPT" "$STATE/releases"   # releases from remote updates are code, not data
   if [[ $PURGE -eq 1 ]]; then
     rm -rf "$ETC" "$STATE"
     if real_system && id "$USER_NAME" >/dev/null 2>&1; then userdel "$USER_NAME" || true; fi

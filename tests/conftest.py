@@ -14,6 +14,8 @@ from agent.config_file.model import AgentConfig
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 TZ = ZoneInfo("Asia/Shanghai")
+# the Debian package, built once per session, and its install into a throwaway root
+pytest_plugins = ["tests.fixtures_package"]
 
 # This machine's clock is not NTP-disciplined (adjtimex says TIME_ERROR): declare it trusted
 # for every test (and the agents they start) unless a test says otherwise, so the

@@ -25,6 +25,10 @@ def run(root: Path, *args: str) -> str:
 def test_install_lays_out_user_dirs_venv_config_and_unit(tmp_path):
     out = run(tmp_path, "install")
     assert (tmp_path / "opt/canteen-agent/venv/bin/python").exists()
+    # the same layout as the Debian package: the unit starts the launcher
+    launcher = tmp_path / "opt/canteen-agent/bin/canteen-agent"
+    assert launcher.read_text() == (REPO / "systemd/canteen-agent-launch").read_text()
+    assert launcher.stat().st_mode & 0o111
     unit = tmp_path / "etc/systemd/system/canteen-agent.service"
     assert unit.read_text() == (REPO / "systemd/canteen-agent.service").read_text()
     config = tmp_path / "etc/canteen-agent/agent.yaml"

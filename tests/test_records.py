@@ -14,6 +14,7 @@ from agent.config_file.model import AgentConfig
 from agent.core.recorder import Recorder
 from agent.core.timeutil import ManualClock
 from agent.records.additive_usage import AdditiveUsage
+from agent.records.agent_update import AgentUpdate
 from agent.records.alarm import AlarmData
 from agent.records.base import judge
 from agent.records.core_temperature_check import CoreTemperatureCheck
@@ -70,6 +71,8 @@ def samples() -> list:
                       subject={"staff_id": "S017", "day": "2026-11-30"}, action_text="复测正常，医生证明",
                       resolved_by="boss", restores_fitness=True),
         WasteDisposal(kind="kitchen_waste", kg=42.5, collector="成都环卫", receipt_no="CD-20261130-17"),
+        AgentUpdate(outcome="rolled_back", version="0.2.0", from_version="0.1.0", running_version="0.1.0",
+                    reason="not healthy within 300 s: waiting for the uplink to connect", seconds=412.5),
         CoreTemperatureCheck(stage="cooking", dish="红烧肉", meal="lunch", core_c=78.5, target_c=70.0),
         AlarmData(kind="cold_chain_high", state="raised", severity="major",
                   subject={"device_id": "fridge-2"}, message="fridge-2 at 11.2 °C for 25 min"),

@@ -49,7 +49,8 @@ def test_notify_watchdog_restart_and_identity():
     assert s["User"] == ["canteen"]
     assert set(s["SupplementaryGroups"][0].split()) >= {"dialout", "video", "input"}
     assert s["StateDirectory"] == ["canteen-agent"] and s["ConfigurationDirectory"] == ["canteen-agent"]
-    assert s["ExecStart"][0].startswith("/opt/canteen-agent/venv/bin/canteen-agent run --config /etc/canteen-agent/")
+    # the launcher: the release in force (a remote update's, else the installed venv)
+    assert s["ExecStart"][0].startswith("/opt/canteen-agent/bin/canteen-agent run --config /etc/canteen-agent/")
     assert s["StandardOutput"] == ["journal"]
 
 
@@ -74,7 +75,7 @@ def test_systemd_analyze_verify(tmp_path):
     if not entry.exists():
         pytest.skip("canteen-agent entry point not installed in this environment")
     unit = tmp_path / "canteen-agent.service"
-    unit.write_text(UNIT.read_text().replace("/opt/canteen-agent/venv/bin/canteen-agent", str(entry)))
+    unit.write_text(UNIT.read_text().replace("/opt/canteen-agent/bin/canteen-agent", str(entry)))
     done = subprocess.run([ANALYZE, "verify", str(unit)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip() == ""

@@ -41,12 +41,12 @@ def test_capabilities_are_declared_values_listed_in_start_order(tmp_path: Path) 
     agent = Agent(make_config(tmp_path))
     try:
         assert [c.name for c in agent.capabilities] == ["uplink", "serial", "modbus", "vision", "video", "schedule",
-                                                        "console"]
+                                                        "console", "updater"]
         assert all(isinstance(c, Capability) for c in agent.capabilities)
         names = [c.name for c in agent.components]
         assert names[:5] == ["reading-bus", "store-housekeeping", "clock-watch", "storage-watch", "uplink"]
-        assert names[-1] == "schedule"  # the console is off in tests unless asked for
-        assert {"ping", "get_status", "sync_roster", "set_config", "resend"} <= set(agent.command_handlers)
+        assert names[-2:] == ["schedule", "updater"]  # the console is off in tests unless asked for
+        assert {"ping", "get_status", "sync_roster", "set_config", "resend", "update"} <= set(agent.command_handlers)
         assert agent.cameras() == {}
     finally:
         agent.store.close()

@@ -53,8 +53,22 @@ def cmd_run(args: argparse.Namespace) -> int:
             agent.stop()
             print(f"canteen-agent run: {exc}", file=sys.stderr)
             return 1
+        if agent.restart_into is not None and not TERMINATING.is_set():
+            _exec_launcher(agent.restart_into, args.config)
         if not agent.reload_requested or TERMINATING.is_set():
             return 0
+
+
+def _exec_launcher(launcher: Path, config: str) -> None:
+    """Become the release now in force (a remote update installed or undid one): the same
+    process, so systemd keeps its main PID and the watchdog; the store's lock was released."""
+    import os
+
+    logging.getLogger("agent.cli").warning("restarting through %s", launcher)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(launcher, [str(launcher), "run", "--config", config])
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -180,6 +194,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             "last_seq": store.last_seq(),
             "open_alarms": [{"kind": a["kind"], "subject": _public_subject(json.loads(a["subject"])),
                              "since": a["raised_at"]} for a in alarms],
+            "version": agent_version(),
+            "last_update": store.kv_get("update_last", None),
         }
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
@@ -191,6 +207,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"磁盘 disk: 数据库 database {usage['database'] / 1e6:.1f} MB，"
           f"照片视频 media {usage['media'] / 1e6:.1f} MB")
     print(f"最新序号 last seq: {report['last_seq']}")
+    print(f"版本 version: {report['version']}")
+    last = report["last_update"]
+    if last:
+        reason = f": {last['reason']}" if last.get("reason") else ""
+        print(f"最近升级 last update: {last.get('version')} {str(last.get('outcome')).replace('_', ' ')} "
+              f"{str(last.get('at') or '')[:16].replace('T', ' ')}{reason}")
+    else:
+        print("最近升级 last update: 无 none")
     print(f"未处理告警 open alarms: {len(alarms)}")
     for alarm in report["open_alarms"]:
         print(f"  {alarm['since'][:16].replace('T', ' ')}  {alarm_title(alarm['kind'])}"
@@ -233,6 +257,7 @@ def cmd_version(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="canteen-agent", description=__doc__.splitlines()[0].replace("``", ""))
+    parser.add_argument("--version", action="version", version=f"canteen-agent {agent_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="run the agent")

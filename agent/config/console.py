@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import ipaddress
+
+from pydantic import Field, FilePath, model_validator
 
 from agent.config.base import Strict
 
@@ -32,3 +34,33 @@ class ConsoleConfig(Strict):
     daily_check_items: list[str] = Field(
         default_factory=lambda: list(DEFAULT_DAILY_CHECK), min_length=1, max_length=60,
         description="常规日检: the canteen's checklist, one line per item.")
+    tls_cert_file: FilePath | None = Field(
+        None, description="HTTPS: the box's certificate (config/certs/make-test-certs.sh -c NAME makes one "
+                          "from the site CA), with its chain; required for a LAN address.")
+    tls_key_file: FilePath | None = Field(None, description="HTTPS: the certificate's private key.")
+    redirect_port: int | None = Field(
+        None, ge=1, le=65535, description="With TLS: plain HTTP on this port only redirects to HTTPS (e.g. 80).")
+    kiosk_http_port: int | None = Field(
+        None, ge=0, le=65535, description="With TLS: plain HTTP on 127.0.0.1 for the station kiosks on the "
+                                          "box itself (e.g. 8081; 0: any free port).")
+
+    @model_validator(mode="after")
+    def _no_plain_http_off_the_box(self) -> ConsoleConfig:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together")
+        ports = [p for p in (self.port, self.redirect_port, self.kiosk_http_port) if p]
+        if len(ports) != len(set(ports)):
+            raise ValueError("port, redirect_port and kiosk_http_port must differ")
+        if self.enabled and self.tls_cert_file is None and not _is_loopback(self.host):
+            raise ValueError(f"console on {self.host} without TLS: passwords would cross the kitchen's "
+                             "network in clear; set tls_cert_file and tls_key_file, or listen on 127.0.0.1")
+        return self
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -21,6 +21,7 @@ from agent.config.rules import Rules
 from agent.config.site import Schedules, SiteConfig
 from agent.config.stations import PhotosConfig, StationConfig
 from agent.config.storage import StoreConfig
+from agent.config.updates import UpdateConfig
 from agent.config.video import VideoConfig
 from agent.config.vision import VisionConfig
 
@@ -72,3 +73,6 @@ class Settings(Protocol):
 
     @property
     def console(self) -> ConsoleConfig: ...
+
+    @property
+    def update(self) -> UpdateConfig: ...

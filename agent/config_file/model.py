@@ -25,6 +25,7 @@ from agent.config.rules import Rules
 from agent.config.site import Schedules, SiteConfig
 from agent.config.stations import PhotosConfig
 from agent.config.storage import StoreConfig
+from agent.config.updates import UpdateConfig
 from agent.config.video import VideoConfig
 from agent.config.vision import VisionConfig
 from agent.stations.registry import STATION_KINDS, STATION_REQUIRED, StationUnion
@@ -51,6 +52,7 @@ class AgentConfig(Strict):
     video: VideoConfig = VideoConfig()
     logging: LoggingConfig = LoggingConfig()
     console: ConsoleConfig = ConsoleConfig()
+    update: UpdateConfig = UpdateConfig()
 
     @model_validator(mode="after")
     def _unique_ids(self) -> AgentConfig:

@@ -83,6 +83,43 @@ def build_app(console: Console) -> Starlette:
         LoginRequired: _login_required, NotAllowed: _not_allowed, CsrfError: _csrf_refused, HTTPException: _http_error})
     app.state.console = console
     app.state.stopping = asyncio.Event()
+    app.add_middleware(StrictTransport)
+    return app
+
+
+class StrictTransport:
+    """HSTS on every HTTPS answer: once a phone has seen the console over TLS it never
+    sends a password to it in clear (ASGI middleware; plain HTTP answers unchanged)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("scheme") != "https":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_hsts(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append(
+                    (b"strict-transport-security", b"max-age=31536000"))
+            await send(message)
+
+        await self.app(scope, receive, send_with_hsts)
+
+
+def redirect_app(https_port: int) -> Any:
+    """Plain HTTP that only sends the browser to the same path over HTTPS."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        host = dict(scope["headers"]).get(b"host", b"").decode("latin-1").rsplit(":", 1)[0] or "localhost"
+        target = f"https://{host}:{https_port}{scope['path']}"
+        await send({"type": "http.response.start", "status": 308,
+                    "headers": [(b"location", target.encode("latin-1")), (b"content-length", b"0")]})
+        await send({"type": "http.response.body", "body": b""})
+
     return app
 
 
@@ -95,37 +132,66 @@ class ConsoleComponent:
         self.console = console
         self.app = build_app(console)
         self.port: int | None = None  # the bound port (config port 0: any free one)
+        self.kiosk_port: int | None = None  # with TLS: plain HTTP on loopback for the box's own screens
+        self.redirect_port: int | None = None
         self.started = threading.Event()
 
     def run(self, stop: threading.Event) -> None:
         cfg = self.console.config.console
+        sockets: list[socket.socket] = []
         try:
-            sock = socket.create_server((cfg.host, cfg.port), reuse_port=False)
-        except OSError as exc:  # a port another program holds: one line each retry, no traceback
-            reason = os.strerror(exc.errno) if exc.errno else str(exc)
-            raise ComponentDown(f"cannot listen on {cfg.host}:{cfg.port}: {reason} (another program on the "
-                                "port? canteen-agent doctor names it; or set console.port)") from None
-        self.port = sock.getsockname()[1]
-        try:
-            asyncio.run(self._serve(sock, stop))
+            sockets.append(self._listen(cfg.host, cfg.port, "console.port"))
+            self.port = sockets[0].getsockname()[1]
+            if cfg.tls_cert_file is not None and cfg.kiosk_http_port is not None:
+                sockets.append(self._listen("127.0.0.1", cfg.kiosk_http_port, "console.kiosk_http_port"))
+                self.kiosk_port = sockets[-1].getsockname()[1]
+            if cfg.tls_cert_file is not None and cfg.redirect_port is not None:
+                sockets.append(self._listen(cfg.host, cfg.redirect_port, "console.redirect_port"))
+                self.redirect_port = sockets[-1].getsockname()[1]
+            asyncio.run(self._serve(sockets, stop))
         finally:
-            sock.close()
+            for sock in sockets:
+                sock.close()
             self.started.clear()
 
-    async def _serve(self, sock: socket.socket, stop: threading.Event) -> None:
-        self.app.state.stopping = asyncio.Event()
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=1, ws="none")
-        server = uvicorn.Server(config)
-        task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
+    @staticmethod
+    def _listen(host: str, port: int, key: str) -> socket.socket:
+        try:
+            return socket.create_server((host, port), reuse_port=False)
+        except OSError as exc:  # a port another program holds: one line each retry, no traceback
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise ComponentDown(f"cannot listen on {host}:{port}: {reason} (another program on the "
+                                f"port? canteen-agent doctor names it; or set {key})") from None
+
+    def _servers(self, sockets: list[socket.socket]) -> list[tuple[uvicorn.Server, socket.socket]]:
         cfg = self.console.config.console
-        log.info("console listening host=%s port=%s stations=%s", cfg.host, self.port,
+        common: dict[str, Any] = dict(log_level="warning", access_log=False, lifespan="off",
+                                      timeout_graceful_shutdown=1, ws="none")
+        tls: dict[str, Any] = {}
+        if cfg.tls_cert_file is not None:
+            tls = dict(ssl_certfile=str(cfg.tls_cert_file), ssl_keyfile=str(cfg.tls_key_file))
+        servers = [(uvicorn.Server(uvicorn.Config(self.app, **common, **tls)), sockets[0])]
+        for sock in sockets[1:]:
+            port = sock.getsockname()[1]
+            app = self.app if port == self.kiosk_port else redirect_app(self.port or 0)
+            servers.append((uvicorn.Server(uvicorn.Config(app, **common)), sock))
+        return servers
+
+    async def _serve(self, sockets: list[socket.socket], stop: threading.Event) -> None:
+        self.app.state.stopping = asyncio.Event()
+        servers = self._servers(sockets)
+        loop = asyncio.get_running_loop()
+        tasks = [loop.create_task(server.serve(sockets=[sock])) for server, sock in servers]
+        cfg = self.console.config.console
+        log.info("console listening host=%s port=%s https=%s kiosk_http_port=%s redirect_port=%s stations=%s",
+                 cfg.host, self.port, cfg.tls_cert_file is not None, self.kiosk_port, self.redirect_port,
                  ",".join(self.console.feed.station_ids) or "-")
         self.started.set()
-        while not stop.is_set() and not task.done():
+        while not stop.is_set() and not any(task.done() for task in tasks):
             await asyncio.sleep(STOP_POLL_S)
         self.app.state.stopping.set()
-        server.should_exit = True
-        await task
+        for server, _sock in servers:
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
         if not stop.is_set():
             raise RuntimeError("console server ended by itself")

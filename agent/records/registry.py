@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from agent.records import (
     additive_usage,
+    agent_update,
     alarm,
     core_temperature_check,
     daily_ledger,
@@ -48,6 +49,7 @@ RECORD_KINDS: tuple[type[RecordData], ...] = (
     rectification.Rectification,
     waste_disposal.WasteDisposal,
     core_temperature_check.CoreTemperatureCheck,
+    agent_update.AgentUpdate,
     alarm.AlarmData,
 )
 

@@ -2,9 +2,9 @@
 
 from agent.store.media_rows import MediaDraft
 from agent.store.record_rows import RecordDraft, Saved
-from agent.store.schema import PRIORITY_BY_NAME, SCHEMA_VERSION, Priority, store_problem
+from agent.store.schema import PRIORITY_BY_NAME, SCHEMA_VERSION, Priority, read_kv, store_problem
 from agent.store.store import ClassDepth, OutboxItem, Store
 from agent.store.writer import Pending, StoreClosed, StoreWriteError
 
 __all__ = ["PRIORITY_BY_NAME", "SCHEMA_VERSION", "ClassDepth", "MediaDraft", "OutboxItem", "Pending", "Priority",
-           "RecordDraft", "Saved", "Store", "StoreClosed", "StoreWriteError", "store_problem"]
+           "RecordDraft", "Saved", "Store", "StoreClosed", "StoreWriteError", "read_kv", "store_problem"]

@@ -8,11 +8,13 @@ the old schema intact.
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 import sys
 from collections.abc import Callable
 from enum import IntEnum
 from pathlib import Path
+from typing import Any
 
 
 def _import_sqlite_utils_without_numpy() -> None:
@@ -137,27 +139,70 @@ def _v3(db: sqlite_utils.Database) -> None:
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
+# Every migration after v3 carries its inverse: the SQL that brings version N back to N-1.
+# A remote update may be undone after its new version migrated the store (agent/updater/),
+# and the older version it returns to does not know the newer schema: so each inverse is
+# stored in the database itself, beside the step it undoes, and any version undoes what
+# it finds above its own. tests/test_store.py holds new migrations to this.
+DOWNGRADES: dict[int, list[str]] = {}
+REVERSIBLE_FROM = 4
 
 
 def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the database to ``SCHEMA_VERSION``; return the version found."""
+    """Bring the database to this agent's schema version; return the version found."""
     db = sqlite_utils.Database(conn)
+    target = len(MIGRATIONS)
     found = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    if found > SCHEMA_VERSION:
-        raise RuntimeError(f"database schema v{found} is newer than this agent (v{SCHEMA_VERSION}); "
-                           "upgrade the agent or restore a matching backup")
     if found == 0:
         # Must precede the first table: lets the disk budget hand freed pages back.
         conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
-    for version in range(found, SCHEMA_VERSION):
-        with db.atomic():  # one transaction per step
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_downgrades (version INTEGER PRIMARY KEY, statements TEXT NOT NULL)")
+    if found > target:
+        _downgrade(conn, found, target)
+        return found
+    for version in range(found, target):
+        with db.atomic():  # one transaction per step, its inverse stored in the same one
             MIGRATIONS[version](db)
+            if version + 1 in DOWNGRADES:
+                conn.execute("INSERT OR REPLACE INTO schema_downgrades(version, statements) VALUES (?, ?)",
+                             (version + 1, json.dumps(DOWNGRADES[version + 1])))
             conn.execute(f"PRAGMA user_version = {version + 1}")
     return found
 
 
+def _downgrade(conn: sqlite3.Connection, found: int, target: int) -> None:
+    """Undo the steps above ``target`` with the inverses the newer agent left, in one
+    transaction; RuntimeError (nothing changed) if any is missing."""
+    stored = dict(conn.execute("SELECT version, statements FROM schema_downgrades WHERE version > ?", (target,)))
+    missing = [v for v in range(target + 1, found + 1) if v not in stored]
+    if missing:
+        raise RuntimeError(f"database schema v{found} is newer than this agent (v{target}) and cannot be "
+                           f"undone (no inverse for v{missing[0]}); upgrade the agent or restore a backup")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for version in range(found, target, -1):
+            for statement in json.loads(stored[version]):
+                conn.execute(statement)
+            conn.execute("DELETE FROM schema_downgrades WHERE version = ?", (version,))
+        conn.execute(f"PRAGMA user_version = {target}")
+        conn.execute("COMMIT")
+    except Exception:
+        conn.execute("ROLLBACK")
+        raise
+
+
 # tables every agent store has; a database without them is someone else's (the platform's)
 STORE_TABLES = frozenset({"records", "outbox", "alarms", "meta"})
+
+
+def read_kv(path: Path, key: str) -> Any:
+    """One ``kv`` value of a store, read-only (another process, e.g. the doctor beside a
+    running agent); None when the store or the key is not there. sqlite3.Error if unreadable."""
+    if not path.is_file():
+        return None
+    with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)) as conn:
+        found = conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+    return json.loads(found[0]) if found and found[0] else None
 
 
 def store_problem(path: Path) -> str | None:

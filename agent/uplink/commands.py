@@ -23,7 +23,13 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from agent.command_contract import CommandError, Handler, first_error, load_public_key
+from agent.command_contract import (
+    CURRENT_COMMAND_ID,
+    CommandError,
+    Handler,
+    first_error,
+    load_public_key,
+)
 from agent.store import Store
 from agent.uplink.inbound import COMMAND_MAX_BYTES, InboundError, decode_json, top_level_id
 
@@ -132,6 +138,7 @@ class CommandProcessor:
 
     def _execute(self, command: Command) -> dict[str, Any]:
         handler = self.handlers[command.name]
+        token = CURRENT_COMMAND_ID.set(command.id)
         try:
             data = handler(command.args)
             outcome = result(command.id, True, data=data)
@@ -140,6 +147,8 @@ class CommandProcessor:
         except Exception as exc:  # a handler bug must still produce one answer
             log.exception("command handler failed name=%s id=%s", command.name, command.id)
             outcome = result(command.id, False, error=f"internal error: {exc!r}")
+        finally:
+            CURRENT_COMMAND_ID.reset(token)
         self.store.finish_command(command.id, outcome["ok"], outcome)
         self.executed += 1
         log.info("command done name=%s id=%s ok=%s", command.name, command.id, outcome["ok"])

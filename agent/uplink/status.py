@@ -34,6 +34,7 @@ def build_status(agent: AgentView) -> dict[str, Any]:
         "clock": clock.model_dump(),
         "config_sha256": config_digest(agent),
         "config_rollback": agent.store.kv_get("config_rollback", None),  # the last set_config undone
+        "update": {"running_version": agent.version, "last": agent.store.kv_get("update_last", None)},
         **({"video": video} if (video := agent.video_status()) is not None else {}),
     }
 

@@ -70,6 +70,10 @@ class Uplink:
         self._live_lock = threading.Lock()
         self.live_sent = 0
         self.live_dropped = 0
+        # downloads from the platform (agent.updater): chunks in on <root>/dl/<id>/<n>,
+        # requests out on <root>/dl/req (QoS 1), handed over by the updater's thread
+        self.downlink: Callable[[str, bytes], None] | None = None
+        self._requests: deque[bytes] = deque(maxlen=64)
         self.inbound_refused = 0
         # The longest one connect attempt may block without turning the loop: name
         # resolution retries, TCP and TLS timeouts. Liveness adds it to its stall limit.
@@ -127,7 +131,7 @@ class Uplink:
         self.connects += 1
         self.store.kv_set("mqtt_session_started", True)
         client = conn.client
-        client.subscribe([(f"{self.root}/ack", 1), (f"{self.root}/cmd", 1)])
+        client.subscribe([(f"{self.root}/ack", 1), (f"{self.root}/cmd", 1), (f"{self.root}/dl/+/+", 1)])
         self.delivery.reset(session_present=conn.session_present)
         self.media.reset()
         self._publish_status()
@@ -209,7 +213,20 @@ class Uplink:
             self._live.append((topic_suffix, payload))
         return True
 
+    def publish_request(self, payload: bytes) -> bool:
+        """Queue a download request for ``<root>/dl/req`` (QoS 1); False when offline.
+        Thread-safe; a request lost with the connection is asked again by its sender."""
+        if not self.connected.is_set():
+            return False
+        with self._live_lock:
+            self._requests.append(payload)
+        return True
+
     def _send_live(self) -> None:
+        while self._requests:
+            with self._live_lock:
+                request = self._requests.popleft()
+            self._publish("dl/req", request, 1)
         while True:
             with self._live_lock:
                 if not self._live:
@@ -228,6 +245,8 @@ class Uplink:
                 self._acks += decode_ack(bytes(message.payload))
             elif message.topic.endswith("/cmd"):
                 self._commands.append(bytes(message.payload))
+            elif message.topic.startswith(f"{self.root}/dl/") and self.downlink is not None:
+                self.downlink(message.topic[len(self.root) + 1:], bytes(message.payload))
         except InboundError as exc:
             self.inbound_refused += 1
             log.warning("inbound refused topic=%s bytes=%d reason=%s", message.topic,

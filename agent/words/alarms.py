@@ -42,6 +42,7 @@ TITLES: dict[str, tuple[str, str]] = {
     "clock_unsynced": ("时钟未同步", "clock not synchronised"),
     "config_rolled_back": ("新配置已回退", "new config rolled back"),
     "video_unavailable": ("视频录像不可用", "video unavailable"),
+    "update_rolled_back": ("远程升级已回退", "remote update rolled back"),
 }
 
 # closed only by a person's 整改 (rectification); every other kind by its condition

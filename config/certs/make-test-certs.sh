@@ -4,8 +4,13 @@
 #   with -n), one client certificate per agent (CN = agent_id) and one for the platform
 #   (CN = platform). With use_identity_as_username the CN is the MQTT user the ACL sees.
 #
-# usage: make-test-certs.sh [-d DAYS] [-n SERVER_NAME]... OUT_DIR [AGENT_ID...]
+# usage: make-test-certs.sh [-d DAYS] [-n SERVER_NAME]... [-c CONSOLE_NAME]... OUT_DIR [AGENT_ID...]
 #   make-test-certs.sh -n broker.example.org /tmp/pki sc-cd-0042-k1 sc-cd-0043-k1
+#   make-test-certs.sh -c kitchen-7.local -c 192.168.10.5 /etc/canteen-agent/site-pki
+#
+# -c: the kitchen console's HTTPS certificate for the box (console.crt, console.key),
+# issued by the same site CA for each name or address phones reach the box by; install
+# the CA (ca.crt, not the key) on the staff's phones once (docs: README "Console over HTTPS").
 #
 # Writes OUT_DIR/ca.crt ca.key server.crt server.key platform.crt platform.key
 # <agent_id>.crt <agent_id>.key. Keys are unencrypted (mode 600): for tests and for
@@ -15,16 +20,18 @@ set -euo pipefail
 
 days=825
 names=(localhost 127.0.0.1)
-while getopts "d:n:h" opt; do
+console_names=()
+while getopts "d:n:c:h" opt; do
   case $opt in
     d) days=$OPTARG ;;
     n) names+=("$OPTARG") ;;
-    *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    c) console_names+=("$OPTARG") ;;
+    *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
 if [ $# -lt 1 ]; then
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 fi
 out=$1; shift
@@ -73,6 +80,20 @@ extendedKeyUsage=clientAuth
 EXT
 
 issue server "${names[0]}" "$work/server.ext"
+if [ ${#console_names[@]} -gt 0 ]; then
+  csan=""
+  for n in "${console_names[@]}"; do
+    if [[ $n =~ ^[0-9.]+$ || $n == *:* ]]; then csan+="IP:$n,"; else csan+="DNS:$n,"; fi
+  done
+  # browsers accept at most 825 days for a certificate they are told to trust
+  cat > "$work/console.ext" <<EXT
+basicConstraints=critical,CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=serverAuth
+subjectAltName=${csan%,}
+EXT
+  issue console "${console_names[0]}" "$work/console.ext"
+fi
 issue platform platform "$work/client.ext"
 for agent in "${agents[@]}"; do
   case $agent in

@@ -50,6 +50,7 @@ from simulator.platform.commands import build_command
 from simulator.platform.handlers import MessageHandlers
 from simulator.platform.media import MediaAssembler, Outcome
 from simulator.platform.store import PlatformStore
+from simulator.platform.updates import UpdateServer
 from simulator.platform.validate import SchemaValidator
 
 log = logging.getLogger("simulator.platform")
@@ -124,6 +125,7 @@ class Platform:
         self.group, self.prefix = group, prefix.strip("/")
         self.store = PlatformStore(db_path)
         self.media_dir = Path(media_dir) if media_dir else self.store.path.with_name(self.store.path.name + ".media")
+        self.updates = UpdateServer(self.prefix)  # packages offered for remote updates
         self.handlers = MessageHandlers(self.prefix, SchemaValidator(full=validate),
                                         MediaAssembler(self.media_dir))
         self.acks = AckBatcher(ack_interval_s, ack_batch)
@@ -225,6 +227,7 @@ class Platform:
         share = "" if self.durable else f"$share/{self.group}/"
         topics = [(f"{share}{self.prefix}/+/{t}", SubscribeOptions(qos=1)) for t in SHARED_TOPICS]
         topics.append((f"{self.prefix}/+/status", SubscribeOptions(qos=1)))
+        topics.append((f"{share}{self.prefix}/+/dl/req", SubscribeOptions(qos=1)))
         client.subscribe(topics)
 
     def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, codes: list[Any], props: Any) -> None:
@@ -241,6 +244,9 @@ class Platform:
             log.warning("platform disconnected (%s): reconnecting", reason)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if message.topic.endswith("/dl/req"):  # a download request: answered, never stored
+            self.updates.handle(client, message.topic, bytes(message.payload))
+            return
         self.received += 1
         self._inbox.put((message.topic, bytes(message.payload)))
 

@@ -70,6 +70,37 @@ def _counts(config: AgentConfig) -> str:
 # --- all of it --------------------------------------------------------------------------------
 
 
+def check_version(config: AgentConfig) -> list[Check]:
+    """The version this doctor runs (the launcher's release in force) and the last remote
+    update's outcome as the agent's store has it (read-only)."""
+    import sqlite3
+    from importlib.metadata import PackageNotFoundError, version
+
+    from agent.store import read_kv
+
+    try:
+        running = version("canteen-agent")
+    except PackageNotFoundError:
+        running = "0+unknown"
+    rows = [Check("version", True, f"canteen-agent {running}")]
+    try:
+        last = read_kv(Path(config.store.path), "update_last")
+    except sqlite3.Error as exc:
+        return rows + [Check("last update", True, f"cannot read the store: {exc}", warn=True)]
+    if not last:
+        return rows + [Check("last update", True, "no remote update yet")]
+    outcome, version = last.get("outcome"), last.get("version")
+    when = str(last.get("at") or "")[:16].replace("T", " ")
+    if outcome == "committed":
+        took = f" in {last['seconds']:.0f} s" if last.get("seconds") is not None else ""
+        return rows + [Check("last update", True, f"{version} committed {when}{took}")]
+    if outcome == "trial":
+        return rows + [Check("last update", True, f"{version} installed {when}, on trial", warn=True)]
+    fix = "see the agent_update record and the journal; send the update again once the cause is fixed"
+    return rows + [Check("last update", True, f"{version} {str(outcome).replace('_', ' ')} {when}: "
+                                              f"{last.get('reason') or 'no reason given'}", fix, warn=True)]
+
+
 def run_checks(config_path: str | Path | AgentConfig, options: DoctorOptions | None = None) -> list[Check]:
     """Every check in order; ``config_path`` may be the running agent's config (no file)."""
     options = options or DoctorOptions()
@@ -103,6 +134,7 @@ def run_checks(config_path: str | Path | AgentConfig, options: DoctorOptions | N
         ("clock", lambda: [check_clock()]),
         ("disk", lambda: check_disk(config)),
         ("models", lambda: check_models(config)),
+        ("version", lambda: check_version(config)),
     ]
     checks = [first]
     # pymodbus's ERROR lines would repeat the rows in raw form; beside the agent nothing is polled

@@ -2,7 +2,7 @@
 -c): Debian's chromium, trusting exactly that certificate's key, logs in; the session
 cookie is Secure, answers carry HSTS; plain HTTP on the LAN port only redirects to HTTPS;
 the station kiosk on the box keeps plain HTTP on loopback; a LAN address without TLS is
-refused by the config check."""
+held to loopback, and the doctor says how to give the console a certificate."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import pytest
 from pydantic import ValidationError
 
 from agent.config.console import ConsoleConfig
+from agent.ops.doctor.host import check_console
 from simulator.platform.broker import free_port
 from tests.fixtures_console import (  # noqa: F401
     CHROMIUM,
@@ -46,10 +47,20 @@ def spki_sha256(cert: Path) -> str:
     return base64.b64encode(hashlib.sha256(der).digest()).decode()
 
 
-def test_a_lan_console_without_tls_is_refused():
-    with pytest.raises(ValidationError, match="without TLS"):
-        ConsoleConfig(host="0.0.0.0")
-    assert ConsoleConfig(host="127.0.0.1").tls_cert_file is None
+def test_a_lan_console_without_tls_listens_on_loopback_only_and_the_doctor_says_why(tmp_path, broker, platform):
+    # An older file with a LAN console and no certificate still starts the agent (records and
+    # the uplink must not stop for a page), but passwords never cross the network in clear.
+    assert not ConsoleConfig(host="127.0.0.1").held_to_loopback
+    with pytest.raises(ValidationError, match="go together"):
+        ConsoleConfig(host="0.0.0.0", tls_cert_file=str(REPO / "README.md"))
+    kitchen = Kitchen(tmp_path, broker.port, host="0.0.0.0")
+    try:
+        assert kitchen.agent.config.console.held_to_loopback
+        assert kitchen.console.host == "127.0.0.1"
+        check = check_console(kitchen.agent.config, beside=False)
+        assert not check.ok and "127.0.0.1 only" in check.detail and "tls_cert_file" in check.fix
+    finally:
+        kitchen.close()
 
 
 def test_login_over_https_secure_cookie_hsts_redirect_and_kiosk(tmp_path, broker, platform, pki):

@@ -51,10 +51,19 @@ class ConsoleConfig(Strict):
         ports = [p for p in (self.port, self.redirect_port, self.kiosk_http_port) if p]
         if len(ports) != len(set(ports)):
             raise ValueError("port, redirect_port and kiosk_http_port must differ")
-        if self.enabled and self.tls_cert_file is None and not _is_loopback(self.host):
-            raise ValueError(f"console on {self.host} without TLS: passwords would cross the kitchen's "
-                             "network in clear; set tls_cert_file and tls_key_file, or listen on 127.0.0.1")
         return self
+
+    @property
+    def held_to_loopback(self) -> bool:
+        """A LAN address without a certificate: passwords would cross the kitchen's network in
+        clear, so the console listens on 127.0.0.1 only (the box's own screens keep working) and
+        the doctor says how to give it a certificate. Not a config error: a file that served the
+        LAN in plain HTTP before must not stop the agent (records, uplink) after an upgrade."""
+        return self.enabled and self.tls_cert_file is None and not _is_loopback(self.host)
+
+    @property
+    def listen_host(self) -> str:
+        return "127.0.0.1" if self.held_to_loopback else self.host
 
 
 def _is_loopback(host: str) -> bool:

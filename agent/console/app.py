@@ -132,6 +132,7 @@ class ConsoleComponent:
         self.console = console
         self.app = build_app(console)
         self.port: int | None = None  # the bound port (config port 0: any free one)
+        self.host: str | None = None  # the bound address (loopback when held there without TLS)
         self.kiosk_port: int | None = None  # with TLS: plain HTTP on loopback for the box's own screens
         self.redirect_port: int | None = None
         self.started = threading.Event()
@@ -140,8 +141,11 @@ class ConsoleComponent:
         cfg = self.console.config.console
         sockets: list[socket.socket] = []
         try:
-            sockets.append(self._listen(cfg.host, cfg.port, "console.port"))
-            self.port = sockets[0].getsockname()[1]
+            if cfg.held_to_loopback:
+                log.warning("console held to loopback host=%s reason=no_certificate: set console.tls_cert_file "
+                            "and console.tls_key_file to serve phones and tablets over HTTPS", cfg.host)
+            sockets.append(self._listen(cfg.listen_host, cfg.port, "console.port"))
+            self.host, self.port = sockets[0].getsockname()[:2]
             if cfg.tls_cert_file is not None and cfg.kiosk_http_port is not None:
                 sockets.append(self._listen("127.0.0.1", cfg.kiosk_http_port, "console.kiosk_http_port"))
                 self.kiosk_port = sockets[-1].getsockname()[1]
@@ -184,7 +188,7 @@ class ConsoleComponent:
         tasks = [loop.create_task(server.serve(sockets=[sock])) for server, sock in servers]
         cfg = self.console.config.console
         log.info("console listening host=%s port=%s https=%s kiosk_http_port=%s redirect_port=%s stations=%s",
-                 cfg.host, self.port, cfg.tls_cert_file is not None, self.kiosk_port, self.redirect_port,
+                 cfg.listen_host, self.port, cfg.tls_cert_file is not None, self.kiosk_port, self.redirect_port,
                  ",".join(self.console.feed.station_ids) or "-")
         self.started.set()
         while not stop.is_set() and not any(task.done() for task in tasks):

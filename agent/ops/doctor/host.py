@@ -66,6 +66,12 @@ def check_console(config: AgentConfig, beside: bool, timeout_s: float = 2.0) -> 
     if not cfg.enabled:
         return Check("console", True, "disabled (console.enabled: false): no station screens, no manager pages",
                      warn=True)
+    if cfg.held_to_loopback:
+        return Check("console", False, f"{cfg.host}:{cfg.port} has no certificate: the console listens on "
+                                       "127.0.0.1 only, so phones and tablets cannot reach it (passwords "
+                                       "would cross the kitchen's network in clear)",
+                     "make the box a certificate (config/certs/make-test-certs.sh -c NAME) and set "
+                     "console.tls_cert_file and console.tls_key_file, or set console.host: 127.0.0.1")
     if cfg.port == 0:
         return Check("console", True, f"any free port on {cfg.host} (console.port: 0): the agent's log names it")
     where = f"{cfg.host}:{cfg.port}"

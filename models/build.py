@@ -465,13 +465,13 @@ def write_manifest(out: Path, entries: dict[str, dict]) -> Manifest:
 
 def measure_on_val(out: Path, data: Path, scenes_dir: Path, entries: dict[str, dict]) -> None:
     """Final measure through the runtime path; recorded, never used to choose anything."""
-    from agent.vision.evaluate import evaluate_mask, format_report
+    from agent.vision.eval.crop_set import evaluate_mask, format_report
 
     report = evaluate_mask(data / "val", models_dir=out)
     print(format_report(report))
     entries["mask_classifier"]["quality"]["val"] = report.summary()
     from agent.config import VisionConfig
-    from agent.vision.scene_eval import evaluate_scenes, format_scene_report
+    from agent.vision.eval.scenes import evaluate_scenes, format_scene_report
 
     for split in ("val", "train"):  # train too: the head saw its crops, so read it as such
         scenes = evaluate_scenes(scenes_dir / split, VisionConfig(models_dir=out))

@@ -102,9 +102,9 @@ def scene_crops(scenes: Path, split: str, detector: FaceDetector,
     """Faces as the device cuts them, and the not-a-face crops of the same photos (only
     those ``mined_audit`` calls not a face, when given)."""
     from agent.config import VisionConfig
+    from agent.vision.eval.review import read_audit
+    from agent.vision.eval.scenes import load_scenes, match, near_an_annotation
     from agent.vision.scene import VisionModels, find_faces
-    from agent.vision.scene_eval import load_scenes, match, near_an_annotation
-    from agent.vision.scene_review import read_audit
 
     audit = read_audit(mined_audit, kind="mined") if mined_audit is not None else None
     vision = VisionConfig()
@@ -137,8 +137,8 @@ def scene_crops(scenes: Path, split: str, detector: FaceDetector,
 def audited_not_face(audit: list, photo: str, face) -> bool:
     """A mined crop is trained on as not a face only where the audit says so (an unsure
     one, or one the audit does not list, is left out)."""
-    from agent.vision.scene_eval import Finding
-    from agent.vision.scene_review import verdict_of
+    from agent.vision.eval.review import verdict_of
+    from agent.vision.eval.scenes import Finding
 
     return verdict_of(Finding(photo, face.box, "mined"), audit) == "not_face"
 

@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from agent.vision import evaluate
+from agent.vision.eval import cli as evaluate_cli
+from agent.vision.eval import crop_set as evaluate
 from agent.vision.faces import FaceDetector, priors
 from agent.vision.mask import MaskClassifier
 from agent.vision.models import (
@@ -126,6 +127,6 @@ def test_evaluate_reports_confusion_matrix(tmp_path: Path, capsys) -> None:
     assert report.total == 8
     assert [sum(row) for row in report.confusion] == [4, 4]
     assert 0.0 <= report.balanced_accuracy <= 1.0
-    assert evaluate.main(["--data", str(tmp_path)]) == 0
+    assert evaluate_cli.main(["--data", str(tmp_path)]) == 0
     assert "balanced accuracy" in capsys.readouterr().out
-    assert evaluate.main(["--data", str(tmp_path / "nowhere")]) == 2
+    assert evaluate_cli.main(["--data", str(tmp_path / "nowhere")]) == 2

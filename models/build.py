@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata as metadata
 import importlib.util
+import json
 import logging
 import random
 import sys
@@ -42,6 +43,7 @@ from agent.vision.models import (  # noqa: E402
     create_session,
     sha256_file,
 )
+from models.cv import FOLDS, cross_validate, training_cells  # noqa: E402
 from models.mask_data import (  # noqa: E402
     MASK_INPUT,
     MASK_MARGIN,
@@ -54,7 +56,17 @@ from models.mask_data import (  # noqa: E402
     runtime_crop,
     split_by_base_id,
 )
-from models.scene_stage import NOT_FACE, SCENE_LABELS, VIOLATION_LABELS, train_scene_stage  # noqa: E402
+from models.mobilenet import MaskModel, PooledFeatures, StockMaskModel, WithSoftmax  # noqa: E402
+from models.scene_data import MINE_SCORE, load_photos  # noqa: E402
+from models.scene_stage import (  # noqa: E402
+    EPOCH_SIZE,
+    NOT_FACE,
+    RECIPES,
+    SCENE_LABELS,
+    VIOLATION_LABELS,
+    fold_operating_points,
+    train_stage,
+)
 
 log = logging.getLogger("models.build")
 
@@ -69,6 +81,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 MIT_NOTE = "MIT; full notice in models/NOTICES.md"
 STAGE1_CACHE = "mask_stage1.pt"
 DEFAULT_SCENES = REPO.parent / "shared" / "datasets" / "face-mask-scenes"
+DEFAULT_RECIPE = "synth"
 
 
 # --------------------------------------------------------------------------- sources
@@ -82,97 +95,6 @@ def package_file(package: str, relative: str) -> Path:
 
 def dist_version(dist: str) -> str:
     return metadata.version(dist)
-
-
-# --------------------------------------------------------------------------- MobileNetV2
-
-def conv_bn_relu(cin: int, cout: int, k: int = 3, stride: int = 1, groups: int = 1):
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False),
-        nn.BatchNorm2d(cout), nn.ReLU6(inplace=True))
-
-
-class InvertedResidual(nn.Module):
-    """torchvision's MobileNetV2 block, same module layout so state-dict keys match."""
-
-    def __init__(self, cin: int, cout: int, stride: int, expand: int) -> None:
-        super().__init__()
-        hidden = cin * expand
-        layers = [] if expand == 1 else [conv_bn_relu(cin, hidden, 1)]
-        layers += [conv_bn_relu(hidden, hidden, 3, stride, hidden),
-                   nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout)]
-        self.conv = nn.Sequential(*layers)
-        self.use_residual = stride == 1 and cin == cout
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv(x) if self.use_residual else self.conv(x)
-
-
-# (expansion, channels, repeats, first stride) as in torchvision.models.mobilenet_v2
-MOBILENET_V2_SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
-                         (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
-
-
-def mobilenet_v2_features() -> nn.Sequential:
-    layers: list[nn.Module] = [conv_bn_relu(3, 32, 3, 2)]
-    cin = 32
-    for expand, cout, repeats, stride in MOBILENET_V2_SETTINGS:
-        for i in range(repeats):
-            layers.append(InvertedResidual(cin, cout, stride if i == 0 else 1, expand))
-            cin = cout
-    layers.append(conv_bn_relu(cin, 1280, 1))
-    return nn.Sequential(*layers)
-
-
-class PooledFeatures(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.features = mobilenet_v2_features()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x).mean(dim=(2, 3))
-
-
-class StockMaskModel(nn.Module):
-    """mask_recognition.networks.RecognitionModel without torchvision (log-probabilities)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.bottom = mobilenet_v2_features()
-        self.top = nn.Sequential(nn.Linear(1280 * 4 * 4, 256), nn.ReLU(),
-                                 nn.Linear(256, 2), nn.LogSoftmax(dim=1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.top(self.bottom(x).flatten(1))
-
-
-class MaskModel(nn.Module):
-    """Stock model with its first head layer replaced by a rank-r factorisation; logits."""
-
-    def __init__(self, stock: StockMaskModel, rank: int) -> None:
-        super().__init__()
-        self.bottom = stock.bottom
-        weight, bias = stock.top[0].weight.data, stock.top[0].bias.data
-        u, s, vh = torch.linalg.svd(weight, full_matrices=False)
-        self.reduce = nn.Linear(weight.shape[1], rank, bias=False)
-        self.expand = nn.Linear(rank, weight.shape[0])
-        self.reduce.weight.data = (torch.diag(s[:rank].sqrt()) @ vh[:rank]).contiguous()
-        self.expand.weight.data = (u[:, :rank] @ torch.diag(s[:rank].sqrt())).contiguous()
-        self.expand.bias.data = bias.clone()
-        self.out = stock.top[2]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        hidden = torch.relu(self.expand(self.reduce(self.bottom(x).flatten(1))))
-        return self.out(hidden)
-
-
-class WithSoftmax(nn.Module):
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.model(x), dim=1)
 
 
 # --------------------------------------------------------------------------- export
@@ -369,7 +291,8 @@ def fine_tune(model: MaskModel, train: list[Sample], select: list[Sample],
 
 
 def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDetector,
-                          epochs: int, cache: Path | None = None, mined_audit: Path | None = None) -> dict:
+                          epochs: int, cache: Path | None = None, mined_audit: Path | None = None,
+                          recipe: str = DEFAULT_RECIPE, k: int = FOLDS, cv_only: bool = False) -> dict | None:
     torch.manual_seed(SEED)
     stock = load_stock_mask_model()
     train_all = load_split(data, "train", detector)
@@ -390,9 +313,24 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
             cached.parent.mkdir(parents=True, exist_ok=True)
             torch.save({"state": model.state_dict(), "history": history}, cached)
     val = load_split(data, "val", detector)
-    stage2 = train_scene_stage(model, train_all, val, scenes, detector, mined_audit=mined_audit)
+    photos = load_photos(scenes, ("train", "val"), detector)
+    record = cross_validate(model, train_all, val, photos, recipe, k, mined_audit)
+    if cache is not None:
+        (cache / f"cv-{recipe}.json").write_text(json.dumps(record, indent=1))
+    if cv_only:
+        return None
+    record["alternatives"] = alternatives(cache, recipe)
+    cells = training_cells(recipe, train_all, photos, SEED, mined_audit)
+    record["data"] = {"face_mask_train_images": len(train_all), "scene_photos": len(photos),
+                      "epoch_size": EPOCH_SIZE, "recipe_share": {f"{s}/{c}": v for (s, c), v
+                                                                 in RECIPES[recipe].items()},
+                      "cells": {f"{s}/{c}": len(v) for (s, c), v in sorted(cells.items())},
+                      "mine_score": MINE_SCORE,
+                      "mined_audit": mined_audit.name if mined_audit is not None else None}
+    final = train_stage(model, cells, RECIPES[recipe], SEED, stop_after=record["chosen_epoch"])
+    fold_operating_points(final, record["violation_threshold"], record["not_face_threshold"])
     path = out / "mask_classifier.onnx"
-    wrapped = WithSoftmax(stage2.model)
+    wrapped = WithSoftmax(final)
     export_onnx(wrapped, torch.zeros(1, 3, MASK_INPUT, MASK_INPUT), path, "probs")
     diff = check_against_torch(wrapped, path, mask_tensor(
         [runtime_crop(s) for s in select[:16]]), 1e-4)
@@ -423,17 +361,30 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
                          "with_mask logit is shifted so that 0.5 is the operating point chosen on val",
             "not_face": "P(not_face) > 0.5: the detection is dropped (vision.verify_faces); the "
                         "not_face logit is shifted so that 0.5 is the point chosen on val",
-            "logit_shift": [round(float(v), 4) for v in stage2.model.shift],
-            "violation_threshold_before_shift": stage2.violation_threshold,
-            "not_face_threshold_before_shift": stage2.not_face_threshold},
+            "logit_shift": [round(float(v), 4) for v in final.shift],
+            "violation_threshold_before_shift": record["violation_threshold"],
+            "not_face_threshold_before_shift": record["not_face_threshold"]},
         quality={"stock_select_balanced_accuracy": round(stock_select, 4),
                  "stock_val_balanced_accuracy": round(stock_val, 4),
                  "fine_tune": {"seed": SEED, "epochs": epochs, "head_rank": HEAD_RANK,
                                "train_images": len(train), "select_images": len(select),
                                "history": history},
-                 "scene_stage": stage2.record,
+                 "scene_stage": record,
                  "max_abs_diff_vs_torch": diff},
     )
+
+
+def alternatives(cache: Path | None, recipe: str) -> dict:
+    """The cross-validation summaries of the other recipes, where a run left them in the cache."""
+    found = {}
+    for other in sorted(set(RECIPES) - {recipe}):
+        path = cache / f"cv-{other}.json" if cache is not None else None
+        if path is not None and path.is_file():
+            saved = json.loads(path.read_text())
+            found[other] = {key: saved[key] for key in ("chosen_epoch", "violation_threshold",
+                                                        "not_face_threshold", "pooled", "spread",
+                                                        "per_fold", "out_of_fold_by_split")}
+    return found
 
 
 def load_stock_mask_model() -> StockMaskModel:
@@ -490,20 +441,34 @@ def main(argv: list[str] | None = None) -> int:
                         help="stage 2 trains only the mined not-a-face crops this audit calls not a face "
                              "(models/audits/face-mask-scenes-train-mined.csv); default: all of them")
     parser.add_argument("--cache", type=Path, default=None,
-                        help="keep the stage-1 fine-tuned weights here (and reuse them)")
+                        help="keep the stage-1 fine-tuned weights here (and reuse them), and each "
+                             "recipe's cross-validation record (cv-RECIPE.json)")
+    parser.add_argument("--recipe", choices=sorted(RECIPES), default=DEFAULT_RECIPE,
+                        help="stage 2's training mix (models/scene_stage.py)")
+    parser.add_argument("--folds", type=int, default=FOLDS)
+    parser.add_argument("--cv-only", action="store_true",
+                        help="cross-validate the recipe and write its record to the cache; no model")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
     random.seed(SEED)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.cache is not None:
+        args.cache.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
     entries = {"face_detector": build_face_detector(args.out)}
     detector = detector_from(args.out / "face_detector.onnx", entries["face_detector"])
     entries["backbone_features"] = build_backbone(args.out)
-    entries["mask_classifier"] = build_mask_classifier(args.out, args.data, args.scenes, detector,
-                                                       args.epochs, args.cache, args.mined_audit)
+    mask = build_mask_classifier(args.out, args.data, args.scenes, detector, args.epochs, args.cache,
+                                 args.mined_audit, args.recipe, args.folds, args.cv_only)
+    log.info("build.time stage=mask_classifier secs=%.0f", time.monotonic() - started)
+    if mask is None:
+        return 0
+    entries["mask_classifier"] = mask
     write_manifest(args.out, entries)
     measure_on_val(args.out, args.data, args.scenes, entries)
+    entries["mask_classifier"]["quality"]["build_seconds"] = round(time.monotonic() - started)
     write_manifest(args.out, entries)
     return 0
 

@@ -30,6 +30,7 @@ class Sample:
     face: crops.Box | None  # RetinaFace box, None when no face was found
     label: int
     base_id: str
+    landmarks: tuple[tuple[float, float], ...] | None = None  # RetinaFace's 5 points, when known
 
 
 def load_split(data: Path, split: str, detector: FaceDetector) -> list[Sample]:
@@ -41,8 +42,9 @@ def load_split(data: Path, split: str, detector: FaceDetector) -> list[Sample]:
                 log.warning("build.data.unreadable file=%s", file)
                 continue
             faces = detector.detect(image)
-            face = max(faces, key=lambda f: f.score).box if faces else None
-            samples.append(Sample(image, face, label, file.stem.split("_")[0]))
+            best = max(faces, key=lambda f: f.score) if faces else None
+            samples.append(Sample(image, best.box if best else None, label, file.stem.split("_")[0],
+                                  best.landmarks if best else None))
     missing = sum(s.face is None for s in samples)
     log.info("build.data split=%s images=%d no_face=%d", split, len(samples), missing)
     return samples

@@ -4,7 +4,8 @@ Every photo of ``face-mask-scenes`` train and val goes once through the runtime'
 ``find_faces`` (the config's detector settings, no verification yet) at a lower score
 (``MINE_SCORE``), and the detections are kept with the photo. From them:
 
-* face crops: each detection the runtime keeps (score >= ``face_score_min``) matched to an
+* face crops (small faces scored low get the runtime's second pass, ``scene.rechecked``):
+  each detection the runtime keeps (score >= ``face_score_min``) matched to an
   annotated face (IoU >= 0.4), both at least 24 px, the crop around the *detected* box,
   labelled from the annotation (with_mask / without_mask / mask_weared_incorrect);
 * not-a-face crops: detections with no annotated face near (hands, jackets, decorations,
@@ -29,7 +30,7 @@ from agent.config import VisionConfig
 from agent.vision.eval.review import read_audit, verdict_of
 from agent.vision.eval.scenes import Annotated, Finding, load_scenes, match, near_an_annotation
 from agent.vision.faces import Face, FaceDetector
-from agent.vision.scene import VisionModels, find_faces
+from agent.vision.scene import VisionModels, find_faces, rechecked
 from models.mask_data import Sample
 
 log = logging.getLogger("models.build")
@@ -64,8 +65,8 @@ def load_photos(scenes: Path, splits: Sequence[str], detector: FaceDetector) -> 
             image = cv2.imread(str(scene.image_path))
             if image is None:
                 raise SystemExit(f"unreadable photo {scene.image_path}")
-            photos.append(ScenePhoto(split, scene.image_path.name, image, scene.faces,
-                                     find_faces(models, mining, image)))
+            found = rechecked(models, vision, image, find_faces(models, mining, image))
+            photos.append(ScenePhoto(split, scene.image_path.name, image, scene.faces, found))
     log.info("build.scenes photos=%d detections=%d", len(photos), sum(len(p.found) for p in photos))
     return photos
 

@@ -10,13 +10,16 @@ import logging
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import torch
 
 from agent.vision import crops
 from agent.vision.faces import FaceDetector
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger("models.build")
 
@@ -103,6 +106,8 @@ def augmented_crop(sample: Sample, rng: np.random.Generator) -> np.ndarray:
 
 
 def mask_tensor(images: list[np.ndarray]) -> torch.Tensor:
+    import torch  # the build's only: tests of the data helpers run without it
+
     return torch.from_numpy(crops.to_tensor(images, (MASK_INPUT, MASK_INPUT), "RGB",
                                             1 / 255, (0.5,) * 3, (0.5,) * 3))
 

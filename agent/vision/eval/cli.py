@@ -10,20 +10,24 @@ from pathlib import Path
 
 from agent.config import VisionConfig
 from agent.vision.eval.crop_set import evaluate_mask, format_report
+from agent.vision.eval.folds import cv_record, format_folds
 from agent.vision.eval.review import read_audit, split_by_audit, write_review
 from agent.vision.eval.scenes import evaluate_scenes, format_scene_report
-from agent.vision.models import ModelIntegrityError
+from agent.vision.models import ModelIntegrityError, load_manifest
 
 
 def main(argv: list[str]) -> int:
-    """`canteen-agent vision eval (--data DIR | --scenes DIR) [--config FILE] [--json]`."""
+    """`canteen-agent vision eval (--data DIR | --scenes DIR | --folds) [--config FILE] [--json]`."""
     parser = argparse.ArgumentParser(
         prog="canteen-agent vision eval",
         description="Measure the mask classifier on a folder of face crops (--data), or the "
-                    "whole camera path on VOC-annotated photos (--scenes).")
+                    "whole camera path on VOC-annotated photos (--scenes); or print the figures "
+                    "the model was chosen by, fold by fold (--folds).")
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--data", type=Path, help="folder with with_mask/ and without_mask/ images")
     what.add_argument("--scenes", type=Path, help="folder with images/ and VOC annotations/")
+    what.add_argument("--folds", action="store_true",
+                      help="the model's cross-validation figures on held-out photos, as its build recorded them")
     parser.add_argument("--config", type=Path, default=None,
                         help="agent config whose vision section to use (default: the defaults)")
     parser.add_argument("--models", type=Path, default=None, help="models folder")
@@ -42,6 +46,8 @@ def main(argv: list[str]) -> int:
         parser.error("--review and --audit go with --scenes")
     try:
         vision = vision_config(args)
+        if args.folds:
+            return folds_main(args, vision)
         if args.scenes is not None:
             return scenes_main(args, vision)
         report = evaluate_mask(args.data, vision.models_dir, vision.threads, vision.mask_threshold)
@@ -66,6 +72,16 @@ def scenes_main(args: argparse.Namespace, vision: VisionConfig) -> int:
         print(json.dumps(summary, indent=2))
     else:
         print(format_scene_report(scenes, split.lines() if split else ()))
+    return 0
+
+
+def folds_main(args: argparse.Namespace, vision: VisionConfig) -> int:
+    entry = load_manifest(vision.models_dir).models.get("mask_classifier")
+    record = cv_record(entry.quality) if entry is not None else None
+    if record is None:
+        print("this mask model was not chosen by cross-validation: its manifest has no fold figures")
+        return 1
+    print(json.dumps(record, indent=2) if args.json else format_folds(record))
     return 0
 
 

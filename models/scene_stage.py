@@ -39,7 +39,7 @@ SCENE_LABELS = ("with_mask", "without_mask", "mask_weared_incorrect", "not_face"
 VIOLATION_LABELS = ("without_mask", "mask_weared_incorrect")
 NOT_FACE = SCENE_LABELS.index("not_face")
 INCORRECT = SCENE_LABELS.index("mask_weared_incorrect")
-EPOCHS = 3  # the schedule's length; cross-validation picks the epoch to stop at
+EPOCHS = 2  # the schedule's length; cross-validation picks the epoch to stop at
 EPOCH_SIZE = 2500  # augmented crops drawn per epoch
 Cell = tuple[str, int]  # (source, class)
 # share of each epoch per (source, class): scene crops are few but are what cameras see

@@ -52,7 +52,7 @@ def format_folds(record: Mapping[str, Any]) -> str:
     lines.append("lowest".ljust(10) + "".join(cell(k, spread[k]["min"]).rjust(width + 10 if i == 2 else width + 4)
                                               for i, (k, _n) in enumerate(FIGURES)))
     pooled = record["pooled"]
-    lines += ["", f"pooled: {pooled['incorrect_faces']} masks worn incorrectly and {pooled['masked_faces']} "
-                  "masked faces found; a fold holds about a fifth of them, so its figures for the rare "
+    lines += ["", f"held out: {pooled['incorrect_faces']} masks worn incorrectly and {pooled['masked_faces']} "
+                  f"masked faces found; a fold holds about 1/{record['folds']} of them, so its figures for the rare "
                   "class move by whole faces"]
     return "\n".join(lines)

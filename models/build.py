@@ -294,7 +294,8 @@ def fine_tune(model: MaskModel, train: list[Sample], select: list[Sample],
 
 def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDetector,
                           epochs: int, cache: Path | None = None, mined_audit: Path | None = None,
-                          recipe: str = DEFAULT_RECIPE, k: int = FOLDS, cv_only: bool = False) -> dict | None:
+                          recipe: str = DEFAULT_RECIPE, k: int = FOLDS, cv_only: bool = False,
+                          reuse_cv: bool = False) -> dict | None:
     torch.manual_seed(SEED)
     stock = load_stock_mask_model()
     train_all = load_split(data, "train", detector)
@@ -316,9 +317,14 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
             torch.save({"state": model.state_dict(), "history": history}, cached)
     val = load_split(data, "val", detector)
     photos = load_photos(scenes, ("train", "val"), detector)
-    record = cross_validate(model, train_all, val, photos, recipe, k, mined_audit)
-    if cache is not None:
-        (cache / f"cv-{recipe}.json").write_text(json.dumps(record, indent=1))
+    saved = cache / f"cv-{recipe}.json" if cache is not None else None
+    if reuse_cv and saved is not None and saved.is_file():
+        record = json.loads(saved.read_text())
+        log.info("build.cv reused=%s", saved)
+    else:
+        record = cross_validate(model, train_all, val, photos, recipe, k, mined_audit)
+        if saved is not None:
+            saved.write_text(json.dumps(record, indent=1))
     if cv_only:
         return None
     record["alternatives"] = alternatives(cache, recipe)
@@ -450,6 +456,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=FOLDS)
     parser.add_argument("--cv-only", action="store_true",
                         help="cross-validate the recipe and write its record to the cache; no model")
+    parser.add_argument("--reuse-cv", action="store_true",
+                        help="take the recipe's cross-validation record from the cache (a build that "
+                             "stopped after it); the final training runs again")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
@@ -463,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
     detector = detector_from(args.out / "face_detector.onnx", entries["face_detector"])
     entries["backbone_features"] = build_backbone(args.out)
     mask = build_mask_classifier(args.out, args.data, args.scenes, detector, args.epochs, args.cache,
-                                 args.mined_audit, args.recipe, args.folds, args.cv_only)
+                                 args.mined_audit, args.recipe, args.folds, args.cv_only, args.reuse_cv)
     log.info("build.time stage=mask_classifier secs=%.0f", time.monotonic() - started)
     if mask is None:
         return 0

@@ -182,29 +182,37 @@ def scene_report(photos: Sequence[PhotoCalls], violation_t: float, not_face_t: f
     return report
 
 
-def headline(report: SceneReport) -> dict[str, float]:
-    """The issue's figures from one report (masks worn incorrectly and masked faces called)."""
+def headline(report: SceneReport) -> dict[str, float | None]:
+    """The issue's figures from one report (masks worn incorrectly and masked faces called;
+    None where the photos hold no such face)."""
     rows = dict(zip(("with_mask", "without_mask", "mask_weared_incorrect"), report.confusion, strict=True))
 
-    def called(row: list[int]) -> float:
-        return row[1] / max(1, sum(row))
+    def called(row: list[int]) -> float | None:
+        return row[1] / sum(row) if sum(row) else None
 
     return {"face_recall": round(report.face_recall, 4),
             "balanced_accuracy": round(report.balanced_accuracy, 4),
-            "incorrect_called": round(called(rows["mask_weared_incorrect"]), 4),
-            "masked_called": round(called(rows["with_mask"]), 4),
+            "incorrect_called": rounded(called(rows["mask_weared_incorrect"])),
+            "masked_called": rounded(called(rows["with_mask"])),
             "violation_recall": round(report.violation_recall, 4),
             "false_per_photo": round(report.false_per_image, 4),
             "incorrect_faces": sum(rows["mask_weared_incorrect"]),
             "masked_faces": sum(rows["with_mask"])}
 
 
-def spread(per_fold: Sequence[dict[str, float]]) -> dict[str, dict[str, float]]:
-    """Mean, standard deviation, lowest and highest of each figure over the folds."""
+def rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def spread(per_fold: Sequence[dict[str, float | None]]) -> dict[str, dict[str, float]]:
+    """Mean, standard deviation, lowest and highest of each figure over the folds (a fold
+    without such faces left out of that figure)."""
     out = {}
     for key in ("face_recall", "balanced_accuracy", "incorrect_called", "masked_called",
                 "violation_recall", "false_per_photo"):
-        values = np.array([f[key] for f in per_fold], dtype=float)
+        values = np.array([f[key] for f in per_fold if f[key] is not None], dtype=float)
+        if not values.size:
+            continue
         out[key] = {"mean": round(float(values.mean()), 4), "std": round(float(values.std(ddof=1)), 4)
                     if len(values) > 1 else 0.0, "min": round(float(values.min()), 4),
                     "max": round(float(values.max()), 4)}

@@ -142,6 +142,11 @@ def test_fold_figures_count_as_the_scene_evaluation_does() -> None:
     assert folds.scene_report([one], 0.6, 0.9, "fold").false_detections == 1
     spread = folds.spread([figures, folds.headline(folds.scene_report([one], 0.7, 0.9, "f2"))])
     assert spread["incorrect_called"]["min"] == 0.0 and spread["incorrect_called"]["max"] == 1.0
+    none_held = folds.PhotoCalls("b.jpg", (Annotated((0, 0, 40, 40), "with_mask"),), [Face((1, 1, 40, 40), 0.95, ())],
+                                 np.array([[0.9, 0.05, 0.05, 0.0]]))
+    empty = folds.headline(folds.scene_report([none_held], 0.6, 0.5, "f3"))
+    assert empty["incorrect_called"] is None  # no such face in the fold: no figure, not 0 %
+    assert folds.spread([figures, empty])["incorrect_called"]["mean"] == 1.0
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,9 @@ def cv_record(quality: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return None
 
 
-def cell(key: str, value: float) -> str:
+def cell(key: str, value: float | None) -> str:
+    if value is None:
+        return "none held"
     return f"{value:.3f}" if key == "false_per_photo" else f"{value:.1%}"
 
 
@@ -45,7 +47,8 @@ def format_folds(record: Mapping[str, Any]) -> str:
         cells = "".join(cell(k, figures[k]).rjust(width + 10 if i == 2 else width + 4)
                         for i, (k, _n) in enumerate(FIGURES))
         lines.append(name.ljust(10) + cells)
-    spread = record["spread"]
+    empty = {"mean": None, "std": None, "min": None}
+    spread = {k: record["spread"].get(k, empty) for k, _n in FIGURES}
     lines.append("mean ± sd".ljust(10) + "".join(
         f"{cell(k, spread[k]['mean'])} ± {cell(k, spread[k]['std'])}".rjust(width + 10 if i == 2 else width + 4)
         for i, (k, _n) in enumerate(FIGURES)))

@@ -66,6 +66,7 @@ from models.scene_stage import (  # noqa: E402
     RECIPES,
     SCENE_LABELS,
     VIOLATION_LABELS,
+    SceneMaskModel,
     fold_operating_points,
     train_stage,
 )
@@ -295,7 +296,7 @@ def fine_tune(model: MaskModel, train: list[Sample], select: list[Sample],
 def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDetector,
                           epochs: int, cache: Path | None = None, mined_audit: Path | None = None,
                           recipe: str = DEFAULT_RECIPE, k: int = FOLDS, cv_only: bool = False,
-                          reuse_cv: bool = False) -> dict | None:
+                          reuse_cv: bool = False, final_only: bool = False) -> dict | None:
     torch.manual_seed(SEED)
     stock = load_stock_mask_model()
     train_all = load_split(data, "train", detector)
@@ -317,6 +318,11 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
             torch.save({"state": model.state_dict(), "history": history}, cached)
     val = load_split(data, "val", detector)
     photos = load_photos(scenes, ("train", "val"), detector)
+    if final_only:  # the final training alone, each epoch kept, while the folds run elsewhere
+        cells = training_cells(recipe, train_all, photos, SEED, mined_audit)
+        train_stage(model, cells, RECIPES[recipe], SEED, after_epoch=lambda epoch, m: torch.save(
+            m.state_dict(), final_state(cache, recipe, epoch)))  # type: ignore[arg-type]
+        return None
     saved = cache / f"cv-{recipe}.json" if cache is not None else None
     if reuse_cv and saved is not None and saved.is_file():
         record = json.loads(saved.read_text())
@@ -335,7 +341,13 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
                       "cells": {f"{s}/{c}": len(v) for (s, c), v in sorted(cells.items())},
                       "mine_score": MINE_SCORE,
                       "mined_audit": mined_audit.name if mined_audit is not None else None}
-    final = train_stage(model, cells, RECIPES[recipe], SEED, stop_after=record["chosen_epoch"])
+    kept = final_state(cache, recipe, record["chosen_epoch"]) if cache is not None else None
+    if kept is not None and kept.is_file():  # the same seeded training, run beside the folds
+        final = SceneMaskModel(model)
+        final.load_state_dict(torch.load(kept, map_location="cpu"))
+        log.info("build.final reused=%s", kept)
+    else:
+        final = train_stage(model, cells, RECIPES[recipe], SEED, stop_after=record["chosen_epoch"])
     fold_operating_points(final, record["violation_threshold"], record["not_face_threshold"])
     path = out / "mask_classifier.onnx"
     wrapped = WithSoftmax(final)
@@ -380,6 +392,10 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
                  "scene_stage": record,
                  "max_abs_diff_vs_torch": diff},
     )
+
+
+def final_state(cache: Path, recipe: str, epoch: int) -> Path:
+    return cache / f"final-{recipe}-epoch{epoch}.pt"
 
 
 def alternatives(cache: Path | None, recipe: str) -> dict:
@@ -456,10 +472,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=FOLDS)
     parser.add_argument("--cv-only", action="store_true",
                         help="cross-validate the recipe and write its record to the cache; no model")
+    parser.add_argument("--final-only", action="store_true",
+                        help="train the final model on every photo and keep each epoch's weights in the "
+                             "cache, nothing else (to run beside --cv-only; a later build takes them)")
     parser.add_argument("--reuse-cv", action="store_true",
                         help="take the recipe's cross-validation record from the cache (a build that "
                              "stopped after it); the final training runs again")
     args = parser.parse_args(argv)
+    if (args.cv_only or args.final_only or args.reuse_cv) and args.cache is None:
+        parser.error("--cv-only, --final-only and --reuse-cv keep their results in --cache DIR")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
@@ -472,7 +493,8 @@ def main(argv: list[str] | None = None) -> int:
     detector = detector_from(args.out / "face_detector.onnx", entries["face_detector"])
     entries["backbone_features"] = build_backbone(args.out)
     mask = build_mask_classifier(args.out, args.data, args.scenes, detector, args.epochs, args.cache,
-                                 args.mined_audit, args.recipe, args.folds, args.cv_only, args.reuse_cv)
+                                 args.mined_audit, args.recipe, args.folds, args.cv_only, args.reuse_cv,
+                                 args.final_only)
     log.info("build.time stage=mask_classifier secs=%.0f", time.monotonic() - started)
     if mask is None:
         return 0

@@ -50,9 +50,7 @@ from models.mask_data import (  # noqa: E402
     MASK_INPUT,
     MASK_MARGIN,
     Sample,
-    augmented_crop,
     balanced_accuracy,
-    balanced_log_loss,
     load_split,
     mask_tensor,
     runtime_crop,
@@ -70,11 +68,11 @@ from models.scene_stage import (  # noqa: E402
     fold_operating_points,
     train_stage,
 )
+from models.stage1 import fine_tune  # noqa: E402
 
 log = logging.getLogger("models.build")
 
 OPSET = 17
-SEED = 20240607
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "face-mask"
 DETECT_THRESHOLD = 0.5  # when picking the face in a dataset crop
 HEAD_RANK = 32  # the stock 20480x256 head layer is factorised to fit the size budget
@@ -222,75 +220,6 @@ def build_backbone(out: Path) -> dict:
         preprocessing={"resize": "whole crop to 224x224 (INTER_AREA when shrinking)"},
         quality={"max_abs_diff_vs_torch": diff},
     )
-
-
-# --------------------------------------------------------------------------- fine-tune
-
-def predict_no_mask(model: nn.Module, samples: list[Sample]) -> np.ndarray:
-    model.eval()
-    probs = []
-    with torch.no_grad():
-        for i in range(0, len(samples), 64):
-            batch = mask_tensor([runtime_crop(s) for s in samples[i:i + 64]])
-            probs.append(torch.softmax(model(batch), 1)[:, 1].numpy())
-    return np.concatenate(probs)
-
-
-def freeze_batchnorm(model: nn.Module) -> None:
-    """Small data set: keep the stock BatchNorm statistics instead of re-estimating them."""
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.eval()
-
-
-def train_epoch(model, samples, optimizer, class_weight, rng, batch_size=32) -> float:
-    model.train()
-    freeze_batchnorm(model)
-    order = rng.permutation(len(samples))
-    total = 0.0
-    for i in range(0, len(order), batch_size):
-        batch = [samples[j] for j in order[i:i + batch_size]]
-        x = mask_tensor([augmented_crop(s, rng) for s in batch])
-        y = torch.tensor([s.label for s in batch])
-        loss = nn.functional.cross_entropy(model(x), y, weight=class_weight)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        total += loss.item() * len(batch)
-    return total / len(samples)
-
-
-def fine_tune(model: MaskModel, train: list[Sample], select: list[Sample],
-              epochs: int) -> tuple[MaskModel, list[dict]]:
-    """Seeded fine-tuning; the epoch with the best balanced accuracy on `select` wins."""
-    rng = np.random.default_rng(SEED)
-    counts = np.bincount([s.label for s in train], minlength=2)
-    class_weight = torch.tensor(len(train) / (2 * counts), dtype=torch.float32)
-    optimizer = torch.optim.AdamW([
-        {"params": model.bottom.parameters(), "lr": 1e-4},
-        {"params": [*model.reduce.parameters(), *model.expand.parameters(),
-                    *model.out.parameters()], "lr": 5e-4}], weight_decay=1e-4)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs)
-    labels = np.array([s.label for s in select])
-    best, best_state, history = (-1.0, 0.0), None, []
-    for epoch in range(epochs):
-        start = time.monotonic()
-        loss = train_epoch(model, train, optimizer, class_weight, rng)
-        scheduler.step()
-        probs = predict_no_mask(model, select)
-        score = balanced_accuracy(labels, probs > 0.5)
-        select_loss = balanced_log_loss(labels, probs)
-        history.append({"epoch": epoch + 1, "train_loss": round(loss, 4),
-                        "select_balanced_accuracy": round(score, 4),
-                        "select_balanced_log_loss": round(select_loss, 4)})
-        log.info("build.mask.epoch epoch=%d loss=%.4f select_bal_acc=%.4f select_loss=%.4f "
-                 "secs=%.0f", epoch + 1, loss, score, select_loss, time.monotonic() - start)
-        # The selection split saturates near 100 %, so ties go to the lower log-loss.
-        if (score, -select_loss) > best:
-            best = (score, -select_loss)
-            best_state = {k: v.clone() for k, v in model.state_dict().items()}
-    model.load_state_dict(best_state)
-    return model, history
 
 
 def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDetector,

@@ -26,6 +26,7 @@ log = logging.getLogger("models.build")
 CLASSES = ("with_mask", "without_mask")  # face-mask/ folders, stage 1's classes
 MASK_INPUT = 128
 MASK_MARGIN = 0.2  # runtime crop: square around the RetinaFace box, side * 1.2
+SEED = 20240607  # every random choice of the build starts from it
 
 @dataclass
 class Sample:

@@ -53,7 +53,6 @@ RECIPES: dict[str, dict[Cell, float]] = {
 }
 SYNTH_POOL = 600  # synthetic faces made per training set
 FEATURE_LR, HEAD_LR = 3e-5, 3e-4
-SEED = 20240607
 
 
 class SceneMaskModel(nn.Module):

@@ -49,6 +49,7 @@ from models.cv import FOLDS, cross_validate, training_cells  # noqa: E402
 from models.mask_data import (  # noqa: E402
     MASK_INPUT,
     MASK_MARGIN,
+    SEED,
     Sample,
     balanced_accuracy,
     load_split,

@@ -26,7 +26,7 @@ from torch import nn
 
 from agent.vision import crops
 from models import folds
-from models.mask_data import Sample
+from models.mask_data import SEED, Sample
 from models.scene_data import (
     ScenePhoto,
     face_samples,
@@ -38,7 +38,6 @@ from models.scene_stage import (
     NOT_FACE,
     RECIPES,
     SCENE_LABELS,
-    SEED,
     SYNTH_POOL,
     Cell,
     probabilities,

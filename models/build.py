@@ -22,11 +22,14 @@ import importlib.metadata as metadata
 import importlib.util
 import json
 import logging
+import pickle
 import random
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -45,7 +48,7 @@ from agent.vision.models import (  # noqa: E402
     create_session,
     sha256_file,
 )
-from models.cv import FOLDS, cross_validate, training_cells  # noqa: E402
+from models.cv import FOLDS, cross_validate, training_cells, write_atomically  # noqa: E402
 from models.mask_data import (  # noqa: E402
     MASK_INPUT,
     MASK_MARGIN,
@@ -58,7 +61,7 @@ from models.mask_data import (  # noqa: E402
     split_by_base_id,
 )
 from models.mobilenet import MaskModel, PooledFeatures, StockMaskModel, WithSoftmax  # noqa: E402
-from models.scene_data import MINE_SCORE, load_photos  # noqa: E402
+from models.scene_data import MINE_SCORE, ScenePhoto, load_photos  # noqa: E402
 from models.scene_stage import (  # noqa: E402
     EPOCH_SIZE,
     NOT_FACE,
@@ -84,6 +87,7 @@ MIT_NOTE = "MIT; full notice in models/NOTICES.md"
 STAGE1_CACHE = "mask_stage1.pt"
 DEFAULT_SCENES = REPO.parent / "shared" / "datasets" / "face-mask-scenes"
 DEFAULT_RECIPE = "synth"
+T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------- sources
@@ -226,10 +230,11 @@ def build_backbone(out: Path) -> dict:
 def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDetector,
                           epochs: int, cache: Path | None = None, mined_audit: Path | None = None,
                           recipe: str = DEFAULT_RECIPE, k: int = FOLDS, cv_only: bool = False,
-                          reuse_cv: bool = False, final_only: bool = False) -> dict | None:
+                          reuse_cv: bool = False, final_only: bool = False,
+                          only_fold: int | None = None) -> dict | None:
     torch.manual_seed(SEED)
     stock = load_stock_mask_model()
-    train_all = load_split(data, "train", detector)
+    train_all = cached_data(cache, "face-mask-train", lambda: load_split(data, "train", detector))
     train, select = split_by_base_id(train_all, 0.15, SEED)
     labels = np.array([s.label for s in select])
     stock_select = balanced_accuracy(labels, np.exp(predict_stock(stock, select)) > 0.5)
@@ -246,8 +251,7 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
         if cached is not None:
             cached.parent.mkdir(parents=True, exist_ok=True)
             torch.save({"state": model.state_dict(), "history": history}, cached)
-    val = load_split(data, "val", detector)
-    photos = load_photos(scenes, ("train", "val"), detector)
+    val, photos = scene_data(data, scenes, detector, cache)
     if final_only:  # the final training alone, each epoch kept, while the folds run elsewhere
         cells = training_cells(recipe, train_all, photos, SEED, mined_audit)
         train_stage(model, cells, RECIPES[recipe], SEED, after_epoch=lambda epoch, m: torch.save(
@@ -258,7 +262,9 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
         record = json.loads(saved.read_text())
         log.info("build.cv reused=%s", saved)
     else:
-        record = cross_validate(model, train_all, val, photos, recipe, k, mined_audit)
+        record = cross_validate(model, train_all, val, photos, recipe, k, mined_audit, cache, only_fold)
+        if record is None:  # one fold only, kept in the cache
+            return None
         if saved is not None:
             saved.write_text(json.dumps(record, indent=1))
     if cv_only:
@@ -322,6 +328,24 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
                  "scene_stage": record,
                  "max_abs_diff_vs_torch": diff},
     )
+
+
+def cached_data(cache: Path | None, name: str, load: Callable[[], T]) -> T:
+    """``load()``, kept in the cache (pickled) so that separate fold processes detect once."""
+    if cache is None:
+        return load()
+    path = cache / f"data-{name}.pkl"
+    if path.is_file():
+        return pickle.loads(path.read_bytes())  # type: ignore[no-any-return]
+    value = load()
+    write_atomically(path, pickle.dumps(value))
+    return value
+
+
+def scene_data(data: Path, scenes: Path, detector: FaceDetector,
+               cache: Path | None) -> tuple[list[Sample], list[ScenePhoto]]:
+    return (cached_data(cache, "face-mask-val", lambda: load_split(data, "val", detector)),
+            cached_data(cache, "scenes", lambda: load_photos(scenes, ("train", "val"), detector)))
 
 
 def final_state(cache: Path, recipe: str, epoch: int) -> Path:
@@ -405,12 +429,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--final-only", action="store_true",
                         help="train the final model on every photo and keep each epoch's weights in the "
                              "cache, nothing else (to run beside --cv-only; a later build takes them)")
+    parser.add_argument("--fold", type=int, default=None, metavar="N",
+                        help="cross-validate fold N only and keep its predictions in the cache (folds "
+                             "as separate processes; a later build takes them)")
     parser.add_argument("--reuse-cv", action="store_true",
                         help="take the recipe's cross-validation record from the cache (a build that "
                              "stopped after it); the final training runs again")
     args = parser.parse_args(argv)
-    if (args.cv_only or args.final_only or args.reuse_cv) and args.cache is None:
-        parser.error("--cv-only, --final-only and --reuse-cv keep their results in --cache DIR")
+    if (args.cv_only or args.final_only or args.reuse_cv or args.fold is not None) and args.cache is None:
+        parser.error("--cv-only, --final-only, --fold and --reuse-cv keep their results in --cache DIR")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
@@ -424,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
     entries["backbone_features"] = build_backbone(args.out)
     mask = build_mask_classifier(args.out, args.data, args.scenes, detector, args.epochs, args.cache,
                                  args.mined_audit, args.recipe, args.folds, args.cv_only, args.reuse_cv,
-                                 args.final_only)
+                                 args.final_only, args.fold)
     log.info("build.time stage=mask_classifier secs=%.0f", time.monotonic() - started)
     if mask is None:
         return 0

@@ -18,8 +18,10 @@ every photo for that many epochs with the same schedule and seed, then shifted t
 from __future__ import annotations
 
 import logging
+import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from torch import nn
@@ -106,6 +108,12 @@ def predict_held_out(model: nn.Module, held_out: Sequence[ScenePhoto], crop_set:
     oof.crop_probs.append(probabilities(model, crop_set))
 
 
+def write_atomically(path: Path, data: bytes) -> None:
+    partial = path.with_suffix(path.suffix + ".partial")
+    partial.write_bytes(data)
+    partial.replace(path)
+
+
 def pooled_arrays(photos: Sequence[ScenePhoto], oof: EpochOOF) -> dict[str, np.ndarray]:
     labels, probs, views, mined = [], [], [], []
     for p in photos:
@@ -148,22 +156,52 @@ def choose(photos: Sequence[ScenePhoto], oof: EpochOOF, crop_labels: np.ndarray)
                       f"{AGREE}_of_{VIEWS}": vars(folds.Calls.of(a["labels"], agreed.astype(float), 0.5))}}
 
 
+def run_fold(base: nn.Module, face_train: list[Sample], crop_set: list[Sample],
+             photos: Sequence[ScenePhoto], fold_of: dict[str, int], fold: int, recipe: str,
+             mined_audit: object) -> dict[int, EpochOOF]:
+    """One fold's model, trained on the other folds' photos; its predictions after each epoch."""
+    train = [p for p in photos if fold_of[p.name] != fold]
+    held_out = [p for p in photos if fold_of[p.name] == fold]
+    cells = training_cells(recipe, face_train, train, SEED + fold, mined_audit)
+    log.info("build.cv fold=%d train_photos=%d held_out=%d", fold, len(train), len(held_out))
+    epochs: dict[int, EpochOOF] = {}
+
+    def after(epoch: int, model: nn.Module) -> None:
+        predict_held_out(model, held_out, crop_set, epochs.setdefault(epoch, EpochOOF()), SEED + epoch)
+
+    train_stage(base, cells, RECIPES[recipe], SEED + fold, after_epoch=after)
+    return epochs
+
+
 def cross_validate(base: nn.Module, face_train: list[Sample], crop_set: list[Sample],
                    photos: Sequence[ScenePhoto], recipe: str, k: int = FOLDS,
-                   mined_audit: object = None) -> dict:
-    """Per-fold training and out-of-fold predictions; the pooled choice; each fold's figures."""
+                   mined_audit: object = None, cache: Path | None = None,
+                   only_fold: int | None = None) -> dict | None:
+    """Per-fold training and out-of-fold predictions; the pooled choice; each fold's figures.
+
+    With ``cache``, each fold's predictions are kept there (``cv-RECIPE-foldN.pkl``) and taken
+    from there when present, so folds may run as separate processes (``only_fold``: run that
+    one, keep it, return None)."""
     fold_of = folds.photo_folds([(p.name, p.labels) for p in photos], k, SEED)
     epochs: dict[int, EpochOOF] = {}
     for fold in range(k):
-        train = [p for p in photos if fold_of[p.name] != fold]
-        held_out = [p for p in photos if fold_of[p.name] == fold]
-        cells = training_cells(recipe, face_train, train, SEED + fold, mined_audit)
-        log.info("build.cv fold=%d train_photos=%d held_out=%d", fold, len(train), len(held_out))
-
-        def after(epoch: int, model: nn.Module, held_out: list[ScenePhoto] = held_out) -> None:
-            predict_held_out(model, held_out, crop_set, epochs.setdefault(epoch, EpochOOF()), SEED + epoch)
-
-        train_stage(base, cells, RECIPES[recipe], SEED + fold, after_epoch=after)
+        if only_fold is not None and fold != only_fold:
+            continue
+        kept = cache / f"cv-{recipe}-fold{fold}.pkl" if cache is not None else None
+        if kept is not None and kept.is_file():
+            done = pickle.loads(kept.read_bytes())
+            log.info("build.cv fold=%d reused=%s", fold, kept)
+        else:
+            done = run_fold(base, face_train, crop_set, photos, fold_of, fold, recipe, mined_audit)
+            if kept is not None:
+                write_atomically(kept, pickle.dumps(done))
+        for epoch, oof in done.items():
+            merged = epochs.setdefault(epoch, EpochOOF())
+            merged.photo_probs.update(oof.photo_probs)
+            merged.view_probs.update(oof.view_probs)
+            merged.crop_probs += oof.crop_probs
+    if only_fold is not None:
+        return None
     crop_labels = np.array([s.label for s in crop_set])
     chosen_by_epoch = {e: choose(photos, oof, crop_labels) for e, oof in sorted(epochs.items())}
     for e, c in chosen_by_epoch.items():

@@ -208,6 +208,10 @@ def cross_validate(base: nn.Module, face_train: list[Sample], crop_set: list[Sam
         log.info("build.cv epoch=%d %s", e, c)
     best = max(chosen_by_epoch, key=lambda e: chosen_by_epoch[e]["score"])
     chosen = chosen_by_epoch[best]
+    if not chosen["feasible"]:
+        log.warning("build.cv.infeasible epoch=%d: no violation point keeps masked faces called <= %.1f %% "
+                    "with face-mask/val >= %.0f %%; the best without those caps is taken, and the record "
+                    "says so (feasible: false)", best, 100 * folds.MAX_MASKED_CALLED, 100 * folds.MIN_CROP_SET_BA)
     t, u = chosen["violation_threshold"], chosen["not_face_threshold"]
     calls = {p.name: folds.PhotoCalls(p.name, p.annotated, p.found, epochs[best].photo_probs[p.name])
              for p in photos}
@@ -219,5 +223,6 @@ def cross_validate(base: nn.Module, face_train: list[Sample], crop_set: list[Sam
     return {"recipe": recipe, "folds": k, "seed": SEED, "photos": len(photos),
             "fold_photos": [sum(v == f for v in fold_of.values()) for f in range(k)],
             "chosen_epoch": best, "violation_threshold": t, "not_face_threshold": u,
+            "feasible": chosen["feasible"],
             "per_fold": per_fold, "pooled": pooled, "spread": folds.spread(per_fold),
             "out_of_fold_by_split": by_split, "by_epoch": chosen_by_epoch}

@@ -40,8 +40,12 @@ def format_folds(record: Mapping[str, Any]) -> str:
              f"({record['photos']} photos of face-mask-scenes train + val; recipe {record['recipe']!r})",
              f"stage 2 stopped after epoch {record['chosen_epoch']}; violation when P > "
              f"{record['violation_threshold']}, not a face when P > {record['not_face_threshold']} "
-             "(both folded into the model)", "",
-             "figures on held-out photos, faces from 24 px:", " " * 10 + head]
+             "(both folded into the model)"]
+    if record.get("feasible") is False:
+        lines.append("no violation point kept masked faces called under the cap with face-mask/val at its "
+                     "floor: the best point without those caps was taken")
+    lines += ["",
+              "figures on held-out photos, faces from 24 px:", " " * 10 + head]
     rows = [(f"fold {i + 1}", f) for i, f in enumerate(record["per_fold"])] + [("pooled", record["pooled"])]
     for name, figures in rows:
         cells = "".join(cell(k, figures[k]).rjust(width + 10 if i == 2 else width + 4)

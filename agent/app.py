@@ -16,19 +16,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.agent_lock import AgentLock
-from agent.clock_watch import ClockWatch
-from agent.config import AgentConfig
+from agent.command_contract import Handler
+from agent.config_file.model import AgentConfig
+from agent.core.feedback import Feedback
+from agent.core.reading_bus import ReadingBus
+from agent.core.recorder import ClockMonitor, Recorder
+from agent.core.storage_alarm import StorageWatch
+from agent.core.timeutil import Monotonic, make_now, mono_beside
 from agent.device_registry import DeviceRegistry
-from agent.feedback import Feedback
-from agent.recorder import ClockMonitor, Recorder
-from agent.records import ClockState
-from agent.runtime import Component, MainLoop, ReadingBus, Supervisor
-from agent.storage_alarm import StorageWatch
+from agent.ops.clock_watch import ClockWatch
+from agent.ops.lock import AgentLock
+from agent.ops.runtime import Component, MainLoop, Supervisor
+from agent.records.envelope import ClockState
 from agent.store import Store
 from agent.store.budget import apply_retention, enforce_budget
-from agent.timeutil import Monotonic, make_now, mono_beside
-from agent.uplink.commands import Handler
 from agent.uplink.handlers import core_handlers
 from agent.uplink.uplink import Uplink
 from agent.version import agent_version
@@ -81,7 +82,7 @@ class Agent:
         self.serial = serial.build(ctx, feeds=self.cameras(), recorders=self.video_capability.recorder_states())
         self.modbus = modbus.build(ctx)
         self.schedule = schedule.build(ctx)
-        self.console = console.build(ctx)  # station screens and manager pages
+        self.console = console.build(ctx, self)  # station screens and manager pages
         local: tuple[Capability, ...] = (self.serial, self.modbus, self.vision, self.video_capability,
                                          self.schedule, self.console)
         # Platform commands by name: the agent's own, then each capability's (vision: snapshot, live).
@@ -186,7 +187,9 @@ class Agent:
 
     def run_forever(self) -> None:
         """Start, serve until SIGTERM/SIGINT, stop in order."""
-        from agent.liveness import Liveness  # a wedged dispatcher or store writer stops the pings
+        from agent.ops.liveness import (
+            Liveness,  # a wedged dispatcher or store writer stops the pings
+        )
 
         loop = MainLoop(self.supervisor)
         loop.liveness = Liveness(self.bus, self.store, stall_s=max(5.0, 2 * loop.interval_s),
@@ -225,10 +228,11 @@ class StoreHousekeeping:
         subject = {"device_id": "store"}
         if report.pressure:
             self.recorder.raise_alarm(
-                "disk_budget", subject, f"disk budget reached: {report.used_before} bytes used",
+                "disk_budget", subject, f"存储空间已用 {report.used_before / 1e6:.0f} MB，正在清理旧照片视频 / "
+                f"disk budget reached: {report.used_before / 1e6:.0f} MB used, old media evicted",
                 severity="major", details={"media_evicted": report.media_evicted,
                                            "telemetry_deleted": report.telemetry_deleted,
                                            "records_deleted": report.records_deleted,
                                            "still_over": report.over_budget})
         else:
-            self.recorder.clear_alarm("disk_budget", subject, "disk use back under budget")
+            self.recorder.clear_alarm("disk_budget", subject, "存储空间已恢复 / disk use back under budget")

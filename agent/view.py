@@ -6,15 +6,15 @@ video module) depends on ``Agent`` itself, so they import no capability and cann
 form an import cycle through it. What they may read:
 
 - the config, its file, the version, the agent's clocks;
-- the store, for queries (records, alarms, outbox, roster, ledgers; records and alarms
-  are written through the recorder, by workflows, never by a reader);
+- the store's named queries (``Reads``: records, alarms, roster, ledgers; records and
+  alarms are written through the recorder, never by a reader);
 - the devices' last known states (serial, Modbus, cameras: ``DeviceStates``);
 - the supervised components' states, the clock's trust state;
 - the cameras' live sources (newest frame, state), when vision runs;
 - the station messages, by adding a feedback output (the console's station screens).
 
-``AgentControl`` adds the one action a platform command may take on the agent as a
-whole: ask it to reload its config.
+``AgentControl`` adds what a platform command may do: ask the agent to reload its
+config, and reach the store itself (the roster the platform sends, a resend of records).
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from agent.config import AgentConfig
-from agent.records import ClockState
+from agent.config_file.model import AgentConfig
+from agent.core.reads import Reads
+from agent.records.envelope import ClockState
 
 if TYPE_CHECKING:  # heavy or store-level types, for annotations only
-    from agent.feedback import FeedbackOutput
+    from agent.core.feedback import FeedbackOutput
     from agent.store import Store
     from agent.vision.camera import Frame
 
@@ -84,7 +85,9 @@ class AgentView(Protocol):
     def monotonic(self) -> float: ...
 
     @property
-    def store(self) -> Store: ...
+    def store(self) -> Reads:
+        """The store's named queries: read-only."""
+        ...
 
     @property
     def devices(self) -> DeviceStates: ...
@@ -106,6 +109,11 @@ class AgentView(Protocol):
 
 class AgentControl(AgentView, Protocol):
     """The view plus what a platform command may ask of the agent as a whole."""
+
+    @property
+    def store(self) -> Store:
+        """The store itself: platform commands replace the roster and requeue records."""
+        ...
 
     def request_reload(self) -> None:
         """Stop in order; the runner starts a fresh agent with the config file as it is now."""

@@ -33,9 +33,9 @@ import urllib.request
 from pathlib import Path
 
 from agent.app import Agent
-from agent.config import AgentConfig
-from agent.feedback import Message
-from agent.recorder import ClockMonitor
+from agent.config_file.model import AgentConfig
+from agent.core.feedback import Message
+from agent.core.recorder import ClockMonitor
 from bench.serial_latency import Pty, build_config, percentile
 from drivers.thermometer import gy_frame
 
@@ -193,7 +193,7 @@ def main() -> int:
     parser.add_argument("--rss-probe", choices=["on", "off"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for name in ("agent.recorder", "agent.feedback"):  # the fevers are expected here
+    for name in ("agent.core.recorder", "agent.core.feedback"):  # the fevers are expected here
         logging.getLogger(name).setLevel(logging.ERROR)
     if args.rss_probe:
         print(f"{rss_probe(args.rss_probe == 'on', min(args.checks, 100)):.1f}")

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import yaml
 
-from simulator.broker import Broker
-from simulator.cameras import MjpegServer, Script
+from simulator.devices.cameras import MjpegServer, Script
+from simulator.platform.broker import Broker
 
 ROOT = Path(__file__).resolve().parent.parent
 MINIMAL = ROOT / "config" / "minimal.yaml"
@@ -162,7 +162,7 @@ def logical_bytes(db: Path) -> dict[str, int]:
 
 
 def storage_day() -> bool:
-    from simulator import demo
+    from simulator.demo import run as demo
 
     with tempfile.TemporaryDirectory(prefix="bench-day-") as tmp:
         run_dir = Path(tmp) / "day"

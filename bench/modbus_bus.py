@@ -20,9 +20,9 @@ from drivers.modbus.config import ModbusRtuBusConfig
 from drivers.modbus.decoding import plan_reads
 from drivers.modbus.profiles import load_profiles
 from drivers.modbus.transaction import bits_per_char, rtu_silence_s
-from simulator.modbus_devices import PtyRtuServer
-from simulator.modbus_physics import FridgeModel, ScenarioClock
-from simulator.modbus_scenarios import SimDevice, build_bus
+from simulator.devices.modbus_devices import PtyRtuServer
+from simulator.devices.modbus_physics import FridgeModel, ScenarioClock
+from simulator.devices.modbus_scenarios import SimDevice, build_bus
 
 TARGET_RATIO = 1.3
 RTU_REQUEST_BYTES = 8  # slave, function, address(2), count(2), CRC(2)

@@ -30,9 +30,9 @@ import tty
 from pathlib import Path
 
 from agent.app import Agent
-from agent.config import AgentConfig
-from agent.feedback import ConsoleOutput, Message
-from agent.recorder import ClockMonitor
+from agent.config_file.model import AgentConfig
+from agent.core.feedback import ConsoleOutput, Message
+from agent.core.recorder import ClockMonitor
 from drivers.thermometer import gy_frame
 
 TARGET_P99_MS = 50.0

@@ -20,11 +20,11 @@ import time
 from collections import deque
 from pathlib import Path
 
+from agent.core.timeutil import uuid7
 from agent.store import Pending, Priority, RecordDraft, Store
 from agent.store.record_rows import insert_records
 from agent.store.schema import migrate
 from agent.store.writer import open_connection
-from agent.timeutil import uuid7
 
 TEMPLATE = {
     "v": 1, "type": "food_sample", "agent_id": "bench-agent", "school_id": "5101040042",

@@ -29,10 +29,10 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.app import Agent
-from agent.config_loader import load_config
+from agent.config_file.loader import load_config
 from agent.store import Store
 from bench.store import draft, rss_mb
-from simulator.broker import Broker
+from simulator.platform.broker import Broker
 
 WINDOW = 64
 
@@ -116,7 +116,7 @@ def drain_rate(config: Path, count: int) -> tuple[float, list[float]]:
 
 def start_platform(port: int, tmp: Path, instance: int = 0) -> subprocess.Popen:
     """One instance of the reference platform; instances share the load (``$share``) and the database."""
-    proc = subprocess.Popen([sys.executable, "-m", "simulator.platform", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "simulator.platform.platform", "--port", str(port),
                              "--db", str(tmp / "platform.db"), "--client-id", f"bench-platform-{instance}",
                              "--no-validate"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert "listening" in proc.stdout.readline()

@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from agent.app import Agent
-from agent.config import AgentConfig
-from simulator.broker import Broker
-from simulator.cameras import RtspCamera
-from simulator.media_server import MediaServer
-from simulator.platform import Platform
+from agent.config_file.model import AgentConfig
+from simulator.devices.cameras import RtspCamera
+from simulator.platform.broker import Broker
+from simulator.platform.media_server import MediaServer
+from simulator.platform.platform import Platform
 
 TICKS = os.sysconf("SC_CLK_TCK")
 

@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.vision [--quick] [--max-cameras 8] [--json out.json]
 
 Everything runs with the real ONNX models on simulated kitchen cameras made from real
-face photos (simulator/cameras.py). Live cameras are HTTP MJPEG servers in a child
+face photos (simulator/devices/cameras.py). Live cameras are HTTP MJPEG servers in a child
 process, serving pre-encoded frames (10 frames/s, 640x480) so they cost the measured
 process nothing; CPU figures are this process's CPU time (all its threads) over wall time.
 
@@ -34,11 +34,11 @@ from typing import Any
 import cv2
 
 from agent.app import Agent
-from agent.config import AgentConfig
-from agent.config_devices import CameraConfig
+from agent.config.devices import CameraConfig
+from agent.config_file.model import AgentConfig
 from agent.vision.camera import Frame
 from agent.vision.pipeline import CameraPipeline, CameraWorker, VisionModels
-from simulator.cameras import Script, write_video
+from simulator.devices.cameras import Script, write_video
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -65,7 +65,7 @@ class Cameras:
 
     def __init__(self, count: int, scene: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "simulator.cameras", "serve", "--port", "0", "--count", str(count),
+            [sys.executable, "-m", "simulator.devices.cameras", "serve", "--port", "0", "--count", str(count),
              "--scene", scene, "--prerender"], cwd=REPO, stdout=subprocess.PIPE, text=True)
         self.urls = [self.proc.stdout.readline().strip() for _ in range(count)]
 

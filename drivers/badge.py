@@ -26,7 +26,7 @@ from pydantic import Field
 from drivers.backoff import Backoff
 from drivers.hid_keyboard import HidLineReader, KeySequenceDecoder
 from drivers.line_buffer import LineParser
-from drivers.readings import BadgeScan, HealthSink, ReadingSink
+from drivers.readings import BadgeScan, HealthSink, ReadingSink, mask_card
 from drivers.serial_port import (
     Now,
     PortSettings,
@@ -43,11 +43,6 @@ InputBase = Literal["auto", "decimal", "hex"]
 # a card token at the end of a line, not glued to other hex digits (noise before it is skipped)
 _CARD_TOKEN = re.compile(r"(?<![0-9A-Fa-f,])(?P<card>[01]{26}|\d{1,3},\d{1,5}|[0-9A-Fa-f]{4,24})\s*$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def mask_card(card: str) -> str:
-    """``0004212345`` → ``******2345``: enough to tell scans apart in a log, not to copy a card."""
-    return "*" * max(0, len(card) - 4) + card[-4:] if len(card) > 4 else "*" * len(card)
 
 
 def wiegand26_bits(bits: str) -> tuple[int, int] | None:

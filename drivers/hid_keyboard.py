@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import select
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +18,8 @@ from functools import cache
 from typing import Any
 
 from drivers.backoff import Backoff
-from drivers.readings import DeviceHealth, DeviceState, HealthSink, Reading, ReadingSink
+from drivers.reader_thread import DeviceReader
+from drivers.readings import DeviceHealth, DeviceState, DownReason, HealthSink, Reading, ReadingSink
 from drivers.serial_port import Now, local_now
 
 log = logging.getLogger(__name__)
@@ -115,11 +115,13 @@ def open_input_device(path: str) -> Any:
     return InputDevice(path)
 
 
-class HidLineReader:
+class HidLineReader(DeviceReader):
     """Reads one grabbed input device in a thread; each decoded line goes to ``to_reading``.
 
     ``to_reading(line, at)`` returns a reading or None (a line that is not a valid card).
     """
+
+    thread_prefix = "hid"
 
     def __init__(
         self,
@@ -136,6 +138,7 @@ class HidLineReader:
         open_device: Callable[[str], Any] | None = None,
         grab: bool = True,
     ) -> None:
+        super().__init__()
         self.device_id, self.kind, self.path = device_id, kind, path
         self._to_reading = to_reading
         self._sink, self._health_sink = sink, health_sink
@@ -144,9 +147,6 @@ class HidLineReader:
         self._now = now
         self._open_device = open_device
         self._grab = grab
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.state = DeviceState.STARTING
         self.good_frames = 0
         self.rejected = 0
         self.last_reading_at: datetime | None = None
@@ -155,16 +155,8 @@ class HidLineReader:
     def bad_frames(self) -> int:
         return self.decoder.bad_frames + self.rejected
 
-    def start(self) -> HidLineReader:
-        self._publish(DeviceState.STARTING, "starting")
-        self._thread = threading.Thread(target=self._run, name=f"hid-{self.device_id}", daemon=True)
-        self._thread.start()
-        return self
-
     def stop(self, timeout: float = 2.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._halt(timeout)
 
     def _run(self) -> None:
         delays = self.backoff.delays()
@@ -172,7 +164,7 @@ class HidLineReader:
             try:
                 device = (self._open_device or open_input_device)(self.path)
             except OSError as exc:
-                self._publish(DeviceState.DISCONNECTED, f"open failed: {exc}")
+                self._publish(DeviceState.DISCONNECTED, f"open failed: {exc}", "port_open_failed")
                 self._stop.wait(next(delays))
                 continue
             delays = self.backoff.delays()
@@ -185,7 +177,7 @@ class HidLineReader:
             except OSError as exc:  # ENODEV when the USB device is pulled
                 log.warning("hid lost device=%s path=%s error=%s", self.device_id, self.path, exc)
                 if not self._stop.is_set():
-                    self._publish(DeviceState.DISCONNECTED, f"lost: {exc}")
+                    self._publish(DeviceState.DISCONNECTED, f"lost: {exc}", "port_lost")
                     self._stop.wait(next(delays))
             finally:
                 with contextlib.suppress(Exception):
@@ -220,17 +212,9 @@ class HidLineReader:
         except Exception:
             log.exception("reading sink failed device=%s", self.device_id)
 
-    def _publish(self, state: DeviceState, detail: str) -> None:
-        if state is self.state and state is not DeviceState.STARTING:
-            return
-        self.state = state
-        log.info("hid health device=%s state=%s detail=%s", self.device_id, state.value, detail)
-        health = DeviceHealth(
-            device_id=self.device_id, kind=self.kind, state=state, at=self._now(),
+    def health(self, detail: str, reason: DownReason = "") -> DeviceHealth:
+        return DeviceHealth(
+            device_id=self.device_id, kind=self.kind, state=self.state, at=self._now(),
             bad_frames=self.bad_frames, good_frames=self.good_frames,
-            last_reading_at=self.last_reading_at, detail=detail, extra={"port": self.path},
+            last_reading_at=self.last_reading_at, detail=detail, extra={"port": self.path}, reason=reason,
         )
-        try:
-            self._health_sink(health)
-        except Exception:
-            log.exception("health sink failed device=%s", self.device_id)

@@ -44,7 +44,8 @@ class LineBuffer:
 
 class LineParser(Generic[T]):
     """Base of the parsers for one-reading-a-line devices: a subclass decodes one line
-    (``decode_line`` returns None for a line that is not a valid reading)."""
+    (``decode_line`` returns None for a line that is not a valid reading), or its text
+    (``decode_text``: the line as Latin-1, which any byte decodes to)."""
 
     def __init__(self, max_line: int) -> None:
         self._lines = LineBuffer(max_line)
@@ -68,6 +69,9 @@ class LineParser(Generic[T]):
         return out
 
     def decode_line(self, line: bytes) -> T | None:
+        return self.decode_text(line.decode("latin-1"))
+
+    def decode_text(self, line: str) -> T | None:
         raise NotImplementedError
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,6 +36,14 @@ class BadgeScan(Reading):
 
     card: str
     raw: str = ""
+
+
+def mask_card(card: str) -> str:
+    """``0004212345`` → ``******2345``: enough to tell scans apart in a log, not to copy a card.
+
+    Card numbers are personal data: whoever logs a ``BadgeScan`` (its driver, a station)
+    logs this form only."""
+    return "*" * max(0, len(card) - 4) + card[-4:] if len(card) > 4 else "*" * len(card)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -87,9 +95,18 @@ class DeviceState(StrEnum):
     DISCONNECTED = "disconnected"  # port missing or failing to open
 
 
+# Why a device is not OK, as a code the agent turns into words for people (agent.words);
+# ``detail`` keeps the raw text (an OS error, a port path) for the log and the installer.
+DownReason = Literal["", "port_open_failed", "port_lost", "no_data", "no_answer", "link_down", "no_picture"]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeviceHealth:
-    """A driver's view of its own health, published on every state change."""
+    """A driver's view of its own health, published on every state change.
+
+    ``reason`` says why it is down in a word people can be told (``DownReason``);
+    ``detail`` is the driver's own text for the log and the installer.
+    """
 
     device_id: str
     kind: str
@@ -100,6 +117,7 @@ class DeviceHealth:
     last_reading_at: datetime | None = None
     detail: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    reason: DownReason = ""
 
 
 ReadingSink = Callable[[Reading], None]

@@ -91,10 +91,7 @@ class _LineScaleParser(LineParser[ScaleFrame]):
     def __init__(self, max_line: int = 64) -> None:
         super().__init__(max_line)
 
-    def decode_line(self, line: bytes) -> ScaleFrame | None:
-        return self._decode(line.decode("latin-1"))
-
-    def _decode(self, line: str) -> ScaleFrame | None:
+    def decode_text(self, line: str) -> ScaleFrame | None:
         m = self.line_pattern.search(line)
         if m is None:
             return None

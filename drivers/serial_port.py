@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,7 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from drivers.backoff import Backoff
 from drivers.config_types import FINITE, Baudrate, PositiveSeconds, Seconds
-from drivers.readings import DeviceHealth, DeviceState, HealthSink, Reading, ReadingSink
+from drivers.reader_thread import DeviceReader
+from drivers.readings import DeviceHealth, DeviceState, DownReason, HealthSink, Reading, ReadingSink
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +108,10 @@ class PortGone(Exception):
     """The port's path vanished or now names another device (unplugged, re-enumerated)."""
 
 
-class SerialReader(Generic[Frame]):
+class SerialReader(DeviceReader, Generic[Frame]):
     """Reads one serial device in a thread; see the module docstring for the states."""
+
+    thread_prefix = "serial"
 
     def __init__(
         self,
@@ -128,6 +130,7 @@ class SerialReader(Generic[Frame]):
         monotonic: Callable[[], float] = time.monotonic,
         read_timeout_s: float = 0.1,
     ) -> None:
+        super().__init__()
         self.device_id = device_id
         self.kind = kind
         self.settings = settings
@@ -141,11 +144,8 @@ class SerialReader(Generic[Frame]):
         self._now = now
         self._monotonic = monotonic
         self._read_timeout_s = read_timeout_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._port: serial.Serial | None = None
         self._port_rdev: int | None = None
-        self.state = DeviceState.STARTING
         self.good_frames = 0
         self.last_reading_at: datetime | None = None
         self._last_valid = 0.0
@@ -157,18 +157,8 @@ class SerialReader(Generic[Frame]):
 
     # -- life cycle -------------------------------------------------------------------
 
-    def start(self) -> SerialReader[Frame]:
-        if self._thread is not None:
-            return self
-        self._publish(DeviceState.STARTING, "starting")
-        self._thread = threading.Thread(target=self._run, name=f"serial-{self.device_id}", daemon=True)
-        self._thread.start()
-        return self
-
     def stop(self, timeout: float = 2.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._halt(timeout)
         self._close()
         log.info("serial stopped device=%s good=%d bad=%d", self.device_id, self.good_frames, self.bad_frames)
 
@@ -178,12 +168,12 @@ class SerialReader(Generic[Frame]):
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def health(self, detail: str = "") -> DeviceHealth:
+    def health(self, detail: str = "", reason: DownReason = "") -> DeviceHealth:
         return DeviceHealth(
             device_id=self.device_id, kind=self.kind, state=self.state, at=self._now(),
             bad_frames=self.bad_frames, good_frames=self.good_frames,
             last_reading_at=self.last_reading_at, detail=detail,
-            extra={"port": self.settings.port},
+            extra={"port": self.settings.port}, reason=reason,
         )
 
     # -- the thread ---------------------------------------------------------------------
@@ -194,7 +184,7 @@ class SerialReader(Generic[Frame]):
             try:
                 self._open()
             except (OSError, serial.SerialException, ValueError) as exc:
-                self._publish(DeviceState.DISCONNECTED, f"open failed: {exc}")
+                self._publish(DeviceState.DISCONNECTED, f"open failed: {exc}", "port_open_failed")
                 self._stop.wait(next(delays))
                 continue
             delays = self.backoff.delays()
@@ -204,7 +194,7 @@ class SerialReader(Generic[Frame]):
                 log.warning("serial lost device=%s port=%s error=%s", self.device_id, self.settings.port, exc)
                 self._close()
                 if not self._stop.is_set():
-                    self._publish(DeviceState.DISCONNECTED, f"lost: {exc}")
+                    self._publish(DeviceState.DISCONNECTED, f"lost: {exc}", "port_lost")
                     # a re-enumerating USB adapter needs a moment: wait before the first retry
                     self._stop.wait(next(delays))
             except Exception:  # a bug in a parser or sink must not kill the device thread
@@ -267,7 +257,7 @@ class SerialReader(Generic[Frame]):
         if self.silent_after_s <= 0 or self.state is not DeviceState.OK:
             return
         if self._monotonic() - self._last_valid >= self.silent_after_s:
-            self._publish(DeviceState.SILENT, f"no valid frame for {self.silent_after_s:g} s")
+            self._publish(DeviceState.SILENT, f"no valid frame for {self.silent_after_s:g} s", "no_data")
             if self.on_open:
                 # the module may have been power-cycled behind an adapter: ask again
                 port.write(self.on_open)
@@ -285,15 +275,6 @@ class SerialReader(Generic[Frame]):
         if self._port_rdev is not None and rdev != self._port_rdev:
             raise PortGone(f"{self.settings.port} now names another device")
 
-    def _publish(self, state: DeviceState, detail: str) -> None:
-        if state is self.state and state is not DeviceState.STARTING:
-            return
-        self.state = state
-        log.info("serial health device=%s state=%s detail=%s", self.device_id, state.value, detail)
-        try:
-            self._health_sink(self.health(detail))
-        except Exception:
-            log.exception("health sink failed device=%s", self.device_id)
 
 
 def _rdev_of_fd(fd: int) -> int | None:

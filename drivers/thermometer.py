@@ -137,10 +137,7 @@ class AsciiLineThermometerParser(LineParser[ThermoSample]):
         self.plausible = plausible or PlausibleRange(-40.0, 125.0)
         super().__init__(max_line)
 
-    def decode_line(self, line: bytes) -> ThermoSample | None:
-        return self._decode(line.decode("latin-1"))
-
-    def _decode(self, line: str) -> ThermoSample | None:
+    def decode_text(self, line: str) -> ThermoSample | None:
         m = self.pattern.search(line)
         if m is None:
             return None
@@ -180,6 +177,11 @@ class ThermometerConfig(SerialDeviceSettings):
     plausible_min_c: float = Field(-40.0, description="Lowest temperature the sensor can report; anything lower is a corrupt frame.")
     plausible_max_c: float = Field(125.0, description="Highest temperature the sensor can report; anything higher is a corrupt frame.")
     start_command: bool = Field(True, description="gy90615: send A5 45 EA when the port opens (and again after silence).")
+
+    @property
+    def streaming(self) -> bool:
+        """Sends frames continuously (gy90615), so a measurement is several steady frames."""
+        return self.protocol == "gy90615"
 
     @field_validator("pattern")
     @classmethod

@@ -399,7 +399,7 @@ def measure_on_val(out: Path, data: Path, scenes_dir: Path, entries: dict[str, d
     report = evaluate_mask(data / "val", models_dir=out)
     print(format_report(report))
     entries["mask_classifier"]["quality"]["val"] = report.summary()
-    from agent.config import VisionConfig
+    from agent.config.vision import VisionConfig
     from agent.vision.eval.scenes import evaluate_scenes, format_scene_report
 
     for split in ("val", "train"):  # train too: the head saw its crops, so read it as such

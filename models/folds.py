@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agent.config import VisionConfig
+from agent.config.vision import VisionConfig
 from agent.vision.eval.scenes import (
     REPORT_MIN_PX,
     Annotated,

@@ -26,7 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from agent.config import VisionConfig
+from agent.config.vision import VisionConfig
 from agent.vision.eval.review import read_audit, verdict_of
 from agent.vision.eval.scenes import Annotated, Finding, load_scenes, match, near_an_annotation
 from agent.vision.faces import Face, FaceDetector

@@ -1,4 +1,4 @@
-"""``canteen-sim``: simulators around the agent (platform, devices, Modbus, cameras, demo).
+"""``canteen-sim``: simulators around the agent (platform, devices, Modbus, cameras, demo, kitchen).
 
 Each simulator's subcommand is one function ``extend(subparsers)`` listed in
 ``SUBCOMMANDS`` below; it imports its simulator only when called (so ``canteen-sim
@@ -18,7 +18,7 @@ Extension = Callable[[Any], None]  # extend(subparsers) -> None
 
 
 def _platform(subparsers: Any) -> None:
-    from simulator import platform
+    from simulator.platform import platform
 
     p = subparsers.add_parser("platform", help="reference platform: receive, validate, store, ack",
                               description=platform.__doc__.splitlines()[0].replace("``", ""))
@@ -27,9 +27,15 @@ def _platform(subparsers: Any) -> None:
 
 
 def _demo(subparsers: Any) -> None:
-    from simulator import demo
+    from simulator.demo import run as demo
 
     demo.extend(subparsers)
+
+
+def _kitchen(subparsers: Any) -> None:
+    from simulator.demo import open_kitchen
+
+    open_kitchen.extend(subparsers)
 
 
 def _fleet(subparsers: Any) -> None:
@@ -39,12 +45,12 @@ def _fleet(subparsers: Any) -> None:
 
 
 def _modbus(subparsers: Any) -> None:
-    from simulator import modbus_cli
+    from simulator.devices import modbus_cli
 
     modbus_cli.extend(subparsers)
 
 
-SUBCOMMANDS: tuple[Extension, ...] = (_platform, _demo, _modbus, _fleet)
+SUBCOMMANDS: tuple[Extension, ...] = (_platform, _demo, _kitchen, _modbus, _fleet)
 
 
 def build_parser() -> argparse.ArgumentParser:

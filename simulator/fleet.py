@@ -11,7 +11,7 @@ instead of a thread each.
 
 Measured: records delivered per second (acked by the platform), end-to-end latency
 from publish to ack (p50/p90/p99/max), and losses (sent but not acked by the end of
-the grace period). The platform is the reference one (simulator/platform.py), run as
+the grace period). The platform is the reference one (simulator/platform/platform.py), run as
 several processes in one shared-subscription group on one database, which is also
 checked: every acked id must be stored there exactly once.
 
@@ -47,8 +47,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from agent.records import ClockState, Envelope, FoodSample, Source, StaffHealthCheck
-from agent.timeutil import rfc3339, uuid7
+from agent.core.timeutil import rfc3339, uuid7
+from agent.records.envelope import ClockState, Envelope, Source
+from agent.records.food_sample import FoodSample
+from agent.records.staff_health_check import StaffHealthCheck
 from agent.version import agent_version
 
 log = logging.getLogger("simulator.fleet")
@@ -525,7 +527,7 @@ def _wait(condition: Any, timeout_s: float) -> bool:
 def quiet_broker(workdir: Path, max_connections: int) -> Any:
     """A test Mosquitto whose log keeps errors and warnings only: logging every PUBLISH
     at debug level (the test broker's default) would measure the log, not the broker."""
-    from simulator.broker import Broker
+    from simulator.platform.broker import Broker
 
     class QuietBroker(Broker):
         def _config_text(self) -> str:

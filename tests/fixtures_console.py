@@ -20,10 +20,10 @@ import pytest
 
 from agent.app import Agent
 from agent.console.auth import add_user
-from agent.recorder import ClockMonitor
-from agent.timeutil import ManualClock
-from simulator.platform import Platform
-from simulator.serial_devices import GyThermometerSim, SerialBadgeSim
+from agent.core.recorder import ClockMonitor
+from agent.core.timeutil import ManualClock
+from simulator.devices.serial_devices import GyThermometerSim, SerialBadgeSim
+from simulator.platform.platform import Platform
 from tests.conftest import TZ, make_config
 from tests.fixtures_mqtt import broker_fixture, platform_fixture, wait_until  # noqa: F401
 from tests.fixtures_serial_stations import STAFF

@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from agent.config import AgentConfig
-from agent.recorder import ClockMonitor, Recorder
+from agent.config_file.model import AgentConfig
+from agent.core.recorder import ClockMonitor, Recorder
+from agent.core.timeutil import ManualClock
 from agent.store import Store
-from agent.timeutil import ManualClock
 from agent.workflows.cold_chain import ColdChain
 from agent.workflows.device_health import DeviceHealthWatch, modbus_policy
 from agent.workflows.disinfection import Disinfection

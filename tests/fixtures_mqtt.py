@@ -16,7 +16,7 @@ Fixtures (function scope):
                   ``tls_broker.certs`` (CN = name, used as the MQTT user name)
   broker_factory  ``broker_factory(**Broker kwargs)`` for other set-ups (ACL, users ...);
                   every broker made is stopped at teardown
-  platform        a started ``simulator.platform.Platform`` on ``broker`` (own SQLite);
+  platform        a started ``simulator.platform.platform.Platform`` on ``broker`` (own SQLite);
                   import ``broker_fixture`` as well
 """
 
@@ -35,9 +35,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from simulator.broker import Broker
-from simulator.certs import CertPair
-from simulator.platform import Platform
+from simulator.platform.broker import Broker
+from simulator.platform.certs import CertPair
+from simulator.platform.platform import Platform
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_ACL = REPO / "config" / "mosquitto" / "acl"

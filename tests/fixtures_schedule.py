@@ -10,18 +10,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from agent.app import Agent
-from agent.config import AgentConfig
-from agent.feedback import Feedback, MemoryOutput
-from agent.recorder import Recorder
-from agent.records import (
-    FoodSample,
-    IngredientPurchase,
-    LeaderMeal,
-    PremisesDisinfection,
-    StaffHealthCheck,
-    ThermalDisinfection,
-)
-from agent.timeutil import ManualClock
+from agent.config_file.model import AgentConfig
+from agent.core.feedback import Feedback, MemoryOutput
+from agent.core.recorder import Recorder
+from agent.core.timeutil import ManualClock
+from agent.records.food_sample import FoodSample
+from agent.records.ingredient_purchase import IngredientPurchase
+from agent.records.leader_meal import LeaderMeal
+from agent.records.premises_disinfection import PremisesDisinfection
+from agent.records.staff_health_check import StaffHealthCheck
+from agent.records.tableware_disinfection import ThermalDisinfection
 from tests.conftest import make_config
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -6,12 +6,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from agent.config import AgentConfig
-from agent.feedback import Feedback, LogOutput, MemoryOutput
-from agent.recorder import ClockMonitor, Recorder
-from agent.runtime import ReadingBus
+from agent.config_file.model import AgentConfig
+from agent.core.feedback import Feedback, LogOutput, MemoryOutput
+from agent.core.reading_bus import ReadingBus
+from agent.core.recorder import ClockMonitor, Recorder
+from agent.core.timeutil import ManualClock
+from agent.device_registry import DeviceRegistry
 from agent.store import Store
-from agent.timeutil import ManualClock
 from agent.wiring.serial import make_workflows
 from drivers.readings import BadgeScan, StableWeight, TemperatureReading, TextInput
 from tests.conftest import make_config
@@ -57,7 +58,9 @@ class Rig:
         self.feedback = Feedback([self.screen, LogOutput()], self.clock)
         self.store.replace_roster([s.model_dump() for s in config.site.staff], start.isoformat())
         self.bus = ReadingBus(self.clock)
-        self.workflows = make_workflows(config, self.recorder, self.feedback, cameras)  # cameras: StationCamera by id
+        self.devices = DeviceRegistry()  # what the stations count in a device's health
+        self.workflows = make_workflows(config, self.recorder, self.feedback, cameras,  # cameras: StationCamera by id
+                                        device_notes=self.devices.count)
         for workflow in self.workflows:
             self.bus.add_workflow(workflow)
 

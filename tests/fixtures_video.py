@@ -3,8 +3,8 @@
     from tests.fixtures_video import ffprobe, media_server_fixture, rtsp_camera_fixture  # noqa: F401
 
 Fixtures (function scope):
-  rtsp_camera    ``simulator.cameras.RtspCamera``: H.264 320x240 at 10 fps, a key frame a second
-  media_server   ``simulator.media_server.MediaServer``: nginx-rtmp on free ports, recording
+  rtsp_camera    ``simulator.devices.cameras.RtspCamera``: H.264 320x240 at 10 fps, a key frame a second
+  media_server   ``simulator.platform.media_server.MediaServer``: nginx-rtmp on free ports, recording
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from simulator.cameras import RtspCamera
-from simulator.media_server import MediaServer
+from simulator.devices.cameras import RtspCamera
+from simulator.platform.media_server import MediaServer
 
 
 def ffprobe(target: str | Path) -> dict[str, Any]:

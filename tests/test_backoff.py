@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from agent.config import BrokerConfig
+from agent.config.broker import BrokerConfig
 from agent.uplink.uplink import Uplink
 from drivers.backoff import Backoff
 from drivers.modbus.config import ModbusDeviceConfig

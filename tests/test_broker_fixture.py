@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from simulator.broker import Broker, free_port, mosquitto_binary, port_accepts
-from simulator.certs import make_test_certs
+from simulator.platform.broker import Broker, free_port, mosquitto_binary, port_accepts
+from simulator.platform.certs import make_test_certs
 from tests.fixtures_mqtt import (  # noqa: F401 - the *_fixture imports register fixtures
     EXAMPLE_ACL,
     REPO,

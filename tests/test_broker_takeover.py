@@ -20,9 +20,9 @@ import pytest
 import yaml
 
 from agent.app import Agent
-from agent.config_loader import load_config
-from simulator.broker import free_port, mosquitto_binary, password_hash, port_accepts
-from simulator.certs import TestCerts, make_test_certs
+from agent.config_file.loader import load_config
+from simulator.platform.broker import free_port, mosquitto_binary, password_hash, port_accepts
+from simulator.platform.certs import TestCerts, make_test_certs
 from tests.fixtures_mqtt import (  # noqa: F401
     EXAMPLE_ACL,
     REPO,

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from agent.clock_watch import ALARM, ClockWatch
-from agent.config import AgentConfig
-from agent.recorder import ClockMonitor, Recorder
-from agent.records import MealService
+from agent.config_file.model import AgentConfig
+from agent.core.recorder import ClockMonitor, Recorder
+from agent.core.timeutil import ManualClock, clock_synced, kernel_clock_synced, rtc_set_system_clock
+from agent.ops.clock_watch import ALARM, ClockWatch
+from agent.records.meal_service import MealService
 from agent.store import Store
-from agent.timeutil import ManualClock, clock_synced, kernel_clock_synced, rtc_set_system_clock
 from tests.conftest import TZ
 
 BOOT = datetime(2026, 11, 30, 6, 0, tzinfo=TZ)  # what the box believes after a boot without RTC

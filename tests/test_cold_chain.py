@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from agent.records import TelemetryBatch
+from agent.records.envelope import TelemetryBatch
 from agent.uplink.topics import outbox_topic
 from agent.workflows.cold_chain import hourly_stats
 from drivers.readings import DeviceHealth, DeviceState

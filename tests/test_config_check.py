@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.cli import main
+from agent.cli.main import main
 
 from .conftest import REPO
 
@@ -165,10 +165,28 @@ def test_oversized_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture
                                    {"store": {"disk_budget_mb": float("inf")}},
                                    {"broker": {"keepalive_s": 2**16}}])
 def test_set_config_beyond_what_the_connection_packs_is_refused(tmp_path: Path, patch: dict) -> None:
-    from agent.config_update import ConfigUpdateError, apply_config_update
+    from agent.uplink.config_update import ConfigUpdateError, apply_config_update
 
     path = write(tmp_path, "")
     before = path.read_bytes()
     with pytest.raises(ConfigUpdateError, match="nothing changed"):
         apply_config_update(path, patch)
     assert path.read_bytes() == before
+
+
+def test_a_key_of_another_station_kind_says_whose_it_is(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    # Every station once accepted every kind's settings; since the kinds own their config, an
+    # older file's harmless extra is refused, and the message says how to mend it.
+    path = write(tmp_path, """\
+        devices:
+          - {id: b1, kind: badge_reader, port: /dev/null}
+          - {id: t1, kind: ir_thermometer, port: /dev/null}
+        stations:
+          - {id: mc-1, kind: morning_check, badge: b1, thermometer: t1, tare_g: 0}
+        """)
+    code, out = check(path, capsys)
+    assert code == 2
+    assert "stations.0.tare_g (line 9): unknown key (not a setting of a morning_check station, " \
+           "only of food_sample" in out
+    assert "remove it" in out

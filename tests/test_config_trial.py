@@ -14,9 +14,9 @@ from pathlib import Path
 
 import yaml
 
-from agent.config_loader import load_config
-from simulator.broker import Broker, free_port
-from simulator.platform import Platform
+from agent.config_file.loader import load_config
+from simulator.platform.broker import Broker, free_port
+from simulator.platform.platform import Platform
 
 from .conftest import REPO
 from .fixtures_mqtt import broker_fixture, wait_until  # noqa: F401

@@ -11,8 +11,8 @@ import json
 import logging
 import os
 import re
+import socket
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -23,9 +23,8 @@ import numpy as np
 import pytest
 
 from agent.app import Agent
-from agent.config_loader import load_config
+from agent.config_file.loader import load_config
 from agent.console import (
-    pages_alarms,
     pages_doctor,
     pages_entries,
     pages_meals,
@@ -37,20 +36,21 @@ from agent.console.auth import LoginLimiter, add_user, authenticate, hash_passwo
 from agent.console.i18n import LOCALE_DIR, mo_bytes, parse_po
 from agent.console.station_feed import StationFeed
 from agent.console.uploads import UploadError, check_photo
-from agent.feedback import ConsoleOutput, Feedback, Message, Screen
-from agent.recorder import ClockMonitor, Recorder
-from agent.records import FoodSample
+from agent.core.feedback import ConsoleOutput, Feedback, Message, Screen
+from agent.core.recorder import ClockMonitor, Recorder
+from agent.core.timeutil import ManualClock
+from agent.records.alarm import AlarmData
+from agent.records.food_sample import FoodSample
 from agent.schedule.discard import DiscardRefused, discard, sample_batch
 from agent.schedule.due import what_is_due
 from agent.store import Store, StoreWriteError
-from agent.timeutil import ManualClock
 from drivers.modbus.profiles import load_profiles
 from drivers.readings import TemperatureReading
-from simulator.broker import Broker
-from simulator.modbus_devices import TcpGatewayServer
-from simulator.modbus_physics import FridgeModel, ScenarioClock
-from simulator.modbus_scenarios import SimDevice, build_bus
-from simulator.platform_validate import SchemaValidator
+from simulator.devices.modbus_devices import TcpGatewayServer
+from simulator.devices.modbus_physics import FridgeModel, ScenarioClock
+from simulator.devices.modbus_scenarios import SimDevice, build_bus
+from simulator.platform.broker import Broker
+from simulator.platform.validate import SchemaValidator
 from tests.conftest import REPO, TZ, make_config
 from tests.fixtures_mqtt import wait_until
 from tests.fixtures_serial_stations import WANG, ZHANG, Rig, station_config
@@ -73,9 +73,9 @@ def used_messages() -> set[str]:
         text = path.read_text(encoding="utf-8")
         found |= set(re.findall(r'error="([^"]+)"', text)) | set(re.findall(r'UploadError\("([^"]+)"\)', text))
         found |= set(re.findall(r'NotAllowed\("([^"]+)"\)', text))
-    for table in (pages_today.DUTY, pages_today.STATE, pages_today.OUTCOME, pages_alarms.KIND, pages_alarms.STATE,
-                  pages_station.KINDS, pages_station.WORDS, pages_entries.WASTE_KINDS, pages_samples.STATE,
-                  pages_doctor.STATUS):
+    # (station kinds carry their own names and screen words, both languages: tests/test_station_kinds.py)
+    for table in (pages_today.DUTY, pages_today.STATE, pages_station.WORDS,
+                  pages_entries.WASTE_KINDS, pages_samples.STATE, pages_doctor.STATUS):
         found |= set(table.values())
     found |= {error for error, _ in pages_samples.REFUSALS.values()}
     return found
@@ -115,13 +115,14 @@ def test_passwords_are_scrypt_hashes_and_verify(tmp_path):
 
 
 def test_login_limiter_counts_failures_per_key_within_the_window():
-    limiter = LoginLimiter(attempts=2, window_s=0.3)
+    clock = ManualClock(T0)
+    limiter = LoginLimiter(attempts=2, window_s=0.3, monotonic=clock.monotonic)
     limiter.failed("client:a", "user:boss")
     assert not limiter.blocked("client:a")
     limiter.failed("client:a", "user:boss")
     assert limiter.blocked("client:b", "user:boss") and limiter.blocked("client:a")
     assert not limiter.blocked("client:b", "user:other")
-    time.sleep(0.35)
+    clock.advance(timedelta(seconds=0.35))
     assert not limiter.blocked("client:a", "user:boss")
 
 
@@ -133,7 +134,8 @@ def message(text: str, station: str, screen: Screen | None = None, level: str = 
 
 
 def test_a_screen_holds_only_the_current_person_and_forgets_after_the_hold():
-    feed = StationFeed(["mc-1", "mc-2"], hold_s=0.2)
+    clock = ManualClock(T0)
+    feed = StationFeed(["mc-1", "mc-2"], hold_s=0.2, monotonic=clock.monotonic)
     assert feed.current("mc-1").phase == "waiting"
     feed.show(message("张三 …", "mc-1", Screen("verdict", "张三", "36.5 °C", "pass")))
     feed.show(message("李四 请测温", "mc-1", Screen("identified", "李四")))
@@ -143,7 +145,7 @@ def test_a_screen_holds_only_the_current_person_and_forgets_after_the_hold():
     assert feed.current("mc-1").next_step == "recheck"
     assert feed.current("mc-2").phase == "waiting", "a screen shows only its own station"
     feed.show(message("reminder", "schedule"))  # no screen: ignored
-    time.sleep(0.25)
+    clock.advance(timedelta(seconds=0.25))
     after = feed.current("mc-1")
     assert after.phase == "waiting" and after.name is None and after.reading is None
 
@@ -182,26 +184,73 @@ def test_photos_must_decode_as_jpeg_or_png():
             check_photo(bad)
 
 
-def test_resolving_links_the_alarm_clears_it_and_refuses_a_second_time(tmp_path):
+def test_a_rectification_on_a_condition_alarm_is_linked_but_only_the_condition_clears_it(tmp_path):
     config = make_config(tmp_path)
     with Store(config.store.path, config.store.media_dir) as store:
         recorder = Recorder(config, store, lambda: T0, ClockMonitor(lambda: (True, "test")))
         raised = recorder.raise_alarm("cold_chain_high", {"device_id": "fridge-1"}, "fridge-1 warm")
         assert raised is not None
+        assert recorder.acknowledge_alarm(raised.id, "boss", "维修师傅已在路上") is True
+        assert store.alarm_acknowledgements()[raised.id]["note"] == "维修师傅已在路上"
         ok, jpeg = cv2.imencode(".jpg", np.full((8, 8, 3), 90, np.uint8))
-        fix = recorder.resolve_alarm(raised.id, "压缩机已维修", "boss", restore_fitness=True,
+        fix = recorder.rectify_alarm(raised.id, "压缩机已维修", "boss", restore_fitness=True,
                                      photo=check_photo(jpeg.tobytes()))
         record = store.get_record(fix.id)
         assert record["type"] == "rectification" and record["data"]["alarm_id"] == raised.id
         assert record["data"]["restores_fitness"] is None  # not a fever: nobody's fitness changes
+        assert record["data"]["clears_alarm"] is False  # a condition alarm: the 整改 does not end it
         [media] = record["media"]
         assert store.media_info(media["id"])["record_id"] == fix.id
-        assert store.open_alarms() == []
+        [still_open] = store.open_alarms()
+        assert still_open["raised_id"] == raised.id
+        assert store.rectifications_of([raised.id])[raised.id][0]["id"] == fix.id
+        # the condition clears: closed by the condition, not labelled rectified
+        assert recorder.clear_alarm("cold_chain_high", {"device_id": "fridge-1"}, "back in range")
         [cleared] = [r for r in store.iter_records(type_="alarm") if r["data"]["state"] == "cleared"]
         assert cleared["data"]["raised_id"] == raised.id
+        assert (cleared["data"]["closed_by"], cleared["data"]["rectification_id"]) == ("condition", None)
+        assert recorder.closed_by(store.alarm_by_raise(raised.id)) == "condition"
+        # it comes back when the condition returns
+        again = recorder.raise_alarm("cold_chain_high", {"device_id": "fridge-1"}, "fridge-1 warm again")
+        assert again is not None and again.id != raised.id
+        validator = SchemaValidator()
+        for record_id in (raised.id, fix.id, cleared["id"], again.id):
+            record = store.get_record(record_id)
+            assert validator.problem(record["type"], record) is None, record_id
+
+
+def test_a_fever_is_closed_by_the_rectification_and_only_once(tmp_path):
+    config = make_config(tmp_path)
+    with Store(config.store.path, config.store.media_dir) as store:
+        recorder = Recorder(config, store, lambda: T0, ClockMonitor(lambda: (True, "test")))
+        raised = recorder.raise_alarm("fever", {"staff_id": "S003", "day": "2026-11-30"}, "fever")
+        assert raised is not None
+        fix = recorder.rectify_alarm(raised.id, "复测正常，医生证明", "boss", restore_fitness=True)
+        assert fix.data.clears_alarm is True and store.open_alarms() == []
+        [cleared] = [r for r in store.iter_records(type_="alarm") if r["data"]["state"] == "cleared"]
+        assert (cleared["data"]["closed_by"], cleared["data"]["rectification_id"]) == ("rectification", fix.id)
+        assert fix.id in cleared["data"]["message"]  # v1 consumers read the rectification's id in the message
+        assert recorder.closed_by(store.alarm_by_raise(raised.id)) == "rectification"
         with pytest.raises(LookupError):
-            recorder.resolve_alarm(raised.id, "again", "boss")
+            recorder.rectify_alarm(raised.id, "again", "boss")
+        with pytest.raises(LookupError):
+            recorder.acknowledge_alarm(raised.id, "boss")
         assert len(list(store.iter_records(type_="rectification"))) == 1
+
+
+def test_a_clear_written_before_closed_by_existed_reads_as_it_was(tmp_path):
+    """An older agent cleared every alarm a 整改 resolved with "resolved: rectification <id>"."""
+    config = make_config(tmp_path)
+    with Store(config.store.path, config.store.media_dir) as store:
+        recorder = Recorder(config, store, lambda: T0, ClockMonitor(lambda: (True, "test")))
+        for device, message in (("fridge-1", "resolved: rectification 0192f6c8"), ("fridge-2", "back in range")):
+            recorder.raise_alarm("cold_chain_high", {"device_id": device}, "warm")
+            row = store.open_alarms()[-1]
+            draft = recorder.draft(AlarmData(kind="cold_chain_high", state="cleared", severity="info",
+                                             subject={"device_id": device}, message=message))
+            store.clear_alarm(row["key"], draft)
+        closed = {r["subject"]: recorder.closed_by(r) for r in store.recent_alarms()}
+        assert closed == {'{"device_id": "fridge-1"}': "rectification", '{"device_id": "fridge-2"}': "condition"}
 
 
 def test_a_check_the_store_refused_says_not_saved_on_the_screen(tmp_path, morning):
@@ -230,7 +279,7 @@ def test_a_rectification_restores_fitness_until_a_later_check_fails(tmp_path, mo
     rig.temperature(37.9)
     assert rig.store.duty("2026-11-30", "S003")["fit"] is False
     [alarm] = [a for a in rig.records("alarm") if a["data"]["kind"] == "fever"]
-    fix = rig.recorder.resolve_alarm(alarm["id"], "复测正常，医生证明", "boss", restore_fitness=True)
+    fix = rig.recorder.rectify_alarm(alarm["id"], "复测正常，医生证明", "boss", restore_fitness=True)
     duty = rig.store.duty("2026-11-30", "S003")
     assert (duty["fit"], duty["reason"], duty["record_id"]) == (True, "rectification", fix.id)
     rig.advance(600)
@@ -348,7 +397,7 @@ def test_the_sample_page_discards_only_past_the_keep_time_and_writes_the_record(
     status, text = client.post("/manager/samples", [("batch", "2026-11-27:lunch"), ("discarded_by", "李四"),
                                                     ("remark", "倒入餐厨垃圾桶，王主管见证"), ("action", "selected")])
     assert status == 200 and "已保存：留样销毁已记录" in text
-    assert re.search(r'<tr class="discarded" data-batch="2026-11-27:lunch">.*?07:30 · 李四', text, re.S)
+    assert re.search(r'<tr class="discarded" data-batch="2026-11-27:lunch">.*?07:30 · <span class="name">李四', text, re.S)
     [record] = discards(agent)
     assert record["data"]["meal"] == "lunch" and record["data"]["sampled_on"] == "2026-11-27"
     assert record["data"]["samples"] == 2 and record["data"]["sample_ids"] == lunch_ids
@@ -480,3 +529,36 @@ def test_the_installer_runs_the_doctor_beside_the_running_agent(tmp_path, gatewa
         broker.stop()
         os.close(master)
         os.close(slave)
+
+
+def test_a_console_port_held_by_another_program_is_one_line_a_retry_and_a_doctor_row(tmp_path, caplog):
+    """Issue 21: a busy port logged a full OSError traceback on every retry; the doctor had no row."""
+    from agent.ops.doctor.checks import DoctorOptions
+    from agent.ops.doctor.run import run_checks
+
+    caplog.set_level(logging.INFO)
+    other = socket.create_server(("127.0.0.1", 0))  # another program holds the port
+    port = other.getsockname()[1]
+    config = make_config(tmp_path, console={"enabled": True, "port": port})
+    [row] = [c for c in run_checks(config, DoctorOptions()) if c.name == "console"]
+    assert row.status == "FAIL" and "another program listens there" in row.detail and f"sport = :{port}" in row.fix
+    agent = Agent(config, now=ManualClock(T0), clock=ClockMonitor(lambda: (True, "test")))
+    agent.supervisor._min = 0.05  # retry soon
+    try:
+        start_console_component = next(c for c in agent.components if c.name == "console")
+        agent.supervisor.start(start_console_component)
+        wait_until(lambda: sum("component down name=console" in r.getMessage() for r in caplog.records) >= 2,
+                   message="two refused attempts")
+        down = [r for r in caplog.records if "component down name=console" in r.getMessage()]
+        assert all(r.exc_info is None for r in down), "a traceback for a port in use"
+        assert f"cannot listen on 127.0.0.1:{port}" in down[0].getMessage() and "Address already in use" in \
+            down[0].getMessage()
+        assert not any("component failed name=console" in r.getMessage() for r in caplog.records)
+        other.close()  # the other program goes away: the console comes up on the next retry
+        assert agent.console.server is not None and agent.console.server.started.wait(10)
+        live = DoctorOptions(live_devices={}, agent_connected=None)
+        [row] = [c for c in run_checks(config, live) if c.name == "console"]
+        assert row.status == "OK" and "answers on" in row.detail
+    finally:
+        other.close()
+        agent.stop()

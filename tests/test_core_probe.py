@@ -11,7 +11,7 @@ import pytest
 from drivers.core_probe import CoreProbeConfig, CoreProbeParser
 from drivers.readings import CoreTemperature, DeviceHealth, DeviceState, Reading
 from drivers.serial_devices import open_driver
-from simulator.serial_devices import LineSerialDevice
+from simulator.devices.serial_devices import LineSerialDevice
 from tests.conftest import make_config
 
 pytestmark = pytest.mark.timeout(30)

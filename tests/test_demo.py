@@ -17,12 +17,23 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
+from datetime import date, datetime
+from datetime import time as dtime
 from pathlib import Path
 
 import pytest
 
-from simulator.broker import mosquitto_binary
-from simulator.cameras import FACE_MASK
+from agent.app import Agent
+from agent.config_file.loader import load_config
+from agent.console.auth import add_user
+from agent.core.recorder import ClockMonitor
+from agent.core.timeutil import ManualClock
+from simulator.devices.cameras import FACE_MASK
+from simulator.platform.broker import mosquitto_binary
+from tests.fixtures_console import browser_fixture  # noqa: F401
+from tests.fixtures_mqtt import wait_until
+from tests.helpers.untranslated import page_offences, untranslated
 
 from .conftest import REPO
 
@@ -71,6 +82,10 @@ def test_the_fast_demo_delivers_everything_exactly_once(demo_run) -> None:
     run_dir, done = demo_run
     assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
     assert "EXACTLY ONCE" in done.stdout
+    # what a new user runs next, as it runs from here (issue 21: the login hint lacked --config)
+    config = run_dir / "agent.yaml"
+    assert f"user add NAME --role manager --config {config}" in done.stdout
+    assert f"today --config {config} --day " in done.stdout and f"kitchen --keep {run_dir}" in done.stdout
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["ok"] and summary["left_in_outbox"] == 0
     assert all(line["ok"] for line in summary["lines"])
@@ -181,3 +196,118 @@ def test_the_demo_prints_in_time_order_and_its_outage_figures_are_true(demo_run)
              if is_progress(line)]
     summary = json.loads((demo_run[0] / "summary.json").read_text())
     assert shown and summary["max_outbox_during_outage"] >= max(shown)
+
+
+def walk_console(browser, base: str, name: str, password: str) -> dict[str, list[str]]:
+    """Every page a user reaches, each alarm's and one record's of each type: what reads wrong."""
+    page = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    found: dict[str, list[str]] = {}
+
+    def visit(path: str) -> None:
+        page.goto(base + path)
+        page.wait_for_load_state()
+        if path.startswith("/station/"):
+            page.wait_for_function("document.documentElement.dataset.painted !== undefined")
+        found[f"{name} {path}"] = page_offences(page)
+
+    for path in ["/", "/login"] + [f"/station/{s}" for s in ("mc-1", "fs-1", "ck-1", "rc-1")]:
+        visit(path)
+    page.goto(f"{base}/login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/manager/today")
+    day = page.input_value("input[name=day]")
+    paths = [f"/manager/today?day={day}", "/manager/alarms", "/manager/records", "/manager/daily-check",
+             "/manager/meals", "/manager/samples", "/manager/waste", "/manager/inspection", "/installer/devices"]
+    for path in paths:
+        visit(path)
+    page.goto(f"{base}/manager/alarms")
+    alarms = page.eval_on_selector_all("a.alarm-row", "rows => rows.map(r => r.getAttribute('href'))")
+    page.goto(f"{base}/manager/records")
+    first_of_type: dict[str, str] = {}
+    for record_type, href in page.eval_on_selector_all(
+            "li.record", "rows => rows.map(r => [r.dataset.type, r.querySelector('a').getAttribute('href')])"):
+        first_of_type.setdefault(record_type, href)
+    for path in [*alarms, *first_of_type.values(), *(f"/manager/records?type={t}" for t in first_of_type)]:
+        visit(path)
+    page.close()
+    assert len(alarms) >= 4 and len(first_of_type) >= 12, (alarms, first_of_type)
+    return {where: offences for where, offences in found.items() if offences}
+
+
+def test_no_page_and_no_answer_on_the_demo_day_shows_an_untranslated_identifier(demo_run, browser) -> None:
+    """Issue 21: every word a manager or a cook reads, on every page and in ``status`` and
+    ``today``, over the store the demo leaves behind."""
+    run_dir, done = demo_run
+    assert (run_dir / "summary.json").exists(), done.stdout[-3000:]  # the day ran to its end
+    config_path = run_dir / "agent.yaml"
+    day = json.loads((run_dir / "summary.json").read_text())["figures"]["day"]
+    for argv in (["status"], ["today", "--day", day], ["today", "--day", day, "--at", "07:00"],
+                 ["today", "--day", day, "--at", "12:00"]):
+        answer = subprocess.run([sys.executable, "-m", "agent", *argv, "--config", str(config_path)], cwd=REPO,
+                                capture_output=True, text=True, timeout=60)
+        assert answer.returncode == 0, answer.stderr
+        assert untranslated(answer.stdout) == [], (argv, answer.stdout)
+    assert "! 王五 (S003)" in subprocess.run(
+        [sys.executable, "-m", "agent", "today", "--day", day, "--at", "07:00", "--config", str(config_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=60).stdout  # the fever, after the passing re-check
+
+    # the console on the demo's store, at the end of the demo's day (nothing else of the agent runs)
+    config = load_config(config_path)
+    clock = ManualClock(datetime.combine(date.fromisoformat(day), dtime(23, 58), tzinfo=config.identity.tz))
+    agent = Agent(config, now=clock, clock=ClockMonitor(lambda: (True, "demo")))
+    try:
+        for component in agent.components:
+            if component.name == "console":
+                agent.supervisor.start(component)
+        server = agent.console.server
+        assert server is not None and server.started.wait(10)
+        add_user(agent.store, "kitchen-boss", "manager", "walk-the-pages-1", clock())
+        add_user(agent.store, "fitter-1", "installer", "walk-the-pages-2", clock())
+        base = f"http://127.0.0.1:{server.port}"
+        offences = walk_console(browser, base, "kitchen-boss", "walk-the-pages-1")
+        offences |= walk_console(browser, base, "fitter-1", "walk-the-pages-2")
+    finally:
+        agent.stop()
+    assert offences == {}
+
+
+def test_canteen_sim_kitchen_keeps_a_console_up_and_plays_the_cables(tmp_path: Path) -> None:
+    """The documented way to look around after the demo: the kitchen stays up, its station
+    screen follows a cable pulled and put back, and it stops cleanly."""
+    run_dir = tmp_path / "kitchen"
+    proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "kitchen", "--keep", str(run_dir), "--port", "0"],
+                            cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert proc.stdin is not None and proc.stdout is not None
+    seen: list[str] = []
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if line.startswith("type help") or "failed" in line:
+                break
+        match = re.search(r"(http://127\.0\.0\.1:\d+)/login", "".join(seen))
+        assert match, "".join(seen)
+        base = match.group(1)
+        assert "no console account yet" in "".join(seen)  # a fresh store: it says how to make one
+
+        def ready() -> bool:
+            with urllib.request.urlopen(f"{base}/station/mc-1/state", timeout=10) as response:
+                return bool(json.load(response)["ready"])
+
+        wait_until(ready, timeout=60, interval=0.2, message="the morning-check station ready")
+        proc.stdin.write("unplug thermo-mc\n")
+        proc.stdin.flush()
+        wait_until(lambda: not ready(), timeout=30, interval=0.2, message="the screen saying the thermometer is gone")
+        proc.stdin.write("plug thermo-mc\n")
+        proc.stdin.flush()
+        wait_until(ready, timeout=30, interval=0.2, message="the station back")
+        proc.stdin.write("quit\n")
+        proc.stdin.flush()
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert mosquittos_of(run_dir) == []

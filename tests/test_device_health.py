@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.recorder import ClockMonitor, Recorder
+from agent.core.recorder import ClockMonitor, Recorder
+from agent.core.timeutil import ManualClock
 from agent.store import Store
-from agent.timeutil import ManualClock
 from agent.workflows.device_health import (
     DeviceHealthWatch,
     camera_policy,

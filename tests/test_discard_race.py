@@ -16,9 +16,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from agent.config_loader import load_config
+from agent.config_file.loader import load_config
 from agent.console.pages_meals import CONSOLE_SOURCE
-from agent.records import Operator
+from agent.records.envelope import Operator
 from agent.schedule.discard import DiscardRefused, discard, discard_key
 from tests.conftest import REPO
 from tests.fixtures_schedule import DAY, Canteen, at, write_config_yaml

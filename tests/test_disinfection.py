@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from agent.workflows.disinfection import cycle_key, meal_of, seconds_above
 from agent.workflows.modbus_points import ModbusRoleError, check_points, point_roles
-from simulator.modbus_physics import CabinetCycle, DisinfectionCabinetModel
+from simulator.devices.modbus_physics import CabinetCycle, DisinfectionCabinetModel
 from tests.conftest import TZ
 from tests.fixtures_modbus_records import Rig, modbus_config
 

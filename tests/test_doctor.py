@@ -17,14 +17,16 @@ import numpy as np
 import pytest
 import yaml
 
-from agent.cli import main
-from agent.doctor import Check, check_device_path, format_table, run_checks
+from agent.cli.main import main
+from agent.ops.doctor.checks import Check, format_table
+from agent.ops.doctor.ports import check_device_path
+from agent.ops.doctor.run import run_checks
 from agent.vision.models import resolve_models_dir
 from drivers.modbus.profiles import load_profiles
-from simulator.broker import Broker
-from simulator.modbus_devices import TcpGatewayServer
-from simulator.modbus_physics import FridgeModel, ScenarioClock, freezer_model
-from simulator.modbus_scenarios import SimDevice, build_bus
+from simulator.devices.modbus_devices import TcpGatewayServer
+from simulator.devices.modbus_physics import FridgeModel, ScenarioClock, freezer_model
+from simulator.devices.modbus_scenarios import SimDevice, build_bus
+from simulator.platform.broker import Broker
 
 
 @pytest.fixture
@@ -94,6 +96,7 @@ def _write_config(tmp_path: Path, *, port: str, gateway: tuple[str, int], broker
         "modbus": [{"id": "gw-1", "kind": "modbus_tcp", "host": gateway[0], "port": gateway[1],
                     "timeout_s": 0.5, "devices": modbus_devices}],
         "cameras": [{"id": "cam-1", "url": str(video), "analyse_fps": 2}],
+        "console": {"port": 0},  # not this machine's 8080, which anything else may hold
     }
     if models_dir is not None:
         data["vision"] = {"models_dir": str(models_dir)}
@@ -160,7 +163,7 @@ def test_broken_config_names_each_problem(tmp_path, modbus_gateway, tls_broker, 
 
 def test_untrusted_broker_certificate_is_named(tmp_path, tls_broker):
     other_ca = tmp_path / "other"
-    from simulator.certs import make_test_certs
+    from simulator.platform.certs import make_test_certs
 
     stranger = make_test_certs(other_ca, ("doctor-agent",))
     data = {"identity": {"agent_id": "doctor-agent", "school_id": "1", "canteen_id": "k1"},

@@ -26,14 +26,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent.agent_lock import AgentAlreadyRunning, AgentLock, lock_path, running_agent
 from agent.app import Agent
-from agent.cli import main
-from agent.config_loader import load_config
+from agent.cli.main import main
+from agent.config_file.loader import load_config
+from agent.ops.lock import AgentAlreadyRunning, AgentLock, lock_path, running_agent
 from drivers.modbus.profiles import load_profiles
-from simulator.modbus_devices import TcpGatewayServer
-from simulator.modbus_physics import FridgeModel, ScenarioClock
-from simulator.modbus_scenarios import SimDevice, build_bus
+from simulator.devices.modbus_devices import TcpGatewayServer
+from simulator.devices.modbus_physics import FridgeModel, ScenarioClock
+from simulator.devices.modbus_scenarios import SimDevice, build_bus
 from tests.fixtures_mqtt import EXAMPLE_ACL, MqttTestClient, broker_factory_fixture, wait_until  # noqa: F401
 
 PASSWORDS = {"a2": "pw-a2", "platform": "pw-platform"}
@@ -197,7 +197,7 @@ def test_the_lock_names_its_holder_and_dies_with_it(tmp_path: Path) -> None:
 
     # a holder killed outright leaves no stale lock: the kernel drops it with the process
     child = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from agent.agent_lock import AgentLock; AgentLock(sys.argv[1]).acquire(); "
+        "import sys, time; from agent.ops.lock import AgentLock; AgentLock(sys.argv[1]).acquire(); "
         "print('held', flush=True); time.sleep(60)"), str(store)], stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "held"

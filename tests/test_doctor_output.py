@@ -14,10 +14,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent.cli import main
-from agent.config_devices import CameraConfig
-from agent.config_loader import load_config
-from agent.doctor import DoctorOptions, _reason, check_camera, check_modbus, run_checks
+from agent.cli.main import main
+from agent.config.devices import CameraConfig
+from agent.config_file.loader import load_config
+from agent.ops.doctor.cameras import check_camera
+from agent.ops.doctor.checks import DoctorOptions
+from agent.ops.doctor.checks import reason_of as _reason
+from agent.ops.doctor.modbus import check_modbus
+from agent.ops.doctor.run import run_checks
 from drivers.modbus.profiles import BUILTIN_PROFILES_DIR
 
 
@@ -31,6 +35,7 @@ def _config(tmp_path: Path, **sections: object) -> Path:
     data = {"identity": {"agent_id": "doc-1", "school_id": "5101040042", "canteen_id": "k1"},
             "broker": {"host": "127.0.0.1", "port": _closed_port()},
             "store": {"path": str(tmp_path / "state" / "agent.db"), "media_dir": str(tmp_path / "state" / "media")},
+            "console": {"port": 0},  # not this machine's 8080, which anything else may hold
             **sections}
     path = tmp_path / "agent.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True))

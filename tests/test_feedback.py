@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from agent.feedback import ConsoleOutput, Feedback, LogOutput, MemoryOutput, mask_health
-from agent.timeutil import ManualClock
+from agent.core.feedback import ConsoleOutput, Feedback, LogOutput, MemoryOutput, mask_health
+from agent.core.timeutil import ManualClock
 
 
 def test_console_shows_time_station_and_text(morning):

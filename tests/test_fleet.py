@@ -13,7 +13,7 @@ from simulator.fleet import (
     percentiles,
     run_with_platform,
 )
-from simulator.platform_validate import SchemaValidator
+from simulator.platform.validate import SchemaValidator
 
 
 def test_envelopes_are_valid_v1_records():

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from agent.workflows.stations import MENU_KV_KEY
+from agent.stations.base import MENU_KV_KEY
 from tests.conftest import TZ
 from tests.fixtures_serial_stations import UNKNOWN, WANG, ZHANG, Rig, station_config
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.storage_alarm import ALARM, StorageWatch
-from agent.workflows.stations import NOT_SAVED
+from agent.core.storage_alarm import ALARM, StorageWatch
+from agent.stations.base import NOT_SAVED
 from tests.fixtures_serial_stations import LI, ZHANG, Rig, station_config
 
 STATION = {"kind": "morning_check", "badge": "badge-1", "thermometer": "thermo-1"}

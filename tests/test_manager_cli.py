@@ -6,15 +6,19 @@ not register a lunch twice, alarms read Chinese first and ``status`` names nobod
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import datetime, timedelta
 
 import pytest
 
-from agent.cli import main
-from agent.config_loader import load_config
-from simulator.platform_store import PlatformStore
-from simulator.platform_validate import SchemaValidator
+from agent.cli.main import main
+from agent.config_file.loader import load_config
+from agent.records.staff_health_check import EXCLUDED_EARLIER, StaffHealthCheck
+from simulator.platform.store import PlatformStore
+from simulator.platform.validate import SchemaValidator
 from tests.fixtures_schedule import DAY, Canteen, at, write_config_yaml
+from tests.helpers.untranslated import untranslated
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -93,7 +97,7 @@ def test_status_is_readable_text_without_staff_ids(canteen_day, capsys) -> None:
     assert code == 0
     assert "未处理告警 open alarms: 1" in out
     alarm_line = out.splitlines()[-1]
-    assert "发热 fever" in alarm_line and "(staff member)" in alarm_line and f"day {DAY}" in alarm_line
+    assert "发热 fever" in alarm_line and "员工 (staff member)" in alarm_line and f"日期 day {DAY}" in alarm_line
     assert "S002" not in out and "{" not in out and "'" not in out
     code, out, _ = run(capsys, "status", "--config", path, "--json")
     assert "S002" not in out
@@ -104,14 +108,45 @@ def test_today_does_not_tick_a_cook_sent_off_and_names_a_redone_cycle(canteen_da
     code, out, _ = run(capsys, "today", "--config", path, "--day", DAY.isoformat())
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].startswith(f"日期 Day {DAY} Mon (past day), at the end of the day")
+    assert lines[0].startswith(f"日期 Day {DAY} 周一 Mon（往日 past day），当日结束时 at the end of the day")
     checks = [line for line in lines if "健康证" not in line]  # S003's certificate is also listed
     [s002] = [line for line in checks if "(S002)" in line]
-    assert s002.lstrip().startswith("!") and "not fit for duty: fever" in s002
+    assert s002.lstrip().startswith("!") and "不合格：今日停岗 failed: off duty today（体温超标 fever）" in s002
     [s003] = [line for line in checks if "(S003)" in line]
-    assert s003.lstrip().startswith("✔")  # the re-check decides
-    [cycle] = [line for line in lines if "餐具消毒" in line and "1 failed" in line]
-    assert cycle.lstrip().startswith("✔") and "1 failed, redone: 1 passed" in cycle
+    # a passing re-check does not put a cook back on duty: only a manager's rectification does
+    assert s003.lstrip().startswith("!") and "不合格：今日停岗" in s003
+    [cycle] = [line for line in lines if "餐具消毒" in line and "不合格 1 次" in line]
+    assert cycle.lstrip().startswith("✔") and "重做合格 1 次 / 1 failed, redone: 1 passed" in cycle
+
+
+def test_today_marks_a_fever_before_and_after_the_re_check_and_the_rectification(tmp_path, capsys) -> None:
+    """Item 4 of issue 21: ``today --at 07:00`` (and 23:59) showed ✔ for a cook with a fever."""
+    path = str(write_config_yaml(tmp_path))
+    canteen = Canteen(load_config(path), at("06:00"))
+    canteen.check("S001", at("06:30"))
+    canteen.check("S003", at("06:32"), temperature=37.9)
+    fever = canteen.recorder.raise_alarm("fever", {"staff_id": "S003", "day": DAY.isoformat()}, "fever")
+    assert fever is not None
+    canteen.clock.set(at("06:44"))
+    canteen.recorder.record(StaffHealthCheck(staff_id="S003", temperature_c=37.0, normal_range_c=(35.9, 37.3)),
+                            occurred_at=at("06:44"), extra_findings=[EXCLUDED_EARLIER])  # as the station does
+    canteen.clock.set(at("08:10"))
+    canteen.recorder.rectify_alarm(fever.id, "复测正常，医生证明", "boss", restore_fitness=True)
+    canteen.stop()
+
+    def s003(when: str) -> str:
+        code, out, _ = run(capsys, "today", "--config", path, "--day", DAY.isoformat(), "--at", when)
+        assert code == 0
+        [line] = [line for line in out.splitlines() if "(S003)" in line and "健康证" not in line]
+        return line.strip()
+
+    assert s003("06:31").startswith("·")  # not checked yet
+    for when in ("06:40", "07:00"):  # after the fever, after the passing re-check: still off duty
+        assert s003(when).startswith("! 王五 (S003)") and "06:32" in s003(when)
+        assert "不合格：今日停岗 failed: off duty today（体温超标 fever）" in s003(when)
+    for when in ("08:30", "23:59"):  # the manager put him back on duty: shown, not hidden
+        assert s003(when).startswith("! 王五 (S003)")
+        assert "不合格：整改后恢复上岗 failed: fit again after rectification（体温超标 fever）" in s003(when)
 
 
 def test_today_without_a_store_says_so(tmp_path, capsys) -> None:
@@ -173,3 +208,37 @@ def test_a_second_meal_registration_needs_correct(tmp_path, capsys) -> None:
         assert second["data"]["diners"] == 821 and second["data"]["corrects"] == first["id"]
     finally:
         canteen.stop()
+
+
+def test_records_into_a_pipe_that_closes_early_end_quietly(tmp_path) -> None:
+    """``records … | head`` ended in a BrokenPipeError traceback (issue 21)."""
+    path = str(write_config_yaml(tmp_path))
+    canteen = Canteen(load_config(path), at("06:00"))
+    for n in range(300):  # far more than a pipe holds
+        canteen.sample("lunch", f"菜品{n}", at("11:40"))
+    canteen.stop()
+    proc = subprocess.Popen([sys.executable, "-m", "agent", "records", "--config", path, "--format", "jsonl"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()  # what head does once it has its lines
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141 and json.loads(first)["type"] == "food_sample"
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+def test_csv_has_a_bom_and_jsonl_keeps_chinese_as_itself(canteen_day, capsysbinary) -> None:
+    path, _ = canteen_day
+    assert main(["records", "--config", path, "--type", "food_sample", "--format", "csv"]) == 0
+    out = capsysbinary.readouterr().out
+    assert out.startswith("\ufeff".encode()) and "番茄炒蛋".encode() in out  # Excel reads UTF-8 with its BOM
+    assert main(["records", "--config", path, "--type", "food_sample", "--format", "jsonl"]) == 0
+    out = capsysbinary.readouterr().out.decode("utf-8")
+    assert "番茄炒蛋" in out and "\\u" not in out
+
+
+def test_status_and_today_read_chinese_first_with_nothing_untranslated(canteen_day, capsys) -> None:
+    path, _ = canteen_day
+    for argv in (["status"], ["today", "--day", DAY.isoformat()], ["today", "--day", DAY.isoformat(), "--at", "07:05"]):
+        code, out, _ = run(capsys, *argv, "--config", path)
+        assert code == 0 and untranslated(out) == [], (argv, out)

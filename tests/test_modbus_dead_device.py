@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from simulator.modbus_physics import FridgeModel
-from simulator.modbus_scenarios import SimDevice
+from simulator.devices.modbus_physics import FridgeModel
+from simulator.devices.modbus_scenarios import SimDevice
 from tests.test_modbus_harness import running_rig
 
 POLL_S = 0.5

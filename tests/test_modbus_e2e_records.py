@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 
 from agent.app import Agent
-from agent.recorder import ClockMonitor
+from agent.core.recorder import ClockMonitor
 from agent.workflows.cold_chain import hourly_stats
-from simulator.modbus_cli import CanteenModbus
-from simulator.modbus_physics import FridgeModel, ScenarioClock
-from simulator.modbus_scenarios import SimDevice
+from simulator.devices.modbus_cli import CanteenModbus
+from simulator.devices.modbus_physics import FridgeModel, ScenarioClock
+from simulator.devices.modbus_scenarios import SimDevice
 from tests.conftest import TZ, make_config
 
 SPEED = 120.0  # scenario seconds per real second
@@ -191,7 +191,7 @@ def check_offline_alarms(agent: RunningAgent) -> None:
 
 
 def test_probe_subcommand_and_demo_config_fit_the_served_line(tmp_path: Path, capsys) -> None:
-    from agent.cli import main as agent_cli
+    from agent.cli.main import main as agent_cli
 
     with SimThread(ScenarioClock(), rtu_link=tmp_path / "ttyCANTEEN", tcp_port=0) as canteen:
         for via in ("rtu", "tcp"):  # the printed demo config is a valid agent config, roles included

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator.modbus_scenarios import canteen_devices
+from simulator.devices.modbus_scenarios import canteen_devices
 from tests.test_modbus_harness import Rig, running_rig
 
 EXPECTED_KEYS = {
@@ -77,9 +77,9 @@ def test_thread_mode_start_stop(tmp_path: Path) -> None:
 
     from drivers.modbus.bus import ModbusScheduler
     from drivers.modbus.config import ModbusRtuBusConfig
-    from simulator.modbus_devices import PtyRtuServer
-    from simulator.modbus_physics import ScenarioClock
-    from simulator.modbus_scenarios import build_bus
+    from simulator.devices.modbus_devices import PtyRtuServer
+    from simulator.devices.modbus_physics import ScenarioClock
+    from simulator.devices.modbus_scenarios import build_bus
     from tests.test_modbus_harness import PROFILES
 
     devices = canteen_devices()[:2]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from simulator.modbus_devices import Fault
-from simulator.modbus_scenarios import canteen_devices
+from simulator.devices.modbus_devices import Fault
+from simulator.devices.modbus_scenarios import canteen_devices
 from tests.test_modbus_harness import running_rig
 
 FAST = {"timeout_s": 0.1, "retries": 1, "backoff_max_s": 0.5, "reconnect_s": 0.1, "reconnect_max_s": 0.3}

@@ -12,9 +12,9 @@ from drivers.modbus.bus import ModbusScheduler
 from drivers.modbus.config import ModbusRtuBusConfig, ModbusTcpBusConfig
 from drivers.modbus.profiles import load_profiles
 from drivers.readings import DeviceHealth, Reading, RegisterSample
-from simulator.modbus_devices import PtyRtuServer, SimulatedBus, TcpGatewayServer
-from simulator.modbus_physics import ScenarioClock
-from simulator.modbus_scenarios import SimDevice, build_bus
+from simulator.devices.modbus_devices import PtyRtuServer, SimulatedBus, TcpGatewayServer
+from simulator.devices.modbus_physics import ScenarioClock
+from simulator.devices.modbus_scenarios import SimDevice, build_bus
 
 PROFILES = load_profiles()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.modbus_physics import (
+from simulator.devices.modbus_physics import (
     CabinetCycle,
     DisinfectionCabinetModel,
     FailingFridgeModel,

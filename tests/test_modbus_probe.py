@@ -7,9 +7,14 @@ from pathlib import Path
 
 from drivers.modbus import probe as probe_module
 from drivers.modbus.probe import probe_async
-from simulator.modbus_devices import PtyRtuServer, TcpGatewayServer
-from simulator.modbus_physics import FridgeModel, RunContactsModel, ScenarioClock, freezer_model
-from simulator.modbus_scenarios import SimDevice, build_bus
+from simulator.devices.modbus_devices import PtyRtuServer, TcpGatewayServer
+from simulator.devices.modbus_physics import (
+    FridgeModel,
+    RunContactsModel,
+    ScenarioClock,
+    freezer_model,
+)
+from simulator.devices.modbus_scenarios import SimDevice, build_bus
 from tests.test_modbus_harness import PROFILES
 
 DEVICES = [

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from agent.config import VisionConfig
+from agent.config.vision import VisionConfig
 from agent.vision.eval.scenes import Annotated
 from agent.vision.faces import Face, FaceDetector
 from models import folds

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.workflows.morning_check import parse_answers
+from agent.stations.morning_check.workflow import parse_answers
 from tests.fixtures_serial_stations import LI, UNKNOWN, WANG, ZHANG, Rig, station_config
 
 STATION = {"kind": "morning_check", "badge": "badge-1", "thermometer": "thermo-1"}
@@ -63,6 +63,10 @@ def test_recheck_is_kept_beside_the_first_and_does_not_clear_a_fever(rig):
     assert second["verdict"] == "warn" and second["findings"] == ["excluded_earlier_today"]
     assert rig.store.duty("2026-11-30", "S001")["fit"] == 0
     assert "复测正常" in rig.last_said() and "停岗" in rig.last_said()
+    # the screen: the reading is normal, the person still off duty: amber, not a large red "fail"
+    screen = rig.screen.messages[-1].screen
+    assert screen is not None and (screen.verdict, screen.next_step) == ("off_duty", "see_manager")
+    assert rig.screen.messages[-1].level == "warn" and "不合格" not in rig.last_said()
     # a third check still points at the day's first
     rig.advance(300)
     rig.badge(ZHANG)
@@ -134,6 +138,36 @@ def test_low_reading_asks_for_a_recheck(rig):
     [record] = rig.records("staff_health_check")
     assert record["verdict"] == "warn" and record["findings"] == ["temperature_low"]
     assert "请复测" in rig.last_said()
+
+
+def test_a_forehead_no_person_has_is_measured_again_counted_and_not_recorded(rig):
+    """Issue 21 item 10: a 44.9 °C frame (a hot pan, the sensor not aimed) was a fever."""
+    rig.badge(WANG)
+    for _ in range(5):
+        rig.temperature(44.9)  # held on: one bad reading, counted once
+    assert rig.records("staff_health_check") == [] and rig.records("alarm") == []
+    assert "读数异常，请对准额头重新测温" in rig.last_said()
+    assert rig.screen.messages[-1].level == "warn"
+    assert rig.devices.snapshot()["thermo-1"]["implausible_readings"] == 1
+    rig.temperature(33.0)  # the sensor not aimed: above the room, below any forehead
+    assert rig.records("staff_health_check") == []
+    assert rig.devices.snapshot()["thermo-1"]["implausible_readings"] == 2
+    rig.temperature(36.6)  # measured again within the same session: recorded
+    [record] = rig.records("staff_health_check")
+    assert record["data"]["temperature_c"] == 36.6 and record["verdict"] == "pass"
+
+
+def test_the_plausible_forehead_range_is_config(tmp_path, morning):
+    rules = {"morning_check": {"plausible_range_c": [33.0, 44.0]}}
+    rig = Rig(station_config(tmp_path, STATION, rules=rules), morning)
+    rig.badge(WANG)
+    rig.temperature(43.5)  # plausible here: a fever
+    [record] = rig.records("staff_health_check")
+    assert record["findings"] == ["fever"]
+    rig.close()
+    for bad in ([36.0, 43.0], [34.0, 46.0]):  # the normal range outside it; beyond a record's bounds
+        with pytest.raises(ValueError, match="plausible_range_c"):
+            station_config(tmp_path, STATION, rules={"morning_check": {"plausible_range_c": bad}})
 
 
 def test_room_temperature_is_not_a_person(rig):

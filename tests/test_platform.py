@@ -17,13 +17,15 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agent.recorder import ClockMonitor, Recorder
-from agent.records import FoodSample, Source, StaffHealthCheck
+from agent.core.recorder import ClockMonitor, Recorder
+from agent.records.envelope import Source
+from agent.records.food_sample import FoodSample
+from agent.records.staff_health_check import StaffHealthCheck
 from agent.store import Store
 from agent.uplink.commands import CommandProcessor
-from simulator.broker import Broker
-from simulator.platform import Platform, PlatformTls
-from simulator.platform_commands import build_command, canonical_json, public_key_b64, verify
+from simulator.platform.broker import Broker
+from simulator.platform.commands import build_command, canonical_json, public_key_b64, verify
+from simulator.platform.platform import Platform, PlatformTls
 from tests.conftest import TZ, make_config
 from tests.fixtures_mqtt import (  # noqa: F401 - the *_fixture imports register fixtures
     EXAMPLE_ACL,

@@ -6,8 +6,8 @@ from datetime import date, datetime
 
 import pytest
 
-from agent.workflows.receiving import parse_gs1
-from agent.workflows.stations import parse_date
+from agent.stations.base import parse_date
+from agent.stations.receiving.workflow import parse_gs1
 from tests.conftest import TZ
 from tests.fixtures_serial_stations import (
     INSPECTOR,

@@ -34,18 +34,19 @@ import pytest
 from pydantic import ValidationError
 
 from agent.app import Agent
-from agent.config import AgentConfig
-from agent.config_devices import CameraConfig
-from agent.feedback import MemoryOutput
-from agent.recorder import Photo, Recorder
-from agent.records import FoodSample, PhotoNote
+from agent.config.devices import CameraConfig
+from agent.config_file.model import AgentConfig
+from agent.core.feedback import MemoryOutput
+from agent.core.recorder import Photo, Recorder
+from agent.core.timeutil import ManualClock
+from agent.records.envelope import PhotoNote
+from agent.records.food_sample import FoodSample
 from agent.store import Store, StoreWriteError
-from agent.timeutil import ManualClock
 from agent.vision.camera import CameraSource
 from agent.wiring.photos import station_cameras
-from simulator.cameras import MjpegServer, RtspCamera, Script
-from simulator.platform import Platform
-from simulator.serial_devices import ScaleSim, SerialBadgeSim
+from simulator.devices.cameras import MjpegServer, RtspCamera, Script
+from simulator.devices.serial_devices import ScaleSim, SerialBadgeSim
+from simulator.platform.platform import Platform
 from tests.conftest import TZ, make_config
 from tests.fixtures_mqtt import broker_fixture, platform_fixture  # noqa: F401
 from tests.fixtures_serial_stations import LEADER, STAFF, ZHANG, Rig, station_config

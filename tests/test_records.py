@@ -9,38 +9,33 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from agent.cli import main
-from agent.config import AgentConfig
-from agent.recorder import Recorder
-from agent.records import (
-    RECORD_TYPES,
-    AdditiveUsage,
-    AlarmData,
-    ChecklistItem,
-    DailyLedger,
-    FoodSample,
-    IngredientPurchase,
-    LeaderMeal,
-    LedgerLine,
-    MealService,
-    Operator,
-    PremisesDisinfection,
-    Rectification,
-    RoutineDailyCheck,
-    SampleDiscard,
-    Source,
-    StaffHealthCheck,
-    StaffTraining,
-    SuperiorInspection,
-    ThermalDisinfection,
-    VisionViolation,
-    WasteDisposal,
-    parse_envelope,
-)
-from agent.rules import judge
-from agent.schema_export import all_schemas
+from agent.cli.main import main
+from agent.config_file.model import AgentConfig
+from agent.core.recorder import Recorder
+from agent.core.timeutil import ManualClock
+from agent.records.additive_usage import AdditiveUsage
+from agent.records.alarm import AlarmData
+from agent.records.base import judge
+from agent.records.core_temperature_check import CoreTemperatureCheck
+from agent.records.daily_ledger import DailyLedger, LedgerLine
+from agent.records.envelope import Operator, Source, parse_envelope
+from agent.records.food_sample import FoodSample
+from agent.records.ingredient_purchase import IngredientPurchase
+from agent.records.leader_meal import LeaderMeal
+from agent.records.meal_service import MealService
+from agent.records.premises_disinfection import PremisesDisinfection
+from agent.records.rectification import Rectification
+from agent.records.registry import RECORD_TYPES
+from agent.records.routine_daily_check import ChecklistItem, RoutineDailyCheck
+from agent.records.sample_discard import SampleDiscard
+from agent.records.schema_export import all_schemas
+from agent.records.staff_health_check import StaffHealthCheck
+from agent.records.staff_training import StaffTraining
+from agent.records.superior_inspection import SuperiorInspection
+from agent.records.tableware_disinfection import ThermalDisinfection
+from agent.records.vision_violation import VisionViolation
+from agent.records.waste_disposal import WasteDisposal
 from agent.store import Store
-from agent.timeutil import ManualClock
 
 from .conftest import TZ
 
@@ -75,6 +70,7 @@ def samples() -> list:
                       subject={"staff_id": "S017", "day": "2026-11-30"}, action_text="复测正常，医生证明",
                       resolved_by="boss", restores_fitness=True),
         WasteDisposal(kind="kitchen_waste", kg=42.5, collector="成都环卫", receipt_no="CD-20261130-17"),
+        CoreTemperatureCheck(stage="cooking", dish="红烧肉", meal="lunch", core_c=78.5, target_c=70.0),
         AlarmData(kind="cold_chain_high", state="raised", severity="major",
                   subject={"device_id": "fridge-2"}, message="fridge-2 at 11.2 °C for 25 min"),
     ]

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.cli import main
-from agent.config_devices import CameraConfig
-from agent.doctor import check_camera
-from agent.logging_setup import setup_logging
+from agent.cli.main import main
+from agent.config.devices import CameraConfig
+from agent.ops.doctor.cameras import check_camera
+from agent.ops.logging_setup import setup_logging
 from agent.redact import redact_text, redact_url
 
 PASSWORDS = ["s3cret", "pa/ss", "p@ss", "a:b/c@d", "x?y#z"]

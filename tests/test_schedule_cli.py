@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from agent.cli import main
-from agent.config_loader import load_config
+from agent.cli.main import main
+from agent.config_file.loader import load_config
 from tests.fixtures_schedule import DAY, Canteen, at, write_config_yaml
 
 
@@ -65,10 +65,10 @@ def test_registered_dishes_become_the_dishes_to_sample(tmp_path, capsys) -> None
         "--day", DAY.isoformat())
     code, out, _ = run(capsys, "today", "--config", path, "--day", DAY.isoformat(), "--at", "13:10")
     assert code == 0
-    assert "午餐 lunch 11:30–13:00  · served: 812 diners" in out
+    assert "午餐 lunch 11:30–13:00  · 已登记就餐 812 人 served: 812 diners" in out
     assert "✔ 留样 samples" in out  # only 米饭 registered for lunch, and it was sampled
     _, earlier, _ = run(capsys, "today", "--config", path, "--day", DAY.isoformat(), "--at", "12:00")
-    assert "午餐 lunch 11:30–13:00  · meal not registered yet" in earlier  # registered at 13:00
+    assert "午餐 lunch 11:30–13:00  · 供餐未登记 meal not registered yet" in earlier  # registered at 13:00
 
 
 def test_today_on_the_demo_day(tmp_path, capsys) -> None:
@@ -79,23 +79,23 @@ def test_today_on_the_demo_day(tmp_path, capsys) -> None:
     assert code == 0
     print(out)  # shown with -s: what the manager reads at 09:40
     lines = out.splitlines()
-    assert lines[0].startswith("日期 Day 2026-11-23 Mon (past day), as it stood at 09:40")  # not 今日 Today
-    assert "晨检 Morning checks, by 09:30  2/4 done" in out
-    assert any("✘ 王五 (S003)" in line and "OVERDUE since 09:30" in line for line in lines)
+    assert lines[0].startswith("日期 Day 2026-11-23 周一 Mon（往日 past day），截至当日 09:40")  # not 今日 Today
+    assert "晨检 Morning checks，截止 by 09:30  已完成 done 2/4" in out
+    assert any("✘ 王五 (S003)" in line and "已超时 OVERDUE since 09:30" in line for line in lines)
     assert any("✘ 赵六 (S004)" in line for line in lines)
     assert "钱七" not in out  # off duty today
     assert any("✘ 陪餐 leader meal" in line for line in lines)  # breakfast, nobody came
     # as it stood at 09:40: the lunch samples taken at 11:40 are not there yet
-    assert any("· 留样 samples" in line and "due 13:00" in line and "0/3 dishes" in line
+    assert any("· 留样 samples" in line and "截止 due 13:00" in line and "已留 0/3 道 dishes" in line
                for line in lines)
-    assert any("✔ kitchen" in line for line in lines) and any("· storeroom" in line for line in lines)
-    assert "健康证 health cert" in out and "王五 (S003)" in out and "2026-11-28 (5 days)" in out
+    assert any("✔ 厨房 kitchen" in line for line in lines) and any("· 库房 store room" in line for line in lines)
+    assert "健康证 health cert" in out and "王五 (S003)" in out and "2026-11-28 (剩 5 天 5 days left)" in out
     assert "未处理告警 open alarms now: 5" in out  # 2 checks, breakfast leader, cert, licence
 
     code, out, _ = run(capsys, "today", "--config", path, "--day", DAY.isoformat(), "--at", "13:10")
     print(out)
-    assert any("✘ 留样 samples" in line and "OVERDUE since 13:00" in line and "1/3 dishes" in line
-               and "to do: 番茄炒蛋, 青菜" in line and "underweight: 番茄炒蛋" in line
+    assert any("✘ 留样 samples" in line and "OVERDUE since 13:00" in line and "已留 1/3 道 dishes" in line
+               and "待留 to do: 番茄炒蛋、青菜" in line and "重量不足 underweight: 番茄炒蛋" in line
                for line in out.splitlines())
     assert any("✔ 陪餐 leader meal" in line and "12:05" in line for line in out.splitlines())
 

@@ -19,14 +19,14 @@ def canteen(tmp_path):
 
 
 def raised_keys(canteen: Canteen, kind: str | None = None) -> Counter:
-    from agent.recorder import alarm_key
+    from agent.core.recorder import alarm_key
 
     return Counter(alarm_key(a["kind"], a["subject"]) for a in canteen.alarm_events(kind)
                    if a["state"] == "raised")
 
 
 def key(kind: str, **subject: str) -> str:
-    from agent.recorder import alarm_key
+    from agent.core.recorder import alarm_key
 
     return alarm_key(kind, {"day": DAY.isoformat(), **subject} if kind != "expiry_warning" else subject)
 
@@ -76,7 +76,7 @@ def test_a_whole_day_with_restarts(canteen: Canteen) -> None:
     assert report.raised == [key("samples_missing", meal="lunch")]
     alarm = canteen.alarm_events("samples_missing")[-1]
     assert alarm["details"]["missing"] == ["番茄炒蛋", "青菜"]
-    assert "underweight: 番茄炒蛋" in alarm["details"]["detail"]
+    assert "重量不足 underweight: 番茄炒蛋" in alarm["details"]["detail"]
     canteen.sample("lunch", "番茄炒蛋", at("13:05"))
     assert canteen.tick(at("13:06")).raised == []  # still 青菜 missing: stays open, once
     canteen.sample("lunch", "青菜", at("13:10"))
@@ -189,7 +189,7 @@ def test_no_duties_on_a_day_without_meals(tmp_path) -> None:
 
 
 def test_a_box_without_site_data_raises_nothing(tmp_path) -> None:
-    from agent.records import MealService
+    from agent.records.meal_service import MealService
     from tests.conftest import make_config
 
     canteen = Canteen(make_config(tmp_path), at("06:00"))  # default meals, no roster, no menu

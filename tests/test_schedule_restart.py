@@ -77,8 +77,8 @@ import os, sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
 from agent.app import Agent
-from agent.config import AgentConfig
-from agent.timeutil import ManualClock
+from agent.config_file.model import AgentConfig
+from agent.core.timeutil import ManualClock
 config = AgentConfig.model_validate_json(sys.argv[1])
 clock = ManualClock(datetime.fromisoformat(sys.argv[2]))
 agent = Agent(config, now=clock)

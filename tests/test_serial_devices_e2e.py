@@ -23,7 +23,7 @@ from drivers.readings import (
 from drivers.scale import ScaleConfig
 from drivers.serial_devices import open_driver
 from drivers.thermometer import ThermometerConfig
-from simulator.serial_devices import (
+from simulator.devices.serial_devices import (
     AsciiThermometerSim,
     GyThermometerSim,
     LineSerialDevice,

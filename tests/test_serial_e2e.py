@@ -11,12 +11,17 @@ from pathlib import Path
 import pytest
 
 from agent.app import Agent
-from agent.feedback import MemoryOutput
-from agent.recorder import ClockMonitor
-from agent.timeutil import ManualClock
+from agent.core.feedback import MemoryOutput
+from agent.core.recorder import ClockMonitor
+from agent.core.timeutil import ManualClock
 from agent.workflows.device_health import DeviceHealthWatch, serial_policy
 from drivers.readings import DeviceHealth, DeviceState
-from simulator.serial_devices import GyThermometerSim, LineSerialDevice, ScaleSim, SerialBadgeSim
+from simulator.devices.serial_devices import (
+    GyThermometerSim,
+    LineSerialDevice,
+    ScaleSim,
+    SerialBadgeSim,
+)
 from tests.conftest import TZ, make_config
 from tests.fixtures_serial_stations import LI, STAFF, UNKNOWN, WANG, ZHANG
 
@@ -215,7 +220,7 @@ def _health(state: DeviceState, at: datetime) -> DeviceHealth:
 
 
 def test_device_health_silent_at_once_disconnect_after_grace(tmp_path):
-    from agent.recorder import Recorder
+    from agent.core.recorder import Recorder
     from agent.store import Store
 
     config = make_config(tmp_path)

@@ -9,12 +9,13 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from agent.config import AgentConfig
-from agent.recorder import Recorder
-from agent.records import FoodSample, StaffHealthCheck
+from agent.config_file.model import AgentConfig
+from agent.core.recorder import Recorder
+from agent.core.timeutil import ManualClock
+from agent.records.food_sample import FoodSample
+from agent.records.staff_health_check import StaffHealthCheck
 from agent.store import Priority, RecordDraft, Store, StoreWriteError
 from agent.store.budget import apply_retention, enforce_budget
-from agent.timeutil import ManualClock
 from agent.uplink.topics import outbox_topic
 
 from .conftest import TZ

@@ -12,12 +12,15 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from agent.config import AgentConfig
-from agent.recorder import Recorder
-from agent.records import AdditiveUsage, FoodSample, StaffHealthCheck, priority_of
+from agent.config_file.model import AgentConfig
+from agent.core.recorder import Recorder
+from agent.core.timeutil import ManualClock
+from agent.records.additive_usage import AdditiveUsage
+from agent.records.food_sample import FoodSample
+from agent.records.registry import priority_of
+from agent.records.staff_health_check import StaffHealthCheck
 from agent.store import Priority, Store
 from agent.store.schema import MIGRATIONS, SCHEMA_VERSION
-from agent.timeutil import ManualClock
 from agent.uplink.topics import outbox_topic
 
 from .conftest import TZ

@@ -15,10 +15,10 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.app import Agent
-from agent.config_loader import load_config
-from simulator.broker import Broker
-from simulator.platform import Platform
-from simulator.platform_commands import build_command, public_key_b64
+from agent.config_file.loader import load_config
+from simulator.platform.broker import Broker
+from simulator.platform.commands import build_command, public_key_b64
+from simulator.platform.platform import Platform
 
 from .fixtures_mqtt import broker_fixture, platform_fixture, wait_until  # noqa: F401
 

@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from agent.app import Agent
-from agent.config import BrokerConfig
-from agent.config_loader import load_config
+from agent.config.broker import BrokerConfig
+from agent.config_file.loader import load_config
 from agent.uplink.commands import CommandProcessor, canonical_json
 from agent.uplink.connection import UplinkConfigError, check_transport_policy
 
@@ -154,7 +154,7 @@ def test_valid_set_config_written_atomically_and_reload_requested(agent: Agent, 
 
 
 def test_resend_requeues_delivered_records(agent: Agent, key) -> None:
-    from agent.records import StaffTraining
+    from agent.records.staff_training import StaffTraining
 
     saved = agent.recorder.record(StaffTraining(session="s", staff_id="S1"))
     agent.store.ack([saved.id])

@@ -23,12 +23,13 @@ import pytest
 import yaml
 
 from agent.app import Agent
-from agent.config_loader import load_config
-from agent.doctor import check_broker
-from agent.records import FoodSample, StaffHealthCheck
-from simulator.broker import Broker
-from simulator.certs import make_test_certs
-from simulator.platform import Platform
+from agent.config_file.loader import load_config
+from agent.ops.doctor.broker import check_broker
+from agent.records.food_sample import FoodSample
+from agent.records.staff_health_check import StaffHealthCheck
+from simulator.platform.broker import Broker
+from simulator.platform.certs import make_test_certs
+from simulator.platform.platform import Platform
 
 from .conftest import REPO
 from .fixtures_mqtt import (  # noqa: F401
@@ -170,7 +171,8 @@ def test_frozen_broker_backlog_drains_without_restart(tmp_path: Path, broker: Br
         wait_until(agent.uplink.connected.is_set, message="agent connected")
         broker.freeze()
         ids = produce(agent, 300, rate=1000)
-        time.sleep(9)  # longer than the keep-alive (5 s): the agent notices the dead link
+        # the agent notices the dead link (its keep-alive, 5 s, goes unanswered)
+        wait_until(lambda: not agent.uplink.connected.is_set(), timeout=30, message="the frozen link noticed")
         broker.thaw()
         wait_until(lambda: outbox_empty(agent), timeout=60, message="backlog drained after thaw")
         assert_exactly_once_in_order(platform, set(ids))
@@ -249,7 +251,7 @@ def test_mutual_tls_connects_and_bad_ca_is_refused(tmp_path: Path, tls_broker: B
                                               sampled_at=agent.now(), kept_until=agent.now()))
     agent.start()
     try:
-        time.sleep(3)
+        wait_until(lambda: agent.uplink.connect_failures >= 1, message="the broker's certificate refused")
         assert not agent.uplink.connected.is_set()
         assert agent.store.in_outbox(record.id)  # kept until a verified broker takes it
     finally:
@@ -267,7 +269,7 @@ def test_tls_server_name_verifies_a_broker_reached_by_address(tmp_path: Path) ->
         agent = Agent(load_config(agent_config(by_address, named.tls_port, tls=tls), {}))
         agent.start()
         try:
-            time.sleep(2)
+            wait_until(lambda: agent.uplink.connect_failures >= 1, message="the certificate's name refused")
             assert not agent.uplink.connected.is_set()  # 127.0.0.1 is not in the certificate
         finally:
             agent.stop()
@@ -289,7 +291,7 @@ def test_plaintext_to_remote_broker_is_refused(tmp_path: Path) -> None:
     agent = Agent(load_config(agent_config(tmp_path, 1883, host="192.0.2.10"), {}))
     agent.start()
     try:
-        time.sleep(1)
+        wait_until(lambda: agent.uplink.config_refusals >= 1, message="plaintext off loopback refused")
         assert not agent.uplink.connected.is_set()
         assert agent.uplink.connects == 0
     finally:

@@ -16,9 +16,9 @@ import pytest
 import yaml
 
 from agent.app import Agent
-from agent.config_loader import load_config
-from agent.records import StaffHealthCheck
-from simulator.broker import Broker
+from agent.config_file.loader import load_config
+from agent.records.staff_health_check import StaffHealthCheck
+from simulator.platform.broker import Broker
 
 from .fixtures_mqtt import MqttTestClient, broker_fixture, wait_until  # noqa: F401
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import yaml
 
 from agent.app import Agent
-from agent.config_loader import load_config
-from agent.records import StaffHealthCheck
-from simulator.broker import Broker
-from simulator.platform import Platform
+from agent.config_file.loader import load_config
+from agent.records.staff_health_check import StaffHealthCheck
+from simulator.platform.broker import Broker
+from simulator.platform.platform import Platform
 
 from .fixtures_mqtt import MqttTestClient, broker_fixture, wait_until  # noqa: F401
 
@@ -80,7 +80,8 @@ def test_resends_to_a_platform_that_never_acks_stay_within_the_byte_budget(tmp_p
         ids = [record(agent, n) for n in range(150)]
         wait_until(lambda: len(counter.times) == len(ids), message="every record published once")
         first_bytes, started = counter.bytes, time.monotonic()
-        time.sleep(12)
+        # the byte budget holds resends back: what proves the resends stay within it
+        wait_until(lambda: agent.uplink.delivery.deferred_total > 0, timeout=30, message="resends deferred")
         window = time.monotonic() - started
         resent = counter.bytes - first_bytes
         size = first_bytes / len(ids)
@@ -130,7 +131,8 @@ def test_after_a_broker_restart_without_persistence_what_was_sent_early_is_resen
         broker.data_dir.mkdir()
         broker.start()
         wait_until(lambda: agent.uplink.connects >= 2, timeout=15, message="agent reconnected")
-        time.sleep(0.5)  # the agent's resends reach no one: the platform is not back yet
+        # the agent's sends reach no one: the platform is not back yet
+        wait_until(lambda: agent.uplink.delivery.published_total >= 15, message="all sent into the void")
         platform = Platform("127.0.0.1", broker.port, tmp_path / "platform.db",
                             client_id="platform-1").start()
         back = time.monotonic()

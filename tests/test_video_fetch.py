@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from agent.app import Agent
-from agent.config_loader import load_config
+from agent.config_file.loader import load_config
 from agent.store import Store
 from agent.video.fetch import VideoFetcher
 from agent.video.ring import SEGMENT_PATTERN, SegmentRing
-from simulator.broker import Broker
-from simulator.cameras import RtspCamera
-from simulator.platform import Platform
+from simulator.devices.cameras import RtspCamera
+from simulator.platform.broker import Broker
+from simulator.platform.platform import Platform
 
 from .fixtures_mqtt import broker_fixture, platform_fixture, wait_until  # noqa: F401
 from .fixtures_video import (  # noqa: F401

@@ -16,7 +16,7 @@ from agent.video.ffmpeg import (
     input_args,
 )
 from drivers.backoff import Backoff
-from simulator.broker import free_port
+from simulator.platform.broker import free_port
 
 
 @pytest.mark.parametrize(("lines", "opened", "streamed", "state"), [

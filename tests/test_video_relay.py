@@ -9,12 +9,12 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.app import Agent
-from agent.config_loader import load_config
-from simulator.broker import Broker, free_port
-from simulator.cameras import RtspCamera
-from simulator.media_server import MediaServer
-from simulator.platform import Platform
-from simulator.platform_commands import public_key_b64
+from agent.config_file.loader import load_config
+from simulator.devices.cameras import RtspCamera
+from simulator.platform.broker import Broker, free_port
+from simulator.platform.commands import public_key_b64
+from simulator.platform.media_server import MediaServer
+from simulator.platform.platform import Platform
 
 from .fixtures_mqtt import broker_fixture, platform_fixture, wait_until  # noqa: F401
 from .fixtures_video import (  # noqa: F401

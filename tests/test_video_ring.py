@@ -12,7 +12,7 @@ from agent.video.cut import cut, plan_cut
 from agent.video.recorder import CameraRecorder
 from agent.video.ring import MIN_SEGMENT_BYTES, SegmentRing
 from drivers.backoff import Backoff
-from simulator.cameras import RtspCamera
+from simulator.devices.cameras import RtspCamera
 
 from .fixtures_mqtt import wait_until
 from .fixtures_video import ffprobe, rtsp_camera_fixture  # noqa: F401

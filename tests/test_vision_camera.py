@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
-from agent.config_devices import CameraConfig
+from agent.config.devices import CameraConfig
 from agent.vision.camera import CameraSource, FrameRing, source_kind
-from simulator.cameras import FACE_MASK, MjpegServer, Script, write_video
+from simulator.devices.cameras import FACE_MASK, MjpegServer, Script, write_video
 from tests.helpers.components import running
 
 pytestmark = pytest.mark.skipif(not FACE_MASK.is_dir(), reason=f"no data set at {FACE_MASK}")

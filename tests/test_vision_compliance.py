@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from agent.config_devices import WorkingHours
+from agent.config.devices import WorkingHours
 from agent.vision.compliance import Cleared, Compliance, Observation, Raised, Rules, within_hours
 from agent.vision.motion import MotionDetector, in_zones
 from agent.vision.pipeline import detection_region

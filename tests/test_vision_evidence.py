@@ -22,10 +22,10 @@ import cv2
 import numpy as np
 import pytest
 
-from agent.config import AgentConfig
-from agent.recorder import Recorder
+from agent.config_file.model import AgentConfig
+from agent.core.recorder import Recorder
+from agent.core.timeutil import ManualClock
 from agent.store import Store, StoreWriteError
-from agent.timeutil import ManualClock
 from agent.vision.camera import FrameRing
 from agent.vision.compliance import Raised
 from agent.vision.evidence import CLIP_CONTENT_TYPE, EvidenceCollector

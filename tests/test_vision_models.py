@@ -136,7 +136,7 @@ def test_evaluate_reports_confusion_matrix(tmp_path: Path, capsys) -> None:
 def test_second_pass_finds_a_small_face_again_on_an_enlarged_crop(detector: FaceDetector) -> None:
     """A real face shrunk to 30 px on a plain canvas: the second pass, given the box the first
     pass scored low, finds it again (boxes overlap) on the enlarged crop around it."""
-    from agent.config import VisionConfig
+    from agent.config.vision import VisionConfig
     from agent.vision.faces import Face
     from agent.vision.scene import VisionModels, rechecked, second_pass
 

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 
 from agent.app import Agent
-from agent.config import AgentConfig
-from agent.runtime import Supervisor
-from agent.timeutil import ManualClock
-from agent.uplink.commands import CommandError
+from agent.command_contract import CommandError
+from agent.config_file.model import AgentConfig
+from agent.core.timeutil import ManualClock
+from agent.ops.runtime import Supervisor
 from agent.vision.pipeline import CameraWorker, VisionModels
-from simulator.cameras import FACE_MASK, KitchenScene, MjpegServer, Script, write_video
+from simulator.devices.cameras import FACE_MASK, KitchenScene, MjpegServer, Script, write_video
 from tests.conftest import TZ, make_config
 from tests.helpers.components import running
 

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
-from agent.config import VisionConfig
+from agent.config.vision import VisionConfig
 from agent.vision.eval import cli as evaluate
 from agent.vision.eval import review as scene_review
 from agent.vision.eval import scenes as scene_eval

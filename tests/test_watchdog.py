@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent.runtime import MainLoop, Supervisor
-from agent.sdnotify import Notifier, watchdog_interval_s
+from agent.ops.runtime import MainLoop, Supervisor
+from agent.ops.sdnotify import Notifier, watchdog_interval_s
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -144,7 +144,7 @@ HANGING_AGENT = textwrap.dedent("""
     import sys, threading, time
     from pathlib import Path
     from agent.app import Agent
-    from agent.config_loader import load_config
+    from agent.config_file.loader import load_config
 
     config_path, trigger = sys.argv[1], Path(sys.argv[2])
 
@@ -209,7 +209,7 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 def test_canteen_agent_run_says_ready_pings_and_stopping(tmp_path, notify):
-    entry = [sys.executable, "-c", "import sys; from agent.cli import main; sys.exit(main())"]
+    entry = [sys.executable, "-c", "import sys; from agent.cli.main import main; sys.exit(main())"]
     process = subprocess.Popen([*entry, "run", "--config", str(_agent_config(tmp_path))],
                                env=_env(notify, 400_000), cwd=tmp_path,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from agent.app import Agent
-from agent.config import STATION_REQUIRED
+from agent.stations.registry import STATION_REQUIRED
 from agent.wiring.capability import Capability
 from agent.wiring.serial import WORKFLOWS
 from drivers.serial_devices import BY_KIND, CATALOG, open_driver

@@ -5,14 +5,15 @@ server-sent events via a streaming response, on the reference ASGI server; Jinja
 templates; python-multipart for forms and photo uploads. Light on a Pi, no build step.
 
 ``ConsoleComponent.run`` serves until the supervisor's stop event; the listening socket
-is bound first, so a port in use is an ordinary error (logged, retried with back-off by
-the supervisor) and a crash here stops no other component.
+is bound first, so a port in use is an ordinary error (``ComponentDown``: one log line,
+retried with back-off by the supervisor) and a crash here stops no other component.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import threading
 from typing import Any
@@ -41,6 +42,7 @@ from agent.console import (
 from agent.console.context import STATIC, Console
 from agent.console.csrf import CsrfError
 from agent.console.web import LoginRequired, NotAllowed, client_of, page, redirect, session
+from agent.ops.runtime import ComponentDown
 
 log = logging.getLogger("agent.console")
 STOP_POLL_S = 0.2
@@ -97,7 +99,12 @@ class ConsoleComponent:
 
     def run(self, stop: threading.Event) -> None:
         cfg = self.console.config.console
-        sock = socket.create_server((cfg.host, cfg.port), reuse_port=False)
+        try:
+            sock = socket.create_server((cfg.host, cfg.port), reuse_port=False)
+        except OSError as exc:  # a port another program holds: one line each retry, no traceback
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise ComponentDown(f"cannot listen on {cfg.host}:{cfg.port}: {reason} (another program on the "
+                                "port? canteen-agent doctor names it; or set console.port)") from None
         self.port = sock.getsockname()[1]
         try:
             asyncio.run(self._serve(sock, stop))

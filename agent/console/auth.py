@@ -17,6 +17,7 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -100,19 +101,20 @@ _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))  # unknown names take as 
 class LoginLimiter:
     """At most ``attempts`` failures per client and per user name within ``window_s``."""
 
-    def __init__(self, attempts: int, window_s: float) -> None:
+    def __init__(self, attempts: int, window_s: float, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.attempts = attempts
         self.window_s = window_s
+        self._monotonic = monotonic  # injected: tests move it instead of sleeping
         self._failures: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
     def blocked(self, *keys: str) -> bool:
-        now = time.monotonic()
+        now = self._monotonic()
         with self._lock:
             return any(len(self._recent(k, now)) >= self.attempts for k in keys)
 
     def failed(self, *keys: str) -> None:
-        now = time.monotonic()
+        now = self._monotonic()
         with self._lock:
             for key in keys:
                 self._recent(key, now).append(now)

@@ -1,7 +1,10 @@
-"""What the console's pages are given: the agent's parts they may use, and nothing else.
+"""What the console's pages are given: the agent's view and the doors they may write through.
 
-Pages read the store through its named queries and write only through the Recorder
-(judged, enveloped, committed, queued for the platform like every record).
+Pages read through the agent's read-only view (``AgentView``: the config, the clock, the
+store's named queries typed ``Reads``, the devices' states) and write through named doors
+only: the Recorder for records and alarm acknowledgements (judged, enveloped, committed,
+queued for the platform like every record), ``accounts`` for console users. The console
+never holds the ``Store``.
 """
 
 from __future__ import annotations
@@ -14,14 +17,18 @@ from typing import Any
 
 from starlette.templating import Jinja2Templates
 
-from agent.config import AgentConfig
-from agent.console.auth import LoginLimiter
+from agent.config_file.model import AgentConfig
+from agent.console.auth import LoginLimiter, UserStore
 from agent.console.doctor_run import DoctorRunner
-from agent.console.i18n import bi, zh
+from agent.console.i18n import bi, pair, zh
+from agent.console.roles import may
 from agent.console.sessions import SessionStore
 from agent.console.station_feed import StationFeed
-from agent.recorder import Recorder
-from agent.store import Store
+from agent.core.reads import Reads
+from agent.core.recorder import Recorder
+from agent.stations.registry import station_kind
+from agent.view import AgentView
+from agent.words.terms import meal
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -29,28 +36,42 @@ STATIC = Path(__file__).parent / "static"
 
 @dataclass
 class Console:
-    config: AgentConfig
-    store: Store
-    recorder: Recorder
-    now: Callable[[], datetime]
+    view: AgentView  # read-only: config, clock, the store's queries, devices
+    recorder: Recorder  # every record and acknowledgement a page writes
+    accounts: UserStore  # console users: add, look up
     feed: StationFeed
     sessions: SessionStore
     limiter: LoginLimiter
     templates: Jinja2Templates
     doctor: DoctorRunner
-    devices: Callable[[], dict[str, Any]] = dict  # device id -> health (the installer's page)
 
     @classmethod
-    def create(cls, config: AgentConfig, store: Store, recorder: Recorder, now: Callable[[], datetime],
-               feed: StationFeed, devices: Callable[[], dict[str, Any]] = dict,
-               config_path: Path | None = None,
+    def create(cls, view: AgentView, recorder: Recorder, accounts: UserStore, feed: StationFeed,
                uplink_connected: Callable[[], bool | None] = lambda: None) -> Console:
-        cfg = config.console
+        cfg = view.config.console
         templates = Jinja2Templates(directory=str(TEMPLATES))
-        templates.env.globals.update(bi=bi, zh=zh)
-        return cls(config, store, recorder, now, feed, SessionStore(cfg.session_idle_min * 60),
+        templates.env.globals.update(bi=bi, zh=zh, pair=pair, may=may, meal_words=meal,
+                                     station_kind=station_kind)
+        devices = view.devices.snapshot
+        return cls(view, recorder, accounts, feed, SessionStore(cfg.session_idle_min * 60),
                    LoginLimiter(cfg.login_attempts, cfg.login_window_s), templates,
-                   DoctorRunner(config, config_path, devices, uplink_connected, now), devices)
+                   DoctorRunner(view.config, view.config_path, devices, uplink_connected, view.now))
+
+    @property
+    def config(self) -> AgentConfig:
+        return self.view.config
+
+    @property
+    def store(self) -> Reads:
+        """The store's named queries (read-only); writes go through ``recorder`` or ``accounts``."""
+        return self.view.store
+
+    def now(self) -> datetime:
+        return self.view.now()
+
+    def devices(self) -> dict[str, Any]:
+        """Device id -> its last known state (the installer's page)."""
+        return self.view.devices.snapshot()
 
     def local(self, when: datetime) -> datetime:
         return when.astimezone(self.config.identity.tz)

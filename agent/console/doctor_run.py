@@ -19,8 +19,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from agent.config import AgentConfig
-from agent.doctor import Check, DoctorOptions, run_checks
+from agent.config_file.model import AgentConfig
+from agent.ops.doctor.checks import Check, DoctorOptions
+from agent.ops.doctor.run import run_checks
 
 log = logging.getLogger("agent.console")
 BROKER_TIMEOUT_S = 5.0

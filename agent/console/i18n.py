@@ -17,6 +17,8 @@ from pathlib import Path
 
 from markupsafe import Markup, escape
 
+from agent.words.terms import Term
+
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "console"
 LANGUAGE = "zh_CN"
@@ -36,6 +38,13 @@ def bi(message: str) -> Markup:
     """``<span class="zh">中文</span> <span class="en">English</span>`` for a template."""
     return Markup('<span class="zh">{}</span> <span class="en">{}</span>').format(
         escape(zh(message)), escape(message))
+
+
+def pair(words: Term) -> Markup:
+    """A ``Term`` (an identifier's words, ``agent.words.terms``) the way ``bi`` shows a message."""
+    if not words.en:
+        return Markup('<span class="zh">{}</span>').format(words.zh)
+    return Markup('<span class="zh">{}</span> <span class="en">{}</span>').format(words.zh, words.en)
 
 
 # --- compiling the catalog (what msgfmt does, for the subset a .po here uses) ---------------

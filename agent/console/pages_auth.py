@@ -31,7 +31,7 @@ async def login(request: Request) -> Response:
         log.warning("console login refused reason=rate_limited user=%s client=%s", name or "-", client_of(request))
         return page(request, "login.html", status=429, error="Too many failed attempts: wait a few minutes",
                     name=name)
-    user = authenticate(ctx.store, name, password)
+    user = authenticate(ctx.accounts, name, password)
     if user is None:
         ctx.limiter.failed(*keys)
         log.warning("console login failed user=%s client=%s", name or "-", client_of(request))

@@ -19,7 +19,8 @@ from agent.console.web import (
     redirect,
     user_session,
 )
-from agent.records import ChecklistItem, Operator, RoutineDailyCheck
+from agent.records.envelope import Operator
+from agent.records.routine_daily_check import ChecklistItem, RoutineDailyCheck
 
 NOTE_MAX = 500
 

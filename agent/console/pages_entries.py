@@ -22,7 +22,9 @@ from agent.console.web import (
     redirect,
     user_session,
 )
-from agent.records import Operator, SuperiorInspection, WasteDisposal
+from agent.records.envelope import Operator
+from agent.records.superior_inspection import SuperiorInspection
+from agent.records.waste_disposal import WasteDisposal
 
 WASTE_KINDS = {"kitchen_waste": "Kitchen waste", "waste_oil": "Used cooking oil", "other": "Other waste"}
 KG_MAX = 5000.0

@@ -19,7 +19,8 @@ from agent.console.web import (
     redirect,
     user_session,
 )
-from agent.records import MealService, Operator, Source
+from agent.records.envelope import Operator, Source
+from agent.records.meal_service import MealService
 
 DINERS_MAX = 100_000
 CONSOLE_SOURCE = Source(device_id="console", kind="manager_console")

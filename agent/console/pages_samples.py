@@ -29,7 +29,7 @@ from agent.console.web import (
     redirect,
     user_session,
 )
-from agent.records import Operator
+from agent.records.envelope import Operator
 from agent.schedule.discard import (
     DiscardRefused,
     SampleBatch,

@@ -1,8 +1,10 @@
 """Station screens: ``/station/<id>`` and its live feed (server-sent events).
 
 The page is static; ``/station/<id>/events`` sends the station's state at once and then
-every change (``StationFeed``), with a comment line every ``KEEPALIVE_S`` so a proxy or
-a dropped Wi-Fi is noticed. EventSource reconnects by itself.
+every change (``StationFeed``: what the workflow says and its devices' health), and the
+agent's clock every ``CLOCK_S``: the screen shows the time the records are stamped with
+(the demo's simulated day too), and a dropped Wi-Fi is noticed. EventSource reconnects
+by itself.
 """
 
 from __future__ import annotations
@@ -19,16 +21,16 @@ from starlette.routing import Route
 from agent.console.i18n import zh
 from agent.console.station_feed import StationState
 from agent.console.web import console, page
+from agent.stations.registry import SCREEN_WORDS, station_kind
 
-KEEPALIVE_S = 15.0
-KINDS = {"morning_check": "Morning check", "food_sample": "Food samples", "receiving": "Receiving",
-         "additive": "Additives", "checkin": "Check-in"}
-# what the page's script writes, in both languages (the catalog's zh_CN, the English id)
+CLOCK_S = 1.0
+# what the page's script writes, in both languages: the verdicts and what every station may
+# say (the catalog's zh_CN, the English id); each station kind's own next steps come with
+# the kind (``agent.stations.registry.SCREEN_WORDS``)
 WORDS = {
-    "pass": "Pass", "fail": "Fail", "warn": "Check",
-    "recheck": "Re-check in 10 min", "leave_post": "Leave your post and tell the manager",
-    "not_saved": "Not saved: tell the manager", "see_manager": "See the manager before work",
-    "badge_again": "Badge again",
+    "pass": "Pass", "fail": "Fail", "warn": "Check", "off_duty": "Re-check normal: still off duty today",
+    "not_saved": "Not saved: tell the manager", "device_offline": "Device offline: tell the manager",
+    "connecting": "Connecting the devices", "device_warning": "A device is not working",
 }
 
 
@@ -43,7 +45,10 @@ async def station_page(request: Request) -> Response:
     station_id = _station(request)
     station = next(s for s in console(request).config.stations if s.id == station_id)
     words = {key: [zh(text), text] for key, text in WORDS.items()}
-    return page(request, "station.html", station=station, kinds=KINDS, words=words)
+    ctx = console(request)
+    words |= {step: list(pair) for step, pair in SCREEN_WORDS.items()}
+    return page(request, "station.html", station=station, kind=station_kind(station.kind), words=words,
+                clock=f"{ctx.local(ctx.now()):%H:%M:%S}")
 
 
 async def station_state(request: Request) -> Response:
@@ -56,14 +61,16 @@ async def station_events(request: Request) -> Response:
     stopping: asyncio.Event = request.app.state.stopping
     watcher = feed.watch(station_id)
 
+    ctx = console(request)
+
     async def stream() -> AsyncIterator[str]:
         try:
             yield _event(feed.current(station_id))
             while not stopping.is_set():
                 try:
-                    state = await asyncio.wait_for(watcher.queue.get(), KEEPALIVE_S)
+                    state = await asyncio.wait_for(watcher.queue.get(), CLOCK_S)
                 except TimeoutError:
-                    yield ": keepalive\n\n"
+                    yield f"event: clock\ndata: {ctx.local(ctx.now()):%H:%M:%S}\n\n"
                     continue
                 yield _event(state)
         finally:

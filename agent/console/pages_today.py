@@ -11,15 +11,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from agent.console.web import console, page, user_session
-from agent.schedule.due import DueItem, meal_label
-from agent.schedule.today import TodayView, today_view
-from agent.store import Store
+from agent.core.duties import DueItem
+from agent.schedule.due import Unfit, meal_label
+from agent.schedule.today import expiry_line, today_view, unfit_text
 
 DUTY = {"morning_check": "Morning check", "samples": "Food samples", "leader_meal": "Leader's meal",
         "disinfection": "Tableware disinfection", "uv_run": "UV / ozone", "sample_discard": "Discard samples"}
 STATE = {"done": "Done", "overdue": "Overdue", "missing": "To come"}
-OUTCOME = {"off_duty": "Failed: off duty today", "restored": "Failed: fit again after rectification",
-           "failed": "Failed"}
 
 
 @dataclass(frozen=True)
@@ -29,33 +27,20 @@ class Row:
     state: str  # done | overdue | missing
     when: str
     detail: str
-    outcome: str | None = None  # English message id: a done duty that failed says so
+    outcome: str | None = None  # a done duty that failed says so, in words
     href: str | None = None  # the page where the manager does it (sample discard)
 
 
-def _outcomes(view: TodayView, store: Store) -> dict[str, str]:
-    """staff_id -> what the day's checks came to, when one failed: a later passing re-check
-    does not hide a fever; the manager's rectification (fitness restored) is shown too."""
-    found: dict[str, str] = {}
-    day = view.facts.day.isoformat()
-    for record in view.facts.of("staff_health_check"):
-        staff_id = record["data"]["staff_id"]
-        if record.get("verdict") == "fail" and staff_id not in found:
-            duty = store.duty(day, staff_id)
-            restored = duty is not None and duty["fit"] and duty["reason"] == "rectification"
-            found[staff_id] = OUTCOME["restored" if restored else "off_duty"]
-    return found
-
-
-def _row(item: DueItem, tz: object, outcomes: dict[str, str]) -> Row:
+def _row(item: DueItem, tz: object, unfit: dict[str, Unfit]) -> Row:
     label = meal_label(item.meal) if item.meal and item.duty != "sample_discard" else item.label
     if item.is_done:
         when = f"{item.done_at.astimezone(tz):%H:%M}" if item.done_at else ""  # type: ignore[arg-type]
     else:
         when = f"{item.deadline.astimezone(tz):%H:%M}"  # type: ignore[arg-type]
-    outcome = outcomes.get(item.subject.get("staff_id", "")) if item.duty == "morning_check" else None
-    if outcome is None and item.is_done and "fail" in item.detail:
-        outcome = OUTCOME["failed"]
+    outcome = None
+    found = unfit.get(item.subject.get("staff_id", "")) if item.duty == "morning_check" else None
+    if item.is_done and found is not None:
+        outcome = unfit_text(found)
     href = "/manager/samples" if item.duty == "sample_discard" else None
     return Row(DUTY.get(item.duty, item.duty), label, item.state, when, item.detail, outcome, href)
 
@@ -87,12 +72,11 @@ async def today(request: Request) -> Response:
     as_of, is_today = moment
     view = today_view(ctx.store, ctx.config, as_of)
     tz = ctx.config.identity.tz
-    outcomes = _outcomes(view, ctx.store)
-    rows = [_row(i, tz, outcomes) for i in view.items]
+    rows = [_row(i, tz, view.unfit) for i in view.items]
     counts = {s: sum(1 for r in rows if r.state == s) for s in STATE}
     return page(request, "today.html", day=view.facts.day.isoformat(), is_today=is_today,
                 as_of=f"{as_of:%H:%M}", rows=rows, counts=counts, total=len(rows), states=STATE,
-                expiry=view.expiry, open_alarms=view.open_alarms)
+                expiry=[expiry_line(e) for e in view.expiry], open_alarms=view.open_alarms)
 
 
 ROUTES = [Route("/manager/today", today)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agent.console.auth import User
@@ -27,8 +28,9 @@ class Session:
 
 
 class SessionStore:
-    def __init__(self, idle_s: float) -> None:
+    def __init__(self, idle_s: float, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.idle_s = idle_s
+        self._monotonic = monotonic  # injected: tests move it instead of sleeping
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
 
@@ -36,7 +38,7 @@ class SessionStore:
         """The live session with this id (its idle clock restarted), or None."""
         if not session_id:
             return None
-        now = time.monotonic()
+        now = self._monotonic()
         with self._lock:
             session = self._sessions.get(session_id)
             if session is None:
@@ -48,9 +50,9 @@ class SessionStore:
             return session
 
     def new(self) -> Session:
-        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32))
+        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), last_seen=self._monotonic())
         with self._lock:
-            self._expire(time.monotonic())
+            self._expire(self._monotonic())
             if len(self._sessions) >= MAX_SESSIONS:
                 oldest = min(self._sessions.values(), key=lambda s: s.last_seen)
                 del self._sessions[oldest.id]
@@ -59,7 +61,7 @@ class SessionStore:
 
     def login(self, session: Session, user: User) -> Session:
         """A fresh id and CSRF token for the logged-in user (no session fixation)."""
-        fresh = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), user)
+        fresh = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), user, last_seen=self._monotonic())
         with self._lock:
             self._sessions.pop(session.id, None)
             self._sessions[fresh.id] = fresh

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from starlette.datastructures import UploadFile
 
-from agent.recorder import Photo
+from agent.core.recorder import Photo
 
 KINDS = {b"\xff\xd8\xff": ("image/jpeg", ".jpg"), b"\x89PNG\r\n\x1a\n": ("image/png", ".png")}
 

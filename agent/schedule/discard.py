@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Literal
 
-from agent.config import AgentConfig
-from agent.recorder import Recorded, Recorder
-from agent.records import Operator, SampleDiscard, Source
-from agent.store import Store
+from agent.config.settings import Settings
+from agent.core.reads import Reads
+from agent.core.recorder import Recorded, Recorder
+from agent.records.envelope import Operator, Source
+from agent.records.sample_discard import SampleDiscard
 
 # Samples past their keep time stay on the reminder's list this many days beyond it, then
 # drop off (by then the fridge has been emptied or the ledger shows it was not confirmed).
@@ -40,7 +41,7 @@ def discard_key(day: str, meal: str) -> str:
     return f"sample_discard:{day}:{meal}"
 
 
-def discard_lookback_days(config: AgentConfig) -> int:
+def discard_lookback_days(config: Settings) -> int:
     return math.ceil(config.rules.food_sample.keep_hours / 24) + DISCARD_WATCH_DAYS
 
 
@@ -92,21 +93,21 @@ class DiscardRefused(ValueError):
         self.batch = batch
 
 
-def _batch(store: Store, config: AgentConfig, day: date, meal: str,
+def _batch(store: Reads, config: Settings, day: date, meal: str,
            records: list[dict[str, Any]]) -> SampleBatch:
     confirmation = store.kv_get(discard_key(day.isoformat(), meal))
     return SampleBatch(day, meal, tuple(records), keep_ends(records, config.rules.food_sample.keep_hours),
                        confirmation if isinstance(confirmation, dict) else None)
 
 
-def sample_batch(store: Store, config: AgentConfig, day: date, meal: str) -> SampleBatch | None:
+def sample_batch(store: Reads, config: Settings, day: date, meal: str) -> SampleBatch | None:
     """The batch of ``meal`` on ``day``; None when no sample of it was recorded."""
     records = [r for r in store.iter_records(type_="food_sample", day=day.isoformat())
                if r["data"]["meal"] == meal]
     return _batch(store, config, day, meal, records) if records else None
 
 
-def recent_batches(store: Store, config: AgentConfig, today: date, days: int) -> list[SampleBatch]:
+def recent_batches(store: Reads, config: Settings, today: date, days: int) -> list[SampleBatch]:
     """Every batch sampled from ``days`` days before ``today`` up to today, oldest first."""
     batches: list[SampleBatch] = []
     for back in range(days, -1, -1):
@@ -118,7 +119,7 @@ def recent_batches(store: Store, config: AgentConfig, today: date, days: int) ->
     return sorted(batches, key=lambda b: (b.day, b.last_sampled_at))
 
 
-def refusal(batch: SampleBatch | None, now: datetime, config: AgentConfig, day: date, meal: str
+def refusal(batch: SampleBatch | None, now: datetime, config: Settings, day: date, meal: str
             ) -> DiscardRefused | None:
     """Why the batch of ``meal`` on ``day`` may not be discarded at ``now``; None when it may."""
     tz = config.identity.tz
@@ -139,7 +140,7 @@ def _already(batch: SampleBatch) -> DiscardRefused:
     return DiscardRefused("already", f"already confirmed: {batch.meal} samples of {batch.day}", batch)
 
 
-def discard(store: Store, recorder: Recorder, config: AgentConfig, day: date, meal: str, now: datetime, *,
+def discard(store: Reads, recorder: Recorder, config: Settings, day: date, meal: str, now: datetime, *,
             source: Source, operator: Operator | None, discarded_by: str | None = None,
             remark: str | None = None) -> Recorded[SampleDiscard]:
     """Confirm one batch discarded: the ``sample_discard`` record and the confirmation, together.

@@ -40,14 +40,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from agent.recorder import Recorder
-from agent.schedule.due import DueItem, gather_facts, what_is_due
+from agent.core.duties import DueItem
+from agent.core.recorder import Recorder
+from agent.core.timeutil import Monotonic
 from agent.schedule.due import due_items as compute_due_items
+from agent.schedule.due import gather_facts, what_is_due
 from agent.schedule.expiry import ExpiryItem, expiry_clear_message, expiry_items, expiry_warning
 from agent.schedule.ledger import day_end, void_premature_ledgers, write_ledger
 from agent.schedule.reminders import REMINDER_KINDS, AlarmWant, clear_message, reminder_for
 from agent.schedule.run_days import RunDays
-from agent.timeutil import Monotonic
 
 log = logging.getLogger("agent.schedule")
 

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
-from agent.config import AgentConfig
-from agent.records import Severity
+from agent.config.settings import Settings
+from agent.core.reads import Reads
+from agent.records.alarm import Severity
 from agent.schedule.reminders import AlarmWant
-from agent.store import Store
 
 log = logging.getLogger("agent.schedule.expiry")
 
@@ -64,7 +64,7 @@ def threshold_for(days_left: int, warn_days: list[int], known_from: int | None =
     return str(min(reached)) if reached else None
 
 
-def expiry_items(store: Store, config: AgentConfig, today: date) -> list[ExpiryItem]:
+def expiry_items(store: Reads, config: Settings, today: date) -> list[ExpiryItem]:
     """Everything that has reached a warning threshold on ``today``."""
     dated: list[tuple[What, str, str, date, int | None]] = []
     for person in store.roster():
@@ -85,7 +85,7 @@ def expiry_items(store: Store, config: AgentConfig, today: date) -> list[ExpiryI
     return sorted(items, key=lambda i: (i.expires_on, i.what, i.id))
 
 
-def supplier_licences(store: Store, config: AgentConfig) -> dict[str, date]:
+def supplier_licences(store: Reads, config: Settings) -> dict[str, date]:
     latest: dict[str, date] = {}
     for supplier, text in config.site.suppliers.items():
         expires = _date(text, f"supplier {supplier}")
@@ -99,7 +99,7 @@ def supplier_licences(store: Store, config: AgentConfig) -> dict[str, date]:
     return latest
 
 
-def ingredients(store: Store, config: AgentConfig,
+def ingredients(store: Reads, config: Settings,
                 today: date) -> list[tuple[What, str, str, date, int | None]]:
     rules = config.rules.expiry
     low = today - timedelta(days=rules.ingredient_expired_watch_days)

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from agent.config import AgentConfig
-from agent.recorder import Recorded, Recorder
-from agent.records import PROVINCIAL_TYPES, DailyLedger, LedgerLine, Source
-from agent.schedule.due import DueItem, at_local
+from agent.config.settings import Settings
+from agent.core.duties import DueItem, at_local
+from agent.core.reads import Reads
+from agent.core.recorder import Recorded, Recorder
+from agent.records.daily_ledger import DailyLedger, LedgerLine
+from agent.records.envelope import Source
+from agent.records.registry import PROVINCIAL_TYPES
 from agent.store import Store
 
 # Records about records: not counted as the day's work.
@@ -27,7 +30,7 @@ _NOT_COUNTED = ("alarm", "daily_ledger")
 LEDGER_SOURCE = Source(device_id="schedule", kind="scheduler")
 
 
-def day_end(config: AgentConfig, day: date) -> datetime:
+def day_end(config: Settings, day: date) -> datetime:
     return at_local(day, config.schedules.day_end, config.identity.tz)
 
 
@@ -37,13 +40,13 @@ VOID_KEY = "schedule:void_ledgers"
 PREMATURE_MARGIN = timedelta(minutes=5)
 
 
-def ledger_written(store: Store, day: date) -> bool:
+def ledger_written(store: Reads, day: date) -> bool:
     """A ledger of ``day`` that is not void exists."""
     void = set(store.kv_get(VOID_KEY, []))
     return any(i not in void for i in store.ledger_ids(day))
 
 
-def void_premature_ledgers(store: Store, config: AgentConfig, now: datetime) -> list[str]:
+def void_premature_ledgers(store: Store, config: Settings, now: datetime) -> list[str]:
     """List as void every ledger of a day that has not ended at ``now``; the ids newly voided."""
     today = now.astimezone(config.identity.tz).date()
     void: list[str] = list(store.kv_get(VOID_KEY, []))
@@ -54,7 +57,7 @@ def void_premature_ledgers(store: Store, config: AgentConfig, now: datetime) -> 
     return new
 
 
-def build_ledger(store: Store, day: date, items: list[DueItem]) -> DailyLedger:
+def build_ledger(store: Reads, day: date, items: list[DueItem]) -> DailyLedger:
     """The summary of ``day``: counts and verdicts per record type, duties, open alarms."""
     counts: dict[str, LedgerLine] = {t: LedgerLine(record_type=t, count=0) for t in PROVINCIAL_TYPES}
     for record_type, verdict, count in store.verdict_counts(day):

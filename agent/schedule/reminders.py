@@ -11,16 +11,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from agent.recorder import alarm_key
-from agent.records import Severity
-from agent.schedule.due import MEAL_NAMES_ZH, DueItem
+from agent.core.duties import DueItem
+from agent.core.recorder import alarm_key
+from agent.records.alarm import Severity
+from agent.stations.registry import DUTIES
+from agent.words.terms import meal, room
 
-REMINDER_KINDS = ("morning_check_missing", "samples_missing", "sample_discard_due",
-                  "disinfection_missing", "uv_run_missing", "leader_meal_missing")
-SEVERITY: dict[str, Severity] = {
-    "morning_check_missing": "major", "samples_missing": "major", "disinfection_missing": "major",
-    "sample_discard_due": "minor", "uv_run_missing": "minor", "leader_meal_missing": "minor",
-}
+# the schedule's own reminders; each station kind brings its duties' (``agent.stations.registry``)
+OWN_SEVERITY: dict[str, Severity] = {
+    "sample_discard_due": "minor", "disinfection_missing": "major", "uv_run_missing": "minor"}
+SEVERITY: dict[str, Severity] = {**OWN_SEVERITY, **{alarm: duty.severity for alarm, duty in DUTIES.items()}}
+REMINDER_KINDS = tuple(SEVERITY)
 
 
 @dataclass(frozen=True)
@@ -51,28 +52,22 @@ def reminder_for(item: DueItem) -> AlarmWant:
 
 
 def reminder_message(item: DueItem) -> str:
+    duty = DUTIES.get(item.kind)
+    if duty is not None:  # a station kind's duty: its own words
+        return duty.message(item)
     due = f"{item.deadline:%H:%M}"
-    meal_zh, meal_en = _meal_zh(item.meal), (item.meal or "").capitalize()
-    if item.kind == "morning_check_missing":
-        return f"晨检未完成：{item.label}，截止 {due} / Morning check missing: {item.label}, due {due}"
-    if item.kind == "samples_missing":
-        dishes_zh = "、".join(item.missing)
-        dishes_en = ", ".join(item.missing)
-        done, expected = item.progress or (0, 0)
-        return (f"{meal_zh}留样未完成（已留 {done}/{expected} 道），缺：{dishes_zh}，截止 {due} / "
-                f"{meal_en} samples missing ({done}/{expected} sampled): {dishes_en}, due {due}")
+    meal_zh, meal_en = meal(item.meal).zh, (meal(item.meal).en or item.meal or "").capitalize()
     if item.kind == "sample_discard_due":
         day = item.subject["day"]
         return (f"{day[5:]} {meal_zh}留样已满保存期，请处理并确认 / "
                 f"{meal_en} samples of {day} are past their keep time: discard and confirm")
     if item.kind == "disinfection_missing":
         return (f"{meal_zh}后餐具消毒未记录，截止 {due} / "
-                f"No tableware disinfection recorded after {item.meal}, due {due}")
+                f"No tableware disinfection recorded after {meal_en.lower()}, due {due}")
     if item.kind == "uv_run_missing":
-        return (f"{item.label} 今日紫外线/臭氧消毒未完成，截止 {due} / "
-                f"No UV/ozone run in {item.label} today, due {due}")
-    if item.kind == "leader_meal_missing":
-        return f"{meal_zh}无领导陪餐记录 / No leader accompanied {item.meal} (due {due})"
+        where = room(item.subject.get("room"))
+        return (f"{where.zh} 今日紫外线/臭氧消毒未完成，截止 {due} / "
+                f"No UV/ozone run in the {where.en or where.zh} today, due {due}")
     raise ValueError(f"no reminder for kind {item.kind!r}")
 
 
@@ -89,9 +84,3 @@ def clear_message(kind: str, subject: dict[str, str], item: DueItem | None, toda
     if kind == "sample_discard_due":
         return "不再跟踪，请核对留样柜 / no longer tracked: check the sample fridge"
     return "不再需要 / no longer due (roster or schedule changed)"
-
-
-def _meal_zh(meal: str | None) -> str:
-    if meal is None:
-        return ""
-    return MEAL_NAMES_ZH.get(meal, meal)

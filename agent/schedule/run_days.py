@@ -19,8 +19,8 @@ import logging
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from agent.core.timeutil import Monotonic
 from agent.store import Store
-from agent.timeutil import Monotonic
 
 log = logging.getLogger("agent.schedule")
 

@@ -27,7 +27,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from agent.config import AgentConfig
+from agent.config.settings import Settings
 from agent.schedule.engine import ScheduleEngine
 
 log = logging.getLogger("agent.schedule")
@@ -35,7 +35,7 @@ log = logging.getLogger("agent.schedule")
 DAY_CHANGE = time(0, 0, 5)  # a tick just after midnight closes the previous day's reminders
 
 
-def deadline_times(config: AgentConfig) -> dict[str, time]:
+def deadline_times(config: Settings) -> dict[str, time]:
     """job id -> time of day at which some duty falls due."""
     s = config.schedules
     times = {"morning-check": s.morning_check_deadline, "uv": s.uv_deadline, "day-end": s.day_end,

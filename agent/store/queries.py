@@ -65,6 +65,15 @@ class Queries:
             reason = ",".join(deciding.get("findings", []))
         return Duty(day=day, staff_id=staff_id, fit=fit, reason=reason, record_id=deciding["id"])
 
+    def fitness_restorations(self, day: str) -> list[dict[str, Any]]:
+        """The rectifications that put someone back on duty for ``day``, oldest first
+        (written that day or later: a manager may decide the next morning)."""
+        rows = self.query(
+            "SELECT payload FROM records WHERE type = 'rectification'"
+            " AND json_extract(payload, '$.data.subject.day') = ?"
+            " AND json_extract(payload, '$.data.restores_fitness') = 1 ORDER BY seq", (day,))
+        return [json.loads(row[0]) for row in rows]
+
     def _fitness_restored(self, day: str, staff_id: str) -> dict[str, Any] | None:
         """The latest rectification that restored this person's fitness for ``day``."""
         rows = self.query(
@@ -82,6 +91,21 @@ class Queries:
         rows = self.query("SELECT subject FROM alarms WHERE kind=? AND state='raised'", (kind,))
         return [json.loads(row[0]) for row in rows]
 
+    def rectifications_of(self, raised_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        """raised id -> the ``rectification`` records (整改) written on that alarm, oldest first."""
+        wanted = list(dict.fromkeys(raised_ids))
+        found: dict[str, list[dict[str, Any]]] = {}
+        for start in range(0, len(wanted), 500):  # stay under SQLite's variable limit
+            chunk = wanted[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.query(
+                "SELECT payload FROM records WHERE type = 'rectification'"
+                f" AND json_extract(payload, '$.data.alarm_id') IN ({marks}) ORDER BY seq", chunk)
+            for row in rows:
+                record = json.loads(row[0])
+                found.setdefault(record["data"]["alarm_id"], []).append(record)
+        return found
+
     # --- small persistent state ------------------------------------------------------
 
     def kv_keys(self, prefix: str) -> list[str]:
@@ -89,6 +113,47 @@ class Queries:
         pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         rows = self.query("SELECT key FROM kv WHERE key LIKE ? ESCAPE '\\' ORDER BY key", (pattern,))
         return [row[0] for row in rows]
+
+    # --- the records page ------------------------------------------------------------
+
+    def latest_records(self, *, type_: str | None = None, day: str | None = None, verdict: str | None = None,
+                       limit: int = 200) -> list[dict[str, Any]]:
+        """Records newest first by when they happened (not by when they were stored: a
+        camera's violation is judged after the episode), each with ``_delivered_at``."""
+        clauses, params = ["1"], []
+        for column, value in (("type", type_), ("day", day), ("verdict", verdict)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        rows = self.query(
+            f"SELECT payload, delivered_at FROM records WHERE {' AND '.join(clauses)}"
+            " ORDER BY occurred_at DESC, seq DESC LIMIT ?", (*params, int(limit)))
+        found = []
+        for payload, delivered_at in rows:
+            record = json.loads(payload)
+            record["_delivered_at"] = delivered_at
+            found.append(record)
+        return found
+
+    def delivered_at(self, record_id: str) -> str | None:
+        """When the platform acked this record (None: not yet, or no such record)."""
+        rows = self.query("SELECT delivered_at FROM records WHERE id = ?", (record_id,))
+        return str(rows[0][0]) if rows and rows[0][0] else None
+
+    def media_of_records(self, record_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        """record id -> its media still on disk (id, content_type, role), oldest first; also
+        photos that followed their record (``pending``), which the record does not list."""
+        wanted = list(dict.fromkeys(record_ids))
+        found: dict[str, list[dict[str, Any]]] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.query(
+                "SELECT id, record_id, content_type, role FROM media"
+                f" WHERE evicted = 0 AND record_id IN ({marks}) ORDER BY created_at", chunk)
+            for row in rows:
+                found.setdefault(row[1], []).append({"id": row[0], "content_type": row[2], "role": row[3]})
+        return found
 
     # --- media -----------------------------------------------------------------------
 

@@ -181,10 +181,10 @@ class Store(Queries):
         """The latest state of each alarm key, newest raise first."""
         return self.query("SELECT * FROM alarms ORDER BY raised_at DESC LIMIT ?", (int(limit),))
 
-    def acknowledge_alarm(self, raised_id: str, by: str, at: str) -> bool:
-        """Note that a person has seen an open alarm (local state: v1 alarms are raised or
-        cleared); False when it was acknowledged before."""
-        return self.kv_set_if_absent(_ACK_PREFIX + raised_id, {"by": by, "at": at}, at)
+    def acknowledge_alarm(self, raised_id: str, by: str, at: str, note: str | None = None) -> bool:
+        """Note that a person has seen an open alarm, with an optional note (local state: v1
+        alarms are raised or cleared); False when it was acknowledged before."""
+        return self.kv_set_if_absent(_ACK_PREFIX + raised_id, {"by": by, "at": at, "note": note}, at)
 
     def alarm_acknowledgements(self) -> dict[str, dict[str, Any]]:
         """raised_id -> {"by", "at"} for every acknowledged alarm."""
@@ -291,7 +291,7 @@ class Store(Queries):
                 priority_of: Callable[[str], str]) -> int:
         """Queue stored records again (the platform's ``resend``); already queued ones stay.
 
-        ``priority_of``: record type -> outbox class name (``agent.records.priority_of``:
+        ``priority_of``: record type -> outbox class name (``agent.records.registry.priority_of``:
         the records own that table, the store only stores it).
         """
         def op(conn: sqlite3.Connection) -> int:

@@ -19,23 +19,15 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from agent.command_contract import CommandError, Handler, first_error, load_public_key
 from agent.store import Store
 from agent.uplink.inbound import COMMAND_MAX_BYTES, InboundError, decode_json, top_level_id
 
-if TYPE_CHECKING:  # cryptography (~8 MB resident) loads only when a platform key is configured
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 log = logging.getLogger("agent.uplink.commands")
-
-Handler = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-class CommandError(Exception):
-    """A command that ran into a clear, reportable problem (nothing was changed)."""
 
 
 class Command(BaseModel):
@@ -52,20 +44,6 @@ class Command(BaseModel):
 def canonical_json(command: dict[str, Any]) -> bytes:
     body = {k: v for k, v in command.items() if k != "sig"}
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def load_public_key(text: str) -> Ed25519PublicKey:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-    from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
-    text = text.strip()
-    if text.startswith("-----BEGIN"):
-        key = load_pem_public_key(text.encode())
-        if not isinstance(key, Ed25519PublicKey):
-            raise ValueError("platform key is not an Ed25519 key")
-        return key
-    raw = base64.b64decode(text, validate=True)
-    return Ed25519PublicKey.from_public_bytes(raw)
 
 
 def result(command_id: str | None, ok: bool, *, error: str | None = None,
@@ -95,9 +73,7 @@ class CommandProcessor:
         try:
             command = Command.model_validate(raw)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "command"
-            return self._refuse(command_id, f"malformed: {where}: {first['msg']}")
+            return self._refuse(command_id, f"malformed: {first_error(exc, 'command')}")
         refusal = self._check(raw, command)
         if refusal:
             return self._refuse(command.id, refusal)

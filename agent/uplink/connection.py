@@ -24,8 +24,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from agent.config import BrokerConfig
-from agent.uplink.tls import broker_tls_context
+from agent.config.broker import BrokerConfig
+from agent.config.tls import broker_tls_context
 
 log = logging.getLogger("agent.uplink")
 
@@ -167,6 +167,11 @@ def _close(client: mqtt.Client) -> None:
         client.disconnect()
     except Exception:  # noqa: BLE001 - closing a half-open client
         pass
+    close_socket(client)
+
+
+def close_socket(client: mqtt.Client) -> None:
+    """Close a client's socket, whatever state the connection is in (never raises)."""
     try:
         sock = client.socket()
         if sock is not None:

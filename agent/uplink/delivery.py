@@ -82,6 +82,7 @@ class Delivery:
         self.acked_total = 0
         self.published_total = 0
         self.resent_total = 0
+        self.deferred_total = 0  # overdue items the resend byte budget held back for later
         self._settle_until = 0.0
 
     def reset(self, session_present: bool = True) -> None:
@@ -177,6 +178,7 @@ class Delivery:
                 break
             self.budget.spend(entry.size)
             chosen.append(entry.item)
+        self.deferred_total += len(late) - len(chosen)
         if chosen:
             self.resent_total += len(chosen)
             log.warning("platform ack overdue: resending items=%d deferred=%d resent_bytes_total=%d",

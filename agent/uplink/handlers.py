@@ -9,13 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from agent.config import StaffMember
-from agent.config_update import ConfigUpdateError, apply_config_update
-from agent.records import priority_of
-from agent.status import build_status
-from agent.uplink.commands import CommandError, Handler
+from agent.command_contract import CommandError, Handler, parse_args
+from agent.config.site import StaffMember
+from agent.records.registry import priority_of
+from agent.uplink.config_update import ConfigUpdateError, apply_config_update
+from agent.uplink.status import build_status
 from agent.view import AgentControl
 
 
@@ -41,16 +41,8 @@ def core_handlers(agent: AgentControl) -> dict[str, Handler]:
     }
 
 
-def _parse(model: type[BaseModel], args: dict[str, Any]) -> Any:
-    try:
-        return model.model_validate(args)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise CommandError(f"bad args: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
-
-
 def sync_roster(agent: AgentControl, args: dict[str, Any]) -> dict[str, Any]:
-    roster = _parse(RosterArgs, args)
+    roster = parse_args(RosterArgs, args)
     count = agent.store.replace_roster([s.model_dump() for s in roster.staff], agent.now().isoformat())
     agent.store.kv_set("roster_from_platform", True)
     return {"staff": count}
@@ -74,7 +66,7 @@ def set_config(agent: AgentControl, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def resend(agent: AgentControl, args: dict[str, Any]) -> dict[str, Any]:
-    window = _parse(ResendArgs, args)
+    window = parse_args(ResendArgs, args)
     tz = agent.config.identity.tz  # stored times carry the local offset: compare like with like
     count = agent.store.requeue(window.since.astimezone(tz).isoformat(timespec="milliseconds"),
                                 window.until.astimezone(tz).isoformat(timespec="milliseconds"),

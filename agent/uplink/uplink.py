@@ -19,11 +19,11 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from agent.config import BrokerConfig
+from agent.config.broker import BrokerConfig
 from agent.store import OutboxItem, Pending, Store
 from agent.uplink.commands import CommandProcessor
 from agent.uplink.commands import result as command_result
-from agent.uplink.connection import BrokerLink, Connected, UplinkConfigError
+from agent.uplink.connection import BrokerLink, Connected, UplinkConfigError, close_socket
 from agent.uplink.delivery import Delivery
 from agent.uplink.inbound import InboundError, decode_ack, top_level_id
 from agent.uplink.media import MediaSender
@@ -56,6 +56,8 @@ class Uplink:
         self.media = MediaSender(store)
         self.connected = threading.Event()
         self.connects = 0
+        self.connect_failures = 0  # attempts the broker did not take (unreachable, refused, TLS)
+        self.config_refusals = 0  # connects not even tried: the config forbids them (plaintext off loopback)
         self._conn: Connected | None = None
         self._lost = False
         self._acks: list[str] = []
@@ -84,10 +86,12 @@ class Uplink:
                 conn = self.link.connect(self._on_message, self._on_puback, self._on_disconnect,
                                          beat=self.beat)
             except UplinkConfigError as exc:
+                self.config_refusals += 1
                 log.error("uplink disabled until the config is fixed: %s", exc)
                 self._wait(stop, 300)
                 continue
             except ConnectionError as exc:
+                self.connect_failures += 1
                 delay = self._backoff(attempt)
                 attempt += 1
                 log.warning("broker unreachable (%s): retry in %.1fs", exc, delay)
@@ -158,7 +162,7 @@ class Uplink:
                 self._say_goodbye(client)
             else:
                 log.warning("uplink connection lost: reconnecting")
-            _close_quietly(client)
+            close_socket(client)
             self._conn = None
 
     def _fill(self) -> bool:
@@ -295,12 +299,3 @@ class Uplink:
             client.loop(timeout=0.1)
         except Exception:  # noqa: BLE001 - best effort on the way out
             log.debug("goodbye failed", exc_info=True)
-
-
-def _close_quietly(client: mqtt.Client) -> None:
-    try:
-        sock = client.socket()
-        if sock is not None:
-            sock.close()
-    except Exception:  # noqa: BLE001
-        pass

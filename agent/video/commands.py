@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from agent.uplink.commands import CommandError, Handler
+from agent.command_contract import CommandError, Handler, parse_args
 from agent.video.cut import RangeUnavailable
 from agent.video.fetch import VideoFetcher
 from agent.video.relay import RelayRefused, StreamRelay
@@ -44,15 +44,6 @@ class FetchVideoArgs(BaseModel):
     to: AwareDatetime
 
 
-def _parse(model: type[BaseModel], args: dict[str, Any]) -> Any:
-    try:
-        return model.model_validate(args)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(map(str, first["loc"])) or "args"
-        raise CommandError(f"bad args: {where}: {first['msg']}") from None
-
-
 class VideoCommands:
     def __init__(self, relay: StreamRelay, fetcher: VideoFetcher | None, *, max_stream_s: float,
                  allowed_hosts: list[str]) -> None:
@@ -65,7 +56,7 @@ class VideoCommands:
         return {"start_stream": self.start_stream, "stop_stream": self.stop_stream, "fetch_video": self.fetch_video}
 
     def start_stream(self, args: dict[str, Any]) -> dict[str, Any]:
-        request = _parse(StartStreamArgs, args)
+        request = parse_args(StartStreamArgs, args)
         try:
             check_target(request.target, self.allowed_hosts)
             seconds = min(request.duration_s, self.max_stream_s)
@@ -76,14 +67,14 @@ class VideoCommands:
                 "state": relay.job.state}
 
     def stop_stream(self, args: dict[str, Any]) -> dict[str, Any]:
-        request = _parse(StopStreamArgs, args)
+        request = parse_args(StopStreamArgs, args)
         stopped = self.relay.stop(request.stream_id, request.camera_id)
         if not stopped:
             raise CommandError(f"no running stream {request.stream_id or 'for camera ' + str(request.camera_id)}")
         return {"stopped": stopped}
 
     def fetch_video(self, args: dict[str, Any]) -> dict[str, Any]:
-        request = _parse(FetchVideoArgs, args)
+        request = parse_args(FetchVideoArgs, args)
         if self.fetcher is None:
             raise CommandError("this agent keeps no recordings (video.cameras record nothing)")
         try:

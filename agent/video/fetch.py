@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from agent.timeutil import uuid7
+from agent.core.timeutil import uuid7
 from agent.video.anchor import anchor_starts
 from agent.video.cut import CutPlan, RangeUnavailable, cut, plan_cut
 from agent.video.ring import SegmentRing

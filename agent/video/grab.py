@@ -1,6 +1,6 @@
 """One picture from a camera nobody decodes: a single FFmpeg grab, bounded in time.
 
-Station photos (``agent.photos``) come from the vision worker's newest frame when the
+Station photos (``agent.core.photos``) come from the vision worker's newest frame when the
 camera is analysed. A camera that is only recorded or relayed (``video.cameras``: FFmpeg
 copies its stream and never decodes it), or an analysed one while vision is off, is
 read once per record instead: FFmpeg opens the stream, decodes the first picture,

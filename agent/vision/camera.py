@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 import cv2
 import numpy as np
 
-from agent.config_devices import CameraConfig
+from agent.config.devices import CameraConfig
 from agent.redact import redact_url
 from drivers.backoff import Backoff
 

@@ -22,7 +22,7 @@ from datetime import datetime, time
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from agent.config_devices import WorkingHours
+from agent.config.devices import WorkingHours
 from agent.vision.crops import Box
 
 Kind = Literal["no_mask", "no_hat"]

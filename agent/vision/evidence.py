@@ -29,14 +29,15 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from agent.config import VisionConfig
-from agent.recorder import Recorder
-from agent.records import MediaRef, Source, VisionViolation
-from agent.store import MediaDraft
-from agent.timeutil import uuid7
+from agent.config.vision import VisionConfig
+from agent.core.recorder import MediaDraft, Recorder
+from agent.core.timeutil import uuid7
+from agent.records.envelope import MediaRef, Source
+from agent.records.vision_violation import VisionViolation
 from agent.vision.camera import FrameRing
 from agent.vision.compliance import Cleared, Raised
 from agent.vision.crops import Box
+from agent.words.alarms import kind_term
 
 log = logging.getLogger("agent.vision.evidence")
 
@@ -207,7 +208,8 @@ class EvidenceCollector:
             details["clip"] = clip_note
         alarm = self.recorder.raise_alarm(
             raised.kind, self._subject(raised.track_id),
-            f"{LABELS[raised.kind].lower()} on camera {self.camera_id} (person {raised.track_id}, "
+            f"{kind_term(raised.kind).zh}：摄像头 {self.camera_id} 第 {raised.track_id} 人，持续 {raised.seen_s:.0f} 秒 / "
+            f"{kind_term(raised.kind).en} on camera {self.camera_id} (person {raised.track_id}, "
             f"{raised.seen_s:.0f} s)", severity="minor", details=details, occurred_at=raised.at,
             source=Source(device_id=self.camera_id, kind="camera"), media=refs)
         log.warning("vision.violation camera=%s track=%d kind=%s record=%s media=%d",
@@ -245,12 +247,13 @@ class EvidenceCollector:
         return best[1]
 
     def _vision_media_bytes(self) -> int:
-        return self.recorder.store.kept_media_bytes(("snapshot", "clip"))
+        return self.recorder.reads.kept_media_bytes(("snapshot", "clip"))
 
     def _clear_alarm(self, cleared: Cleared) -> None:
         saved = self.recorder.clear_alarm(
             cleared.kind, self._subject(cleared.track_id),
-            f"{LABELS[cleared.kind].lower()} cleared on camera {self.camera_id} "
+            f"{kind_term(cleared.kind).zh}已结束（摄像头 {self.camera_id} 第 {cleared.track_id} 人）/ "
+            f"{kind_term(cleared.kind).en} cleared on camera {self.camera_id} "
             f"(person {cleared.track_id}): {cleared.reason}", occurred_at=cleared.at)
         log.info("vision.violation.cleared camera=%s track=%d kind=%s reason=%s alarm=%s",
                  self.camera_id, cleared.track_id, cleared.kind, cleared.reason,

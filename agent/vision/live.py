@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from agent.config import VisionConfig
-from agent.store import Store
-from agent.timeutil import uuid7
-from agent.uplink.commands import CommandError, Handler
+from agent.command_contract import CommandError, Handler, parse_args
+from agent.config.vision import VisionConfig
+from agent.core.recorder import Recorder
+from agent.core.timeutil import uuid7
 from agent.vision.camera import CameraSource, shrink
 from agent.vision.evidence import encode_jpeg
 
@@ -60,11 +60,11 @@ class LiveSession:
 class LiveHub:
     name = "vision-live"
 
-    def __init__(self, sources: dict[str, CameraSource], vision: VisionConfig, store: Store,
+    def __init__(self, sources: dict[str, CameraSource], vision: VisionConfig, recorder: Recorder,
                  now: Callable[[], datetime], publish: PublishLive | None) -> None:
         self.sources = sources
         self.vision = vision
-        self.store = store
+        self.recorder = recorder  # snapshots are media: stored and queued through the recorder
         self.now = now
         self.publish = publish
         self.sessions: dict[str, LiveSession] = {}
@@ -77,19 +77,19 @@ class LiveHub:
         return {"snapshot": self.snapshot, "start_live": self.start_live, "stop_live": self.stop_live}
 
     def snapshot(self, args: dict[str, Any]) -> dict[str, Any]:
-        source = self._source(_parse(CameraArgs, args).camera_id)
+        source = self._source(parse_args(CameraArgs, args).camera_id)
         frame = source.latest()
         if frame is None or source.silent_for() > SNAPSHOT_MAX_AGE_S:
             raise CommandError(f"camera {source.cfg.id} has no current picture (state {source.state})")
         jpeg = encode_jpeg(shrink(frame.image, max(self.vision.clip_max_side, 1280)), self.vision.jpeg_quality)
         media_id = uuid7()
-        ref = self.store.add_media(media_id, jpeg, "image/jpeg", record_id=None, role="snapshot",
-                                   created_at=self.now().isoformat(), suffix=".jpg")
+        ref = self.recorder.add_media(media_id, jpeg, "image/jpeg", role="snapshot",
+                                      created_at=self.now().isoformat(), suffix=".jpg")
         log.info("vision.snapshot camera=%s media=%s bytes=%d", source.cfg.id, media_id, len(jpeg))
         return {"camera_id": source.cfg.id, "taken_at": frame.at.isoformat(), "media": ref}
 
     def start_live(self, args: dict[str, Any]) -> dict[str, Any]:
-        request = _parse(LiveArgs, args)
+        request = parse_args(LiveArgs, args)
         source = self._source(request.camera_id)
         if self.publish is None:
             raise CommandError("live video needs the uplink, which is not configured")
@@ -108,7 +108,7 @@ class LiveHub:
                 "fps": fps, "content_type": "image/jpeg"}
 
     def stop_live(self, args: dict[str, Any]) -> dict[str, Any]:
-        camera_id = self._source(_parse(CameraArgs, args).camera_id).cfg.id
+        camera_id = self._source(parse_args(CameraArgs, args).camera_id).cfg.id
         with self._lock:
             session = self.sessions.pop(camera_id, None)
         log.info("vision.live.stop camera=%s was_live=%s", camera_id, session is not None)
@@ -155,10 +155,3 @@ class LiveHub:
             session.sent += 1
             session.last_seq = frame.seq
 
-
-def _parse(model: type[BaseModel], args: dict[str, Any]) -> Any:
-    try:
-        return model.model_validate(args)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise CommandError(f"bad args: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None

@@ -30,10 +30,10 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from agent.config import VisionConfig
-from agent.config_devices import CameraConfig
+from agent.config.devices import CameraConfig
+from agent.config.vision import VisionConfig
+from agent.core.recorder import Recorder
 from agent.device_registry import DeviceRegistry
-from agent.recorder import Recorder
 from agent.vision.camera import CameraSource, Frame
 from agent.vision.compliance import (
     Cleared,
@@ -302,7 +302,8 @@ class CameraWorker:
         counters = self.source.counters
         self._health(DeviceHealth(device_id=self.cam.id, kind="camera", state=state, at=self.now(),
                                   good_frames=counters.frames_read, detail=detail,
-                                  extra={"silent_s": round(silent_s, 1), "reconnects": counters.reconnects}))
+                                  extra={"silent_s": round(silent_s, 1), "reconnects": counters.reconnects},
+                                  reason="no_picture" if state is DeviceState.SILENT else ""))
 
     def _on_state(self, state: str, detail: str) -> None:
         self.devices.update(self.cam.id, state=state if not self.offline else "offline", detail=detail)
@@ -321,7 +322,7 @@ class CameraWorker:
 
     def _clear_stale_alarms(self) -> None:
         """Violations left open by a previous run: those people are not tracked any more."""
-        for row in self.recorder.store.open_alarms():
+        for row in self.recorder.reads.open_alarms():
             if row["kind"] not in VISION_ALARMS:
                 continue
             try:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agent.config import VisionConfig
+from agent.config.vision import VisionConfig
 from agent.malloc_arenas import limit_malloc_arenas
 from agent.vision.compliance import Kind
 from agent.vision.crops import Box

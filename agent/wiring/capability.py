@@ -6,14 +6,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.config import AgentConfig
+from agent.command_contract import Handler
+from agent.config_file.model import AgentConfig
+from agent.core.feedback import Feedback
+from agent.core.reading_bus import Workflow
+from agent.core.recorder import Recorder
+from agent.core.timeutil import Monotonic, Now
 from agent.device_registry import DeviceRegistry
-from agent.feedback import Feedback
-from agent.recorder import Recorder
-from agent.runtime import Component, Workflow
+from agent.ops.runtime import Component
 from agent.store import Store
-from agent.timeutil import Monotonic, Now
-from agent.uplink.commands import Handler
 from agent.workflows.device_health import DeviceHealthWatch, OfflinePolicy
 from drivers.readings import DeviceHealth, HealthSink, ReadingSink
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from agent.view import AgentView
 from agent.wiring.capability import BuildContext, Capability
 
 if TYPE_CHECKING:
@@ -21,7 +22,8 @@ class ConsoleCapability(Capability):
     server: ConsoleComponent | None  # None: console.enabled is false
 
 
-def build(ctx: BuildContext) -> ConsoleCapability:
+def build(ctx: BuildContext, view: AgentView) -> ConsoleCapability:
+    """``view``: the running agent, read-only (the console's pages read through it)."""
     config = ctx.config
     if not config.console.enabled:
         return ConsoleCapability("console", server=None)
@@ -30,9 +32,11 @@ def build(ctx: BuildContext) -> ConsoleCapability:
     from agent.console.context import Console
     from agent.console.station_feed import StationFeed
 
-    feed = StationFeed([s.id for s in config.stations], hold_s=config.console.screen_hold_s)
+    feed = StationFeed([s.id for s in config.stations], hold_s=config.console.screen_hold_s,
+                       devices={s.id: s.devices_needed() for s in config.stations})
     ctx.feedback.add_output(feed)
-    console = Console.create(config, ctx.store, ctx.recorder, ctx.now, feed, ctx.devices.snapshot,
-                             ctx.config_path, ctx.uplink_connected)
+    # the store is the accounts' door too: the console sees it only as ``UserStore``
+    console = Console.create(view, ctx.recorder, ctx.store, feed, ctx.uplink_connected)
     server = ConsoleComponent(console)
-    return ConsoleCapability("console", components=(server,), server=server)
+    # the screens show their devices' health live: the drivers' health, from the reading bus
+    return ConsoleCapability("console", components=(server,), health_listeners=(feed.on_health,), server=server)

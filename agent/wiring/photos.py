@@ -14,10 +14,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 
-from agent.config import AgentConfig, PhotosConfig
-from agent.photos import Grab, PhotoUnavailable, Snapshot, StationCamera
-from agent.recorder import Photo
-from agent.timeutil import Now
+from agent.config.stations import PhotosConfig
+from agent.config_file.model import AgentConfig
+from agent.core.photos import Grab, PhotoUnavailable, Snapshot, StationCamera
+from agent.core.recorder import Photo
+from agent.core.timeutil import Now
 from agent.view import CameraFeed
 
 log = logging.getLogger("agent.wiring.photos")

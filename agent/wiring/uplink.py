@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from agent.config_trial import trial_components
-from agent.status import build_status
-from agent.uplink.commands import CommandProcessor, Handler
+from agent.command_contract import Handler
+from agent.uplink.commands import CommandProcessor
+from agent.uplink.config_trial import trial_components
+from agent.uplink.status import build_status
 from agent.uplink.uplink import Uplink
 from agent.view import AgentControl
 from agent.wiring.capability import BuildContext, Capability
@@ -30,6 +31,6 @@ def build(ctx: BuildContext, view: AgentControl, commands: Mapping[str, Handler]
                                  clock_skew_s=broker.command_clock_skew_s)
     uplink = Uplink(ctx.store, broker, ctx.config.identity.agent_id, processor,
                     status=lambda: build_status(view), status_version=lambda: view.devices.version)
-    # a config from set_config stays only if the uplink connects with it (agent.config_trial)
+    # a config from set_config stays only if the uplink connects with it (agent.uplink.config_trial)
     trial = trial_components(view, ctx.recorder, uplink.connected)
     return UplinkCapability("uplink", components=(uplink, *trial), uplink=uplink)

@@ -50,7 +50,9 @@ def build(ctx: BuildContext) -> VideoCapability:
         ffmpeg_binary()
     except FileNotFoundError as exc:
         log.error("video.disabled reason=%s", exc)
-        ctx.recorder.raise_alarm("video_unavailable", {"device_id": "video"}, str(exc), severity="major")
+        ctx.recorder.raise_alarm("video_unavailable", {"device_id": "video"},
+                                 "视频录像无法启动，请告知安装人员 / video recording could not start: tell the installer",
+                                 severity="major", details={"error": str(exc)})
         return VideoCapability("video")
 
     def backoff() -> Backoff:

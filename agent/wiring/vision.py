@@ -45,14 +45,15 @@ def build(ctx: BuildContext) -> VisionCapability:
     except (ModelIntegrityError, OSError, ValueError) as exc:
         log.error("vision.disabled reason=%s", exc)
         ctx.recorder.raise_alarm("vision_unavailable", {"device_id": "vision"},
-                                 f"vision models could not be loaded: {exc}", severity="major")
+                                 "视觉识别模型无法加载，请告知安装人员 / vision models could not be loaded: "
+                                 "tell the installer", severity="major", details={"error": str(exc)})
         return VisionCapability("vision")
-    ctx.recorder.clear_alarm("vision_unavailable", {"device_id": "vision"}, "vision models loaded")
+    ctx.recorder.clear_alarm("vision_unavailable", {"device_id": "vision"}, "视觉识别模型已加载 / vision models loaded")
     budget = int(config.store.disk_budget_mb * 1024 * 1024)
     workers = [CameraWorker(cam, config.vision, models, ctx.recorder, ctx.devices, ctx.now, budget,
                             health=ctx.device_health.on_health)
                for cam in config.cameras]
-    live = LiveHub({w.cam.id: w.source for w in workers}, config.vision, ctx.store, ctx.now,
+    live = LiveHub({w.cam.id: w.source for w in workers}, config.vision, ctx.recorder, ctx.now,
                    publish=ctx.publish_live)
     log.info("vision ready cameras=%d hat_enrolled=%s", len(workers), models.hat is not None)
     return VisionCapability("vision", components=(*workers, live), commands=live.handlers(),

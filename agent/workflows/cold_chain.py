@@ -31,11 +31,13 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from agent.config import AgentConfig
-from agent.recorder import Recorder, alarm_key
-from agent.records import Source, TelemetryBatch
-from agent.store import Store
-from agent.timeutil import rfc3339, uuid7
+from agent.config.settings import Settings
+from agent.core.reads import Reads
+from agent.core.recorder import Recorder, alarm_key
+from agent.core.timeutil import rfc3339, uuid7
+from agent.records.envelope import Source, TelemetryBatch
+from agent.words.alarms import kind_term
+from agent.words.terms import DEVICE_KINDS, room, term
 from agent.workflows.modbus_points import ALARMED_COLD_ROLES, COLD_ROLES, PointRole
 from drivers.readings import Reading, RegisterSample
 
@@ -49,7 +51,7 @@ def hours_key(day: str, device_id: str) -> str:
     return f"{HOURS_KV_PREFIX}{day}:{device_id}"
 
 
-def hourly_stats(store: Store, day: str) -> dict[str, list[dict[str, Any]]]:
+def hourly_stats(store: Reads, day: str) -> dict[str, list[dict[str, Any]]]:
     """The hourly figures of every cold-chain device on local ``day`` (YYYY-MM-DD)."""
     prefix = hours_key(day, "")
     return {key[len(prefix):]: store.kv_get(key, []) for key in store.kv_keys(prefix)}
@@ -125,19 +127,20 @@ class ColdChain:
 
     name = "cold-chain"
 
-    def __init__(self, config: AgentConfig, recorder: Recorder, roles: list[PointRole], *,
+    def __init__(self, config: Settings, recorder: Recorder, roles: list[PointRole], *,
                  batch_s: float = 300.0, recover_margin_c: float = 0.3) -> None:
         self.rules = config.rules.cold_chain
         self.tz: ZoneInfo = config.identity.tz
         self.recorder = recorder
-        self.store = recorder.store
+        self.reads = recorder.reads  # questions to the store; writes go through the recorder
+        self.state = recorder.state  # this workflow's own notes that outlive a restart
         self.grace = timedelta(minutes=self.rules.grace_minutes)
         self.batch = timedelta(seconds=batch_s)
         self.margin = recover_margin_c
         self.probes = {r.device_id: self._probe(r) for r in roles if r.role in COLD_ROLES}
         for probe in self.probes.values():  # an alarm left open by the previous run stays ours to clear
             for direction in ("high", "low"):
-                if self.store.alarm_is_open(alarm_key(f"cold_chain_{direction}", self._subject(probe))):
+                if self.reads.alarm_is_open(alarm_key(f"cold_chain_{direction}", self._subject(probe))):
                     probe.raised = direction
 
     def _probe(self, role: PointRole) -> _Probe:
@@ -194,7 +197,7 @@ class ColdChain:
         batch_id = uuid7()
         batch = {"id": batch_id, "device_id": probe.role.device_id, "kind": kind, "samples": samples}
         TelemetryBatch.model_validate(batch)  # the published shape, checked before it is stored
-        self.store.add_telemetry(batch_id, probe.role.device_id, batch,
+        self.recorder.add_telemetry(batch_id, probe.role.device_id, batch,
                                  [(s["t"], {k: v for k, v in s.items() if k != "t"}) for s in samples])
         log.debug("telemetry batch stored device=%s samples=%d", probe.role.device_id, len(samples))
 
@@ -211,7 +214,7 @@ class ColdChain:
     def _load_hour(self, probe: _Probe, hour: datetime) -> HourStats | None:
         """After a restart within the hour, carry on from what was saved."""
         label = hour.isoformat(timespec="minutes")
-        for entry in self.store.kv_get(hours_key(hour.date().isoformat(), probe.role.device_id), []):
+        for entry in self.state.get(hours_key(hour.date().isoformat(), probe.role.device_id), []):
             if entry.get("hour") == label and entry.get("n"):
                 return HourStats.from_dict(entry, hour)
         return None
@@ -221,10 +224,10 @@ class ColdChain:
         if stats is None or stats.n == 0:
             return
         key = hours_key(stats.hour.date().isoformat(), probe.role.device_id)
-        entries = [e for e in self.store.kv_get(key, []) if e.get("hour") != stats.as_dict()["hour"]]
+        entries = [e for e in self.state.get(key, []) if e.get("hour") != stats.as_dict()["hour"]]
         entries.append(stats.as_dict())
         entries.sort(key=lambda e: e["hour"])
-        self.store.kv_set(key, entries)
+        self.state.set(key, entries)
 
     # --- range alarms ----------------------------------------------------------------------
 
@@ -253,9 +256,12 @@ class ColdChain:
         assert excursion is not None
         limit = probe.high_c if excursion.direction == "high" else probe.low_c
         minutes = (at - excursion.since).total_seconds() / 60
-        what = probe.role.room or probe.role.role
-        message = (f"{what} {probe.role.device_id} {'above' if excursion.direction == 'high' else 'below'} "
-                   f"{limit} °C for {minutes:.0f} min")
+        where = room(probe.role.room) if probe.role.room else term(DEVICE_KINDS, probe.role.role)
+        title = kind_term(f"cold_chain_{excursion.direction}")
+        side_zh, side_en = ("高于", "above") if excursion.direction == "high" else ("低于", "below")
+        message = (f"{title.zh}：{where.zh} {probe.role.device_id} {side_zh} {limit} °C 已 {minutes:.0f} 分钟 / "
+                   f"{title.en}: {where.en or where.zh} {probe.role.device_id} {side_en} {limit} °C "
+                   f"for {minutes:.0f} min")
         details = {"role": probe.role.role, "room": probe.role.room, "limit_c": limit,
                    "range_c": [probe.low_c, probe.high_c], "since": rfc3339(excursion.since.astimezone(self.tz)),
                    "minutes_out": round(minutes, 1), "extreme_c": excursion.extreme_c, "latest_c": probe.last_c,
@@ -271,7 +277,8 @@ class ColdChain:
     def _clear(self, probe: _Probe, value: float, at: datetime) -> None:
         direction, probe.raised = probe.raised, None
         self.recorder.clear_alarm(f"cold_chain_{direction}", self._subject(probe),
-                                  f"{probe.role.device_id} back in range", occurred_at=at)
+                                  f"{probe.role.device_id} 温度已恢复正常 / {probe.role.device_id} back in range",
+                                  occurred_at=at)
 
 
 def _parse(text: str) -> datetime:

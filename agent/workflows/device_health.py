@@ -28,9 +28,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from agent.recorder import Recorder
-from agent.records import Source
-from agent.timeutil import Monotonic
+from agent.core.recorder import Recorder
+from agent.core.timeutil import Monotonic
+from agent.records.envelope import Source
+from agent.words.alarms import kind_term
+from agent.words.terms import down_reason
 from drivers.readings import DeviceHealth, DeviceState, Reading
 
 log = logging.getLogger("agent.workflows.device_health")
@@ -115,9 +117,10 @@ class DeviceHealthWatch:
             self._down.pop(health.device_id, None)
             self._raised.discard(health.device_id)
         # also after a restart: an alarm left open by the previous run is closed by the first OK
+        title = kind_term(policy.alarm)
         if self.recorder.clear_alarm(policy.alarm, {policy.subject_key: health.device_id},
-                                     f"{policy.label} {health.device_id} back: {health.detail}",
-                                     occurred_at=health.at):
+                                     f"{health.device_id} 已恢复 / {health.device_id} back: {title.en} cleared",
+                                     occurred_at=health.at, details={"detail": health.detail}):
             log.info("device back online device=%s", health.device_id)
 
     def wants(self, reading: Reading) -> bool:
@@ -140,18 +143,29 @@ class DeviceHealthWatch:
             return
         self._raised.add(health.device_id)
         down_s = max(0.0, self._monotonic() - down.since_mono)
-        message = f"{policy.label} {health.device_id} {health.state.value}: {health.detail}"
-        if down_s >= 60:
-            message += f" (down {down_s / 60:.0f} min)"
+        message = offline_message(policy, health, down_s)
         self.recorder.raise_alarm(
             policy.alarm, {policy.subject_key: health.device_id}, message,
             severity="major", occurred_at=at, source=Source(device_id=health.device_id, kind=health.kind),
-            details={"state": health.state.value, "detail": health.detail, "down_s": round(down_s, 1),
+            details={"state": health.state.value, "reason": health.reason or None, "detail": health.detail,
+                     "down_s": round(down_s, 1),
                      "since": down.first.at.isoformat(), "good_frames": health.good_frames,
                      "bad_frames": health.bad_frames,
                      "last_reading_at": health.last_reading_at.isoformat() if health.last_reading_at else None,
                      **{k: _plain(v) for k, v in health.extra.items()}})
         log.warning("device offline device=%s state=%s down_s=%.0f", health.device_id, health.state.value, down_s)
+
+
+def offline_message(policy: OfflinePolicy, health: DeviceHealth, down_s: float) -> str:
+    """``设备离线：thermo-mc 串口打不开 / device offline: thermo-mc, serial port cannot be
+    opened``: the reason in words; the driver's own text (an OS error, a port path) goes
+    to the alarm's ``details`` and the log, for the installer."""
+    title, reason = kind_term(policy.alarm), down_reason(health.reason)
+    device = health.device_id
+    zh, en = f"{title.zh}：{device} {reason.zh}", f"{title.en}: {device}, {reason.en}"
+    if down_s >= 60:
+        zh, en = f"{zh}（已 {down_s / 60:.0f} 分钟）", f"{en} (down {down_s / 60:.0f} min)"
+    return f"{zh} / {en}"
 
 
 def _plain(value: object) -> object:

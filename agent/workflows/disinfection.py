@@ -38,10 +38,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from agent.config import AgentConfig, ThermalMethod
-from agent.recorder import Recorder
-from agent.records import Source, ThermalDisinfection
-from agent.timeutil import Monotonic
+from agent.config.rules import ThermalMethod
+from agent.config.settings import Settings
+from agent.core.recorder import Recorder
+from agent.core.timeutil import Monotonic
+from agent.records.envelope import Source
+from agent.records.findings import finding_term
+from agent.records.tableware_disinfection import ThermalDisinfection
 from agent.workflows.modbus_points import CABINET, CABINET_CONTACT, PointRole
 from drivers.readings import Reading, RegisterSample
 
@@ -131,14 +134,15 @@ class Disinfection:
 
     name = "disinfection"
 
-    def __init__(self, config: AgentConfig, recorder: Recorder, roles: list[PointRole], *,
+    def __init__(self, config: Settings, recorder: Recorder, roles: list[PointRole], *,
                  max_gap_s: float = 120.0, ambient_window_s: float = 1800.0, abandon_after_s: float = 1800.0,
                  save_every_s: float = 30.0, mono: Monotonic | None = None) -> None:
         self.config = config
         self.rules = config.rules.disinfection
         self.tz = config.identity.tz
         self.recorder = recorder
-        self.store = recorder.store
+        self.reads = recorder.reads  # questions to the store; writes go through the recorder
+        self.state = recorder.state  # this workflow's own notes that outlive a restart
         self.mono = mono  # None: the abandon timeout runs on the wall clock ``tick`` gets
         self.max_gap_s = max_gap_s
         self.ambient_window = timedelta(seconds=ambient_window_s)
@@ -152,7 +156,7 @@ class Disinfection:
             if r.role == CABINET_CONTACT:
                 self.contacts.setdefault(r.device_id, []).append(r)
         for device_id, cabinet in self.cabinets.items():
-            saved = self.store.kv_get(cycle_key(device_id))
+            saved = self.state.get(cycle_key(device_id))
             if saved:
                 cabinet.cycle = Cycle.from_kv(saved)
                 cabinet.armed = False
@@ -256,7 +260,7 @@ class Disinfection:
 
     def _save(self, cabinet: _Cabinet, cycle: Cycle, at: datetime, mono: float | None) -> None:
         cycle.saved_at, cycle.saved_mono = at, mono
-        self.store.kv_set(cycle_key(cabinet.role.device_id), cycle.to_kv())
+        self.state.set(cycle_key(cabinet.role.device_id), cycle.to_kv())
 
     # --- the record --------------------------------------------------------------------
 
@@ -266,7 +270,7 @@ class Disinfection:
         device_id = cabinet.role.device_id
         if cycle.readings <= 2 and not cycle.contact_seen:  # the rise and the fall: one hot reading
             log.warning("disinfection rise of one reading ignored device=%s", device_id)
-            self.store.kv_set(cycle_key(device_id), None)
+            self.state.set(cycle_key(device_id), None)
             return
         method = cabinet.method
         reached = cycle.peak_c is not None and cycle.peak_c >= method.target_c
@@ -280,13 +284,13 @@ class Disinfection:
         findings = ([FINDING_GAP] if cycle.gap else []) + ([] if cycle.start_seen else [FINDING_START_NOT_SEEN])
         saved = self.recorder.record(data, occurred_at=at, source=Source(device_id=device_id, kind=SOURCE_KIND),
                                      extra_findings=findings)
-        self.store.kv_set(cycle_key(device_id), None)
+        self.state.set(cycle_key(device_id), None)
         log.info("disinfection cycle recorded device=%s id=%s verdict=%s seconds_at_target=%.0f",
                  device_id, saved.id, saved.verdict, cycle.seconds_at_target)
         if saved.verdict == "fail":
             self.recorder.raise_alarm(
                 FAILED_ALARM, {"device_id": device_id, "cycle_id": saved.id},
-                f"disinfection cycle of {device_id} failed: {', '.join(saved.findings)}",
+                failed_message(device_id, saved.findings),
                 severity="major", occurred_at=at, source=Source(device_id=device_id, kind=SOURCE_KIND),
                 details={"record_id": saved.id, "findings": list(saved.findings),
                          "peak_c": data.peak_c, "seconds_at_target": data.seconds_at_target,
@@ -295,13 +299,15 @@ class Disinfection:
             self._clear_failed(device_id, saved.id, at)
 
     def _clear_failed(self, device_id: str, passing_id: str, at: datetime) -> None:
-        for subject in self.store.open_alarm_subjects(FAILED_ALARM):
+        for subject in self.reads.open_alarm_subjects(FAILED_ALARM):
             if subject.get("device_id") == device_id:
-                self.recorder.clear_alarm(FAILED_ALARM, subject, f"next cycle of {device_id} passed ({passing_id})",
+                self.recorder.clear_alarm(FAILED_ALARM, subject,
+                                          f"{device_id} 下一次消毒合格 / next cycle of {device_id} passed",
+                                          details={"passing_record_id": passing_id},
                                           occurred_at=at)
 
 
-def meal_of(config: AgentConfig, started_at: datetime) -> str | None:
+def meal_of(config: Settings, started_at: datetime) -> str | None:
     """The meal whose window (start to end + disinfection deadline) holds ``started_at``."""
     local = started_at.astimezone(config.identity.tz)
     day = local.date()
@@ -317,3 +323,10 @@ def meal_of(config: AgentConfig, started_at: datetime) -> str | None:
 
 def _at(day: Any, clock: time, like: datetime) -> datetime:
     return datetime.combine(day, clock, tzinfo=like.tzinfo)
+
+
+def failed_message(device_id: str, findings: tuple[str, ...] | list[str]) -> str:
+    """``消毒不合格：cabinet-2 消毒中途停止 / disinfection failed: cabinet-2, cycle cut short``."""
+    terms = [finding_term(f) for f in findings]
+    return (f"消毒不合格：{device_id} {'、'.join(t.zh for t in terms)} / "
+            f"disinfection failed: {device_id}, {', '.join(t.en or t.zh for t in terms)}")

@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from agent.config import AgentConfig
-from agent.recorder import Recorder
-from agent.records import PremisesDisinfection, Source
-from agent.timeutil import Monotonic
+from agent.config.settings import Settings
+from agent.core.recorder import Recorder
+from agent.core.timeutil import Monotonic
+from agent.records.envelope import Source
+from agent.records.premises_disinfection import PremisesDisinfection
 from agent.workflows.modbus_points import PREMISES_ROLES, PointRole
 from drivers.readings import Reading, RegisterSample
 
@@ -83,13 +84,14 @@ class Premises:
 
     name = "premises-disinfection"
 
-    def __init__(self, config: AgentConfig, recorder: Recorder, roles: list[PointRole], *,
+    def __init__(self, config: Settings, recorder: Recorder, roles: list[PointRole], *,
                  max_gap_s: float = 120.0, abandon_after_s: float = 1800.0, save_every_s: float = 60.0,
                  mono: Monotonic | None = None) -> None:
         self.rules = config.rules.premises
         self.tz = config.identity.tz
         self.recorder = recorder
-        self.store = recorder.store
+        self.reads = recorder.reads  # questions to the store; writes go through the recorder
+        self.state = recorder.state  # this workflow's own notes that outlive a restart
         self.mono = mono  # None: the abandon timeout runs on the wall clock ``tick`` gets
         self.max_gap_s = max_gap_s
         self.abandon_after_s = abandon_after_s
@@ -98,7 +100,7 @@ class Premises:
         for role in roles:
             if role.role in PREMISES_ROLES:
                 contact = _Contact(role)
-                saved = self.store.kv_get(run_key(role.device_id, role.point))
+                saved = self.state.get(run_key(role.device_id, role.point))
                 if saved:
                     contact.run = Run.from_kv(saved)
                     log.info("premises run resumed device=%s point=%s", role.device_id, role.point)
@@ -151,7 +153,7 @@ class Premises:
 
     def _save(self, contact: _Contact, run: Run, at: datetime, mono: float | None) -> None:
         run.saved_at, run.saved_mono = at, mono
-        self.store.kv_set(run_key(contact.role.device_id, contact.role.point), run.to_kv())
+        self.state.set(run_key(contact.role.device_id, contact.role.point), run.to_kv())
 
     def _end(self, contact: _Contact, ended_at: datetime, ended_mono: float | None) -> None:
         run, contact.run = contact.run, None
@@ -167,6 +169,6 @@ class Premises:
         findings = ([FINDING_GAP] if run.gap else []) + ([] if run.start_seen else [FINDING_START_NOT_SEEN])
         saved = self.recorder.record(data, occurred_at=ended_at, extra_findings=findings,
                                      source=Source(device_id=role.device_id, kind=SOURCE_KIND))
-        self.store.kv_set(run_key(role.device_id, role.point), None)
+        self.state.set(run_key(role.device_id, role.point), None)
         log.info("premises run recorded device=%s point=%s id=%s minutes=%.1f", role.device_id, role.point,
                  saved.id, minutes)

@@ -19,7 +19,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..backoff import Backoff
-from ..readings import DeviceHealth, DeviceState, HealthSink, ReadingSink, RegisterSample
+from ..readings import (
+    DeviceHealth,
+    DeviceState,
+    DownReason,
+    HealthSink,
+    ReadingSink,
+    RegisterSample,
+)
 from .config import ModbusRtuBusConfig, ModbusTcpBusConfig
 from .decoding import ReadBlock, decode_block
 from .device_state import DeviceCounters, HealthPublisher, PolledDevice
@@ -117,7 +124,7 @@ class BusWorker:
                 await self.link.open()
                 break
             except LinkLost as exc:
-                self._mark_all(DeviceState.DISCONNECTED, str(exc))
+                self._mark_all(DeviceState.DISCONNECTED, str(exc), "link_down")
                 delay = next(delays)
                 log.debug("modbus bus reopen failed: %s %s (next try in %.1fs)", self.config.id, exc, delay)
                 await asyncio.sleep(delay)
@@ -127,11 +134,11 @@ class BusWorker:
     def _on_link_lost(self, exc: Exception) -> None:
         log.warning("modbus bus lost: %s %s", self.config.id, exc)
         self.link.close()
-        self._mark_all(DeviceState.DISCONNECTED, str(exc))
+        self._mark_all(DeviceState.DISCONNECTED, str(exc), "link_down")
 
-    def _mark_all(self, state: DeviceState, detail: str) -> None:
+    def _mark_all(self, state: DeviceState, detail: str, reason: DownReason = "") -> None:
         for device in self.devices:
-            self._health.set_state(device, state, detail)
+            self._health.set_state(device, state, detail, reason)
 
     async def poll(self, device: PolledDevice) -> bool:
         """Read every block of ``device``; emit one reading if all succeeded."""
@@ -204,7 +211,7 @@ class BusWorker:
         detail = f"{reply.outcome}" + (f" code {reply.exception_code}" if reply.exception_code else "")
         if device.backed_off:
             detail += f"; next probe in {device.backoff_s:.1f}s"
-        self._health.set_state(device, DeviceState.SILENT, detail)
+        self._health.set_state(device, DeviceState.SILENT, detail, "no_answer")
 
 
 class ModbusScheduler:

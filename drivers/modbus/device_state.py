@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from ..backoff import Backoff
-from ..readings import DeviceHealth, DeviceState, HealthSink
+from ..readings import DeviceHealth, DeviceState, DownReason, HealthSink
 from .config import ModbusDeviceConfig
 from .decoding import ReadBlock, plan_reads
 from .profiles import DeviceProfile
@@ -92,7 +92,8 @@ class HealthPublisher:
         self._now = now
         self._bus_id = bus_id
 
-    def set_state(self, device: PolledDevice, state: DeviceState, detail: str = "") -> None:
+    def set_state(self, device: PolledDevice, state: DeviceState, detail: str = "",
+                  reason: DownReason = "") -> None:
         if device.state == state:
             return
         log.info("modbus device state: %s %s -> %s %s", device.id, device.state, state, detail)
@@ -109,6 +110,7 @@ class HealthPublisher:
             detail=detail,
             extra={"bus": self._bus_id, "slave": device.config.slave, "role": device.config.role,
                    "profile": device.profile.id, **counters.as_dict()},
+            reason=reason,
         )
         try:
             self._sink(health)

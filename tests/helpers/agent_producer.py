@@ -16,8 +16,9 @@ import time
 from datetime import timedelta
 
 from agent.app import Agent
-from agent.config_loader import load_config
-from agent.records import FoodSample, StaffHealthCheck
+from agent.config_file.loader import load_config
+from agent.records.food_sample import FoodSample
+from agent.records.staff_health_check import StaffHealthCheck
 
 
 def main() -> None:

@@ -14,9 +14,9 @@ import logging
 import sys
 from datetime import date, datetime
 
-from agent.cli_schedule import CLI_SOURCE, _open
-from agent.config_loader import load_config
-from agent.recorder import Recorder
+from agent.cli.schedule import CLI_SOURCE, _open
+from agent.config_file.loader import load_config
+from agent.core.recorder import Recorder
 from agent.schedule.discard import DiscardRefused, discard
 
 

@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from agent.config import VisionConfig
+from agent.config.vision import VisionConfig
 from agent.vision.eval.crop_set import evaluate_mask, format_report
 from agent.vision.eval.folds import cv_record, format_folds
 from agent.vision.eval.review import read_audit, split_by_audit, write_review
@@ -89,7 +89,7 @@ def vision_config(args: argparse.Namespace) -> VisionConfig:
     """The vision settings a camera would run with, and the command line's overrides."""
     vision = VisionConfig()
     if args.config is not None:
-        from agent.config_loader import load_config
+        from agent.config_file.loader import load_config
 
         vision = load_config(args.config).vision
     overrides: dict[str, object] = {}

@@ -33,7 +33,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from agent.config import VisionConfig
+from agent.config.vision import VisionConfig
 from agent.vision.crops import Box
 from agent.vision.faces import Face
 from agent.vision.scene import Judgement, VisionModels, find_faces, judge_faces, judgeable

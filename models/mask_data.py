@@ -10,19 +10,23 @@ import logging
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import torch
 
 from agent.vision import crops
 from agent.vision.faces import FaceDetector
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger("models.build")
 
 CLASSES = ("with_mask", "without_mask")  # face-mask/ folders, stage 1's classes
 MASK_INPUT = 128
 MASK_MARGIN = 0.2  # runtime crop: square around the RetinaFace box, side * 1.2
+SEED = 20240607  # every random choice of the build starts from it
 
 @dataclass
 class Sample:
@@ -30,6 +34,7 @@ class Sample:
     face: crops.Box | None  # RetinaFace box, None when no face was found
     label: int
     base_id: str
+    landmarks: tuple[tuple[float, float], ...] | None = None  # RetinaFace's 5 points, when known
 
 
 def load_split(data: Path, split: str, detector: FaceDetector) -> list[Sample]:
@@ -41,8 +46,9 @@ def load_split(data: Path, split: str, detector: FaceDetector) -> list[Sample]:
                 log.warning("build.data.unreadable file=%s", file)
                 continue
             faces = detector.detect(image)
-            face = max(faces, key=lambda f: f.score).box if faces else None
-            samples.append(Sample(image, face, label, file.stem.split("_")[0]))
+            best = max(faces, key=lambda f: f.score) if faces else None
+            samples.append(Sample(image, best.box if best else None, label, file.stem.split("_")[0],
+                                  best.landmarks if best else None))
     missing = sum(s.face is None for s in samples)
     log.info("build.data split=%s images=%d no_face=%d", split, len(samples), missing)
     return samples
@@ -101,6 +107,8 @@ def augmented_crop(sample: Sample, rng: np.random.Generator) -> np.ndarray:
 
 
 def mask_tensor(images: list[np.ndarray]) -> torch.Tensor:
+    import torch  # the build's only: tests of the data helpers run without it
+
     return torch.from_numpy(crops.to_tensor(images, (MASK_INPUT, MASK_INPUT), "RGB",
                                             1 / 255, (0.5,) * 3, (0.5,) * 3))
 

@@ -105,7 +105,7 @@ def test_every_rule_is_one_contract_and_every_contract_a_rule() -> None:
     named = [r.contract for r in table_rows()] + list(house_rules().values())
     assert len(named) == len(set(named)), "two rules of the page name one contract"
     assert sorted(named) == sorted(c["name"] for c in CONTRACTS)
-    assert set(house_rules()) == {"Layers", "No cycles", "Drivers' own modules"}
+    assert set(house_rules()) == {"Layers", "No cycles", "Drivers' own modules", "Vision's evaluation apart"}
 
 
 def test_no_contract_has_an_exceptions_list() -> None:
@@ -163,3 +163,12 @@ def test_no_cycles_anywhere_in_the_house() -> None:
     cycles = contract(house_rules()["No cycles"])
     assert cycles["type"] == "acyclic_siblings"
     assert sorted(cycles["ancestors"]) == sorted(SETTINGS["root_packages"])
+
+
+def test_the_camera_runtime_is_every_vision_module_but_the_evaluation() -> None:
+    found = contract(house_rules()["Vision's evaluation apart"])
+    vision = REPO / "agent" / "vision"
+    runtime = sorted(f"agent.vision.{p.stem}" for p in vision.glob("*.py") if p.stem != "__init__")
+    assert found["forbidden_modules"] == ["agent.vision.eval"]
+    assert sorted(found["source_modules"]) == sorted([*runtime, "agent.app"]), (
+        "pyproject.toml should list every runtime module of agent/vision/")

@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from agent.vision import evaluate
+from agent.vision.eval import cli as evaluate_cli
+from agent.vision.eval import crop_set as evaluate
 from agent.vision.faces import FaceDetector, priors
 from agent.vision.mask import MaskClassifier
 from agent.vision.models import (
@@ -126,6 +127,58 @@ def test_evaluate_reports_confusion_matrix(tmp_path: Path, capsys) -> None:
     assert report.total == 8
     assert [sum(row) for row in report.confusion] == [4, 4]
     assert 0.0 <= report.balanced_accuracy <= 1.0
-    assert evaluate.main(["--data", str(tmp_path)]) == 0
+    assert evaluate_cli.main(["--data", str(tmp_path)]) == 0
     assert "balanced accuracy" in capsys.readouterr().out
-    assert evaluate.main(["--data", str(tmp_path / "nowhere")]) == 2
+    assert evaluate_cli.main(["--data", str(tmp_path / "nowhere")]) == 2
+
+
+@needs_dataset
+def test_second_pass_finds_a_small_face_again_on_an_enlarged_crop(detector: FaceDetector) -> None:
+    """A real face shrunk to 30 px on a plain canvas: the second pass, given the box the first
+    pass scored low, finds it again (boxes overlap) on the enlarged crop around it."""
+    from agent.config.vision import VisionConfig
+    from agent.vision.faces import Face
+    from agent.vision.scene import VisionModels, rechecked, second_pass
+
+    image = cv2.imread(str(dataset_images("without_mask", 1)[0]))
+    best = max(detector.detect(image), key=lambda f: f.score)
+    x1, y1, x2, y2 = (int(v) for v in best.box)
+    face = cv2.resize(image[y1:y2, x1:x2], (30, round(30 * (y2 - y1) / (x2 - x1))),
+                      interpolation=cv2.INTER_AREA)
+    canvas = np.full((240, 320, 3), 120, np.uint8)
+    canvas[100:100 + face.shape[0], 150:180] = face
+    placed = Face((150.0, 100.0, 180.0, 100.0 + face.shape[0]), 0.4, ())
+    models = VisionModels(detector, None, None)
+    again = second_pass(models, canvas, placed)
+    assert again is not None and again.score >= 0.8
+    assert abs(again.box[0] - 150) < 6 and abs(again.box[2] - 180) < 6
+    vision = VisionConfig()
+    assert rechecked(models, vision, canvas, [placed]) == [again]
+    big = Face((10.0, 10.0, 110.0, 110.0), 0.5, ())  # not small: left as it is
+    sure = Face((150.0, 100.0, 180.0, 130.0), 0.95, ())  # scored well already
+    assert rechecked(models, vision, canvas, [big, sure]) == [big, sure]
+    off = vision.model_copy(update={"recheck_score_min": vision.face_score_min})
+    assert rechecked(models, off, canvas, [placed]) == [placed]
+
+
+def test_eval_folds_prints_each_fold_and_the_spread(tmp_path: Path, capsys) -> None:
+    import json
+
+    figures = {"face_recall": 0.93, "balanced_accuracy": 0.96, "incorrect_called": 0.8, "masked_called": 0.01,
+               "violation_recall": 0.91, "false_per_photo": 0.05, "incorrect_faces": 6, "masked_faces": 130}
+    spread = {k: {"mean": v, "std": 0.01, "min": v - 0.01, "max": v + 0.01} for k, v in figures.items()
+              if k not in ("incorrect_faces", "masked_faces")}
+    record = {"recipe": "synth", "folds": 2, "photos": 10, "chosen_epoch": 1, "violation_threshold": 0.6,
+              "not_face_threshold": 0.9, "per_fold": [figures, figures], "pooled": figures, "spread": spread}
+    manifest = json.loads((resolve_models_dir() / "manifest.json").read_text())
+    manifest["models"]["mask_classifier"]["quality"]["scene_stage"] = record
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    assert evaluate_cli.main(["--folds", "--models", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "2-fold cross-validation by photo" in out
+    assert [line.split()[0] for line in out.splitlines() if line.startswith(("fold", "pooled"))] == \
+        ["fold", "fold", "pooled"]
+    assert "80.0%" in out and "mean ± sd" in out
+    del manifest["models"]["mask_classifier"]["quality"]["scene_stage"]
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    assert evaluate_cli.main(["--folds", "--models", str(tmp_path)]) == 1

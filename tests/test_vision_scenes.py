@@ -18,9 +18,11 @@ import numpy as np
 import pytest
 
 from agent.config.vision import VisionConfig
-from agent.vision import evaluate, scene_eval, scene_review
+from agent.vision.eval import cli as evaluate
+from agent.vision.eval import review as scene_review
+from agent.vision.eval import scenes as scene_eval
+from agent.vision.eval.scenes import Annotated, evaluate_scenes, iou, read_voc
 from agent.vision.scene import VisionModels, find_faces
-from agent.vision.scene_eval import Annotated, evaluate_scenes, iou, read_voc
 
 SCENES = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "face-mask-scenes"
 AUDITS = Path(__file__).resolve().parents[1] / "models" / "audits"

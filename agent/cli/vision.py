@@ -10,7 +10,7 @@ import argparse
 
 
 def cmd_vision_eval(args: argparse.Namespace) -> int:
-    from agent.vision.evaluate import main as eval_main
+    from agent.vision.eval.cli import main as eval_main
 
     return eval_main(args.action_args)
 

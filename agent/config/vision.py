@@ -32,6 +32,13 @@ class VisionConfig(Strict):
     keep_min_face_px: int = Field(
         20, ge=1, description="Detections smaller than this are dropped: too far to judge, mostly clutter "
                               "or faces far in the background.")
+    recheck_score_min: float = Field(
+        0.3, gt=0, lt=1, description="A small face the detector scores from this up to face_score_min is looked "
+                                     "at again on an enlarged crop around it (a second pass), and kept if that "
+                                     "pass scores it at least face_score_min; set it to face_score_min to turn "
+                                     "the second pass off.")
+    recheck_max_px: int = Field(
+        48, ge=8, le=4096, description="Only faces smaller than this (short side) get the second pass.")
     verify_faces: bool = Field(
         True, description="Drop detections the mask classifier takes for something else than a face "
                           "(it runs on every face anyway, so this costs nothing).")

@@ -116,6 +116,11 @@ class FaceDetector:
         return cls(load_model(MODEL_NAME, models_dir, threads), score_threshold, nms_threshold, max_side,
                    upscale)
 
+    def detect_scaled(self, image_bgr: np.ndarray, scale: float) -> list[Face]:
+        """Faces in the image enlarged by ``scale`` (no ``max_side`` cap: for small crops),
+        boxes in the image's own pixels."""
+        return self._detect(*self._input(image_bgr, scale))
+
     def input_scale(self, shape: tuple[int, ...]) -> float:
         """The factor an image of this (height, width) is resized by before detection."""
         longest = max(shape[:2])
@@ -124,10 +129,10 @@ class FaceDetector:
             scale = self.max_side / longest
         return scale
 
-    def _input(self, image_bgr: np.ndarray) -> tuple[np.ndarray, float]:
+    def _input(self, image_bgr: np.ndarray, scale: float | None = None) -> tuple[np.ndarray, float]:
         if image_bgr.ndim == 2:
             image_bgr = cv2.cvtColor(image_bgr, cv2.COLOR_GRAY2BGR)
-        scale = self.input_scale(image_bgr.shape[:2])
+        scale = self.input_scale(image_bgr.shape[:2]) if scale is None else scale
         if scale != 1.0:
             image_bgr = cv2.resize(image_bgr, None, fx=scale, fy=scale,
                                    interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
@@ -135,7 +140,9 @@ class FaceDetector:
         return pixels.transpose(2, 0, 1)[None], scale
 
     def detect(self, image_bgr: np.ndarray) -> list[Face]:
-        tensor, scale = self._input(image_bgr)
+        return self._detect(*self._input(image_bgr))
+
+    def _detect(self, tensor: np.ndarray, scale: float) -> list[Face]:
         loc, conf, pts = self.model.session.run(None, {self.model.input_name: tensor})
         height, width = tensor.shape[2:]
         scores = conf[0, :, 1]

@@ -31,6 +31,10 @@ from agent.vision.motion import Polygon, in_zones
 log = logging.getLogger(__name__)
 
 Region = tuple[int, int, int, int]  # x1, y1, x2, y2 in frame pixels
+RECHECK_CONTEXT = 3.0  # the second pass's crop spans this many face sides
+RECHECK_FACE_PX = 96  # ... enlarged so that the face is about this big
+RECHECK_MAX_SCALE = 4.0
+RECHECK_IOU = 0.4  # the second pass's face must overlap the first's this much
 
 
 class VisionModels:
@@ -49,7 +53,8 @@ class VisionModels:
     def load(cls, vision: VisionConfig) -> VisionModels:
         limit_malloc_arenas()  # before any camera thread allocates: see agent/malloc_arenas.py
         detector = FaceDetector.from_manifest(
-            vision.models_dir, vision.threads, score_threshold=min(0.6, vision.face_score_min),
+            vision.models_dir, vision.threads,
+            score_threshold=min(0.6, vision.face_score_min, vision.recheck_score_min),
             upscale=vision.detect_upscale, max_side=vision.detect_max_side)
         mask = MaskClassifier.from_manifest(vision.models_dir, vision.threads)
         hat = HatClassifier.load(vision.site_dir, vision.models_dir, vision.threads)
@@ -84,7 +89,8 @@ def find_faces(models: VisionModels, vision: VisionConfig, image: np.ndarray,
     height, width = image.shape[:2]
     faces = []
     for face in found:
-        if face.score < vision.face_score_min or min(face.width, face.height) < vision.keep_min_face_px:
+        if face.score < min(vision.face_score_min, vision.recheck_score_min) or \
+                min(face.width, face.height) < vision.keep_min_face_px:
             continue
         box = (face.box[0] + x0, face.box[1] + y0, face.box[2] + x0, face.box[3] + y0)
         centre = ((box[0] + box[2]) / 2 / width, (box[1] + box[3]) / 2 / height)
@@ -92,9 +98,58 @@ def find_faces(models: VisionModels, vision: VisionConfig, image: np.ndarray,
             continue
         points = tuple((x + x0, y + y0) for x, y in face.landmarks)
         faces.append(Face(box, face.score, points))
+    faces = [f for f in rechecked(models, vision, image, faces) if f.score >= vision.face_score_min]
     if vision.verify_faces and models.mask is not None and faces:
         return verified(models, models.mask, image, faces)
     return faces
+
+
+def rechecked(models: VisionModels, vision: VisionConfig, image: np.ndarray,
+              faces: list[Face]) -> list[Face]:
+    """The faces, each small one scored below ``face_score_min`` (but at least
+    ``recheck_score_min``) replaced by what a second detector pass finds on an enlarged crop
+    around it: a 24-48 px face in a busy frame is often scored low at the frame's scale and
+    clearly at RECHECK_FACE_PX. Costs one small inference per such face."""
+    out = []
+    for face in faces:
+        small = min(face.width, face.height) < vision.recheck_max_px
+        if not (small and vision.recheck_score_min <= face.score < vision.face_score_min):
+            out.append(face)
+            continue
+        out.append(second_pass(models, image, face) or face)
+    return out
+
+
+def second_pass(models: VisionModels, image: np.ndarray, face: Face) -> Face | None:
+    """The detector on a crop RECHECK_CONTEXT face sides wide around ``face``, enlarged so the
+    face is about RECHECK_FACE_PX: the detection overlapping ``face`` best, in frame pixels."""
+    height, width = image.shape[:2]
+    cx, cy = (face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2
+    half = max(face.width, face.height) * RECHECK_CONTEXT / 2
+    x1, y1 = int(max(0, cx - half)), int(max(0, cy - half))
+    x2, y2 = int(min(width, cx + half)), int(min(height, cy + half))
+    if x2 - x1 < 2 or y2 - y1 < 2:
+        return None
+    scale = min(RECHECK_MAX_SCALE, RECHECK_FACE_PX / max(face.width, face.height, 1.0))
+    with models.lock:
+        found = models.detector.detect_scaled(image[y1:y2, x1:x2], scale)
+    best, best_iou = None, RECHECK_IOU
+    for other in found:
+        box = (other.box[0] + x1, other.box[1] + y1, other.box[2] + x1, other.box[3] + y1)
+        overlap = box_iou(box, face.box)
+        if overlap >= best_iou:
+            points = tuple((x + x1, y + y1) for x, y in other.landmarks)
+            best, best_iou = Face(box, other.score, points), overlap
+    return best
+
+
+def box_iou(a: Box, b: Box) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def verified(models: VisionModels, mask: MaskClassifier, image: np.ndarray,

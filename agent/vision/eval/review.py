@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from agent.vision.crops import Box
-from agent.vision.scene_eval import Finding, SceneReport, iou, load_scenes
+from agent.vision.eval.scenes import Finding, SceneReport, iou, load_scenes
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ from agent.config.devices import CameraConfig, DeviceConfig, ModbusBusConfig
 from agent.config.identity import Identity
 from agent.config.logs import LoggingConfig
 from agent.config.modbus_roles import check_points, roles_of
+from agent.config.public import PublicConfig
 from agent.config.rules import Rules
 from agent.config.site import Schedules, SiteConfig
 from agent.config.stations import PhotosConfig
@@ -52,6 +53,7 @@ class AgentConfig(Strict):
     video: VideoConfig = VideoConfig()
     logging: LoggingConfig = LoggingConfig()
     console: ConsoleConfig = ConsoleConfig()
+    public: PublicConfig = PublicConfig()
     update: UpdateConfig = UpdateConfig()
 
     @model_validator(mode="after")

@@ -10,6 +10,8 @@ MAY: dict[str, frozenset[str]] = {
     "acknowledge_alarm": frozenset({"manager"}),
     "rectify_alarm": frozenset({"manager"}),
     "make_entries": frozenset({"manager"}),  # daily check, meals, samples, waste, inspections
+    "manage_invites": frozenset({"manager"}),  # 社会端: invite codes and surveys (the data administrator's)
+    "answer_complaints": frozenset({"manager"}),  # accept, decline, reply (the canteen supervisor's)
     "run_doctor": frozenset({"installer"}),
     "see_device_details": frozenset({"installer"}),  # the drivers' raw errors, ports and paths
 }

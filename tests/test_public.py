@@ -1,0 +1,124 @@
+"""The public listener (社会端) over HTTP, with the real agent, Mosquitto and the reference
+platform: staff URLs 404 there, invite codes, complaints with their receipts, surveys."""
+
+from __future__ import annotations
+
+import re
+
+from agent.console.app import build_app as console_app
+from agent.social import complaints
+from agent.social.surveys import parse_questions
+from tests.fixtures_console import MORNING, Kitchen, kitchen_fixture  # noqa: F401
+from tests.fixtures_mqtt import wait_until
+from tests.fixtures_public import Device, broker_fixture, platform_fixture, public_kitchen_fixture  # noqa: F401
+from tests.fixtures_serial_stations import WANG, ZHANG
+
+JPEG = None
+
+
+def jpeg() -> bytes:
+    import cv2
+    import numpy as np
+
+    image = np.full((120, 160, 3), (40, 160, 60), np.uint8)
+    cv2.putText(image, "dish", (20, 70), cv2.FONT_HERSHEY_SIMPLEX, 1, (255, 255, 255), 2)
+    ok, data = cv2.imencode(".jpg", image)
+    assert ok
+    return data.tobytes()
+
+
+def staff_paths(kitchen: Kitchen) -> list[str]:
+    """Every route of the staff console, its path parameters filled in."""
+    app = console_app(kitchen.console.console)
+    paths = []
+    for route in app.routes:
+        path = getattr(route, "path", "")
+        paths.append(re.sub(r"\{[^}]+\}", "x1", path) or "/")
+    paths += ["/static/console.css", "/manager/media/x1"]
+    return sorted(set(paths))
+
+
+def test_every_staff_url_answers_404_on_the_public_listener(public_kitchen):
+    phone = Device(public_kitchen.public_url)
+    paths = staff_paths(public_kitchen)
+    assert "/manager/today" in paths and "/login" in paths and len(paths) > 20
+    for path in paths:
+        assert phone.get(path).status == 404, path
+        assert phone.post(path, {"csrf": "x"}).status in (404, 405), path
+    # and the console itself still has them
+    assert Device(public_kitchen.url).get("/login").status == 200
+
+
+def test_invite_codes_open_the_view_until_revoked(public_kitchen):
+    kitchen = public_kitchen
+    for n, (card, celsius) in enumerate(((ZHANG, 36.5), (WANG, 37.9)), 1):
+        kitchen.check(card, celsius)
+        wait_until(lambda n=n: len(list(kitchen.agent.store.iter_records(type_="staff_health_check"))) == n,
+                   message=f"check {n}")
+    invites = kitchen.console.console.invites
+    code, invite = invites.issue("李家长", "parent", 30, "boss", MORNING)
+    phone = Device(kitchen.public_url)
+    form = phone.get("/public/enter")
+    wrong = phone.post("/public/enter", {"csrf": form.csrf(), "code": "AAAAA-BBBBB-CCCCC-DDDDD"})
+    assert wrong.status == 403 and "邀请码不正确" in wrong.body
+    seen = phone.post("/public/enter", {"csrf": form.csrf(), "code": code.lower().replace("-", " ")})
+    assert seen.status == 200 and seen.url.endswith("/public/view"), seen.body[:300]
+    assert "番茄炒蛋" in seen.body and 'id="morning-rate"' in seen.body
+    assert "已晨检 checked 2/" in seen.body
+    for secret in ("王五", "张三", "37.9", "36.5", "李家长", "S003"):
+        assert secret not in seen.body, secret
+    invites.revoke(invite.id, "boss", MORNING)
+    again = phone.get("/public/view")
+    assert again.status == 403 and "已被学校撤销" in again.body
+    retry = phone.post("/public/enter", {"csrf": form.csrf(), "code": code})
+    assert retry.status == 403 and "已被学校撤销" in retry.body
+    counts = kitchen.agent.public.refusals.snapshot()
+    assert counts["code_unknown"] == 1 and counts["code_revoked"] == 2
+
+
+def test_a_complaint_with_a_photo_reaches_the_platform_and_its_receipt_follows_it(public_kitchen, platform):
+    kitchen = public_kitchen
+    phone = Device(kitchen.public_url)
+    form = phone.get("/public/complain")
+    sent = phone.post("/public/complain", {"csrf": form.csrf(), "category": "hygiene", "text": "餐盘有油渍"},
+                      files={"photo": ("tray.jpg", "image/jpeg", jpeg())})
+    assert sent.status == 200, sent.body[:500]
+    receipt = re.search(r'id="receipt">([^<]+)<', sent.body).group(1)
+    assert 'data-state="received"' in sent.body
+    [record] = wait_until(lambda: platform.records(type="public_complaint"), message="complaint on the platform")
+    assert record["data"]["text"] == "餐盘有油渍" and record["data"]["channel"] == "qr"
+    assert receipt not in str(record) and len(record["media"]) == 1
+    saved = complaints.respond(kitchen.agent.recorder, record["id"], "accepted", "已安排重新清洗消毒", "boss")
+    assert saved.data.task_id
+    state = phone.get(f"/public/receipt?code={receipt}")
+    assert 'data-state="accepted"' in state.body and "已安排重新清洗消毒" in state.body
+    kitchen.agent.recorder.rectify_alarm(saved.data.task_id, "餐盘全部回收重洗", "boss")
+    assert 'data-state="rectified"' in phone.get(f"/public/receipt?code={receipt}").body
+    wait_until(lambda: platform.records(type="complaint_response"), message="the response on the platform")
+    for bad, reason in (({"text": "<script>alert(1)</script>"}, "请不要输入网页代码"),):
+        refused = phone.post("/public/complain", {"csrf": form.csrf(), "category": "other", **bad})
+        assert refused.status == 400 and reason in refused.body
+    not_image = phone.post("/public/complain", {"csrf": form.csrf(), "category": "other", "text": "x"},
+                           files={"photo": ("a.jpg", "image/jpeg", b"\xff\xd8\xff not really")})
+    assert not_image.status == 400 and "JPEG或PNG" in not_image.body
+
+
+def test_fifty_devices_answer_once_each_and_the_summary_reaches_the_platform(public_kitchen, platform):
+    kitchen = public_kitchen
+    surveys = kitchen.console.console.surveys
+    survey = surveys.define("2026秋季满意度", "2026秋", parse_questions("饭菜口味\n卫生\n?建议"), "boss", MORNING)
+    phones = [Device(kitchen.public_url) for _ in range(50)]
+    for n, phone in enumerate(phones):
+        form = phone.get(f"/public/survey/{survey.id}")
+        done = phone.post(f"/public/survey/{survey.id}", {"csrf": form.csrf(), "q1": str(n % 5 + 1), "q2": "4",
+                                                           "q3": "多些蔬菜" if n % 10 == 0 else ""})
+        assert done.status == 200 and "感谢" in done.body, done.body[:300]
+    again = phones[7].post(f"/public/survey/{survey.id}", {"csrf": phones[7].get("/public/complain").csrf(), "q1": "1",
+                                                            "q2": "1"})
+    assert again.status == 409 and "已提交过" in again.body
+    summary = surveys.summary(survey, with_text=False)
+    assert summary.responses == 50 and summary.questions[0].counts == [10, 10, 10, 10, 10]
+    assert summary.questions[1].mean == 4.0 and summary.questions[2].texts is None
+    surveys.send_summary(kitchen.agent.recorder, survey, with_text=False)
+    [sent] = wait_until(lambda: platform.records(type="survey_summary"), message="summary on the platform")
+    assert sent["data"]["responses"] == 50 and "多些蔬菜" not in str(sent)

@@ -11,8 +11,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from agent.console.roles import may
-from agent.social.counters import REASONS
 from agent.console.web import console, page, user_session
+from agent.social.counters import REASONS
 from agent.words.terms import DEVICE_KINDS, device_state, term
 
 

@@ -12,7 +12,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from agent.console.roles import may
-from agent.console.web import NotAllowed, action_log, checked_form, console, page, redirect, user_session
+from agent.console.web import (
+    NotAllowed,
+    action_log,
+    checked_form,
+    console,
+    page,
+    redirect,
+    user_session,
+)
 from agent.records.complaint_response import DECISIONS
 from agent.records.public_complaint import CHANNELS, COMPLAINT_CATEGORIES
 from agent.social import complaints

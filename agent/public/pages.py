@@ -17,7 +17,13 @@ from starlette.routing import Route
 from agent.core.recorder import Photo
 from agent.public.context import Public
 from agent.public.disclosure import disclose, sample_photo
-from agent.public.sessions import DEVICE_COOKIE, DEVICE_MAX_AGE_S, SESSION_COOKIE, PublicSession, new_device
+from agent.public.sessions import (
+    DEVICE_COOKIE,
+    DEVICE_MAX_AGE_S,
+    SESSION_COOKIE,
+    PublicSession,
+    new_device,
+)
 from agent.records.complaint_response import DECISIONS
 from agent.records.public_complaint import COMPLAINT_CATEGORIES
 from agent.social import complaints
@@ -142,7 +148,7 @@ async def complain(request: Request) -> Response:
     p = ctx(request)
     cfg = p.config.public
     address = client(request)
-    again = {"categories": COMPLAINT_CATEGORIES, "form": {}}
+    again: dict[str, Any] = {"categories": COMPLAINT_CATEGORIES, "form": {}}
     if not p.limits.complaints_total.take("all"):
         return refuse(request, "complaints_total", "complain.html", **again)
     if not p.limits.complaints_address.take(address):

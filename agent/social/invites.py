@@ -72,10 +72,11 @@ class Invites:
         if not 1 <= valid_days <= 3 * 366:
             raise ValueError("days")
         code = new_code(CODE_GROUPS, CODE_SIZE)
-        invite = {"id": secrets.token_hex(8), "name": name, "kind": kind,
+        code_sha256 = digest(code)
+        invite: dict[str, Any] = {"id": secrets.token_hex(8), "name": name, "kind": kind,
                   "expires_at": (now + timedelta(days=valid_days)).isoformat(), "issued_by": by,
-                  "issued_at": now.isoformat(), "revoked_at": None, "code_sha256": digest(code)}
-        self._store.kv_set(CODE_PREFIX + invite["code_sha256"], invite["id"], now.isoformat())
+                  "issued_at": now.isoformat(), "revoked_at": None, "code_sha256": code_sha256}
+        self._store.kv_set(CODE_PREFIX + code_sha256, invite["id"], now.isoformat())
         self._store.kv_set(INVITE_PREFIX + invite["id"], invite, now.isoformat())
         log.info("public invite issued invite=%s kind=%s by=%s days=%d", invite["id"], kind, by, valid_days)
         return code, Invite.of(invite)

@@ -68,7 +68,7 @@ class Survey:
 
 def parse_questions(lines: str) -> list[Question]:
     """One question a line; a line starting with ``?`` (or ``？``) asks for free text, others a 1–5 score."""
-    found = []
+    found: list[Question] = []
     for line in lines.splitlines():
         line = line.strip()
         if not line:

@@ -38,7 +38,7 @@ def task_done(reads: Reads, task_id: str) -> bool | None:
     row = reads.alarm_by_raise(task_id)
     if row is None:
         return None
-    return row["state"] == "cleared"
+    return bool(row["state"] == "cleared")
 
 
 def _subject(row: Any) -> dict[str, str]:

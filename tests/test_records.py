@@ -15,6 +15,7 @@ from agent.core.recorder import Recorder
 from agent.core.timeutil import ManualClock
 from agent.records.additive_usage import AdditiveUsage
 from agent.records.agent_update import AgentUpdate
+from agent.records.complaint_response import ComplaintResponse
 from agent.records.alarm import AlarmData
 from agent.records.base import judge
 from agent.records.core_temperature_check import CoreTemperatureCheck
@@ -25,6 +26,7 @@ from agent.records.ingredient_purchase import IngredientPurchase
 from agent.records.leader_meal import LeaderMeal
 from agent.records.meal_service import MealService
 from agent.records.premises_disinfection import PremisesDisinfection
+from agent.records.public_complaint import PublicComplaint
 from agent.records.rectification import Rectification
 from agent.records.registry import RECORD_TYPES
 from agent.records.routine_daily_check import ChecklistItem, RoutineDailyCheck
@@ -33,6 +35,7 @@ from agent.records.schema_export import all_schemas
 from agent.records.staff_health_check import StaffHealthCheck
 from agent.records.staff_training import StaffTraining
 from agent.records.superior_inspection import SuperiorInspection
+from agent.records.survey_summary import QuestionResult, SurveySummary
 from agent.records.tableware_disinfection import ThermalDisinfection
 from agent.records.vision_violation import VisionViolation
 from agent.records.waste_disposal import WasteDisposal
@@ -74,6 +77,12 @@ def samples() -> list:
         AgentUpdate(outcome="rolled_back", version="0.2.0", from_version="0.1.0", running_version="0.1.0",
                     reason="not healthy within 300 s: waiting for the uplink to connect", seconds=412.5),
         CoreTemperatureCheck(stage="cooking", dish="红烧肉", meal="lunch", core_c=78.5, target_c=70.0),
+        PublicComplaint(category="hygiene", text="餐盘有油渍", channel="qr", receipt_sha256="ab" * 32),
+        ComplaintResponse(complaint_id="0193a5c0-0000-7000-8000-000000000001", decision="accepted",
+                          reply="已安排重新清洗消毒", by="boss", task_id="0193a5c0-0000-7000-8000-000000000002"),
+        SurveySummary(survey_id="a1b2c3", survey_title="2026秋季满意度", term="2026秋", responses=50, closed=True,
+                      questions=[QuestionResult(question_id="q1", text="饭菜口味", kind="scale", answered=50,
+                                                counts=[10, 10, 10, 10, 10], mean=3.0)]),
         AlarmData(kind="cold_chain_high", state="raised", severity="major",
                   subject={"device_id": "fridge-2"}, message="fridge-2 at 11.2 °C for 25 min"),
     ]

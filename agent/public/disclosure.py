@@ -67,7 +67,7 @@ def disclose(reads: Reads, config: AgentConfig, now: datetime) -> Disclosure:
     out.menu = _menu(reads, config, day.isoformat(), [m for m, _w in served_meals(config, day)])
     checks = [i for i in view.items if i.duty == "morning_check"]
     out.on_duty, out.checked = len(checks), sum(1 for i in checks if i.is_done)
-    out.unfit = sum(1 for i in checks if i.is_done and i.verdict == "fail")
+    out.unfit = sum(1 for u in view.unfit.values() if u.outcome == "off_duty")  # as the staff's today page
     samples = list(reads.iter_records(type_="food_sample", day=day.isoformat()))
     media = reads.media_of_records(r["id"] for r in samples)
     for r in samples:

@@ -15,9 +15,9 @@ from agent.core.recorder import Recorder
 from agent.core.timeutil import ManualClock
 from agent.records.additive_usage import AdditiveUsage
 from agent.records.agent_update import AgentUpdate
-from agent.records.complaint_response import ComplaintResponse
 from agent.records.alarm import AlarmData
 from agent.records.base import judge
+from agent.records.complaint_response import ComplaintResponse
 from agent.records.core_temperature_check import CoreTemperatureCheck
 from agent.records.daily_ledger import DailyLedger, LedgerLine
 from agent.records.envelope import Operator, Source, parse_envelope

@@ -85,7 +85,9 @@ class Guard:
 
     async def _refuse(self, send: Any, status: int, reason: str, address: str) -> None:
         self.public.refusals.count(reason)
-        log.warning("public refused reason=%s client=%s", reason, address)
+        if self.public.log_gate.open(reason):
+            log.warning("public refused reason=%s client=%s (refusals so far: %d)", reason, address,
+                        self.public.refusals.snapshot().get(reason, 0))
         text = pages.SAYS.get(reason, (status, "服务繁忙，请稍后再试 / Busy: please try again shortly"))[1]
         body = f"<!doctype html><meta charset=utf-8><title>{status}</title><p>{text}</p>".encode()
         await send({"type": "http.response.start", "status": status,

@@ -13,7 +13,7 @@ from agent.config.public import PublicConfig
 from agent.config_file.model import AgentConfig
 from agent.core.reads import Reads
 from agent.core.recorder import Recorder
-from agent.public.limits import Window
+from agent.public.limits import LogGate, Window
 from agent.public.sessions import PublicSessions
 from agent.social.counters import Refusals
 from agent.social.invites import Invites
@@ -50,13 +50,14 @@ class Public:
     limits: Limits
     refusals: Refusals
     templates: Jinja2Templates
+    log_gate: LogGate
 
     @classmethod
     def create(cls, view: AgentView, recorder: Recorder, notes: SocialStore, refusals: Refusals) -> Public:
         cfg = view.config.public
         templates = Jinja2Templates(directory=str(TEMPLATES))
         return cls(view, recorder, Invites(notes), Surveys(notes), PublicSessions(cfg.session_idle_min * 60),
-                   Limits.of(cfg), refusals, templates)
+                   Limits.of(cfg), refusals, templates, LogGate())
 
     @property
     def config(self) -> AgentConfig:

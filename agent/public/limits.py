@@ -45,3 +45,22 @@ class Window:
         while times and now - times[0] > self.window_s:
             times.popleft()
         return times
+
+
+class LogGate:
+    """At most one log line per key every ``every_s``: a flood is counted, not written out line by line."""
+
+    def __init__(self, every_s: float = 10.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.every_s = every_s
+        self._monotonic = monotonic
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def open(self, key: str) -> bool:
+        now = self._monotonic()
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < self.every_s:
+                return False
+            self._last[key] = now
+            return True

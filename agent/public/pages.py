@@ -97,7 +97,9 @@ def _cookies(request: Request, response: Response) -> Response:
 def refuse(request: Request, reason: str, template: str = "message.html", **context: Any) -> Response:
     status, text = SAYS[reason]
     ctx(request).refusals.count(reason)
-    log.warning("public refused reason=%s path=%s client=%s", reason, request.url.path, client(request))
+    if ctx(request).log_gate.open(reason):
+        log.warning("public refused reason=%s path=%s client=%s (refusals so far: %d)", reason, request.url.path,
+                    client(request), ctx(request).refusals.snapshot().get(reason, 0))
     return render(request, template, status=status, error=text, **context)
 
 

@@ -212,10 +212,11 @@ async def receipt(request: Request) -> Response:
     if not code:
         return render(request, "receipt.html", receipt="", found=None, states=STATES, fresh=False)
     p = ctx(request)
-    if not p.limits.codes.take(client(request)):
+    if p.limits.codes.full(client(request)):
         return refuse(request, "code_attempts", "receipt.html", receipt="", found=None, states=STATES, fresh=False)
     found = complaints.by_receipt(p.reads, code)
     if found is None:
+        p.limits.codes.take(client(request))  # only wrong codes count towards the limit
         return refuse(request, "receipt_unknown", "receipt.html", receipt="", found=None, states=STATES,
                       fresh=False)
     return render(request, "receipt.html", receipt=code, found=found, states=STATES, fresh=False,

@@ -5,21 +5,25 @@ from __future__ import annotations
 
 import re
 
+import cv2
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from agent.app import Agent
 from agent.console.app import build_app as console_app
 from agent.social import complaints
+from agent.social.invites import Invites
 from agent.social.surveys import parse_questions
-from tests.fixtures_console import MORNING, Kitchen, kitchen_fixture  # noqa: F401
+from simulator.devices.cameras import MjpegServer, Script
+from tests.conftest import make_config
+from tests.fixtures_console import MANAGER, MORNING, PASSWORD, Kitchen, kitchen_fixture  # noqa: F401
 from tests.fixtures_mqtt import wait_until
 from tests.fixtures_public import Device, broker_fixture, platform_fixture, public_kitchen_fixture  # noqa: F401
 from tests.fixtures_serial_stations import WANG, ZHANG
 
-JPEG = None
-
 
 def jpeg() -> bytes:
-    import cv2
-    import numpy as np
-
     image = np.full((120, 160, 3), (40, 160, 60), np.uint8)
     cv2.putText(image, "dish", (20, 70), cv2.FONT_HERSHEY_SIMPLEX, 1, (255, 255, 255), 2)
     ok, data = cv2.imencode(".jpg", image)
@@ -122,3 +126,76 @@ def test_fifty_devices_answer_once_each_and_the_summary_reaches_the_platform(pub
     surveys.send_summary(kitchen.agent.recorder, survey, with_text=False)
     [sent] = wait_until(lambda: platform.records(type="survey_summary"), message="summary on the platform")
     assert sent["data"]["responses"] == 50 and "多些蔬菜" not in str(sent)
+
+
+def test_a_representative_sees_the_public_cameras_stills_whole_and_no_other(tmp_path, broker):
+    server = MjpegServer(Script.idle(600), fps=10, faces={})
+    server.plug()
+    other = MjpegServer(Script.idle(600), fps=10, faces={})
+    other.plug()
+    config = make_config(
+        tmp_path, cameras=[{"id": "cam-1", "url": server.url, "analyse_fps": 1},
+                           {"id": "cam-2", "url": other.url, "analyse_fps": 1}],
+        vision={"site_dir": str(tmp_path / "site"), "enabled": True},
+        public={"enabled": True, "port": 0, "public_cameras": ["cam-1"], "still_every_s": 3})
+    agent = Agent(config)
+    agent.start()
+    try:
+        assert agent.public.server is not None and agent.public.server.started.wait(10)
+        wait_until(lambda: agent.cameras()["cam-1"].latest() is not None, timeout=30, message="a frame")
+        phone = Device(f"http://127.0.0.1:{agent.public.server.port}")
+        assert phone.get("/public/camera/cam-1.jpg").status == 404  # no invite: nothing
+        invites = Invites(agent.store)
+        code, _ = invites.issue("王委员", "social", 7, "boss", agent.now())
+        form = phone.get("/public/enter")
+        assert phone.post("/public/enter", {"csrf": form.csrf(), "code": code}).status == 200
+        page = phone.get("/public/cameras")
+        assert page.status == 200 and 'http-equiv="refresh" content="3"' in page.body
+        assert "/public/camera/cam-1.jpg" in page.body and "cam-2" not in page.body
+        with phone.opener.open(phone.base + "/public/camera/cam-1.jpg", timeout=10) as answer:
+            assert answer.headers["Content-Type"] == "image/jpeg"
+            image = cv2.imdecode(np.frombuffer(answer.read(), np.uint8), cv2.IMREAD_COLOR)
+        assert image.shape == server.scene.background.shape  # the whole frame, never a crop
+        assert phone.get("/public/camera/cam-2.jpg").status == 404  # not marked public
+    finally:
+        agent.stop()
+        server.unplug()
+        other.unplug()
+
+
+def test_floods_big_photos_and_script_are_refused_and_counted_on_the_installers_page(tmp_path, broker, platform):
+    kitchen = Kitchen(tmp_path, broker.port, public_config={
+        "enabled": True, "port": 0, "complaints_per_address": 3, "upload_max_kb": 64})
+    try:
+        phone = Device(kitchen.public_url)
+        token = phone.get("/public/complain").csrf()
+        big = phone.post("/public/complain", {"csrf": token, "category": "other", "text": "x"},
+                         files={"photo": ("big.jpg", "image/jpeg", b"\xff\xd8\xff" + b"\0" * 200_000)})
+        assert big.status == 413 and "照片太大" in big.body
+        script = phone.post("/public/complain", {"csrf": token, "category": "other",
+                                                 "text": '<img src=x onerror="alert(1)">'})
+        assert script.status == 400 and "网页代码" in script.body
+        assert '<img src=x onerror' not in script.body and "&lt;img src=x" in script.body  # echoed as text only
+        ok = phone.post("/public/complain", {"csrf": token, "category": "service", "text": "打饭太慢"})
+        assert ok.status == 200
+        flood = phone.post("/public/complain", {"csrf": token, "category": "service", "text": "again"})
+        assert flood.status == 429 and "提交过于频繁" in flood.body
+        forged = Device(kitchen.public_url).post("/public/complain", {"csrf": token, "category": "other",
+                                                                       "text": "from elsewhere"})
+        assert forged.status in (403, 429)
+        assert [r["data"]["text"] for r in kitchen.agent.store.iter_records(type_="public_complaint")] == ["打饭太慢"]
+
+        staff = Device(kitchen.url)
+        login = staff.get("/login")
+        staff.post("/login", {"csrf": login.csrf(), "name": MANAGER, "password": PASSWORD})
+        devices = staff.get("/installer/devices")
+        assert devices.status == 200 and 'id="public-refusals"' in devices.body
+        for words in ("照片过大", "文本含网页代码", "同一地址投诉过多"):
+            assert words in devices.body, words
+    finally:
+        kitchen.close()
+
+
+def test_a_public_camera_must_be_an_analysed_camera(tmp_path):
+    with pytest.raises(ValidationError, match="public.public_cameras: 'cam-9' is not a declared camera"):
+        make_config(tmp_path, public={"enabled": True, "public_cameras": ["cam-9"]})

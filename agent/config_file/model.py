@@ -116,6 +116,16 @@ class AgentConfig(Strict):
         return self
 
     @model_validator(mode="after")
+    def _public_cameras_analysed(self) -> AgentConfig:
+        """The public side shows stills of cameras the vision worker decodes (``cameras:``)."""
+        analysed = {c.id for c in self.cameras}
+        for camera in self.public.public_cameras:
+            if camera not in analysed:
+                raise ValueError(f"public.public_cameras: {camera!r} is not a declared camera under cameras: "
+                                 f"(known: {', '.join(sorted(analysed)) or 'none declared'})")
+        return self
+
+    @model_validator(mode="after")
     def _station_cameras_declared(self) -> AgentConfig:
         """A station's camera is one the installer declared: analysed (cameras:) or recorded (video.cameras)."""
         analysed = [c.id for c in self.cameras]

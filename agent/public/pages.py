@@ -321,7 +321,8 @@ async def view(request: Request) -> Response:
     facts = await run_in_threadpool(disclose, p.reads, p.config, p.now())
     log.info("public view invite=%s client=%s", session.invite_id, client(request))
     invite = p.invites.get(session.invite_id)
-    return render(request, "view.html", d=facts, kind=KINDS[invite.kind] if invite else None)
+    return render(request, "view.html", d=facts, kind=KINDS[invite.kind] if invite else None,
+                  cameras=bool(p.config.public.public_cameras))
 
 
 async def photo(request: Request) -> Response:
@@ -335,6 +336,38 @@ async def photo(request: Request) -> Response:
                         headers={"Cache-Control": "private, max-age=3600"})
 
 
+async def cameras(request: Request) -> Response:
+    """明厨亮灶: the stills of the cameras the school shows, whole frames, refreshed by the page."""
+    session, reason = _representative(request)
+    if session is None:
+        return refuse(request, reason, "enter.html") if reason else to(request, PREFIX + "/enter")
+    cfg = ctx(request).config.public
+    log.info("public cameras invite=%s client=%s", session.invite_id, client(request))
+    return render(request, "cameras.html", cameras=cfg.public_cameras, every_s=cfg.still_every_s)
+
+
+async def still(request: Request) -> Response:
+    session, _reason = _representative(request)
+    camera = request.path_params["camera_id"]
+    p = ctx(request)
+    if session is None or camera not in p.config.public.public_cameras:
+        return Response("", status_code=404)
+    feed = p.view.cameras().get(camera)
+    frame = feed.latest() if feed is not None else None
+    if frame is None:
+        return Response("摄像头暂无画面 / No picture from this camera now", status_code=503,
+                        media_type="text/plain; charset=utf-8", headers={"Retry-After": "5"})
+    jpeg = await run_in_threadpool(_jpeg, frame.image)
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+def _jpeg(image: Any) -> bytes:
+    import cv2  # late: only a camera still needs it
+
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    return bytes(data.tobytes()) if ok else b""
+
+
 ROUTES = [
     Route(PREFIX + "/", home), Route(PREFIX, home),
     Route(PREFIX + "/qr/{target}.svg", qr), Route(PREFIX + "/poster", poster),
@@ -345,4 +378,5 @@ ROUTES = [
     Route(PREFIX + "/enter", enter_form, methods=["GET"]), Route(PREFIX + "/enter", enter, methods=["POST"]),
     Route(PREFIX + "/leave", leave, methods=["POST"]),
     Route(PREFIX + "/view", view), Route(PREFIX + "/photo/{media_id}", photo),
+    Route(PREFIX + "/cameras", cameras), Route(PREFIX + "/camera/{camera_id}.jpg", still),
 ]

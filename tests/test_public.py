@@ -3,7 +3,12 @@ platform: staff URLs 404 there, invite codes, complaints with their receipts, su
 
 from __future__ import annotations
 
+import http.client
+import json
 import re
+import ssl
+import subprocess
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -12,15 +17,19 @@ from pydantic import ValidationError
 
 from agent.app import Agent
 from agent.console.app import build_app as console_app
+from agent.core.timeutil import ManualClock
 from agent.social import complaints
-from agent.social.invites import Invites
+from agent.social.invites import InviteRefused, Invites
 from agent.social.surveys import parse_questions
+from agent.store import Store
 from simulator.devices.cameras import MjpegServer, Script
 from tests.conftest import make_config
 from tests.fixtures_console import MANAGER, MORNING, PASSWORD, Kitchen, kitchen_fixture  # noqa: F401
 from tests.fixtures_mqtt import wait_until
 from tests.fixtures_public import Device, broker_fixture, platform_fixture, public_kitchen_fixture  # noqa: F401
 from tests.fixtures_serial_stations import WANG, ZHANG
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def jpeg() -> bytes:
@@ -199,3 +208,49 @@ def test_floods_big_photos_and_script_are_refused_and_counted_on_the_installers_
 def test_a_public_camera_must_be_an_analysed_camera(tmp_path):
     with pytest.raises(ValidationError, match="public.public_cameras: 'cam-9' is not a declared camera"):
         make_config(tmp_path, public={"enabled": True, "public_cameras": ["cam-9"]})
+
+
+def test_the_public_listener_serves_its_own_tls_with_hsts_and_secure_cookies(tmp_path, broker, platform):
+    pki = tmp_path / "pki"
+    subprocess.run(["bash", str(REPO / "config/certs/make-test-certs.sh"), "-c", "127.0.0.1", str(pki)],
+                   check=True, capture_output=True)
+    kitchen = Kitchen(tmp_path, broker.port, public_config={
+        "enabled": True, "port": 0, "tls_cert_file": str(pki / "console.crt"),
+        "tls_key_file": str(pki / "console.key")})
+    try:
+        context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+        conn = http.client.HTTPSConnection("127.0.0.1", kitchen.agent.public.server.port, context=context,
+                                           timeout=10)
+        conn.request("GET", "/public/complain")
+        answer = conn.getresponse()
+        answer.read()
+        assert answer.status == 200 and answer.getheader("Strict-Transport-Security") == "max-age=31536000"
+        cookie = answer.getheader("Set-Cookie") or ""
+        assert "canteen_device=" in cookie and "Secure" in cookie and "HttpOnly" in cookie and "Path=/public" in cookie
+        assert "script-src" not in (answer.getheader("Content-Security-Policy") or "")  # default-src 'none'
+        conn.request("GET", "/manager/today")
+        missing = conn.getresponse()
+        missing.read()
+        assert missing.status == 404
+    finally:
+        kitchen.close()
+
+
+def test_an_invite_code_ends_at_its_date_and_codes_are_kept_only_as_digests(tmp_path):
+    clock = ManualClock(MORNING)
+    with Store(tmp_path / "a.db") as store:
+        invites = Invites(store)
+        code, invite = invites.issue("李家长", "parent", 2, "boss", clock())
+        assert len(code.replace("-", "")) == 20 and code not in json.dumps([store.kv_get(k) for k in
+                                                                          store.kv_keys("public.")])
+        assert invites.check(code.lower(), clock()).id == invite.id
+        clock.advance(2 * 86400)
+        with pytest.raises(InviteRefused) as refused:
+            invites.check(code, clock())
+        assert refused.value.reason == "code_expired"
+        with pytest.raises(InviteRefused) as unknown:
+            invites.check("22222-22222-22222-22222", clock())
+        assert unknown.value.reason == "code_unknown"
+        for bad in (("", "parent", 30), ("x" * 65, "parent", 30), ("王", "teacher", 30), ("王", "parent", 0)):
+            with pytest.raises(ValueError):
+                invites.issue(*bad, "boss", clock())

@@ -9,6 +9,9 @@ import shutil
 from datetime import timedelta
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 from agent.core.recorder import Photo
 from agent.records.food_sample import FoodSample
 from agent.social.surveys import parse_questions
@@ -155,3 +158,18 @@ def test_fifty_phones_answer_the_survey_and_the_console_charts_it(browser, publi
     assert summary["data"]["questions"][0]["counts"] == [10, 10, 10, 10, 10]
     assert summary["data"]["questions"][1]["mean"] == round((49 * 5 + 4) / 50, 2)
     assert "希望多些蔬菜" not in str(summary)
+
+
+def test_the_dining_halls_qr_code_opens_the_complaint_form(browser, public_kitchen):
+    kitchen = public_kitchen
+    page = browser.new_page(viewport={"width": 600, "height": 900})
+    page.goto(kitchen.public_url + "/public/poster")
+    qr = page.locator("img[alt=QR]")
+    qr.wait_for()
+    shot = qr.screenshot()
+    image = cv2.imdecode(np.frombuffer(shot, np.uint8), cv2.IMREAD_COLOR)
+    text, _points, _ = cv2.QRCodeDetector().detectAndDecode(image)
+    assert text == kitchen.public_url + "/public/complain?c=k1"
+    page.goto(text)
+    assert page.locator("select[name=category]").count() == 1
+    page.close()

@@ -43,7 +43,7 @@ class Kitchen:
     """One morning-check station and the agent behind it, on ``clock`` (a ManualClock)."""
 
     def __init__(self, tmp_path: Path, broker_port: int, broker: dict[str, Any] | None = None,
-                 public_config: dict[str, Any] | None = None, **console: Any) -> None:
+                 public_config: dict[str, Any] | None = None, wait_public: bool = True, **console: Any) -> None:
         self.thermo = GyThermometerSim(link_path=tmp_path / "thermo").start()
         self.badge = SerialBadgeSim(link_path=tmp_path / "badge").start()
         devices = [
@@ -70,7 +70,7 @@ class Kitchen:
         assert self.console.started.wait(10), "console did not start"
         self.url = f"http://127.0.0.1:{self.console.port}"
         self.public_url = ""
-        if self.agent.public.server is not None:
+        if self.agent.public.server is not None and wait_public:
             assert self.agent.public.server.started.wait(10), "public listener did not start"
             self.public_url = f"http://127.0.0.1:{self.agent.public.server.port}"
         wait_until(lambda: all(self.agent.devices.snapshot().get(d, {}).get("state") == "ok"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import socket
 import ssl
 import subprocess
 from pathlib import Path
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 from agent.app import Agent
 from agent.console.app import build_app as console_app
 from agent.core.timeutil import ManualClock
+from agent.ops.doctor.host import check_public
 from agent.social import complaints
 from agent.social.invites import InviteRefused, Invites
 from agent.social.surveys import parse_questions
@@ -254,3 +256,21 @@ def test_an_invite_code_ends_at_its_date_and_codes_are_kept_only_as_digests(tmp_
         for bad in (("", "parent", 30), ("x" * 65, "parent", 30), ("王", "teacher", 30), ("王", "parent", 0)):
             with pytest.raises(ValueError):
                 invites.issue(*bad, "boss", clock())
+
+
+def test_a_public_port_held_by_another_program_stops_nothing_else_and_the_doctor_names_it(tmp_path, broker,
+                                                                                          platform):
+    holder = socket.create_server(("127.0.0.1", 0))
+    port = holder.getsockname()[1]
+    kitchen = Kitchen(tmp_path, broker.port, public_config={"enabled": True, "port": port}, wait_public=False)
+    try:
+        wait_until(lambda: kitchen.agent.component_states().get("public") not in (None, "running", "starting"),
+                   message="the public listener down")
+        assert Device(kitchen.url).get("/login").status == 200  # the console serves on
+        kitchen.check(ZHANG, 36.5)  # and the station records
+        wait_until(lambda: list(kitchen.agent.store.iter_records(type_="staff_health_check")), message="a check")
+        [check] = check_public(kitchen.agent.config, beside=False)
+        assert not check.ok and f"127.0.0.1:{port}" in check.detail and "public.port" in check.fix
+    finally:
+        kitchen.close()
+        holder.close()

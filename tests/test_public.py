@@ -82,6 +82,11 @@ def test_invite_codes_open_the_view_until_revoked(public_kitchen):
     assert "已晨检 checked 2/" in seen.body
     for secret in ("王五", "张三", "37.9", "36.5", "李家长", "S003"):
         assert secret not in seen.body, secret
+    sent = phone.post("/public/complain", {"csrf": form.csrf(), "category": "suggestion", "text": "希望公布每周食谱"})
+    assert sent.status == 200
+    [mine] = kitchen.agent.store.iter_records(type_="public_complaint")
+    assert (mine["data"]["channel"], mine["data"]["invite_id"]) == ("representative", invite.id)
+    assert "李家长" not in json.dumps(mine, ensure_ascii=False)  # the invite, never the name
     invites.revoke(invite.id, "boss", MORNING)
     again = phone.get("/public/view")
     assert again.status == 403 and "已被学校撤销" in again.body

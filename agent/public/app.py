@@ -89,7 +89,7 @@ class Guard:
             log.warning("public refused reason=%s client=%s (refusals so far: %d)", reason, address,
                         self.public.refusals.snapshot().get(reason, 0))
         text = pages.SAYS.get(reason, (status, "服务繁忙，请稍后再试 / Busy: please try again shortly"))[1]
-        body = f"<!doctype html><meta charset=utf-8><title>{status}</title><p>{text}</p>".encode()
+        body = pages.small_page(status, text).encode()
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"text/html; charset=utf-8"), (b"retry-after", b"60"),
                                 (b"content-length", str(len(body)).encode()), *HEADERS]})

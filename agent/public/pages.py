@@ -103,6 +103,24 @@ def refuse(request: Request, reason: str, template: str = "message.html", **cont
     return render(request, template, status=status, error=text, **context)
 
 
+def refuse_cheaply(request: Request, reason: str) -> Response:
+    """A refusal under load: counted, logged at most every few seconds, a few bytes of HTML."""
+    status, text = SAYS[reason]
+    p = ctx(request)
+    p.refusals.count(reason)
+    if p.log_gate.open(reason):
+        log.warning("public refused reason=%s path=%s client=%s (refusals so far: %d)", reason, request.url.path,
+                    client(request), p.refusals.snapshot().get(reason, 0))
+    return Response(small_page(status, text), status_code=status, media_type="text/html; charset=utf-8",
+                    headers={"Retry-After": "60", "Cache-Control": "no-store"})
+
+
+def small_page(status: int, text: str) -> str:
+    return (f'<!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width, '
+            f'initial-scale=1"><title>{status}</title><p style="font:18px sans-serif;padding:16px">{text}</p>'
+            f'<p style="font:16px sans-serif;padding:0 16px"><a href="{PREFIX}/">首页 Home</a></p>')
+
+
 def to(request: Request, url: str) -> Response:
     return _cookies(request, RedirectResponse(url, status_code=303))
 
@@ -151,12 +169,15 @@ async def complain(request: Request) -> Response:
     cfg = p.config.public
     address = client(request)
     again: dict[str, Any] = {"categories": COMPLAINT_CATEGORIES, "form": {}}
+    # a flood is refused before its body is read, with a small page (no template): cheap to answer
     if not p.limits.complaints_total.take("all"):
-        return refuse(request, "complaints_total", "complain.html", **again)
+        return refuse_cheaply(request, "complaints_total")
     if not p.limits.complaints_address.take(address):
-        return refuse(request, "complaints_per_address", "complain.html", **again)
+        return refuse_cheaply(request, "complaints_per_address")
     length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > cfg.upload_max_kb * 1024 + FORM_SLACK:
+    if not length.isdigit():  # a body of unknown length (chunked) could be any size: browsers always say
+        return refuse(request, "bad_form", "complain.html", **again)
+    if int(length) > cfg.upload_max_kb * 1024 + FORM_SLACK:
         return refuse(request, "photo_too_large", "complain.html", **again)
     form = await form_of(request, max_files=1)
     if form is None:

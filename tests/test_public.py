@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from agent.app import Agent
 from agent.console.app import build_app as console_app
+from agent.console.auth import add_user
 from agent.core.timeutil import ManualClock
 from agent.ops.doctor.host import check_public
 from agent.social import complaints
@@ -208,6 +209,14 @@ def test_floods_big_photos_and_script_are_refused_and_counted_on_the_installers_
         assert devices.status == 200 and 'id="public-refusals"' in devices.body
         for words in ("照片过大", "文本含网页代码", "同一地址投诉过多"):
             assert words in devices.body, words
+        # the installer sees the counts, never the complaints, the surveys or the invitees' names
+        add_user(kitchen.agent.store, "fitter", "installer", "fitter-secret-1", MORNING)
+        fitter = Device(kitchen.url)
+        fitter.post("/login", {"csrf": fitter.get("/login").csrf(), "name": "fitter", "password": "fitter-secret-1"})
+        assert "同一地址投诉过多" in fitter.get("/installer/devices").body
+        for path in ("/manager/complaints", "/manager/surveys", "/manager/invites"):
+            answer = fitter.get(path)
+            assert answer.status == 403 and "打饭太慢" not in answer.body, path
     finally:
         kitchen.close()
 

@@ -50,8 +50,13 @@ def _invites_page(request: Request, status: int = 200, **extra: Any) -> Response
                 default_days=ctx.config.public.invite_valid_days, **extra)
 
 
+def _reader(request: Request) -> None:
+    if not may(user_session(request).user, "see_social_end"):
+        raise NotAllowed()
+
+
 async def invites(request: Request) -> Response:
-    user_session(request)
+    _reader(request)
     return _invites_page(request)
 
 
@@ -84,7 +89,7 @@ async def revoke_invite(request: Request) -> Response:
 
 
 async def complaint_list(request: Request) -> Response:
-    user_session(request)
+    _reader(request)
     ctx = console(request)
     return page(request, "complaints.html", rows=complaints.complaints(ctx.store), states=STATES,
                 categories=COMPLAINT_CATEGORIES, channels=CHANNELS, decisions=DECISIONS,
@@ -120,7 +125,7 @@ def _surveys_page(request: Request, status: int = 200, **extra: Any) -> Response
 
 
 async def surveys(request: Request) -> Response:
-    user_session(request)
+    _reader(request)
     return _surveys_page(request, done=request.query_params.get("done"))
 
 

@@ -12,6 +12,7 @@ MAY: dict[str, frozenset[str]] = {
     "make_entries": frozenset({"manager"}),  # daily check, meals, samples, waste, inspections
     "manage_invites": frozenset({"manager"}),  # 社会端: invite codes and surveys (the data administrator's)
     "answer_complaints": frozenset({"manager"}),  # accept, decline, reply (the canteen supervisor's)
+    "see_social_end": frozenset({"manager"}),  # complaints, surveys, invitees' names: never the installer
     "run_doctor": frozenset({"installer"}),
     "see_device_details": frozenset({"installer"}),  # the drivers' raw errors, ports and paths
 }

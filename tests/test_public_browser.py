@@ -23,6 +23,7 @@ from tests.fixtures_console import (  # noqa: F401
 from tests.fixtures_mqtt import wait_until
 from tests.fixtures_public import Device, broker_fixture, platform_fixture, public_kitchen_fixture  # noqa: F401
 from tests.fixtures_serial_stations import WANG
+from tests.helpers.untranslated import page_offences
 from tests.test_console_browser import log_in
 from tests.test_public import jpeg
 
@@ -61,6 +62,7 @@ def test_a_representative_on_a_phone_sees_the_menu_samples_and_rate_but_no_name_
     for secret in ("张三", "王五", "37.9", "37.8", "S001", "S003", "李家长", "°C", "发热", "fever"):
         assert secret not in html, f"{secret!r} on the public page"
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling on a phone
+    assert page_offences(phone) == []
     shot = screenshot(phone, "public-view-phone")
     phone.screenshot(path=str(shot), full_page=False)
     shutil.copyfile(shot, DOCS / "public-phone.png")
@@ -107,6 +109,7 @@ def test_an_anonymous_complaint_with_a_photo_is_accepted_and_its_receipt_shows_t
     phone.click("button[type=submit]")
     assert phone.get_attribute("#state", "data-state") == "accepted"
     assert "已受理，餐具重新清洗消毒" in phone.inner_text("#state")
+    assert page_offences(phone) == [] and page_offences(manager) == []
     screenshot(phone, "public-receipt")
 
     # the supervisor carries out the task on the alarms page: the receipt reads 已整改
@@ -150,6 +153,14 @@ def test_fifty_phones_answer_the_survey_and_the_console_charts_it(browser, publi
     assert card.locator("svg.chart").count() == 2 and card.locator("svg.chart rect").count() == 10
     assert "希望多些蔬菜" in card.inner_text()  # free text stays on the box, readable here
     screenshot(manager, "console-survey")
+    assert page_offences(manager) == []
+    manager.goto(kitchen.url + "/manager/invites")
+    manager.fill("input[name=name]", "李家长")
+    manager.click("button:has-text('生成邀请码')")
+    assert re.fullmatch(r"([2-9A-Z]{5}-){3}[2-9A-Z]{5}", manager.inner_text("#new-code"))
+    assert page_offences(manager) == []
+    manager.goto(kitchen.url + "/manager/surveys")
+    card = manager.locator(f"article.survey[data-survey='{survey.id}']")
     card.locator("input[name=close]").check()
     card.locator("button[type=submit]").click()
     manager.wait_for_selector("p.ok")

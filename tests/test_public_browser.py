@@ -14,6 +14,7 @@ import numpy as np
 
 from agent.core.recorder import Photo
 from agent.records.food_sample import FoodSample
+from agent.records.meal_service import MealService
 from agent.social.surveys import parse_questions
 from tests.fixtures_console import (  # noqa: F401
     MORNING,
@@ -43,6 +44,8 @@ def test_a_representative_on_a_phone_sees_the_menu_samples_and_rate_but_no_name_
     sample = kitchen.agent.recorder.record_with_photo(
         FoodSample(meal="lunch", dish="番茄炒蛋", grams=131.0, min_grams=125, sampled_at=MORNING,
                    kept_until=MORNING + timedelta(hours=48)), Photo(jpeg(), "image/jpeg", ".jpg"))
+    kitchen.agent.recorder.record(MealService(meal="lunch", served_on=MORNING.date() - timedelta(days=1), diners=420,
+                                              dishes=["红烧肉", "青菜"]), occurred_at=MORNING - timedelta(days=1))
     code, _invite = kitchen.console.console.invites.issue("李家长", "parent", 30, "boss", MORNING)
 
     context = browser.new_context(**PHONE)
@@ -55,6 +58,8 @@ def test_a_representative_on_a_phone_sees_the_menu_samples_and_rate_but_no_name_
     assert "番茄炒蛋" in phone.inner_text("#menu") and "米饭" in phone.inner_text("#menu")
     assert phone.inner_text("#morning-rate") == "20%" and "1/5" in phone.inner_text("#morning-check")  # 5 on duty
     assert "不合格停岗 sent off duty: 1" in phone.inner_text("#morning-check")
+    assert "晨检 Morning checks\t1/5" in phone.inner_text("#duties")
+    assert "11-29" in phone.inner_text("#week") and "红烧肉、青菜" in phone.inner_text("#week")
     image = phone.locator("#samples img")
     assert image.count() == 1 and sample.id not in phone.content()
     assert phone.evaluate("img => img.complete && img.naturalWidth > 0", image.element_handle())

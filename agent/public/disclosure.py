@@ -23,6 +23,11 @@ from agent.words.alarms import kind_term
 from agent.words.terms import meal as meal_term
 
 IMAGE_TYPES = ("image/jpeg", "image/png")
+WEEK_DAYS = 7
+# the day's duties as the public reads them (the staff's today page has the same items, with people)
+DUTIES: dict[str, str] = {"morning_check": "晨检 Morning checks", "samples": "留样 Food samples",
+                          "leader_meal": "陪餐 Leaders' meals", "disinfection": "餐具消毒 Tableware disinfection",
+                          "uv_run": "紫外线/臭氧消毒 UV / ozone"}
 INSPECTION_DAYS = 90
 
 
@@ -41,6 +46,8 @@ class Disclosure:
     day: str
     as_of: str
     menu: list[tuple[str, list[str]]] = field(default_factory=list)  # (meal words, dishes)
+    week: list[tuple[str, list[tuple[str, list[str]]]]] = field(default_factory=list)  # (day, served menu)
+    duties: list[tuple[str, int, int]] = field(default_factory=list)  # (words, done, due today)
     checked: int = 0
     on_duty: int = 0
     unfit: int = 0
@@ -65,6 +72,15 @@ def disclose(reads: Reads, config: AgentConfig, now: datetime) -> Disclosure:
     view = today_view(reads, config, local)
     out = Disclosure(day.isoformat(), f"{local:%H:%M}")
     out.menu = _menu(reads, config, day.isoformat(), [m for m, _w in served_meals(config, day)])
+    for back in range(1, WEEK_DAYS):
+        earlier = (day - timedelta(days=back)).isoformat()
+        served = _menu(reads, config, earlier, [], served_only=True)
+        if served:
+            out.week.append((earlier, served))
+    for duty, words in DUTIES.items():
+        items = [i for i in view.items if i.duty == duty]
+        if items:
+            out.duties.append((words, sum(1 for i in items if i.is_done), len(items)))
     checks = [i for i in view.items if i.duty == "morning_check"]
     out.on_duty, out.checked = len(checks), sum(1 for i in checks if i.is_done)
     out.unfit = sum(1 for u in view.unfit.values() if u.outcome == "off_duty")  # as the staff's today page
@@ -104,10 +120,13 @@ def disclose(reads: Reads, config: AgentConfig, now: datetime) -> Disclosure:
     return out
 
 
-def _menu(reads: Reads, config: AgentConfig, day: str, meals: list[str]) -> list[tuple[str, list[str]]]:
+def _menu(reads: Reads, config: AgentConfig, day: str, meals: list[str],
+          served_only: bool = False) -> list[tuple[str, list[str]]]:
     served: dict[str, list[str]] = {}
     for r in reads.iter_records(type_="meal_service", day=day):  # what was registered as served wins
         served[r["data"]["meal"]] = list(r["data"].get("dishes") or [])
+    if served_only:
+        return [(str(meal_term(m).zh), dishes) for m, dishes in served.items() if dishes]
     menu = []
     for meal in meals:
         dishes = served.get(meal) or [d.name for d in config.site.menu if not d.meals or meal in d.meals]

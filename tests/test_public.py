@@ -182,8 +182,15 @@ def test_a_representative_sees_the_public_cameras_stills_whole_and_no_other(tmp_
 
 def test_floods_big_photos_and_script_are_refused_and_counted_on_the_installers_page(tmp_path, broker, platform):
     kitchen = Kitchen(tmp_path, broker.port, public_config={
-        "enabled": True, "port": 0, "complaints_per_address": 3, "upload_max_kb": 64})
+        "enabled": True, "port": 0, "complaints_per_address": 3, "upload_max_kb": 64, "code_attempts": 3})
     try:
+        guesser = Device(kitchen.public_url)
+        code, _ = kitchen.console.console.invites.issue("李家长", "parent", 30, "boss", MORNING)
+        token = guesser.get("/public/enter").csrf()
+        for n in range(3):
+            assert guesser.post("/public/enter", {"csrf": token, "code": f"GUESS-{n}"}).status == 403
+        blocked = guesser.post("/public/enter", {"csrf": token, "code": code})  # even the right one, for now
+        assert blocked.status == 429 and "尝试次数过多" in blocked.body
         phone = Device(kitchen.public_url)
         token = phone.get("/public/complain").csrf()
         big = phone.post("/public/complain", {"csrf": token, "category": "other", "text": "x"},
@@ -207,7 +214,7 @@ def test_floods_big_photos_and_script_are_refused_and_counted_on_the_installers_
         staff.post("/login", {"csrf": login.csrf(), "name": MANAGER, "password": PASSWORD})
         devices = staff.get("/installer/devices")
         assert devices.status == 200 and 'id="public-refusals"' in devices.body
-        for words in ("照片过大", "文本含网页代码", "同一地址投诉过多"):
+        for words in ("照片过大", "文本含网页代码", "同一地址投诉过多", "邀请码错误", "邀请码尝试过多"):
             assert words in devices.body, words
         # the installer sees the counts, never the complaints, the surveys or the invitees' names
         add_user(kitchen.agent.store, "fitter", "installer", "fitter-secret-1", MORNING)

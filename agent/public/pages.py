@@ -4,6 +4,7 @@ in words, and is counted (``Refusals``) for the installer's page."""
 
 from __future__ import annotations
 
+import html
 import io
 import logging
 from typing import Any
@@ -117,7 +118,7 @@ def refuse_cheaply(request: Request, reason: str) -> Response:
 
 def small_page(status: int, text: str) -> str:
     return (f'<!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width, '
-            f'initial-scale=1"><title>{status}</title><p style="font:18px sans-serif;padding:16px">{text}</p>'
+            f'initial-scale=1"><title>{status}</title><p style="font:18px sans-serif;padding:16px">{html.escape(text)}</p>'
             f'<p style="font:16px sans-serif;padding:0 16px"><a href="{PREFIX}/">首页 Home</a></p>')
 
 

@@ -36,7 +36,9 @@ class PublicConfig(Strict):
     requests_per_min: int = Field(120, ge=10, le=100_000, description="Requests per address per minute.")
     complaints_per_address: int = Field(5, ge=1, le=10_000, description="Complaints per address ...")
     complaints_window_s: float = Field(3600, ge=10, le=7 * 86400, description="... within this window.")
-    complaints_per_hour: int = Field(60, ge=1, le=100_000, description="Complaints from everyone together per hour.")
+    complaints_per_hour: int = Field(60, ge=1, le=100_000, description="Complaints from everyone together per hour ...")
+    complaints_per_minute: int = Field(10, ge=1, le=10_000, description="... and per minute (a burst is spread: "
+                                                                        "each one is a photo and a record to store).")
     survey_answers_per_address: int = Field(200, ge=1, le=100_000,
                                             description="Answers per address per survey (a school's Wi-Fi is "
                                                         "one address for many phones).")

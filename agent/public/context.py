@@ -30,13 +30,15 @@ class Limits:
     requests: Window
     complaints_address: Window
     complaints_total: Window
+    complaints_burst: Window
     codes: Window
     survey_address: Window
 
     @classmethod
     def of(cls, cfg: PublicConfig) -> Limits:
         return cls(Window(cfg.requests_per_min, 60), Window(cfg.complaints_per_address, cfg.complaints_window_s),
-                   Window(cfg.complaints_per_hour, HOUR), Window(cfg.code_attempts, cfg.code_window_s),
+                   Window(cfg.complaints_per_hour, HOUR), Window(cfg.complaints_per_minute, 60),
+                   Window(cfg.code_attempts, cfg.code_window_s),
                    Window(cfg.survey_answers_per_address, 366 * 86400))
 
 

@@ -171,8 +171,9 @@ async def complain(request: Request) -> Response:
     address = client(request)
     again: dict[str, Any] = {"categories": COMPLAINT_CATEGORIES, "form": {}}
     # a flood is refused before its body is read, with a small page (no template): cheap to answer
-    if not p.limits.complaints_total.take("all"):
+    if p.limits.complaints_burst.full("all") or not p.limits.complaints_total.take("all"):
         return refuse_cheaply(request, "complaints_total")
+    p.limits.complaints_burst.take("all")
     if not p.limits.complaints_address.take(address):
         return refuse_cheaply(request, "complaints_per_address")
     length = request.headers.get("content-length", "")

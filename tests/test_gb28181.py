@@ -23,7 +23,7 @@ from agent.config.video import Gb28181Config
 from agent.core.recorder import Recorder
 from agent.core.timeutil import ManualClock
 from agent.store import Store
-from agent.video.gb28181.device import REFUSED, REGISTERED, GbCamera, GbDevice
+from agent.video.gb28181.device import REFUSED, REGISTERED, GbCamera, GbDevice, GbSettings
 from agent.video.recorder import CameraRecorder
 from agent.video.ring import SegmentRing
 from drivers.backoff import Backoff
@@ -40,11 +40,15 @@ CHANNELS = {"kitchen": "51010400001320000001", "store": "51010400001320000002"}
 PASSWORD = "s3cret-gb"
 
 
-def gb_config(port: int, password: str = PASSWORD, **overrides: object) -> Gb28181Config:
-    return Gb28181Config.model_validate({
+def gb_config(port: int, password: str = PASSWORD, **overrides: object) -> GbSettings:
+    """The settings the wiring makes of ``video.gb28181`` (validated by the config model first)."""
+    cfg = Gb28181Config.model_validate({
         "enabled": True, "server_id": SERVER_ID, "domain": DOMAIN, "server_host": "127.0.0.1",
         "server_port": port, "device_id": DEVICE_ID, "password": password, "local_port": 0,
         "local_host": "127.0.0.1", "register_s": 60, "keepalive_s": 1, "keepalive_misses": 2, **overrides})
+    return GbSettings(cfg.server_id, cfg.domain, cfg.server_host, cfg.server_port, cfg.device_id, cfg.password,
+                      cfg.local_port, cfg.local_host, cfg.register_s, cfg.keepalive_s, cfg.keepalive_misses,
+                      cfg.max_viewers, cfg.name, "test")
 
 
 class Running:

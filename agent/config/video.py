@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit
-
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 
 from agent.config.base import Strict
-
 
 GB_ID = r"^[0-9]{20}$"  # GB/T 28181 code: centre, industry, type (131 camera, 132 channel), serial
 

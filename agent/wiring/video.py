@@ -13,10 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from agent.version import agent_version
 from agent.video.commands import VideoCommands
 from agent.video.fetch import VideoFetcher
 from agent.video.ffmpeg import FAILED, FfmpegJob, ffmpeg_binary
-from agent.video.gb28181.device import GbCamera, GbDevice
+from agent.video.gb28181.device import GbCamera, GbDevice, GbSettings
 from agent.video.recorder import CameraRecorder
 from agent.video.relay import StreamRelay
 from agent.video.ring import SegmentRing
@@ -90,6 +91,10 @@ def _gb_device(ctx: BuildContext, ring: SegmentRing, recorders: list[CameraRecor
         job = states.get(camera)
         return job is None or job.state not in FAILED
 
-    return GbDevice(cfg.gb28181, cameras, ring=ring, alarms=ctx.store, tz=ctx.config.identity.tz,
+    gb = cfg.gb28181
+    settings = GbSettings(gb.server_id, gb.domain, gb.server_host, gb.server_port, gb.device_id, gb.password,
+                          gb.local_port, gb.local_host, gb.register_s, gb.keepalive_s, gb.keepalive_misses,
+                          gb.max_viewers, gb.name, agent_version())
+    return GbDevice(settings, cameras, ring=ring, alarms=ctx.store, tz=ctx.config.identity.tz,
                     io_timeout_s=cfg.io_timeout_s, backoff=Backoff(cfg.reconnect_min_s, cfg.reconnect_max_s),
                     recorder_online=online)

@@ -31,9 +31,7 @@ from aiosipua import (
     stringify_auth,
 )
 
-from agent.config.video import Gb28181Config
 from agent.redact import redact_text
-from agent.version import agent_version
 from agent.video.anchor import anchor_starts
 from agent.video.cut import RangeUnavailable, cut, plan_cut
 from agent.video.gb28181 import manscdp
@@ -58,6 +56,26 @@ class AlarmSource(Protocol):
     """The store's alarms (``Store.recent_alarms``): rows with raised_id, kind, severity, subject."""
 
     def recent_alarms(self, limit: int = 200) -> list[Any]: ...
+
+
+@dataclass(frozen=True)
+class GbSettings:
+    """``video.gb28181`` as the device needs it (the config room stays above this one)."""
+
+    server_id: str
+    domain: str
+    server_host: str
+    server_port: int
+    device_id: str
+    password: str
+    local_port: int = 5060
+    local_host: str = ""
+    register_s: int = 3600
+    keepalive_s: float = 60.0
+    keepalive_misses: int = 3
+    max_viewers: int = 8
+    name: str = "明厨亮灶"
+    firmware: str = ""
 
 
 @dataclass(frozen=True)
@@ -120,7 +138,7 @@ def parse_gb_date(value: str | None) -> datetime | None:
 class GbDevice:
     name = "video-gb28181"
 
-    def __init__(self, config: Gb28181Config, cameras: list[GbCamera], *, ring: SegmentRing | None,
+    def __init__(self, config: GbSettings, cameras: list[GbCamera], *, ring: SegmentRing | None,
                  alarms: AlarmSource | None, tz: ZoneInfo, io_timeout_s: float = 5.0,
                  backoff: Backoff | None = None, recorder_online: Callable[[str], bool] | None = None) -> None:
         self.cfg = config
@@ -160,7 +178,8 @@ class GbDevice:
 
     def run(self, stop: threading.Event) -> None:
         self._endpoint = SipEndpoint("0.0.0.0", self.cfg.local_port, self._on_request)
-        serve = threading.Thread(target=self._endpoint.serve, args=(stop,), name="gb28181-sip", daemon=True)
+        serving = threading.Event()  # stopped after the unregistration (whose answer it receives)
+        serve = threading.Thread(target=self._endpoint.serve, args=(serving,), name="gb28181-sip", daemon=True)
         serve.start()
         self.ready.set()
         log.info("gb28181.start device=%s server=%s@%s:%d channels=%d port=%d", self.cfg.device_id,
@@ -170,12 +189,13 @@ class GbDevice:
         finally:
             self._stop_sessions("device stopping")
             if self.status.state == REGISTERED:
-                self._register(expires=0)
-                log.info("gb28181.unregistered device=%s", self.cfg.device_id)
+                done = self._register(expires=0)
+                log.info("gb28181.unregistered device=%s answered=%s", self.cfg.device_id, done)
             self.status.state, self.status.detail = STOPPED, "stopped"
             self.live.stop_all()
-            self._endpoint.close()
+            serving.set()
             serve.join(2)
+            self._endpoint.close()
 
     def _loop(self, stop: threading.Event) -> None:
         attempt = 0
@@ -383,7 +403,7 @@ class GbDevice:
         if cmd == "Catalog":
             return manscdp.catalog(sn, dev, self.cfg.domain[:10], self.channels())
         if cmd == "DeviceInfo":
-            return manscdp.device_info(sn, dev, self.cfg.name, agent_version(), len(self.cameras))
+            return manscdp.device_info(sn, dev, self.cfg.name, self.cfg.firmware, len(self.cameras))
         if cmd == "DeviceStatus":
             return manscdp.device_status(sn, dev, True, self._local_text(datetime.now(UTC)))
         if cmd == "ConfigDownload":

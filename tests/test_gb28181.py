@@ -318,3 +318,29 @@ def test_fuzzed_sip_and_xml_leave_it_registered(platform: GbPlatform, camera: Rt
         json.dumps(device.snapshot())
     finally:
         run.close()
+
+
+def test_doctor_rows_registered_and_refused(platform: GbPlatform, camera: RtspCamera) -> None:
+    from agent.ops.doctor.gb28181 import live_rows, probe_registration
+
+    def config(password: str) -> Gb28181Config:
+        return Gb28181Config.model_validate({
+            "enabled": True, "server_id": SERVER_ID, "domain": DOMAIN, "server_host": "127.0.0.1",
+            "server_port": platform.port, "device_id": DEVICE_ID, "password": password})
+
+    good = probe_registration(config(PASSWORD))
+    assert good.status == "OK" and DEVICE_ID in good.detail
+    assert platform.registered(DEVICE_ID) is None  # the doctor left no binding behind
+    bad = probe_registration(config("wrong-password"))
+    assert bad.status == "FAIL" and "refused the password" in bad.detail
+    assert "video.gb28181.password" in bad.fix
+    # beside the running agent: its own state, never a second registration
+    device = device_for(platform, camera, password="wrong-password")
+    run = Running(device)
+    try:
+        wait_until(lambda: device.status.state == REFUSED, timeout=10)
+        rows = live_rows(device.snapshot())
+        assert rows[0].status == "FAIL" and "video.gb28181.password" in rows[0].fix
+        assert {r.name for r in rows} >= {f"GB/T 28181 channel {c}" for c in CHANNELS.values()}
+    finally:
+        run.close()

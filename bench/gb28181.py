@@ -54,8 +54,8 @@ def reader_threads(prefix: str) -> list[int]:
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     width, height, fps, kbps = (640, 360, 15, 800) if args.quick else (1920, 1080, 25, 4000)
     tmp = Path(tempfile.mkdtemp(prefix="bench-gb28181-"))
-    cams = [RtspCamera(width=width, height=height, fps=fps, bitrate_kbps=kbps).start(),
-            RtspCamera(width=width, height=height, fps=fps, bitrate_kbps=kbps).start()]
+    cams = [RtspCamera(width=width, height=height, fps=fps, bitrate_kbps=kbps, pattern=args.pattern).start(),
+            RtspCamera(width=width, height=height, fps=fps, bitrate_kbps=kbps, pattern=args.pattern).start()]
     server = MediaServer(tmp / "media").start()
     platform = GbPlatform(SERVER_ID, DOMAIN, {DEVICE_ID: PASSWORD}).start()
     settings = GbSettings(SERVER_ID, DOMAIN, "127.0.0.1", platform.port, DEVICE_ID, PASSWORD, local_port=0,
@@ -66,7 +66,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     threading.Thread(target=device.run, args=(stop,), daemon=True).start()
     try:
         platform.wait_for(lambda: platform.registered(DEVICE_ID) is not None, 15, "registration")
-        result: dict[str, Any] = {"camera": f"{width}x{height}@{fps} {kbps} kbit/s"}
+        result: dict[str, Any] = {"camera": f"{width}x{height}@{fps} {kbps} kbit/s pattern={args.pattern}"}
         result.update(cpu_side_by_side(args, cams[0], server, platform, tmp))
         result.update(invite_latency(args, platform, tmp))
         result.update(four_viewers(args, platform, tmp))
@@ -109,7 +109,8 @@ def cpu_side_by_side(args: argparse.Namespace, cam: RtspCamera, server: MediaSer
     return {"window_s": round(wall, 1), "relay_cpu_pct": round(relay_pct, 2), "gb_cpu_pct": round(gb_pct, 2),
             "gb_gst_cpu_pct": round(gst_pct, 2), "gb_rtp_thread_cpu_pct": round(rtp_pct, 2),
             "gb_over_relay": round(gb_pct / relay_pct, 2) if relay_pct > 0 else None,
-            "cpu_stream_gaps": call.receiver.gaps}
+            "cpu_stream_gaps": call.receiver.gaps,
+            "stream_kbps": round(8 * call.receiver.bytes / 1000 / max(1.0, time.monotonic() - call.invited_mono), 1)}
 
 
 def _gst_children() -> list[int]:
@@ -163,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=40.0, help="CPU and viewers window")
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--invites", type=int, default=50)
+    parser.add_argument("--pattern", default="snow",
+                        help="the camera's test pattern (snow: noise, the camera's full bitrate as a busy kitchen)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     if args.quick:

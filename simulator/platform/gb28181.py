@@ -48,6 +48,7 @@ class Receiver:
     sock: socket.socket | None = None
     port: int = 0
     packets: int = 0
+    bytes: int = 0
     gaps: int = 0
     wrong_ssrc: int = 0
     first_packet_mono: float | None = None
@@ -70,6 +71,7 @@ class Receiver:
             self.gaps += 1
         self.last_seq = seq
         self.packets += 1
+        self.bytes += len(payload)
         out.write(payload)  # type: ignore[attr-defined]
 
 

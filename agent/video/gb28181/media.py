@@ -39,7 +39,10 @@ def gst_binary() -> str:
 
 
 def live_pipeline(url: str, timeout_s: float) -> list[str]:
-    return ["rtspsrc", f"location={url}", "protocols=tcp", "latency=0", f"tcp-timeout={int(timeout_s * 1e6)}",
+    # buffer-mode=none: the camera's own RTP timestamps, not smoothed by arrival times (which a busy
+    # box would make non-monotonic once rounded to frames)
+    return ["rtspsrc", f"location={url}", "protocols=tcp", "latency=0", "buffer-mode=none",
+            f"tcp-timeout={int(timeout_s * 1e6)}",
             "!", "rtph264depay", "!", *MUX, "fdsink", "fd=1", "sync=false"]
 
 

@@ -157,15 +157,25 @@ def test_two_viewers_share_one_camera_connection(platform: GbPlatform, camera: R
     run = Running(device)
     try:
         registered(platform, device)
-        calls = [platform.invite(DEVICE_ID, CHANNELS["kitchen"], tmp_path / f"v{i}.ps") for i in range(2)]
-        assert all(c.accepted for c in calls)
-        wait_until(lambda: all(c.receiver.packets >= 20 for c in calls), timeout=15)
+        first = platform.invite(DEVICE_ID, CHANNELS["kitchen"], tmp_path / "v0.ps")
+        assert first.accepted
+        wait_until(lambda: first.receiver.packets >= 20, timeout=15)
+        # the second joins the running stream: it starts at a key frame, with the stream map
+        second = platform.invite(DEVICE_ID, CHANNELS["kitchen"], tmp_path / "v1.ps", transport="tcp-passive")
+        assert second.accepted
+        wait_until(lambda: second.receiver.packets >= 20, timeout=15)
         assert device.live.snapshot() == {"kitchen": 2}
-        for c in calls:
+        for c in (first, second):
             platform.bye(c)
+            assert c.receiver.closed.wait(5)
         wait_until(lambda: device.live.snapshot() == {}, timeout=5)
     finally:
         run.close()
+    joined = (tmp_path / "v1.ps").read_bytes()
+    assert joined.startswith(b"\x00\x00\x01\xba") or joined.startswith(b"\x00\x00\x01\xbc")
+    assert b"\x00\x00\x01\xbc" in joined[:4096]
+    probed = ffprobe(tmp_path / "v1.ps")
+    assert (probed["codec"], probed["width"], probed["height"]) == ("h264", 320, 240)
 
 
 def test_playback_of_a_range_the_ring_holds(platform: GbPlatform, camera: RtspCamera, tmp_path: Path) -> None:

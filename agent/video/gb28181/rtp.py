@@ -8,6 +8,7 @@ project's own. Over TCP each packet goes with the RFC 4571 two-byte length in fr
 
 from __future__ import annotations
 
+import re
 import socket
 import struct
 import threading
@@ -24,20 +25,27 @@ def pes_pts(pes: bytes) -> int | None:
     return ((b9 >> 1) & 7) << 30 | b10 << 22 | (b11 >> 1) << 15 | b12 << 7 | b13 >> 1
 
 
+# an H.264 IDR slice or sequence parameter set (nal_ref_idc 1-3) just after a start code
+_KEY_NAL = re.compile(rb"\x00\x00\x01[\x25\x45\x65\x27\x47\x67]")
+
+
 class PsSplitter:
     """Cuts a program stream into the units RTP carries: whatever pack header, system header
     and stream map precede a PES packet, with that packet (a video PES is one frame, or part of
     a large one). Each unit comes out once complete (PES lengths are read, nothing waits for
-    the next start code), with its PTS as the timestamp and whether it opens a key frame (a
-    stream map precedes it: mpegpsmux writes one before every key frame). Bytes that are not
-    a PS structure are skipped up to the next start code."""
+    the next start code), with its PTS as the timestamp and whether it opens a key frame (an
+    IDR slice or SPS in the PES). GB/T 28181 wants the program stream map before every key
+    frame, and a viewer joining a running stream needs one; mpegpsmux writes it at the start
+    only, so its map is kept and repeated, byte for byte, before each key frame's PES. Bytes
+    that are not a PS structure are skipped up to the next start code."""
 
     MAX_BUFFER = 4 * 1024 * 1024
 
     def __init__(self) -> None:
         self.buffer = bytearray()
         self._unit = bytearray()
-        self._key = False
+        self._has_psm = False
+        self.psm: bytes | None = None
         self.ts = 0
         self.skipped = 0
 
@@ -68,16 +76,21 @@ class PsSplitter:
                 break
             item = bytes(buf[pos:pos + size])
             pos += size
-            self._unit += item
             if code == 0xBC:
-                self._key = True
-            if 0xC0 <= code <= 0xEF:
+                self.psm, self._has_psm = item, True
+            if 0xE0 <= code <= 0xEF:
                 pts = pes_pts(item)
                 if pts is not None:
                     self.ts = pts
-                out.append((bytes(self._unit), self.ts, self._key))
+                key = _KEY_NAL.search(item, 9, 9 + 9 + item[8] + 64) is not None if len(item) > 9 else False
+                if key and not self._has_psm and self.psm is not None:
+                    self._unit += self.psm
+                self._unit += item
+                out.append((bytes(self._unit), self.ts, key))
                 self._unit.clear()
-                self._key = False
+                self._has_psm = False
+            else:
+                self._unit += item
         del buf[:pos]
         if len(buf) > self.MAX_BUFFER:  # a length that never completes: start afresh
             self.skipped += len(buf)

@@ -152,6 +152,24 @@ def test_live_stream_decodes_as_h264_at_the_camera_size(platform: GbPlatform, ca
     assert decoded.returncode == 0 and not decoded.stderr.strip(), decoded.stderr
 
 
+@pytest.mark.parametrize("transport", ["udp", "tcp-passive"])
+def test_a_viewer_gone_without_bye_ends_its_stream(platform: GbPlatform, camera: RtspCamera, tmp_path: Path,
+                                                   transport: str) -> None:
+    device = device_for(platform, camera)
+    run = Running(device)
+    try:
+        registered(platform, device)
+        call = platform.invite(DEVICE_ID, CHANNELS["kitchen"], tmp_path / "gone.ps", transport=transport)
+        assert call.accepted
+        wait_until(lambda: call.receiver.packets >= 10, timeout=15)
+        platform.drop_media(call)  # the viewer's media socket closes, no BYE
+        wait_until(lambda: not device.sessions, timeout=15)
+        assert device.finished[-1]["state"] == "ended"
+        wait_until(lambda: device.live.snapshot() == {}, timeout=5)  # the camera connection closed too
+    finally:
+        run.close()
+
+
 def test_two_viewers_share_one_camera_connection(platform: GbPlatform, camera: RtspCamera, tmp_path: Path) -> None:
     device = device_for(platform, camera)
     run = Running(device)
@@ -199,6 +217,7 @@ def test_playback_of_a_range_the_ring_holds(platform: GbPlatform, camera: RtspCa
         call = platform.invite(DEVICE_ID, CHANNELS["kitchen"], tmp_path / "playback.ps", session="Playback",
                                start=start, end=end)
         assert call.accepted, call.response
+        assert call.response is not None and f"t={start} " in call.response.text  # the range the ring covers
         platform.wait_for(lambda: platform.media_status, 20, "MediaStatus 121 at the range's end")
         assert platform.media_status[0].text("NotifyType") == "121"
         platform.bye(call)
@@ -245,7 +264,9 @@ def test_registers_again_after_the_platform_restarts(platform: GbPlatform, camer
         platform.stop()
         time.sleep(0.5)  # the platform is down for a while
         platform.start()
+        restarted = time.monotonic()
         platform.wait_for(lambda: platform.registered(DEVICE_ID) is not None, 60, "re-registration")
+        assert time.monotonic() - restarted < device.cfg.register_s  # within one register interval
         wait_until(lambda: device.status.registrations == before + 1 and device.status.state == REGISTERED,
                    timeout=5)
     finally:

@@ -56,6 +56,7 @@ class Receiver:
     done: threading.Event = field(default_factory=threading.Event)
     closed: threading.Event = field(default_factory=threading.Event)  # the file is complete
     peer_media: tuple[str, int] | None = None  # for tcp-active: the device's listening port
+    conn: socket.socket | None = None  # TCP: the media connection
 
     def feed(self, packet: bytes, out: object) -> None:
         parsed = parse_rtp(packet)
@@ -330,6 +331,18 @@ class GbPlatform:
             threading.Thread(target=self._receive, args=(receiver,), daemon=True).start()
         return call
 
+    def drop_media(self, call: Call) -> None:
+        """The viewer vanishes: its media socket closes without a BYE (a crashed player)."""
+        receiver = call.receiver
+        receiver.done.set()
+        receiver.closed.wait(5)
+        for sock in (receiver.sock, receiver.conn):
+            if sock is not None:
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
     def bye(self, call: Call) -> int | None:
         assert self._endpoint is not None
         bye = self._new_request("BYE", call.device_id, call.channel, call_id=call.call_id, cseq=2)
@@ -360,6 +373,7 @@ class GbPlatform:
                 else:
                     assert receiver.peer_media is not None
                     conn = socket.create_connection(receiver.peer_media, timeout=15)
+                receiver.conn = conn
                 conn.settimeout(0.5)
                 buffer = b""
                 while not receiver.done.is_set():

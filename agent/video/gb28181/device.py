@@ -33,7 +33,7 @@ from aiosipua import (
 
 from agent.redact import redact_text
 from agent.video.anchor import anchor_starts
-from agent.video.cut import RangeUnavailable, cut, plan_cut
+from agent.video.cut import CutPlan, RangeUnavailable, cut, plan_cut
 from agent.video.gb28181 import manscdp
 from agent.video.gb28181.media import LiveSources, PsSource, file_pipeline
 from agent.video.gb28181.sdp import SdpError, answer, parse_offer
@@ -475,7 +475,8 @@ class GbDevice:
         return response_to(request, 100, "Trying")
 
     def _accept(self, request: SipRequest, session: Session, tag: str, peer: tuple[str, int]) -> SipResponse:
-        body = answer(session.offer, self.cfg.device_id, self.local_host(), session.local_port or 15060)
+        body = answer(session.offer, self.cfg.device_id, self.local_host(), session.local_port or 15060,
+                      session.covered)
         response = response_to(request, 200, "OK", to_tag=tag, body=body, content_type="application/sdp")
         response.set_header("Contact", f"<sip:{self.cfg.device_id}@{self.local_host()}:{self.port}>")
         threading.Thread(target=self._expect_ack, args=(session,), daemon=True).start()
@@ -493,18 +494,22 @@ class GbDevice:
     def _prepare_playback(self, request: SipRequest, session: Session, tag: str, peer: tuple[str, int]) -> None:
         assert self._endpoint is not None and session.offer.start is not None and session.offer.end is not None
         try:
-            path = self._cut(session.camera, datetime.fromtimestamp(session.offer.start, UTC),
-                             datetime.fromtimestamp(session.offer.end, UTC))
+            path, plan = self._cut(session.camera, datetime.fromtimestamp(session.offer.start, UTC),
+                                   datetime.fromtimestamp(session.offer.end, UTC))
         except RangeUnavailable as exc:
             log.warning("gb28181.playback.unavailable channel=%s reason=%s", session.channel, exc)
             session.stop(f"range unavailable: {exc}")
             self._endpoint.send(response_to(request, 404, "Not Found", to_tag=tag), peer)
             return
         session.cut_path = path
+        session.covered = (int(plan.covered_from.timestamp()), int(plan.covered_to.timestamp() + 0.999))
+        log.info("gb28181.playback channel=%s asked=%d-%d covered=%s-%s gaps=%d", session.channel,
+                 session.offer.start, session.offer.end, plan.covered_from.isoformat(),
+                 plan.covered_to.isoformat(), len(plan.gaps))
         session.source = PsSource(f"playback-{session.channel}", file_pipeline(path))
         self._endpoint.send(self._accept(request, session, tag, peer), peer)
 
-    def _cut(self, camera: str, start: datetime, end: datetime) -> Path:
+    def _cut(self, camera: str, start: datetime, end: datetime) -> tuple[Path, CutPlan]:
         if self.ring is None:
             raise RangeUnavailable("this agent keeps no recording")
         work = self.ring.root / ".cuts"
@@ -512,7 +517,7 @@ class GbDevice:
         with self.ring.lock:
             plan = plan_cut(camera, anchor_starts(self.ring.segments(camera), start, end), start, end)
             out = work / f"gb-{new_tag()}{new_tag()}.mp4"
-            return cut(plan, out)
+            return cut(plan, out), plan
 
     def _ended(self, session: Session, reason: str) -> None:
         with self._sessions_lock:

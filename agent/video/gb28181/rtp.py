@@ -159,6 +159,9 @@ class UdpSink(RtpSink):
         self.sock = socket.socket(family, socket.SOCK_DGRAM)
         self.sock.bind(("", local_port))
         self.target = (host, port)
+        # connected: the kernel reports the platform's ICMP port unreachable to send(), so a
+        # viewer that went away without a BYE ends the stream
+        self.sock.connect(self.target)
 
     @property
     def local_port(self) -> int:
@@ -167,7 +170,9 @@ class UdpSink(RtpSink):
     def send(self, packets: list[bytes]) -> None:
         for packet in packets:
             try:
-                self.sock.sendto(packet, self.target)
+                self.sock.send(packet)
+            except BlockingIOError:
+                continue  # the socket buffer is full: this packet is lost, as on the network
             except OSError as exc:  # ICMP port unreachable from an earlier datagram: the peer is gone
                 raise ConnectionError(f"udp send to {self.target[0]}:{self.target[1]} failed: {exc}") from exc
 

@@ -108,14 +108,18 @@ def parse_offer(body: bytes) -> Offer:
                  start if session != "Play" else None, end if session != "Play" else None, channel, payloads)
 
 
-def answer(offer: Offer, device_id: str, local_host: str, local_port: int) -> bytes:
-    """The 200 OK's SDP: the device sends only (``sendonly``), PS at 96, the same SSRC."""
+def answer(offer: Offer, device_id: str, local_host: str, local_port: int,
+           covered: tuple[int, int] | None = None) -> bytes:
+    """The 200 OK's SDP: the device sends only (``sendonly``), PS at 96, the same SSRC; for a
+    playback ``t=`` is the range the recording really covers (``covered``)."""
     proto = "TCP/RTP/AVP" if offer.tcp else "RTP/AVP"
     setup = ""
     if offer.tcp:  # the platform listens (passive) -> the device connects (active), and the reverse
         setup = "a=setup:active\r\na=connection:new\r\n" if offer.setup == "passive" else \
             "a=setup:passive\r\na=connection:new\r\n"
     times = f"{offer.start} {offer.end}" if offer.start is not None else "0 0"
+    if covered is not None:
+        times = f"{covered[0]} {covered[1]}"
     lines = (f"v=0\r\no={device_id} 0 0 IN IP4 {local_host}\r\ns={offer.session}\r\nc=IN IP4 {local_host}\r\n"
              f"t={times}\r\nm=video {local_port} {proto} 96\r\na=sendonly\r\na=rtpmap:96 PS/90000\r\n"
              f"{setup}y={offer.ssrc:010d}\r\nf=\r\n")

@@ -29,6 +29,7 @@ class Session:
     live: LiveSources | None = None  # live: the shared source; playback: ``source`` below
     source: PsSource | None = None
     cut_path: Path | None = None
+    covered: tuple[int, int] | None = None  # playback: the range the ring really holds (Unix s)
     started_mono: float = field(default_factory=time.monotonic)
     first_packet_mono: float | None = None
     state: str = "invited"

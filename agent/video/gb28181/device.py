@@ -446,8 +446,8 @@ class GbDevice:
     def _on_invite(self, request: SipRequest, peer: tuple[str, int]) -> SipResponse | None:
         call_id = request.call_id or ""
         existing = self.sessions.get(call_id)
-        if existing is not None:  # a retransmitted INVITE: the worker answers (or has answered) it
-            return None
+        if existing is not None:  # a retransmitted INVITE (our answer was lost): the same answer again
+            return existing.answer if isinstance(existing.answer, SipResponse) else None
         channel_id = _user_of(request.uri)
         camera = self.cameras.get(channel_id)
         if camera is None:
@@ -479,6 +479,7 @@ class GbDevice:
                       session.covered)
         response = response_to(request, 200, "OK", to_tag=tag, body=body, content_type="application/sdp")
         response.set_header("Contact", f"<sip:{self.cfg.device_id}@{self.local_host()}:{self.port}>")
+        session.answer = response
         threading.Thread(target=self._expect_ack, args=(session,), daemon=True).start()
         log.info("gb28181.invite channel=%s kind=%s transport=%s to=%s:%d", session.channel, session.offer.session,
                  session.offer.transport, session.offer.host, session.offer.port)

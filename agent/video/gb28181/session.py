@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from agent.video.gb28181.media import LiveSources, PsSource
 from agent.video.gb28181.rtp import RtpPacketiser, RtpSink, TcpSink, UdpSink
@@ -30,6 +31,7 @@ class Session:
     source: PsSource | None = None
     cut_path: Path | None = None
     covered: tuple[int, int] | None = None  # playback: the range the ring really holds (Unix s)
+    answer: Any = None  # the final response sent to the INVITE (sent again if the INVITE is)
     started_mono: float = field(default_factory=time.monotonic)
     first_packet_mono: float | None = None
     state: str = "invited"

@@ -32,6 +32,8 @@ from agent.records.sample_discard import SampleDiscard
 from agent.records.schema_export import all_schemas
 from agent.records.staff_health_check import StaffHealthCheck
 from agent.records.staff_training import StaffTraining
+from agent.records.stock_discard import StockDiscard
+from agent.records.stock_issue import StockIssue
 from agent.records.superior_inspection import SuperiorInspection
 from agent.records.tableware_disinfection import ThermalDisinfection
 from agent.records.vision_violation import VisionViolation
@@ -74,6 +76,10 @@ def samples() -> list:
         AgentUpdate(outcome="rolled_back", version="0.2.0", from_version="0.1.0", running_version="0.1.0",
                     reason="not healthy within 300 s: waiting for the uplink to connect", seconds=412.5),
         CoreTemperatureCheck(stage="cooking", dish="红烧肉", meal="lunch", core_c=78.5, target_c=70.0),
+        StockIssue(receipt_id="0193a1b2-0000-7000-8000-000000000001", item="大米", batch="B7", supplier="粮油公司",
+                   grams=5000, meal="lunch", served_on=date(2026, 12, 1), dishes=["米饭"]),
+        StockDiscard(receipt_id="0193a1b2-0000-7000-8000-000000000001", item="大米", batch="B7", grams=1000,
+                     reason="spoiled", discarded_by="王五"),
         AlarmData(kind="cold_chain_high", state="raised", severity="major",
                   subject={"device_id": "fridge-2"}, message="fridge-2 at 11.2 °C for 25 min"),
     ]

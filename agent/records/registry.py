@@ -24,6 +24,8 @@ from agent.records import (
     sample_discard,
     staff_health_check,
     staff_training,
+    stock_discard,
+    stock_issue,
     superior_inspection,
     tableware_disinfection,
     vision_violation,
@@ -50,6 +52,8 @@ RECORD_KINDS: tuple[type[RecordData], ...] = (
     waste_disposal.WasteDisposal,
     core_temperature_check.CoreTemperatureCheck,
     agent_update.AgentUpdate,
+    stock_issue.StockIssue,
+    stock_discard.StockDiscard,
     alarm.AlarmData,
 )
 

@@ -207,6 +207,59 @@ class Queries:
             (day.isoformat(),))[0][0]
         return None if total is None else int(total)
 
+    # --- stock and traceability (issue 25) ------------------------------------------
+
+    def stock_receipts(self, receipt_id: str | None = None) -> list[dict[str, Any]]:
+        """Every receipt (``ingredient_purchase``; or the one with this id) as a batch: id, day
+        received, item, batch, supplier, expiry date, grams, quantity, unit; oldest first."""
+        one = " AND id = ?" if receipt_id is not None else ""
+        rows = self.query(
+            "SELECT id, day, json_extract(payload, '$.data.item'), json_extract(payload, '$.data.batch'),"
+            " json_extract(payload, '$.data.supplier'), json_extract(payload, '$.data.expiry_date'),"
+            " json_extract(payload, '$.data.grams'), json_extract(payload, '$.data.quantity'),"
+            " json_extract(payload, '$.data.unit') FROM records WHERE type = 'ingredient_purchase'"
+            f"{one} ORDER BY seq", () if receipt_id is None else (receipt_id,))
+        keys = ("id", "day", "item", "batch", "supplier", "expiry_date", "grams", "quantity", "unit")
+        return [dict(zip(keys, tuple(row), strict=True)) for row in rows]
+
+    def moved_totals(self) -> dict[str, tuple[float, float]]:
+        """receipt id -> (grams, quantity) taken off it by every issue and discard so far."""
+        rows = self.query(
+            "SELECT json_extract(payload, '$.data.receipt_id') AS receipt,"
+            " COALESCE(SUM(json_extract(payload, '$.data.grams')), 0),"
+            " COALESCE(SUM(json_extract(payload, '$.data.quantity')), 0)"
+            " FROM records WHERE type IN ('stock_issue', 'stock_discard') AND receipt IS NOT NULL GROUP BY receipt")
+        return {row[0]: (float(row[1]), float(row[2])) for row in rows}
+
+    def receipts_by_batch(self, batch: str) -> list[dict[str, Any]]:
+        """The receipts whose batch code is ``batch``, oldest first."""
+        rows = self.query("SELECT payload FROM records WHERE type = 'ingredient_purchase'"
+                          " AND json_extract(payload, '$.data.batch') = ? ORDER BY seq", (batch,))
+        return [json.loads(row[0]) for row in rows]
+
+    def movements_of(self, receipt_id: str) -> list[dict[str, Any]]:
+        """The issues and discards of one batch (its receipt's id), oldest first."""
+        rows = self.query(
+            "SELECT payload FROM records WHERE type = 'stock_issue' AND json_extract(payload, '$.data.receipt_id') = ?"
+            " UNION ALL SELECT payload FROM records WHERE type = 'stock_discard'"
+            " AND json_extract(payload, '$.data.receipt_id') = ?", (receipt_id, receipt_id))
+        return sorted((json.loads(row[0]) for row in rows), key=lambda r: r["seq"])
+
+    def issues_for_meal(self, day: date, meal: str) -> list[dict[str, Any]]:
+        """The issues from stock for one meal (its day and name), oldest first."""
+        rows = self.query(
+            "SELECT payload FROM records WHERE type = 'stock_issue' AND json_extract(payload, '$.data.served_on') = ?"
+            " AND json_extract(payload, '$.data.meal') = ? ORDER BY seq", (day.isoformat(), meal))
+        return [json.loads(row[0]) for row in rows]
+
+    def records_between(self, low: date, high: date, types: Iterable[str]) -> list[dict[str, Any]]:
+        """The records of these types that occurred from ``low`` to ``high`` inclusive, oldest first."""
+        wanted = list(types)
+        marks = ",".join("?" * len(wanted))
+        rows = self.query(f"SELECT payload FROM records WHERE type IN ({marks}) AND day BETWEEN ? AND ? ORDER BY seq",
+                          (*wanted, low.isoformat(), high.isoformat()))
+        return [json.loads(row[0]) for row in rows]
+
     # --- expiry watch ----------------------------------------------------------------
 
     def supplier_licences_received(self) -> list[tuple[str, str]]:

@@ -270,14 +270,3 @@ class Queries:
             " WHERE type = 'ingredient_purchase'"
             " AND json_extract(payload, '$.data.supplier_licence_expires_on') IS NOT NULL ORDER BY seq")
         return [(row[0], row[1]) for row in rows]
-
-    def ingredients_expiring(self, low: date, high: date) -> list[tuple[str, str, str, str | None, str, str]]:
-        """(record id, day received, item, batch, supplier, expiry date) of the receipts whose
-        goods expire between ``low`` and ``high`` inclusive, oldest first."""
-        rows = self.query(
-            "SELECT id, day, json_extract(payload, '$.data.item'), json_extract(payload, '$.data.batch'),"
-            " json_extract(payload, '$.data.supplier'), json_extract(payload, '$.data.expiry_date')"
-            " FROM records WHERE type = 'ingredient_purchase'"
-            " AND json_extract(payload, '$.data.expiry_date') BETWEEN ? AND ? ORDER BY seq",
-            (low.isoformat(), high.isoformat()))
-        return [(row[0], row[1], row[2], row[3], row[4], row[5]) for row in rows]

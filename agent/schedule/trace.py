@@ -21,6 +21,8 @@ from typing import Any
 
 from agent.core.reads import Reads
 from agent.core.stock import Batch, batch_of, find
+from agent.records.stock_discard import DISCARD_REASONS
+from agent.words.terms import Term
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,8 @@ def batch_text(traces: list[BatchTrace], meal_words: Any = str) -> str:
                        + f"（{', '.join(r['id'] for r in use.issues)}）")
             out += _meal_lines(use.meal, meal_words)
         for d in t.discards:
-            out.append(f"  报废 discarded {_amount(d['data'])}（{d['data']['reason']}，{d['data']['discarded_by']}）{d['id']}")
+            reason = DISCARD_REASONS.get(d["data"]["reason"], Term(d["data"]["reason"], ""))
+            out.append(f"  报废 discarded {_amount(d['data'])}（{reason}，{d['data']['discarded_by']}）{d['id']}")
         out.append(f"  共 {len(t.meals)} 餐 meals，就餐 {t.diners} 人次 diners")
     return "\n".join(out)
 

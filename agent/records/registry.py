@@ -22,6 +22,7 @@ from agent.records import (
     rectification,
     routine_daily_check,
     sample_discard,
+    scorecard,
     staff_health_check,
     staff_training,
     stock_discard,
@@ -54,6 +55,7 @@ RECORD_KINDS: tuple[type[RecordData], ...] = (
     agent_update.AgentUpdate,
     stock_issue.StockIssue,
     stock_discard.StockDiscard,
+    scorecard.Scorecard,
     alarm.AlarmData,
 )
 

@@ -260,6 +260,12 @@ class Queries:
                           (*wanted, low.isoformat(), high.isoformat()))
         return [json.loads(row[0]) for row in rows]
 
+    def scorecard_written(self, period: str, start: date) -> bool:
+        """Is there a ``scorecard`` record of this period and first day?"""
+        return bool(self.query(
+            "SELECT 1 FROM records WHERE type = 'scorecard' AND json_extract(payload, '$.data.period') = ?"
+            " AND json_extract(payload, '$.data.start') = ? LIMIT 1", (period, start.isoformat())))
+
     # --- expiry watch ----------------------------------------------------------------
 
     def supplier_licences_received(self) -> list[tuple[str, str]]:

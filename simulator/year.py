@@ -28,6 +28,7 @@ from agent.records.staff_health_check import StaffHealthCheck
 from agent.records.stock_discard import StockDiscard
 from agent.records.stock_issue import StockIssue
 from agent.records.tableware_disinfection import ThermalDisinfection
+from agent.records.vision_violation import VisionViolation
 from agent.store import Pending, Saved
 
 ITEMS = (("大米", 50_000, 180), ("面粉", 25_000, 180), ("猪肉", 30_000, 3), ("鸡肉", 20_000, 3),
@@ -53,7 +54,7 @@ class Year:
 
 
 def generate_year(recorder: Recorder, first_day: date, days: int, *, diners: int = 1500, staff: int = 60,
-                  seed: int = 25) -> Year:
+                  staff_ids: list[str] | None = None, seed: int = 25) -> Year:
     rng = random.Random(seed)
     tz: ZoneInfo = recorder.tz
     year = Year()
@@ -74,29 +75,35 @@ def generate_year(recorder: Recorder, first_day: date, days: int, *, diners: int
         def at(clock: time, minutes: int = 0, day: date = day) -> datetime:
             return datetime.combine(day, clock, tzinfo=tz) + timedelta(minutes=minutes)
 
-        for i in range(staff):  # morning checks
-            put(StaffHealthCheck(staff_id=f"S{i:03d}", temperature_c=round(rng.uniform(36.0, 37.1), 1),
-                                 normal_range_c=(35.9, 37.3)), at(time(6, 30), i // 4), f"S{i:03d}")
-        for i in range(rng.randint(18, 26)):  # deliveries
-            item, grams, shelf = ITEMS[rng.randrange(len(ITEMS))]
-            batch = f"{day:%y%m%d}-{i:02d}"
-            supplier = SUPPLIERS[rng.randrange(len(SUPPLIERS))]
-            receipt = put(IngredientPurchase(
-                supplier=supplier, item=item, batch=batch, production_date=day - timedelta(days=1),
-                expiry_date=day + timedelta(days=shelf), grams=grams,
-                supplier_licence_expires_on=date(2030, 12, 31), certificate_checked=rng.random() > 0.02),
-                at(time(6, 0), i))
-            stock.append([receipt, item, batch, supplier, day + timedelta(days=shelf), float(grams)])
-            year.receipts.append(receipt)
-            year.batches.append(batch)
+        for i, person in enumerate(staff_ids or [f"S{i:03d}" for i in range(staff)]):  # morning checks
+            if rng.random() < 0.02:
+                continue  # now and then someone is not checked
+            put(StaffHealthCheck(staff_id=person, temperature_c=round(rng.uniform(36.0, 37.1), 1),
+                                 normal_range_c=(35.9, 37.3)), at(time(6, 30), i // 4), person)
+        i = 0
+        for item, grams, shelf in ITEMS:  # deliveries: what runs low is ordered, a package or more
+            left = sum(float(s[5]) for s in stock if s[1] == item and s[4] >= day)  # type: ignore[arg-type, operator]
+            while left < 2 * grams and i < 40:
+                batch = f"{day:%y%m%d}-{i:02d}"
+                supplier = SUPPLIERS[rng.randrange(len(SUPPLIERS))]
+                receipt = put(IngredientPurchase(
+                    supplier=supplier, item=item, batch=batch, production_date=day - timedelta(days=1),
+                    expiry_date=day + timedelta(days=shelf), grams=grams,
+                    supplier_licence_expires_on=date(2030, 12, 31), certificate_checked=rng.random() > 0.02),
+                    at(time(6, 0), i))
+                stock.append([receipt, item, batch, supplier, day + timedelta(days=shelf), float(grams)])
+                year.receipts.append(receipt)
+                year.batches.append(batch)
+                left += grams
+                i += 1
         for meal, clock in MEALS.items():
-            # first in, first out: the oldest batches still good, one of each item at most
+            # first to expire, first out: of each item the batch that expires first
             usable: dict[str, list[object]] = {}
-            for s in stock:
+            for s in sorted(stock, key=lambda s: s[4]):  # type: ignore[arg-type, return-value]
                 if float(s[5]) > 0 and s[4] >= day and s[1] not in usable:  # type: ignore[operator, arg-type]
                     usable[str(s[1])] = s
-            for s in rng.sample(list(usable.values()), min(len(usable), rng.randint(8, 12))):
-                grams = round(min(float(s[5]), rng.uniform(5_000, 20_000)), 0)  # type: ignore[arg-type]
+            for s in rng.sample(list(usable.values()), min(len(usable), rng.randint(10, 14))):
+                grams = round(min(float(s[5]), rng.uniform(8_000, 25_000)), 0)  # type: ignore[arg-type]
                 year.issued.add(str(s[2]))
                 s[5] = float(s[5]) - grams  # type: ignore[arg-type]
                 put(StockIssue(receipt_id=str(s[0]), item=str(s[1]), batch=str(s[2]), supplier=str(s[3]),
@@ -116,6 +123,11 @@ def generate_year(recorder: Recorder, first_day: date, days: int, *, diners: int
                                     ended_at=start + timedelta(minutes=30), target_c=120, required_s=600,
                                     peak_c=126.0, seconds_at_target=rng.choice((900, 900, 900, 500)), meal=meal),
                 start + timedelta(minutes=30))
+        for k in range(rng.choice((0, 0, 0, 1, 1, 2, 3))):  # the kitchen cameras' violations
+            seen = at(time(10, 0), rng.randint(0, 600))
+            put(VisionViolation(camera_id="cam-1", kind=rng.choice(("no_mask", "no_hat")), started_at=seen,
+                                seen_s=round(rng.uniform(3, 20), 1), track_id=n * 10 + k,
+                                confidence=round(rng.uniform(0.6, 0.95), 2)), seen)
         for s in [s for s in stock if s[4] < day and float(s[5]) > 0]:  # type: ignore[operator, arg-type]
             put(StockDiscard(receipt_id=str(s[0]), item=str(s[1]), batch=str(s[2]), supplier=str(s[3]),
                              expiry_date=s[4], grams=float(s[5]), reason="expired",  # type: ignore[arg-type]

@@ -12,16 +12,18 @@ import pytest
 from agent.records.food_sample import FoodSample
 from agent.records.ingredient_purchase import IngredientPurchase
 from agent.records.meal_service import MealService
+from simulator.year import generate_year
 from tests.conftest import TZ
 from tests.fixtures_console import (  # noqa: F401
+    SCREENSHOTS,
     Kitchen,
     broker_fixture,
     browser_fixture,
     kitchen_fixture,
     platform_fixture,
-    screenshot,
     wait_until,
 )
+from tests.fixtures_serial_stations import STAFF
 from tests.helpers.untranslated import page_offences
 from tests.test_console_browser import log_in
 
@@ -59,6 +61,12 @@ def issue(page, receipt: str, grams: str, meal: str, *, override: str | None = N
         form.locator("input[name=override_reason]").fill(override)
     form.locator("button[type=submit]").click()
     page.wait_for_load_state()
+
+
+def shot(element, name: str) -> None:
+    """One part of the page, as the README shows it."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    element.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
 def on_hand(page, receipt: str) -> str:
@@ -109,7 +117,7 @@ def test_stock_issue_discard_and_trace_both_ways(browser, kitchen, platform):
         assert [block.locator("li.sample").nth(i).get_attribute("data-id") for i in range(2)] == samples
     assert "变质" in section.inner_text() and "2000 g" in section.locator(".on-hand").inner_text()
     assert page_offences(page) == []
-    screenshot(page, "manager-trace")
+    shot(section, "manager-trace")
     # ... and back from a meal to its batches, supplier and papers
     section.locator("article.trace-meal[data-meal='2026-11-30:lunch'] h3 a").click()
     back = page.locator("section.trace-back[data-meal='2026-11-30:lunch']")
@@ -118,7 +126,7 @@ def test_stock_issue_discard_and_trace_both_ways(browser, kitchen, platform):
     assert "粮油公司" in milk_row and "主管放行" in milk_row and "复检合格" in milk_row
     assert "certificate checked" in back.inner_text()
     assert page_offences(page) == []
-    screenshot(page, "manager-trace-meal")
+    shot(back, "manager-trace-meal")
 
     # every movement reached the platform, valid, the override with who decided it
     issues = wait_until(lambda: len(platform.records(type="stock_issue")) == 3 and platform.records(type="stock_issue"),
@@ -127,3 +135,24 @@ def test_stock_issue_discard_and_trace_both_ways(browser, kitchen, platform):
     assert [(r["data"]["override"]["by"], r["verdict"]) for r in overridden] == [("boss", "warn")]
     discards = wait_until(lambda: platform.records(type="stock_discard"), message="the discard on the platform")
     assert discards[0]["data"]["grams"] == 1000 and discards[0]["data"]["receipt_id"] == rice
+
+
+def test_the_scorecard_draws_its_charts(browser, kitchen):
+    staff = [s["staff_id"] for s in STAFF]
+    generate_year(kitchen.agent.recorder, date(2026, 11, 1), 29, diners=1500, staff_ids=staff, seed=5)
+    page = log_in(browser, kitchen)
+    page.wait_for_url("**/manager/today")
+    page.click("nav >> text=汇总分析")
+    assert "2026-11-01 – 2026-11-30" in page.inner_text("h1")
+    charts = page.locator("section.charts svg.chart")
+    assert charts.count() == 5
+    morning = charts.nth(0)
+    # one bar per day with meals served (the 30th: today, nothing served yet), each its own rate
+    assert morning.locator("rect").count() == 29
+    assert all(0 < float(v) <= 1 for v in morning.locator("rect").evaluate_all("rs => rs.map(r => r.dataset.value)"))
+    assert page.locator("tr[data-figure=meals_served] td").inner_text() == str(29 * 3)
+    assert page_offences(page) == []
+    shot(page.locator("main"), "manager-scorecard")
+    shot(page.locator("section.charts"), "manager-scorecard-charts")
+    page.click("text=打印版")
+    assert page.locator("nav.top").count() == 0 and page.locator("section.charts svg.chart").count() == 5

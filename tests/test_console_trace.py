@@ -156,3 +156,19 @@ def test_the_scorecard_draws_its_charts(browser, kitchen):
     shot(page.locator("section.charts"), "manager-scorecard-charts")
     page.click("text=打印版")
     assert page.locator("nav.top").count() == 0 and page.locator("section.charts svg.chart").count() == 5
+
+
+def test_a_days_menu_shows_energy_per_portion_against_the_target(browser, kitchen):
+    page = log_in(browser, kitchen)
+    page.wait_for_url("**/manager/today")
+    page.click("nav >> text=带量食谱")
+    form = page.locator("form#plan")
+    form.locator("select[name=meal]").select_option("lunch")
+    form.locator("textarea[name=dishes]").fill("番茄炒蛋：西红柿 80，鸡蛋 50，食用油 5\n米饭：大米 100\n"
+                                              "青椒肉丝：青椒 60、猪肉 40、食用油 5")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector("p.ok")
+    lunch = page.locator("section.menu[data-meal=lunch]")
+    assert lunch.locator(".kcal").inner_text() == "656.5" and lunch.locator(".target").inner_text() == "630–880"
+    assert page_offences(page) == []
+    shot(lunch, "manager-menu")

@@ -5,6 +5,8 @@
 - ``canteen-agent trace --meal lunch --day 2026-12-01``: a meal → every batch behind it,
   with its supplier, receipt and documents; ``--json`` for either, for a script;
 - ``canteen-agent stock``: what is on hand, batch by batch, expired ones marked;
+- ``canteen-agent nutrition-table FILE``: a food composition CSV checked line by line
+  (the line that is wrong, and why) before ``nutrition.table`` names it;
 - ``canteen-agent issue --batch CODE --grams 5000 --meal lunch [--day] [--dishes ...]``:
   出库 to a meal (a ``stock_issue`` record), refused over what is on hand or for an
   expired batch (a manager overrides that on the console, where who decided is known).
@@ -119,6 +121,25 @@ def cmd_issue(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_nutrition_table(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from agent.config.nutrition import SHIPPED_TABLE, TableError, load_table
+
+    path = Path(args.file) if args.file else SHIPPED_TABLE
+    try:
+        table = load_table(path)
+    except TableError as exc:
+        print(f"{exc}. Nothing imported / 食物成分表有误，未导入", file=sys.stderr)
+        return EXIT_INVALID_CONFIG
+    print(f"{path}: {len(table)} ingredients, per 100 g / 共 {len(table)} 种食材（每100克）")
+    for name, c in table.items():
+        print(f"  {name}: {c.energy_kcal:g} kcal, protein {c.protein_g:g} g, fat {c.fat_g:g} g, "
+              f"carbohydrate {c.carbohydrate_g:g} g")
+    print("to use it: nutrition.table in the config, then canteen-agent check-config")
+    return 0
+
+
 def extend(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("trace", help="a batch to its meals, diners and samples, or a meal back to its batches")
     p.add_argument("--config", default=DEFAULT_CONFIG)
@@ -141,3 +162,7 @@ def extend(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--dishes", nargs="*", help="the dishes it goes into")
     p.add_argument("--staff", help="staff id of who issued it")
     p.set_defaults(fn=cmd_issue)
+
+    p = sub.add_parser("nutrition-table", help="check a food composition CSV before the config names it")
+    p.add_argument("file", nargs="?", help="the CSV (default: the shipped table)")
+    p.set_defaults(fn=cmd_nutrition_table)

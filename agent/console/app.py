@@ -34,6 +34,7 @@ from agent.console import (
     pages_doctor,
     pages_entries,
     pages_meals,
+    pages_menu,
     pages_records,
     pages_samples,
     pages_scorecard,
@@ -79,7 +80,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 def build_app(console: Console) -> Starlette:
     routes: list[Any] = [Route("/", home), Mount("/static", StaticFiles(directory=str(STATIC)), name="static")]
-    for module in (pages_station, pages_auth, pages_today, pages_alarms, pages_daily_check, pages_meals,
+    for module in (pages_station, pages_auth, pages_today, pages_alarms, pages_daily_check, pages_meals, pages_menu,
                    pages_samples, pages_stock, pages_trace, pages_scorecard, pages_entries, pages_records, pages_devices, pages_doctor):
         routes += module.ROUTES
     app = Starlette(routes=routes, exception_handlers={

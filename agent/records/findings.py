@@ -33,6 +33,8 @@ FINDINGS: dict[str, Term] = {
     "additive_over_limit": Term("添加剂超量", "additive over the limit"),
     "issued_expired_by_override": Term("过期批次经主管放行出库", "expired batch issued by override"),
     "issued_unknown_batch_by_override": Term("无入库记录经主管放行出库", "batch without receipt issued by override"),
+    "energy_below_target": Term("每份能量低于目标", "energy per portion below the target"),
+    "energy_above_target": Term("每份能量高于目标", "energy per portion above the target"),
     "expired_food_found": Term("发现过期食材", "expired food found"),
     "no_mask": Term("未戴口罩", "no mask"),
     "no_hat": Term("未戴厨师帽", "no chef hat"),

@@ -18,6 +18,7 @@ from agent.records import (
     ingredient_purchase,
     leader_meal,
     meal_service,
+    menu_plan,
     premises_disinfection,
     rectification,
     routine_daily_check,
@@ -56,6 +57,7 @@ RECORD_KINDS: tuple[type[RecordData], ...] = (
     stock_issue.StockIssue,
     stock_discard.StockDiscard,
     scorecard.Scorecard,
+    menu_plan.MenuPlan,
     alarm.AlarmData,
 )
 

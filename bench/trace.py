@@ -78,6 +78,11 @@ def main() -> None:
             it_b, it_m = iter(batches), iter(meals)
             forward = timed(lambda: trace_batch(store, next(it_b)), args.queries)
             back = timed(lambda: trace_meal(store, *next(it_m)), args.queries)
+            def first_look() -> None:  # a store just opened (an agent's start, a command line)
+                with Store(config.store.path, config.store.media_dir) as fresh:
+                    on_hand(fresh)
+
+            first_stock = timed(first_look, 3)
             stock = timed(lambda: on_hand(store), 20)
             found = trace_batch(store, batches[0])
             print(f"(one batch: {len(found[0].meals)} meals, {found[0].diners} diners, "
@@ -86,7 +91,8 @@ def main() -> None:
             print(f"\n== trace, {args.queries} random questions each way (the indexes of the trace migration)")
             print(line("batch -> meals, diners, samples", forward))
             print(line("meal -> batches, suppliers, papers", back))
-            print(line("on hand over the year (stock page)", stock))
+            print(line("on hand, first look at a store", first_stock))
+            print(line("on hand, each look after (stock page)", stock))
             store.write(lambda conn: [conn.execute(f"DROP INDEX {name}") for name in _TRACE_INDEXES])
             it_b, it_m = iter(batches), iter(meals)
             rounds = max(10, args.queries // 10)

@@ -17,6 +17,7 @@ once cannot both have it.
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
@@ -104,10 +105,44 @@ def _batch(row: dict[str, Any], moved: tuple[float, float]) -> Batch:
                  moved[0] if grams is not None else moved[1])
 
 
+class _Tally:
+    """The receipts and what was taken off each, as of the record numbered ``seq``: read
+    once from the records, then only the records stored since (a reader's own summary of
+    them, in memory; it is never stored and never written to)."""
+
+    def __init__(self) -> None:
+        self.seq = 0
+        self.receipts: dict[str, dict[str, Any]] = {}
+        self.moved: dict[str, list[float]] = {}
+        self.lock = threading.Lock()
+
+    def catch_up(self, reads: Reads) -> list[Batch]:
+        with self.lock:
+            for seq, record_id, kind, day, data in reads.stock_changes(self.seq):
+                if kind == "ingredient_purchase":
+                    self.receipts[record_id] = {"id": record_id, "day": day, **{k: data.get(k) for k in (
+                        "item", "batch", "supplier", "expiry_date", "grams", "quantity", "unit")}}
+                elif data.get("receipt_id"):
+                    moved = self.moved.setdefault(data["receipt_id"], [0.0, 0.0])
+                    moved[0] += float(data.get("grams") or 0)
+                    moved[1] += float(data.get("quantity") or 0)
+                self.seq = seq
+            return [_batch(row, tuple(self.moved.get(rid, (0.0, 0.0))))  # type: ignore[arg-type]
+                    for rid, row in self.receipts.items()]
+
+
+_TALLIES: weakref.WeakKeyDictionary[Any, _Tally] = weakref.WeakKeyDictionary()
+_TALLIES_LOCK = threading.Lock()
+
+
 def batches(reads: Reads) -> list[Batch]:
-    """Every batch ever received, oldest first, with what is left of it."""
-    moved = reads.moved_totals()
-    return [_batch(row, moved.get(row["id"], (0.0, 0.0))) for row in reads.stock_receipts()]
+    """Every batch ever received, oldest first, with what is left of it. The first call on
+    a store reads every receipt and movement; later ones only what was stored since."""
+    with _TALLIES_LOCK:
+        tally = _TALLIES.get(reads)
+        if tally is None:
+            tally = _TALLIES[reads] = _Tally()
+    return tally.catch_up(reads)
 
 
 def on_hand(reads: Reads) -> list[Batch]:

@@ -222,14 +222,13 @@ class Queries:
         keys = ("id", "day", "item", "batch", "supplier", "expiry_date", "grams", "quantity", "unit")
         return [dict(zip(keys, tuple(row), strict=True)) for row in rows]
 
-    def moved_totals(self) -> dict[str, tuple[float, float]]:
-        """receipt id -> (grams, quantity) taken off it by every issue and discard so far."""
+    def stock_changes(self, after_seq: int) -> list[tuple[int, str, str, str, dict[str, Any]]]:
+        """(seq, id, type, day, data) of the receipts, issues and discards stored after ``after_seq``,
+        in order: what changed the stock since a reader last looked."""
         rows = self.query(
-            "SELECT json_extract(payload, '$.data.receipt_id') AS receipt,"
-            " COALESCE(SUM(json_extract(payload, '$.data.grams')), 0),"
-            " COALESCE(SUM(json_extract(payload, '$.data.quantity')), 0)"
-            " FROM records WHERE type IN ('stock_issue', 'stock_discard') AND receipt IS NOT NULL GROUP BY receipt")
-        return {row[0]: (float(row[1]), float(row[2])) for row in rows}
+            "SELECT seq, id, type, day, json_extract(payload, '$.data') FROM records WHERE seq > ?"
+            " AND type IN ('ingredient_purchase', 'stock_issue', 'stock_discard') ORDER BY seq", (after_seq,))
+        return [(int(row[0]), row[1], row[2], row[3], json.loads(row[4])) for row in rows]
 
     def receipts_by_batch(self, batch: str) -> list[dict[str, Any]]:
         """The receipts whose batch code is ``batch``, oldest first."""

@@ -110,7 +110,7 @@ def trace_batch(reads: Reads, code: str) -> list[BatchTrace]:
             if r["type"] == "stock_issue":
                 by_meal.setdefault((r["data"]["served_on"], r["data"]["meal"]), []).append(r)
         uses = [MealUse(meal_facts(reads, date.fromisoformat(day), meal), issues)
-                for (day, meal), issues in sorted(by_meal.items())]
+                for (day, meal), issues in sorted(by_meal.items(), key=lambda kv: (kv[0][0], kv[1][0]["seq"]))]
         found.append(BatchTrace(batch, receipt, uses, [r for r in movements if r["type"] == "stock_discard"]))
     return found
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 import yaml
@@ -110,3 +110,39 @@ def test_a_site_table_is_checked_by_the_config_and_the_command_line(tmp_path) ->
     run = subprocess.run([sys.executable, "-m", "agent", "nutrition-table", str(bad)], cwd=REPO,
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0 and "海蜇: 33 kcal" in run.stdout
+
+
+def test_the_plan_reaches_the_sample_station_and_a_meal_served_otherwise_is_confirmed(tmp_path) -> None:
+    from agent.records.menu_plan import MenuPlan
+    from tests.fixtures_serial_stations import ZHANG, Rig, station_config
+
+    station = {"kind": "food_sample", "badge": "badge-1", "scale": "scale-1", "keypad": "keypad-1"}
+    rig = Rig(station_config(tmp_path / "rig", station), datetime(2026, 11, 30, 11, 50, tzinfo=TZ))
+    try:
+        table = load_table(SHIPPED_TABLE)
+        dishes = parse_menu(LUNCH)
+        rig.recorder.record(MenuPlan(day=date(2026, 11, 30), meal="lunch", dishes=dishes,
+                                     per_portion=per_portion(dishes, table), age_group="9-11"))
+        rig.badge(ZHANG)
+        assert "番茄炒蛋" in rig.last_said()  # the planned meal's first dish, not the config's menu
+        rig.weight(130)
+        assert rig.records("food_sample")[0]["data"]["dish"] == "番茄炒蛋"
+    finally:
+        rig.close()
+
+    config = make_config(tmp_path, console={"enabled": True, "port": 0})
+    agent = Agent(config, now=ManualClock(datetime(2026, 11, 30, 13, 0, tzinfo=TZ)),
+                  clock=ClockMonitor(lambda: (True, "test")))
+    try:
+        client = Http(start_console(agent))
+        client.log_in(MANAGER, PASSWORD)
+        client.post("/manager/menu", [("day", "2026-11-30"), ("meal", "lunch"), ("dishes", LUNCH)])
+        served = [("meal", "lunch"), ("diners", "812"), ("dishes", "番茄炒蛋, 米饭, 麻婆豆腐")]
+        status, text = client.post("/manager/meals", served)
+        assert status == 409 and "菜品与带量食谱不一致" in text and "- 青椒肉丝; + 麻婆豆腐" in text
+        assert list(agent.store.iter_records(type_="meal_service")) == []
+        status, text = client.post("/manager/meals", [*served, ("differs", "yes")])
+        assert status == 200 and [r["data"]["dishes"] for r in agent.store.iter_records(type_="meal_service")] == [
+            ["番茄炒蛋", "米饭", "麻婆豆腐"]]
+    finally:
+        agent.stop()

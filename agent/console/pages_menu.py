@@ -11,7 +11,7 @@ plan of the same day and meal replaces the first and says so.
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
@@ -72,12 +72,7 @@ def parse_menu(text: str) -> list[MenuDishPlan]:
 
 def _plans(request: Request, day: date) -> dict[str, dict[str, Any]]:
     """meal -> the latest menu_plan of ``day`` (planned on any day before)."""
-    found: dict[str, dict[str, Any]] = {}
-    ctx = console(request)
-    for r in ctx.store.records_between(day - timedelta(days=60), day, ("menu_plan",)):
-        if r["data"]["day"] == day.isoformat():
-            found[r["data"]["meal"]] = r
-    return found
+    return console(request).store.menu_plans(day)
 
 
 def _page(request: Request, day: date, status: int = 200, **extra: Any) -> Response:

@@ -259,6 +259,16 @@ class Queries:
                           (*wanted, low.isoformat(), high.isoformat()))
         return [json.loads(row[0]) for row in rows]
 
+    def menu_plans(self, day: date) -> dict[str, dict[str, Any]]:
+        """meal -> the latest ``menu_plan`` record for ``day`` (planned on any day before it)."""
+        rows = self.query("SELECT payload FROM records WHERE type = 'menu_plan'"
+                          " AND json_extract(payload, '$.data.day') = ? ORDER BY seq", (day.isoformat(),))
+        latest: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            record = json.loads(row[0])
+            latest[record["data"]["meal"]] = record
+        return latest
+
     def scorecard_written(self, period: str, start: date) -> bool:
         """Is there a ``scorecard`` record of this period and first day?"""
         return bool(self.query(

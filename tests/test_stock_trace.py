@@ -148,3 +148,20 @@ def test_trace_cli_both_directions(tmp_path: Path) -> None:
     assert refused.returncode == 1 and "More than is on hand" in refused.stderr
     missing = run("trace", "--batch", "nope")
     assert missing.returncode == 1 and "no receipt" in missing.stderr
+
+
+def test_the_trace_questions_use_their_indexes(kitchen) -> None:
+    """What keeps a trace in milliseconds on a year of records (``./dev.sh bench trace``)."""
+    config, store, recorder, clock = kitchen
+    plans = {
+        "records_trace_receipt": ("SELECT payload FROM records WHERE type = 'stock_issue'"
+                                  " AND json_extract(payload, '$.data.receipt_id') = ?", ("x",)),
+        "records_trace_batch": ("SELECT payload FROM records WHERE type = 'ingredient_purchase'"
+                                " AND json_extract(payload, '$.data.batch') = ?", ("B1",)),
+        "records_trace_meal": ("SELECT payload FROM records WHERE type = 'stock_issue'"
+                               " AND json_extract(payload, '$.data.served_on') = ?"
+                               " AND json_extract(payload, '$.data.meal') = ?", ("2026-12-01", "lunch")),
+    }
+    for index, (sql, params) in plans.items():
+        plan = " ".join(str(row[-1]) for row in store.query("EXPLAIN QUERY PLAN " + sql, params))
+        assert index in plan, (index, plan)

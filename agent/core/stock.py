@@ -114,21 +114,29 @@ class _Tally:
         self.seq = 0
         self.receipts: dict[str, dict[str, Any]] = {}
         self.moved: dict[str, list[float]] = {}
+        self.batches: dict[str, Batch] = {}  # in the receipts' order
         self.lock = threading.Lock()
 
     def catch_up(self, reads: Reads) -> list[Batch]:
         with self.lock:
+            changed: set[str] = set()
             for seq, record_id, kind, day, data in reads.stock_changes(self.seq):
                 if kind == "ingredient_purchase":
                     self.receipts[record_id] = {"id": record_id, "day": day, **{k: data.get(k) for k in (
                         "item", "batch", "supplier", "expiry_date", "grams", "quantity", "unit")}}
+                    changed.add(record_id)
                 elif data.get("receipt_id"):
                     moved = self.moved.setdefault(data["receipt_id"], [0.0, 0.0])
                     moved[0] += float(data.get("grams") or 0)
                     moved[1] += float(data.get("quantity") or 0)
+                    changed.add(data["receipt_id"])
                 self.seq = seq
-            return [_batch(row, tuple(self.moved.get(rid, (0.0, 0.0))))  # type: ignore[arg-type]
-                    for rid, row in self.receipts.items()]
+            for receipt_id in changed:
+                row = self.receipts.get(receipt_id)
+                if row is not None:  # a movement naming no receipt on record changes no batch
+                    moved = self.moved.get(receipt_id, [0.0, 0.0])
+                    self.batches[receipt_id] = _batch(row, (moved[0], moved[1]))
+            return list(self.batches.values())
 
 
 _TALLIES: weakref.WeakKeyDictionary[Any, _Tally] = weakref.WeakKeyDictionary()

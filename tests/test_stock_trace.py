@@ -165,3 +165,26 @@ def test_the_trace_questions_use_their_indexes(kitchen) -> None:
     for index, (sql, params) in plans.items():
         plan = " ".join(str(row[-1]) for row in store.query("EXPLAIN QUERY PLAN " + sql, params))
         assert index in plan, (index, plan)
+
+
+def test_a_look_at_the_stock_after_the_first_reads_only_what_was_stored_since(kitchen) -> None:
+    config, store, recorder, clock = kitchen
+    plan = " ".join(str(r[-1]) for r in store.query(
+        "EXPLAIN QUERY PLAN SELECT seq FROM records WHERE seq > ?"
+        " AND +type IN ('ingredient_purchase', 'stock_issue', 'stock_discard') ORDER BY seq", (0,)))
+    assert "seq>?" in plan.replace(" ", "")
+    rice = receive(recorder)
+    assert [b.on_hand for b in on_hand(store)] == [10_000]
+    issue(recorder, rice, 2500, "lunch", DAY1)
+    assert [b.on_hand for b in on_hand(store)] == [7_500]  # the same reader, caught up
+    with Store(config.store.path) as fresh:  # another reader from scratch agrees
+        assert [b.on_hand for b in on_hand(fresh)] == [7_500]
+
+
+def test_a_batchs_movements_are_kept_as_long_as_its_receipt(kitchen) -> None:
+    config, store, recorder, clock = kitchen
+    salt = receive(recorder, expiry=date(2029, 12, 1), item="盐", batch="S1")  # a long shelf life
+    issued = issue(recorder, salt, 500, "lunch", DAY1)
+    kept = {r["id"]: r["keep_until"] for r in store.query("SELECT id, keep_until FROM records")}
+    assert kept[issued.id] == kept[salt] == (date(2029, 12, 1) + timedelta(
+        days=config.store.purchase_retention_days_past_expiry)).isoformat()

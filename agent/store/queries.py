@@ -227,7 +227,8 @@ class Queries:
         in order: what changed the stock since a reader last looked."""
         rows = self.query(
             "SELECT seq, id, type, day, json_extract(payload, '$.data') FROM records WHERE seq > ?"
-            " AND type IN ('ingredient_purchase', 'stock_issue', 'stock_discard') ORDER BY seq", (after_seq,))
+            # "+type": by seq, the few records since; never all of these types by the type's index
+            " AND +type IN ('ingredient_purchase', 'stock_issue', 'stock_discard') ORDER BY seq", (after_seq,))
         return [(int(row[0]), row[1], row[2], row[3], json.loads(row[4])) for row in rows]
 
     def receipts_by_batch(self, batch: str) -> list[dict[str, Any]]:

@@ -69,7 +69,7 @@ class StockIssue(RecordData):
         if self.override is not None:
             warns.append(f"issued_{self.override.of}_by_override")
         elif self.expiry_date is not None and self.expiry_date < self.served_on:
-            warns.append("issued_expired_by_override")  # cannot happen through the agent's own doors
+            warns.append("issued_expired")  # the agent's own doors refuse this without an override
         return Judgement.of([], warns)
 
     def brief(self) -> list[Fact]:

@@ -34,11 +34,15 @@ from agent.console import (
     pages_doctor,
     pages_entries,
     pages_meals,
+    pages_menu,
     pages_public,
     pages_records,
     pages_samples,
+    pages_scorecard,
     pages_station,
+    pages_stock,
     pages_today,
+    pages_trace,
 )
 from agent.console.context import STATIC, Console
 from agent.console.csrf import CsrfError
@@ -77,8 +81,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 def build_app(console: Console) -> Starlette:
     routes: list[Any] = [Route("/", home), Mount("/static", StaticFiles(directory=str(STATIC)), name="static")]
-    for module in (pages_station, pages_auth, pages_today, pages_alarms, pages_daily_check, pages_meals,
-                   pages_samples, pages_entries, pages_records, pages_devices, pages_doctor, pages_public):
+    for module in (pages_station, pages_auth, pages_today, pages_alarms, pages_daily_check, pages_meals, pages_menu,
+                   pages_samples, pages_stock, pages_trace, pages_scorecard, pages_entries, pages_records, pages_devices,
+                   pages_doctor, pages_public):
         routes += module.ROUTES
     app = Starlette(routes=routes, exception_handlers={
         LoginRequired: _login_required, NotAllowed: _not_allowed, CsrfError: _csrf_refused, HTTPException: _http_error})

@@ -74,3 +74,8 @@ class ConsoleManager:
     def waste(self, kind: str, kg: float, collector: str, receipt_no: str) -> None:
         self.post("/manager/waste", {"kind": kind, "kg": f"{kg:g}", "collector": collector,
                                      "receipt_no": receipt_no})
+
+    def issue(self, receipt_id: str, grams: float, meal: str, dishes: str) -> None:
+        """出库: part of a batch to a meal, from the stock page."""
+        self.post("/manager/stock/issue", {"receipt": receipt_id, "amount": f"{grams:g}", "meal": meal,
+                                           "dishes": dishes}, form_page="/manager/stock")

@@ -14,7 +14,7 @@ import numpy as np
 
 from agent.core.recorder import Photo
 from agent.records.food_sample import FoodSample
-from agent.records.meal_service import MealService
+from agent.records.menu_plan import MenuDishPlan, MenuIngredient, MenuPlan, Nutrients
 from agent.social.surveys import parse_questions
 from tests.fixtures_console import (  # noqa: F401
     MORNING,
@@ -44,8 +44,12 @@ def test_a_representative_on_a_phone_sees_the_menu_samples_and_rate_but_no_name_
     sample = kitchen.agent.recorder.record_with_photo(
         FoodSample(meal="lunch", dish="番茄炒蛋", grams=131.0, min_grams=125, sampled_at=MORNING,
                    kept_until=MORNING + timedelta(hours=48)), Photo(jpeg(), "image/jpeg", ".jpg"))
-    kitchen.agent.recorder.record(MealService(meal="lunch", served_on=MORNING.date() - timedelta(days=1), diners=420,
-                                              dishes=["红烧肉", "青菜"]), occurred_at=MORNING - timedelta(days=1))
+    for day, dishes, kcal in ((MORNING.date(), ["番茄炒蛋", "米饭"], 712.0),  # today's lunch, planned (带量食谱)
+                              (MORNING.date() + timedelta(days=1), ["红烧肉", "青菜"], 805.0)):  # tomorrow's
+        kitchen.agent.recorder.record(MenuPlan(
+            day=day, meal="lunch", age_group="9-11", energy_target_kcal=(630, 880),
+            dishes=[MenuDishPlan(name=d, ingredients=[MenuIngredient(item="大米", grams=100)]) for d in dishes],
+            per_portion=Nutrients(energy_kcal=kcal, protein_g=24.5, fat_g=21.0, carbohydrate_g=98.2)))
     code, _invite = kitchen.console.console.invites.issue("李家长", "parent", 30, "boss", MORNING)
 
     context = browser.new_context(**PHONE)
@@ -59,7 +63,8 @@ def test_a_representative_on_a_phone_sees_the_menu_samples_and_rate_but_no_name_
     assert phone.inner_text("#morning-rate") == "20%" and "1/5" in phone.inner_text("#morning-check")  # 5 on duty
     assert "不合格停岗 sent off duty: 1" in phone.inner_text("#morning-check")
     assert "晨检 Morning checks\t1/5" in phone.inner_text("#duties")
-    assert "11-29" in phone.inner_text("#week") and "红烧肉、青菜" in phone.inner_text("#week")
+    assert "每份 per portion 712 kcal（目标 target 630–880 ✓）" in phone.inner_text("#menu")
+    assert "12-01 午餐：红烧肉、青菜（805 kcal）" in phone.inner_text("#week")
     image = phone.locator("#samples img")
     assert image.count() == 1 and sample.id not in phone.content()
     assert phone.evaluate("img => img.complete && img.naturalWidth > 0", image.element_handle())

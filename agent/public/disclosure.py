@@ -10,7 +10,7 @@ returns is all the representatives' page can show.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from agent.config_file.model import AgentConfig
@@ -32,6 +32,23 @@ INSPECTION_DAYS = 90
 
 
 @dataclass(frozen=True)
+class MenuLine:
+    meal: str  # words
+    dishes: list[str]
+    energy_kcal: float | None = None  # per portion, when the meal was planned (带量食谱)
+    target: tuple[float, float] | None = None  # the school-meal target for the age group
+    protein_g: float | None = None
+    fat_g: float | None = None
+    carbohydrate_g: float | None = None
+
+    @property
+    def in_target(self) -> bool | None:
+        if self.energy_kcal is None or self.target is None:
+            return None
+        return self.target[0] <= self.energy_kcal <= self.target[1]
+
+
+@dataclass(frozen=True)
 class Sample:
     meal: str  # words
     dish: str
@@ -45,8 +62,8 @@ class Sample:
 class Disclosure:
     day: str
     as_of: str
-    menu: list[tuple[str, list[str]]] = field(default_factory=list)  # (meal words, dishes)
-    week: list[tuple[str, list[tuple[str, list[str]]]]] = field(default_factory=list)  # (day, served menu)
+    menu: list[MenuLine] = field(default_factory=list)
+    week: list[tuple[str, list[MenuLine]]] = field(default_factory=list)  # (day, its menu): this week
     duties: list[tuple[str, int, int]] = field(default_factory=list)  # (words, done, due today)
     checked: int = 0
     on_duty: int = 0
@@ -71,12 +88,15 @@ def disclose(reads: Reads, config: AgentConfig, now: datetime) -> Disclosure:
     day = local.date()
     view = today_view(reads, config, local)
     out = Disclosure(day.isoformat(), f"{local:%H:%M}")
-    out.menu = _menu(reads, config, day.isoformat(), [m for m, _w in served_meals(config, day)])
-    for back in range(1, WEEK_DAYS):
-        earlier = (day - timedelta(days=back)).isoformat()
-        served = _menu(reads, config, earlier, [], served_only=True)
-        if served:
-            out.week.append((earlier, served))
+    out.menu = _menu(reads, config, day, [m for m, _w in served_meals(config, day)])
+    monday = day - timedelta(days=day.weekday())
+    for n in range(WEEK_DAYS):
+        other = monday + timedelta(days=n)
+        if other == day:
+            continue
+        lines = _menu(reads, config, other, [m for m, _w in served_meals(config, other)], planned_or_served=True)
+        if lines:
+            out.week.append((other.isoformat(), lines))
     for duty, words in DUTIES.items():
         items = [i for i in view.items if i.duty == duty]
         if items:
@@ -120,19 +140,32 @@ def disclose(reads: Reads, config: AgentConfig, now: datetime) -> Disclosure:
     return out
 
 
-def _menu(reads: Reads, config: AgentConfig, day: str, meals: list[str],
-          served_only: bool = False) -> list[tuple[str, list[str]]]:
+def _menu(reads: Reads, config: AgentConfig, day: date, meals: list[str],
+          planned_or_served: bool = False) -> list[MenuLine]:
+    """Each meal's dishes: the 带量食谱 planned for it (with its nutrition per portion), else what
+    was registered as served, else (today) the site's menu; ``planned_or_served``: no site menu."""
+    plans = reads.menu_plans(day)
     served: dict[str, list[str]] = {}
-    for r in reads.iter_records(type_="meal_service", day=day):  # what was registered as served wins
+    for r in reads.iter_records(type_="meal_service", day=day.isoformat()):
         served[r["data"]["meal"]] = list(r["data"].get("dishes") or [])
-    if served_only:
-        return [(str(meal_term(m).zh), dishes) for m, dishes in served.items() if dishes]
-    menu = []
-    for meal in meals:
-        dishes = served.get(meal) or [d.name for d in config.site.menu if not d.meals or meal in d.meals]
-        if dishes:
-            menu.append((str(meal_term(meal).zh), dishes))
-    return menu
+    lines = []
+    for meal in [*meals, *(m for m in [*plans, *served] if m not in meals)]:
+        words = str(meal_term(meal).zh)
+        plan = plans.get(meal)
+        if plan is not None:
+            data = plan["data"]
+            portion = data["per_portion"]
+            target = data.get("energy_target_kcal")
+            lines.append(MenuLine(words, [d["name"] for d in data["dishes"]], portion["energy_kcal"],
+                                  (float(target[0]), float(target[1])) if target else None, portion["protein_g"],
+                                  portion["fat_g"], portion["carbohydrate_g"]))
+        elif served.get(meal):
+            lines.append(MenuLine(words, served[meal]))
+        elif not planned_or_served:
+            dishes = [d.name for d in config.site.menu if not d.meals or meal in d.meals]
+            if dishes:
+                lines.append(MenuLine(words, dishes))
+    return lines
 
 
 def kind_words(kind: str) -> str:

@@ -61,7 +61,7 @@ def allowed_session(request: Request, action: str, refusal: str = "") -> Session
 
 def manager_session(request: Request) -> Session:
     """The session of a user who makes the canteen's entries (the supervisor, food-safety staff)."""
-    return allowed_session(request, "make_entries")
+    return allowed_session(request, "make_entries", "Only the supervisor or food-safety staff make this entry")
 
 
 def installer_session(request: Request) -> Session:

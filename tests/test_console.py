@@ -311,6 +311,22 @@ class Http:
         body = urllib.parse.urlencode([("csrf", self.csrf)] * csrf + fields).encode()
         return self._open(urllib.request.Request(self.base + path, data=body, method="POST"))
 
+    def post_files(self, path: str, fields: list[tuple[str, str]],
+                   files: dict[str, tuple[str, bytes]]) -> tuple[int, str]:
+        """A multipart form (a photo or a document with the fields)."""
+        boundary = "----canteen-test-boundary"
+        parts = []
+        for name, value in [("csrf", self.csrf), *fields]:
+            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+                         .encode())
+        for name, (filename, content) in files.items():
+            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+                         f"Content-Type: application/octet-stream\r\n\r\n".encode() + content + b"\r\n")
+        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+        request = urllib.request.Request(self.base + path, data=body, method="POST",
+                                         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        return self._open(request)
+
     def log_in(self, name: str, password: str) -> None:
         self.get("/login")
         status, text = self.post("/login", [("name", name), ("password", password)])

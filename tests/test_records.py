@@ -16,7 +16,9 @@ from agent.core.timeutil import ManualClock
 from agent.records.additive_usage import AdditiveUsage
 from agent.records.agent_update import AgentUpdate
 from agent.records.alarm import AlarmData
+from agent.records.asset_maintenance import AssetMaintenance
 from agent.records.base import judge
+from agent.records.basic_data import BasicData, StaffFacts
 from agent.records.core_temperature_check import CoreTemperatureCheck
 from agent.records.daily_ledger import DailyLedger, LedgerLine
 from agent.records.envelope import Operator, Source, parse_envelope
@@ -74,6 +76,13 @@ def samples() -> list:
         AgentUpdate(outcome="rolled_back", version="0.2.0", from_version="0.1.0", running_version="0.1.0",
                     reason="not healthy within 300 s: waiting for the uplink to connect", seconds=412.5),
         CoreTemperatureCheck(stage="cooking", dish="红烧肉", meal="lunch", core_c=78.5, target_c=70.0),
+        BasicData(entity="staff", entity_id="S020", action="add", version=1, origin="console", entered_by="admin",
+                  changed=["name", "badges"], staff=StaffFacts(staff_id="S020", name="赵厨", badges=["0004200020"],
+                                                               health_cert_no="HC510100-2026-0020",
+                                                               health_cert_valid_until=date(2026, 12, 10))),
+        AssetMaintenance(asset_id="fridge-1", asset_name="冷藏柜1", category="fridge", work="maintenance",
+                         done_on=date(2026, 11, 30), work_done="清洗冷凝器", done_by="海尔售后", next_due=date(2027, 5, 30),
+                         entered_by="admin"),
         AlarmData(kind="cold_chain_high", state="raised", severity="major",
                   subject={"device_id": "fridge-2"}, message="fridge-2 at 11.2 °C for 25 min"),
     ]

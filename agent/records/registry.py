@@ -12,6 +12,8 @@ from agent.records import (
     additive_usage,
     agent_update,
     alarm,
+    asset_maintenance,
+    basic_data,
     core_temperature_check,
     daily_ledger,
     food_sample,
@@ -50,6 +52,8 @@ RECORD_KINDS: tuple[type[RecordData], ...] = (
     waste_disposal.WasteDisposal,
     core_temperature_check.CoreTemperatureCheck,
     agent_update.AgentUpdate,
+    basic_data.BasicData,
+    asset_maintenance.AssetMaintenance,
     alarm.AlarmData,
 )
 

@@ -1,0 +1,138 @@
+"""The school's basic data over plain HTTP against a real agent: the data administrator
+adds and changes staff (a badge opens the stations at once, a conflicting edit or a
+badge held by someone else is refused and nothing changes), each change a ``basic_data``
+record that validates against its schema; bad input gets its reason in both languages."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import cv2
+import numpy as np
+import pytest
+
+from agent.app import Agent
+from agent.console.auth import add_user
+from agent.core.recorder import ClockMonitor
+from agent.core.timeutil import ManualClock
+from simulator.platform.validate import SchemaValidator
+from tests.conftest import make_config
+from tests.test_console import T0, Http
+
+PASSWORD = "kitchen-secret-1"
+TODAY = T0.date()
+
+
+def jpeg() -> bytes:
+    ok, data = cv2.imencode(".jpg", np.full((32, 48, 3), 200, np.uint8))
+    assert ok
+    return data.tobytes()
+
+
+@pytest.fixture
+def admin(tmp_path):
+    config = make_config(tmp_path, console={"enabled": True, "port": 0},
+                         site={"staff": [{"staff_id": "S001", "name": "张三", "badges": ["0004212345"],
+                                          "health_cert_expires_on": "2027-06-30"}]})
+    agent = Agent(config, now=ManualClock(T0), clock=ClockMonitor(lambda: (True, "test")))
+    for component in agent.components:
+        if component.name == "console":
+            agent.supervisor.start(component)
+    assert agent.console.server is not None and agent.console.server.started.wait(10)
+    for name, role in (("admin", "data_admin"), ("fitter", "installer"), ("boss", "manager")):
+        add_user(agent.store, name, role, PASSWORD, T0)
+    client = Http(f"http://127.0.0.1:{agent.console.server.port}")
+    client.log_in("admin", PASSWORD)
+    yield agent, client
+    agent.stop()
+
+
+def cook(**overrides) -> list[tuple[str, str]]:
+    fields = {"staff_id": "S020", "name": "赵厨", "post": "cook", "badges": "0004200020",
+              "health_cert_no": "HC510100-2026-0020",
+              "health_cert_valid_until": (TODAY + timedelta(days=10)).isoformat(), **overrides}
+    return list(fields.items())
+
+
+def basic_records(agent: Agent) -> list[dict]:
+    return [r for r in agent.store.iter_records(type_="basic_data")]
+
+
+def test_the_config_seeds_the_roster_once_as_basic_data(admin):
+    agent, _ = admin
+    entry = agent.store.basic_data("staff", "S001")
+    assert entry["version"] == 1 and entry["changed_from"] == "config" and entry["value"]["name"] == "张三"
+    agent.store.kv_set("x", 1)
+    assert agent.store.staff_by_badge("0004212345")["staff_id"] == "S001"
+
+
+def test_a_new_cook_is_a_record_the_platform_accepts_and_their_badge_works_at_once(admin):
+    agent, client = admin
+    status, text = client.post("/admin/staff", cook())
+    assert status == 200 and "赵厨" in text and "10 " in text
+    assert agent.store.staff_by_badge("0004200020")["name"] == "赵厨"
+    [record] = [r for r in basic_records(agent) if r["data"]["entity_id"] == "S020"]
+    assert record["data"]["action"] == "add" and record["data"]["version"] == 1
+    assert record["data"]["entered_by"] == "admin" and record["operator"]["staff_id"] == "admin"
+    assert record["data"]["staff"]["health_cert_valid_until"] == (TODAY + timedelta(days=10)).isoformat()
+    assert SchemaValidator().problem("basic_data", {k: v for k, v in record.items() if k != "_delivered_at"}) is None
+
+
+def test_bad_input_is_refused_with_its_reason_and_changes_nothing(admin):
+    agent, client = admin
+    before = agent.store.last_seq()
+    refusals = [
+        (cook(health_cert_valid_until=(TODAY - timedelta(days=1)).isoformat()), "已过期的证照不能录入"),
+        (cook(health_cert_no="健康证!"), "健康证编号"),
+        (cook(badges="0004212345"), "工卡已被他人使用"),
+        (cook(staff_id="S001"), "编号已被使用"),
+        (cook(health_cert_valid_until="31/12/2026"), "日期格式"),
+    ]
+    for fields, words in refusals:
+        status, text = client.post("/admin/staff", fields)
+        assert status == 400 and words in text, (fields, status, re.findall(r'class="error"[^<]*<span[^>]*>([^<]*)', text))
+    status, text = client.post_files("/admin/staff", cook(), {"health_cert_photo": ("cert.jpg", b"not an image")})
+    assert status == 400 and "JPEG" in text
+    assert agent.store.last_seq() == before and agent.store.basic_data("staff", "S020") is None
+    assert agent.store.staff_by_badge("0004212345")["staff_id"] == "S001"
+
+
+def test_a_conflicting_edit_is_refused_and_says_who_changed_it(admin):
+    agent, client = admin
+    client.post("/admin/staff", cook())
+    other = Http(client.base)
+    other.log_in("admin", PASSWORD)
+    status, _ = other.post("/admin/staff/S020", [("version", "1"), *cook(name="赵大厨")[1:]])
+    assert status == 200
+    status, text = client.post("/admin/staff/S020", [("version", "1"), *cook(name="赵师傅")[1:]])
+    assert status == 409 and "有人修改了" in text and "v2" in text and "admin" in text
+    assert agent.store.basic_data("staff", "S020")["value"]["name"] == "赵大厨"
+
+
+def test_a_leaver_is_kept_inactive_and_their_badge_no_longer_opens_a_station(admin):
+    agent, client = admin
+    status, _ = client.post("/admin/staff/S001", [("version", "1"), ("action", "leave")])
+    assert status == 200
+    entry = agent.store.basic_data("staff", "S001")
+    assert entry["value"]["active"] is False and entry["value"]["left_on"] == TODAY.isoformat()
+    assert agent.store.staff_by_badge("0004212345") is None
+    assert [r["data"]["action"] for r in basic_records(agent) if r["data"]["entity_id"] == "S001"] == ["leave"]
+    status, _ = client.post("/admin/staff", cook(badges="0004212345"))  # the card may be given to someone else
+    assert status == 200 and agent.store.staff_by_badge("0004212345")["staff_id"] == "S020"
+
+
+def test_the_installer_sees_names_but_no_health_certificate(admin):
+    agent, client = admin
+    client.post("/admin/staff", cook())
+    fitter = Http(client.base)
+    fitter.log_in("fitter", PASSWORD)
+    for path in ("/admin/staff", "/admin/staff/S020", "/manager/today", "/manager/records"):
+        status, text = fitter.get(path)
+        assert status == 200 and "HC510100-2026-0020" not in text, path
+        assert (TODAY + timedelta(days=10)).isoformat() not in text, path
+        assert "健康证有效期" not in text, path
+    assert "赵厨" in fitter.get("/admin/staff")[1]
+    [record] = [r for r in basic_records(agent) if r["data"]["entity_id"] == "S020"]
+    assert fitter.get(f"/manager/records/{record['id']}")[0] == 403
+    assert fitter.post("/admin/staff", cook(staff_id="S021", badges=""))[0] == 403

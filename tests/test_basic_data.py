@@ -136,3 +136,94 @@ def test_the_installer_sees_names_but_no_health_certificate(admin):
     [record] = [r for r in basic_records(agent) if r["data"]["entity_id"] == "S020"]
     assert fitter.get(f"/manager/records/{record['id']}")[0] == 403
     assert fitter.post("/admin/staff", cook(staff_id="S021", badges=""))[0] == 403
+
+
+# --- fixed assets ----------------------------------------------------------------------------
+
+FRIDGE = {"id": "fridge-1", "profile": "xy-md02", "slave": 1, "role": "fridge", "room": "kitchen"}
+THERMO = {"id": "thermo-1", "kind": "ir_thermometer", "protocol": "gy90615", "port": "/dev/null-thermo"}
+
+
+@pytest.fixture
+def kitchen_assets(tmp_path):
+    config = make_config(tmp_path, console={"enabled": True, "port": 0}, devices=[THERMO],
+                         modbus=[{"kind": "modbus_rtu", "id": "line-1", "port": "/dev/null-modbus",
+                                  "devices": [FRIDGE]}])
+    clock = ManualClock(T0)
+    agent = Agent(config, now=clock, clock=ClockMonitor(lambda: (True, "test")))
+    for component in agent.components:
+        if component.name == "console":
+            agent.supervisor.start(component)
+    assert agent.console.server is not None and agent.console.server.started.wait(10)
+    add_user(agent.store, "admin", "data_admin", PASSWORD, T0)
+    client = Http(f"http://127.0.0.1:{agent.console.server.port}")
+    client.log_in("admin", PASSWORD)
+    yield agent, client, clock
+    agent.stop()
+
+
+def open_warnings(agent: Agent) -> dict[tuple[str, str], str]:
+    found = {}
+    for row in agent.store.open_alarms():
+        if row["kind"] == "expiry_warning":
+            import json
+
+            subject = json.loads(row["subject"])
+            found[(subject["what"], subject["id"])] = subject["threshold"]
+    return found
+
+
+def test_known_devices_are_assets_and_their_maintenance_and_calibration_warn(kitchen_assets):
+    agent, client, clock = kitchen_assets
+    status, text = client.get("/admin/assets")
+    assert status == 200 and 'data-asset="fridge-1"' in text and 'data-asset="thermo-1"' in text
+    assert "冰箱/冷柜" in text and "温度计" in text
+    # a maintenance entry on the fridge, next due in 5 days (the 7-day lead)
+    done = TODAY.isoformat()
+    status, text = client.post_files("/admin/assets/fridge-1/maintenance",
+                                     [("work", "maintenance"), ("done_on", done), ("work_done", "清洗冷凝器，检查门封"),
+                                      ("done_by", "海尔售后 王师傅"), ("next_due", (TODAY + timedelta(days=5)).isoformat())],
+                                     {"photo": ("fridge.jpg", jpeg())})
+    assert status == 200 and "清洗冷凝器" in text and (TODAY + timedelta(days=5)).isoformat() in text
+    [entry] = list(agent.store.iter_records(type_="asset_maintenance"))
+    assert entry["data"]["asset_id"] == "fridge-1" and entry["data"]["entered_by"] == "admin"
+    assert [m["role"] for m in entry["media"]] == ["photo"]
+    assert SchemaValidator().problem("asset_maintenance", {k: v for k, v in entry.items()
+                                                           if k != "_delivered_at"}) is None
+    # the thermometer's calibration due in 20 days (the 30-day lead)
+    status, text = client.post("/admin/assets/thermo-1", [("version", "0"), ("name", "晨检额温仪"),
+                                                          ("category", "thermometer"), ("location", "入口"),
+                                                          ("calibrated_on", "2025-12-20"),
+                                                          ("calibration_due", (TODAY + timedelta(days=20)).isoformat())])
+    assert status == 200 and 'id="calibration-due"' in text and "20 " in text
+    [change] = [r for r in agent.store.iter_records(type_="basic_data") if r["data"]["entity"] == "asset"]
+    assert change["data"]["asset"]["calibration_due"] == (TODAY + timedelta(days=20)).isoformat()
+    assert change["data"]["action"] == "add" and change["data"]["version"] == 1
+    agent.schedule_engine.tick(clock())
+    assert open_warnings(agent) == {("maintenance", "fridge-1"): "7", ("calibration", "thermo-1"): "30"}
+    status, text = client.get("/manager/today")
+    assert "设备维保" in text and "计量器具检定" in text and "晨检额温仪" in text
+    # the calibration done: its warning clears
+    status, _ = client.post("/admin/assets/thermo-1/maintenance",
+                            [("work", "calibration"), ("done_on", done), ("work_done", "计量所检定合格"),
+                             ("done_by", "市计量测试所"), ("next_due", (TODAY + timedelta(days=365)).isoformat())])
+    assert status == 200
+    clock.advance(3600)
+    agent.schedule_engine._expiry_cache = None  # noqa: SLF001 - the engine re-reads at most every few minutes
+    agent.schedule_engine.tick(clock())
+    assert ("calibration", "thermo-1") not in open_warnings(agent)
+
+
+def test_maintenance_input_is_checked(kitchen_assets):
+    agent, client, _ = kitchen_assets
+    cases = [([("work", "polish")], "请选择维保类别"),
+             ([("work", "repair"), ("done_on", (TODAY + timedelta(days=1)).isoformat()), ("work_done", "x"),
+               ("done_by", "y")], "不能晚于今天"),
+             ([("work", "repair"), ("work_done", "x"), ("done_by", "y"), ("next_due", TODAY.isoformat())],
+              "须晚于本次日期"),
+             ([("work", "repair"), ("work_done", ""), ("done_by", "y")], "请填写维保内容")]
+    for fields, words in cases:
+        status, text = client.post("/admin/assets/fridge-1/maintenance", fields)
+        assert status == 400 and words in text, fields
+    assert client.get("/admin/assets/no-such")[0] == 404
+    assert list(agent.store.iter_records(type_="asset_maintenance")) == []

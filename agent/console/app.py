@@ -29,6 +29,7 @@ from starlette.staticfiles import StaticFiles
 from agent.console import (
     pages_accounts,
     pages_alarms,
+    pages_assets,
     pages_auth,
     pages_daily_check,
     pages_devices,
@@ -80,7 +81,7 @@ def build_app(console: Console) -> Starlette:
     routes: list[Any] = [Route("/", home), Mount("/static", StaticFiles(directory=str(STATIC)), name="static")]
     for module in (pages_station, pages_auth, pages_today, pages_alarms, pages_daily_check, pages_meals,
                    pages_samples, pages_entries, pages_records, pages_devices, pages_doctor, pages_accounts,
-                   pages_staff):
+                   pages_staff, pages_assets):
         routes += module.ROUTES
     app = Starlette(routes=routes, exception_handlers={
         LoginRequired: _login_required, NotAllowed: _not_allowed, CsrfError: _csrf_refused, HTTPException: _http_error})

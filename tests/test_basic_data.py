@@ -227,3 +227,61 @@ def test_maintenance_input_is_checked(kitchen_assets):
         assert status == 400 and words in text, fields
     assert client.get("/admin/assets/no-such")[0] == 404
     assert list(agent.store.iter_records(type_="asset_maintenance")) == []
+
+
+# --- the canteen's profile, suppliers and their documents --------------------------------------
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def profile(**overrides) -> list[tuple[str, str]]:
+    fields = {"version": "0", "school_name": "成都市实验小学", "canteen_name": "第一食堂", "address": "成都市青羊区",
+              "operating_mode": "self_run", "responsible_person": "王校长", "responsible_phone": "028-86000000",
+              "licence_no": "JY15101050012345", "licence_scope": "热食类食品制售",
+              "licence_valid_until": "2029-05-31", "grade": "A", "grade_on": "2026-03-01", "seats": "600",
+              "diners_per_meal": "812", **overrides}
+    return list(fields.items())
+
+
+def test_the_canteen_profile_with_its_licence_scan_is_a_record_and_bad_input_is_refused(admin):
+    agent, client = admin
+    before = agent.store.last_seq()
+    for fields, words in ((profile(licence_no="JY1510105"), "许可证编号格式不对"),
+                          (profile(licence_valid_until="2026-01-01"), "已过期的证照不能录入"),
+                          (profile(operating_mode="contracted"), "承包经营的食堂须填写承包商"),
+                          (profile(seats="many"), "座位数和就餐人数"),
+                          (profile(grade="D"), "量化等级为 A、B 或 C")):
+        status, text = client.post("/admin/canteen", fields)
+        assert status == 400 and words in text, fields
+    status, text = client.post_files("/admin/canteen", profile(), {"licence_photo": ("licence.pdf", b"%PDF-1.4 cut")})
+    assert status == 400 and "PDF" in text
+    assert agent.store.last_seq() == before
+    status, text = client.post_files("/admin/canteen", profile(), {"licence_photo": ("licence.pdf", PDF)})
+    assert status == 200 and "JY15101050012345" in text and "第一食堂" in text
+    [record] = list(agent.store.iter_records(type_="basic_data"))[-1:]
+    assert record["data"]["entity"] == "canteen" and record["data"]["canteen"]["grade"] == "A"
+    assert [m["role"] for m in record["media"]] == ["document"]
+    assert SchemaValidator().problem("basic_data", {k: v for k, v in record.items() if k != "_delivered_at"}) is None
+    document = record["data"]["canteen"]["licence_photo"]
+    assert client.get(f"/admin/documents/{document}")[0] == 200
+    status, text = client.post("/admin/canteen", profile())  # made on version 0: someone saved v1 since
+    assert status == 409 and "有人修改了" in text
+
+
+def test_a_supplier_with_a_licence_document_warns_before_it_expires(admin):
+    agent, client = admin
+    big = PDF + b"0" * (agent.config.console.document_max_kb * 1024)
+    status, text = client.post_files("/admin/suppliers", [("supplier_id", "SUP-1"), ("name", "绿源蔬菜"),
+                                                          ("licence_no", "JY15101070098765")],
+                                     {"document": ("licence.pdf", big)})
+    assert status == 400 and "文件太大" in text
+    status, text = client.post("/admin/suppliers", [("supplier_id", "SUP-1"), ("name", "绿源蔬菜"),
+                                                    ("licence_no", "123")])
+    assert status == 400 and "许可证编号格式不对" in text
+    status, text = client.post_files("/admin/suppliers", [("supplier_id", "SUP-1"), ("name", "绿源蔬菜"),
+                                                          ("licence_no", "JY15101070098765"),
+                                                          ("licence_valid_until", (TODAY + timedelta(days=6)).isoformat()),
+                                                          ("supplies", "蔬菜")], {"document": ("licence.pdf", PDF)})
+    assert status == 200 and "绿源蔬菜" in text and "6 " in text
+    agent.schedule_engine.tick(agent.now())
+    assert open_warnings(agent)[("supplier_licence", "绿源蔬菜")] == "7"

@@ -97,11 +97,11 @@ def build(model: type[Facts], values: dict[str, Any]) -> Facts:
                                              "Check the form"), str(first.get("input", ""))[:60]) from None
 
 
-def refusal_of(exc: Exception) -> FormRefused:
+def refusal_of(exc: Exception, adding: bool = False) -> FormRefused:
     """The store's refusal in words: who changed it, from where and when; who holds the badge."""
     if isinstance(exc, BasicDataConflict):
         found = exc.found
-        if exc.expected == 0:
+        if adding:
             return FormRefused(ALREADY, exc.entity_id)
         return FormRefused(CONFLICT, f"v{found.get('version')} · {found.get('changed_by')} · "
                                      f"{found.get('changed_from')} · {str(found.get('changed_at') or '')[:16]}")

@@ -141,7 +141,7 @@ async def add_asset(request: Request) -> Response:
         assert current.user is not None
         saved = ctx.recorder.change_basic_data(facts, action="add", by=current.user.name, expected_version=0)
     except (FormRefused, BasicDataConflict) as exc:
-        refused = exc if isinstance(exc, FormRefused) else refusal_of(exc)
+        refused = exc if isinstance(exc, FormRefused) else refusal_of(exc, adding=True)
         return page(request, "assets.html", status=400, assets=asset_rows(request), categories=ASSET_CATEGORIES,
                     form={k: text(form, k, 200) for k in form if k != "csrf"}, error=refused.message,
                     detail=refused.detail)

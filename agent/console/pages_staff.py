@@ -95,7 +95,7 @@ async def add_person(request: Request) -> Response:
         saved = ctx.recorder.change_basic_data(facts, action="add", by=current.user.name, expected_version=0,
                                                files={"health_cert_photo": photo} if photo else None)
     except (FormRefused, BasicDataConflict, BadgeTaken) as exc:
-        refused = exc if isinstance(exc, FormRefused) else refusal_of(exc)
+        refused = exc if isinstance(exc, FormRefused) else refusal_of(exc, adding=True)
         people = [person_row(request, e) for e in ctx.store.basic_data_of("staff")]
         return page(request, "staff.html", status=400, people=people, posts=POSTS, personal=True,
                     form={k: text(form, k, 400) for k in form if k != "csrf"}, error=refused.message,

@@ -384,7 +384,7 @@ class Recorder:
         when = rfc3339((occurred_at or self.now()).astimezone(self.tz))
         for field_name, content in (files or {}).items():
             ref = photo_ref(content)
-            refs.append(ref.model_copy(update={"role": "document" if field_name == "documents" else "photo"}))
+            refs.append(ref.model_copy(update={"role": "document" if field_name in ("documents", "licence_photo") else "photo"}))
             media.append(MediaDraft(ref.id, content.content, content.content_type, role=refs[-1].role,
                                     created_at=when, suffix=content.suffix))
             if field_name == "documents":

@@ -5,14 +5,15 @@ health data; accounts keep at least one data administrator."""
 
 from __future__ import annotations
 
+import io
 import re
-import subprocess
 import sys
 
 import pytest
 from starlette.routing import Route
 
 from agent.app import Agent
+from agent.cli.main import main
 from agent.console.auth import ROLES, add_user, authenticate
 from agent.console.roles import MAY, ROLE_WORDS, may
 from agent.core.recorder import ClockMonitor
@@ -143,16 +144,15 @@ def test_the_last_data_administrator_cannot_be_removed_or_demoted(console_url):
     assert status == 200 and agent.store.console_user("cook-li") is None
 
 
-def test_the_command_line_adds_every_role_and_refuses_removing_the_last_data_administrator(tmp_path):
-    db = tmp_path / "a.db"
+def test_the_command_line_adds_every_role_and_refuses_removing_the_last_data_administrator(tmp_path, monkeypatch,
+                                                                                            capsys):
+    db = str(tmp_path / "a.db")
     for role in ROLES:
-        done = subprocess.run([sys.executable, "-m", "agent", "user", "add", f"u-{role}", "--role", role,
-                               "--password-stdin", "--db", str(db)], input=PASSWORD + "\n", text=True,
-                              capture_output=True)
-        assert done.returncode == 0, done.stderr
-    done = subprocess.run([sys.executable, "-m", "agent", "user", "remove", "u-data_admin", "--db", str(db)],
-                          text=True, capture_output=True)
-    assert done.returncode == 1 and "at least one data administrator" in done.stderr
-    listing = subprocess.run([sys.executable, "-m", "agent", "user", "list", "--db", str(db)], text=True,
-                             capture_output=True).stdout
-    assert all(role in listing for role in ROLES)
+        monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
+        assert main(["user", "add", f"u-{role}", "--role", role, "--password-stdin", "--db", db]) == 0
+    assert main(["user", "remove", "u-data_admin", "--db", db]) == 1
+    assert "at least one data administrator" in capsys.readouterr().err
+    assert main(["user", "list", "--db", db]) == 0
+    listing = capsys.readouterr().out
+    assert all(f"u-{role}" in listing for role in ROLES)
+    assert main(["user", "remove", "u-staff", "--db", db]) == 0

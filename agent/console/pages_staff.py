@@ -6,7 +6,7 @@ health certificates only roles with ``see_personal_data`` (not the installer).""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -36,7 +36,7 @@ from agent.console.web import (
     user_session,
 )
 from agent.core.recorder import BadgeTaken, BasicDataConflict, Photo
-from agent.records.basic_data import ORIGINS, POSTS, StaffFacts, post_words
+from agent.records.basic_data import ACTIONS, ORIGINS, POSTS, StaffFacts, fields_text, post_words
 from agent.records.registry import RECORD_TYPES
 
 
@@ -111,16 +111,14 @@ def _history(request: Request, entity: str, entity_id: str) -> list[dict[str, An
     for record in ctx.store.iter_records(type_="basic_data"):
         data = record["data"]
         if data.get("entity") == entity and data.get("entity_id") == entity_id:
-            found.append({"id": record["id"], "version": data["version"], "action": data["action"],
-                          "changed": ", ".join(data.get("changed") or []), "by": data["entered_by"],
+            found.append({"id": record["id"], "version": data["version"], "action": ACTIONS[data["action"]],
+                          "changed": fields_text(data.get("changed") or []), "by": data["entered_by"],
                           "origin": ORIGINS.get(data["origin"]), "sent": bool(record.get("_delivered_at")),
                           "at": f"{ctx.local(_parse(record['occurred_at'])):%Y-%m-%d %H:%M}"})
     return found[::-1]
 
 
-def _parse(iso: str) -> Any:
-    from datetime import datetime
-
+def _parse(iso: str) -> datetime:
     return datetime.fromisoformat(iso)
 
 

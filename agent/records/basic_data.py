@@ -45,6 +45,7 @@ POSTS: dict[str, Term] = {
     "cook": Term("厨师", "cook"), "assistant": Term("帮厨", "kitchen assistant"), "server": Term("打饭员", "server"),
     "cleaner": Term("保洁员", "cleaner"), "buyer": Term("采购员", "buyer"), "storekeeper": Term("库管员", "storekeeper"),
     "supervisor": Term("食堂主管", "canteen supervisor"), "food_safety": Term("食品安全员", "food-safety officer"),
+    "leader": Term("学校领导", "school leader"), "inspector": Term("检查人员", "inspector"),
     "other": Term("其他", "other"),
 }
 OPERATING_MODES: dict[str, Term] = {"self_run": Term("自营", "self-run"), "contracted": Term("承包经营", "contracted")}
@@ -58,6 +59,29 @@ ASSET_CATEGORIES: dict[str, Term] = {
     "range_hood": Term("油烟机", "range hood"), "fire_extinguisher": Term("灭火器", "fire extinguisher"),
     "water_purifier": Term("净水器", "water purifier"), "insect_lamp": Term("灭蝇灯", "insect lamp"),
     "other": Term("其他设备", "other equipment"),
+}
+# the entities' fields, as a change lists them
+FIELD_WORDS: dict[str, Term] = {
+    "school_name": Term("学校名称", "school"), "canteen_name": Term("食堂名称", "canteen"),
+    "address": Term("地址", "address"), "operating_mode": Term("经营方式", "operating mode"),
+    "contractor": Term("承包商", "contractor"), "responsible_person": Term("负责人", "responsible person"),
+    "responsible_phone": Term("负责人电话", "phone"), "licence_no": Term("许可证编号", "licence number"),
+    "licence_scope": Term("经营项目", "licence scope"), "licence_valid_until": Term("许可证有效期", "licence valid until"),
+    "licence_photo": Term("许可证扫描件", "licence scan"), "grade": Term("量化等级", "grade"),
+    "grade_on": Term("评定日期", "graded on"), "seats": Term("座位数", "seats"),
+    "diners_per_meal": Term("就餐人数", "diners"), "staff_id": Term("人员编号", "staff number"),
+    "name": Term("名称", "name"), "post": Term("岗位", "post"), "badges": Term("工卡", "badges"),
+    "health_cert_no": Term("健康证编号", "health certificate number"),
+    "health_cert_valid_until": Term("健康证有效期", "health certificate valid until"),
+    "health_cert_photo": Term("健康证照片", "health certificate photo"), "active": Term("在岗/在用", "active"),
+    "on_duty": Term("排班", "on duty"), "joined_on": Term("入职日期", "joined on"),
+    "left_on": Term("离职日期", "left on"), "training_hours": Term("培训学时", "training hours"),
+    "supplier_id": Term("供应商编号", "supplier number"), "kind": Term("类别", "kind"),
+    "supplies": Term("供应品类", "supplies"), "documents": Term("证照资料", "documents"),
+    "asset_id": Term("资产编号", "asset number"), "category": Term("设备类别", "kind"),
+    "device_id": Term("接入设备", "device"), "location": Term("位置", "location"),
+    "calibrated_on": Term("检定日期", "calibrated on"), "calibration_due": Term("检定有效期", "calibration due"),
+    "maintenance_due": Term("下次维保", "maintenance due"),
 }
 # 计量器具: what must be calibrated (检定) on a schedule
 MEASURING: frozenset[str] = frozenset({"scale", "thermometer", "core_probe"})
@@ -182,7 +206,7 @@ class BasicData(RecordData):
     def brief(self) -> list[Fact]:
         return facts(fact("对象", "what", f"{ENTITY_WORDS[self.entity]} · {label_of(self.facts_of())}"),
                      fact("变更", "change", f"{ACTIONS[self.action]} v{self.version}"),
-                     fact("字段", "fields", ", ".join(self.changed)),
+                     fact("字段", "fields", fields_text(self.changed)),
                      fact("来源", "from", ORIGINS[self.origin]),
                      fact("录入人", "by", self.entered_by, is_name=True))
 
@@ -197,6 +221,11 @@ def label_of(found: Facts) -> str:
     if isinstance(found, AssetFacts):
         return f"{found.name} ({found.asset_id})"
     return ""
+
+
+def fields_text(changed: list[str]) -> str:
+    """``工卡 badges、健康证有效期 health certificate valid until``."""
+    return "、".join(str(term(FIELD_WORDS, name)) for name in changed)
 
 
 def post_words(post: str | None) -> Term:

@@ -45,6 +45,7 @@ POSTS: dict[str, Term] = {
     "cook": Term("厨师", "cook"), "assistant": Term("帮厨", "kitchen assistant"), "server": Term("打饭员", "server"),
     "cleaner": Term("保洁员", "cleaner"), "buyer": Term("采购员", "buyer"), "storekeeper": Term("库管员", "storekeeper"),
     "supervisor": Term("食堂主管", "canteen supervisor"), "food_safety": Term("食品安全员", "food-safety officer"),
+    "helper": Term("帮厨", "kitchen helper"), "manager": Term("食堂经理", "canteen manager"),
     "leader": Term("学校领导", "school leader"), "inspector": Term("检查人员", "inspector"),
     "other": Term("其他", "other"),
 }

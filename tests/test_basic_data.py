@@ -285,3 +285,70 @@ def test_a_supplier_with_a_licence_document_warns_before_it_expires(admin):
     assert status == 200 and "绿源蔬菜" in text and "6 " in text
     agent.schedule_engine.tick(agent.now())
     assert open_warnings(agent)[("supplier_licence", "绿源蔬菜")] == "7"
+
+
+# --- the knowledge and rules library ----------------------------------------------------------
+
+HANDWASH = "# 洗手规程 Handwashing\n\n1. 流动水打湿双手\n2. 洗手液揉搓 20 秒\n3. 冲净、擦干\n".encode()
+
+
+@pytest.fixture
+def library(tmp_path):
+    devices = [THERMO, {"id": "badge-mc", "kind": "badge_reader", "protocol": "serial_line", "port": "/dev/null-b"}]
+    stations = [{"id": "mc-1", "kind": "morning_check", "badge": "badge-mc", "thermometer": "thermo-1",
+                 "document": "handwash"}]
+    config = make_config(tmp_path, console={"enabled": True, "port": 0}, devices=devices, stations=stations)
+    agent = Agent(config, now=ManualClock(T0), clock=ClockMonitor(lambda: (True, "test")))
+    for component in agent.components:
+        if component.name == "console":
+            agent.supervisor.start(component)
+    assert agent.console.server is not None and agent.console.server.started.wait(10)
+    for name, role in (("admin", "data_admin"), ("fitter", "installer"), ("cook-li", "staff")):
+        add_user(agent.store, name, role, PASSWORD, T0)
+    client = Http(f"http://127.0.0.1:{agent.console.server.port}")
+    client.log_in("admin", PASSWORD)
+    yield agent, client
+    agent.stop()
+
+
+def test_the_library_takes_documents_by_content_and_every_role_reads_them(library):
+    agent, client = library
+    before = agent.store.last_seq()
+    for name, content, words in (("rules.pdf", b"MZ\x90\x00 not a pdf", "PDF、图片或 Markdown"),
+                                 ("notes.md", b"\xff\xfe\x00binary", "PDF、图片或 Markdown"),
+                                 ("big.md", b"x" * (agent.config.console.document_max_kb * 1024 + 1), "文件太大")):
+        status, text = client.post_files("/library", [("document_id", "d1"), ("title", "t"), ("group", "rules")],
+                                          {"file": (name, content)})
+        assert status == 400 and words in text, name
+    assert agent.store.last_seq() == before
+    status, text = client.post_files("/library", [("document_id", "handwash"), ("title", "洗手规程"),
+                                                  ("group", "procedures")], {"file": ("handwash.md", HANDWASH)})
+    assert status == 200 and "流动水打湿双手" in text
+    status, _ = client.post_files("/library", [("document_id", "rules-2026"), ("title", "食品安全管理制度"),
+                                               ("group", "rules")], {"file": ("rules.pdf", PDF)})
+    assert status == 200
+    entry = agent.store.basic_data("document", "rules-2026")["value"]
+    import hashlib
+
+    assert entry["sha256"] == hashlib.sha256(PDF).hexdigest() and entry["content_type"] == "application/pdf"
+    records = [r for r in agent.store.iter_records(type_="basic_data") if r["data"]["entity"] == "document"]
+    assert [r["media"][0]["role"] for r in records] == ["document", "document"]
+    assert all(SchemaValidator().problem("basic_data", {k: v for k, v in r.items() if k != "_delivered_at"}) is None
+               for r in records)
+    for name in ("fitter", "cook-li"):
+        reader = Http(client.base)
+        reader.log_in(name, PASSWORD)
+        status, text = reader.get("/library")
+        assert status == 200 and "洗手规程" in text and "食品安全管理制度" in text
+        assert reader.get("/library/rules-2026/file")[0] == 200
+        assert reader.post_files("/library", [("document_id", "x"), ("title", "x"), ("group", "rules")],
+                                 {"file": ("x.md", HANDWASH)})[0] == 403
+    # the morning-check station offers its handwashing procedure, and nothing else, without a login
+    anyone = Http(client.base)
+    status, text = anyone.get("/station/mc-1")
+    assert status == 200 and 'href="/station/mc-1/document"' in text
+    status, text = anyone.get("/station/mc-1/document")
+    assert status == 200 and "流动水打湿双手" in text
+    assert anyone.get("/library/rules-2026")[0] == 200 and "/login" in anyone.get("/library/rules-2026")[1]
+    status, _ = client.post("/library/rules-2026/retire", [("version", "1")])
+    assert status == 200 and client.get("/library/rules-2026")[0] == 404

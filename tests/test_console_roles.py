@@ -52,6 +52,8 @@ def guard_of(path: str) -> str:
         return GUARDS[path]
     if path.startswith("/admin/"):
         return "manage_basic_data"
+    if path.startswith("/library"):
+        return "manage_documents"
     if "verify" in path:
         return "verify_rectification"
     return "make_entries"

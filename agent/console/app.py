@@ -36,6 +36,7 @@ from agent.console import (
     pages_devices,
     pages_doctor,
     pages_entries,
+    pages_library,
     pages_meals,
     pages_records,
     pages_samples,
@@ -82,7 +83,7 @@ def build_app(console: Console) -> Starlette:
     routes: list[Any] = [Route("/", home), Mount("/static", StaticFiles(directory=str(STATIC)), name="static")]
     for module in (pages_station, pages_auth, pages_today, pages_alarms, pages_daily_check, pages_meals,
                    pages_samples, pages_entries, pages_records, pages_devices, pages_doctor, pages_accounts,
-                   pages_staff, pages_assets, pages_canteen):
+                   pages_staff, pages_assets, pages_canteen, pages_library):
         routes += module.ROUTES
     app = Starlette(routes=routes, exception_handlers={
         LoginRequired: _login_required, NotAllowed: _not_allowed, CsrfError: _csrf_refused, HTTPException: _http_error})

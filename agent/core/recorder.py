@@ -34,6 +34,7 @@ from agent.records.basic_data import (
     AssetFacts,
     BasicData,
     CanteenProfile,
+    DocumentFacts,
     Facts,
     StaffFacts,
     SupplierFacts,
@@ -384,7 +385,7 @@ class Recorder:
         when = rfc3339((occurred_at or self.now()).astimezone(self.tz))
         for field_name, content in (files or {}).items():
             ref = photo_ref(content)
-            refs.append(ref.model_copy(update={"role": "document" if field_name in ("documents", "licence_photo") else "photo"}))
+            refs.append(ref.model_copy(update={"role": MEDIA_ROLE.get(field_name, "photo")}))
             media.append(MediaDraft(ref.id, content.content, content.content_type, role=refs[-1].role,
                                     created_at=when, suffix=content.suffix))
             if field_name == "documents":
@@ -454,8 +455,11 @@ class Recorder:
                                     suffix=photo.suffix)
 
 
-ENTITY_OF: dict[type[Facts], str] = {CanteenProfile: "canteen", StaffFacts: "staff", SupplierFacts: "supplier", AssetFacts: "asset"}
-ID_FIELD = {"staff": "staff_id", "supplier": "supplier_id", "asset": "asset_id"}
+# what a file field's media object is: a health certificate's photo, or a document
+MEDIA_ROLE = {"documents": "document", "licence_photo": "document", "media_id": "document"}
+ENTITY_OF: dict[type[Facts], str] = {CanteenProfile: "canteen", DocumentFacts: "document", StaffFacts: "staff",
+                                     SupplierFacts: "supplier", AssetFacts: "asset"}
+ID_FIELD = {"document": "document_id", "staff": "staff_id", "supplier": "supplier_id", "asset": "asset_id"}
 
 
 def photo_ref(photo: Photo, media_id: str | None = None) -> MediaRef:

@@ -32,6 +32,11 @@ ENTITY_WORDS: dict[str, Term] = {
     "staff": Term("从业人员", "staff"),
     "supplier": Term("供应商/承包商", "supplier or contractor"),
     "asset": Term("固定资产", "fixed asset"),
+    "document": Term("食品安全知识及制度", "knowledge and rules"),
+}
+DOCUMENT_GROUPS: dict[str, Term] = {
+    "rules": Term("管理制度", "rules"), "procedures": Term("操作规程", "procedures"),
+    "training": Term("培训资料", "training material"), "emergency": Term("应急预案", "emergency plans"),
 }
 ACTIONS: dict[str, Term] = {
     "add": Term("新增", "added"), "edit": Term("修改", "changed"), "leave": Term("离职", "left"),
@@ -83,6 +88,9 @@ FIELD_WORDS: dict[str, Term] = {
     "device_id": Term("接入设备", "device"), "location": Term("位置", "location"),
     "calibrated_on": Term("检定日期", "calibrated on"), "calibration_due": Term("检定有效期", "calibration due"),
     "maintenance_due": Term("下次维保", "maintenance due"),
+    "document_id": Term("资料编号", "document number"), "title": Term("标题", "title"),
+    "group": Term("分类", "group"), "media_id": Term("文件", "file"), "content_type": Term("文件类型", "file type"),
+    "sha256": Term("校验值", "hash"), "bytes": Term("大小", "size"),
 }
 # 计量器具: what must be calibrated (检定) on a schedule
 MEASURING: frozenset[str] = frozenset({"scale", "thermometer", "core_probe"})
@@ -167,9 +175,24 @@ class AssetFacts(Facts):
         return self.category in MEASURING
 
 
-Entity = Literal["canteen", "staff", "supplier", "asset"]
+class DocumentFacts(Facts):
+    """食品安全知识及制度: a document of the knowledge and rules library (PDF, image or Markdown),
+    stored as a media object with its hash; readable on every console page and on a station
+    screen whose config names it."""
+
+    document_id: str = Field(pattern=ENTITY_ID)
+    title: str = Field(min_length=1, max_length=100)
+    group: Literal["rules", "procedures", "training", "emergency"] = "rules"
+    media_id: str | None = Field(None, description="the media object holding the file")
+    content_type: Literal["application/pdf", "image/jpeg", "image/png", "text/markdown"] = "application/pdf"
+    sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    bytes: int = Field(0, ge=0)
+    active: bool = True
+
+
+Entity = Literal["canteen", "staff", "supplier", "asset", "document"]
 FACTS: dict[str, type[Facts]] = {"canteen": CanteenProfile, "staff": StaffFacts, "supplier": SupplierFacts,
-                                 "asset": AssetFacts}
+                                 "asset": AssetFacts, "document": DocumentFacts}
 
 
 class BasicData(RecordData):
@@ -179,7 +202,7 @@ class BasicData(RecordData):
     title: ClassVar[Term] = Term("基础数据", "Basic data")
     entity: Entity
     entity_id: str = Field(min_length=1, max_length=32)
-    action: Literal["add", "edit", "leave", "retire"]
+    action: Literal["add", "edit", "leave", "retire"]  # retire: an asset or a document taken out
     version: int = Field(ge=1, description="the entity's version after this change (each change adds one)")
     origin: Literal["console", "platform", "config"]
     entered_by: str = Field(min_length=1, max_length=64, description="the console account, or platform / config")
@@ -188,6 +211,7 @@ class BasicData(RecordData):
     staff: StaffFacts | None = None
     supplier: SupplierFacts | None = None
     asset: AssetFacts | None = None
+    document: DocumentFacts | None = None
 
     @model_validator(mode="after")
     def _one_entity(self) -> BasicData:
@@ -221,6 +245,8 @@ def label_of(found: Facts) -> str:
         return found.name
     if isinstance(found, AssetFacts):
         return f"{found.name} ({found.asset_id})"
+    if isinstance(found, DocumentFacts):
+        return found.title
     return ""
 
 

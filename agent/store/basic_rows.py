@@ -18,7 +18,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-ENTITIES = ("canteen", "staff", "supplier", "asset")
+ENTITIES = ("canteen", "staff", "supplier", "asset", "document")
 
 
 class BasicDataConflict(Exception):
@@ -43,7 +43,7 @@ class BadgeTaken(Exception):
 class BasicChange:
     """One entity as it is after a change, and the version the change was made on."""
 
-    entity: str  # canteen | staff | supplier | asset
+    entity: str  # canteen | staff | supplier | asset | document
     entity_id: str
     value: dict[str, Any]  # the whole entity, JSON-ready
     by: str  # the console account, "platform" or "config"

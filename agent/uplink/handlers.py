@@ -28,7 +28,7 @@ class RosterArgs(BaseModel):
 
 class BasicDataItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    entity: Literal["canteen", "staff", "supplier", "asset"]
+    entity: Literal["canteen", "staff", "supplier", "asset", "document"]
     version: int | None = Field(None, ge=0, description="the version the platform last saw; omitted: overwrite")
     data: dict[str, Any]
 
@@ -73,7 +73,8 @@ def sync_basic_data(agent: AgentControl, args: dict[str, Any]) -> dict[str, Any]
     applied: list[dict[str, Any]] = []
     refused: list[dict[str, Any]] = []
     for item in parsed.items:
-        ident = str(item.data.get({"staff": "staff_id", "supplier": "supplier_id", "asset": "asset_id"}.get(
+        ident = str(item.data.get({"staff": "staff_id", "supplier": "supplier_id", "asset": "asset_id",
+                                   "document": "document_id"}.get(
             item.entity, ""), agent.config.identity.canteen_id))
         try:
             facts = FACTS[item.entity].model_validate(item.data)
@@ -84,7 +85,7 @@ def sync_basic_data(agent: AgentControl, args: dict[str, Any]) -> dict[str, Any]
             continue
         old = agent.store.basic_data(item.entity, ident)
         action = "add" if old is None else "leave" if item.entity == "staff" and not item.data.get("active", True) \
-            else "retire" if item.entity == "asset" and not item.data.get("active", True) else "edit"
+            else "retire" if item.entity in ("asset", "document") and not item.data.get("active", True) else "edit"
         try:
             saved = agent.recorder.change_basic_data(facts, action=action, by="platform", origin="platform",
                                                      expected_version=item.version)

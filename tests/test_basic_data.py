@@ -60,11 +60,29 @@ def basic_records(agent: Agent) -> list[dict]:
 
 
 def test_the_config_seeds_the_roster_once_as_basic_data(admin):
-    agent, _ = admin
+    agent, client = admin
     entry = agent.store.basic_data("staff", "S001")
     assert entry["version"] == 1 and entry["changed_from"] == "config" and entry["value"]["name"] == "张三"
-    agent.store.kv_set("x", 1)
     assert agent.store.staff_by_badge("0004212345")["staff_id"] == "S001"
+    assert list(agent.store.iter_records(type_="basic_data")) == []  # the seed is no news for the platform
+    # training hours this year come from the training records
+    from agent.records.staff_training import StaffTraining
+
+    for hours in (2.5, 4.0):
+        agent.recorder.record(StaffTraining(session="食品安全培训", staff_id="S001", hours=hours))
+    status, text = client.get("/admin/staff/S001")
+    assert status == 200 and re.search(r"本年度培训学时.*?<dd>6.5</dd>", text, re.S)
+    # a second start on the same store does not seed again: the store is the source of truth
+    config = agent.config
+    agent.stop()
+    renamed = [member.model_copy(update={"name": "张三丰"}) for member in config.site.staff]
+    again = Agent(config.model_copy(update={"site": config.site.model_copy(update={"staff": renamed})}),
+                  now=ManualClock(T0), clock=ClockMonitor(lambda: (True, "test")))
+    try:
+        entry = again.store.basic_data("staff", "S001")
+        assert entry["version"] == 1 and entry["value"]["name"] == "张三"
+    finally:
+        again.store.close()
 
 
 def test_a_new_cook_is_a_record_the_platform_accepts_and_their_badge_works_at_once(admin):

@@ -56,6 +56,17 @@ def person_row(request: Request, entry: dict[str, Any]) -> dict[str, Any]:
             "changed_by": entry.get("changed_by"), "changed_from": ORIGINS.get(entry.get("changed_from") or "")}
 
 
+def training_hours(request: Request) -> dict[str, float]:
+    """Staff id -> hours of this year's ``staff_training`` records (培训学时)."""
+    year = str(_today(request).year)
+    hours: dict[str, float] = {}
+    for record in console(request).store.iter_records(type_="staff_training"):
+        data = record["data"]
+        if str(record.get("occurred_at", ""))[:4] == year and data.get("hours"):
+            hours[data["staff_id"]] = hours.get(data["staff_id"], 0.0) + float(data["hours"])
+    return hours
+
+
 async def staff_list(request: Request) -> Response:
     current = user_session(request)
     ctx = console(request)
@@ -128,7 +139,11 @@ def _person_page(request: Request, staff_id: str, status: int = 200, **extra: An
     if entry is None:
         raise HTTPException(404)
     personal = may(current.user, "see_personal_data")
-    return page(request, "staff_person.html", status=status, person=person_row(request, entry), posts=POSTS,
+    row = person_row(request, entry)
+    trained = training_hours(request).get(staff_id)
+    if trained is not None:
+        row["training_hours"] = trained  # this year's training records; else what the basic data says
+    return page(request, "staff_person.html", status=status, person=row, posts=POSTS,
                 personal=personal, history=_history(request, "staff", staff_id) if personal else [],
                 title=RECORD_TYPES["basic_data"].title, **extra)
 

@@ -25,6 +25,7 @@ import pytest
 from agent.app import Agent
 from agent.config_file.loader import load_config
 from agent.console import (
+    basic_forms,
     pages_doctor,
     pages_entries,
     pages_meals,
@@ -78,6 +79,11 @@ def used_messages() -> set[str]:
                   pages_entries.WASTE_KINDS, pages_samples.STATE, pages_doctor.STATUS):
         found |= set(table.values())
     found |= {error for error, _ in pages_samples.REFUSALS.values()}
+    found |= set(basic_forms.MESSAGES) | set(basic_forms.FIELD_MESSAGES.values())
+    for path in CONSOLE.glob("*.py"):  # refusals raised as FormRefused("...") and AccountError(..., "...")
+        text = path.read_text(encoding="utf-8")
+        found |= set(re.findall(r'FormRefused\("([^"]+)"', text))
+        found |= set(re.findall(r'AccountError\([^)]*?,\s*"([^"]+)"\)', text, re.S))
     return found
 
 

@@ -35,7 +35,7 @@ class BadgeTaken(Exception):
     """A badge already held by another active person."""
 
     def __init__(self, badge: str, holder: str) -> None:
-        super().__init__(f"badge {badge} is held by {holder}")
+        super().__init__(f"a badge is held by {holder}")  # no card number in a log line
         self.badge, self.holder = badge, holder
 
 

@@ -56,8 +56,8 @@ def known_devices(request: Request) -> dict[str, dict[str, Any]]:
     for bus in cfg.modbus:
         for unit in bus.devices:
             found[unit.id] = {"kind": unit.role or "modbus", "state": None}
-    for camera in cfg.cameras:
-        found[camera.id] = {"kind": "camera", "state": None}
+    for camera_id in [c.id for c in cfg.cameras] + [c.id for c in cfg.video.cameras]:
+        found[camera_id] = {"kind": "camera", "state": None}
     for device_id, entry in ctx.devices().items():
         found.setdefault(device_id, {"kind": entry.get("role") or entry.get("kind")})
         found[device_id]["state"] = entry.get("state")

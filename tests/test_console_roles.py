@@ -96,11 +96,11 @@ def test_each_role_reads_its_pages_and_is_refused_every_write_it_may_not_make(co
     for role, name in ACCOUNTS.items():
         client = Http(url)
         client.log_in(name, PASSWORD)
+        user = authenticate(agent.store, name, PASSWORD)
         for path in pages:
             status, _ = client.get(path)
             only = {"/admin/accounts": "manage_accounts", "/installer/doctor": "run_doctor",
                     "/manager/records.csv": "export_records", "/manager/records.jsonl": "export_records"}.get(path)
-            user = authenticate(agent.store, name, PASSWORD)
             if path == "/manager/records.csv" and may(user, "export_records"):
                 assert status == 400, (role, path)  # no type chosen: says so
                 continue
@@ -108,7 +108,6 @@ def test_each_role_reads_its_pages_and_is_refused_every_write_it_may_not_make(co
             assert status == expected, (role, path, status)
         before = agent.store.last_seq()
         for path in writes:
-            user = authenticate(agent.store, name, PASSWORD)
             if may(user, guard_of(path)):
                 continue
             status, text = client.post(filled(path), [("name", "x"), ("role", "manager"), ("password", "y" * 9)])

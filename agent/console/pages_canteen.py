@@ -7,11 +7,13 @@ reports, as photos or PDFs). The data administrator edits them; every change is 
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from agent.console.basic_forms import (
@@ -44,7 +46,7 @@ from agent.records.basic_data import (
 from agent.words.terms import term
 
 
-def _today(request: Request) -> Any:
+def _today(request: Request) -> date:
     ctx = console(request)
     return ctx.local(ctx.now()).date()
 
@@ -120,8 +122,6 @@ def _supplier_rows(request: Request) -> list[dict[str, Any]]:
     for entry in console(request).store.basic_data_of("supplier"):
         value = entry["value"]
         until = value.get("licence_valid_until")
-        from datetime import date
-
         left = (date.fromisoformat(until) - today).days if until else None
         rows.append({**value, **_changed(entry), "kind_words": term(SUPPLIER_KINDS, value.get("kind")),
                      "days_left": left, "warn": left is not None and left <= max(
@@ -177,10 +177,6 @@ async def save_supplier(request: Request) -> Response:
 
 async def document_file(request: Request) -> Response:
     """A supplier's or the canteen's document (PDF or scan) for logged-in users."""
-    from pathlib import Path
-
-    from starlette.responses import FileResponse
-
     user_session(request)
     info = console(request).store.media_info(request.path_params["media_id"])
     if info is None or info["evicted"] or info["role"] != "document" or \

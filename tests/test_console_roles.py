@@ -157,3 +157,21 @@ def test_the_command_line_adds_every_role_and_refuses_removing_the_last_data_adm
     listing = capsys.readouterr().out
     assert all(f"u-{role}" in listing for role in ROLES)
     assert main(["user", "remove", "u-staff", "--db", db]) == 0
+
+
+def test_only_the_supervisor_overrides_a_stock_issue(console_url):
+    agent, url = console_url
+    goods = [("receipt", ""), ("amount", "500"), ("meal", "lunch"), ("item", "散装豆腐"), ("override", "1"),
+             ("override_reason", "供应商送货单稍后补")]
+    staff = Http(url)
+    staff.log_in(ACCOUNTS["staff"], PASSWORD)
+    before = agent.store.last_seq()
+    status, text = staff.post("/manager/stock/issue", goods)
+    assert status == 403 and "只有食堂主管可以放行" in text
+    assert agent.store.last_seq() == before
+    supervisor = Http(url)
+    supervisor.log_in(ACCOUNTS["manager"], PASSWORD)
+    status, _ = supervisor.post("/manager/stock/issue", goods)
+    assert status in (200, 303)
+    [issued] = list(agent.store.iter_records(type_="stock_issue"))
+    assert issued["data"]["override"]["of"] == "unknown_batch"

@@ -31,6 +31,7 @@ MAY: dict[str, frozenset[str]] = {
     "rectify_alarm": frozenset({"manager"}),
     "verify_rectification": frozenset({"oversight"}),  # 整改 checked as done (a rectification task)
     "make_entries": frozenset({"manager", "staff"}),  # daily check, meals, samples, waste, inspections
+    "override_stock": frozenset({"manager"}),  # issue an expired batch or goods with no receipt (recorded)
     "manage_basic_data": frozenset({"data_admin"}),  # canteen profile, staff, suppliers, assets, maintenance
     "manage_accounts": frozenset({"data_admin"}),
     "manage_documents": frozenset({"data_admin"}),

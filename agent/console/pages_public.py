@@ -51,7 +51,7 @@ def _invites_page(request: Request, status: int = 200, **extra: Any) -> Response
 
 
 def _reader(request: Request) -> None:
-    if not may(user_session(request).user, "see_social_end"):
+    if not may(user_session(request).user, "see_personal_data"):
         raise NotAllowed()
 
 

@@ -37,11 +37,10 @@ MAY: dict[str, frozenset[str]] = {
     "manage_documents": frozenset({"data_admin"}),
     "see_personal_data": frozenset({"data_admin", "manager", "staff", "oversight"}),  # health certificates
     "export_records": frozenset({"data_admin", "manager", "oversight"}),
-    # 社会端 (docs/PUBLIC.md): invite codes and surveys are the data administrator's; the supervisor answers
-    # complaints; who may read them (complaint texts, invitees' names): never the installer or the staff
+    # 社会端 (docs/PUBLIC.md): invite codes and surveys are the data administrator's, complaints the
+    # supervisor's to answer; their pages (complaint texts, invitees' names) need see_personal_data
     "manage_invites": frozenset({"data_admin"}),
     "answer_complaints": frozenset({"manager"}),
-    "see_social_end": frozenset({"data_admin", "manager", "oversight"}),
     "run_doctor": frozenset({"installer"}),
     "see_device_details": frozenset({"installer"}),  # the drivers' raw errors, ports and paths
 }

@@ -9,6 +9,7 @@ it. ``task_done`` reads how it ended. Both take only the Recorder / the store's 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from agent.core.reads import Reads
@@ -42,6 +43,4 @@ def task_done(reads: Reads, task_id: str) -> bool | None:
 
 
 def _subject(row: Any) -> dict[str, str]:
-    import json
-
     return dict(json.loads(row["subject"]))

@@ -77,7 +77,8 @@ class Uplink:
         self.inbound_refused = 0
         # The longest one connect attempt may block without turning the loop: name
         # resolution retries, TCP and TLS timeouts. Liveness adds it to its stall limit.
-        self.stall_allowance_s = 60.0
+        # (each address of a cluster may cost that much before the next is tried)
+        self.stall_allowance_s = 60.0 * len(self.link.endpoints)
         self.last_beat = time.monotonic()
 
     # --- component -------------------------------------------------------------------
@@ -136,8 +137,8 @@ class Uplink:
         self.media.reset()
         self._publish_status()
         self.connected.set()
-        log.info("uplink connected protocol=%s receive_max=%d session_present=%s", conn.protocol,
-                 conn.receive_maximum, conn.session_present)
+        log.info("uplink connected broker=%s protocol=%s receive_max=%d session_present=%s",
+                 self.link.address, conn.protocol, conn.receive_maximum, conn.session_present)
         last_status, status_seen, last_overdue = time.monotonic(), self.status_version(), time.monotonic()
         try:
             while not stop.is_set() and not self._lost:

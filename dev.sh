@@ -70,6 +70,12 @@ ensure_media() {
   if [ ${#want[@]} -gt 0 ]; then apt_install "${want[@]}"; fi
 }
 
+ensure_rabbitmq() {
+  # the clustered-broker tests and the fleet bench start their own RabbitMQ nodes (own
+  # ports, node names, cookie); the distribution's service is never used
+  if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then apt_install rabbitmq-server; fi
+}
+
 ensure_browser() {
   # the console's tests and benchmark drive Debian's chromium (Playwright never downloads one)
   local want=()
@@ -131,6 +137,7 @@ case "$cmd" in
   test)
     setup
     ensure_browser
+    ensure_rabbitmq
     ensure_deb_build   # the package tests build the .deb once per session
     # The habits CI keeps: lint, types (strict on agent/ and drivers/), layer contracts;
     # any failure stops here, before the (longer) test suite.
@@ -141,6 +148,7 @@ case "$cmd" in
     ;;
   soak)
     setup
+    ensure_rabbitmq
     exec "$VENV/bin/python" -m pytest -m soak "$@"
     ;;
   bench)
@@ -151,6 +159,7 @@ case "$cmd" in
     fi
     name=$1; shift
     if [ "$name" = console ]; then ensure_browser; fi
+    if [ "$name" = fleet ]; then ensure_rabbitmq; fi
     exec "$VENV/bin/python" -m "bench.$name" "$@"
     ;;
   package)

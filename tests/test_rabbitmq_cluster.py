@@ -23,8 +23,8 @@ from agent.config_file.loader import load_config
 from agent.ops.doctor.broker import check_broker
 from agent.records.food_sample import FoodSample
 from agent.records.staff_health_check import StaffHealthCheck
-from simulator.platform.rabbitmq import RabbitCluster, rabbitmq_available
 from simulator.platform.platform import Platform
+from simulator.platform.rabbitmq import RabbitCluster, rabbitmq_available
 
 from .fixtures_mqtt import wait_until
 

@@ -464,6 +464,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key", default=None, help="client key (mutual TLS)")
     parser.add_argument("--username", default=None)
     parser.add_argument("--password-file", default=None)
+    parser.add_argument("--protocol", choices=("mqtt5", "mqtt311"), default="mqtt5",
+                        help="mqtt311 for a broker without MQTT 5 (needs --client-id: a durable session)")
+    parser.add_argument("--addresses", default=None, metavar="HOST:PORT,...",
+                        help="the nodes of a clustered broker (fail-over), instead of --host/--port")
     parser.add_argument("--print-every", type=float, default=None, metavar="S",
                         help="print live counts per agent and type every S seconds")
     parser.add_argument("--no-validate", dest="validate", action="store_false",
@@ -477,9 +481,17 @@ def run(args: argparse.Namespace) -> int:
     tls = PlatformTls(Path(args.tls_ca), Path(args.cert) if args.cert else None,
                       Path(args.key) if args.key else None) if args.tls_ca else None
     password = Path(args.password_file).read_text().strip() if args.password_file else None
+    if args.protocol == "mqtt311" and not args.client_id:
+        print("--protocol mqtt311 needs --client-id (no shared subscriptions: a durable session)", file=sys.stderr)
+        return 2
+    addresses = None
+    if args.addresses:
+        addresses = [(h or "127.0.0.1", int(p)) for h, _, p in (a.strip().rpartition(":")
+                                                                for a in args.addresses.split(","))]
     platform = Platform(args.host, args.port, args.db, tls=tls, group=args.group, prefix=args.prefix,
                         username=args.username, password=password, client_id=args.client_id,
-                        media_dir=args.media_dir, print_every=args.print_every, validate=args.validate)
+                        media_dir=args.media_dir, print_every=args.print_every, validate=args.validate,
+                        protocol=args.protocol, durable=args.protocol == "mqtt311", addresses=addresses)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

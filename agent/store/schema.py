@@ -137,14 +137,38 @@ def _v3(db: sqlite_utils.Database) -> None:
     db.execute("DROP TABLE IF EXISTS duty")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
+def _telemetry_by_time(db: sqlite_utils.Database) -> None:
+    """Telemetry kept in time order (an SD card's writes).
+
+    The samples of all devices are written together every few minutes; keyed by
+    (device_id, t) they landed on one index page per device (and the rowid table and a
+    ``t`` index besides), each page rewritten whole into the WAL. Keyed by (t, device_id)
+    in a table WITHOUT ROWID they are appended to the end of one b-tree: a few pages
+    per write, and retention (``t < cutoff``) reads the same key."""
+    db.execute("CREATE TABLE telemetry_by_time (t TEXT NOT NULL, device_id TEXT NOT NULL, \"values\" TEXT,"
+               " PRIMARY KEY (t, device_id)) WITHOUT ROWID")
+    db.execute("INSERT OR REPLACE INTO telemetry_by_time(t, device_id, \"values\")"
+               " SELECT t, device_id, \"values\" FROM telemetry")
+    db.execute("DROP TABLE telemetry")
+    db.execute("ALTER TABLE telemetry_by_time RENAME TO telemetry")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _telemetry_by_time]
 SCHEMA_VERSION = len(MIGRATIONS)
 # Every migration after v3 carries its inverse: the SQL that brings version N back to N-1.
 # A remote update may be undone after its new version migrated the store (agent/updater/),
 # and the older version it returns to does not know the newer schema: so each inverse is
 # stored in the database itself, beside the step it undoes, and any version undoes what
 # it finds above its own. tests/test_store.py holds new migrations to this.
-DOWNGRADES: dict[int, list[str]] = {}
+DOWNGRADES: dict[int, list[str]] = {
+    MIGRATIONS.index(_telemetry_by_time) + 1: [
+        "CREATE TABLE telemetry_by_device ([device_id] TEXT, [t] TEXT, [values] TEXT, PRIMARY KEY ([device_id], [t]))",
+        "INSERT INTO telemetry_by_device(device_id, t, \"values\") SELECT device_id, t, \"values\" FROM telemetry",
+        "DROP TABLE telemetry",
+        "ALTER TABLE telemetry_by_device RENAME TO telemetry",
+        "CREATE INDEX [idx_telemetry_t] ON [telemetry] ([t])",
+    ],
+}
 REVERSIBLE_FROM = 4
 
 

@@ -77,6 +77,7 @@ class FleetSettings:
     ramp_per_s: float = 400.0  # new connections per second (a real fleet does not connect at once)
     grace_s: float = 30.0  # after the last publish, wait this long at most for acks
     keepalive_s: int = 60
+    ack_timeout_s: float = 20.0  # resend an item not acked this long (as the agent's broker.ack_timeout_s)
     tag: str = field(default_factory=lambda: uuid.uuid4().hex[:6])  # agent ids of this run
     protocol: str = "mqtt5"  # "mqtt311": a broker without MQTT 5 (persistent sessions then)
     addresses: list[tuple[str, int]] = field(default_factory=list)  # a cluster's nodes (else host:port)
@@ -96,6 +97,7 @@ class Pending:
     first_sent: float
     topic: str
     payload: bytes
+    last_sent: float = 0.0
 
 
 class SimAgent:
@@ -201,9 +203,20 @@ class SimAgent:
         envelope = make_envelope(self.agent_id, self.seq)
         topic = f"{self.root}/rec/{envelope['type']}"
         payload = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode()
-        self.pending[envelope["id"]] = Pending(now, topic, payload)
+        self.pending[envelope["id"]] = Pending(now, topic, payload, now)
         self.stats.add("sent")
         self.client.publish(topic, payload, qos=1)
+
+    def resend_overdue(self, now: float) -> None:
+        """What the platform has not acked in ``ack_timeout_s`` goes again (an ack lost with
+        a node, or a platform that was away): the platform stores it once, acks it again."""
+        if not self.ready:
+            return
+        for item in self.pending.values():
+            if now - item.last_sent >= self.settings.ack_timeout_s:
+                item.last_sent = now
+                self.stats.add("resent")
+                self.client.publish(item.topic, item.payload, qos=1)
 
     def close(self) -> None:
         if self.ready:
@@ -353,6 +366,7 @@ class AgentLoop(threading.Thread):
     def _misc(self, now: float) -> None:
         for agent in self.agents:
             agent.client.loop_misc()
+            agent.resend_overdue(now)
             if agent.reconnect_at is not None and now >= agent.reconnect_at and not self.stats_closing:
                 agent.reconnect_at = None
                 try:

@@ -74,10 +74,10 @@ def node_of(cluster: RabbitCluster, agent: Agent) -> int:
 
 def test_exactly_once_through_the_cluster_with_a_node_stopped_and_started(
         cluster: RabbitCluster, tmp_path: Path) -> None:
-    """1,500 records stream while the agent's own node is stopped (graceful) and, later,
-    started again: the agent fails over to another node in MQTT 3.1.1, the platform
-    (on a third address order) keeps its durable session, and the platform holds every
-    record exactly once."""
+    """1,500 records stream while the agent's own node is stopped (graceful) and started
+    again, then the platform's node: the agent fails over to another node in MQTT 3.1.1,
+    the platform too, each keeps its session, and the platform holds every record
+    exactly once."""
     addresses = [f"{h}:{p}" for h, p in cluster.addresses]
     # the platform prefers the last node, the agent the first: they start apart
     platform = Platform(db_path=tmp_path / "platform.db", client_id="platform-once", durable=True,
@@ -90,7 +90,7 @@ def test_exactly_once_through_the_cluster_with_a_node_stopped_and_started(
         wait_until(agent.uplink.connected.is_set, timeout=30, message="agent connected")
         assert agent.uplink.link.protocol == "mqtt311"  # RabbitMQ 3.10 has no MQTT 5
         produced: list[str] = []
-        producer = threading.Thread(target=produce, args=(agent, 1500, 300, produced))
+        producer = threading.Thread(target=produce, args=(agent, 1500, 100, produced))
         producer.start()
         wait_until(lambda: len(produced) > 300, timeout=30, message="records flowing")
         stopped = node_of(cluster, agent)
@@ -99,6 +99,13 @@ def test_exactly_once_through_the_cluster_with_a_node_stopped_and_started(
         wait_until(lambda: agent.uplink.connects > connects and agent.uplink.connected.is_set(),
                    timeout=60, message="agent failed over to another node")
         assert node_of(cluster, agent) != stopped
+        cluster.nodes[stopped].start().wait_up(120)
+        stopped = None
+        # then the platform's node: the platform fails over, its durable session kept what came meanwhile
+        stopped = next(n.index for n in cluster.nodes if n.address == (platform.host, platform.port))
+        cluster.nodes[stopped].stop()
+        wait_until(lambda: platform.connected.is_set() and (platform.host, platform.port)
+                   != cluster.nodes[stopped].address, timeout=60, message="platform failed over")
         cluster.nodes[stopped].start().wait_up(120)
         stopped = None
         producer.join()

@@ -41,23 +41,25 @@ def _records(path) -> None:
 
 def test_an_older_agent_undoes_a_newer_schema_and_keeps_the_records(tmp_path, monkeypatch):
     path = tmp_path / "agent.db"
-    _records(path)  # made by the running (older) version: v3, two records waiting in the outbox
+    current = len(schema.MIGRATIONS)
+    _records(path)  # made by the running (older) version: two records waiting in the outbox
     with monkeypatch.context() as newer:  # the new release of an update: one more step
         newer.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, _v4])
-        newer.setattr(schema, "DOWNGRADES", {**schema.DOWNGRADES, 4: V4_DOWN})
+        newer.setattr(schema, "DOWNGRADES", {**schema.DOWNGRADES, current + 1: V4_DOWN})
         store = Store(path)
         store.write(lambda conn: conn.execute("INSERT INTO v4_only VALUES (1)"))
         before = [dict(r) for r in store.query("SELECT id FROM outbox ORDER BY n")]
         store.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == current + 1
     store = Store(path)  # the older version again, after the rollback
     try:
         with sqlite3.connect(path) as conn:
-            assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == current
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             assert "v4_only" not in tables
-            assert conn.execute("SELECT count(*) FROM schema_downgrades").fetchone()[0] == 0
+            assert conn.execute("SELECT count(*) FROM schema_downgrades WHERE version > ?",
+                                (current,)).fetchone()[0] == 0
         assert [dict(r) for r in store.query("SELECT id FROM outbox ORDER BY n")] == before
         assert len(before) == 2 and len(store.query("SELECT id FROM records")) == 2
     finally:
@@ -72,4 +74,28 @@ def test_without_an_inverse_the_older_agent_refuses_and_changes_nothing(tmp_path
     with pytest.raises(RuntimeError, match="cannot be undone"):
         Store(path)
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(schema.MIGRATIONS) + 1
+
+
+def test_telemetry_by_time_undone_keeps_the_samples(tmp_path, monkeypatch):
+    """The step that keys telemetry by time, undone by an agent before it: every sample kept."""
+    path = tmp_path / "agent.db"
+    store = Store(path)
+    store.add_telemetry("b1", "fridge-1", {"id": "b1", "device_id": "fridge-1", "kind": "temperature",
+                                           "samples": [{"t": "2026-12-01T08:00:00+08:00", "temperature_c": 3.5}]},
+                        [("2026-12-01T08:00:00+08:00", {"temperature_c": 3.5}),
+                         ("2026-12-01T08:01:00+08:00", {"temperature_c": 3.6})])
+    store.close()
+    step = schema.MIGRATIONS.index(schema._telemetry_by_time)
+    with monkeypatch.context() as older:
+        older.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:step])
+        Store(path).close()
+        with sqlite3.connect(path) as conn:
+            rows = conn.execute("SELECT device_id, t FROM telemetry ORDER BY t").fetchall()
+            assert conn.execute("PRAGMA index_list(telemetry)").fetchall()  # the t index is back
+    assert rows == [("fridge-1", "2026-12-01T08:00:00+08:00"), ("fridge-1", "2026-12-01T08:01:00+08:00")]
+    store = Store(path)  # and forward again
+    try:
+        assert len(store.query("SELECT * FROM telemetry")) == 2
+    finally:
+        store.close()

@@ -184,6 +184,7 @@ class Platform:
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
         return client
 
@@ -270,11 +271,20 @@ class Platform:
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         self.connected.clear()
         if not self._stop.is_set():
-            if len(self.addresses) > 1:  # fail over: paho's loop reconnects to what connect_async set
-                self._address = (self._address + 1) % len(self.addresses)
-                self.host, self.port = self.addresses[self._address]
-                client.connect_async(self.host, self.port, self.keepalive_s, **self._connect_args())
+            self._fail_over(client)
             log.warning("platform disconnected (%s): reconnecting to %s:%d", reason, self.host, self.port)
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        """A reconnect that did not even connect (a node down): the next address."""
+        if not self._stop.is_set():
+            self._fail_over(client)
+            log.warning("platform cannot connect: trying %s:%d", self.host, self.port)
+
+    def _fail_over(self, client: mqtt.Client) -> None:
+        if len(self.addresses) > 1:  # paho's loop reconnects to what connect_async set
+            self._address = (self._address + 1) % len(self.addresses)
+            self.host, self.port = self.addresses[self._address]
+            client.connect_async(self.host, self.port, self.keepalive_s, **self._connect_args())
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         if message.topic.endswith("/dl/req"):  # a download request: answered, never stored

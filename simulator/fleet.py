@@ -98,6 +98,7 @@ class Pending:
     topic: str
     payload: bytes
     last_sent: float = 0.0
+    resends: int = 0
 
 
 class SimAgent:
@@ -209,12 +210,13 @@ class SimAgent:
 
     def resend_overdue(self, now: float) -> None:
         """What the platform has not acked in ``ack_timeout_s`` goes again (an ack lost with
-        a node, or a platform that was away): the platform stores it once, acks it again."""
+        a node, or a platform that was away), each wait twice the last, as the agent does:
+        the platform stores it once and acks it again."""
         if not self.ready:
             return
         for item in self.pending.values():
-            if now - item.last_sent >= self.settings.ack_timeout_s:
-                item.last_sent = now
+            if now - item.last_sent >= self.settings.ack_timeout_s * 2 ** item.resends:
+                item.last_sent, item.resends = now, item.resends + 1
                 self.stats.add("resent")
                 self.client.publish(item.topic, item.payload, qos=1)
 

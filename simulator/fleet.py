@@ -19,8 +19,9 @@ checked: every acked id must be stored there exactly once.
 
 ``--broker rabbitmq-cluster`` runs it against a three-node RabbitMQ cluster started for
 the run (simulator/platform/rabbitmq.py), MQTT 3.1.1: the agents spread over the nodes
-and fail over to the next one when theirs goes, sending again what was not acked; one
-platform instance (3.1.1 has no shared subscriptions) with a durable session. ``--kill-node-at S`` SIGKILLs a node S
+and fail over to the next one when theirs goes, keeping their persistent sessions (quorum
+queues) and sending again what was not acked; one platform instance (3.1.1 has no shared
+subscriptions) with a durable session. ``--kill-node-at S`` SIGKILLs a node S
 seconds into the publishing (default: halfway) and reports what that cost.
 """
 
@@ -119,13 +120,11 @@ class SimAgent:
 
     def _make_client(self) -> mqtt.Client:
         if self.settings.protocol == "mqtt311":
-            # A clean session: whatever was unacked is published again after each reconnect
-            # (``_on_subscribe``), so an ack lost with a node costs a resend, not a record.
-            # (Persistent sessions are quorum queues on RabbitMQ: a thousand of them, three
-            # Raft members each, swamp a 2-core test box; the real agent's persistent session
-            # is tested in tests/test_rabbitmq_cluster.py.)
+            # A persistent session, as the agent keeps: on RabbitMQ its queue is a quorum queue,
+            # replicated; a clean session's queue lives on one node only, and while that node
+            # is down the broker refuses the agent's subscription on every other node.
             client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.agent_id, protocol=mqtt.MQTTv311,
-                                 clean_session=True)
+                                 clean_session=False)
         else:
             client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.agent_id, protocol=mqtt.MQTTv5)
         client.will_set(f"{self.root}/status", self._status(False), qos=1, retain=True)

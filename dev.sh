@@ -67,6 +67,8 @@ ensure_media() {
     want+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools gstreamer1.0-plugins-base
            gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly)
   fi
+  # GB/T 28181 (agent/video/gb28181): GStreamer's mpegpsmux packs the camera's H.264 as MPEG-PS
+  gst-inspect-1.0 mpegpsmux >/dev/null 2>&1 || want+=(gstreamer1.0-plugins-bad)
   if [ ${#want[@]} -gt 0 ]; then apt_install "${want[@]}"; fi
 }
 
@@ -74,6 +76,11 @@ ensure_rabbitmq() {
   # the clustered-broker tests and the fleet bench start their own RabbitMQ nodes (own
   # ports, node names, cookie); the distribution's service is never used
   if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then apt_install rabbitmq-server; fi
+}
+
+ensure_sip() {
+  # the GB/T 28181 tests register against Debian's Kamailio too (started on a free port, own config)
+  if ! command -v kamailio >/dev/null 2>&1 && [ ! -x /usr/sbin/kamailio ]; then apt_install kamailio; fi
 }
 
 ensure_browser() {
@@ -138,13 +145,16 @@ case "$cmd" in
     setup
     ensure_browser
     ensure_rabbitmq
+    ensure_sip
     ensure_deb_build   # the package tests build the .deb once per session
     # The habits CI keeps: lint, types (strict on agent/ and drivers/), layer contracts;
     # any failure stops here, before the (longer) test suite.
     say "ruff check"; "$VENV/bin/ruff" check .
     say "mypy (strict: agent/, drivers/)"; "$VENV/bin/mypy"
     say "lint-imports (layers, no cycles)"; "$VENV/bin/lint-imports" --no-cache
-    exec "$VENV/bin/python" -m pytest -m "not soak" "$@"
+    # one pytest-xdist worker per core; a test module stays on one worker, so its module-scoped
+    # brokers and agents start once (the Debian package is built once: tests/fixtures_package.py)
+    exec "$VENV/bin/python" -m pytest -m "not soak" -n "${CANTEEN_TEST_WORKERS:-auto}" --dist loadfile "$@"
     ;;
   soak)
     setup

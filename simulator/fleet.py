@@ -78,7 +78,7 @@ class FleetSettings:
     ramp_per_s: float = 400.0  # new connections per second (a real fleet does not connect at once)
     grace_s: float = 30.0  # after the last publish, wait this long at most for acks
     keepalive_s: int = 60
-    ack_timeout_s: float = 20.0  # resend an item not acked this long (as the agent's broker.ack_timeout_s)
+    ack_timeout_s: float = 60.0  # resend an item not acked this long (the agent's broker.ack_timeout_s default)
     tag: str = field(default_factory=lambda: uuid.uuid4().hex[:6])  # agent ids of this run
     protocol: str = "mqtt5"  # "mqtt311": a broker without MQTT 5 (persistent sessions then)
     addresses: list[tuple[str, int]] = field(default_factory=list)  # a cluster's nodes (else host:port)

@@ -4,6 +4,7 @@ does), the PS splitter on GStreamer's real output, the hardened MANSCDP reader, 
 from __future__ import annotations
 
 import shutil
+import socket
 import struct
 import subprocess
 
@@ -122,3 +123,41 @@ def test_config_refuses_duplicate_channels() -> None:
     camera = {"id": "a", "url": "rtsp://x/1", "gb_channel_id": "34020000001320000001"}
     with pytest.raises(ValueError, match="gb_channel_id"):
         VideoConfig.model_validate({"cameras": [camera, {**camera, "id": "b"}]})
+
+
+def test_alarm_description_gives_the_kinds_chinese_title_not_its_identifier() -> None:
+    from agent.video.gb28181.device import alarm_description
+
+    assert alarm_description("cold_chain_high", "fridge 1 at 9.5 °C") == "冷链温度过高：fridge 1 at 9.5 °C"
+    assert alarm_description("no_mask", "未戴口罩 / no mask on camera store") == "未戴口罩 / no mask on camera store"
+    assert "cold_chain_high" not in alarm_description("cold_chain_high", "")
+
+
+def test_program_stream_map_names_h264_with_a_valid_crc() -> None:
+    from agent.video.gb28181.rtp import mpeg_crc32, program_stream_map
+
+    psm = program_stream_map(0xE2)
+    assert psm[:4] == b"\x00\x00\x01\xbc" and struct.unpack("!H", psm[4:6])[0] == len(psm) - 6
+    assert psm[12:14] == b"\x1b\xe2"  # stream_type H.264, stream id
+    assert mpeg_crc32(psm) == 0  # the CRC over the whole map, its own CRC included, is 0
+
+
+def test_udp_sink_sends_runs_of_one_size_in_one_call_each_packet_its_own_datagram() -> None:
+    from agent.video.gb28181.rtp import UdpSink
+
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    receiver.settimeout(2)
+    sink = UdpSink("127.0.0.1", receiver.getsockname()[1])
+    rtp = RtpPacketiser(7)
+    packets = rtp.packets_for(bytes(range(256)) * 40, 1) + rtp.packets_for(b"k" * 1380, 2) + rtp.packets_for(b"s", 3)
+    try:
+        sink.send(packets)
+        got = [receiver.recv(2048) for _ in packets]
+    finally:
+        sink.close()
+        receiver.close()
+    assert got == packets  # the same datagrams, in order
+    assert [parse_rtp(p)[0] for p in got] == list(range(len(packets)))  # type: ignore[index]
+    if sink.gso:  # the kernel offloads: a pack's packets in one call
+        assert sink.sends < len(packets)

@@ -31,7 +31,11 @@ from agent.video.gb28181.rtp import MAX_PAYLOAD, PsSplitter, program_stream_map
 
 log = logging.getLogger("agent.video.gb28181.media")
 
-READ_BYTES = 65536
+READ_BYTES = 262144
+# a live source's reader lets the pipe fill this long between reads: ten reads a second, not
+# one a pack or a frame (each costs a wake-up, a system call and the Python around it; the
+# packets of a read go out in a few system calls), for at most this much added delay
+GATHER_S = 0.1
 Unit = tuple[bytes, int, bool]  # (pack, 90 kHz timestamp, starts a key frame)
 PackListener = Callable[[list[Unit]], None]  # the units of one read, in order
 MUXERS = ("ffmpeg", "gstreamer")
@@ -88,10 +92,11 @@ class PsSource:
     """A muxer child (GStreamer or FFmpeg) whose packs go to the subscribers; ``ended`` once it exits."""
 
     def __init__(self, name: str, command: list[str], on_end: Callable[[PsSource], None] | None = None, *,
-                 splitter: Callable[[], PsSplitter] = PsSplitter) -> None:
+                 splitter: Callable[[], PsSplitter] = PsSplitter, gather_s: float = 0.0) -> None:
         self.name = name
         self.command = command
         self.splitter = splitter
+        self.gather_s = gather_s
         self.on_end = on_end
         self._lock = threading.Lock()
         self._subscribers: dict[int, tuple[PackListener, list[bool]]] = {}
@@ -138,6 +143,8 @@ class PsSource:
                 units = splitter.feed(chunk)
                 if units:
                     self._deliver(units)
+                if self.gather_s and len(chunk) < READ_BYTES:
+                    time.sleep(self.gather_s)
         finally:
             code = self._proc.wait()
             if code not in (0, None, -signal.SIGTERM, 255):  # FFmpeg answers SIGTERM with 255
@@ -212,9 +219,10 @@ class LiveSources:
     def _source(self, camera: str) -> PsSource:
         url = self.urls[camera]
         if self.muxer == "gstreamer":
-            return PsSource(f"live-{camera}", gst_command(live_pipeline(url, self.timeout_s)), on_end=self._forget)
+            return PsSource(f"live-{camera}", gst_command(live_pipeline(url, self.timeout_s)), on_end=self._forget,
+                            gather_s=GATHER_S)
         return PsSource(f"live-{camera}", ffmpeg_live_command(url, self.timeout_s), on_end=self._forget,
-                        splitter=lambda: PsSplitter(PSM, key_anywhere=True))
+                        splitter=lambda: PsSplitter(PSM, key_anywhere=True, pack_size=FFMPEG_PACK), gather_s=GATHER_S)
 
     def unsubscribe(self, camera: str, source: PsSource, token: int) -> None:
         with self._lock:

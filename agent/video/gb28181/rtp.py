@@ -66,7 +66,8 @@ class PsSplitter:
 
     MAX_BUFFER = 4 * 1024 * 1024
 
-    def __init__(self, psm: bytes | None = None, *, key_anywhere: bool = False) -> None:
+    def __init__(self, psm: bytes | None = None, *, key_anywhere: bool = False, pack_size: int = 0) -> None:
+        self.pack_size = pack_size  # FFmpeg's packs, all of this size: read a pack at a time
         self.buffer = bytearray()
         self._unit = bytearray()
         self._has_psm = False
@@ -79,8 +80,13 @@ class PsSplitter:
         self.buffer += chunk
         out: list[tuple[bytes, int, bool]] = []
         buf = self.buffer
-        pos = 0
+        pos = self._whole_packs(buf, out) if self.pack_size and not self._unit else 0
         while len(buf) - pos >= 6:
+            if self.pack_size and not self._unit and buf[pos + 3] == 0xBA:
+                after = self._whole_packs(buf, out, pos)
+                if after != pos:
+                    pos = after
+                    continue
             if buf[pos:pos + 3] != b"\x00\x00\x01" or buf[pos + 3] < 0xB9:
                 found = buf.find(b"\x00\x00\x01", pos + 1)
                 while found >= 0 and found + 3 < len(buf) and buf[found + 3] < 0xB9:
@@ -131,6 +137,33 @@ class PsSplitter:
             buf.clear()
             self._unit.clear()
         return out
+
+
+    def _whole_packs(self, buf: bytearray, out: list[tuple[bytes, int, bool]], pos: int = 0) -> int:
+        """Packs of ``pack_size`` (pack header, a system header perhaps, one PES, padding
+        perhaps) taken whole, a few checks each; the position of the first that is not one."""
+        size, psm, end_of_data = self.pack_size, self.psm, len(buf)
+        while end_of_data - pos >= size and buf[pos:pos + 4] == b"\x00\x00\x01\xba":
+            end = pos + size
+            at = pos + 14 + (buf[pos + 13] & 0x07)
+            if buf[at + 3] == 0xBB:
+                at += 6 + (buf[at + 4] << 8 | buf[at + 5])
+            if at + 14 > end or buf[at:at + 3] != b"\x00\x00\x01" or not 0xE0 <= buf[at + 3] <= 0xEF:
+                break
+            pes_end = at + 6 + (buf[at + 4] << 8 | buf[at + 5])
+            if pes_end != end and not (pes_end + 6 <= end and buf[pes_end:pes_end + 4] == b"\x00\x00\x01\xbe"
+                                       and pes_end + 6 + (buf[pes_end + 4] << 8 | buf[pes_end + 5]) == end):
+                break
+            if buf[at + 7] & 0x80 and (buf[at + 6] & 0xC0) == 0x80:
+                b9, b10, b11, b12, b13 = buf[at + 9:at + 14]
+                self.ts = ((b9 >> 1) & 7) << 30 | b10 << 22 | (b11 >> 1) << 15 | b12 << 7 | b13 >> 1
+            key = _KEY_NAL.search(buf, at + 9 + buf[at + 8], pes_end) is not None
+            if key and psm is not None:
+                out.append((bytes(buf[pos:at]) + psm + bytes(buf[at:pes_end]), self.ts, True))
+            else:
+                out.append((bytes(buf[pos:pes_end]), self.ts, key))
+            pos = end
+        return pos
 
 
 class RtpPacketiser:

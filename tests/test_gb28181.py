@@ -1,7 +1,7 @@
 """The agent as a GB/T 28181 device against the reference GB platform (simulator/platform/gb28181.py).
 
-Real parts throughout: the simulated RTSP camera (GStreamer, H.264 320x240), GStreamer's
-mpegpsmux for the PS, FFmpeg's recorder filling the ring, a real store and Recorder for the
+Real parts throughout: the simulated RTSP camera (GStreamer, H.264 320x240), FFmpeg (live)
+and GStreamer's mpegpsmux (playback) for the PS, FFmpeg's recorder filling the ring, a real store and Recorder for the
 alarm, ffprobe judging what the platform received. The device is the component the agent
 runs (``GbDevice.run``), on free ports.
 """

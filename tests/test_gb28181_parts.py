@@ -1,5 +1,5 @@
 """The GB/T 28181 parts on their own: the RTP packing of PS (the one piece no standard tool
-does), the PS splitter on GStreamer's real output, the hardened MANSCDP reader, the SDP offer."""
+does), the PS splitter on GStreamer's and FFmpeg's real output, the hardened MANSCDP reader, the SDP offer."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import shutil
 import socket
 import struct
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -161,3 +162,33 @@ def test_udp_sink_sends_runs_of_one_size_in_one_call_each_packet_its_own_datagra
     assert [parse_rtp(p)[0] for p in got] == list(range(len(packets)))  # type: ignore[index]
     if sink.gso:  # the kernel offloads: a pack's packets in one call
         assert sink.sends < len(packets)
+
+
+def test_the_splitter_on_ffmpeg_packs_gives_one_rtp_payload_each_with_our_map_before_key_frames(
+        tmp_path: Path) -> None:
+    from agent.video.gb28181.media import FFMPEG_PACK, PSM
+
+    clip = tmp_path / "clip.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=10", "-t", "3",
+                    "-c:v", "libx264", "-g", "10", "-profile:v", "baseline", "-pix_fmt", "yuv420p", str(clip)],
+                   check=True, timeout=120)
+    done = subprocess.run(["ffmpeg", "-v", "error", "-i", str(clip), "-c", "copy", "-bsf:v", "h264_mp4toannexb",
+                           "-f", "vob", "-packetsize", str(FFMPEG_PACK), "pipe:1"], capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    fast = PsSplitter(PSM, key_anywhere=True, pack_size=FFMPEG_PACK)
+    units = []
+    for i in range(0, len(done.stdout), 5000):  # fed as a pipe delivers
+        units += fast.feed(done.stdout[i:i + 5000])
+    assert units == PsSplitter(PSM, key_anywhere=True).feed(done.stdout)  # the same as the general reading
+    assert all(len(u) <= MAX_PAYLOAD for u, _, _ in units)  # a pack (and the map) is one RTP payload
+    assert sum(1 for _, _, key in units if key) == 3 and all((PSM in u) == key for u, _, key in units)
+    assert [ts for _, ts, _ in units] == sorted(ts for _, ts, _ in units)
+    joined = tmp_path / "joined.ps"  # a viewer joining at the second key frame
+    second = [i for i, (_, _, key) in enumerate(units) if key][1]
+    joined.write_bytes(b"".join(u for u, _, _ in units[second:]))
+    probed = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width,height",
+                             "-of", "csv=p=0", str(joined)], capture_output=True, text=True, timeout=60)
+    assert probed.stdout.strip() == "h264,320,240"
+    decoded = subprocess.run(["ffmpeg", "-v", "error", "-i", str(joined), "-f", "null", "-"],
+                             capture_output=True, text=True, timeout=60)
+    assert decoded.returncode == 0 and not decoded.stderr.strip(), decoded.stderr

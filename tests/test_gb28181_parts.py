@@ -192,3 +192,11 @@ def test_the_splitter_on_ffmpeg_packs_gives_one_rtp_payload_each_with_our_map_be
     decoded = subprocess.run(["ffmpeg", "-v", "error", "-i", str(joined), "-f", "null", "-"],
                              capture_output=True, text=True, timeout=60)
     assert decoded.returncode == 0 and not decoded.stderr.strip(), decoded.stderr
+
+
+def test_packets_for_units_is_packets_for_each_in_order() -> None:
+    units = [(bytes([n % 251]) * n, ts, False) for n, ts in [(100, 1), (1400, 2), (3000, 3), (1401, 4), (5, 2**33 - 1)]]
+    one, many = RtpPacketiser(9, first_seq=65530), RtpPacketiser(9, first_seq=65530)
+    expected = [p for unit, ts, _ in units for p in one.packets_for(unit, ts)]
+    assert many.packets_for_units(units) == expected
+    assert (many.seq, many.packets, many.octets) == (one.seq, one.packets, one.octets) == (2, 8, 5906)

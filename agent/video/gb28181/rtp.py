@@ -15,6 +15,7 @@ import struct
 import threading
 
 PS_PAYLOAD_TYPE = 96
+_RTP_HEADER = struct.Struct("!BBHII")
 MAX_PAYLOAD = 1400  # stays under a 1500-byte MTU with IP, UDP and RTP headers
 
 
@@ -188,6 +189,31 @@ class RtpPacketiser:
             self.seq = (self.seq + 1) & 0xFFFF
             self.packets += 1
             self.octets += len(chunk)
+        return out
+
+
+    def packets_for_units(self, units: list[tuple[bytes, int, bool]]) -> list[bytes]:
+        """The RTP packets of several packs in order (``packets_for`` each, a pack that fits
+        one packet taken without slicing)."""
+        out: list[bytes] = []
+        pack_header = _RTP_HEADER.pack
+        marked, ssrc = 0x80 | self.payload_type, self.ssrc
+        seq, octets = self.seq, 0
+        for pack, timestamp, _key in units:
+            if len(pack) <= MAX_PAYLOAD:
+                out.append(pack_header(0x80, marked, seq, timestamp & 0xFFFFFFFF, ssrc) + pack)
+                seq = (seq + 1) & 0xFFFF
+                octets += len(pack)
+                continue
+            self.seq = seq
+            more = self.packets_for(pack, timestamp)
+            self.packets -= len(more)
+            self.octets -= len(pack)
+            out += more
+            seq, octets = self.seq, octets + len(pack)
+        self.seq = seq
+        self.packets += len(out)
+        self.octets += octets
         return out
 
 

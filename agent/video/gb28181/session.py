@@ -86,12 +86,8 @@ class Session:
     def _send(self, units: list[Unit]) -> None:
         if self._closing:
             return
-        packets_for = self.rtp.packets_for
-        packets: list[bytes] = []
-        for pack, ts, _key in units:
-            packets += packets_for(pack, ts)
         try:
-            self.sink.send(packets)
+            self.sink.send(self.rtp.packets_for_units(units))
         except ConnectionError as exc:
             threading.Thread(target=self.stop, args=(f"peer lost: {exc}",), daemon=True).start()
             return

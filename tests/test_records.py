@@ -16,7 +16,9 @@ from agent.core.timeutil import ManualClock
 from agent.records.additive_usage import AdditiveUsage
 from agent.records.agent_update import AgentUpdate
 from agent.records.alarm import AlarmData
+from agent.records.asset_maintenance import AssetMaintenance
 from agent.records.base import judge
+from agent.records.basic_data import BasicData, StaffFacts
 from agent.records.core_temperature_check import CoreTemperatureCheck
 from agent.records.daily_ledger import DailyLedger, LedgerLine
 from agent.records.envelope import Operator, Source, parse_envelope
@@ -24,14 +26,18 @@ from agent.records.food_sample import FoodSample
 from agent.records.ingredient_purchase import IngredientPurchase
 from agent.records.leader_meal import LeaderMeal
 from agent.records.meal_service import MealService
+from agent.records.menu_plan import MenuDishPlan, MenuIngredient, MenuPlan, Nutrients
 from agent.records.premises_disinfection import PremisesDisinfection
 from agent.records.rectification import Rectification
 from agent.records.registry import RECORD_TYPES
 from agent.records.routine_daily_check import ChecklistItem, RoutineDailyCheck
 from agent.records.sample_discard import SampleDiscard
 from agent.records.schema_export import all_schemas
+from agent.records.scorecard import compute
 from agent.records.staff_health_check import StaffHealthCheck
 from agent.records.staff_training import StaffTraining
+from agent.records.stock_discard import StockDiscard
+from agent.records.stock_issue import StockIssue
 from agent.records.superior_inspection import SuperiorInspection
 from agent.records.tableware_disinfection import ThermalDisinfection
 from agent.records.vision_violation import VisionViolation
@@ -74,6 +80,21 @@ def samples() -> list:
         AgentUpdate(outcome="rolled_back", version="0.2.0", from_version="0.1.0", running_version="0.1.0",
                     reason="not healthy within 300 s: waiting for the uplink to connect", seconds=412.5),
         CoreTemperatureCheck(stage="cooking", dish="红烧肉", meal="lunch", core_c=78.5, target_c=70.0),
+        StockIssue(receipt_id="0193a1b2-0000-7000-8000-000000000001", item="大米", batch="B7", supplier="粮油公司",
+                   grams=5000, meal="lunch", served_on=date(2026, 12, 1), dishes=["米饭"]),
+        MenuPlan(day=date(2026, 12, 1), meal="lunch", age_group="9-11", energy_target_kcal=(630, 880),
+                 dishes=[MenuDishPlan(name="番茄炒蛋", ingredients=[MenuIngredient(item="西红柿", grams=80)])],
+                 per_portion=Nutrients(energy_kcal=14.4, protein_g=0.7, fat_g=0.2, carbohydrate_g=3.1)),
+        compute([], {}, "month", date(2026, 11, 1), date(2026, 11, 30), 20, T0.tzinfo),
+        StockDiscard(receipt_id="0193a1b2-0000-7000-8000-000000000001", item="大米", batch="B7", grams=1000,
+                     reason="spoiled", discarded_by="王五"),
+        BasicData(entity="staff", entity_id="S020", action="add", version=1, origin="console", entered_by="admin",
+                  changed=["name", "badges"], staff=StaffFacts(staff_id="S020", name="赵厨", badges=["0004200020"],
+                                                               health_cert_no="HC510100-2026-0020",
+                                                               health_cert_valid_until=date(2026, 12, 10))),
+        AssetMaintenance(asset_id="fridge-1", asset_name="冷藏柜1", category="fridge", work="maintenance",
+                         done_on=date(2026, 11, 30), work_done="清洗冷凝器", done_by="海尔售后", next_due=date(2027, 5, 30),
+                         entered_by="admin"),
         AlarmData(kind="cold_chain_high", state="raised", severity="major",
                   subject={"device_id": "fridge-2"}, message="fridge-2 at 11.2 °C for 25 min"),
     ]

@@ -22,6 +22,7 @@ from agent.stations import (  # one name per kind: its folder
     food_sample,
     morning_check,
     receiving,
+    store_room,
 )
 from agent.stations.base import COMMON_ROLE_WORDS
 from agent.stations.kind import StationKind
@@ -34,6 +35,7 @@ STATION_KINDS: tuple[StationKind, ...] = (
     additive.KIND,
     checkin.KIND,
     core_temperature.KIND,
+    store_room.KIND,
 )
 
 BY_NAME: dict[str, StationKind] = {kind.name: kind for kind in STATION_KINDS}

@@ -137,14 +137,48 @@ def _v3(db: sqlite_utils.Database) -> None:
     db.execute("DROP TABLE IF EXISTS duty")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
+# what traceability looks records up by (issue 25): the batch a movement names, a batch's
+# code on its receipt, and the day and meal an issue was for. Indexes on expressions of
+# the payload: nothing is copied out of the record, so nothing can drift from it.
+_TRACE_INDEXES = {
+    "records_trace_receipt": "records(type, json_extract(payload, '$.data.receipt_id'))",
+    "records_trace_batch": "records(type, json_extract(payload, '$.data.batch'))",
+    "records_trace_meal": "records(type, json_extract(payload, '$.data.served_on'), json_extract(payload, '$.data.meal'))",
+}
+
+
+def _trace_indexes(db: sqlite_utils.Database) -> None:
+    """Indexes for stock and traceability (from a batch to its meals and back)."""
+    for name, on in _TRACE_INDEXES.items():
+        db.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {on}")
+
+
+def _basic_data(db: sqlite_utils.Database) -> None:
+    """The school's basic data (issue 23): the canteen's profile, staff, suppliers and
+    contractors, fixed assets, one row each with its version and who changed it, when and
+    from where (``agent.store.basic_rows``). The staff already on the roster are copied in
+    (origin ``config``: the YAML or the platform's roster seeded them)."""
+    db.execute("CREATE TABLE basic_data (entity TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL, "
+               "value TEXT NOT NULL, changed_at TEXT, changed_by TEXT, changed_from TEXT, record_id TEXT, "
+               "PRIMARY KEY (entity, id))")
+    db.execute("INSERT INTO basic_data(entity, id, version, value, changed_at, changed_by, changed_from)"
+               " SELECT 'staff', staff_id, 1, json_object('staff_id', staff_id, 'name', name, 'post', role,"
+               " 'badges', json(coalesce(badges, '[]')), 'health_cert_valid_until', health_cert_expires_on,"
+               " 'active', json(CASE WHEN on_duty THEN 'true' ELSE 'false' END)),"
+               " updated_at, 'config', 'config' FROM staff")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _trace_indexes, _basic_data]
 SCHEMA_VERSION = len(MIGRATIONS)
 # Every migration after v3 carries its inverse: the SQL that brings version N back to N-1.
 # A remote update may be undone after its new version migrated the store (agent/updater/),
 # and the older version it returns to does not know the newer schema: so each inverse is
 # stored in the database itself, beside the step it undoes, and any version undoes what
 # it finds above its own. tests/test_store.py holds new migrations to this.
-DOWNGRADES: dict[int, list[str]] = {}
+DOWNGRADES: dict[int, list[str]] = {
+    MIGRATIONS.index(_trace_indexes) + 1: [f"DROP INDEX IF EXISTS {name}" for name in _TRACE_INDEXES],
+    MIGRATIONS.index(_basic_data) + 1: ["DROP TABLE IF EXISTS basic_data"],
+}
 REVERSIBLE_FROM = 4
 
 

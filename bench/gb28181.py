@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -130,6 +131,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         server.stop()
         for cam in cams:
             cam.stop()
+        shutil.rmtree(tmp, ignore_errors=True)  # the camera's file is hundreds of MB
 
 
 def _stats(values: list[float], digits: int = 3) -> dict[str, float]:
@@ -190,23 +192,6 @@ def cpu_side_by_side(args: argparse.Namespace, cam: RtspCamera, server: MediaSer
             "gaps": calls[muxer].receiver.gaps}
     result["relay_cpu_pct_from_ticks"] = _stats([w["relay"]["cpu_pct_ticks"] for w in windows])
     return result
-
-
-def _gst_children() -> list[int]:
-    mine = os.getpid()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text().rsplit(")", 1)
-            cmd = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        ppid = int(stat[1].split()[1])
-        if ppid == mine and b"gst-launch-1.0" in cmd:
-            found.append(int(entry.name))
-    return found
 
 
 def invite_latency(args: argparse.Namespace, platform: GbPlatform, tmp: Path) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +36,7 @@ from agent.store.writer import (
 
 log = logging.getLogger("agent.store")
 _ACK_PREFIX = "alarm_ack:"
+CHECKPOINT_WAL_BYTES = 16 * 1024 * 1024
 _USER_PREFIX = "console_user:"
 
 T = TypeVar("T")
@@ -67,7 +69,13 @@ class Store(Queries):
     """
 
     def __init__(self, path: str | os.PathLike[str], media_dir: str | os.PathLike[str] | None = None,
-                 *, durability: Durability = "power_cut", group_commit_max: int = 512) -> None:
+                 *, durability: Durability = "power_cut", group_commit_max: int = 512,
+                 telemetry_defer_s: float = 0.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+        """``telemetry_defer_s``: telemetry writes (``add_telemetry``, ``kv_set_deferred``)
+        wait in memory and go to the disk together, in one transaction, once the oldest has
+        waited this long (or at ``flush_deferred``/``close``): an SD card is worn by every
+        small commit. What a power cut or crash can lose is that much telemetry; records and
+        alarms are never deferred. 0: every such write commits at once."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.media_dir = Path(media_dir) if media_dir else self.path.parent / "media"
@@ -76,7 +84,20 @@ class Store(Queries):
         conn = open_connection(str(self.path), durability)
         migrate(conn)
         conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('seq', '0')")
-        self._writer = GroupCommitWriter(conn, max_batch=group_commit_max)
+        # A checkpoint copies every page changed since the last one back into the database
+        # file: the rarer, the fewer bytes (a page changed a hundred times is copied once).
+        # Once the WAL holds ~16 MiB (SQLite's default: 1000 pages, 4 MiB with 4 KiB pages);
+        # the WAL is as durable as the file, so this costs only reads a little.
+        page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+        self._writer = GroupCommitWriter(conn, max_batch=group_commit_max,
+                                         checkpoint_pages=max(1000, CHECKPOINT_WAL_BYTES // page_size))
+        self._defer_s = telemetry_defer_s
+        self._monotonic = monotonic
+        self._deferred: list[Callable[[StoreConnection], None]] = []
+        self._deferred_kv: dict[str, tuple[str, str]] = {}  # key -> (value, at): the last write wins
+        self._deferred_since: float | None = None
+        self._acked_waiting: set[str] = set()  # acked, the outbox rows go with the deferred write
+        self._deferred_lock = threading.Lock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
@@ -84,6 +105,10 @@ class Store(Queries):
     # --- lifecycle -------------------------------------------------------------------
 
     def close(self) -> None:
+        try:
+            self.flush_deferred()
+        except Exception:  # noqa: BLE001 - closing: log, and close the writer regardless
+            log.exception("deferred telemetry not written at close")
         self._writer.close()
         with self._readers_lock:
             for conn in self._readers:
@@ -198,14 +223,83 @@ class Store(Queries):
                       samples: list[tuple[str, dict[str, Any]]]) -> None:
         """Keep downsampled samples locally and queue the batch for the platform."""
         payload = json.dumps(batch, separators=(",", ":"), ensure_ascii=False)
+        rows = [(device_id, t, json.dumps(v)) for t, v in samples]
+        at = batch["samples"][-1]["t"] if batch.get("samples") else _utcnow()
 
         def op(conn: sqlite3.Connection) -> None:
-            conn.executemany("INSERT OR REPLACE INTO telemetry(device_id, t, \"values\") VALUES (?,?,?)",
-                             [(device_id, t, json.dumps(v)) for t, v in samples])
-            _enqueue(conn, batch_id, Priority.TELEMETRY, "telemetry", device_id, payload,
-                     batch["samples"][-1]["t"] if batch.get("samples") else _utcnow())
+            conn.executemany("INSERT OR REPLACE INTO telemetry(device_id, t, \"values\") VALUES (?,?,?)", rows)
+            _enqueue(conn, batch_id, Priority.TELEMETRY, "telemetry", device_id, payload, at)
 
-        self.write(op)
+        self._defer(op)
+
+    def kv_set_deferred(self, key: str, value: Any, at: str | None = None) -> None:
+        """``kv_set`` for telemetry's own notes (hourly figures): written with the deferred
+        telemetry (see ``telemetry_defer_s``); ``kv_get`` sees it at once."""
+        text = json.dumps(value, ensure_ascii=False)
+        with self._deferred_lock:
+            self._deferred_kv[key] = (text, at or _utcnow())
+        self._defer(None)
+
+    def _defer(self, op: Callable[[StoreConnection], None] | None) -> None:
+        with self._deferred_lock:
+            if op is not None:
+                self._deferred.append(op)
+            if self._deferred_since is None:
+                self._deferred_since = self._monotonic()
+            due = self._monotonic() - self._deferred_since >= self._defer_s
+        if due:
+            self.flush_deferred()
+
+    def ack_later(self, ids: Iterable[str], at: str | None = None) -> None:
+        """``ack`` for telemetry: written with the deferred telemetry (at once when nothing is
+        deferred). Until then the outbox's figures and ``outbox_next`` leave these ids out."""
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            return
+        if self._defer_s <= 0:
+            self.ack(ids, at)
+            return
+        when = at or _utcnow()
+        with self._deferred_lock:
+            self._acked_waiting.update(ids)
+            many = len(self._acked_waiting) >= 2000
+        def op(conn: StoreConnection) -> None:
+            _ack(conn, ids, when)
+
+        self._defer(op)
+        if many:
+            self.flush_deferred()
+
+    def flush_deferred_if_due(self) -> None:
+        """Write the deferred telemetry if the oldest has waited ``telemetry_defer_s`` (when
+        no new telemetry comes to trigger it: a housekeeping tick calls this)."""
+        with self._deferred_lock:
+            due = self._deferred_since is not None and self._monotonic() - self._deferred_since >= self._defer_s
+        if due:
+            self.flush_deferred()
+
+    def flush_deferred(self) -> None:
+        """Write what telemetry waits in memory, in one transaction; returns after commit."""
+        with self._deferred_lock:
+            ops, self._deferred = self._deferred, []
+            notes, self._deferred_kv = self._deferred_kv, {}
+            acked, self._acked_waiting = self._acked_waiting, set()
+            self._deferred_since = None
+        if not ops and not notes:
+            return
+
+        def op(conn: StoreConnection) -> None:
+            for each in ops:
+                each(conn)
+            if notes:
+                conn.executemany("INSERT OR REPLACE INTO kv(key, value, updated_at) VALUES (?,?,?)",
+                                 [(key, text, at) for key, (text, at) in notes.items()])
+
+        try:
+            self.write(op)
+        except Exception:
+            acked.clear()  # not written: those items are simply sent (and acked) again
+            raise
 
     # --- media -----------------------------------------------------------------------
 
@@ -275,7 +369,9 @@ class Store(Queries):
                 " WHERE o.priority = ? AND o.n > ? ORDER BY o.n LIMIT ?",
                 (int(priority), after.get(priority, 0), limit - len(items))).fetchall()
             items += [OutboxItem(r[0], r[1], Priority(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
-        return items
+        with self._deferred_lock:
+            waiting = set(self._acked_waiting)
+        return [item for item in items if item.id not in waiting] if waiting else items
 
     def ack(self, ids: Iterable[str], at: str | None = None) -> int:
         """The platform has stored these items: drop them from the outbox."""
@@ -313,11 +409,19 @@ class Store(Queries):
         return self.write(op)
 
     def outbox_depth(self) -> list[ClassDepth]:
+        """Items waiting for the platform, by class (acked ones whose rows go with the
+        deferred write are not waiting)."""
+        with self._deferred_lock:
+            waiting = json.dumps(sorted(self._acked_waiting))
         rows = {r[0]: (r[1], r[2]) for r in self.query(
-            "SELECT priority, count(*), min(enqueued_at) FROM outbox GROUP BY priority")}
+            "SELECT priority, count(*), min(enqueued_at) FROM outbox"
+            " WHERE id NOT IN (SELECT value FROM json_each(?)) GROUP BY priority", (waiting,))}
         return [ClassDepth(p, *rows.get(int(p), (0, None))) for p in Priority]
 
     def in_outbox(self, item_id: str) -> bool:
+        with self._deferred_lock:
+            if item_id in self._acked_waiting:
+                return False
         return bool(self.query("SELECT 1 FROM outbox WHERE id=?", (item_id,)))
 
     # --- roster ----------------------------------------------------------------------
@@ -396,12 +500,24 @@ class Store(Queries):
 
     # --- small persistent state (scheduler jobs, cursors) ------------------------------
 
+    def kv_keys(self, prefix: str) -> list[str]:
+        """The kv keys starting with ``prefix``, sorted (deferred ones included)."""
+        with self._deferred_lock:
+            waiting = [key for key in self._deferred_kv if key.startswith(prefix)]
+        return sorted(set(super().kv_keys(prefix)) | set(waiting))
+
     def kv_get(self, key: str, default: Any = None) -> Any:
+        with self._deferred_lock:
+            waiting = self._deferred_kv.get(key)
+        if waiting is not None:
+            return json.loads(waiting[0])
         rows = self.query("SELECT value FROM kv WHERE key=?", (key,))
         return json.loads(rows[0][0]) if rows else default
 
     def kv_set(self, key: str, value: Any, at: str | None = None) -> None:
         text = json.dumps(value, ensure_ascii=False)
+        with self._deferred_lock:
+            self._deferred_kv.pop(key, None)  # this write is newer than a deferred one
         self.write(lambda conn: conn.execute(
             "INSERT OR REPLACE INTO kv(key, value, updated_at) VALUES (?,?,?)", (key, text, at or _utcnow())))
 

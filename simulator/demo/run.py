@@ -341,12 +341,18 @@ class Rig:
         self.print(f"{when:%H:%M:%S}    {text}")
 
     def drain(self, timeout: float = 90.0) -> None:
-        """The clock frozen, wait until the outbox stays empty (everything acked by the platform)."""
+        """The clock frozen, wait until the outbox stays empty (everything acked by the platform).
+
+        The telemetry the store holds back (``store.telemetry_defer_s``) is written first, and
+        the acks of it that came meanwhile once more at the end, so the day ends with nothing
+        left to send, as a box does after its deferral period."""
         self.clock.set_speed(0.0)
+        self.agent.store.flush_deferred()
         deadline = systime.monotonic() + timeout
         empty_since: float | None = None
         while True:
             if self.outbox_depth() == 0:
+                self.agent.store.flush_deferred()  # the acks of telemetry, to the disk
                 empty_since = empty_since or systime.monotonic()
                 if systime.monotonic() - empty_since >= 1.5:
                     return

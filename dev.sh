@@ -67,7 +67,7 @@ ensure_media() {
     want+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools gstreamer1.0-plugins-base
            gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly)
   fi
-  # GB/T 28181 (agent/video/gb28181): GStreamer's mpegpsmux packs the camera's H.264 as MPEG-PS
+  # GB/T 28181 (agent/video/gb28181): GStreamer's mpegpsmux packs a recorded range as MPEG-PS
   gst-inspect-1.0 mpegpsmux >/dev/null 2>&1 || want+=(gstreamer1.0-plugins-bad)
   if [ ${#want[@]} -gt 0 ]; then apt_install "${want[@]}"; fi
 }

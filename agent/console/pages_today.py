@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from agent.console.roles import may
 from agent.console.web import console, page, user_session
 from agent.core.duties import DueItem
 from agent.schedule.due import Unfit, meal_label
@@ -62,7 +63,7 @@ def _as_of(request: Request) -> tuple[datetime, bool] | None:
 
 
 async def today(request: Request) -> Response:
-    user_session(request)
+    personal = may(user_session(request).user, "see_personal_data")
     ctx = console(request)
     moment = _as_of(request)
     if moment is None:
@@ -76,7 +77,8 @@ async def today(request: Request) -> Response:
     counts = {s: sum(1 for r in rows if r.state == s) for s in STATE}
     return page(request, "today.html", day=view.facts.day.isoformat(), is_today=is_today,
                 as_of=f"{as_of:%H:%M}", rows=rows, counts=counts, total=len(rows), states=STATE,
-                expiry=[expiry_line(e) for e in view.expiry], open_alarms=view.open_alarms)
+                expiry=[expiry_line(e) for e in view.expiry if personal or e.what != "health_certificate"],
+                open_alarms=view.open_alarms)
 
 
 ROUTES = [Route("/manager/today", today)]

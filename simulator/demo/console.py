@@ -16,6 +16,7 @@ from agent.console.auth import add_user
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 ALARM = re.compile(r'id="alarm-([0-9a-f-]+)" data-kind="([^"]+)" data-state="(open|acknowledged)"')
 ERROR = re.compile(r'<p class="error"[^>]*>(.*?)</p>', re.S)
+VERSION = re.compile(r'name="version" value="(\d+)"')
 
 
 class ConsoleRefused(RuntimeError):
@@ -29,9 +30,9 @@ class ConsoleManager:
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
 
     @classmethod
-    def create(cls, agent: Any, name: str, password: str) -> ConsoleManager:
+    def create(cls, agent: Any, name: str, password: str, role: str = "manager") -> ConsoleManager:
         """An account in the agent's store (what ``canteen-agent user add`` does), logged in."""
-        add_user(agent.store, name, "manager", password, agent.now())
+        add_user(agent.store, name, role, password, agent.now())
         manager = cls(f"http://127.0.0.1:{agent.console.server.port}")
         manager.post("/login", {"name": name, "password": password})
         return manager
@@ -79,3 +80,16 @@ class ConsoleManager:
         """出库: part of a batch to a meal, from the stock page."""
         self.post("/manager/stock/issue", {"receipt": receipt_id, "amount": f"{grams:g}", "meal": meal,
                                            "dishes": dishes}, form_page="/manager/stock")
+
+    # --- the data administrator ---------------------------------------------------------------
+
+    def change_person(self, staff_id: str, fields: dict[str, str]) -> None:
+        """Change a person's basic data from their page, on the version the page shows."""
+        version = VERSION.search(self.get(f"/admin/staff/{staff_id}"))
+        if version is None:
+            raise ConsoleRefused(f"no change form for {staff_id}")
+        self.post(f"/admin/staff/{staff_id}", {"version": version.group(1), "action": "save", **fields})
+
+    def maintenance(self, asset_id: str, fields: dict[str, str]) -> None:
+        """A maintenance, repair or calibration entry on an asset's page."""
+        self.post(f"/admin/assets/{asset_id}/maintenance", fields, form_page=f"/admin/assets/{asset_id}")

@@ -141,6 +141,8 @@ DISINFECTION_METHODS: dict[str, Term] = {
     "chlorine": Term("含氯消毒液", "chlorine"),
     "uv_lamp": Term("紫外线灯", "UV lamp"),
     "ozone": Term("臭氧", "ozone"),
+    "spray": Term("喷洒", "spraying"),
+    "wipe": Term("擦拭", "wiping"),
 }
 
 WASTE_KINDS: dict[str, Term] = {

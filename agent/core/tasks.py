@@ -1,0 +1,206 @@
+"""整改单: rectification tasks, read from their records and moved on through the Recorder.
+
+A task is the sequence of its ``rectification_task`` records (one per step, same
+``task_id``): ``opened`` → ``done`` → ``verified``, or ``reopened`` → ``done`` again. Its
+state is its latest step; it is *overdue* while it waits for its owner (opened or
+reopened) past its deadline, on the agent's clock. Every step is written with a
+once-key naming the task and the step's number (``Recorder.record_once``), so two people
+acting on the same task at once cannot both move it: the second is told it moved.
+
+Tasks are opened from what a record found (``open_from``: each failed item of a
+常规日检, each finding of a 上级巡检 or a drill, an incident, a failed disinfection), once
+per finding (the once-key names the source record and the finding), or by hand.
+``sync_overdue`` raises the alarm ``rectification_overdue`` for each overdue task and
+clears it when the task is done (a condition alarm).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from agent.core.reads import Reads
+from agent.core.recorder import Photo, Recorded, Recorder, alarm_key
+from agent.core.timeutil import uuid7
+from agent.records.envelope import Operator
+from agent.records.rectification_task import RectificationTask
+
+log = logging.getLogger("agent.tasks")
+
+OVERDUE_ALARM = "rectification_overdue"
+TEXT_MAX = 2000
+
+
+class TaskMoved(LookupError):
+    """The task is not where the person saw it (someone else moved it, or the step is not allowed)."""
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    steps: tuple[dict[str, Any], ...]  # its records, oldest first
+
+    @property
+    def latest(self) -> RectificationTask:
+        return RectificationTask.model_validate(self.steps[-1]["data"])
+
+    @property
+    def first(self) -> RectificationTask:
+        return RectificationTask.model_validate(self.steps[0]["data"])
+
+    @property
+    def step(self) -> str:
+        return self.latest.step
+
+    @property
+    def opened_at(self) -> datetime:
+        return datetime.fromisoformat(self.steps[0]["occurred_at"])
+
+    def overdue(self, now: datetime) -> bool:
+        return self.latest.overdue(now)
+
+    def state(self, now: datetime) -> str:
+        """opened / reopened / overdue / done / verified."""
+        return "overdue" if self.overdue(now) else self.step
+
+    @property
+    def waiting_for_owner(self) -> bool:
+        return self.step in ("opened", "reopened")
+
+
+def all_tasks(reads: Reads) -> list[Task]:
+    """Every task, newest first."""
+    steps: dict[str, list[dict[str, Any]]] = {}
+    for record in reads.iter_records(type_="rectification_task"):
+        steps.setdefault(record["data"]["task_id"], []).append(record)
+    found = [Task(task_id, tuple(records)) for task_id, records in steps.items()]
+    return sorted(found, key=lambda t: t.steps[0]["seq"], reverse=True)
+
+
+def find_task(reads: Reads, task_id: str) -> Task | None:
+    return next((t for t in all_tasks(reads) if t.id == task_id), None)
+
+
+def deadline_for(recorder: Recorder, source_type: str, start: datetime) -> datetime:
+    hours = recorder.config.rules.rectification.deadline_hours
+    return start + timedelta(hours=hours.get(source_type, hours.get("by_hand", 72)))
+
+
+class TaskDesk:
+    """Opens tasks and moves them on; every step is a record through the Recorder."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+
+    @property
+    def reads(self) -> Reads:
+        return self.recorder.reads
+
+    def default_owner(self) -> str:
+        """Who a new task goes to: the canteen's supervisor account (``console.rectification_owner``),
+        or the role's name when none is named."""
+        return self.recorder.config.console.rectification_owner or "manager"
+
+    def open(self, *, source_type: str, problem: str, by: str, source_id: str | None = None,
+             owner: str | None = None, deadline: datetime | None = None,
+             key: str | None = None) -> Recorded[RectificationTask] | None:
+        """A new task; with ``key``, at most once per key (None when opened before)."""
+        now = self.recorder.now().astimezone(self.recorder.tz)
+        task_id = uuid7()
+        data = RectificationTask(task_id=task_id, step="opened", source_type=source_type,  # type: ignore[arg-type]
+                                 source_id=source_id, problem=problem[:TEXT_MAX], owner=owner or self.default_owner(),
+                                 deadline=deadline or deadline_for(self.recorder, source_type, now), by=by)
+        saved = self.recorder.record_once(key or f"rectification_task:{task_id}:0", {"task_id": task_id}, data,
+                                          operator=Operator(staff_id=by))
+        if saved is not None:
+            log.info("task opened task=%s source=%s source_id=%s owner=%s deadline=%s", task_id, source_type,
+                     source_id, data.owner, data.deadline.isoformat())
+        return saved
+
+    def open_from(self, record: Recorded[Any] | dict[str, Any], by: str) -> list[Recorded[RectificationTask]]:
+        """The tasks a stored record calls for, once per finding (a second call opens none)."""
+        payload = record if isinstance(record, dict) else {"id": record.id, "type": record.type,
+                                                            "verdict": record.verdict,
+                                                            "data": record.data.model_dump(mode="json")}
+        opened = []
+        for n, problem in enumerate(problems_of(payload)):
+            saved = self.open(source_type=payload["type"], source_id=payload["id"], problem=problem, by=by,
+                              key=f"rectification_task:source:{payload['id']}:{n}")
+            if saved is not None:
+                opened.append(saved)
+        return opened
+
+    def _step(self, task_id: str, allowed: tuple[str, ...], by: str, photo: Photo | None = None,
+              **change: Any) -> Recorded[RectificationTask]:
+        task = find_task(self.reads, task_id)
+        if task is None:
+            raise TaskMoved(f"no task {task_id}")
+        if task.step not in allowed:
+            raise TaskMoved(f"task {task_id} is {task.step}")
+        latest = task.latest
+        data = latest.model_copy(update={"action_text": None, "note": None, **change, "by": by,
+                                         "opened_at": task.opened_at})
+        data = RectificationTask.model_validate(data.model_dump())  # checked as a whole
+        key = f"rectification_task:{task_id}:{len(task.steps)}"
+        saved = self.recorder.record_once(key, {"task_id": task_id, "step": data.step}, data,
+                                          operator=Operator(staff_id=by), photo=photo)
+        if saved is None:
+            raise TaskMoved(f"task {task_id} moved meanwhile")
+        log.info("task step task=%s step=%s by=%s photo=%s", task_id, data.step, by, photo is not None)
+        self.sync_overdue()
+        return saved
+
+    def done(self, task_id: str, action_text: str, by: str, photo: Photo | None = None) -> Recorded[RectificationTask]:
+        return self._step(task_id, ("opened", "reopened"), by, photo, step="done", action_text=action_text)
+
+    def verify(self, task_id: str, by: str, note: str | None = None) -> Recorded[RectificationTask]:
+        return self._step(task_id, ("done",), by, step="verified", note=note or None)
+
+    def reopen(self, task_id: str, by: str, note: str, deadline: datetime | None = None) -> Recorded[RectificationTask]:
+        now = self.recorder.now().astimezone(self.recorder.tz)
+        task = find_task(self.reads, task_id)
+        new_deadline = deadline or deadline_for(self.recorder, task.first.source_type if task else "by_hand", now)
+        return self._step(task_id, ("done",), by, step="reopened", note=note, deadline=new_deadline)
+
+    def sync_overdue(self) -> tuple[int, int]:
+        """Raise ``rectification_overdue`` for each overdue task, clear it for the others: (raised, cleared)."""
+        now = self.recorder.now()
+        raised = cleared = 0
+        severity = self.recorder.config.rules.rectification.overdue_severity
+        for task in all_tasks(self.reads):
+            subject = {"task_id": task.id}
+            if task.overdue(now):
+                if not self.reads.alarm_is_open(alarm_key(OVERDUE_ALARM, subject)):
+                    latest = task.latest
+                    local = latest.deadline.astimezone(self.recorder.tz)
+                    message = (f"整改逾期：{latest.problem[:60]}（期限 {local:%m-%d %H:%M}，责任人 {latest.owner}）"
+                               f" / rectification overdue: due {local:%m-%d %H:%M}, owner {latest.owner}")
+                    if self.recorder.raise_alarm(OVERDUE_ALARM, subject, message, severity=severity,
+                                                 details={"deadline": latest.deadline.isoformat(),
+                                                          "owner": latest.owner}):
+                        raised += 1
+            elif self.reads.alarm_is_open(alarm_key(OVERDUE_ALARM, subject)):
+                if self.recorder.clear_alarm(OVERDUE_ALARM, subject, f"整改已完成 / task {task.step}"):
+                    cleared += 1
+        return raised, cleared
+
+
+def problems_of(record: dict[str, Any]) -> list[str]:
+    """What in a stored record must be fixed, one text per task."""
+    data = record.get("data") or {}
+    kind = record.get("type")
+    if kind == "routine_daily_check":
+        return [f"{i['item']}：{i['note']}" if i.get("note") else str(i["item"])
+                for i in data.get("items", []) if not i.get("ok")]
+    if kind == "superior_inspection":
+        text = data.get("findings_text") or ""
+        return [line.strip(" -•·\t") for line in text.splitlines() if line.strip(" -•·\t")]
+    if kind == "drill":
+        return [f for f in data.get("findings", []) if f.strip()]
+    if kind == "incident_report" and not data.get("follows"):
+        return [f"突发事件：{data.get('what', '')}"[:TEXT_MAX]]
+    if kind in ("tableware_disinfection", "premises_disinfection") and record.get("verdict") == "fail":
+        return ["消毒不合格，请重新消毒 / disinfection failed: disinfect again"]
+    return []

@@ -109,7 +109,7 @@ class TaskDesk:
         """A new task; with ``key``, at most once per key (None when opened before)."""
         now = self.recorder.now().astimezone(self.recorder.tz)
         task_id = uuid7()
-        data = RectificationTask(task_id=task_id, step="opened", source_type=source_type,  # type: ignore[arg-type]
+        data = RectificationTask(task_id=task_id, step="opened", source_type=source_type,
                                  source_id=source_id, problem=problem[:TEXT_MAX], owner=owner or self.default_owner(),
                                  deadline=deadline or deadline_for(self.recorder, source_type, now), by=by)
         saved = self.recorder.record_once(key or f"rectification_task:{task_id}:0", {"task_id": task_id}, data,

@@ -93,7 +93,7 @@ def test_a_failed_daily_check_item_opens_one_task_that_lives_to_verified(recorde
 
     clock.advance(timedelta(hours=25))
     assert task.state(clock()) == "overdue"
-    assert desk.sync_overdue() == (1, 0)
+    assert desk.sync_overdue() == ([f"{OVERDUE_ALARM}|task_id={task.id}"], [])
     assert [a["kind"] for a in recorder.reads.open_alarms()] == [OVERDUE_ALARM]
     with pytest.raises(TaskMoved):
         desk.verify(task.id, by="lead")  # not done yet

@@ -164,10 +164,12 @@ class TaskDesk:
         new_deadline = deadline or deadline_for(self.recorder, task.first.source_type if task else "by_hand", now)
         return self._step(task_id, ("done",), by, step="reopened", note=note, deadline=new_deadline)
 
-    def sync_overdue(self) -> tuple[int, int]:
-        """Raise ``rectification_overdue`` for each overdue task, clear it for the others: (raised, cleared)."""
-        now = self.recorder.now()
-        raised = cleared = 0
+    def sync_overdue(self, now: datetime | None = None) -> tuple[list[str], list[str]]:
+        """Raise ``rectification_overdue`` for each overdue task, clear it for the others:
+        the alarm keys (raised, cleared)."""
+        now = now or self.recorder.now()
+        raised: list[str] = []
+        cleared: list[str] = []
         severity = self.recorder.config.rules.rectification.overdue_severity
         for task in all_tasks(self.reads):
             subject = {"task_id": task.id}
@@ -179,11 +181,12 @@ class TaskDesk:
                                f" / rectification overdue: due {local:%m-%d %H:%M}, owner {latest.owner}")
                     if self.recorder.raise_alarm(OVERDUE_ALARM, subject, message, severity=severity,
                                                  details={"deadline": latest.deadline.isoformat(),
-                                                          "owner": latest.owner}):
-                        raised += 1
+                                                          "owner": latest.owner}, occurred_at=now):
+                        raised.append(alarm_key(OVERDUE_ALARM, subject))
             elif self.reads.alarm_is_open(alarm_key(OVERDUE_ALARM, subject)):
-                if self.recorder.clear_alarm(OVERDUE_ALARM, subject, f"整改已完成 / task {task.step}"):
-                    cleared += 1
+                words = {"done": "整改已完成 / done", "verified": "整改已验收 / verified"}.get(task.step, task.step)
+                if self.recorder.clear_alarm(OVERDUE_ALARM, subject, words, occurred_at=now):
+                    cleared.append(alarm_key(OVERDUE_ALARM, subject))
         return raised, cleared
 
 

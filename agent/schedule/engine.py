@@ -42,6 +42,7 @@ from datetime import date, datetime, timedelta
 
 from agent.core.duties import DueItem
 from agent.core.recorder import Recorder
+from agent.core.tasks import TaskDesk
 from agent.core.timeutil import Monotonic
 from agent.schedule.due import due_items as compute_due_items
 from agent.schedule.due import gather_facts, what_is_due
@@ -83,6 +84,7 @@ class ScheduleEngine:
         self.run_days = RunDays(self.store, self.tz, mono or time.monotonic)
         self._lock = threading.Lock()  # apscheduler may fire two jobs at the same second
         self._expiry_cache: tuple[date, datetime, list[ExpiryItem]] | None = None
+        self.tasks = TaskDesk(recorder)
 
     def tick(self, now: datetime) -> TickReport:
         with self._lock:
@@ -91,6 +93,11 @@ class ScheduleEngine:
             self._write_due_ledgers(now, today, report)
             report.items = what_is_due(self.store, self.config, now)
             self._reconcile(now, today, report)
+            raised, cleared = self.tasks.sync_overdue(now)  # 整改单 past their deadline
+            report.raised += raised
+            report.cleared += cleared
+            if raised:
+                self._say(f"{len(raised)} 张整改单已逾期，请尽快整改 / {len(raised)} rectification task(s) overdue")
             self.store.kv_set(LAST_TICK_KEY, now.isoformat())
             if report.raised or report.cleared or report.ledgers:
                 log.info("schedule tick at=%s raised=%d cleared=%d ledgers=%s", now.isoformat(),

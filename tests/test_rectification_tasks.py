@@ -150,3 +150,32 @@ def test_inspection_findings_drills_and_incidents_open_tasks(recorder: Recorder)
                                               attendees=[Attendee(staff_id="S001", result="pass", score=92)]))
     assert desk.open_from(session, by="boss") == []
     assert json.loads(incident.payload)["type"] == "incident_report"
+
+
+def test_the_sweep_opens_tasks_for_failed_cycles_cold_chain_and_repeated_violations_once(recorder: Recorder,
+                                                                                        clock: ManualClock) -> None:
+    from agent.records.vision_violation import VisionViolation
+
+    recorder.record(soak(4))  # fails: too short
+    recorder.raise_alarm("cold_chain_high", {"device_id": "fridge-2"}, "fridge-2 at 11.2 °C for 25 min")
+    for n in range(3):
+        recorder.record(VisionViolation(camera_id="cam-1", kind="no_mask", started_at=T0, seen_s=6.0, track_id=n,
+                                        confidence=0.9))
+    desk = TaskDesk(recorder)
+    opened = desk.sweep(clock())
+    assert sorted(t.data.source_type for t in opened) == ["cold_chain", "tableware_disinfection", "vision_violation"]
+    assert desk.sweep(clock()) == []
+    vision = next(t for t in opened if t.data.source_type == "vision_violation")
+    assert "未戴口罩" in vision.data.problem and "no_mask" not in vision.data.problem
+
+
+def test_a_verified_task_from_an_event_alarm_closes_it_with_its_rectification(recorder: Recorder) -> None:
+    raised = recorder.raise_alarm("fever", {"staff_id": "S001", "day": "2026-11-30"}, "37.9 °C")
+    desk = TaskDesk(recorder)
+    opened = desk.open(source_type="alarm", source_id=raised.id, problem="发热：张三", by="boss")
+    desk.done(opened.data.task_id, "已就医，复测正常", by="boss")
+    assert recorder.reads.open_alarms()
+    desk.verify(opened.data.task_id, by="lead")
+    assert recorder.reads.open_alarms() == []
+    [fix] = recorder.reads.rectifications_of([raised.id])[raised.id]
+    assert fix["data"]["resolved_by"] == "boss" and fix["data"]["clears_alarm"] is True

@@ -95,6 +95,8 @@ class RectificationRules(Strict):
         default_factory=_default_deadlines,
         description="Hours to fix, by what opened the task (a source not listed: by_hand's).")
     overdue_severity: Literal["critical", "major", "minor"] = "major"
+    vision_repeats: int = Field(3, ge=0, le=1000, description="A camera's violation of one kind this many times "
+                                                                "in a day opens a task (0: never).")
 
 
 class TrainingRules(Strict):

@@ -26,10 +26,13 @@ from agent.core.recorder import Photo, Recorded, Recorder, alarm_key
 from agent.core.timeutil import uuid7
 from agent.records.envelope import Operator
 from agent.records.rectification_task import RectificationTask
+from agent.words.alarms import kind_term
 
 log = logging.getLogger("agent.tasks")
 
 OVERDUE_ALARM = "rectification_overdue"
+SYSTEM = "agent"  # ``by`` of a task the agent opened itself
+ALARM_SOURCES = ("alarm", "cold_chain")  # a task whose source_id is an alarm's raise
 TEXT_MAX = 2000
 
 
@@ -156,7 +159,20 @@ class TaskDesk:
         return self._step(task_id, ("opened", "reopened"), by, photo, step="done", action_text=action_text)
 
     def verify(self, task_id: str, by: str, note: str | None = None) -> Recorded[RectificationTask]:
-        return self._step(task_id, ("done",), by, step="verified", note=note or None)
+        """Verified; a task opened from an alarm also writes the alarm's 整改 (``rectification``,
+        what v1 consumers read), which closes an event alarm; a condition alarm stays open
+        until its condition clears (docs/PLATFORM.md, alarm life cycle)."""
+        saved = self._step(task_id, ("done",), by, step="verified", note=note or None)
+        task = find_task(self.reads, task_id)
+        if task is not None and task.first.source_type in ALARM_SOURCES and task.first.source_id:
+            done = next((s["data"] for s in reversed(task.steps) if s["data"]["step"] == "done"), None)
+            action = (done or {}).get("action_text") or task.first.problem
+            try:
+                self.recorder.rectify_alarm(task.first.source_id, f"{action}（整改单已验收 / task verified）",
+                                            (done or {}).get("by") or by)
+            except LookupError:  # no such alarm, or a 整改 closed it already
+                log.info("task verified task=%s: its alarm %s takes no rectification", task_id, task.first.source_id)
+        return saved
 
     def reopen(self, task_id: str, by: str, note: str, deadline: datetime | None = None) -> Recorded[RectificationTask]:
         now = self.recorder.now().astimezone(self.recorder.tz)
@@ -188,6 +204,35 @@ class TaskDesk:
                 if self.recorder.clear_alarm(OVERDUE_ALARM, subject, words, occurred_at=now):
                     cleared.append(alarm_key(OVERDUE_ALARM, subject))
         return raised, cleared
+
+
+    def sweep(self, now: datetime | None = None) -> list[Recorded[RectificationTask]]:
+        """Open the tasks that what the devices and cameras found today calls for, once each:
+        a failed disinfection cycle or UV run, a cold-chain excursion (its alarm), a camera's
+        violation of one kind repeated ``rules.rectification.vision_repeats`` times."""
+        now = (now or self.recorder.now()).astimezone(self.recorder.tz)
+        day = now.date().isoformat()
+        opened: list[Recorded[RectificationTask]] = []
+        for kind in ("tableware_disinfection", "premises_disinfection"):
+            for record in self.reads.iter_records(type_=kind, day=day, verdict="fail"):
+                opened += self.open_from(record, by=SYSTEM)
+        for row in self.reads.open_alarms():
+            if row["kind"] in ("cold_chain_high", "cold_chain_low"):
+                saved = self.open(source_type="cold_chain", source_id=row["raised_id"], by=SYSTEM,
+                                  problem=str(row["message"]), key=f"rectification_task:source:{row['raised_id']}:0")
+                opened += [saved] if saved else []
+        repeats = self.recorder.config.rules.rectification.vision_repeats
+        if repeats:
+            seen: dict[tuple[str, str], list[dict[str, Any]]] = {}
+            for record in self.reads.iter_records(type_="vision_violation", day=day):
+                seen.setdefault((record["data"]["camera_id"], record["data"]["kind"]), []).append(record)
+            for (camera, kind), records in seen.items():
+                if len(records) >= repeats:
+                    saved = self.open(source_type="vision_violation", source_id=records[-1]["id"], by=SYSTEM,
+                                      problem=f"{camera}：{kind_term(kind).zh}今日 {len(records)} 次 / "
+                                              f"{kind_term(kind).en} seen {len(records)} times today", key=f"rectification_task:vision:{day}:{camera}:{kind}")
+                    opened += [saved] if saved else []
+        return opened
 
 
 def problems_of(record: dict[str, Any]) -> list[str]:

@@ -93,6 +93,7 @@ class ScheduleEngine:
             self._write_due_ledgers(now, today, report)
             report.items = what_is_due(self.store, self.config, now)
             self._reconcile(now, today, report)
+            self.tasks.sweep(now)  # 整改单 for what the devices found
             raised, cleared = self.tasks.sync_overdue(now)  # 整改单 past their deadline
             report.raised += raised
             report.cleared += cleared

@@ -16,6 +16,7 @@ from agent.console.auth import add_user
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 ALARM = re.compile(r'id="alarm-([0-9a-f-]+)" data-kind="([^"]+)" data-state="(open|acknowledged)"')
 ERROR = re.compile(r'<p class="error"[^>]*>(.*?)</p>', re.S)
+TASK = re.compile(r'href="/manager/tasks/([0-9a-f-]+)" data-state="([a-z]+)"')
 
 
 class ConsoleRefused(RuntimeError):
@@ -29,9 +30,9 @@ class ConsoleManager:
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
 
     @classmethod
-    def create(cls, agent: Any, name: str, password: str) -> ConsoleManager:
+    def create(cls, agent: Any, name: str, password: str, role: str = "manager") -> ConsoleManager:
         """An account in the agent's store (what ``canteen-agent user add`` does), logged in."""
-        add_user(agent.store, name, "manager", password, agent.now())
+        add_user(agent.store, name, role, password, agent.now())
         manager = cls(f"http://127.0.0.1:{agent.console.server.port}")
         manager.post("/login", {"name": name, "password": password})
         return manager
@@ -74,3 +75,22 @@ class ConsoleManager:
     def waste(self, kind: str, kg: float, collector: str, receipt_no: str) -> None:
         self.post("/manager/waste", {"kind": kind, "kg": f"{kg:g}", "collector": collector,
                                      "receipt_no": receipt_no})
+
+    def inspection(self, name: str, organisation: str, findings: str) -> None:
+        """An inspector's visit; each line of findings opens a rectification task."""
+        self.post("/manager/inspection", {"name": name, "organisation": organisation, "findings": findings})
+
+    def tasks(self, state: str | None = None) -> list[str]:
+        """Ids of the tasks on the list (in one state)."""
+        return [m.group(1) for m in TASK.finditer(self.get("/manager/tasks")) if state in (None, m.group(2))]
+
+    def task_done(self, task_id: str, action: str) -> None:
+        self.post(f"/manager/tasks/{task_id}/done", {"action": action}, form_page=f"/manager/tasks/{task_id}")
+
+    def verify(self, task_id: str, note: str) -> None:
+        self.post(f"/manager/tasks/{task_id}/check", {"verdict": "verified", "note": note},
+                  form_page=f"/manager/tasks/{task_id}")
+
+    def chlorine_soak(self, mg_per_l: float, minutes: float, meal: str) -> None:
+        self.post("/manager/disinfection", {"target": "tableware", "method": "chlorine", "mg_per_l": f"{mg_per_l:g}",
+                                            "minutes": f"{minutes:g}", "meal": meal})

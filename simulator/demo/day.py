@@ -12,11 +12,15 @@ hours are jumped over (``--fast``) or run at ten times ``busy_speed``.
     07:10  breakfast samples, 07:20 the headmaster's meal check-in
     08:31  the manager registers breakfast served; 08:40 cabinet-1 disinfects the tableware;
            09:12 the routine daily check at the console (one item failed)
+    10:00  an inspector from the market regulator finds the sample fridge unlocked: a
+           rectification task (整改单); the manager fixes it by 10:40, the food-safety
+           lead (oversight) verifies it at 11:00
     11:35  the kitchen camera sees a cook take the mask off (violation, snapshot and clip)
     11:40  the broker goes down; lunch samples (红烧肉 underweight, then topped up) and two
            leaders' check-ins pile up in the outbox; the broker comes back and it drains
     13:10  cabinet-1 passes, cabinet-2 is cut short (failed cycle, alarm)
     14:00  the sample fridge's compressor dies: cold-chain alarm; repaired at 15:00, cleared
+    15:45  the glasses for the staff canteen soaked by hand in chlorine (250 mg/L, 6 min)
     17:10  dinner samples and check-in; 18:40 both cabinets pass; UV and ozone runs;
            19:30 a waste disposal entered at the console
     23:55  the daily ledger
@@ -34,6 +38,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from agent.cli.schedule import CLI_SOURCE
+from agent.console.auth import ROLES
 from agent.records.envelope import Operator
 from agent.records.meal_service import MealService
 from simulator.demo.console import ConsoleManager
@@ -169,6 +174,7 @@ class DayScript:
         self.outage_s = outage_s
         self.vision_thread: threading.Thread | None = None
         self.manager: ConsoleManager | None = None  # the manager at the kitchen console
+        self.lead: ConsoleManager | None = None  # the food-safety lead (oversight) at the console
 
     # --- time ------------------------------------------------------------------------------
 
@@ -289,6 +295,31 @@ class DayScript:
         self.console_manager().daily_check(items, failed={items - 1: "后门垃圾桶未加盖，已整改"})
         self.rig.event("manager (console): routine daily check, 1 item failed")
 
+    def inspection_to_verified(self) -> None:
+        """An inspector's finding becomes a task; done and verified the same morning."""
+        manager = self.console_manager()
+        before = set(manager.tasks())
+        manager.inspection("钱科长", "区市场监管局", "留样柜未上锁")
+        [task_id] = [t for t in manager.tasks("opened") if t not in before]
+        self.rig.event("inspector (console): sample fridge found unlocked, a rectification task opened")
+        self.idle_to("10:40")
+        manager.task_done(task_id, "留样柜已加锁，钥匙由主管保管")
+        self.rig.event("manager (console): rectification done (sample fridge locked)")
+        self.idle_to("11:00")
+        self.oversight().verify(task_id, "现场查看已加锁，合格")
+        self.rig.event("food-safety lead (console): rectification verified")
+
+    def oversight(self) -> ConsoleManager:
+        """The food-safety lead logs in (the oversight role) to verify rectifications."""
+        if self.lead is None:
+            role = "oversight" if "oversight" in ROLES else "manager"
+            self.lead = ConsoleManager.create(self.rig.agent, "O001", "demo-oversight-pass", role=role)
+        return self.lead
+
+    def chlorine_soak(self) -> None:
+        self.console_manager().chlorine_soak(250, 6, "lunch")
+        self.rig.event("manager (console): glasses soaked by hand in chlorine, 250 mg/L for 6 min (pass)")
+
     def waste_disposal(self) -> None:
         self.console_manager().waste("kitchen_waste", 46.5, "城市餐厨垃圾收运公司", "RC-0001")
         self.rig.event("manager (console): 46.5 kg kitchen waste handed to the collector")
@@ -365,6 +396,9 @@ class DayScript:
         self.run_to("09:12", self.busy_speed)
         self.routine_daily_check()
 
+        self.begin("inspection", "10:00")
+        self.inspection_to_verified()
+
         self.begin("lunch prep", "11:35")
         self.start_mask_episode()
         self.sleep(1.0)
@@ -387,6 +421,9 @@ class DayScript:
 
         self.begin("sample fridge fails", "13:55")
         self.run_to("15:40", max(self.busy_speed, 600.0))
+
+        self.begin("soak by hand", "15:45")
+        self.chlorine_soak()
 
         self.begin("dinner", "17:10")
         self.samples("dinner")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 
@@ -179,3 +179,24 @@ def test_a_verified_task_from_an_event_alarm_closes_it_with_its_rectification(re
     assert recorder.reads.open_alarms() == []
     [fix] = recorder.reads.rectifications_of([raised.id])[raised.id]
     assert fix["data"]["resolved_by"] == "boss" and fix["data"]["clears_alarm"] is True
+
+
+def test_a_term_without_a_drill_reminds_until_one_is_held(config: AgentConfig, clock: ManualClock,
+                                                                            recorder: Recorder) -> None:
+    from agent.schedule.engine import ScheduleEngine
+
+    recorder.store.replace_roster([{"staff_id": "S001", "name": "张三", "role": "cook", "badges": ["1"]}],
+                                  clock().isoformat())
+    engine = ScheduleEngine(recorder, mono=clock.monotonic)
+    engine.tick(clock())
+    assert [a["kind"] for a in recorder.reads.open_alarms()] == []  # a new box: no drill yet, not due
+    clock.advance(timedelta(days=121))  # 2027-03-31: a term without a drill
+    engine.tick(clock())
+    assert {a["kind"] for a in recorder.reads.open_alarms()} >= {"drill_missing"}
+    recorder.record(Drill(scenario="火灾疏散", held_at=clock(), minutes=20, recorded_by="boss",
+                          participants=[Participant(staff_id="S001")]))
+    engine.tick(clock())
+    assert "drill_missing" not in {a["kind"] for a in recorder.reads.open_alarms()}
+    from agent.core.training import short_of_hours
+    assert [p["staff_id"] for p in short_of_hours(recorder.reads, config, date(2027, 10, 2))] == ["S001"]
+    assert short_of_hours(recorder.reads, config, date(2027, 9, 30)) == []  # before warn_from

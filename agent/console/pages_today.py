@@ -13,6 +13,7 @@ from starlette.routing import Route
 from agent.console.web import console, page, user_session
 from agent.core.duties import DueItem
 from agent.core.tasks import all_tasks
+from agent.core.training import short_of_hours
 from agent.schedule.due import Unfit, meal_label
 from agent.schedule.today import expiry_line, today_view, unfit_text
 
@@ -69,7 +70,7 @@ async def today(request: Request) -> Response:
     if moment is None:
         return page(request, "today.html", status=400, error="The day is written YYYY-MM-DD, today or before",
                     rows=[], counts={s: 0 for s in STATE}, total=0, states=STATE, expiry=[], open_alarms=0,
-                    day="", is_today=True, as_of="", tasks_open=0, tasks_overdue=0)
+                    day="", is_today=True, as_of="", tasks_open=0, tasks_overdue=0, training_short=0)
     as_of, is_today = moment
     view = today_view(ctx.store, ctx.config, as_of)
     tz = ctx.config.identity.tz
@@ -79,7 +80,8 @@ async def today(request: Request) -> Response:
     return page(request, "today.html", day=view.facts.day.isoformat(), is_today=is_today,
                 as_of=f"{as_of:%H:%M}", rows=rows, counts=counts, total=len(rows), states=STATE,
                 expiry=[expiry_line(e) for e in view.expiry], open_alarms=view.open_alarms,
-                tasks_open=len(tasks), tasks_overdue=sum(1 for t in tasks if t.overdue(ctx.now())))
+                tasks_open=len(tasks), tasks_overdue=sum(1 for t in tasks if t.overdue(ctx.now())),
+                training_short=len(short_of_hours(ctx.store, ctx.config, as_of.date())) if is_today else 0)
 
 
 ROUTES = [Route("/manager/today", today)]

@@ -47,3 +47,15 @@ def warn_now(config: Settings, day: date) -> bool:
     """From ``rules.training.warn_from`` (MM-DD) on, people below the minimum are warned about."""
     month, dom = (int(x) for x in config.rules.training.warn_from.split("-"))
     return (day.month, day.day) >= (month, dom)
+
+
+EXEMPT_ROLES = frozenset({"leader", "inspector"})  # on the roster for check-ins, not kitchen staff
+
+
+def short_of_hours(reads: Reads, config: Settings, day: date) -> list[dict[str, Any]]:
+    """The roster's people below the yearly minimum, once ``warn_from`` has come (else none)."""
+    minimum = config.rules.training.yearly_min_hours
+    if not minimum or not warn_now(config, day):
+        return []
+    hours = hours_by_person(reads, config, day.year)
+    return [p for p in reads.roster() if p.get("role") not in EXEMPT_ROLES and hours.get(p["staff_id"], 0.0) < minimum]

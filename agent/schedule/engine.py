@@ -44,6 +44,7 @@ from agent.core.duties import DueItem
 from agent.core.recorder import Recorder
 from agent.core.tasks import TaskDesk
 from agent.core.timeutil import Monotonic
+from agent.schedule import practice
 from agent.schedule.due import due_items as compute_due_items
 from agent.schedule.due import gather_facts, what_is_due
 from agent.schedule.expiry import ExpiryItem, expiry_clear_message, expiry_items, expiry_warning
@@ -53,7 +54,7 @@ from agent.schedule.run_days import RunDays
 
 log = logging.getLogger("agent.schedule")
 
-OWN_KINDS = frozenset(REMINDER_KINDS) | {"expiry_warning"}
+OWN_KINDS = frozenset(REMINDER_KINDS) | {"expiry_warning"} | frozenset(practice.KINDS)
 LEDGER_CATCHUP_DAYS = 7  # after a long outage, write at most this many missed ledgers
 LAST_TICK_KEY = "schedule:last_tick"
 # Expiry dates move by days: re-read them at most this often (they scan purchase
@@ -132,6 +133,11 @@ class ScheduleEngine:
     def wanted_alarms(self, now: datetime, items: list[DueItem]) -> list[AlarmWant]:
         wants = [reminder_for(i) for i in items if i.state == "overdue"]
         wants += [expiry_warning(e) for e in self._expiry_items(now)]
+        since = self.store.kv_get(practice.SINCE_KEY)
+        if since is None:
+            since = now.astimezone(self.tz).date().isoformat()
+            self.store.kv_set(practice.SINCE_KEY, since)
+        wants += practice.practice_wants(self.store, self.config, now, date.fromisoformat(since))
         return wants
 
     def _expiry_items(self, now: datetime) -> list[ExpiryItem]:
@@ -160,6 +166,8 @@ class ScheduleEngine:
             subject = json.loads(row["subject"])
             if row["kind"] == "expiry_warning":
                 message = expiry_clear_message(subject, thresholds)
+            elif row["kind"] in practice.KINDS:
+                message = practice.clear_message(row["kind"])
             else:
                 message = clear_message(row["kind"], subject, items_by_key.get(row["key"]),
                                         today.isoformat())

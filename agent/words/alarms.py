@@ -45,7 +45,6 @@ TITLES: dict[str, tuple[str, str]] = {
     "update_rolled_back": ("远程升级已回退", "remote update rolled back"),
     "rectification_overdue": ("整改逾期", "rectification overdue"),
     "drill_missing": ("应急演练未开展", "no drill held"),
-    "training_hours_short": ("培训学时不足", "training hours short"),
 }
 
 # closed only by a person's 整改 (rectification); every other kind by its condition

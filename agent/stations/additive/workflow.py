@@ -50,7 +50,7 @@ class AdditiveStation(WeighingWorkflow[AdditiveConfig]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:  # StationWorkflow's
         super().__init__(*args, **kwargs)
         self.additives = list(self.station.additives) or sorted(self.config.rules.additive_limits_g)
-        self.dishes = list(dict.fromkeys(d.name for d in self.config.site.menu))
+        self.food_choices = list(dict.fromkeys(d.name for d in self.config.site.menu))
         self.session: Session | None = None
 
     def on_badge(self, scan: BadgeScan) -> None:
@@ -78,7 +78,7 @@ class AdditiveStation(WeighingWorkflow[AdditiveConfig]):
             session.food = dish
             self.say(f"用于 {dish} / for {dish}; {self._prompt(session)}")
         elif text.startswith("#") and not from_barcode:
-            self.say(f"请输入菜品编号 #1-#{len(self.dishes)} / dish number", level="warn")
+            self.say(f"请输入菜品编号 #1-#{len(self.food_choices)} / dish number", level="warn")
             return
         elif index is not None or text in self.additives:
             session.additive = self.additives[index] if index is not None else text
@@ -114,10 +114,10 @@ class AdditiveStation(WeighingWorkflow[AdditiveConfig]):
 
     def _dish(self, text: str) -> str | None:
         """``#n`` (1-based, the menu's order) or a dish's name: that dish; else None."""
-        if text in self.dishes:
+        if text in self.food_choices:
             return text
-        if text.startswith("#") and text[1:].isdigit() and 1 <= int(text[1:]) <= len(self.dishes):
-            return self.dishes[int(text[1:]) - 1]
+        if text.startswith("#") and text[1:].isdigit() and 1 <= int(text[1:]) <= len(self.food_choices):
+            return self.food_choices[int(text[1:]) - 1]
         return None
 
     def _prompt(self, session: Session) -> str:
@@ -125,8 +125,8 @@ class AdditiveStation(WeighingWorkflow[AdditiveConfig]):
             listed = " ".join(f"{i}={name}" for i, name in enumerate(self.additives[:9], 1))
             return f"请选择添加剂 / additive {listed}".rstrip()
         dishes = ""
-        if session.food is None and self.dishes:
-            listed = " ".join(f"#{i}={name}" for i, name in enumerate(self.dishes[:9], 1))
+        if session.food is None and self.food_choices:
+            listed = " ".join(f"#{i}={name}" for i, name in enumerate(self.food_choices[:9], 1))
             dishes = f"；用于菜品 / dish {listed}"
         if session.before_g is None:
             return f"请放上容器称重（取用前） / weigh before{dishes}"

@@ -16,6 +16,7 @@ clears it when the task is done (a condition alarm).
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -124,12 +125,13 @@ class TaskDesk:
 
     def open_from(self, record: Recorded[Any] | dict[str, Any], by: str) -> list[Recorded[RectificationTask]]:
         """The tasks a stored record calls for, once per finding (a second call opens none)."""
-        payload = record if isinstance(record, dict) else {"id": record.id, "type": record.type,
-                                                            "verdict": record.verdict,
-                                                            "data": record.data.model_dump(mode="json")}
+        payload = record if isinstance(record, dict) else json.loads(record.payload)
         opened = []
+        found_at = payload.get("occurred_at") or payload.get("recorded_at")
+        start = datetime.fromisoformat(found_at) if found_at else self.recorder.now()
         for n, problem in enumerate(problems_of(payload)):
             saved = self.open(source_type=payload["type"], source_id=payload["id"], problem=problem, by=by,
+                              deadline=deadline_for(self.recorder, payload["type"], start),
                               key=f"rectification_task:source:{payload['id']}:{n}")
             if saved is not None:
                 opened.append(saved)

@@ -29,7 +29,7 @@ def practice_wants(reads: Reads, config: Settings, now: datetime, since: date) -
         start = last or since
         if local.date() - start > timedelta(days=every):
             held = f"上次演练 {last} / last drill {last}" if last else "尚未开展演练 / no drill recorded"
-            wants.append(AlarmWant(DRILL_MISSING, {"what": "drill"},
+            wants.append(AlarmWant(DRILL_MISSING, {},
                                    f"已超过 {every} 天未开展应急演练（{held}） / no drill for {every} days",
                                    "minor", {"last_drill": last.isoformat() if last else None, "every_days": every}))
     return wants

@@ -126,6 +126,7 @@ VERDICTS: dict[str, Term] = {
 }
 
 OUTBOX_CLASSES: dict[str, Term] = {
+    "urgent": Term("突发事件", "incidents"),
     "alarm": Term("告警", "alarms"),
     "health": Term("晨检", "health checks"),
     "record": Term("记录", "records"),
@@ -167,7 +168,7 @@ AGENT_PARTS: dict[str, Term] = {
 
 
 # subject keys that name a record (a failed cycle's id): what the alarm is about is its device
-RECORD_KEYS = frozenset({"cycle_id", "record_id"})
+RECORD_KEYS = frozenset({"cycle_id", "record_id", "task_id"})
 
 
 def device_name(device_id: str) -> str:

@@ -270,3 +270,20 @@ def test_additive_names_the_dish_it_goes_into_from_the_menu(tmp_path, morning):
         assert record["data"]["food"] == "糖醋排骨" and record["data"]["grams"] == 5.0
     finally:
         rig.close()
+
+
+def test_a_drill_checkin_keeps_the_badged_people_for_the_consoles_drill_form(tmp_path):
+    from agent.stations.checkin.workflow import drill_key
+
+    rig = Rig(station_config(tmp_path, {**CHECKIN, "checkin_modes": ["drill"]}), LUNCH)
+    try:
+        rig.badge(ZHANG)
+        rig.advance(5)
+        rig.badge(WANG)
+        rig.advance(5)
+        rig.badge(ZHANG)
+        assert "已签到" in rig.last_said()
+        assert rig.store.kv_get(drill_key("2026-11-30")) == ["S001", "S003"]
+        assert rig.records("drill") == []  # the drill itself is recorded at the console
+    finally:
+        rig.close()

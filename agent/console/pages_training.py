@@ -35,6 +35,7 @@ from agent.records.drill import Drill, Participant
 from agent.records.envelope import Operator
 from agent.records.staff_training import StaffTraining
 from agent.records.training_session import Attendee, TrainingSession
+from agent.stations.checkin.workflow import drill_key
 
 NUMBER = re.compile(r"^\d{1,4}(?:\.\d{1,2})?$")
 TEXT_MAX = 200
@@ -54,6 +55,11 @@ def _people(request: Request, form: Any) -> tuple[list[tuple[dict[str, Any], str
         if person is None:
             return [], "Someone picked is not on the staff list"
         chosen.setdefault(person["staff_id"], (person, "picked"))
+    for staff_id in form.getlist("badged"):  # badged at a check-in station in drill mode
+        person = store.staff(str(staff_id))
+        if person is None:
+            return [], "Someone picked is not on the staff list"
+        chosen[person["staff_id"]] = (person, "badge")
     for line in str(form.get("badges") or "").split():
         person = store.staff_by_badge(line.strip())
         if person is None:
@@ -79,7 +85,9 @@ def _drill_page(request: Request, status: int = 200, **extra: Any) -> Response:
     store = console(request).store
     drills = store.latest_records(type_="drill", limit=50)
     extra.setdefault("form", {"held_at": _now_text(request)})
-    return page(request, "drills.html", status=status, drills=drills, roster=store.roster(),
+    day = console(request).local(console(request).now()).date().isoformat()
+    badged = [p for p in (store.staff(sid) for sid in store.kv_get(drill_key(day), []) or []) if p]
+    return page(request, "drills.html", status=status, drills=drills, roster=store.roster(), badged=badged,
                 done=request.query_params.get("done"), tasks=request.query_params.get("tasks"), **extra)
 
 

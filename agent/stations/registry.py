@@ -20,6 +20,7 @@ from agent.stations import (  # one name per kind: its folder
     checkin,
     core_temperature,
     food_sample,
+    hand_disinfection,
     morning_check,
     receiving,
 )
@@ -34,6 +35,7 @@ STATION_KINDS: tuple[StationKind, ...] = (
     additive.KIND,
     checkin.KIND,
     core_temperature.KIND,
+    hand_disinfection.KIND,
 )
 
 BY_NAME: dict[str, StationKind] = {kind.name: kind for kind in STATION_KINDS}

@@ -137,7 +137,9 @@ case "$cmd" in
     say "ruff check"; "$VENV/bin/ruff" check .
     say "mypy (strict: agent/, drivers/)"; "$VENV/bin/mypy"
     say "lint-imports (layers, no cycles)"; "$VENV/bin/lint-imports" --no-cache
-    exec "$VENV/bin/python" -m pytest -m "not soak" "$@"
+    # one pytest-xdist worker per core; a test module stays on one worker, so its module-scoped
+    # brokers and agents start once (the Debian package is built once: tests/fixtures_package.py)
+    exec "$VENV/bin/python" -m pytest -m "not soak" -n "${CANTEEN_TEST_WORKERS:-auto}" --dist loadfile "$@"
     ;;
   soak)
     setup

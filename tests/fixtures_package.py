@@ -9,11 +9,14 @@ tree. The wheels come from build/wheels/amd64 (fetched once with the package ind
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pytest
@@ -63,8 +66,24 @@ def _broken_source(dest: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def packages(tmp_path_factory: pytest.TempPathFactory) -> Packages:
-    out = tmp_path_factory.mktemp("debs")
-    work = tmp_path_factory.mktemp("deb-work")
+    """Built once per run: under pytest-xdist the first worker to ask builds them in the
+    run's shared temporary directory while the others wait on its lock, then read its list."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return _build_all(tmp_path_factory.mktemp("debs"), tmp_path_factory.mktemp("deb-work"))
+    shared = tmp_path_factory.getbasetemp().parent
+    built = shared / "debs.json"
+    with (shared / "debs.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if built.exists():
+            return Packages(**{k: Path(v) if k != "version" else v for k, v in json.loads(built.read_text()).items()})
+        made = _build_all(shared / "debs", shared / "deb-work")
+        built.write_text(json.dumps({k: str(v) for k, v in asdict(made).items()}))
+        return made
+
+
+def _build_all(out: Path, work: Path) -> Packages:
+    out.mkdir(exist_ok=True)
+    work.mkdir(exist_ok=True)
     installed = _build(out, work, "--keep-stage")
     # the updates: the same dependencies (taken from the first build's venv), another agent
     arch = installed.name.rsplit("_", 1)[1].removesuffix(".deb")

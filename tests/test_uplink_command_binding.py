@@ -59,7 +59,7 @@ def test_a_command_signed_for_another_agent_is_refused_when_republished(agent: A
     (timedelta(days=3), 60, "issued in the future"),
     (timedelta(0), (datetime(9999, 1, 1, tzinfo=UTC) - datetime.now(UTC)).total_seconds(), "validity too long"),
     (timedelta(0), 3600 + 1, "validity too long"),
-])
+], ids=["issued-in-3-days", "valid-until-9999", "valid-for-1h-1s"])  # stable ids: pytest-xdist workers collect alike
 def test_commands_from_the_future_or_valid_for_too_long_are_refused(
         agent: Agent, platform: Platform, key: Ed25519PrivateKey, issued_in: timedelta, expires_in: float,
         reason: str) -> None:

@@ -200,3 +200,15 @@ def test_a_term_without_a_drill_reminds_until_one_is_held(config: AgentConfig, c
     from agent.core.training import short_of_hours
     assert [p["staff_id"] for p in short_of_hours(recorder.reads, config, date(2027, 10, 2))] == ["S001"]
     assert short_of_hours(recorder.reads, config, date(2027, 9, 30)) == []  # before warn_from
+
+
+def test_the_sweep_opens_what_an_entry_called_for_when_the_agent_stopped_before(recorder: Recorder,
+                                                                               clock: ManualClock) -> None:
+    from agent.records.envelope import Operator
+
+    recorder.record(RoutineDailyCheck(items=[ChecklistItem(item="冰箱温度", ok=False, note="10 °C")]),
+                    operator=Operator(staff_id="boss"))  # stored; the agent stopped before its task
+    [task] = TaskDesk(recorder).sweep(clock())
+    assert (task.data.source_type, task.data.by, task.data.problem) == ("routine_daily_check", "boss",
+                                                                        "冰箱温度：10 °C")
+    assert TaskDesk(recorder).sweep(clock()) == []

@@ -189,10 +189,11 @@ class TaskDesk:
         raised: list[str] = []
         cleared: list[str] = []
         severity = self.recorder.config.rules.rectification.overdue_severity
+        open_now = {s.get("task_id") for s in self.reads.open_alarm_subjects(OVERDUE_ALARM)}
         for task in all_tasks(self.reads):
             subject = {"task_id": task.id}
             if task.overdue(now):
-                if not self.reads.alarm_is_open(alarm_key(OVERDUE_ALARM, subject)):
+                if task.id not in open_now:
                     latest = task.latest
                     local = latest.deadline.astimezone(self.recorder.tz)
                     message = (f"整改逾期：{latest.problem[:60]}（期限 {local:%m-%d %H:%M}，责任人 {latest.owner}）"
@@ -201,7 +202,7 @@ class TaskDesk:
                                                  details={"deadline": latest.deadline.isoformat(),
                                                           "owner": latest.owner}, occurred_at=now):
                         raised.append(alarm_key(OVERDUE_ALARM, subject))
-            elif self.reads.alarm_is_open(alarm_key(OVERDUE_ALARM, subject)):
+            elif task.id in open_now:
                 words = {"done": "整改已完成 / done", "verified": "整改已验收 / verified"}.get(task.step, task.step)
                 if self.recorder.clear_alarm(OVERDUE_ALARM, subject, words, occurred_at=now):
                     cleared.append(alarm_key(OVERDUE_ALARM, subject))
@@ -211,13 +212,18 @@ class TaskDesk:
     def sweep(self, now: datetime | None = None) -> list[Recorded[RectificationTask]]:
         """Open the tasks that what the devices and cameras found today calls for, once each:
         a failed disinfection cycle or UV run, a cold-chain excursion (its alarm), a camera's
-        violation of one kind repeated ``rules.rectification.vision_repeats`` times."""
+        violation of one kind repeated ``rules.rectification.vision_repeats`` times; and those
+        of today's entries (daily check, inspection, drill, incident) not opened yet."""
         now = (now or self.recorder.now()).astimezone(self.recorder.tz)
         day = now.date().isoformat()
         opened: list[Recorded[RectificationTask]] = []
         for kind in ("tableware_disinfection", "premises_disinfection"):
             for record in self.reads.iter_records(type_=kind, day=day, verdict="fail"):
                 opened += self.open_from(record, by=SYSTEM)
+        # what a person's entry opened at once, should the agent have stopped in between
+        for kind in ("routine_daily_check", "superior_inspection", "drill", "incident_report"):
+            for record in self.reads.iter_records(type_=kind, day=day):
+                opened += self.open_from(record, by=(record.get("operator") or {}).get("staff_id") or SYSTEM)
         for row in self.reads.open_alarms():
             if row["kind"] in ("cold_chain_high", "cold_chain_low"):
                 saved = self.open(source_type="cold_chain", source_id=row["raised_id"], by=SYSTEM,

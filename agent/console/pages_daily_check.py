@@ -63,10 +63,10 @@ async def submit_daily_check(request: Request) -> Response:
     assert current.user is not None
     saved = ctx.recorder.record_with_photo(RoutineDailyCheck(items=items), photo,
                                            operator=Operator(staff_id=current.user.name))
-    tasks = TaskDesk(ctx.recorder).open_from(saved, by=current.user.name)  # one 整改单 per failed item
+    tasks = TaskDesk(ctx.recorder).follow_up(saved, by=current.user.name)  # one 整改单 per failed item
     action_log(request, "routine_daily_check", record=saved.id, failed=sum(1 for i in items if not i.ok),
-               tasks=len(tasks))
-    return redirect(request, f"/manager/daily-check?done=1&tasks={len(tasks)}")
+               tasks=tasks)
+    return redirect(request, f"/manager/daily-check?done=1&tasks={tasks}")
 
 
 ROUTES = [

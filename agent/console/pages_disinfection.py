@@ -123,9 +123,9 @@ async def record_disinfection(request: Request) -> Response:
         return _page(request, 400, error=made, form=values)
     recorder = console(request).recorder
     saved = recorder.record(made, source=CONSOLE_SOURCE, operator=Operator(staff_id=by))
-    tasks = TaskDesk(recorder).open_from(saved, by=by)
+    tasks = TaskDesk(recorder).follow_up(saved, by=by)
     action_log(request, "disinfection_by_hand", record=saved.id, type=saved.type, verdict=saved.verdict,
-               tasks=len(tasks))
+               tasks=tasks)
     return redirect(request, f"/manager/disinfection?done={saved.type}&verdict={saved.verdict}")
 
 

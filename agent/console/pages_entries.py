@@ -95,9 +95,9 @@ async def record_inspection(request: Request) -> Response:
                               findings_text=values["findings"] or None)
     recorder = console(request).recorder
     saved = recorder.record(data, source=CONSOLE_SOURCE, operator=Operator(staff_id=current.user.name))
-    tasks = TaskDesk(recorder).open_from(saved, by=current.user.name)  # one 整改单 per line of findings
-    action_log(request, "superior_inspection", record=saved.id, tasks=len(tasks))
-    return redirect(request, f"/manager/inspection?done=1&tasks={len(tasks)}")
+    tasks = TaskDesk(recorder).follow_up(saved, by=current.user.name)  # one 整改单 per line of findings
+    action_log(request, "superior_inspection", record=saved.id, tasks=tasks)
+    return redirect(request, f"/manager/inspection?done=1&tasks={tasks}")
 
 
 ROUTES = [

@@ -158,8 +158,8 @@ async def file_incident(request: Request) -> Response:
     recorder = console(request).recorder
     saved = recorder.record_with_media(data, _media(request, photos), source=CONSOLE_SOURCE,
                                        operator=Operator(staff_id=by))
-    tasks = TaskDesk(recorder).open_from(saved, by=by)
-    action_log(request, "incident_report", record=saved.id, kind=data.kind, photos=len(photos), tasks=len(tasks))
+    tasks = TaskDesk(recorder).follow_up(saved, by=by)
+    action_log(request, "incident_report", record=saved.id, kind=data.kind, photos=len(photos), tasks=tasks)
     return redirect(request, f"/manager/incidents/{saved.id}?done=filed")
 
 

@@ -10,6 +10,7 @@ province's ``staff_training`` record with the hours (what the yearly hours count
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 from typing import Any
@@ -30,10 +31,9 @@ from agent.console.web import (
     user_session,
 )
 from agent.core.tasks import TaskDesk
-from agent.core.training import hours_by_person, warn_now, yearly_hours
+from agent.core.training import attendance, hours_by_person, warn_now, yearly_hours
 from agent.records.drill import Drill, Participant
 from agent.records.envelope import Operator
-from agent.records.staff_training import StaffTraining
 from agent.records.training_session import Attendee, TrainingSession
 from agent.stations.checkin.workflow import drill_key
 
@@ -123,9 +123,9 @@ async def record_drill(request: Request) -> Response:
                  findings=[f.strip(" -•·\t") for f in values["findings"].splitlines() if f.strip(" -•·\t")])
     recorder = console(request).recorder
     saved = recorder.record(data, occurred_at=when, source=CONSOLE_SOURCE, operator=Operator(staff_id=by))
-    tasks = TaskDesk(recorder).open_from(saved, by=by)
-    action_log(request, "drill", record=saved.id, participants=len(people), tasks=len(tasks))
-    return redirect(request, f"/manager/drills?done=1&tasks={len(tasks)}")
+    tasks = TaskDesk(recorder).follow_up(saved, by=by)
+    action_log(request, "drill", record=saved.id, participants=len(people), tasks=tasks)
+    return redirect(request, f"/manager/drills?done=1&tasks={tasks}")
 
 
 # --- training ----------------------------------------------------------------------------
@@ -181,11 +181,7 @@ async def record_training(request: Request) -> Response:
                            document_ids=values["documents"].split(), attendees=attendees, recorded_by=by)
     recorder = console(request).recorder
     saved = recorder.record(data, occurred_at=when, source=CONSOLE_SOURCE, operator=Operator(staff_id=by))
-    for a in attendees:  # the province's per-person record, once per session and person
-        recorder.record_once(f"training_session:{saved.id}:{a.staff_id}", {"session_id": saved.id},
-                             StaffTraining(session=data.topic, staff_id=a.staff_id, name=a.name, hours=hours,
-                                           session_id=saved.id, result=a.result),
-                             occurred_at=when, source=CONSOLE_SOURCE, operator=Operator(staff_id=by))
+    attendance(recorder, json.loads(saved.payload), CONSOLE_SOURCE)  # each attendee's staff_training
     action_log(request, "training_session", record=saved.id, attendees=len(attendees))
     return redirect(request, "/manager/training?done=1")
 

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from agent.core.reads import Reads
-from agent.core.recorder import Photo, Recorded, Recorder, alarm_key
+from agent.core.recorder import Photo, Recorded, Recorder, StoreWriteError, alarm_key
 from agent.core.timeutil import uuid7
 from agent.records.envelope import Operator
 from agent.records.rectification_task import RectificationTask
@@ -136,6 +136,16 @@ class TaskDesk:
             if saved is not None:
                 opened.append(saved)
         return opened
+
+    def follow_up(self, record: Recorded[Any], by: str) -> int:
+        """``open_from`` for a record a person has just saved: how many tasks it opened. A
+        failing store does not undo what the person saved: the schedule's sweep opens them
+        later (logged)."""
+        try:
+            return len(self.open_from(record, by=by))
+        except StoreWriteError as exc:
+            log.error("tasks not opened record=%s error=%s: the schedule's sweep opens them", record.id, exc)
+            return 0
 
     def _step(self, task_id: str, allowed: tuple[str, ...], by: str, photo: Photo | None = None,
               **change: Any) -> Recorded[RectificationTask]:

@@ -5,11 +5,14 @@ configured yearly minimum (``rules.training``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from agent.config.settings import Settings
 from agent.core.reads import Reads
+from agent.core.recorder import Recorder
+from agent.records.envelope import Operator, Source
+from agent.records.staff_training import StaffTraining
 
 
 @dataclass(frozen=True)
@@ -59,3 +62,21 @@ def short_of_hours(reads: Reads, config: Settings, day: date) -> list[dict[str, 
         return []
     hours = hours_by_person(reads, config, day.year)
     return [p for p in reads.roster() if p.get("role") not in EXEMPT_ROLES and hours.get(p["staff_id"], 0.0) < minimum]
+
+
+def attendance(recorder: Recorder, session: dict[str, Any], source: Source | None = None) -> int:
+    """The province's ``staff_training`` record of each attendee of a stored ``training_session``
+    (its payload), once per session and person: how many were written now (a second call,
+    or the schedule's sweep after a stop part-way, writes only the missing ones)."""
+    data = session["data"]
+    when = datetime.fromisoformat(data["held_at"])
+    by = Operator(staff_id=data["recorded_by"])
+    written = 0
+    for person in data["attendees"]:
+        saved = recorder.record_once(
+            f"training_session:{session['id']}:{person['staff_id']}", {"session_id": session["id"]},
+            StaffTraining(session=data["topic"], staff_id=person["staff_id"], name=person.get("name"),
+                          hours=data["hours"], session_id=session["id"], result=person.get("result")),
+            occurred_at=when, source=source, operator=by)
+        written += saved is not None
+    return written

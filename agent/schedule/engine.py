@@ -44,6 +44,7 @@ from agent.core.duties import DueItem
 from agent.core.recorder import Recorder
 from agent.core.tasks import TaskDesk
 from agent.core.timeutil import Monotonic
+from agent.core.training import attendance
 from agent.schedule import practice
 from agent.schedule.due import due_items as compute_due_items
 from agent.schedule.due import gather_facts, what_is_due
@@ -95,6 +96,8 @@ class ScheduleEngine:
             report.items = what_is_due(self.store, self.config, now)
             self._reconcile(now, today, report)
             self.tasks.sweep(now)  # 整改单 for what the devices found
+            for session in self.store.iter_records(type_="training_session", day=today.isoformat()):
+                attendance(self.recorder, session)  # each attendee's staff_training, if a stop cut it short
             raised, cleared = self.tasks.sync_overdue(now)  # 整改单 past their deadline
             report.raised += raised
             report.cleared += cleared

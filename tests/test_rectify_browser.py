@@ -222,3 +222,39 @@ def test_a_drill_a_training_session_and_a_chlorine_soak_by_hand(browser, kitchen
     assert [(s["verdict"], s["findings"], s["data"]["by_hand"]) for s in soaks] == [
         ("fail", ["immersion_too_short"], True), ("pass", [], True)]
     assert platform.rejections == []
+
+
+def test_bad_entries_are_refused_with_their_reason_and_nothing_is_stored(kitchen):
+    from simulator.demo.console import ConsoleManager, ConsoleRefused
+
+    boss = ConsoleManager.create(kitchen.agent, "boss2", "kitchen-secret-2")
+    fitter = ConsoleManager.create(kitchen.agent, "fitter", "fitter-secret-1", role="installer")
+    later = (MORNING + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+    refusals = [
+        (boss, "/manager/incidents", {"kind": "fire", "what": "灶台起火", "where": "后厨", "happened_at": later},
+         "发生时间：不能晚于现在"),
+        (boss, "/manager/incidents", {"kind": "flood", "what": "x", "where": "y", "happened_at": "2026-11-30T07:00"},
+         "请选择事件类别"),
+        (boss, "/manager/incidents", {"kind": "fire", "what": "灶台起火", "where": "", "happened_at": "2026-11-30T07:00",
+                                      "people_affected": "-3"}, "请填写地点"),
+        (boss, "/manager/disinfection", {"target": "tableware", "method": "chlorine", "mg_per_l": "250",
+                                         "minutes": "0"}, "时长：大于0"),
+        (boss, "/manager/disinfection", {"target": "tableware", "method": "chlorine", "minutes": "6"},
+         "有效氯浓度"),
+        (boss, "/manager/drills", {"scenario": "火灾疏散", "held_at": "2026-11-30T07:00", "minutes": "20",
+                                   "badges": "9999999"}, "所刷卡号不在从业人员名单中"),
+        (boss, "/manager/training", {"topic": "法规", "trainer": "李", "held_at": "2026-11-30T07:00", "hours": "30",
+                                     "staff": "S001"}, "学时：大于0且不超过24"),
+        (boss, "/manager/tasks", {"problem": "", "days": "3"}, "请填写存在的问题"),
+        (boss, "/manager/tasks", {"problem": "洗手液用完", "days": "365"}, "整改期限：1至90"),
+    ]
+    for who, path, fields, reason in refusals:
+        with pytest.raises(ConsoleRefused, match=reason):
+            who.post(path, fields)
+    # an installer files an incident (anyone may) but opens no task and makes no entry
+    with pytest.raises(ConsoleRefused, match="只有食堂主管可以开单"):
+        fitter.post("/manager/tasks", {"problem": "洗手液用完", "days": "3"}, form_page="/manager/incidents")
+    stored = {t: list(kitchen.agent.store.iter_records(type_=t)) for t in (
+        "incident_report", "tableware_disinfection", "drill", "training_session", "staff_training",
+        "rectification_task")}
+    assert all(v == [] for v in stored.values()), stored

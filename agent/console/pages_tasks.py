@@ -158,9 +158,12 @@ async def open_task(request: Request) -> Response:
 
 
 async def mark_done(request: Request) -> Response:
-    by = _allowed(request, "work_tasks", "Only the canteen supervisor opens or works on rectification tasks")
-    form = await checked_form(request)
+    user = user_session(request).user
     task_id = request.path_params["task_id"]
+    if user is None or not (may(user, "work_tasks") or _one(request).owner == user.name):
+        raise NotAllowed("Only the canteen supervisor or the task's owner marks it done")
+    by = user.name
+    form = await checked_form(request)
     action = _text(form, "action")
     if not action:
         return _detail(request, 400, error="Write the corrective action taken")

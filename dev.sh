@@ -67,7 +67,14 @@ ensure_media() {
     want+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools gstreamer1.0-plugins-base
            gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly)
   fi
+  # GB/T 28181 (agent/video/gb28181): GStreamer's mpegpsmux packs the camera's H.264 as MPEG-PS
+  gst-inspect-1.0 mpegpsmux >/dev/null 2>&1 || want+=(gstreamer1.0-plugins-bad)
   if [ ${#want[@]} -gt 0 ]; then apt_install "${want[@]}"; fi
+}
+
+ensure_sip() {
+  # the GB/T 28181 tests register against Debian's Kamailio too (started on a free port, own config)
+  if ! command -v kamailio >/dev/null 2>&1 && [ ! -x /usr/sbin/kamailio ]; then apt_install kamailio; fi
 }
 
 ensure_browser() {
@@ -131,6 +138,7 @@ case "$cmd" in
   test)
     setup
     ensure_browser
+    ensure_sip
     ensure_deb_build   # the package tests build the .deb once per session
     # The habits CI keeps: lint, types (strict on agent/ and drivers/), layer contracts;
     # any failure stops here, before the (longer) test suite.

@@ -4,17 +4,20 @@ install of it into a throwaway root with dpkg (never into this machine's own sys
 Three packages: the checkout's version (installed), a newer one (the update that
 works) and a newer one whose uplink never connects (the update that must be undone).
 Built with gzip -1: xz, what ``./dev.sh package`` uses, costs minutes more for the same
-tree. The wheels come from build/wheels/amd64 (fetched once with the package index).
+tree. The wheels come from build/wheels/amd64 (fetched with the package index once, and again
+when the runtime dependencies change).
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -40,12 +43,27 @@ class Packages:
 def _build(out: Path, work: Path, *extra: str) -> Path:
     arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True, check=True).stdout.strip()
     wheels = REPO / "build" / "wheels" / arch
-    fetch = [] if any(wheels.glob("onnxruntime-*.whl")) else ["--fetch"]
+    fetch = [] if _fetched_for_these_dependencies(wheels) else ["--fetch"]
     done = subprocess.run([sys.executable, str(BUILD), "--compress", "gzip", "--level", "1", "--out", str(out),
                            "--work", str(work), "--wheels", str(wheels), *fetch, *extra],
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
+    if fetch:
+        (wheels / ".fetched-for").write_text(_dependencies_digest())
     return Path(done.stdout.strip().splitlines()[-1])
+
+
+def _fetched_for_these_dependencies(wheels: Path) -> bool:
+    """The wheels in build/ were fetched for the project's current runtime dependencies
+    (a dependency added since would be missing from an offline build); the stamp is written
+    once a build that fetched has succeeded."""
+    stamp = wheels / ".fetched-for"
+    return stamp.exists() and stamp.read_text() == _dependencies_digest()
+
+
+def _dependencies_digest() -> str:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    return hashlib.sha256(json.dumps(project["dependencies"]).encode()).hexdigest()
 
 
 def _broken_source(dest: Path) -> Path:

@@ -3,11 +3,38 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 
 from agent.config.base import Strict
+
+GB_ID = r"^[0-9]{20}$"  # GB/T 28181 code: centre, industry, type (131 camera, 132 channel), serial
+
+
+class Gb28181Config(Strict):
+    """The agent as a GB/T 28181 device on a provincial or county video platform (WVP, LiveGBS, ...)."""
+
+    enabled: bool = Field(False, description="Register with the GB/T 28181 platform below.")
+    server_id: str = Field(pattern=GB_ID, description="The platform's SIP id (20 digits, from the platform).")
+    domain: str = Field(pattern=r"^[0-9A-Za-z.]{1,64}$", description="The platform's SIP domain (often the first "
+                                                                      "10 digits of the server id).")
+    server_host: str = Field(min_length=1, max_length=253, description="The platform's SIP address (IP or name).")
+    server_port: int = Field(5060, ge=1, le=65535)
+    transport: Literal["udp"] = Field("udp", description="SIP signalling transport (media: UDP or TCP, as each "
+                                                         "invite asks).")
+    device_id: str = Field(pattern=GB_ID, description="The agent's own device id (20 digits, type 118 NVR or "
+                                                      "132 camera, as the platform assigned).")
+    password: str = Field(min_length=1, max_length=128, description="The registration password (never logged).")
+    local_port: int = Field(5060, ge=0, le=65535, description="The agent's SIP port (0: any free port).")
+    local_host: str = Field("", max_length=253, description="Address the platform reaches the agent and its media "
+                                                             "at (empty: the one facing the platform).")
+    register_s: int = Field(3600, ge=30, le=86400, description="Registration lifetime asked for; refreshed before.")
+    keepalive_s: float = Field(60, ge=1, le=3600, description="Keepalive MESSAGE interval.")
+    keepalive_misses: int = Field(3, ge=1, le=20, description="Unanswered keepalives before re-registering.")
+    max_viewers: int = Field(8, ge=1, le=64, description="Live and playback streams at once.")
+    name: str = Field("明厨亮灶", max_length=64, description="Device name shown in the platform's catalog.")
 
 
 class VideoCameraConfig(Strict):
@@ -20,6 +47,8 @@ class VideoCameraConfig(Strict):
     record: bool = Field(True, description="Keep this camera in the local recording ring.")
     relay_to: str | None = Field(None, pattern=r"^(rtmps?|rtsps?)://[^\s/?#]+", max_length=1024,
                                  description="Relay continuously to this rtmp(s):// or rtsp(s):// URL.")
+    gb_channel_id: str | None = Field(None, pattern=GB_ID, description="GB/T 28181 channel id (20 digits) of "
+                                      "this camera on the GB platform (video.gb28181); unset: not offered.")
 
 
 class VideoConfig(Strict):
@@ -42,12 +71,18 @@ class VideoConfig(Strict):
     io_timeout_s: float = Field(5.0, gt=0, le=60, description="A camera silent this long is lost (FFmpeg socket timeout).")
     stall_s: float = Field(15.0, gt=0, le=300, description="No media this long: the FFmpeg child is restarted.")
     cameras: list[VideoCameraConfig] = Field(default_factory=list)
+    gb28181: Gb28181Config | None = Field(None, description="Register as a GB/T 28181 device (docs/PLATFORM.md §11).")
 
     @model_validator(mode="after")
     def _consistent(self) -> VideoConfig:
         ids = [c.id for c in self.cameras]
         if len(ids) != len(set(ids)):
             raise ValueError("duplicate video camera id")
+        channels = [c.gb_channel_id for c in self.cameras if c.gb_channel_id]
+        if len(channels) != len(set(channels)):
+            raise ValueError("duplicate video camera gb_channel_id")
+        if self.gb28181 is not None and self.gb28181.device_id in channels:
+            raise ValueError("a camera's gb_channel_id must differ from video.gb28181.device_id")
         if self.reconnect_min_s > self.reconnect_max_s:
             raise ValueError("reconnect_min_s must not exceed reconnect_max_s")
         relays = [c for c in self.cameras if c.relay_to]

@@ -55,7 +55,8 @@ class Console:
         devices = view.devices.snapshot
         return cls(view, recorder, accounts, feed, SessionStore(cfg.session_idle_min * 60),
                    LoginLimiter(cfg.login_attempts, cfg.login_window_s), templates,
-                   DoctorRunner(view.config, view.config_path, devices, uplink_connected, view.now))
+                   DoctorRunner(view.config, view.config_path, devices, uplink_connected, view.now,
+                                gb28181=lambda: (view.video_status() or {}).get("gb28181")))
 
     @property
     def config(self) -> AgentConfig:

@@ -46,7 +46,9 @@ class DoctorRunner:
 
     def __init__(self, config: AgentConfig, config_path: Path | None,
                  devices: Callable[[], Mapping[str, Mapping[str, Any]]],
-                 uplink_connected: Callable[[], bool | None], now: Callable[[], datetime]) -> None:
+                 uplink_connected: Callable[[], bool | None], now: Callable[[], datetime],
+                 gb28181: Callable[[], Mapping[str, Any] | None] = lambda: None) -> None:
+        self.gb28181 = gb28181  # the running GB/T 28181 device's state (None: none)
         self.config = config
         self.config_path = config_path
         self.devices = devices
@@ -89,7 +91,7 @@ class DoctorRunner:
 
     def _run(self, run: DoctorRun) -> None:
         options = DoctorOptions(broker_timeout_s=BROKER_TIMEOUT_S, live_devices=self.devices(),
-                                agent_connected=self.uplink_connected())
+                                agent_connected=self.uplink_connected(), gb28181=self.gb28181())
         source: Path | AgentConfig = self.config_path if self.config_path is not None else self.config
         try:
             checks = run_checks(source, options)

@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass, field
 
 from agent.video.fetch import VideoFetcher
+from agent.video.gb28181.device import GbDevice
 from agent.video.recorder import CameraRecorder
 from agent.video.relay import StreamRelay
 from agent.video.ring import SegmentRing
@@ -40,6 +41,7 @@ class VideoService:
     relay: StreamRelay
     fetcher: VideoFetcher | None
     recorders: list[CameraRecorder] = field(default_factory=list)
+    gb28181: GbDevice | None = None
 
     def status(self) -> dict[str, object]:
         streams = self.relay.snapshot()
@@ -51,4 +53,5 @@ class VideoService:
             "ring": self.ring.summary(),
             "fetched": self.fetcher.fetched if self.fetcher else 0,
             "fetch_refused": self.fetcher.refused if self.fetcher else 0,
+            **({"gb28181": self.gb28181.snapshot()} if self.gb28181 is not None else {}),
         }

@@ -13,9 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from agent.version import agent_version
 from agent.video.commands import VideoCommands
 from agent.video.fetch import VideoFetcher
-from agent.video.ffmpeg import FfmpegJob, ffmpeg_binary
+from agent.video.ffmpeg import FAILED, FfmpegJob, ffmpeg_binary
+from agent.video.gb28181.device import GbCamera, GbDevice, GbSettings
 from agent.video.recorder import CameraRecorder
 from agent.video.relay import StreamRelay
 from agent.video.ring import SegmentRing
@@ -72,5 +74,27 @@ def build(ctx: BuildContext) -> VideoCapability:
     log.info("video ready cameras=%d recording=%d max_streams=%d", len(cfg.cameras), len(recorders),
              cfg.max_streams)
     keeper = RingKeeper(ring, every_s=max(1.0, min(30.0, cfg.segment_s / 2)))
-    return VideoCapability("video", components=(*recorders, relay, keeper), commands=commands,
-                           service=VideoService(ring, relay, fetcher, recorders))
+    gb = _gb_device(ctx, ring, recorders)
+    return VideoCapability("video", components=(*recorders, relay, keeper, *([gb] if gb else [])),
+                           commands=commands, service=VideoService(ring, relay, fetcher, recorders, gb))
+
+
+def _gb_device(ctx: BuildContext, ring: SegmentRing, recorders: list[CameraRecorder]) -> GbDevice | None:
+    """The GB/T 28181 device, when ``video.gb28181`` is enabled (cameras with a channel id)."""
+    cfg = ctx.config.video
+    if cfg.gb28181 is None or not cfg.gb28181.enabled:
+        return None
+    cameras = [GbCamera(c.id, c.gb_channel_id, c.url) for c in cfg.cameras if c.gb_channel_id]
+    states = {r.camera: r.job for r in recorders}
+
+    def online(camera: str) -> bool:
+        job = states.get(camera)
+        return job is None or job.state not in FAILED
+
+    gb = cfg.gb28181
+    settings = GbSettings(gb.server_id, gb.domain, gb.server_host, gb.server_port, gb.device_id, gb.password,
+                          gb.local_port, gb.local_host, gb.register_s, gb.keepalive_s, gb.keepalive_misses,
+                          gb.max_viewers, gb.name, agent_version())
+    return GbDevice(settings, cameras, ring=ring, alarms=ctx.store, tz=ctx.config.identity.tz,
+                    io_timeout_s=cfg.io_timeout_s, backoff=Backoff(cfg.reconnect_min_s, cfg.reconnect_max_s),
+                    recorder_online=online)

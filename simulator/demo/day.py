@@ -362,6 +362,8 @@ class DayScript:
         try:
             agent_id = rig.config.identity.agent_id
             rig.event(video.fetch(rig.platform, agent_id))
+            for line in video.gb_live_and_playback():
+                rig.event(line)
             rig.event(video.wait_relay(rig.stop))
         finally:
             self.clock.set_speed(speed)

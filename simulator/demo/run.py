@@ -85,7 +85,7 @@ class DemoPlatform(Platform):
 
 
 def effective_config(template: Path, run_dir: Path, *, broker_port: int, gateway_port: int, camera_url: str,
-                     busy_speed: float, rtsp_url: str | None = None) -> Path:
+                     busy_speed: float, rtsp_url: str | None = None, gb: dict[str, object] | None = None) -> Path:
     """config/demo.yaml with this run's directory, ports and poll intervals; written to the run dir."""
     data = yaml.safe_load(template.read_text(encoding="utf-8").replace("{run}", str(run_dir)))
     data["broker"]["port"] = broker_port
@@ -99,6 +99,9 @@ def effective_config(template: Path, run_dir: Path, *, broker_port: int, gateway
     data["cameras"][0]["url"] = camera_url
     if rtsp_url is not None:
         data["video"]["cameras"][0]["url"] = rtsp_url
+        if gb is not None:  # the reference GB/T 28181 platform registers the agent as a device
+            data["video"]["cameras"][0]["gb_channel_id"] = gb.pop("channel_id")
+            data["video"]["gb28181"] = gb
     else:
         data.pop("video", None)
     data.setdefault("console", {})["port"] = 0  # any free port: two demos (or a real agent) side by side
@@ -182,7 +185,7 @@ class Rig:
         self._started("video", self.video.stop)
         path = effective_config(DEMO_CONFIG, self.run_dir, broker_port=self.broker.port,
                                 gateway_port=self.modbus.tcp_port, camera_url=self.camera.url,
-                                busy_speed=self.busy_speed, rtsp_url=self.video.url)
+                                busy_speed=self.busy_speed, rtsp_url=self.video.url, gb=self.video.gb_config())
         self.config = load_config(path, {})
         self._run_doctor(path)
         self._start_agent(path)
@@ -437,6 +440,7 @@ def run(args: argparse.Namespace) -> int:
         summary.checks = scenario_checks(run_dir / "agent" / "agent.db")
         if rig.video is not None:
             summary.checks.append(rig.video.check())
+            summary.checks.append(rig.video.gb_check())
         summary.max_outbox_during_outage = rig.max_outbox_down
         summary.figures = {"wall_s": round(systime.monotonic() - started, 1), "busy_speed": busy_speed,
                            "fast": bool(args.fast), "day": day.isoformat(), "run_dir": str(run_dir)}

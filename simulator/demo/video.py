@@ -20,12 +20,16 @@ from typing import Any
 from simulator.demo.report import Check
 from simulator.devices.cameras import RtspCamera
 from simulator.platform.commands import build_command
+from simulator.platform.gb28181 import GbPlatform
 from simulator.platform.media_server import MediaServer
 
 log = logging.getLogger("simulator.demo.video")
 
 RELAY_S = 60.0
 CAMERA_ID = "cam-kitchen"
+GB_SERVER, GB_DOMAIN, GB_DEVICE = "51010400002000000001", "5101040000", "51010400001180000001"
+GB_CHANNEL, GB_PASSWORD = "51010400001320000001", "demo-gb-password"
+GB_LIVE_S, GB_PLAYBACK_S = 5.0, 6
 
 
 def probe_duration(path: str | Path) -> float | None:
@@ -35,6 +39,19 @@ def probe_duration(path: str | Path) -> float | None:
         return float(json.loads(done.stdout)["format"]["duration"])
     except (ValueError, KeyError):
         return None
+
+
+def _probe(path: Path) -> dict[str, Any]:
+    done = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                           "stream=codec_name,width,height:format=duration", "-of", "json", str(path)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    try:
+        data = json.loads(done.stdout)
+        stream = data["streams"][0]
+        return {"codec": stream["codec_name"], "size": f"{stream['width']}x{stream['height']}",
+                "duration_s": round(float(data["format"].get("duration", 0.0)), 1)}
+    except (ValueError, KeyError, IndexError):
+        return {"codec": None, "error": done.stderr.strip()[-200:]}
 
 
 class DemoVideo:
@@ -49,6 +66,10 @@ class DemoVideo:
         self.episode: tuple[datetime, datetime] | None = None
         self.fetch_result: dict[str, Any] | None = None
         self.fetched_s: float | None = None
+        self.workdir = workdir
+        self.gb = GbPlatform(GB_SERVER, GB_DOMAIN, {GB_DEVICE: GB_PASSWORD})
+        self.gb_live: dict[str, Any] | None = None
+        self.gb_playback: dict[str, Any] | None = None
 
     @property
     def url(self) -> str:
@@ -57,11 +78,58 @@ class DemoVideo:
     def start(self) -> DemoVideo:
         self.camera.start()
         self.server.start()
+        self.gb.start()
         return self
 
     def stop(self) -> None:
+        self.gb.stop()
         self.camera.stop()
         self.server.stop()
+
+    def gb_config(self) -> dict[str, object]:
+        """``video.gb28181`` for the agent: the reference GB platform on its free port."""
+        return {"enabled": True, "server_id": GB_SERVER, "domain": GB_DOMAIN, "server_host": "127.0.0.1",
+                "server_port": self.gb.port, "device_id": GB_DEVICE, "password": GB_PASSWORD, "local_port": 0,
+                "local_host": "127.0.0.1", "keepalive_s": 10, "channel_id": GB_CHANNEL}
+
+    def gb_live_and_playback(self) -> list[str]:
+        """The GB platform's catalog, a live view of the kitchen over UDP, and a playback of the
+        first seconds of the mask episode from the agent's ring; what ffprobe saw of each."""
+        lines: list[str] = []
+        try:
+            self.gb.wait_for(lambda: self.gb.registered(GB_DEVICE) is not None, 30, "the agent's registration")
+            channels = [item["DeviceID"] for item in self.gb.catalog(GB_DEVICE)]
+            lines.append(f"GB platform: agent {GB_DEVICE} registered (digest), catalog {channels}")
+            out = self.workdir.parent / "gb-live.ps"
+            call = self.gb.invite(GB_DEVICE, GB_CHANNEL, out)
+            time.sleep(GB_LIVE_S)
+            self.gb.bye(call)
+            call.receiver.closed.wait(5)
+            self.gb_live = {"packets": call.receiver.packets, "gaps": call.receiver.gaps, **_probe(out)}
+            lines.append(f"GB platform: live view {self.gb_live}")
+            if self.episode is not None:
+                start = int(self.episode[0].timestamp())
+                out = self.workdir.parent / "gb-playback.ps"
+                call = self.gb.invite(GB_DEVICE, GB_CHANNEL, out, session="Playback", start=start,
+                                      end=start + GB_PLAYBACK_S)
+                if call.accepted:
+                    self.gb.wait_for(lambda: self.gb.media_status, GB_PLAYBACK_S + 20, "the playback's end")
+                    self.gb.bye(call)
+                    call.receiver.closed.wait(5)
+                    self.gb_playback = {"packets": call.receiver.packets, **_probe(out)}
+                else:
+                    self.gb_playback = {"refused": call.response.status_code if call.response else None}
+                lines.append(f"GB platform: playback {self.gb_playback}")
+        except (TimeoutError, RuntimeError) as exc:
+            lines.append(f"GB platform: {exc}")
+        return lines
+
+    def gb_check(self) -> Check:
+        live, playback = self.gb_live or {}, self.gb_playback or {}
+        ok = (live.get("codec") == "h264" and live.get("gaps") == 0 and playback.get("codec") == "h264"
+              and (playback.get("duration_s") or 0) >= GB_PLAYBACK_S - 2)
+        return Check("registered with the GB/T 28181 platform, one live view and one playback decoded", ok,
+                     f"live {live or 'none'}; playback {playback or 'none'}")
 
     def relay(self, platform: Any, agent_id: str) -> str:
         """``start_stream`` for a minute to the platform's media server."""

@@ -50,6 +50,8 @@ class DoctorOptions:
     # runs): the same restraint, but the agent's in-memory device states are out of reach; what
     # its store says (``StoredHealth``: its open offline alarms) stands in for them.
     stored_health: StoredHealth | None = None
+    # Beside a running agent: its GB/T 28181 device's state (``GbDevice.snapshot``), None: not known
+    gb28181: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ log = logging.getLogger("agent.tasks")
 
 OVERDUE_ALARM = "rectification_overdue"
 SYSTEM = "agent"  # ``by`` of a task the agent opened itself
-ALARM_SOURCES = ("alarm", "cold_chain")  # a task whose source_id is an alarm's raise
+ALARM_SOURCES = ("alarm", "cold_chain")
+OWNER_WORDS = {"manager": "食堂主管"}  # a task owned by the supervisor role as a whole  # a task whose source_id is an alarm's raise
 TEXT_MAX = 2000
 
 
@@ -206,8 +207,9 @@ class TaskDesk:
                 if task.id not in open_now:
                     latest = task.latest
                     local = latest.deadline.astimezone(self.recorder.tz)
-                    message = (f"整改逾期：{latest.problem[:60]}（期限 {local:%m-%d %H:%M}，责任人 {latest.owner}）"
-                               f" / rectification overdue: due {local:%m-%d %H:%M}, owner {latest.owner}")
+                    owner = OWNER_WORDS.get(latest.owner, latest.owner)
+                    message = (f"整改逾期：{latest.problem[:60]}（期限 {local:%m-%d %H:%M}，责任人 {owner}）"
+                               f" / rectification overdue: due {local:%m-%d %H:%M}")
                     if self.recorder.raise_alarm(OVERDUE_ALARM, subject, message, severity=severity,
                                                  details={"deadline": latest.deadline.isoformat(),
                                                           "owner": latest.owner}, occurred_at=now):

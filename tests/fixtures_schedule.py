@@ -140,9 +140,9 @@ class Canteen:
             minutes=minutes, target_minutes=30), occurred_at=end)
 
     def purchase(self, item: str, expiry: date, when: datetime, supplier: str = "粮油公司",
-                 licence: date | None = None) -> str:
+                 licence: date | None = None, grams: float | None = 25000) -> str:
         return self.recorder.record(IngredientPurchase(
-            supplier=supplier, item=item, batch="B7", expiry_date=expiry, grams=25000,
+            supplier=supplier, item=item, batch="B7", expiry_date=expiry, grams=grams,
             supplier_licence_expires_on=licence), occurred_at=when).id
 
     # --- what was raised ----------------------------------------------------------------

@@ -30,6 +30,7 @@ from agent.console import (
     pages_meals,
     pages_samples,
     pages_station,
+    pages_stock,
     pages_today,
 )
 from agent.console.auth import LoginLimiter, add_user, authenticate, hash_password, verify_password
@@ -78,6 +79,7 @@ def used_messages() -> set[str]:
                   pages_entries.WASTE_KINDS, pages_samples.STATE, pages_doctor.STATUS):
         found |= set(table.values())
     found |= {error for error, _ in pages_samples.REFUSALS.values()}
+    found |= set(pages_stock.REFUSED.values())
     return found
 
 

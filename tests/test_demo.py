@@ -146,6 +146,11 @@ def test_the_day_shows_every_kind_it_promises(demo_run) -> None:
     assert {m["role"] for m in violation["media"]} == {"snapshot", "clip"}
     assert len(of("leader_meal")) == 4 and len(of("meal_service")) == 3
     assert len(of("premises_disinfection")) == 2 and len(of("ingredient_purchase")) == 1
+    [issued] = of("stock_issue")  # the delivery, issued to lunch: traceable from the batch to the meal
+    assert (issued["data"]["receipt_id"], issued["data"]["grams"], issued["data"]["meal"]) == (
+        of("ingredient_purchase")[0]["id"], 18_000, "lunch")
+    assert any(line["type"] == "stock_issue" and line["agent"] == 1 and line["ok"]
+               for line in json.loads((run_dir / "summary.json").read_text())["lines"])
     [ledger] = of("daily_ledger")
     assert ledger["data"]["diners"] == 420 + 812 + 790
     # 明厨亮灶: a minute relayed on start_stream, the mask episode fetched as video (ffprobed in the demo)

@@ -26,6 +26,7 @@ from agent.records.incident_report import IncidentReport
 from agent.records.ingredient_purchase import IngredientPurchase
 from agent.records.leader_meal import LeaderMeal
 from agent.records.meal_service import MealService
+from agent.records.menu_plan import MenuDishPlan, MenuIngredient, MenuPlan, Nutrients
 from agent.records.premises_disinfection import PremisesDisinfection
 from agent.records.rectification import Rectification
 from agent.records.rectification_task import RectificationTask
@@ -33,8 +34,11 @@ from agent.records.registry import RECORD_TYPES
 from agent.records.routine_daily_check import ChecklistItem, RoutineDailyCheck
 from agent.records.sample_discard import SampleDiscard
 from agent.records.schema_export import all_schemas
+from agent.records.scorecard import compute
 from agent.records.staff_health_check import StaffHealthCheck
 from agent.records.staff_training import StaffTraining
+from agent.records.stock_discard import StockDiscard
+from agent.records.stock_issue import StockIssue
 from agent.records.superior_inspection import SuperiorInspection
 from agent.records.tableware_disinfection import ThermalDisinfection
 from agent.records.training_session import Attendee, TrainingSession
@@ -87,6 +91,14 @@ def samples() -> list:
               participants=[Participant(staff_id="S017", via="badge")]),
         TrainingSession(topic="食品安全法", trainer="李老师", held_at=T0, hours=2, recorded_by="boss",
                         attendees=[Attendee(staff_id="S017", result="pass")]),
+        StockIssue(receipt_id="0193a1b2-0000-7000-8000-000000000001", item="大米", batch="B7", supplier="粮油公司",
+                   grams=5000, meal="lunch", served_on=date(2026, 12, 1), dishes=["米饭"]),
+        MenuPlan(day=date(2026, 12, 1), meal="lunch", age_group="9-11", energy_target_kcal=(630, 880),
+                 dishes=[MenuDishPlan(name="番茄炒蛋", ingredients=[MenuIngredient(item="西红柿", grams=80)])],
+                 per_portion=Nutrients(energy_kcal=14.4, protein_g=0.7, fat_g=0.2, carbohydrate_g=3.1)),
+        compute([], {}, "month", date(2026, 11, 1), date(2026, 11, 30), 20, T0.tzinfo),
+        StockDiscard(receipt_id="0193a1b2-0000-7000-8000-000000000001", item="大米", batch="B7", grams=1000,
+                     reason="spoiled", discarded_by="王五"),
         AlarmData(kind="cold_chain_high", state="raised", severity="major",
                   subject={"device_id": "fridge-2"}, message="fridge-2 at 11.2 °C for 25 min"),
     ]

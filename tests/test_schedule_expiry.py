@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from agent.core.stock import discard
 from agent.schedule.due import discard_key
 from agent.schedule.engine import EXPIRY_EVERY_S
 from agent.schedule.expiry import threshold_for
@@ -78,8 +79,28 @@ def test_supplier_licence_renewed_at_receiving(canteen: Canteen) -> None:
     assert expiry_events(canteen, "supplier_licence", "粮油公司") == [("raised", "7"), ("cleared", "7")]
 
 
-def test_ingredient_warned_then_dropped_after_the_watch_days(canteen: Canteen) -> None:
+def test_an_expired_batch_on_hand_stays_flagged_until_the_last_of_it_is_discarded(canteen: Canteen) -> None:
     record_id = canteen.purchase("牛奶", DAY + timedelta(days=10), at("07:30"))
+    canteen.purchase("大米", DAY + timedelta(days=200), at("07:31"))
+    canteen.tick(at("08:00", DAY + timedelta(days=9)))  # 1 day left
+    watch = canteen.config.rules.expiry.ingredient_expired_watch_days
+    late = DAY + timedelta(days=11 + watch + 5)
+    canteen.tick(at("08:00", late))  # long past the watch: still on hand, still flagged
+    assert expiry_events(canteen, "ingredient", record_id) == [("raised", "1"), ("raised", "expired"), ("cleared", "1")]
+    assert canteen.store.alarm_is_open(f"expiry_warning|id={record_id},threshold=expired,what=ingredient")
+    raised = canteen.alarm_events("expiry_warning")[-2]
+    assert "已于" in raised["message"] and "issue or discard it" in raised["message"]
+    discard(canteen.recorder, record_id, 20000, "expired", "王五", now=at("08:30", late))
+    canteen.tick(at("08:40", late) + timedelta(seconds=EXPIRY_EVERY_S))
+    assert len(expiry_events(canteen, "ingredient", record_id)) == 3  # 5 kg still there: still flagged
+    discard(canteen.recorder, record_id, None, "expired", "王五", now=at("09:00", late))  # the rest
+    canteen.tick(at("09:10", late) + timedelta(seconds=2 * EXPIRY_EVERY_S))
+    assert expiry_events(canteen, "ingredient", record_id)[-1] == ("cleared", "expired")
+    assert "none left on hand" in canteen.alarm_events("expiry_warning")[-1]["message"]
+
+
+def test_a_receipt_without_an_amount_is_warned_then_dropped_after_the_watch_days(canteen: Canteen) -> None:
+    record_id = canteen.purchase("牛奶", DAY + timedelta(days=10), at("07:30"), grams=None)
     canteen.purchase("大米", DAY + timedelta(days=200), at("07:31"))
     assert not [k for k in canteen.tick(at("08:00")).raised if "what=ingredient" in k]
     # received with 10 days left: the 30-day threshold was passed on arrival, not news
@@ -95,7 +116,8 @@ def test_ingredient_warned_then_dropped_after_the_watch_days(canteen: Canteen) -
     assert expiry_events(canteen, "ingredient", record_id) == [
         ("raised", "7"), ("raised", "1"), ("cleared", "7"), ("raised", "expired"), ("cleared", "1"),
         ("cleared", "expired")]
-    assert canteen.alarm_events("expiry_warning")[-1]["message"] == "不再跟踪 / no longer tracked"
+    assert canteen.alarm_events("expiry_warning")[-1]["message"] == (
+        "已无库存或不再跟踪 / none left on hand, or no longer tracked")
 
 
 def discards(keys: list[str]) -> list[str]:

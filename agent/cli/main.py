@@ -18,7 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from agent.cli import doctor, probe, schedule, users, vision
+from agent.cli import doctor, probe, schedule, stock, users, vision
 from agent.cli.common import (
     DEFAULT_CONFIG,
     EXIT_INVALID_CONFIG,
@@ -296,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # The subcommands of the other modules, in help order (each adds its parser and ``fn``).
-SUBCOMMANDS = (doctor.extend, probe.extend, schedule.extend, vision.extend, users.extend)
+SUBCOMMANDS = (doctor.extend, probe.extend, schedule.extend, stock.extend, vision.extend, users.extend)
 
 
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # what a shell reports for a tool whose reader went away

@@ -116,7 +116,8 @@ class ReceivingRules(Strict):
 class ExpiryRules(Strict):
     warn_days: list[Days] = Field([30, 7, 1], description="Warn this many days before expiry.")
     ingredient_expired_watch_days: Days = Field(
-        3, description="An expired ingredient stays flagged this many days (stock may remain).")
+        3, description="A receipt with no amount on record stays flagged this many days past its expiry "
+                     "(with an amount, an expired batch stays flagged while any of it is on hand).")
 
 
 class Rules(Strict):

@@ -17,6 +17,7 @@ from agent.config.console import ConsoleConfig
 from agent.config.devices import CameraConfig, DeviceConfig, ModbusBusConfig
 from agent.config.identity import Identity
 from agent.config.logs import LoggingConfig
+from agent.config.nutrition import NutritionConfig
 from agent.config.rules import Rules
 from agent.config.site import Schedules, SiteConfig
 from agent.config.stations import PhotosConfig, StationConfig
@@ -76,3 +77,6 @@ class Settings(Protocol):
 
     @property
     def update(self) -> UpdateConfig: ...
+
+    @property
+    def nutrition(self) -> NutritionConfig: ...

@@ -21,6 +21,7 @@ from agent.config.devices import CameraConfig, DeviceConfig, ModbusBusConfig
 from agent.config.identity import Identity
 from agent.config.logs import LoggingConfig
 from agent.config.modbus_roles import check_points, roles_of
+from agent.config.nutrition import NutritionConfig
 from agent.config.rules import Rules
 from agent.config.site import Schedules, SiteConfig
 from agent.config.stations import PhotosConfig
@@ -53,6 +54,7 @@ class AgentConfig(Strict):
     logging: LoggingConfig = LoggingConfig()
     console: ConsoleConfig = ConsoleConfig()
     update: UpdateConfig = UpdateConfig()
+    nutrition: NutritionConfig = NutritionConfig()
 
     @model_validator(mode="after")
     def _unique_ids(self) -> AgentConfig:

@@ -28,6 +28,7 @@ from agent.core.reads import Reads
 from agent.core.recorder import Recorder
 from agent.stations.registry import station_kind
 from agent.view import AgentView
+from agent.words.alarms import kind_term
 from agent.words.terms import meal
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -51,7 +52,7 @@ class Console:
         cfg = view.config.console
         templates = Jinja2Templates(directory=str(TEMPLATES))
         templates.env.globals.update(bi=bi, zh=zh, pair=pair, may=may, meal_words=meal,
-                                     station_kind=station_kind)
+                                     station_kind=station_kind, alarm_words=kind_term)
         devices = view.devices.snapshot
         return cls(view, recorder, accounts, feed, SessionStore(cfg.session_idle_min * 60),
                    LoginLimiter(cfg.login_attempts, cfg.login_window_s), templates,

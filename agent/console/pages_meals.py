@@ -63,6 +63,15 @@ async def register_meal(request: Request) -> Response:
     if meal in _registered(request, day.isoformat()) and form.get("again") != "yes":
         return _page(request, 409, error="This meal is already registered today: tick 'register again' to add it",
                      duplicate=True, **again)
+    planned = ctx.store.menu_plans(day).get(meal)
+    if planned is not None and dishes:  # served otherwise than planned: the manager confirms the difference
+        menu = [d["name"] for d in planned["data"]["dishes"]]
+        missing, added = [d for d in menu if d not in dishes], [d for d in dishes if d not in menu]
+        if (missing or added) and form.get("differs") != "yes":
+            detail = "; ".join(p for p in (f"- {'、'.join(missing)}" if missing else "",
+                                           f"+ {'、'.join(added)}" if added else "") if p)
+            return _page(request, 409, error="The dishes differ from the menu: tick to confirm the difference",
+                         detail=detail, differs=True, **again)
     assert current.user is not None
     # a confirmed second registration replaces the earlier one, as `canteen-agent meal --correct` does
     earlier = [r["id"] for r in ctx.store.iter_records(type_="meal_service", day=day.isoformat())

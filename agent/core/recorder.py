@@ -199,9 +199,12 @@ class Recorder:
             raise
 
     def _keep_until(self, data: RecordData) -> str | None:
-        """Purchase records: 6 months past the product's expiry, if that is beyond 2 years."""
+        """Purchase records: 6 months past the product's expiry, if that is beyond 2 years; the
+        issues and discards of a batch as long as its receipt (on hand is the receipt less
+        them: a movement deleted before its receipt would put stock back on the shelf)."""
         expiry = getattr(data, "expiry_date", None)
-        if data.record_type != "ingredient_purchase" or not isinstance(expiry, date):
+        if data.record_type not in ("ingredient_purchase", "stock_issue", "stock_discard") or not isinstance(
+                expiry, date):
             return None
         days = self.config.store.purchase_retention_days_past_expiry
         return (expiry + timedelta(days=days)).isoformat()

@@ -33,6 +33,12 @@ FINDINGS: dict[str, Term] = {
     "supplier_licence_expired": Term("供应商许可证过期", "supplier licence expired"),
     "certificate_not_checked": Term("未查验合格证明", "certificate not checked"),
     "additive_over_limit": Term("添加剂超量", "additive over the limit"),
+    "issued_expired_by_override": Term("过期批次经主管放行出库", "expired batch issued by override"),
+    "issued_expired": Term("出库批次已过期", "expired batch issued"),
+    "issued_unknown_batch_by_override": Term("无入库记录经主管放行出库", "batch without receipt issued by override"),
+    "energy_below_target": Term("每份能量低于目标", "energy per portion below the target"),
+    "energy_above_target": Term("每份能量高于目标", "energy per portion above the target"),
+    "expired_food_found": Term("发现过期食材", "expired food found"),
     "no_mask": Term("未戴口罩", "no mask"),
     "no_hat": Term("未戴厨师帽", "no chef hat"),
     # what the workflows add to a record beside the rules' verdict

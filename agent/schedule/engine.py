@@ -52,6 +52,7 @@ from agent.schedule.expiry import ExpiryItem, expiry_clear_message, expiry_items
 from agent.schedule.ledger import day_end, void_premature_ledgers, write_ledger
 from agent.schedule.reminders import REMINDER_KINDS, AlarmWant, clear_message, reminder_for
 from agent.schedule.run_days import RunDays
+from agent.schedule.summary import write_month
 
 log = logging.getLogger("agent.schedule")
 
@@ -93,6 +94,8 @@ class ScheduleEngine:
             report = TickReport(now)
             today = now.astimezone(self.tz).date()
             self._write_due_ledgers(now, today, report)
+            if write_month(self.recorder, self.config, now) is not None:
+                self._say(f"{today.replace(day=1) - timedelta(days=1):%Y-%m} 月度汇总已生成 / monthly scorecard written")
             report.items = what_is_due(self.store, self.config, now)
             self._reconcile(now, today, report)
             self.tasks.sweep(now)  # 整改单 for what the devices found

@@ -12,9 +12,12 @@ Sources:
   seen at receiving, whichever is later;
 - ingredients: ``expiry_date`` of purchase records. A threshold is only warned about
   if the goods had more days left than that when received (milk received with 5 days
-  left gets the 1-day warning, not the 7-day one: receiving already judged it). The
-  agent does not track stock, so an expired ingredient stays flagged
-  ``rules.expiry.ingredient_expired_watch_days`` and then drops off.
+  left gets the 1-day warning, not the 7-day one: receiving already judged it). What
+  is warned about is what is still on hand (``agent.core.stock``: the receipt less its
+  issues and discards): an expired batch stays flagged until the last of it is issued
+  under an override or discarded (报废), and clears then. A receipt with no amount on
+  record is not stock: it stays flagged ``rules.expiry.ingredient_expired_watch_days``
+  past its date and then drops off.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Literal
 
 from agent.config.settings import Settings
 from agent.core.reads import Reads
+from agent.core.stock import batches
 from agent.records.alarm import Severity
 from agent.schedule.reminders import AlarmWant
 
@@ -105,10 +109,14 @@ def ingredients(store: Reads, config: Settings,
     low = today - timedelta(days=rules.ingredient_expired_watch_days)
     high = today + timedelta(days=max(rules.warn_days, default=0))
     found: list[tuple[What, str, str, date, int | None]] = []
-    for record_id, received, item, batch, supplier, expiry in store.ingredients_expiring(low, high):
-        label = f"{item}" + (f" batch {batch}" if batch else "") + f" from {supplier}"
-        expires = date.fromisoformat(expiry)
-        found.append(("ingredient", record_id, label, expires, (expires - date.fromisoformat(received)).days))
+    for batch in batches(store):
+        expires = batch.expiry_date
+        if expires is None or expires > high:
+            continue
+        left = batch.on_hand
+        if (left is None and expires < low) or (left is not None and left <= 0):
+            continue  # no amount on record and past the watch, or nothing left on hand
+        found.append(("ingredient", batch.receipt_id, batch.label, expires, (expires - batch.received_on).days))
     return found
 
 
@@ -121,7 +129,8 @@ def expiry_warning(item: ExpiryItem) -> AlarmWant:
     else:
         when_zh = f"将于 {item.expires_on} 到期（{item.days_left} 天）"
         when_en = f"expires on {item.expires_on} (in {item.days_left} days)"
-    action = "请清点库存 / check stock" if item.what == "ingredient" else "请及时更新 / renew it"
+    action = ("请出库用完或报废 / issue or discard it" if item.what == "ingredient" and item.days_left < 0
+              else "请清点库存 / check stock" if item.what == "ingredient" else "请及时更新 / renew it")
     message = f"{zh}{when_zh}：{item.label} / {en} of {item.label} {when_en}. {action}"
     return AlarmWant("expiry_warning", item.subject, message, _severity(item),
                      {"expires_on": item.expires_on.isoformat(), "days_left": item.days_left,
@@ -142,7 +151,7 @@ def expiry_clear_message(subject: dict[str, str], wanted_thresholds: dict[tuple[
         text = "已过期" if closer == EXPIRED else f"{closer} 天"
         return f"升级为{text}提醒 / superseded by the {closer}{'' if closer == EXPIRED else '-day'} warning"
     if subject.get("what") == "ingredient":
-        return "不再跟踪 / no longer tracked"
+        return "已无库存或不再跟踪 / none left on hand, or no longer tracked"
     return "已更新 / renewed"
 
 

@@ -260,10 +260,14 @@ class StationWorkflow(Generic[ConfigT]):
         return found[1] if found else None
 
     def dishes(self, meal: str, day: str) -> list[str]:
-        """Today's dishes of ``meal``: the platform's menu for today if it sent one, else the config's."""
+        """Today's dishes of ``meal``: the platform's menu for today if it sent one, else the
+        school's own plan of the meal (``menu_plan``, the console's menu page), else the config's."""
         pushed = self.reads.kv_get(MENU_KV_KEY)
         if isinstance(pushed, dict) and pushed.get("day") == day and isinstance(pushed.get("meals"), dict):
             return [str(d) for d in pushed["meals"].get(meal, [])]
+        planned = self.reads.menu_plans(date.fromisoformat(day)).get(meal)
+        if planned is not None:
+            return [str(d["name"]) for d in planned["data"]["dishes"]]
         return [d.name for d in self.config.site.menu if not d.meals or meal in d.meals]
 
 

@@ -23,6 +23,7 @@ from agent.stations import (  # one name per kind: its folder
     hand_disinfection,
     morning_check,
     receiving,
+    store_room,
 )
 from agent.stations.base import COMMON_ROLE_WORDS
 from agent.stations.kind import StationKind
@@ -36,6 +37,7 @@ STATION_KINDS: tuple[StationKind, ...] = (
     checkin.KIND,
     core_temperature.KIND,
     hand_disinfection.KIND,
+    store_room.KIND,
 )
 
 BY_NAME: dict[str, StationKind] = {kind.name: kind for kind in STATION_KINDS}

@@ -207,6 +207,75 @@ class Queries:
             (day.isoformat(),))[0][0]
         return None if total is None else int(total)
 
+    # --- stock and traceability (issue 25) ------------------------------------------
+
+    def stock_receipts(self, receipt_id: str | None = None) -> list[dict[str, Any]]:
+        """Every receipt (``ingredient_purchase``; or the one with this id) as a batch: id, day
+        received, item, batch, supplier, expiry date, grams, quantity, unit; oldest first."""
+        one = " AND id = ?" if receipt_id is not None else ""
+        rows = self.query(
+            "SELECT id, day, json_extract(payload, '$.data.item'), json_extract(payload, '$.data.batch'),"
+            " json_extract(payload, '$.data.supplier'), json_extract(payload, '$.data.expiry_date'),"
+            " json_extract(payload, '$.data.grams'), json_extract(payload, '$.data.quantity'),"
+            " json_extract(payload, '$.data.unit') FROM records WHERE type = 'ingredient_purchase'"
+            f"{one} ORDER BY seq", () if receipt_id is None else (receipt_id,))
+        keys = ("id", "day", "item", "batch", "supplier", "expiry_date", "grams", "quantity", "unit")
+        return [dict(zip(keys, tuple(row), strict=True)) for row in rows]
+
+    def stock_changes(self, after_seq: int) -> list[tuple[int, str, str, str, dict[str, Any]]]:
+        """(seq, id, type, day, data) of the receipts, issues and discards stored after ``after_seq``,
+        in order: what changed the stock since a reader last looked."""
+        rows = self.query(
+            "SELECT seq, id, type, day, json_extract(payload, '$.data') FROM records WHERE seq > ?"
+            # "+type": by seq, the few records since; never all of these types by the type's index
+            " AND +type IN ('ingredient_purchase', 'stock_issue', 'stock_discard') ORDER BY seq", (after_seq,))
+        return [(int(row[0]), row[1], row[2], row[3], json.loads(row[4])) for row in rows]
+
+    def receipts_by_batch(self, batch: str) -> list[dict[str, Any]]:
+        """The receipts whose batch code is ``batch``, oldest first."""
+        rows = self.query("SELECT payload FROM records WHERE type = 'ingredient_purchase'"
+                          " AND json_extract(payload, '$.data.batch') = ? ORDER BY seq", (batch,))
+        return [json.loads(row[0]) for row in rows]
+
+    def movements_of(self, receipt_id: str) -> list[dict[str, Any]]:
+        """The issues and discards of one batch (its receipt's id), oldest first."""
+        rows = self.query(
+            "SELECT payload FROM records WHERE type = 'stock_issue' AND json_extract(payload, '$.data.receipt_id') = ?"
+            " UNION ALL SELECT payload FROM records WHERE type = 'stock_discard'"
+            " AND json_extract(payload, '$.data.receipt_id') = ?", (receipt_id, receipt_id))
+        return sorted((json.loads(row[0]) for row in rows), key=lambda r: r["seq"])
+
+    def issues_for_meal(self, day: date, meal: str) -> list[dict[str, Any]]:
+        """The issues from stock for one meal (its day and name), oldest first."""
+        rows = self.query(
+            "SELECT payload FROM records WHERE type = 'stock_issue' AND json_extract(payload, '$.data.served_on') = ?"
+            " AND json_extract(payload, '$.data.meal') = ? ORDER BY seq", (day.isoformat(), meal))
+        return [json.loads(row[0]) for row in rows]
+
+    def records_between(self, low: date, high: date, types: Iterable[str]) -> list[dict[str, Any]]:
+        """The records of these types that occurred from ``low`` to ``high`` inclusive, oldest first."""
+        wanted = list(types)
+        marks = ",".join("?" * len(wanted))
+        rows = self.query(f"SELECT payload FROM records WHERE type IN ({marks}) AND day BETWEEN ? AND ? ORDER BY seq",
+                          (*wanted, low.isoformat(), high.isoformat()))
+        return [json.loads(row[0]) for row in rows]
+
+    def menu_plans(self, day: date) -> dict[str, dict[str, Any]]:
+        """meal -> the latest ``menu_plan`` record for ``day`` (planned on any day before it)."""
+        rows = self.query("SELECT payload FROM records WHERE type = 'menu_plan'"
+                          " AND json_extract(payload, '$.data.day') = ? ORDER BY seq", (day.isoformat(),))
+        latest: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            record = json.loads(row[0])
+            latest[record["data"]["meal"]] = record
+        return latest
+
+    def scorecard_written(self, period: str, start: date) -> bool:
+        """Is there a ``scorecard`` record of this period and first day?"""
+        return bool(self.query(
+            "SELECT 1 FROM records WHERE type = 'scorecard' AND json_extract(payload, '$.data.period') = ?"
+            " AND json_extract(payload, '$.data.start') = ? LIMIT 1", (period, start.isoformat())))
+
     # --- expiry watch ----------------------------------------------------------------
 
     def supplier_licences_received(self) -> list[tuple[str, str]]:
@@ -217,14 +286,3 @@ class Queries:
             " WHERE type = 'ingredient_purchase'"
             " AND json_extract(payload, '$.data.supplier_licence_expires_on') IS NOT NULL ORDER BY seq")
         return [(row[0], row[1]) for row in rows]
-
-    def ingredients_expiring(self, low: date, high: date) -> list[tuple[str, str, str, str | None, str, str]]:
-        """(record id, day received, item, batch, supplier, expiry date) of the receipts whose
-        goods expire between ``low`` and ``high`` inclusive, oldest first."""
-        rows = self.query(
-            "SELECT id, day, json_extract(payload, '$.data.item'), json_extract(payload, '$.data.batch'),"
-            " json_extract(payload, '$.data.supplier'), json_extract(payload, '$.data.expiry_date')"
-            " FROM records WHERE type = 'ingredient_purchase'"
-            " AND json_extract(payload, '$.data.expiry_date') BETWEEN ? AND ? ORDER BY seq",
-            (low.isoformat(), high.isoformat()))
-        return [(row[0], row[1], row[2], row[3], row[4], row[5]) for row in rows]

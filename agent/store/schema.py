@@ -141,14 +141,32 @@ def _v3(db: sqlite_utils.Database) -> None:
     db.execute("DROP TABLE IF EXISTS duty")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
+# what traceability looks records up by (issue 25): the batch a movement names, a batch's
+# code on its receipt, and the day and meal an issue was for. Indexes on expressions of
+# the payload: nothing is copied out of the record, so nothing can drift from it.
+_TRACE_INDEXES = {
+    "records_trace_receipt": "records(type, json_extract(payload, '$.data.receipt_id'))",
+    "records_trace_batch": "records(type, json_extract(payload, '$.data.batch'))",
+    "records_trace_meal": "records(type, json_extract(payload, '$.data.served_on'), json_extract(payload, '$.data.meal'))",
+}
+
+
+def _trace_indexes(db: sqlite_utils.Database) -> None:
+    """Indexes for stock and traceability (from a batch to its meals and back)."""
+    for name, on in _TRACE_INDEXES.items():
+        db.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {on}")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _trace_indexes]
 SCHEMA_VERSION = len(MIGRATIONS)
 # Every migration after v3 carries its inverse: the SQL that brings version N back to N-1.
 # A remote update may be undone after its new version migrated the store (agent/updater/),
 # and the older version it returns to does not know the newer schema: so each inverse is
 # stored in the database itself, beside the step it undoes, and any version undoes what
 # it finds above its own. tests/test_store.py holds new migrations to this.
-DOWNGRADES: dict[int, list[str]] = {}
+DOWNGRADES: dict[int, list[str]] = {
+    MIGRATIONS.index(_trace_indexes) + 1: [f"DROP INDEX IF EXISTS {name}" for name in _TRACE_INDEXES],
+}
 REVERSIBLE_FROM = 4
 
 

@@ -94,3 +94,8 @@ class ConsoleManager:
     def chlorine_soak(self, mg_per_l: float, minutes: float, meal: str) -> None:
         self.post("/manager/disinfection", {"target": "tableware", "method": "chlorine", "mg_per_l": f"{mg_per_l:g}",
                                             "minutes": f"{minutes:g}", "meal": meal})
+
+    def issue(self, receipt_id: str, grams: float, meal: str, dishes: str) -> None:
+        """出库: part of a batch to a meal, from the stock page."""
+        self.post("/manager/stock/issue", {"receipt": receipt_id, "amount": f"{grams:g}", "meal": meal,
+                                           "dishes": dishes}, form_page="/manager/stock")

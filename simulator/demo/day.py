@@ -12,9 +12,10 @@ hours are jumped over (``--fast``) or run at ten times ``busy_speed``.
     07:10  breakfast samples, 07:20 the headmaster's meal check-in
     08:31  the manager registers breakfast served; 08:40 cabinet-1 disinfects the tableware;
            09:12 the routine daily check at the console (one item failed)
-    10:00  an inspector from the market regulator finds the sample fridge unlocked: a
-           rectification task (整改单); the manager fixes it by 10:40, the food-safety
-           lead (oversight) verifies it at 11:00
+    09:40  an inspector from the market regulator finds the sample fridge unlocked: a
+           rectification task (整改单); the manager fixes it by 10:10, the food-safety
+           lead (oversight) verifies it at 10:20
+    10:30  18 kg of the morning's rice is issued from stock to lunch (出库, the stock page)
     11:35  the kitchen camera sees a cook take the mask off (violation, snapshot and clip)
     11:40  the broker goes down; lunch samples (红烧肉 underweight, then topped up) and two
            leaders' check-ins pile up in the outbox; the broker comes back and it drains
@@ -286,6 +287,12 @@ class DayScript:
             self.manager = ConsoleManager.create(self.rig.agent, "M001", "demo-manager-pass")
         return self.manager
 
+    def issue_to_lunch(self) -> None:
+        """The morning's rice goes from the store room to lunch (出库, on the stock page)."""
+        [receipt] = [r for r in self.rig.agent.store.iter_records(type_="ingredient_purchase")][-1:]
+        self.console_manager().issue(receipt["id"], 18_000, "lunch", "米饭")
+        self.rig.event("manager (console): 18 kg of the morning's rice issued to lunch")
+
     def resolve_fever(self) -> None:
         self.console_manager().rectify("fever", "复测正常，无其他症状，经主管确认今日恢复上岗", restore_fitness=True)
         self.rig.event("manager (console): fever alarm resolved, fitness restored after the re-check")
@@ -302,10 +309,10 @@ class DayScript:
         manager.inspection("钱科长", "区市场监管局", "留样柜未上锁")
         [task_id] = [t for t in manager.tasks("opened") if t not in before]
         self.rig.event("inspector (console): sample fridge found unlocked, a rectification task opened")
-        self.idle_to("10:40")
+        self.idle_to("10:10")
         manager.task_done(task_id, "留样柜已加锁，钥匙由主管保管")
         self.rig.event("manager (console): rectification done (sample fridge locked)")
-        self.idle_to("11:00")
+        self.idle_to("10:20")
         self.oversight().verify(task_id, "现场查看已加锁，合格")
         self.rig.event("food-safety lead (console): rectification verified")
 
@@ -398,8 +405,11 @@ class DayScript:
         self.run_to("09:12", self.busy_speed)
         self.routine_daily_check()
 
-        self.begin("inspection", "10:00")
+        self.begin("inspection", "09:40")
         self.inspection_to_verified()
+
+        self.begin("store room", "10:30")
+        self.issue_to_lunch()
 
         self.begin("lunch prep", "11:35")
         self.start_mask_episode()

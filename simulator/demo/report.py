@@ -19,7 +19,8 @@ from typing import Any
 
 SHORT = {"staff_health_check": "health", "food_sample": "sample", "tableware_disinfection": "cycle",
          "premises_disinfection": "uv", "ingredient_purchase": "purchase", "leader_meal": "leader",
-         "meal_service": "meal", "vision_violation": "vision", "daily_ledger": "ledger"}
+         "meal_service": "meal", "vision_violation": "vision", "daily_ledger": "ledger",
+         "stock_issue": "issue"}
 
 
 NOTABLE = ("alarm", "tableware_disinfection", "premises_disinfection", "vision_violation", "daily_ledger")

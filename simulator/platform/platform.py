@@ -360,6 +360,26 @@ class Platform:
         sql, params = _where("SELECT payload FROM records", agent_id=agent_id, type=type)
         return [json.loads(r["payload"]) for r in self.store.query(sql + " ORDER BY agent_id, seq", params)]
 
+    def recompute_scorecard(self, agent_id: str, card: dict[str, Any]) -> dict[str, Any]:
+        """A delivered ``scorecard`` record's figures, recomputed from the records this
+        platform received from that agent (its period and its stated roster size): what a
+        regulator checks before trusting a school's monthly figures."""
+        from datetime import date
+        from zoneinfo import ZoneInfo
+
+        from agent.records.scorecard import SOURCE_TYPES, compute
+
+        data = card["data"]
+        marks = ",".join("?" * len(SOURCE_TYPES))
+        rows = self.store.query(f"SELECT payload FROM records WHERE agent_id=? AND type IN ({marks}) ORDER BY seq",
+                                (agent_id, *SOURCE_TYPES))
+        records = [json.loads(r["payload"]) for r in rows]
+        receipts = {r["id"]: r for r in self.records(agent_id, type="ingredient_purchase")}
+        tz = ZoneInfo("Asia/Shanghai")  # the province's time: every school's day
+        again = compute(records, receipts, data["period"], date.fromisoformat(data["start"]),
+                        date.fromisoformat(data["end"]), data["roster_size"], tz)
+        return again.model_dump(mode="json")
+
     def count_by_type(self, agent_id: str | None = None) -> dict[str, int]:
         sql, params = _where("SELECT type, count(*) AS n FROM records", agent_id=agent_id)
         return {r["type"]: r["n"] for r in self.store.query(sql + " GROUP BY type", params)}

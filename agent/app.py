@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from agent.vision.pipeline import CameraWorker
 
 log = logging.getLogger("agent.app")
+ROSTER_SEEDED = "roster_seeded_from_config"
 
 
 class Agent:
@@ -177,10 +178,15 @@ class Agent:
         return self._uplink.publish_live(suffix, payload) if self._uplink is not None else False
 
     def _sync_roster_from_config(self) -> None:
-        """Staff listed in the config seed the roster until the platform sends one."""
-        if self.config.site.staff and not self.store.kv_get("roster_from_platform", False):
-            self.store.replace_roster([s.model_dump() for s in self.config.site.staff],
-                                      self.now().isoformat())
+        """Staff listed in the config seed the roster on the first start only: from then on
+        the store is the one source of truth (the data administrator's console, the
+        platform's ``sync_roster`` / ``sync_basic_data``), docs/PLATFORM.md §basic data."""
+        if not self.config.site.staff or self.store.kv_get("roster_from_platform", False):
+            return
+        if self.store.kv_get(ROSTER_SEEDED):
+            return
+        self.store.replace_roster([s.model_dump() for s in self.config.site.staff], self.now().isoformat())
+        self.store.kv_set(ROSTER_SEEDED, self.now().isoformat())
 
     def start(self) -> None:
         self.lock.acquire()  # AgentAlreadyRunning: another agent runs on this store

@@ -14,7 +14,8 @@ form an import cycle through it. What they may read:
 - the station messages, by adding a feedback output (the console's station screens).
 
 ``AgentControl`` adds what a platform command may do: ask the agent to reload its
-config, and reach the store itself (the roster the platform sends, a resend of records).
+config, reach the store itself (the roster the platform sends, a resend of records), and
+the recorder (the platform's basic data becomes records through it).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from agent.records.envelope import ClockState
 
 if TYPE_CHECKING:  # heavy or store-level types, for annotations only
     from agent.core.feedback import FeedbackOutput
+    from agent.core.recorder import Recorder
     from agent.store import Store
     from agent.vision.camera import Frame
 
@@ -117,4 +119,9 @@ class AgentControl(AgentView, Protocol):
 
     def request_reload(self) -> None:
         """Stop in order; the runner starts a fresh agent with the config file as it is now."""
+        ...
+
+    @property
+    def recorder(self) -> Recorder:
+        """The one door for records: the platform's basic data becomes records through it."""
         ...

@@ -265,7 +265,7 @@ def test_an_installer_sees_the_devices_but_no_manager_form(browser, kitchen):
         assert page.locator("main form").count() == 0, f"{path} shows an installer a manager's form"
         assert page.locator("main button[type=submit]").count() == 0, path
     page.goto(f"{kitchen.url}/manager/daily-check")
-    assert "此处只有主管可以登记" in page.inner_text("main")
+    assert "此处只有主管或食安工作人员可以登记" in page.inner_text("main")
     # a form posted anyway (a stale page, a crafted request) is still refused, and changes nothing
     status = page.evaluate("""async (id) => {
         const form = new FormData(); form.append('note', 'x');

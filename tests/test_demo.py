@@ -123,6 +123,14 @@ def test_the_day_shows_every_kind_it_promises(demo_run) -> None:
     [daily] = of("routine_daily_check")
     assert daily["verdict"] == "fail" and sum(not i["ok"] for i in daily["data"]["items"]) == 1
     assert [w["data"]["kg"] for w in of("waste_disposal")] == [46.5]
+    [change] = of("basic_data")  # the data administrator's one change of the day (the config's seed is no record)
+    assert change["data"]["entity_id"] == "S001" and change["data"]["version"] == 2
+    assert change["data"]["staff"]["health_cert_no"] == "HC510104-2026-0001" and change["data"]["entered_by"] == "A001"
+    [repair] = of("asset_maintenance")
+    assert repair["data"]["asset_id"] == "fridge-2" and repair["data"]["work"] == "repair"
+    lines = {line["type"]: line for line in json.loads((run_dir / "summary.json").read_text())["lines"]}
+    assert lines["basic_data"]["agent"] == lines["basic_data"]["platform"] == 1 and lines["basic_data"]["ok"]
+    assert lines["asset_maintenance"]["agent"] == lines["asset_maintenance"]["platform"] == 1
     assert ("cold_chain_high", "raised") in alarms and ("cold_chain_high", "cleared") in alarms
     assert ("no_mask", "raised") in alarms
     no_mask = next(a for a in of("alarm") if a["data"]["kind"] == "no_mask" and a["data"]["state"] == "raised")
@@ -203,7 +211,7 @@ def test_the_demo_prints_in_time_order_and_its_outage_figures_are_true(demo_run)
     assert shown and summary["max_outbox_during_outage"] >= max(shown)
 
 
-def walk_console(browser, base: str, name: str, password: str) -> dict[str, list[str]]:
+def walk_console(browser, base: str, name: str, password: str, least_alarms: int = 4) -> dict[str, list[str]]:
     """Every page a user reaches, each alarm's and one record's of each type: what reads wrong."""
     page = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN")
     found: dict[str, list[str]] = {}
@@ -224,7 +232,9 @@ def walk_console(browser, base: str, name: str, password: str) -> dict[str, list
     page.wait_for_url("**/manager/today")
     day = page.input_value("input[name=day]")
     paths = [f"/manager/today?day={day}", "/manager/alarms", "/manager/records", "/manager/daily-check",
-             "/manager/meals", "/manager/samples", "/manager/waste", "/manager/inspection", "/installer/devices"]
+             "/manager/meals", "/manager/samples", "/manager/waste", "/manager/inspection", "/installer/devices",
+             "/admin/staff", "/admin/staff/S001", "/admin/assets", "/admin/assets/fridge-2", "/admin/canteen",
+             "/admin/suppliers"]
     for path in paths:
         visit(path)
     page.goto(f"{base}/manager/alarms")
@@ -237,7 +247,7 @@ def walk_console(browser, base: str, name: str, password: str) -> dict[str, list
     for path in [*alarms, *first_of_type.values(), *(f"/manager/records?type={t}" for t in first_of_type)]:
         visit(path)
     page.close()
-    assert len(alarms) >= 4 and len(first_of_type) >= 12, (alarms, first_of_type)
+    assert len(alarms) >= least_alarms and len(first_of_type) >= 12, (alarms, first_of_type)
     return {where: offences for where, offences in found.items() if offences}
 
 
@@ -270,9 +280,12 @@ def test_no_page_and_no_answer_on_the_demo_day_shows_an_untranslated_identifier(
         assert server is not None and server.started.wait(10)
         add_user(agent.store, "kitchen-boss", "manager", "walk-the-pages-1", clock())
         add_user(agent.store, "fitter-1", "installer", "walk-the-pages-2", clock())
+        add_user(agent.store, "records-admin", "data_admin", "walk-the-pages-3", clock())
         base = f"http://127.0.0.1:{server.port}"
         offences = walk_console(browser, base, "kitchen-boss", "walk-the-pages-1")
-        offences |= walk_console(browser, base, "fitter-1", "walk-the-pages-2")
+        # the installer is not shown alarms about people (a fever, a missed check): no health data
+        offences |= walk_console(browser, base, "fitter-1", "walk-the-pages-2", least_alarms=2)
+        offences |= walk_console(browser, base, "records-admin", "walk-the-pages-3")
     finally:
         agent.stop()
     assert offences == {}

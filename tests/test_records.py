@@ -16,7 +16,9 @@ from agent.core.timeutil import ManualClock
 from agent.records.additive_usage import AdditiveUsage
 from agent.records.agent_update import AgentUpdate
 from agent.records.alarm import AlarmData
+from agent.records.asset_maintenance import AssetMaintenance
 from agent.records.base import judge
+from agent.records.basic_data import BasicData, StaffFacts
 from agent.records.core_temperature_check import CoreTemperatureCheck
 from agent.records.daily_ledger import DailyLedger, LedgerLine
 from agent.records.drill import Drill, Participant
@@ -99,6 +101,13 @@ def samples() -> list:
         compute([], {}, "month", date(2026, 11, 1), date(2026, 11, 30), 20, T0.tzinfo),
         StockDiscard(receipt_id="0193a1b2-0000-7000-8000-000000000001", item="大米", batch="B7", grams=1000,
                      reason="spoiled", discarded_by="王五"),
+        BasicData(entity="staff", entity_id="S020", action="add", version=1, origin="console", entered_by="admin",
+                  changed=["name", "badges"], staff=StaffFacts(staff_id="S020", name="赵厨", badges=["0004200020"],
+                                                               health_cert_no="HC510100-2026-0020",
+                                                               health_cert_valid_until=date(2026, 12, 10))),
+        AssetMaintenance(asset_id="fridge-1", asset_name="冷藏柜1", category="fridge", work="maintenance",
+                         done_on=date(2026, 11, 30), work_done="清洗冷凝器", done_by="海尔售后", next_due=date(2027, 5, 30),
+                         entered_by="admin"),
         AlarmData(kind="cold_chain_high", state="raised", severity="major",
                   subject={"device_id": "fridge-2"}, message="fridge-2 at 11.2 °C for 25 min"),
     ]

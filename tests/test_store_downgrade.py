@@ -10,6 +10,8 @@ import pytest
 
 from agent.store import Store, schema
 
+NEXT = len(schema.MIGRATIONS) + 1  # a newer release's one more step
+
 
 def _v4(db) -> None:
     db.execute("ALTER TABLE records ADD COLUMN note TEXT")
@@ -39,29 +41,26 @@ def _records(path) -> None:
     store.close()
 
 
-NEWER = len(schema.MIGRATIONS) + 1  # the version a newer release's one more step makes
-
-
 def test_an_older_agent_undoes_a_newer_schema_and_keeps_the_records(tmp_path, monkeypatch):
     path = tmp_path / "agent.db"
     _records(path)  # made by the running (older) version, two records waiting in the outbox
     with monkeypatch.context() as newer:  # the new release of an update: one more step
         newer.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, _v4])
-        newer.setattr(schema, "DOWNGRADES", {**schema.DOWNGRADES, NEWER: V4_DOWN})
+        newer.setattr(schema, "DOWNGRADES", {**schema.DOWNGRADES, NEXT: V4_DOWN})
         store = Store(path)
         store.write(lambda conn: conn.execute("INSERT INTO v4_only VALUES (1)"))
         before = [dict(r) for r in store.query("SELECT id FROM outbox ORDER BY n")]
         store.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == NEWER
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == NEXT
     store = Store(path)  # the older version again, after the rollback
     try:
         with sqlite3.connect(path) as conn:
-            assert conn.execute("PRAGMA user_version").fetchone()[0] == NEWER - 1
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == NEXT - 1
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             assert "v4_only" not in tables
             assert conn.execute("SELECT count(*) FROM schema_downgrades WHERE version >= ?",
-                                (NEWER,)).fetchone()[0] == 0
+                                (NEXT,)).fetchone()[0] == 0
         assert [dict(r) for r in store.query("SELECT id FROM outbox ORDER BY n")] == before
         assert len(before) == 2 and len(store.query("SELECT id FROM records")) == 2
     finally:
@@ -76,4 +75,4 @@ def test_without_an_inverse_the_older_agent_refuses_and_changes_nothing(tmp_path
     with pytest.raises(RuntimeError, match="cannot be undone"):
         Store(path)
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == NEWER
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == NEXT

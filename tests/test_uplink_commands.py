@@ -169,3 +169,32 @@ def test_plaintext_to_remote_broker_refused_unless_allowed() -> None:
         check_transport_policy(BrokerConfig(host="10.1.2.3"))
     check_transport_policy(BrokerConfig(host="127.0.0.1"))
     check_transport_policy(BrokerConfig(host="10.1.2.3", allow_plaintext_remote=True))
+
+
+def test_sync_basic_data_applies_what_the_platform_saw_and_refuses_what_changed_since(agent: Agent, key) -> None:
+    cook = {"staff_id": "S9", "name": "钱厨", "badges": ["0004299999"], "health_cert_no": "HC-9999",
+            "health_cert_valid_until": "2027-09-01"}
+    answer = run(processor(agent), command("sync_basic_data", {"items": [{"entity": "staff", "data": cook}]}, key=key))
+    assert answer["ok"] and answer["result"]["refused"] == []
+    [applied] = answer["result"]["applied"]
+    assert applied["version"] == 1 and agent.store.staff_by_badge("0004299999")["name"] == "钱厨"
+    record = agent.store.get_record(applied["record_id"])
+    assert record["data"]["origin"] == "platform" and record["data"]["entered_by"] == "platform"
+    # the console changes the cook (version 2); the platform's edit made on version 1 is refused, not applied
+    from agent.records.basic_data import StaffFacts
+    agent.recorder.change_basic_data(StaffFacts(**{**cook, "name": "钱大厨"}), action="edit", by="admin",
+                                     expected_version=1)
+    items = [{"entity": "staff", "version": 1, "data": {**cook, "name": "钱师傅"}},
+             {"entity": "asset", "data": {"asset_id": "hood-1", "name": "油烟机", "category": "range_hood",
+                                          "maintenance_due": "2027-01-15"}},
+             {"entity": "supplier", "data": {"supplier_id": "SUP-2", "name": "x", "licence_no": "123"}},
+             {"entity": "staff", "data": {"staff_id": "S10", "name": "孙", "badges": ["0004299999"]}}]
+    answer = run(processor(agent), command("sync_basic_data", {"items": items}, key=key, cid="c-2"))
+    assert answer["ok"]
+    refused = {(r["id"], r["reason"]) for r in answer["result"]["refused"]}
+    assert refused == {("S9", "conflict"), ("SUP-2", "invalid"), ("S10", "badge_taken")}
+    conflict = next(r for r in answer["result"]["refused"] if r["reason"] == "conflict")
+    assert conflict["found"]["version"] == 2 and conflict["found"]["changed_by"] == "admin"
+    assert [a["id"] for a in answer["result"]["applied"]] == ["hood-1"]
+    assert agent.store.basic_data("staff", "S9")["value"]["name"] == "钱大厨"
+    assert agent.store.basic_data("staff", "S10") is None

@@ -29,6 +29,8 @@ class ConsoleConfig(Strict):
     login_attempts: int = Field(5, ge=1, le=100, description="Failed logins per client and per user name ...")
     login_window_s: float = Field(300, ge=10, le=86400, description="... within this window; then refused.")
     upload_max_kb: int = Field(4096, ge=16, le=32768, description="Largest photo accepted.")
+    document_max_kb: int = Field(10240, ge=16, le=65536, description="Largest document (PDF or image) accepted: "
+                                                                    "a supplier's licence, an inspection report.")
     screen_hold_s: float = Field(20, ge=2, le=600, description="A station screen shows a verdict this long, "
                                                              "then forgets the person.")
     daily_check_items: list[str] = Field(

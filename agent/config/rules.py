@@ -114,7 +114,10 @@ class ReceivingRules(Strict):
 
 
 class ExpiryRules(Strict):
-    warn_days: list[Days] = Field([30, 7, 1], description="Warn this many days before expiry.")
+    warn_days: list[Days] = Field([30, 7, 1], description="Warn this many days before expiry (health certificates, "
+                                                          "licences, calibration of measuring instruments).")
+    maintenance_warn_days: list[Days] = Field([7, 1], description="Warn this many days before an asset's "
+                                                                  "maintenance is due.")
     ingredient_expired_watch_days: Days = Field(
         3, description="A receipt with no amount on record stays flagged this many days past its expiry "
                      "(with an amount, an expired batch stays flagged while any of it is on hand).")

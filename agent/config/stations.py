@@ -38,6 +38,10 @@ class StationConfig(Strict):
         None, description="Id of a camera (cameras: or video.cameras) watching this station: every record it "
                           "writes carries a photo of that moment (media role photo; see photos:).")
 
+    document: str | None = Field(
+        None, description="Id of a document of the knowledge and rules library (食品安全知识及制度) this station's "
+                          "screen offers, e.g. the handwashing procedure at the morning check.")
+
     def devices(self) -> dict[str, str]:
         """Device id -> the role it has at this station."""
         return {device: role for role in self.roles if (device := getattr(self, role)) is not None}

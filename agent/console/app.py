@@ -27,19 +27,24 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from agent.console import (
+    pages_accounts,
     pages_alarms,
+    pages_assets,
     pages_auth,
+    pages_canteen,
     pages_daily_check,
     pages_devices,
     pages_disinfection,
     pages_doctor,
     pages_entries,
     pages_incidents,
+    pages_library,
     pages_meals,
     pages_menu,
     pages_records,
     pages_samples,
     pages_scorecard,
+    pages_staff,
     pages_station,
     pages_stock,
     pages_tasks,
@@ -73,7 +78,7 @@ async def _csrf_refused(request: Request, exc: Exception) -> Response:
 
 async def _not_allowed(request: Request, exc: Exception) -> Response:
     log.warning("console refused reason=role path=%s client=%s", request.url.path, client_of(request))
-    message = str(exc) or "Only a manager can make this entry"
+    message = str(exc) or "Your role cannot make this change"
     return page(request, "error.html", status=403, error=message)
 
 
@@ -86,7 +91,8 @@ def build_app(console: Console) -> Starlette:
     routes: list[Any] = [Route("/", home), Mount("/static", StaticFiles(directory=str(STATIC)), name="static")]
     for module in (pages_station, pages_auth, pages_today, pages_alarms, pages_tasks, pages_incidents,
                    pages_daily_check, pages_meals, pages_menu, pages_samples, pages_stock, pages_trace, pages_scorecard,
-                   pages_entries, pages_disinfection, pages_training, pages_records, pages_devices, pages_doctor):
+                   pages_entries, pages_disinfection, pages_training, pages_records, pages_devices, pages_doctor,
+                   pages_accounts, pages_staff, pages_assets, pages_canteen, pages_library):
         routes += module.ROUTES
     app = Starlette(routes=routes, exception_handlers={
         LoginRequired: _login_required, NotAllowed: _not_allowed, CsrfError: _csrf_refused, HTTPException: _http_error})

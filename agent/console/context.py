@@ -21,7 +21,7 @@ from agent.config_file.model import AgentConfig
 from agent.console.auth import LoginLimiter, UserStore
 from agent.console.doctor_run import DoctorRunner
 from agent.console.i18n import bi, pair, zh
-from agent.console.roles import may
+from agent.console.roles import may, role_words
 from agent.console.sessions import SessionStore
 from agent.console.station_feed import StationFeed
 from agent.core.reads import Reads
@@ -51,7 +51,7 @@ class Console:
                uplink_connected: Callable[[], bool | None] = lambda: None) -> Console:
         cfg = view.config.console
         templates = Jinja2Templates(directory=str(TEMPLATES))
-        templates.env.globals.update(bi=bi, zh=zh, pair=pair, may=may, meal_words=meal,
+        templates.env.globals.update(bi=bi, zh=zh, pair=pair, may=may, role_words=role_words, meal_words=meal,
                                      station_kind=station_kind, alarm_words=kind_term)
         devices = view.devices.snapshot
         return cls(view, recorder, accounts, feed, SessionStore(cfg.session_idle_min * 60),

@@ -24,7 +24,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from agent.console.web import action_log, console, page, user_session
+from agent.console.roles import may
+from agent.console.web import NotAllowed, action_log, allowed_session, console, page, user_session
 from agent.records.base import Fact, RecordData
 from agent.records.findings import finding_term
 from agent.records.registry import RECORD_TYPES
@@ -75,6 +76,14 @@ def data_of(record: dict[str, Any]) -> RecordData | None:
         return None
 
 
+def hidden_from(request: Request, record: dict[str, Any]) -> bool:
+    """A record holding a person's health data, for a role that may not see it (the installer)."""
+    if may(user_session(request).user, "see_personal_data"):
+        return False
+    data = data_of(record)
+    return data is None or data.is_personal()
+
+
 def row_of(request: Request, record: dict[str, Any], media: list[dict[str, Any]]) -> RecordRow:
     model = RECORD_TYPES.get(record["type"])
     data = data_of(record)
@@ -103,6 +112,7 @@ async def records(request: Request) -> Response:
         return page(request, "records.html", status=400, error=error, rows=[], **context)
     store = console(request).store
     found = store.latest_records(type_=wanted["type"], day=wanted["day"], verdict=wanted["verdict"], limit=SHOWN)
+    found = [r for r in found if not hidden_from(request, r)]
     media = store.media_of_records(r["id"] for r in found)
     rows = [row_of(request, r, media.get(r["id"], [])) for r in found]
     return page(request, "records.html", rows=rows, shown=SHOWN, **context)
@@ -114,6 +124,8 @@ async def record(request: Request) -> Response:
     found = store.get_record(request.path_params["record_id"])
     if found is None:
         raise HTTPException(404)
+    if hidden_from(request, found):
+        raise NotAllowed("Your role does not see personal data")
     found["_delivered_at"] = store.delivered_at(found["id"])
     media = store.media_of_records([found["id"]]).get(found["id"], [])
     row = row_of(request, found, media)
@@ -132,6 +144,9 @@ async def media_file(request: Request) -> Response:
     info = console(request).store.media_info(request.path_params["media_id"])
     if info is None or info["evicted"] or info["content_type"] not in MEDIA_TYPES or not Path(info["path"]).is_file():
         raise HTTPException(404)
+    owner = console(request).store.get_record(info["record_id"]) if info["record_id"] else None
+    if owner is not None and hidden_from(request, owner):
+        raise NotAllowed("Your role does not see personal data")
     return FileResponse(info["path"], media_type=info["content_type"], headers={"Cache-Control": "private, max-age=3600"})
 
 
@@ -150,10 +165,10 @@ def _all_rows(request: Request, wanted: dict[str, str | None]) -> list[dict[str,
 
 
 async def export_csv(request: Request) -> Response:
-    user_session(request)
+    allowed_session(request, "export_records", "Your role cannot export records")
     wanted, error = _filters(request)
     if error or wanted["type"] is None:
-        return page(request, "records.html", status=400, rows=[], wanted=wanted, types=_types(), verdicts=VERDICTS,
+        return page(request, "records.html", status=400, rows=[], shown=SHOWN, wanted=wanted, types=_types(), verdicts=VERDICTS,
                     error=error or "Choose a record type to export")
     record_type = str(wanted["type"])
     fields = list(RECORD_TYPES[record_type].model_fields)
@@ -175,10 +190,10 @@ async def export_csv(request: Request) -> Response:
 
 async def export_jsonl(request: Request) -> Response:
     """The envelopes exactly as stored and sent, one JSON object a line, oldest first."""
-    user_session(request)
+    allowed_session(request, "export_records", "Your role cannot export records")
     wanted, error = _filters(request)
     if error:
-        return page(request, "records.html", status=400, rows=[], wanted=wanted, types=_types(), verdicts=VERDICTS,
+        return page(request, "records.html", status=400, rows=[], shown=SHOWN, wanted=wanted, types=_types(), verdicts=VERDICTS,
                     error=error)
     rows = _all_rows(request, wanted)
     lines = [json.dumps({k: v for k, v in r.items() if not k.startswith("_")}, ensure_ascii=False) for r in rows]

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from agent.console.pages_meals import CONSOLE_SOURCE
+from agent.console.roles import may
 from agent.console.web import (
     action_log,
     checked_form,
@@ -85,6 +86,8 @@ async def issue_stock(request: Request) -> Response:
     assert current.user is not None
     override = None
     if fields["override"]:
+        if not may(current.user, "override_stock"):
+            return _page(request, 403, error="Only the canteen supervisor may override", **again)
         if not reason:
             return _page(request, 400, error="An override needs its reason", **again)
         of = "unknown_batch" if not fields["receipt"] else "expired"

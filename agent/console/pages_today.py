@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from agent.console.roles import may
 from agent.console.web import console, page, user_session
 from agent.core.duties import DueItem
 from agent.core.tasks import all_tasks
@@ -64,7 +65,7 @@ def _as_of(request: Request) -> tuple[datetime, bool] | None:
 
 
 async def today(request: Request) -> Response:
-    user_session(request)
+    personal = may(user_session(request).user, "see_personal_data")
     ctx = console(request)
     moment = _as_of(request)
     if moment is None:
@@ -79,7 +80,8 @@ async def today(request: Request) -> Response:
     tasks = [t for t in all_tasks(ctx.store) if t.waiting_for_owner]
     return page(request, "today.html", day=view.facts.day.isoformat(), is_today=is_today,
                 as_of=f"{as_of:%H:%M}", rows=rows, counts=counts, total=len(rows), states=STATE,
-                expiry=[expiry_line(e) for e in view.expiry], open_alarms=view.open_alarms,
+                expiry=[expiry_line(e) for e in view.expiry if personal or e.what != "health_certificate"],
+                open_alarms=view.open_alarms,
                 tasks_open=len(tasks), tasks_overdue=sum(1 for t in tasks if t.overdue(ctx.now())),
                 training_short=len(short_of_hours(ctx.store, ctx.config, as_of.date())) if is_today else 0)
 

@@ -71,6 +71,14 @@ class SessionStore:
         with self._lock:
             self._sessions.pop(session.id, None)
 
+    def end_user(self, name: str) -> int:
+        """End every session of an account whose role changed or that was removed."""
+        with self._lock:
+            ended = [s.id for s in self._sessions.values() if s.user is not None and s.user.name == name]
+            for sid in ended:
+                del self._sessions[sid]
+        return len(ended)
+
     def _expire(self, now: float) -> None:
         for sid in [s.id for s in self._sessions.values() if now - s.last_seen > self.idle_s]:
             del self._sessions[sid]

@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from agent.console import csrf
 from agent.console.context import Console
+from agent.console.roles import may
 from agent.console.sessions import COOKIE, Session
 
 log = logging.getLogger("agent.console")
@@ -49,20 +50,28 @@ def user_session(request: Request) -> Session:
     return current
 
 
-def manager_session(request: Request) -> Session:
-    """The session of a logged-in manager: only managers make the canteen's entries."""
+def allowed_session(request: Request, action: str, refusal: str = "") -> Session:
+    """The session of a logged-in user whose role may take ``action`` (``roles.MAY``);
+    NotAllowed (403, ``refusal`` on the page) otherwise."""
     current = user_session(request)
-    if current.user is None or current.user.role != "manager":
-        raise NotAllowed()
+    if not may(current.user, action):
+        raise NotAllowed(refusal)
     return current
+
+
+def manager_session(request: Request) -> Session:
+    """The session of a user who makes the canteen's entries (the supervisor, food-safety staff)."""
+    return allowed_session(request, "make_entries", "Only the supervisor or food-safety staff make this entry")
 
 
 def installer_session(request: Request) -> Session:
     """The session of a logged-in installer: the doctor is the installer's tool."""
-    current = user_session(request)
-    if current.user is None or current.user.role != "installer":
-        raise NotAllowed("Only an installer can run the doctor")
-    return current
+    return allowed_session(request, "run_doctor", "Only an installer can run the doctor")
+
+
+def admin_session(request: Request) -> Session:
+    """The session of the data administrator: basic data, accounts, documents."""
+    return allowed_session(request, "manage_basic_data", "Only the data administrator can change basic data")
 
 
 async def checked_form(request: Request) -> Any:

@@ -28,13 +28,35 @@ from agent.core.storage_alarm import StorageFailures
 from agent.core.timeutil import clock_synced, rfc3339, uuid7
 from agent.core.workflow_state import WorkflowState
 from agent.records.alarm import AlarmData, Severity
+from agent.records.asset_maintenance import AssetMaintenance
 from agent.records.base import Judgement, RecordData, judge
+from agent.records.basic_data import (
+    AssetFacts,
+    BasicData,
+    CanteenProfile,
+    DocumentFacts,
+    Facts,
+    StaffFacts,
+    SupplierFacts,
+)
 from agent.records.envelope import ClockState, Envelope, MediaRef, Operator, PhotoNote, Source
 from agent.records.rectification import Rectification
-from agent.store import PRIORITY_BY_NAME, MediaDraft, RecordDraft, Saved, Store, StoreWriteError
+from agent.store import (
+    PRIORITY_BY_NAME,
+    BadgeTaken,
+    BasicChange,
+    BasicDataConflict,
+    MediaDraft,
+    RecordDraft,
+    Saved,
+    Store,
+    StoreWriteError,
+    staff_change,
+)
 from agent.words.alarms import bilingual, closes_by_rectification
 
-__all__ = ["MediaDraft", "Photo", "Recorded", "Recorder", "StoreWriteError"]  # the door's own types
+__all__ = ["BadgeTaken", "BasicDataConflict", "MediaDraft", "Photo", "Recorded", "Recorder",
+           "StoreWriteError"]  # the door's own types
 
 log = logging.getLogger("agent.recorder")
 
@@ -360,6 +382,82 @@ class Recorder:
         return self.store.add_media(media_id, content, content_type, record_id=record_id, role=role,
                                     created_at=created_at, suffix=suffix)
 
+    # --- basic data ------------------------------------------------------------------------
+
+    def change_basic_data(self, facts: Facts, *, action: str, by: str, origin: str = "console",
+                          expected_version: int | None, files: dict[str, Photo] | None = None,
+                          occurred_at: datetime | None = None) -> Recorded[BasicData]:
+        """One entity of the school's basic data as it is after a change, and the
+        ``basic_data`` record that tells the platform, with its photos or documents, in one
+        transaction (``Store.apply_basic_data``). ``expected_version``: the version the
+        change was made on (the console's form); the store refuses it when the entity has
+        changed since (``BasicDataConflict``), or a badge another active person holds
+        (``BadgeTaken``), and nothing is written. None: made on whatever is stored (the
+        config's seed, a platform item without a version). ``files``: field -> a checked
+        photo or PDF, stored as media of the record; the field names its media id (a
+        supplier's ``documents`` gets one more)."""
+        entity = ENTITY_OF[type(facts)]
+        entity_id = self.config.identity.canteen_id if entity == "canteen" else str(getattr(facts, ID_FIELD[entity]))
+        old = self.store.basic_data(entity, entity_id)
+        current = int(old["version"]) if old else 0
+        base = current if expected_version is None else expected_version
+        refs, media = [], []
+        when = rfc3339((occurred_at or self.now()).astimezone(self.tz))
+        for field_name, content in (files or {}).items():
+            ref = photo_ref(content)
+            refs.append(ref.model_copy(update={"role": MEDIA_ROLE.get(field_name, "photo")}))
+            media.append(MediaDraft(ref.id, content.content, content.content_type, role=refs[-1].role,
+                                    created_at=when, suffix=content.suffix))
+            if field_name == "documents":
+                assert isinstance(facts, SupplierFacts)
+                facts = facts.model_copy(update={"documents": [*facts.documents, ref.id]})
+            else:
+                facts = facts.model_copy(update={field_name: ref.id})
+        value = facts.model_dump(mode="json")
+        before = old["value"] if old else {}
+        changed = sorted(k for k in value if value.get(k) != before.get(k)) if old else sorted(
+            k for k, v in value.items() if v not in (None, [], ""))
+        data = BasicData(entity=entity, entity_id=entity_id, action=action, version=base + 1,
+                         origin=origin, entered_by=by, changed=changed, **{entity: facts})
+        operator = Operator(staff_id=by) if origin == "console" else None
+        source = Source(device_id=origin, kind=origin)
+        draft, settled = self._judged_draft(data, occurred_at=occurred_at, operator=operator, source=source,
+                                            media=refs)
+        at = self.now().isoformat()
+        change = (staff_change(value, by, origin, at, base) if entity == "staff"
+                  else BasicChange(entity, entity_id, value, by, origin, at, base))
+        saved: Saved = self._write(self.store.apply_basic_data, [change], draft, media)[0]
+        log.info("basic data changed entity=%s id=%s version=%d action=%s by=%s origin=%s record=%s", entity,
+                 entity_id, base + 1, action, by, origin, saved.id)
+        return Recorded(saved.id, saved.seq, saved.payload, saved.type, saved.verdict, saved.findings, settled)
+
+    def record_maintenance(self, entry: AssetMaintenance, asset: AssetFacts, *, photo: Photo | None = None,
+                           occurred_at: datetime | None = None) -> Recorded[AssetMaintenance]:
+        """A maintenance, repair or calibration entry (``asset_maintenance``) and the asset's
+        dates it moves (calibrated on / calibration due, or maintenance due), in one
+        transaction with its photo. An asset the agent knew only as a device gets its row."""
+        update: dict[str, Any] = {}
+        if entry.work == "calibration":
+            update = {"calibrated_on": entry.done_on, "calibration_due": entry.next_due}
+        elif entry.next_due is not None:
+            update = {"maintenance_due": entry.next_due}
+        moved = asset.model_copy(update=update)
+        refs, media = [], []
+        if photo is not None:
+            ref = photo_ref(photo)
+            refs.append(ref)
+            media.append(MediaDraft(ref.id, photo.content, photo.content_type, role="photo",
+                                    created_at=rfc3339((occurred_at or self.now()).astimezone(self.tz)),
+                                    suffix=photo.suffix))
+        draft, settled = self._judged_draft(entry, occurred_at=occurred_at, operator=Operator(staff_id=entry.entered_by),
+                                            source=Source(device_id="console", kind="console"), media=refs)
+        change = BasicChange("asset", asset.asset_id, moved.model_dump(mode="json"), entry.entered_by, "console",
+                             self.now().isoformat())
+        saved: Saved = self._write(self.store.apply_basic_data, [change], draft, media)[0]
+        log.info("asset maintenance recorded asset=%s work=%s next_due=%s record=%s", asset.asset_id, entry.work,
+                 entry.next_due, saved.id)
+        return Recorded(saved.id, saved.seq, saved.payload, saved.type, saved.verdict, saved.findings, settled)
+
     # --- telemetry -----------------------------------------------------------------------
 
     def add_telemetry(self, batch_id: str, device_id: str, batch: dict[str, Any],
@@ -375,6 +473,13 @@ class Recorder:
         return self.store.add_media(media_id or uuid7(), photo.content, photo.content_type, record_id=record_id,
                                     role="photo", created_at=created_at or rfc3339(self.now().astimezone(self.tz)),
                                     suffix=photo.suffix)
+
+
+# what a file field's media object is: a health certificate's photo, or a document
+MEDIA_ROLE = {"documents": "document", "licence_photo": "document", "media_id": "document"}
+ENTITY_OF: dict[type[Facts], str] = {CanteenProfile: "canteen", DocumentFacts: "document", StaffFacts: "staff",
+                                     SupplierFacts: "supplier", AssetFacts: "asset"}
+ID_FIELD = {"document": "document_id", "staff": "staff_id", "supplier": "supplier_id", "asset": "asset_id"}
 
 
 def photo_ref(photo: Photo, media_id: str | None = None) -> MediaRef:

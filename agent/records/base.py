@@ -87,6 +87,12 @@ class RecordData(BaseModel):
     provincial: ClassVar[int | None] = None  # its place among the province's ten types
     # Outbox priority class (see agent.store.Priority); health checks jump the queue.
     priority: ClassVar[str] = "record"
+    # Holds a person's health data (a temperature, a health certificate): roles without
+    # ``see_personal_data`` (the installer) are not shown it (``is_personal`` per record).
+    personal: ClassVar[bool] = False
+
+    def is_personal(self) -> bool:
+        return self.personal
 
     def judge(self, rules: Rules, day: date) -> Judgement:
         """The verdict of this data on local ``day`` (a kind without a rule: none)."""

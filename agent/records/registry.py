@@ -12,6 +12,8 @@ from agent.records import (
     additive_usage,
     agent_update,
     alarm,
+    asset_maintenance,
+    basic_data,
     core_temperature_check,
     daily_ledger,
     drill,
@@ -66,6 +68,8 @@ RECORD_KINDS: tuple[type[RecordData], ...] = (
     stock_discard.StockDiscard,
     scorecard.Scorecard,
     menu_plan.MenuPlan,
+    basic_data.BasicData,
+    asset_maintenance.AssetMaintenance,
     alarm.AlarmData,
 )
 

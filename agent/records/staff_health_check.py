@@ -41,6 +41,7 @@ class StaffHealthCheck(RecordData):
     """从业人员日检 (晨检): one morning check of one person."""
 
     record_type: ClassVar[str] = "staff_health_check"
+    personal: ClassVar[bool] = True
     title: ClassVar[Term] = Term("晨检", "Morning check")
     provincial: ClassVar[int | None] = 2
     priority: ClassVar[str] = "health"

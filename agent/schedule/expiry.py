@@ -1,4 +1,4 @@
-"""Expiry warnings: health certificates, supplier licences and ingredients.
+"""Expiry warnings: health certificates, licences, ingredients, and assets' maintenance and calibration.
 
 Each dated thing gets at most one open warning, for the most urgent threshold it has
 reached (``rules.expiry.warn_days``, default 30, 7 and 1 days; ``expired`` past the
@@ -7,9 +7,13 @@ raises the new one, so each threshold is raised once per thing; a renewal (a lat
 date in the roster, the config or a later receipt) clears it.
 
 Sources:
-- health certificates: the roster in the store (config seeds it, the platform replaces it);
-- supplier licences: ``site.suppliers`` and the latest ``supplier_licence_expires_on``
-  seen at receiving, whichever is later;
+- health certificates: the roster in the store (config seeds it, the data administrator and
+  the platform change it; someone who left is not warned about);
+- the canteen's food business licence (经营许可证): its basic data (``rules.expiry.warn_days``);
+- supplier licences: ``site.suppliers``, the suppliers' basic data and the latest
+  ``supplier_licence_expires_on`` seen at receiving, whichever is latest;
+- fixed assets: the next maintenance due (``rules.expiry.maintenance_warn_days``) and a
+  measuring instrument's next calibration (计量器具检定, ``rules.expiry.warn_days``);
 - ingredients: ``expiry_date`` of purchase records. A threshold is only warned about
   if the goods had more days left than that when received (milk received with 5 days
   left gets the 1-day warning, not the 7-day one: receiving already judged it). What
@@ -35,11 +39,16 @@ from agent.schedule.reminders import AlarmWant
 
 log = logging.getLogger("agent.schedule.expiry")
 
-What = Literal["health_certificate", "supplier_licence", "ingredient"]
+What = Literal["health_certificate", "canteen_licence", "supplier_licence", "ingredient", "maintenance",
+               "calibration"]
 EXPIRED = "expired"
 _WHAT_TEXT = {"health_certificate": ("健康证", "Health certificate"),
+              "canteen_licence": ("食品经营许可证", "Food business licence"),
               "supplier_licence": ("供应商许可证", "Supplier licence"),
-              "ingredient": ("食材", "Ingredient")}
+              "ingredient": ("食材", "Ingredient"),
+              "maintenance": ("设备维保", "Maintenance"),
+              "calibration": ("计量器具检定", "Calibration")}
+_DUE = frozenset({"maintenance", "calibration"})  # work falling due, not a document expiring
 
 
 @dataclass(frozen=True)
@@ -79,14 +88,37 @@ def expiry_items(store: Reads, config: Settings, today: date) -> list[ExpiryItem
     for supplier, expires in supplier_licences(store, config).items():
         dated.append(("supplier_licence", supplier, supplier, expires, None))
     dated += ingredients(store, config, today)
+    dated += basic_data_dates(store)
     items = []
     warn_days = config.rules.expiry.warn_days
     for what, ident, label, expires, known_from in dated:
         days_left = (expires - today).days
-        threshold = threshold_for(days_left, warn_days, known_from)
+        lead = config.rules.expiry.maintenance_warn_days if what == "maintenance" else warn_days
+        threshold = threshold_for(days_left, lead, known_from)
         if threshold is not None:
             items.append(ExpiryItem(what, ident, label, expires, days_left, threshold))
     return sorted(items, key=lambda i: (i.expires_on, i.what, i.id))
+
+
+def basic_data_dates(store: Reads) -> list[tuple[What, str, str, date, int | None]]:
+    """The canteen's licence, and each active asset's maintenance and calibration due."""
+    found: list[tuple[What, str, str, date, int | None]] = []
+    for entry in store.basic_data_of("canteen"):
+        value = entry["value"]
+        expires = _date(value.get("licence_valid_until"), "canteen licence")
+        if expires is not None:
+            found.append(("canteen_licence", entry["id"], f"{value.get('canteen_name') or entry['id']} "
+                                                          f"{value.get('licence_no') or ''}".strip(), expires, None))
+    for entry in store.basic_data_of("asset"):
+        value = entry["value"]
+        if not value.get("active", True):
+            continue
+        label = f"{value.get('name') or entry['id']} ({entry['id']})"
+        for what, key in (("maintenance", "maintenance_due"), ("calibration", "calibration_due")):
+            due = _date(value.get(key), f"asset {entry['id']} {key}")
+            if due is not None:
+                found.append((what, entry["id"], label, due, None))  # type: ignore[arg-type]
+    return found
 
 
 def supplier_licences(store: Reads, config: Settings) -> dict[str, date]:
@@ -95,6 +127,12 @@ def supplier_licences(store: Reads, config: Settings) -> dict[str, date]:
         expires = _date(text, f"supplier {supplier}")
         if expires is not None:
             latest[supplier] = expires
+    for entry in store.basic_data_of("supplier"):
+        value = entry["value"]
+        expires = _date(value.get("licence_valid_until"), f"supplier {entry['id']}")
+        if expires is not None and value.get("active", True):
+            name = str(value.get("name") or entry["id"])
+            latest[name] = max(expires, latest.get(name, expires))
     seen_at_receiving: dict[str, date] = {}
     for supplier, text in store.supplier_licences_received():  # the latest receipt's document is the current one
         seen_at_receiving[supplier] = date.fromisoformat(text)
@@ -122,15 +160,20 @@ def ingredients(store: Reads, config: Settings,
 
 def expiry_warning(item: ExpiryItem) -> AlarmWant:
     zh, en = _WHAT_TEXT[item.what]
+    due = item.what in _DUE
     if item.days_left < 0:
-        when_zh, when_en = f"已于 {item.expires_on} 过期", f"expired on {item.expires_on}"
+        when_zh = f"已于 {item.expires_on} 逾期" if due else f"已于 {item.expires_on} 过期"
+        when_en = f"overdue since {item.expires_on}" if due else f"expired on {item.expires_on}"
     elif item.days_left == 0:
-        when_zh, when_en = "今天到期", f"expires today ({item.expires_on})"
+        when_zh, when_en = ("今天到期", f"due today ({item.expires_on})") if due else \
+            ("今天到期", f"expires today ({item.expires_on})")
     else:
         when_zh = f"将于 {item.expires_on} 到期（{item.days_left} 天）"
-        when_en = f"expires on {item.expires_on} (in {item.days_left} days)"
+        when_en = (f"due on {item.expires_on} (in {item.days_left} days)" if due else
+                   f"expires on {item.expires_on} (in {item.days_left} days)")
     action = ("请出库用完或报废 / issue or discard it" if item.what == "ingredient" and item.days_left < 0
-              else "请清点库存 / check stock" if item.what == "ingredient" else "请及时更新 / renew it")
+              else "请清点库存 / check stock" if item.what == "ingredient"
+              else "请安排维保并登记 / have it done and enter it" if due else "请及时更新 / renew it")
     message = f"{zh}{when_zh}：{item.label} / {en} of {item.label} {when_en}. {action}"
     return AlarmWant("expiry_warning", item.subject, message, _severity(item),
                      {"expires_on": item.expires_on.isoformat(), "days_left": item.days_left,
@@ -139,7 +182,7 @@ def expiry_warning(item: ExpiryItem) -> AlarmWant:
 
 def _severity(item: ExpiryItem) -> Severity:
     if item.threshold == EXPIRED:
-        return "major" if item.what == "ingredient" else "critical"
+        return "major" if item.what == "ingredient" or item.what in _DUE else "critical"
     days = int(item.threshold)
     return "major" if days <= 1 else "minor" if days <= 7 else "info"
 
@@ -152,6 +195,8 @@ def expiry_clear_message(subject: dict[str, str], wanted_thresholds: dict[tuple[
         return f"升级为{text}提醒 / superseded by the {closer}{'' if closer == EXPIRED else '-day'} warning"
     if subject.get("what") == "ingredient":
         return "已无库存或不再跟踪 / none left on hand, or no longer tracked"
+    if subject.get("what") in _DUE:
+        return "已完成并登记 / done and entered"
     return "已更新 / renewed"
 
 

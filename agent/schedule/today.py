@@ -35,7 +35,8 @@ WEEKDAYS = (("周一", "Mon"), ("周二", "Tue"), ("周三", "Wed"), ("周四", 
 _DUTY_TEXT = {"samples": "留样 samples", "leader_meal": "陪餐 leader meal",
               "disinfection": "餐具消毒 tableware disinfection"}
 _EXPIRY_TEXT = {"health_certificate": "健康证 health cert", "supplier_licence": "许可证 supplier licence",
-                "ingredient": "食材 ingredient"}
+                "ingredient": "食材 ingredient", "canteen_licence": "食品经营许可证 food business licence",
+                "maintenance": "设备维保 maintenance due", "calibration": "计量器具检定 calibration due"}
 
 
 def expiry_line(e: ExpiryItem) -> str:

@@ -157,7 +157,22 @@ def _trace_indexes(db: sqlite_utils.Database) -> None:
         db.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {on}")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _trace_indexes]
+def _basic_data(db: sqlite_utils.Database) -> None:
+    """The school's basic data (issue 23): the canteen's profile, staff, suppliers and
+    contractors, fixed assets, one row each with its version and who changed it, when and
+    from where (``agent.store.basic_rows``). The staff already on the roster are copied in
+    (origin ``config``: the YAML or the platform's roster seeded them)."""
+    db.execute("CREATE TABLE basic_data (entity TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL, "
+               "value TEXT NOT NULL, changed_at TEXT, changed_by TEXT, changed_from TEXT, record_id TEXT, "
+               "PRIMARY KEY (entity, id))")
+    db.execute("INSERT INTO basic_data(entity, id, version, value, changed_at, changed_by, changed_from)"
+               " SELECT 'staff', staff_id, 1, json_object('staff_id', staff_id, 'name', name, 'post', role,"
+               " 'badges', json(coalesce(badges, '[]')), 'health_cert_valid_until', health_cert_expires_on,"
+               " 'active', json(CASE WHEN on_duty THEN 'true' ELSE 'false' END)),"
+               " updated_at, 'config', 'config' FROM staff")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _trace_indexes, _basic_data]
 SCHEMA_VERSION = len(MIGRATIONS)
 # Every migration after v3 carries its inverse: the SQL that brings version N back to N-1.
 # A remote update may be undone after its new version migrated the store (agent/updater/),
@@ -166,6 +181,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 # it finds above its own. tests/test_store.py holds new migrations to this.
 DOWNGRADES: dict[int, list[str]] = {
     MIGRATIONS.index(_trace_indexes) + 1: [f"DROP INDEX IF EXISTS {name}" for name in _TRACE_INDEXES],
+    MIGRATIONS.index(_basic_data) + 1: ["DROP TABLE IF EXISTS basic_data"],
 }
 REVERSIBLE_FROM = 4
 

@@ -7,12 +7,14 @@ CommandError with a reason; none of them leaves a half-applied change behind.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.command_contract import CommandError, Handler, parse_args
 from agent.config.site import StaffMember
+from agent.core.recorder import BadgeTaken, BasicDataConflict
+from agent.records.basic_data import FACTS
 from agent.records.registry import priority_of
 from agent.uplink.config_update import ConfigUpdateError, apply_config_update
 from agent.uplink.status import build_status
@@ -22,6 +24,18 @@ from agent.view import AgentControl
 class RosterArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
     staff: list[StaffMember]
+
+
+class BasicDataItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    entity: Literal["canteen", "staff", "supplier", "asset", "document"]
+    version: int | None = Field(None, ge=0, description="the version the platform last saw; omitted: overwrite")
+    data: dict[str, Any]
+
+
+class BasicDataArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[BasicDataItem] = Field(min_length=1, max_length=500)
 
 
 class ResendArgs(BaseModel):
@@ -36,6 +50,7 @@ def core_handlers(agent: AgentControl) -> dict[str, Handler]:
         "ping": lambda args: {"pong": True, "at": agent.now().isoformat()},
         "get_status": lambda args: build_status(agent),
         "sync_roster": lambda args: sync_roster(agent, args),
+        "sync_basic_data": lambda args: sync_basic_data(agent, args),
         "set_config": lambda args: set_config(agent, args),
         "resend": lambda args: resend(agent, args),
     }
@@ -46,6 +61,43 @@ def sync_roster(agent: AgentControl, args: dict[str, Any]) -> dict[str, Any]:
     count = agent.store.replace_roster([s.model_dump() for s in roster.staff], agent.now().isoformat())
     agent.store.kv_set("roster_from_platform", True)
     return {"staff": count}
+
+
+def sync_basic_data(agent: AgentControl, args: dict[str, Any]) -> dict[str, Any]:
+    """The platform's basic data (docs/PLATFORM.md §basic data): each item applied on its
+    own, as a ``basic_data`` record with origin ``platform``. An item made on a version
+    older than the agent's (a console edit since) is refused with who changed it, when
+    and from where, as is a badge another active person holds or a malformed item; the
+    others are applied. Nothing is overwritten that the platform did not see."""
+    parsed = parse_args(BasicDataArgs, args)
+    applied: list[dict[str, Any]] = []
+    refused: list[dict[str, Any]] = []
+    for item in parsed.items:
+        ident = str(item.data.get({"staff": "staff_id", "supplier": "supplier_id", "asset": "asset_id",
+                                   "document": "document_id"}.get(
+            item.entity, ""), agent.config.identity.canteen_id))
+        try:
+            facts = FACTS[item.entity].model_validate(item.data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            refused.append({"entity": item.entity, "id": ident, "reason": "invalid",
+                            "detail": f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"})
+            continue
+        old = agent.store.basic_data(item.entity, ident)
+        action = "add" if old is None else "leave" if item.entity == "staff" and not item.data.get("active", True) \
+            else "retire" if item.entity in ("asset", "document") and not item.data.get("active", True) else "edit"
+        try:
+            saved = agent.recorder.change_basic_data(facts, action=action, by="platform", origin="platform",
+                                                     expected_version=item.version)
+        except BasicDataConflict as exc:
+            refused.append({"entity": item.entity, "id": ident, "reason": "conflict", "found": exc.found})
+            continue
+        except BadgeTaken as exc:
+            refused.append({"entity": item.entity, "id": ident, "reason": "badge_taken", "badge": exc.badge,
+                            "holder": exc.holder})
+            continue
+        applied.append({"entity": item.entity, "id": ident, "version": saved.data.version, "record_id": saved.id})
+    return {"applied": applied, "refused": refused}
 
 
 def set_config(agent: AgentControl, args: dict[str, Any]) -> dict[str, Any]:

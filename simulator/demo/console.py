@@ -17,6 +17,7 @@ CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 ALARM = re.compile(r'id="alarm-([0-9a-f-]+)" data-kind="([^"]+)" data-state="(open|acknowledged)"')
 ERROR = re.compile(r'<p class="error"[^>]*>(.*?)</p>', re.S)
 TASK = re.compile(r'href="/manager/tasks/([0-9a-f-]+)" data-state="([a-z]+)"')
+VERSION = re.compile(r'name="version" value="(\d+)"')
 
 
 class ConsoleRefused(RuntimeError):
@@ -99,3 +100,16 @@ class ConsoleManager:
         """出库: part of a batch to a meal, from the stock page."""
         self.post("/manager/stock/issue", {"receipt": receipt_id, "amount": f"{grams:g}", "meal": meal,
                                            "dishes": dishes}, form_page="/manager/stock")
+
+    # --- the data administrator ---------------------------------------------------------------
+
+    def change_person(self, staff_id: str, fields: dict[str, str]) -> None:
+        """Change a person's basic data from their page, on the version the page shows."""
+        version = VERSION.search(self.get(f"/admin/staff/{staff_id}"))
+        if version is None:
+            raise ConsoleRefused(f"no change form for {staff_id}")
+        self.post(f"/admin/staff/{staff_id}", {"version": version.group(1), "action": "save", **fields})
+
+    def maintenance(self, asset_id: str, fields: dict[str, str]) -> None:
+        """A maintenance, repair or calibration entry on an asset's page."""
+        self.post(f"/admin/assets/{asset_id}/maintenance", fields, form_page=f"/admin/assets/{asset_id}")

@@ -11,7 +11,8 @@ hours are jumped over (``--fast``) or run at ten times ``busy_speed``.
            the manager resolves the alarm at the kitchen console (rectification, fit again)
     07:10  breakfast samples, 07:20 the headmaster's meal check-in
     08:31  the manager registers breakfast served; 08:40 cabinet-1 disinfects the tableware;
-           09:12 the routine daily check at the console (one item failed)
+           09:12 the routine daily check at the console (one item failed); 09:20 the data
+           administrator enters 张三's renewed health certificate (a basic-data change)
     09:40  an inspector from the market regulator finds the sample fridge unlocked: a
            rectification task (整改单); the manager fixes it by 10:10, the food-safety
            lead (oversight) verifies it at 10:20
@@ -20,7 +21,8 @@ hours are jumped over (``--fast``) or run at ten times ``busy_speed``.
     11:40  the broker goes down; lunch samples (红烧肉 underweight, then topped up) and two
            leaders' check-ins pile up in the outbox; the broker comes back and it drains
     13:10  cabinet-1 passes, cabinet-2 is cut short (failed cycle, alarm)
-    14:00  the sample fridge's compressor dies: cold-chain alarm; repaired at 15:00, cleared
+    14:00  the sample fridge's compressor dies: cold-chain alarm; repaired at 15:00, cleared;
+           the data administrator enters the repair on the fridge's asset page
     15:45  the glasses for the staff canteen soaked by hand in chlorine (250 mg/L, 6 min)
     17:10  dinner samples and check-in; 18:40 both cabinets pass; UV and ozone runs;
            19:30 a waste disposal entered at the console
@@ -176,6 +178,7 @@ class DayScript:
         self.vision_thread: threading.Thread | None = None
         self.manager: ConsoleManager | None = None  # the manager at the kitchen console
         self.lead: ConsoleManager | None = None  # the food-safety lead (oversight) at the console
+        self.admin: ConsoleManager | None = None  # the data administrator at the kitchen console
 
     # --- time ------------------------------------------------------------------------------
 
@@ -293,6 +296,27 @@ class DayScript:
         self.console_manager().issue(receipt["id"], 18_000, "lunch", "米饭")
         self.rig.event("manager (console): 18 kg of the morning's rice issued to lunch")
 
+    def data_admin(self) -> ConsoleManager:
+        """The data administrator (食安资料管理员) logs in to the kitchen console (once)."""
+        if self.admin is None:
+            self.admin = ConsoleManager.create(self.rig.agent, "A001", "demo-admin-pass", role="data_admin")
+        return self.admin
+
+    def renew_certificate(self) -> None:
+        """张三 brings his renewed health certificate: one basic-data change, sent to the platform."""
+        day = self.clock.midnight.date()
+        self.data_admin().change_person("S001", {
+            "name": "张三", "post": "cook", "badges": "0004212345", "health_cert_no": "HC510104-2026-0001",
+            "health_cert_valid_until": day.replace(year=day.year + 1).isoformat()})
+        self.rig.event("data administrator (console): 张三's renewed health certificate entered (basic_data)")
+
+    def fridge_repair(self) -> None:
+        """The technician's repair of the sample fridge, entered on its asset page."""
+        self.data_admin().maintenance("fridge-2", {
+            "work": "repair", "work_done": "更换压缩机启动电容，复测制冷正常", "done_by": "制冷维修 刘师傅",
+            "next_due": (self.clock.midnight.date() + timedelta(days=90)).isoformat()})
+        self.rig.event("data administrator (console): fridge-2's repair entered (asset_maintenance)")
+
     def resolve_fever(self) -> None:
         self.console_manager().rectify("fever", "复测正常，无其他症状，经主管确认今日恢复上岗", restore_fitness=True)
         self.rig.event("manager (console): fever alarm resolved, fitness restored after the re-check")
@@ -404,6 +428,8 @@ class DayScript:
         self.begin("tableware (breakfast)", "08:35")
         self.run_to("09:12", self.busy_speed)
         self.routine_daily_check()
+        self.idle_to("09:20")
+        self.renew_certificate()
 
         self.begin("inspection", "09:40")
         self.inspection_to_verified()
@@ -433,6 +459,7 @@ class DayScript:
 
         self.begin("sample fridge fails", "13:55")
         self.run_to("15:40", max(self.busy_speed, 600.0))
+        self.fridge_repair()
 
         self.begin("soak by hand", "15:45")
         self.chlorine_soak()

@@ -18,7 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from agent.console.roles import may
+from agent.console.auth import ROLES
+from agent.console.roles import may, role_words
 from agent.console.uploads import UploadError, read_photo
 from agent.console.web import (
     NotAllowed,
@@ -56,6 +57,7 @@ class TaskRow:
     source_id: str | None
     problem: str
     owner: str
+    owner_role: Term | None  # the owner is a role (the supervisor as a whole), in words
     deadline: str
     opened_at: str
     done_by: str | None
@@ -85,7 +87,8 @@ def row_of(request: Request, task: Task, media: dict[str, list[dict[str, Any]]])
                              data.get("action_text") or data.get("note"),
                              tuple(m["id"] for m in media.get(record["id"], []) if m.get("role") == "photo")))
     return TaskRow(task.id, state, TASK_STATES[state], term(SOURCES, latest.source_type), latest.source_id,
-                   latest.problem, latest.owner, _local(request, latest.deadline), _local(request, task.opened_at),
+                   latest.problem, latest.owner, role_words(latest.owner) if latest.owner in ROLES else None,
+                   _local(request, latest.deadline), _local(request, task.opened_at),
                    done_by if task.step == "done" else None, tuple(steps))
 
 

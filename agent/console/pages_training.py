@@ -81,6 +81,12 @@ def _when(request: Request, text: str) -> datetime | None:
 # --- drills ----------------------------------------------------------------------------
 
 
+def library(request: Request, *groups: str) -> list[dict[str, Any]]:
+    """The library's active documents of these groups (emergency plans, training material ...)."""
+    found = [e["value"] for e in console(request).store.basic_data_of("document")]
+    return sorted((d for d in found if d.get("active", True) and d.get("group") in groups), key=lambda d: d["title"])
+
+
 def _drill_page(request: Request, status: int = 200, **extra: Any) -> Response:
     store = console(request).store
     drills = store.latest_records(type_="drill", limit=50)
@@ -88,6 +94,7 @@ def _drill_page(request: Request, status: int = 200, **extra: Any) -> Response:
     day = console(request).local(console(request).now()).date().isoformat()
     badged = [p for p in (store.staff(sid) for sid in store.kv_get(drill_key(day), []) or []) if p]
     return page(request, "drills.html", status=status, drills=drills, roster=store.roster(), badged=badged,
+                plans=library(request, "emergency"),
                 done=request.query_params.get("done"), tasks=request.query_params.get("tasks"), **extra)
 
 
@@ -102,6 +109,11 @@ async def record_drill(request: Request) -> Response:
     values = {k: str(form.get(k) or "").strip()[:FINDINGS_MAX + 1]
               for k in ("scenario", "document_id", "held_at", "minutes", "findings", "badges")}
     again = {"form": values}
+    plans = {d["document_id"]: d for d in library(request, "emergency")}
+    if values["document_id"] and values["document_id"] not in plans:
+        return _drill_page(request, 400, error="Choose a plan from the library", **again)
+    if not values["scenario"] and values["document_id"]:
+        values["scenario"] = plans[values["document_id"]]["title"]
     if not values["scenario"] or len(values["scenario"]) > TEXT_MAX:
         return _drill_page(request, 400, error="Name the scenario drilled (200 characters at most)", **again)
     when = _when(request, values["held_at"])
@@ -141,6 +153,7 @@ def _training_page(request: Request, status: int = 200, **extra: Any) -> Respons
     return page(request, "training.html", status=status, sessions=store.latest_records(type_="training_session",
                                                                                           limit=50),
                 roster=store.roster(), hours=hours, minimum=minimum, warn=warn_now(ctx.config, now.date()),
+                documents=library(request, "training", "rules", "procedures"),
                 year=now.year, done=request.query_params.get("done"), **extra)
 
 
@@ -153,8 +166,12 @@ async def record_training(request: Request) -> Response:
     current = manager_session(request)
     form = await checked_form(request)
     values = {k: str(form.get(k) or "").strip()[:TEXT_MAX + 1]
-              for k in ("topic", "documents", "trainer", "held_at", "hours", "badges")}
+              for k in ("topic", "trainer", "held_at", "hours", "badges")}
     again = {"form": values}
+    known = {d["document_id"] for d in library(request, "training", "rules", "procedures")}
+    documents = [str(d) for d in form.getlist("document")]
+    if any(d not in known for d in documents):
+        return _training_page(request, 400, error="Choose a plan from the library", **again)
     if not values["topic"] or not values["trainer"] or any(len(values[k]) > TEXT_MAX for k in values):
         return _training_page(request, 400, error="Write the topic and the trainer (200 characters at most)", **again)
     when = _when(request, values["held_at"])
@@ -178,7 +195,7 @@ async def record_training(request: Request) -> Response:
     by = current.user.name
     hours = float(values["hours"])
     data = TrainingSession(topic=values["topic"], trainer=values["trainer"], held_at=when, hours=hours,
-                           document_ids=values["documents"].split(), attendees=attendees, recorded_by=by)
+                           document_ids=documents, attendees=attendees, recorded_by=by)
     recorder = console(request).recorder
     saved = recorder.record(data, occurred_at=when, source=CONSOLE_SOURCE, operator=Operator(staff_id=by))
     attendance(recorder, json.loads(saved.payload), CONSOLE_SOURCE)  # each attendee's staff_training

@@ -41,7 +41,6 @@ from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from agent.cli.schedule import CLI_SOURCE
-from agent.console.auth import ROLES
 from agent.records.envelope import Operator
 from agent.records.meal_service import MealService
 from simulator.demo.console import ConsoleManager
@@ -343,8 +342,7 @@ class DayScript:
     def oversight(self) -> ConsoleManager:
         """The food-safety lead logs in (the oversight role) to verify rectifications."""
         if self.lead is None:
-            role = "oversight" if "oversight" in ROLES else "manager"
-            self.lead = ConsoleManager.create(self.rig.agent, "O001", "demo-oversight-pass", role=role)
+            self.lead = ConsoleManager.create(self.rig.agent, "O001", "demo-oversight-pass", role="oversight")
         return self.lead
 
     def chlorine_soak(self) -> None:

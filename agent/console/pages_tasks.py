@@ -163,8 +163,10 @@ async def open_task(request: Request) -> Response:
 async def mark_done(request: Request) -> Response:
     user = user_session(request).user
     task_id = request.path_params["task_id"]
-    if user is None or not (may(user, "work_tasks") or _one(request).owner == user.name):
-        raise NotAllowed("Only the canteen supervisor or the task's owner marks it done")
+    if user is None or not may(user, "work_tasks"):
+        task = find_task(console(request).store, task_id)
+        if user is None or task is None or task.latest.owner != user.name:
+            raise NotAllowed("Only the canteen supervisor or the task's owner marks it done")
     by = user.name
     form = await checked_form(request)
     action = _text(form, "action")

@@ -67,9 +67,15 @@ ensure_media() {
     want+=(python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools gstreamer1.0-plugins-base
            gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly)
   fi
-  # GB/T 28181 (agent/video/gb28181): GStreamer's mpegpsmux packs the camera's H.264 as MPEG-PS
+  # GB/T 28181 (agent/video/gb28181): GStreamer's mpegpsmux packs a recorded range as MPEG-PS
   gst-inspect-1.0 mpegpsmux >/dev/null 2>&1 || want+=(gstreamer1.0-plugins-bad)
   if [ ${#want[@]} -gt 0 ]; then apt_install "${want[@]}"; fi
+}
+
+ensure_rabbitmq() {
+  # the clustered-broker tests and the fleet bench start their own RabbitMQ nodes (own
+  # ports, node names, cookie); the distribution's service is never used
+  if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then apt_install rabbitmq-server; fi
 }
 
 ensure_sip() {
@@ -138,6 +144,7 @@ case "$cmd" in
   test)
     setup
     ensure_browser
+    ensure_rabbitmq
     ensure_sip
     ensure_deb_build   # the package tests build the .deb once per session
     # The habits CI keeps: lint, types (strict on agent/ and drivers/), layer contracts;
@@ -151,6 +158,7 @@ case "$cmd" in
     ;;
   soak)
     setup
+    ensure_rabbitmq
     exec "$VENV/bin/python" -m pytest -m soak "$@"
     ;;
   bench)
@@ -161,6 +169,7 @@ case "$cmd" in
     fi
     name=$1; shift
     if [ "$name" = console ]; then ensure_browser; fi
+    if [ "$name" = fleet ]; then ensure_rabbitmq; fi
     exec "$VENV/bin/python" -m "bench.$name" "$@"
     ;;
   package)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -61,7 +62,8 @@ class Agent:
         self.reload_requested = False
         self.restart_into: Path | None = None  # a remote update: exec this launcher after stopping
         self.store = Store(config.store.path, config.store.media_dir,
-                           group_commit_max=config.store.group_commit_max)
+                           group_commit_max=config.store.group_commit_max,
+                           telemetry_defer_s=config.store.telemetry_defer_s, monotonic=self.monotonic)
         # held from start to stop: the doctor (and a second agent) can tell that this one runs
         self.lock = AgentLock(config.store.path)
         self.recorder = Recorder(config, self.store, self.now, clock)
@@ -232,9 +234,14 @@ class StoreHousekeeping:
         self.every_s = every_s
 
     def run(self, stop: threading.Event) -> None:
+        """Retention every ``every_s``; deferred telemetry written once due (checked every 10 s)."""
+        last: float | None = None
         while not stop.is_set():
-            self.once()
-            stop.wait(self.every_s)
+            if last is None or time.monotonic() - last >= self.every_s:
+                self.once()
+                last = time.monotonic()
+            self.store.flush_deferred_if_due()
+            stop.wait(min(self.every_s, 10.0))
 
     def once(self) -> None:
         cfg = self.config

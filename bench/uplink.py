@@ -10,8 +10,8 @@ checked, full schema validation off so that the platform is not the bottleneck):
 2. the agent: a store holding the backlog, drained by the uplink until the
    platform has acknowledged every record (items leave the outbox only then).
 
-Prints both rates, their ratio (target >= 0.5) and the agent's resident memory
-during the drain (it should stay flat).
+Prints both rates, their ratio (target >= 0.8) and the agent's resident memory
+during the drain, read from the agent's own process (it should stay flat).
 """
 
 from __future__ import annotations
@@ -28,10 +28,8 @@ import paho.mqtt.client as mqtt
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-from agent.app import Agent
-from agent.config_file.loader import load_config
 from agent.store import Store
-from bench.store import draft, rss_mb
+from bench.store import draft
 from simulator.platform.broker import Broker
 
 WINDOW = 64
@@ -97,21 +95,50 @@ def agent_config(tmp: Path, port: int) -> Path:
         "broker": {"host": "127.0.0.1", "port": port, "inflight_max": WINDOW},
         "store": {"path": str(tmp / "agent.db"), "media_dir": str(tmp / "media")},
         "vision": {"enabled": False},
+        "console": {"enabled": False},
     }))
     return path
 
 
+def outbox_count(db: Path) -> int:
+    import sqlite3
+
+    conn = sqlite3.connect(db, timeout=10)
+    try:
+        return int(conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
+    finally:
+        conn.close()
+
+
 def drain_rate(config: Path, count: int) -> tuple[float, list[float]]:
-    agent = Agent(load_config(config, {}))
+    """The agent as its own process (``canteen-agent run``): records/s from its first ack
+    to an empty outbox, and its own resident memory (VmRSS of that process) meanwhile."""
+    db = Path(yaml.safe_load(config.read_text())["store"]["path"])
+    log = config.with_suffix(".log").open("w")
+    agent = subprocess.Popen([sys.executable, "-m", "agent", "run", "--config", str(config)],
+                             stdout=log, stderr=subprocess.STDOUT)
     memory: list[float] = []
-    agent.start()
-    t0 = time.perf_counter()
-    while sum(d.count for d in agent.store.outbox_depth()) > 0:
-        time.sleep(0.5)
-        memory.append(rss_mb())
-    elapsed = time.perf_counter() - t0
-    agent.stop()
-    return count / elapsed, memory
+    try:
+        while (left := outbox_count(db)) >= count:  # started, connected, first acks applied
+            if agent.poll() is not None:
+                raise SystemExit(f"the agent exited: see {config.with_suffix('.log')}")
+            time.sleep(0.05)
+        t0, first = time.perf_counter(), left
+        while left > 0:
+            time.sleep(0.2)
+            memory.append(process_rss_mb(agent.pid))
+            left = outbox_count(db)
+        elapsed = time.perf_counter() - t0
+    finally:
+        agent.terminate()
+        agent.wait(30)
+        log.close()
+    return first / elapsed, memory
+
+
+def process_rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0]) / 1024
 
 
 def start_platform(port: int, tmp: Path, instance: int = 0) -> subprocess.Popen:
@@ -147,10 +174,10 @@ def main(argv: list[str] | None = None) -> None:
                 time.sleep(0.5)
             rate, memory = drain_rate(agent_config(tmp, broker.port), args.records)
             print(f"agent outbox drain, platform acks: {rate:9.0f} records/s (acked end to end)")
-            print(f"ratio                            : {rate / raw:9.2f}   (target >= 0.5)")
+            print(f"ratio                            : {rate / raw:9.2f}   (target >= 0.8)")
             if memory:
                 settled = memory[len(memory) // 5:] or memory
-                print(f"agent RSS during the drain: start {memory[0]:.1f} MB, min {min(settled):.1f}, "
+                print(f"agent process RSS during the drain: start {memory[0]:.1f} MB, min {min(settled):.1f}, "
                       f"max {max(settled):.1f}, end {memory[-1]:.1f} MB "
                       f"(spread after warm-up {100 * (max(settled) - min(settled)) / min(settled):.1f}%)")
         finally:

@@ -16,6 +16,13 @@ several processes in one shared-subscription group on one database, which is als
 checked: every acked id must be stored there exactly once.
 
     canteen-sim fleet --agents 1000 --duration 60 --rate 0.5 --platforms 2
+
+``--broker rabbitmq-cluster`` runs it against a three-node RabbitMQ cluster started for
+the run (simulator/platform/rabbitmq.py), MQTT 3.1.1: the agents spread over the nodes
+and fail over to the next one when theirs goes, keeping their persistent sessions (quorum
+queues) and sending again what was not acked; one platform instance (3.1.1 has no shared
+subscriptions) with a durable session. ``--kill-node-at S`` SIGKILLs a node S
+seconds into the publishing (default: halfway) and reports what that cost.
 """
 
 from __future__ import annotations
@@ -71,7 +78,13 @@ class FleetSettings:
     ramp_per_s: float = 400.0  # new connections per second (a real fleet does not connect at once)
     grace_s: float = 30.0  # after the last publish, wait this long at most for acks
     keepalive_s: int = 60
+    ack_timeout_s: float = 60.0  # resend an item not acked this long (the agent's broker.ack_timeout_s default)
     tag: str = field(default_factory=lambda: uuid.uuid4().hex[:6])  # agent ids of this run
+    protocol: str = "mqtt5"  # "mqtt311": a broker without MQTT 5 (persistent sessions then)
+    addresses: list[tuple[str, int]] = field(default_factory=list)  # a cluster's nodes (else host:port)
+
+    def endpoints(self) -> list[tuple[str, int]]:
+        return self.addresses or [(self.host, self.port)]
 
     def agent_id(self, index: int) -> str:
         return f"fleet-{self.tag}-{index:05d}"
@@ -85,6 +98,8 @@ class Pending:
     first_sent: float
     topic: str
     payload: bytes
+    last_sent: float = 0.0
+    resends: int = 0
 
 
 class SimAgent:
@@ -100,10 +115,18 @@ class SimAgent:
         self.ready = False  # connected and subscribed to its ack topic
         self.ever_ready = False
         self.reconnect_at: float | None = None
+        self.address = int(agent_id.rsplit("-", 1)[1]) % len(settings.endpoints())  # spread over the nodes
         self.client = self._make_client()
 
     def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.agent_id, protocol=mqtt.MQTTv5)
+        if self.settings.protocol == "mqtt311":
+            # A persistent session, as the agent keeps: on RabbitMQ its queue is a quorum queue,
+            # replicated; a clean session's queue lives on one node only, and while that node
+            # is down the broker refuses the agent's subscription on every other node.
+            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.agent_id, protocol=mqtt.MQTTv311,
+                                 clean_session=False)
+        else:
+            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.agent_id, protocol=mqtt.MQTTv5)
         client.will_set(f"{self.root}/status", self._status(False), qos=1, retain=True)
         client.max_inflight_messages_set(64)
         client.max_queued_messages_set(0)
@@ -117,10 +140,18 @@ class SimAgent:
         return json.dumps({"online": online, "version": agent_version(), "simulated": "fleet"}).encode()
 
     def connect(self) -> None:
+        host, port = self.settings.endpoints()[self.address]
+        if self.settings.protocol == "mqtt311":
+            self.client.connect(host, port, self.settings.keepalive_s)
+            return
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 0  # a load run leaves no sessions behind on the broker
-        self.client.connect(self.settings.host, self.settings.port, self.settings.keepalive_s,
-                            clean_start=True, properties=props)
+        self.client.connect(host, port, self.settings.keepalive_s, clean_start=True, properties=props)
+
+    def fail_over(self) -> None:
+        """Reconnect, to the next address when there are several."""
+        self.address = (self.address + 1) % len(self.settings.endpoints())
+        self.connect()
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if reason.is_failure:
@@ -172,9 +203,21 @@ class SimAgent:
         envelope = make_envelope(self.agent_id, self.seq)
         topic = f"{self.root}/rec/{envelope['type']}"
         payload = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode()
-        self.pending[envelope["id"]] = Pending(now, topic, payload)
+        self.pending[envelope["id"]] = Pending(now, topic, payload, now)
         self.stats.add("sent")
         self.client.publish(topic, payload, qos=1)
+
+    def resend_overdue(self, now: float) -> None:
+        """What the platform has not acked in ``ack_timeout_s`` goes again (an ack lost with
+        a node, or a platform that was away), each wait twice the last, as the agent does:
+        the platform stores it once and acks it again."""
+        if not self.ready:
+            return
+        for item in self.pending.values():
+            if now - item.last_sent >= self.settings.ack_timeout_s * 2 ** item.resends:
+                item.last_sent, item.resends = now, item.resends + 1
+                self.stats.add("resent")
+                self.client.publish(item.topic, item.payload, qos=1)
 
     def close(self) -> None:
         if self.ready:
@@ -324,10 +367,11 @@ class AgentLoop(threading.Thread):
     def _misc(self, now: float) -> None:
         for agent in self.agents:
             agent.client.loop_misc()
+            agent.resend_overdue(now)
             if agent.reconnect_at is not None and now >= agent.reconnect_at and not self.stats_closing:
                 agent.reconnect_at = None
                 try:
-                    agent.client.reconnect()
+                    agent.fail_over()
                 except OSError as exc:
                     agent.reconnect_at = now + 2.0
                     log.warning("fleet reconnect failed agent=%s: %s", agent.agent_id, exc)
@@ -355,11 +399,15 @@ class AgentLoop(threading.Thread):
 class PlatformGroup:
     """N ``canteen-sim platform`` processes sharing one database and one share group."""
 
-    def __init__(self, instances: int, workdir: Path, host: str, port: int, prefix: str) -> None:
+    def __init__(self, instances: int, workdir: Path, host: str, port: int, prefix: str,
+                 protocol: str = "mqtt5", addresses: list[tuple[str, int]] | None = None) -> None:
+        if protocol == "mqtt311" and instances != 1:
+            raise ValueError("MQTT 3.1.1 has no shared subscriptions: one platform instance")
         self.instances = instances
         self.workdir = workdir
         self.db = workdir / "platform.db"
         self.host, self.port, self.prefix = host, port, prefix
+        self.protocol, self.addresses = protocol, addresses or []
         self.processes: list[subprocess.Popen[bytes]] = []
         self.outputs: list[Path] = []
 
@@ -368,10 +416,15 @@ class PlatformGroup:
             out = self.workdir / f"platform-{index}.out"
             self.outputs.append(out)
             with open(out, "wb") as fh:
+                extra = []
+                if self.protocol == "mqtt311":
+                    extra = ["--protocol", "mqtt311", "--client-id", f"fleet-platform-{index}"]
+                if self.addresses:
+                    extra += ["--addresses", ",".join(f"{h}:{p}" for h, p in self.addresses)]
                 self.processes.append(subprocess.Popen(
                     [sys.executable, "-m", "simulator.cli", "platform", "--host", self.host,
                      "--port", str(self.port), "--db", str(self.db), "--group", "fleet",
-                     "--prefix", self.prefix],
+                     "--prefix", self.prefix, *extra],
                     stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                     start_new_session=True))
         deadline = time.monotonic() + timeout_s
@@ -431,6 +484,8 @@ class FleetReport:
     platform_stored: int | None = None
     platform_instances_lines: list[str] = field(default_factory=list)
     drain_s: float = 0.0
+    broker: str = "mosquitto"
+    node_killed: str | None = None  # "<node> at <s> s"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -438,6 +493,7 @@ class FleetReport:
     def format(self) -> str:
         lat = self.latency_ms
         lines = [
+            f"broker: {self.broker}" + (f"; node {self.node_killed}" if self.node_killed else ""),
             f"fleet: {self.agents_ready}/{self.agents} agents ready, {self.duration_s:.0f} s at "
             f"{self.rate_per_agent:g} records/s each, {self.platform_instances} platform instance(s)",
             f"sent {self.sent}  acked {self.acked}  lost {self.lost}  resent {self.resent}  "
@@ -475,8 +531,11 @@ def raise_fd_limit(needed: int) -> None:
             log.warning("fleet: descriptor limit %d < %d needed; raise 'ulimit -n'", target, needed)
 
 
-def run_fleet(settings: FleetSettings, *, ready_timeout_s: float = 120.0) -> FleetReport:
-    """Connect the fleet, publish for ``duration_s``, wait for the acks, report."""
+def run_fleet(settings: FleetSettings, *, ready_timeout_s: float = 120.0,
+              during: tuple[float, Any] | None = None) -> FleetReport:
+    """Connect the fleet, publish for ``duration_s``, wait for the acks, report.
+
+    ``during``: (seconds, action) to run that far into the publishing (a node killed)."""
     raise_fd_limit(settings.agents * 4 + 256)
     stats = FleetStats()
     agents = [SimAgent(settings.agent_id(i), settings, stats) for i in range(settings.agents)]
@@ -492,7 +551,13 @@ def run_fleet(settings: FleetSettings, *, ready_timeout_s: float = 120.0) -> Fle
         began = time.monotonic()
         for loop in loops:
             loop.publishing.set()
-        time.sleep(settings.duration_s)
+        if during is not None:
+            at_s, action = during
+            time.sleep(min(at_s, settings.duration_s))
+            action()
+            time.sleep(max(0.0, began + settings.duration_s - time.monotonic()))
+        else:
+            time.sleep(settings.duration_s)
         for loop in loops:
             loop.publishing.clear()
         stopped = time.monotonic()
@@ -538,18 +603,44 @@ def quiet_broker(workdir: Path, max_connections: int) -> Any:
 
 
 def run_with_platform(settings: FleetSettings, platforms: int, workdir: Path,
-                      start_broker: bool) -> FleetReport:
-    """Optionally a local broker; ``platforms`` reference-platform processes; the fleet."""
+                      start_broker: bool, *, cluster: bool = False,
+                      kill_node_at_s: float | None = None) -> FleetReport:
+    """Optionally a local broker (a Mosquitto, or with ``cluster`` a RabbitMQ cluster and
+    a node SIGKILLed ``kill_node_at_s`` into the publishing); ``platforms``
+    reference-platform processes; the fleet."""
     raise_fd_limit(settings.agents * 4 + 256)  # the broker inherits it
-    broker = None
-    if start_broker:
+    broker: Any = None
+    rabbit: Any = None
+    killed: list[str] = []
+    during = None
+    if cluster:
+        from simulator.platform.rabbitmq import RabbitCluster
+
+        rabbit = RabbitCluster(workdir / "rabbitmq", nodes=3).start()
+        settings.protocol, settings.addresses = "mqtt311", rabbit.addresses
+        settings.host, settings.port = rabbit.addresses[0]
+        platforms = min(platforms, 1)
+        if kill_node_at_s is not None:
+            # the node the platform is connected to (its first address): the hardest case
+            def kill() -> None:
+                node = rabbit.nodes[0]
+                log.warning("fleet: killing rabbitmq node %s (SIGKILL)", node.name)
+                node.kill()
+                killed.append(f"{node.name} (the platform's) SIGKILLed at {kill_node_at_s:g} s")
+
+            during = (kill_node_at_s, kill)
+    elif start_broker:
         broker = quiet_broker(workdir / "broker", settings.agents + 100).start()
         settings.host, settings.port = "127.0.0.1", broker.port
-    group = PlatformGroup(platforms, workdir, settings.host, settings.port, settings.prefix) if platforms else None
+    group = PlatformGroup(platforms, workdir, settings.host, settings.port, settings.prefix,
+                          protocol=settings.protocol, addresses=settings.addresses) if platforms else None
     try:
         if group:
             group.start()
-        report = run_fleet(settings)
+        report = run_fleet(settings, during=during)
+        if rabbit is not None:
+            report.broker = "rabbitmq cluster, 3 nodes, MQTT 3.1.1"
+            report.node_killed = killed[0] if killed else None
         if group:
             report.platform_instances = platforms
             report.platform_instances_lines = group.stop()
@@ -563,6 +654,8 @@ def run_with_platform(settings: FleetSettings, platforms: int, workdir: Path,
             group.stop()
         if broker is not None:
             broker.stop()
+        if rabbit is not None:
+            rabbit.stop()
 
 
 # --- CLI ---------------------------------------------------------------------------------
@@ -575,7 +668,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--platforms", type=int, default=2,
                         help="reference-platform processes to start in one share group (0: use a running one)")
     parser.add_argument("--broker", default=None, metavar="HOST:PORT",
-                        help="use this broker (default: start a local Mosquitto)")
+                        help="use this broker (default: start a local Mosquitto); rabbitmq-cluster: "
+                             "start a three-node RabbitMQ cluster for the run")
+    parser.add_argument("--kill-node-at", type=float, default=None, metavar="S",
+                        help="with rabbitmq-cluster: SIGKILL a node S seconds into the run (default: halfway)")
     parser.add_argument("--prefix", default="scfs/v1")
     parser.add_argument("--loops", type=int, default=2, help="selector threads sharing the clients")
     parser.add_argument("--ramp", type=float, default=400.0, help="connections per second while starting")
@@ -588,14 +684,17 @@ def run(args: argparse.Namespace) -> int:
     settings = FleetSettings(agents=args.agents, duration_s=args.duration, rate_per_agent=args.rate,
                              prefix=args.prefix, loops=max(1, args.loops), ramp_per_s=args.ramp,
                              grace_s=args.grace)
-    if args.broker:
+    cluster = args.broker == "rabbitmq-cluster"
+    if args.broker and not cluster:
         host, _, port = args.broker.rpartition(":")
         settings.host, settings.port = host or "127.0.0.1", int(port)
     with contextlib.ExitStack() as stack:
         workdir = Path(args.workdir) if args.workdir else Path(stack.enter_context(
             tempfile.TemporaryDirectory(prefix="canteen-fleet-")))
         workdir.mkdir(parents=True, exist_ok=True)
-        report = run_with_platform(settings, args.platforms, workdir, start_broker=not args.broker)
+        kill_at = args.kill_node_at if args.kill_node_at is not None else args.duration / 2
+        report = run_with_platform(settings, args.platforms, workdir, start_broker=not args.broker,
+                                   cluster=cluster, kill_node_at_s=kill_at if cluster else None)
     print(json.dumps(report.as_dict(), indent=2) if args.json else report.format(), flush=True)
     return 0 if report.lost == 0 and report.agents_ready == report.agents else 1
 

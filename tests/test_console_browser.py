@@ -85,6 +85,13 @@ def test_a_fever_is_red_then_resolved_by_the_manager_and_reaches_the_platform(br
     manager.wait_for_url("**/manager/today")
     assert "不合格：今日停岗" in manager.locator("tr", has_text="王五 (S003)").inner_text()
     screenshot(manager, "manager-today")
+    from agent.console.auth import add_user
+
+    add_user(kitchen.agent.store, "fitter", "installer", "installer-pass-1", kitchen.clock())
+    fitter = log_in(browser, kitchen, password="installer-pass-1", name="fitter")
+    fitter.goto(f"{kitchen.url}/manager/today")
+    row = fitter.locator("tr", has_text="王五 (S003)").inner_text()
+    assert "已完成" in row and "不合格" not in row and "停岗" not in row  # done, never how it went
     manager.click("nav >> text=告警")
     row = manager.locator("a.alarm-row[data-kind=fever]")
     assert row.get_attribute("data-state") == "open"

@@ -1,11 +1,13 @@
 """The GB/T 28181 parts on their own: the RTP packing of PS (the one piece no standard tool
-does), the PS splitter on GStreamer's real output, the hardened MANSCDP reader, the SDP offer."""
+does), the PS splitter on GStreamer's and FFmpeg's real output, the hardened MANSCDP reader, the SDP offer."""
 
 from __future__ import annotations
 
 import shutil
+import socket
 import struct
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -122,3 +124,79 @@ def test_config_refuses_duplicate_channels() -> None:
     camera = {"id": "a", "url": "rtsp://x/1", "gb_channel_id": "34020000001320000001"}
     with pytest.raises(ValueError, match="gb_channel_id"):
         VideoConfig.model_validate({"cameras": [camera, {**camera, "id": "b"}]})
+
+
+def test_alarm_description_gives_the_kinds_chinese_title_not_its_identifier() -> None:
+    from agent.video.gb28181.device import alarm_description
+
+    assert alarm_description("cold_chain_high", "fridge 1 at 9.5 °C") == "冷链温度过高：fridge 1 at 9.5 °C"
+    assert alarm_description("no_mask", "未戴口罩 / no mask on camera store") == "未戴口罩 / no mask on camera store"
+    assert "cold_chain_high" not in alarm_description("cold_chain_high", "")
+
+
+def test_program_stream_map_names_h264_with_a_valid_crc() -> None:
+    from agent.video.gb28181.rtp import mpeg_crc32, program_stream_map
+
+    psm = program_stream_map(0xE2)
+    assert psm[:4] == b"\x00\x00\x01\xbc" and struct.unpack("!H", psm[4:6])[0] == len(psm) - 6
+    assert psm[12:14] == b"\x1b\xe2"  # stream_type H.264, stream id
+    assert mpeg_crc32(psm) == 0  # the CRC over the whole map, its own CRC included, is 0
+
+
+def test_udp_sink_sends_runs_of_one_size_in_one_call_each_packet_its_own_datagram() -> None:
+    from agent.video.gb28181.rtp import UdpSink
+
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    receiver.settimeout(2)
+    sink = UdpSink("127.0.0.1", receiver.getsockname()[1])
+    rtp = RtpPacketiser(7)
+    packets = rtp.packets_for(bytes(range(256)) * 40, 1) + rtp.packets_for(b"k" * 1380, 2) + rtp.packets_for(b"s", 3)
+    try:
+        sink.send(packets)
+        got = [receiver.recv(2048) for _ in packets]
+    finally:
+        sink.close()
+        receiver.close()
+    assert got == packets  # the same datagrams, in order
+    assert [parse_rtp(p)[0] for p in got] == list(range(len(packets)))  # type: ignore[index]
+    if sink.gso:  # the kernel offloads: a pack's packets in one call
+        assert sink.sends < len(packets)
+
+
+def test_the_splitter_on_ffmpeg_packs_gives_one_rtp_payload_each_with_our_map_before_key_frames(
+        tmp_path: Path) -> None:
+    from agent.video.gb28181.media import FFMPEG_PACK, PSM
+
+    clip = tmp_path / "clip.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=10", "-t", "3",
+                    "-c:v", "libx264", "-g", "10", "-profile:v", "baseline", "-pix_fmt", "yuv420p", str(clip)],
+                   check=True, timeout=120)
+    done = subprocess.run(["ffmpeg", "-v", "error", "-i", str(clip), "-c", "copy", "-bsf:v", "h264_mp4toannexb",
+                           "-f", "vob", "-packetsize", str(FFMPEG_PACK), "pipe:1"], capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    fast = PsSplitter(PSM, key_anywhere=True, pack_size=FFMPEG_PACK)
+    units = []
+    for i in range(0, len(done.stdout), 5000):  # fed as a pipe delivers
+        units += fast.feed(done.stdout[i:i + 5000])
+    assert units == PsSplitter(PSM, key_anywhere=True).feed(done.stdout)  # the same as the general reading
+    assert all(len(u) <= MAX_PAYLOAD for u, _, _ in units)  # a pack (and the map) is one RTP payload
+    assert sum(1 for _, _, key in units if key) == 3 and all((PSM in u) == key for u, _, key in units)
+    assert [ts for _, ts, _ in units] == sorted(ts for _, ts, _ in units)
+    joined = tmp_path / "joined.ps"  # a viewer joining at the second key frame
+    second = [i for i, (_, _, key) in enumerate(units) if key][1]
+    joined.write_bytes(b"".join(u for u, _, _ in units[second:]))
+    probed = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width,height",
+                             "-of", "csv=p=0", str(joined)], capture_output=True, text=True, timeout=60)
+    assert probed.stdout.strip() == "h264,320,240"
+    decoded = subprocess.run(["ffmpeg", "-v", "error", "-i", str(joined), "-f", "null", "-"],
+                             capture_output=True, text=True, timeout=60)
+    assert decoded.returncode == 0 and not decoded.stderr.strip(), decoded.stderr
+
+
+def test_packets_for_units_is_packets_for_each_in_order() -> None:
+    units = [(bytes([n % 251]) * n, ts, False) for n, ts in [(100, 1), (1400, 2), (3000, 3), (1401, 4), (5, 2**33 - 1)]]
+    one, many = RtpPacketiser(9, first_seq=65530), RtpPacketiser(9, first_seq=65530)
+    expected = [p for unit, ts, _ in units for p in one.packets_for(unit, ts)]
+    assert many.packets_for_units(units) == expected
+    assert (many.seq, many.packets, many.octets) == (one.seq, one.packets, one.octets) == (2, 8, 5906)

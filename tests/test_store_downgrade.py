@@ -76,3 +76,27 @@ def test_without_an_inverse_the_older_agent_refuses_and_changes_nothing(tmp_path
         Store(path)
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == NEXT
+
+
+def test_telemetry_by_time_undone_keeps_the_samples(tmp_path, monkeypatch):
+    """The step that keys telemetry by time, undone by an agent before it: every sample kept."""
+    path = tmp_path / "agent.db"
+    store = Store(path)
+    store.add_telemetry("b1", "fridge-1", {"id": "b1", "device_id": "fridge-1", "kind": "temperature",
+                                           "samples": [{"t": "2026-12-01T08:00:00+08:00", "temperature_c": 3.5}]},
+                        [("2026-12-01T08:00:00+08:00", {"temperature_c": 3.5}),
+                         ("2026-12-01T08:01:00+08:00", {"temperature_c": 3.6})])
+    store.close()
+    step = schema.MIGRATIONS.index(schema._telemetry_by_time)
+    with monkeypatch.context() as older:
+        older.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:step])
+        Store(path).close()
+        with sqlite3.connect(path) as conn:
+            rows = conn.execute("SELECT device_id, t FROM telemetry ORDER BY t").fetchall()
+            assert conn.execute("PRAGMA index_list(telemetry)").fetchall()  # the t index is back
+    assert rows == [("fridge-1", "2026-12-01T08:00:00+08:00"), ("fridge-1", "2026-12-01T08:01:00+08:00")]
+    store = Store(path)  # and forward again
+    try:
+        assert len(store.query("SELECT * FROM telemetry")) == 2
+    finally:
+        store.close()

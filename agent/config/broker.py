@@ -49,6 +49,11 @@ class TlsConfig(Strict):
 class BrokerConfig(Strict):
     host: str = Field("127.0.0.1", description="MQTT broker host.")
     port: Port = 1883
+    addresses: list[str] = Field(
+        default_factory=list,
+        description="Several brokers of one cluster, as host or host:port (port defaults to `port`): the "
+                    "agent connects to one and fails over to the next when it cannot reach it. "
+                    "Replaces host; leave host unset.")
     protocol: Literal["mqtt5", "mqtt311", "auto"] = Field(
         "auto", description="auto tries MQTT 5 and falls back to 3.1.1.")
     topic_prefix: str = Field("scfs/v1", description="Topics are <prefix>/<agent_id>/...")
@@ -87,6 +92,20 @@ class BrokerConfig(Strict):
         300, ge=0, le=86400, description="A command issued further than this in our future is refused.")
 
     @model_validator(mode="after")
+    def _addresses_parse(self) -> BrokerConfig:
+        if self.addresses and "host" in self.model_fields_set:
+            raise ValueError("give either broker.host or broker.addresses, not both")
+        if len(set(self.endpoints())) != len(self.endpoints()):
+            raise ValueError("broker.addresses lists the same broker twice")
+        return self
+
+    def endpoints(self) -> list[tuple[str, int]]:
+        """Every broker address, in the order tried: ``addresses``, else ``host:port``."""
+        if not self.addresses:
+            return [(self.host, self.port)]
+        return [parse_address(a, self.port) for a in self.addresses]
+
+    @model_validator(mode="after")
     def _secrets_from_files(self) -> BrokerConfig:
         if self.password_file is not None:
             self.password = SecretStr(read_secret(self.password_file))
@@ -95,6 +114,28 @@ class BrokerConfig(Strict):
         if self.platform_public_key:
             _check_public_key(self.platform_public_key)
         return self
+
+
+def parse_address(text: str, default_port: int) -> tuple[str, int]:
+    """``host``, ``host:port`` or ``[v6]:port`` -> (host, port); ValueError when malformed."""
+    text = text.strip()
+    host, port = text, default_port
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ValueError(f"broker address {text!r}: write [IPv6]:port")
+        port_text = rest[1:]
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    else:
+        port_text = ""
+    if port_text:
+        if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+            raise ValueError(f"broker address {text!r}: the port must be a number from 1 to 65535")
+        port = int(port_text)
+    if not host or any(c.isspace() for c in host):
+        raise ValueError(f"broker address {text!r}: no host name")
+    return host, port
 
 
 def _check_public_key(text: str) -> None:

@@ -19,3 +19,9 @@ class StoreConfig(Strict):
         183, description="Purchase records: at least 6 months past the product's expiry.")
     telemetry_keep_days: PositiveDays = Field(30, description="Downsampled telemetry kept locally.")
     group_commit_max: Count = Field(512, le=100_000, description="Most adds committed in one transaction.")
+    telemetry_defer_s: float = Field(
+        600, ge=0, le=3600,
+        description="Telemetry (samples, batches, hourly figures, the platform's acks of telemetry) is "
+                    "kept in memory and written in one transaction at most this often, to spare the SD "
+                    "card; a power cut or crash loses at most this much of it (never records or alarms). "
+                    "0: written at once.")

@@ -75,7 +75,8 @@ async def today(request: Request) -> Response:
     as_of, is_today = moment
     view = today_view(ctx.store, ctx.config, as_of)
     tz = ctx.config.identity.tz
-    rows = [_row(i, tz, view.unfit) for i in view.items]
+    # the installer sees that a check was done, never how a person's health check went
+    rows = [_row(i, tz, view.unfit if personal else {}) for i in view.items]
     counts = {s: sum(1 for r in rows if r.state == s) for s in STATE}
     tasks = [t for t in all_tasks(ctx.store) if t.waiting_for_owner]
     return page(request, "today.html", day=view.facts.day.isoformat(), is_today=is_today,

@@ -19,6 +19,8 @@ class StateStore(Protocol):
 
     def kv_set(self, key: str, value: Any, at: str | None = None) -> None: ...
 
+    def kv_set_deferred(self, key: str, value: Any, at: str | None = None) -> None: ...
+
     def kv_keys(self, prefix: str) -> list[str]: ...
 
 
@@ -33,6 +35,12 @@ class WorkflowState:
 
     def set(self, key: str, value: Any) -> None:
         self._store.kv_set(key, value)
+
+    def set_deferred(self, key: str, value: Any) -> None:
+        """``set`` for notes that go with telemetry (a fridge's hourly figures): written with
+        the store's deferred telemetry (``store.telemetry_defer_s``), so a power cut can lose
+        the latest of them; ``get`` sees the value at once."""
+        self._store.kv_set_deferred(key, value)
 
     def keys(self, prefix: str) -> list[str]:
         return self._store.kv_keys(prefix)

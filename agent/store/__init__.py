@@ -2,9 +2,11 @@
 
 from agent.store.basic_rows import ENTITIES, BadgeTaken, BasicChange, BasicDataConflict
 from agent.store.media_rows import MediaDraft
+from agent.store.outbox_rows import ClassDepth, OutboxItem
+from agent.store.people import staff_change
 from agent.store.record_rows import RecordDraft, Saved
 from agent.store.schema import PRIORITY_BY_NAME, SCHEMA_VERSION, Priority, read_kv, store_problem
-from agent.store.store import ClassDepth, OutboxItem, Store, staff_change
+from agent.store.store import Store
 from agent.store.writer import Pending, StoreClosed, StoreWriteError
 
 __all__ = ["ENTITIES", "PRIORITY_BY_NAME", "BadgeTaken", "BasicChange", "BasicDataConflict", "SCHEMA_VERSION", "ClassDepth", "MediaDraft", "OutboxItem", "Pending", "Priority",

@@ -172,7 +172,24 @@ def _basic_data(db: sqlite_utils.Database) -> None:
                " updated_at, 'config', 'config' FROM staff")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _trace_indexes, _basic_data]
+def _telemetry_by_time(db: sqlite_utils.Database) -> None:
+    """Telemetry kept in time order (an SD card's writes).
+
+    The samples of all devices are written together every few minutes; keyed by
+    (device_id, t) they landed on one index page per device (and the rowid table and a
+    ``t`` index besides), each page rewritten whole into the WAL. Keyed by (t, device_id)
+    in a table WITHOUT ROWID they are appended to the end of one b-tree: a few pages
+    per write, and retention (``t < cutoff``) reads the same key."""
+    db.execute("CREATE TABLE telemetry_by_time (t TEXT NOT NULL, device_id TEXT NOT NULL, \"values\" TEXT,"
+               " PRIMARY KEY (t, device_id)) WITHOUT ROWID")
+    db.execute("INSERT OR REPLACE INTO telemetry_by_time(t, device_id, \"values\")"
+               " SELECT t, device_id, \"values\" FROM telemetry")
+    db.execute("DROP TABLE telemetry")
+    db.execute("ALTER TABLE telemetry_by_time RENAME TO telemetry")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _trace_indexes, _basic_data,
+                                                            _telemetry_by_time]
 SCHEMA_VERSION = len(MIGRATIONS)
 # Every migration after v3 carries its inverse: the SQL that brings version N back to N-1.
 # A remote update may be undone after its new version migrated the store (agent/updater/),
@@ -182,6 +199,13 @@ SCHEMA_VERSION = len(MIGRATIONS)
 DOWNGRADES: dict[int, list[str]] = {
     MIGRATIONS.index(_trace_indexes) + 1: [f"DROP INDEX IF EXISTS {name}" for name in _TRACE_INDEXES],
     MIGRATIONS.index(_basic_data) + 1: ["DROP TABLE IF EXISTS basic_data"],
+    MIGRATIONS.index(_telemetry_by_time) + 1: [
+        "CREATE TABLE telemetry_by_device ([device_id] TEXT, [t] TEXT, [values] TEXT, PRIMARY KEY ([device_id], [t]))",
+        "INSERT INTO telemetry_by_device(device_id, t, \"values\") SELECT device_id, t, \"values\" FROM telemetry",
+        "DROP TABLE telemetry",
+        "ALTER TABLE telemetry_by_device RENAME TO telemetry",
+        "CREATE INDEX [idx_telemetry_t] ON [telemetry] ([t])",
+    ],
 }
 REVERSIBLE_FROM = 4
 

@@ -14,14 +14,16 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from agent.store.basic_rows import BasicChange, apply_changes, entity_row
+from agent.store.alarm_rows import clear_alarm_rows, raise_alarm_rows
 from agent.store.media_rows import MediaDraft, insert_media, remove_files, write_files
+from agent.store.outbox_rows import ClassDepth, OutboxItem, ack_rows, enqueue_row
+from agent.store.people import People
 from agent.store.queries import Queries
 from agent.store.record_rows import InsertRecord, RecordDraft, Saved, insert_records
 from agent.store.schema import PRIORITY_BY_NAME, Priority, migrate
@@ -35,30 +37,12 @@ from agent.store.writer import (
 
 log = logging.getLogger("agent.store")
 _ACK_PREFIX = "alarm_ack:"
-_USER_PREFIX = "console_user:"
+CHECKPOINT_WAL_BYTES = 16 * 1024 * 1024
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class OutboxItem:
-    n: int
-    id: str
-    priority: Priority
-    kind: str  # record | alarm | telemetry | media
-    ref: str  # what it is about: the record type, "alarm", the device id, the media id
-    payload: str | None
-    enqueued_at: str
-
-
-@dataclass(frozen=True)
-class ClassDepth:
-    priority: Priority
-    count: int
-    oldest: str | None
-
-
-class Store(Queries):
+class Store(People, Queries):
     """Durable state of one agent. Thread-safe; ``close()`` when done.
 
     Every SQL string of the agent is here, in ``agent.store.queries`` (named reads for
@@ -67,7 +51,13 @@ class Store(Queries):
     """
 
     def __init__(self, path: str | os.PathLike[str], media_dir: str | os.PathLike[str] | None = None,
-                 *, durability: Durability = "power_cut", group_commit_max: int = 512) -> None:
+                 *, durability: Durability = "power_cut", group_commit_max: int = 512,
+                 telemetry_defer_s: float = 0.0, monotonic: Callable[[], float] = time.monotonic) -> None:
+        """``telemetry_defer_s``: telemetry writes (``add_telemetry``, ``kv_set_deferred``)
+        wait in memory and go to the disk together, in one transaction, once the oldest has
+        waited this long (or at ``flush_deferred``/``close``): an SD card is worn by every
+        small commit. What a power cut or crash can lose is that much telemetry; records and
+        alarms are never deferred. 0: every such write commits at once."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.media_dir = Path(media_dir) if media_dir else self.path.parent / "media"
@@ -76,7 +66,20 @@ class Store(Queries):
         conn = open_connection(str(self.path), durability)
         migrate(conn)
         conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('seq', '0')")
-        self._writer = GroupCommitWriter(conn, max_batch=group_commit_max)
+        # A checkpoint copies every page changed since the last one back into the database
+        # file: the rarer, the fewer bytes (a page changed a hundred times is copied once).
+        # Once the WAL holds ~16 MiB (SQLite's default: 1000 pages, 4 MiB with 4 KiB pages);
+        # the WAL is as durable as the file, so this costs only reads a little.
+        page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+        self._writer = GroupCommitWriter(conn, max_batch=group_commit_max,
+                                         checkpoint_pages=max(1000, CHECKPOINT_WAL_BYTES // page_size))
+        self._defer_s = telemetry_defer_s
+        self._monotonic = monotonic
+        self._deferred: list[Callable[[StoreConnection], None]] = []
+        self._deferred_kv: dict[str, tuple[str, str]] = {}  # key -> (value, at): the last write wins
+        self._deferred_since: float | None = None
+        self._acked_waiting: set[str] = set()  # acked, the outbox rows go with the deferred write
+        self._deferred_lock = threading.Lock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
@@ -84,6 +87,10 @@ class Store(Queries):
     # --- lifecycle -------------------------------------------------------------------
 
     def close(self) -> None:
+        try:
+            self.flush_deferred()
+        except Exception:  # noqa: BLE001 - closing: log, and close the writer regardless
+            log.exception("deferred telemetry not written at close")
         self._writer.close()
         with self._readers_lock:
             for conn in self._readers:
@@ -186,14 +193,14 @@ class Store(Queries):
 
     def raise_alarm(self, key: str, draft: RecordDraft) -> Saved | None:
         """Raise an alarm unless one with this key is already open (then None)."""
-        return self.write(lambda conn: _raise_alarm(conn, key, draft))
+        return self.write(lambda conn: raise_alarm_rows(conn, key, draft))
 
     def clear_alarm(self, key: str, draft: RecordDraft) -> Saved | None:
         """Clear the open alarm with this key (None if none is open).
 
         The draft's ``data.raised_id`` is filled in with the id of the raise.
         """
-        return self.write(lambda conn: _clear_alarm(conn, key, draft))
+        return self.write(lambda conn: clear_alarm_rows(conn, key, draft))
 
     def open_alarms(self) -> list[sqlite3.Row]:
         return self.query("SELECT * FROM alarms WHERE state='raised' ORDER BY raised_at")
@@ -226,14 +233,83 @@ class Store(Queries):
                       samples: list[tuple[str, dict[str, Any]]]) -> None:
         """Keep downsampled samples locally and queue the batch for the platform."""
         payload = json.dumps(batch, separators=(",", ":"), ensure_ascii=False)
+        rows = [(device_id, t, json.dumps(v)) for t, v in samples]
+        at = batch["samples"][-1]["t"] if batch.get("samples") else _utcnow()
 
         def op(conn: sqlite3.Connection) -> None:
-            conn.executemany("INSERT OR REPLACE INTO telemetry(device_id, t, \"values\") VALUES (?,?,?)",
-                             [(device_id, t, json.dumps(v)) for t, v in samples])
-            _enqueue(conn, batch_id, Priority.TELEMETRY, "telemetry", device_id, payload,
-                     batch["samples"][-1]["t"] if batch.get("samples") else _utcnow())
+            conn.executemany("INSERT OR REPLACE INTO telemetry(device_id, t, \"values\") VALUES (?,?,?)", rows)
+            enqueue_row(conn, batch_id, Priority.TELEMETRY, "telemetry", device_id, payload, at)
 
-        self.write(op)
+        self._defer(op)
+
+    def kv_set_deferred(self, key: str, value: Any, at: str | None = None) -> None:
+        """``kv_set`` for telemetry's own notes (hourly figures): written with the deferred
+        telemetry (see ``telemetry_defer_s``); ``kv_get`` sees it at once."""
+        text = json.dumps(value, ensure_ascii=False)
+        with self._deferred_lock:
+            self._deferred_kv[key] = (text, at or _utcnow())
+        self._defer(None)
+
+    def _defer(self, op: Callable[[StoreConnection], None] | None) -> None:
+        with self._deferred_lock:
+            if op is not None:
+                self._deferred.append(op)
+            if self._deferred_since is None:
+                self._deferred_since = self._monotonic()
+            due = self._monotonic() - self._deferred_since >= self._defer_s
+        if due:
+            self.flush_deferred()
+
+    def ack_later(self, ids: Iterable[str], at: str | None = None) -> None:
+        """``ack`` for telemetry: written with the deferred telemetry (at once when nothing is
+        deferred). Until then the outbox's figures and ``outbox_next`` leave these ids out."""
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            return
+        if self._defer_s <= 0:
+            self.ack(ids, at)
+            return
+        when = at or _utcnow()
+        with self._deferred_lock:
+            self._acked_waiting.update(ids)
+            many = len(self._acked_waiting) >= 2000
+        def op(conn: StoreConnection) -> None:
+            ack_rows(conn, ids, when)
+
+        self._defer(op)
+        if many:
+            self.flush_deferred()
+
+    def flush_deferred_if_due(self) -> None:
+        """Write the deferred telemetry if the oldest has waited ``telemetry_defer_s`` (when
+        no new telemetry comes to trigger it: a housekeeping tick calls this)."""
+        with self._deferred_lock:
+            due = self._deferred_since is not None and self._monotonic() - self._deferred_since >= self._defer_s
+        if due:
+            self.flush_deferred()
+
+    def flush_deferred(self) -> None:
+        """Write what telemetry waits in memory, in one transaction; returns after commit."""
+        with self._deferred_lock:
+            ops, self._deferred = self._deferred, []
+            notes, self._deferred_kv = self._deferred_kv, {}
+            acked, self._acked_waiting = self._acked_waiting, set()
+            self._deferred_since = None
+        if not ops and not notes:
+            return
+
+        def op(conn: StoreConnection) -> None:
+            for each in ops:
+                each(conn)
+            if notes:
+                conn.executemany("INSERT OR REPLACE INTO kv(key, value, updated_at) VALUES (?,?,?)",
+                                 [(key, text, at) for key, (text, at) in notes.items()])
+
+        try:
+            self.write(op)
+        except Exception:
+            acked.clear()  # not written: those items are simply sent (and acked) again
+            raise
 
     # --- media -----------------------------------------------------------------------
 
@@ -303,7 +379,9 @@ class Store(Queries):
                 " WHERE o.priority = ? AND o.n > ? ORDER BY o.n LIMIT ?",
                 (int(priority), after.get(priority, 0), limit - len(items))).fetchall()
             items += [OutboxItem(r[0], r[1], Priority(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
-        return items
+        with self._deferred_lock:
+            waiting = set(self._acked_waiting)
+        return [item for item in items if item.id not in waiting] if waiting else items
 
     def ack(self, ids: Iterable[str], at: str | None = None) -> int:
         """The platform has stored these items: drop them from the outbox."""
@@ -314,7 +392,7 @@ class Store(Queries):
         meanwhile; an ack lost to a crash only means the item is sent once more)."""
         ids = list(dict.fromkeys(ids))
         when = at or _utcnow()
-        return self._writer.submit(lambda conn: _ack(conn, ids, when) if ids else 0)
+        return self._writer.submit(lambda conn: ack_rows(conn, ids, when) if ids else 0)
 
     def requeue(self, since: str, until: str, types: list[str] | None = None, *,
                 priority_of: Callable[[str], str]) -> int:
@@ -341,71 +419,20 @@ class Store(Queries):
         return self.write(op)
 
     def outbox_depth(self) -> list[ClassDepth]:
+        """Items waiting for the platform, by class (acked ones whose rows go with the
+        deferred write are not waiting)."""
+        with self._deferred_lock:
+            waiting = json.dumps(sorted(self._acked_waiting))
         rows = {r[0]: (r[1], r[2]) for r in self.query(
-            "SELECT priority, count(*), min(enqueued_at) FROM outbox GROUP BY priority")}
+            "SELECT priority, count(*), min(enqueued_at) FROM outbox"
+            " WHERE id NOT IN (SELECT value FROM json_each(?)) GROUP BY priority", (waiting,))}
         return [ClassDepth(p, *rows.get(int(p), (0, None))) for p in Priority]
 
     def in_outbox(self, item_id: str) -> bool:
+        with self._deferred_lock:
+            if item_id in self._acked_waiting:
+                return False
         return bool(self.query("SELECT 1 FROM outbox WHERE id=?", (item_id,)))
-
-    # --- roster ----------------------------------------------------------------------
-
-    def replace_roster(self, staff: list[dict[str, Any]], at: str, *, origin: str = "config",
-                       by: str = "config") -> int:
-        """The roster as the config's seed or the platform's ``sync_roster`` gives it: each
-        listed person added or replaced (their basic data keeps what the roster does not
-        carry), everyone else marked as left (kept, never deleted), in one transaction."""
-        listed = {person["staff_id"] for person in staff}
-        changes = []
-        for person in staff:
-            old = self.basic_data("staff", person["staff_id"])
-            value = {**(old["value"] if old else {}), "staff_id": person["staff_id"], "name": person.get("name"),
-                     "post": person.get("role") or "cook", "badges": list(person.get("badges", [])),
-                     "health_cert_valid_until": person.get("health_cert_expires_on"),
-                     "active": True, "on_duty": bool(person.get("on_duty", True))}
-            changes.append(staff_change(value, by, origin, at))
-        for old in self.basic_data_of("staff"):
-            if old["id"] not in listed and old["value"].get("active", True):
-                changes.append(staff_change({**old["value"], "active": False, "left_on": at[:10]}, by, origin, at))
-        self.apply_basic_data(changes)
-        return len(staff)
-
-    def apply_basic_data(self, changes: list[BasicChange], draft: RecordDraft | None = None,
-                         media: list[MediaDraft] | None = None) -> tuple[Saved | None, dict[tuple[str, str], int]]:
-        """Basic-data changes, the record that tells the platform and its photos, in one
-        transaction: all of it or none (``agent.store.basic_rows``: BasicDataConflict,
-        BadgeTaken). Returns the record as saved and each entity's new version."""
-        record_id = draft.id if draft is not None else None
-        stamped = [BasicChange(c.entity, c.entity_id, c.value, c.by, c.origin, c.at, c.expected_version,
-                               record_id, c.staff_index) for c in changes]
-
-        def op(conn: StoreConnection, paths: list[Path]) -> tuple[Saved | None, dict[tuple[str, str], int]]:
-            versions = apply_changes(conn, stamped)
-            saved = insert_records(conn, [draft])[0] if draft is not None else None
-            for item, path in zip(media or [], paths, strict=True):
-                insert_media(conn, item, path, record_id)
-            return saved, versions
-
-        return self._write_with_files(media or [], op)
-
-    def basic_data(self, entity: str, entity_id: str) -> dict[str, Any] | None:
-        rows = self.query("SELECT * FROM basic_data WHERE entity=? AND id=?", (entity, entity_id))
-        return entity_row(rows[0]) if rows else None
-
-    def basic_data_of(self, entity: str) -> list[dict[str, Any]]:
-        return [entity_row(r) for r in self.query("SELECT * FROM basic_data WHERE entity=? ORDER BY id", (entity,))]
-
-    def staff_by_badge(self, badge: str) -> dict[str, Any] | None:
-        rows = self.query("SELECT s.* FROM badges b JOIN staff s ON s.staff_id=b.staff_id WHERE b.badge=?",
-                          (badge,))
-        return _staff_row(rows[0]) if rows else None
-
-    def staff(self, staff_id: str) -> dict[str, Any] | None:
-        rows = self.query("SELECT * FROM staff WHERE staff_id=?", (staff_id,))
-        return _staff_row(rows[0]) if rows else None
-
-    def roster(self) -> list[dict[str, Any]]:
-        return [_staff_row(r) for r in self.query("SELECT * FROM staff ORDER BY staff_id")]
 
     # --- commands --------------------------------------------------------------------
 
@@ -424,12 +451,24 @@ class Store(Queries):
 
     # --- small persistent state (scheduler jobs, cursors) ------------------------------
 
+    def kv_keys(self, prefix: str) -> list[str]:
+        """The kv keys starting with ``prefix``, sorted (deferred ones included)."""
+        with self._deferred_lock:
+            waiting = [key for key in self._deferred_kv if key.startswith(prefix)]
+        return sorted(set(super().kv_keys(prefix)) | set(waiting))
+
     def kv_get(self, key: str, default: Any = None) -> Any:
+        with self._deferred_lock:
+            waiting = self._deferred_kv.get(key)
+        if waiting is not None:
+            return json.loads(waiting[0])
         rows = self.query("SELECT value FROM kv WHERE key=?", (key,))
         return json.loads(rows[0][0]) if rows else default
 
     def kv_set(self, key: str, value: Any, at: str | None = None) -> None:
         text = json.dumps(value, ensure_ascii=False)
+        with self._deferred_lock:
+            self._deferred_kv.pop(key, None)  # this write is newer than a deferred one
         self.write(lambda conn: conn.execute(
             "INSERT OR REPLACE INTO kv(key, value, updated_at) VALUES (?,?,?)", (key, text, at or _utcnow())))
 
@@ -439,24 +478,6 @@ class Store(Queries):
         return self.write(lambda conn: conn.execute(
             "INSERT OR IGNORE INTO kv(key, value, updated_at) VALUES (?,?,?)",
             (key, text, at or _utcnow())).rowcount == 1)
-
-    # --- console accounts ---------------------------------------------------------------
-
-    def save_console_user(self, user: dict[str, Any], at: str | None = None) -> None:
-        """Create or replace a console account (name, role, password hash; never a password)."""
-        self.kv_set(_USER_PREFIX + user["name"], user, at)
-
-    def console_user(self, name: str) -> dict[str, Any] | None:
-        user = self.kv_get(_USER_PREFIX + name)
-        return user if isinstance(user, dict) else None
-
-    def console_users(self) -> list[dict[str, Any]]:
-        rows = self.query("SELECT value FROM kv WHERE key GLOB ? ORDER BY key", (_USER_PREFIX + "*",))
-        return [json.loads(r[0]) for r in rows]
-
-    def delete_console_user(self, name: str) -> bool:
-        return bool(self.write(lambda conn: conn.execute(
-            "DELETE FROM kv WHERE key=?", (_USER_PREFIX + name,)).rowcount))
 
     # --- listing ---------------------------------------------------------------------
 
@@ -487,70 +508,5 @@ class Store(Queries):
         return {"database": db, "media": media, "total": db + media}
 
 
-# --- write ops (run inside the writer thread's transaction) ------------------------------
-
-
-def _enqueue(conn: sqlite3.Connection, item_id: str, priority: Priority, kind: str, ref: str,
-             payload: str | None, at: str) -> None:
-    conn.execute("INSERT INTO outbox(id, priority, kind, ref, payload, enqueued_at) VALUES (?,?,?,?,?,?)",
-                 (item_id, int(priority), kind, ref, payload, at))
-
-
-def _raise_alarm(conn: StoreConnection, key: str, draft: RecordDraft) -> Saved | None:
-    row = conn.execute("SELECT state FROM alarms WHERE key=?", (key,)).fetchone()
-    if row is not None and row[0] == "raised":
-        return None
-    saved = insert_records(conn, [draft])[0]
-    data = draft.envelope["data"]
-    conn.execute(
-        "INSERT OR REPLACE INTO alarms(key, kind, severity, subject, state, raised_id, raised_at, message)"
-        " VALUES (?,?,?,?, 'raised', ?,?,?)",
-        (key, data["kind"], data["severity"], json.dumps(data["subject"], ensure_ascii=False),
-         saved.id, draft.envelope["occurred_at"], data["message"]))
-    return saved
-
-
-def _clear_alarm(conn: StoreConnection, key: str, draft: RecordDraft) -> Saved | None:
-    row = conn.execute("SELECT raised_id FROM alarms WHERE key=? AND state='raised'", (key,)).fetchone()
-    if row is None:
-        return None
-    envelope = dict(draft.envelope)
-    envelope["data"] = {**envelope["data"], "raised_id": row[0]}
-    saved = insert_records(conn, [RecordDraft(envelope, draft.priority, draft.day)])[0]  # re-serialised
-    conn.execute("UPDATE alarms SET state='cleared', cleared_id=?, cleared_at=? WHERE key=?",
-                 (saved.id, envelope["occurred_at"], key))
-    return saved
-
-
-def _ack(conn: sqlite3.Connection, ids: list[str], when: str) -> int:
-    removed = 0
-    for start in range(0, len(ids), 500):  # stay under SQLite's variable limit
-        chunk = ids[start:start + 500]
-        marks = ",".join("?" * len(chunk))
-        removed += conn.execute(f"DELETE FROM outbox WHERE id IN ({marks})", chunk).rowcount
-        conn.execute(f"UPDATE records SET delivered_at=? WHERE id IN ({marks}) AND delivered_at IS NULL",
-                     [when, *chunk])
-        conn.execute(f"UPDATE media SET delivered_at=? WHERE id IN ({marks}) AND delivered_at IS NULL",
-                     [when, *chunk])
-        conn.execute(f"DELETE FROM media_progress WHERE media_id IN ({marks})", chunk)
-    return removed
-
-
-def _staff_row(row: sqlite3.Row) -> dict[str, Any]:
-    person = dict(row)
-    person["badges"] = json.loads(person["badges"] or "[]")
-    person["on_duty"] = bool(person["on_duty"])
-    return person
-
-
 def _utcnow() -> str:
     return datetime.now().astimezone().isoformat(timespec="milliseconds")
-
-
-def staff_change(value: dict[str, Any], by: str, origin: str, at: str,
-                 expected_version: int | None = None) -> BasicChange:
-    """A person's basic data and the stations' index of them (name, post, badges, certificate date)."""
-    index = {"name": value.get("name"), "role": value.get("post") or "cook", "badges": value.get("badges") or [],
-             "health_cert_expires_on": value.get("health_cert_valid_until"),
-             "active": bool(value.get("active", True)), "on_duty": bool(value.get("on_duty", True))}
-    return BasicChange("staff", str(value["staff_id"]), value, by, origin, at, expected_version, None, index)

@@ -15,6 +15,7 @@ lose the last commits on power loss but never corrupts the database.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from typing import Any, Generic, Literal, TypeVar
 log = logging.getLogger("agent.store")
 
 Durability = Literal["power_cut", "process_crash"]
+PAGE_SIZE = 2048
 T = TypeVar("T")
 WriteOp = Callable[["StoreConnection"], Any]  # runs inside the writer's open transaction
 
@@ -111,6 +113,13 @@ def open_connection(path: str, durability: Durability, *, readonly: bool = False
     # isolation_level=None: we issue BEGIN/COMMIT ourselves (sqlite3 would not batch).
     conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None,
                            factory=StoreConnection)
+    if not readonly:
+        # A new database gets 2 KiB pages: every commit rewrites whole pages into the WAL
+        # (and a checkpoint again into the file), and the agent's commits touch a few rows
+        # each; an SD card is worn by the bytes (bench sdcard: 29x with 4 KiB, 19.9x with
+        # 2 KiB; 1 KiB saves a little more but slows the outbox drain's lookups by id).
+        # No effect on an existing database.
+        conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={'FULL' if durability == 'power_cut' else 'NORMAL'}")
     conn.execute("PRAGMA foreign_keys=ON")
@@ -129,9 +138,20 @@ class GroupCommitWriter:
     before the transaction that holds it has committed.
     """
 
-    def __init__(self, conn: sqlite3.Connection, *, max_batch: int = 512) -> None:
+    def __init__(self, conn: sqlite3.Connection, *, max_batch: int = 512, checkpoint_pages: int = 1000) -> None:
+        """``checkpoint_pages``: the writer copies the WAL back into the database (a PASSIVE
+        checkpoint) once about this many pages were appended since the last one, as SQLite's
+        own auto-checkpoint would; doing it here counts what checkpoints write
+        (``checkpoint_bytes``, from the thread's I/O counters on Linux)."""
         self._conn: StoreConnection = conn  # type: ignore[assignment]
         self._max_batch = max_batch
+        self._checkpoint_pages = checkpoint_pages
+        self._frame_bytes = int(conn.execute("PRAGMA page_size").fetchone()[0]) + 24
+        self._wal_bytes = 0  # appended since the last checkpoint
+        self.checkpoints = 0
+        self.checkpoint_bytes = 0
+        self._io_path = "/proc/thread-self/io"
+        self._io_fd: int | None = None
         self._lock = threading.Lock()
         self._work = threading.Condition(self._lock)
         self._jobs: list[Pending[Any]] = []
@@ -169,22 +189,62 @@ class GroupCommitWriter:
             committed, self._committed = self._committed, threading.Event()
             return jobs, committed, self._closed
 
+    def _written(self) -> int | None:
+        """Bytes this (the writer) thread has sent to the block layer (Linux), else None.
+        The counters file is opened once, by this thread, and re-read in place."""
+        try:
+            if self._io_fd is None:
+                self._io_fd = os.open(self._io_path, os.O_RDONLY)
+            text = os.pread(self._io_fd, 512, 0)
+        except OSError:
+            return None
+        return int(text.split(b"write_bytes:")[1].split()[0])
+
+    def _maybe_checkpoint(self, appended: int) -> None:
+        self._wal_bytes += appended
+        if self._wal_bytes < self._checkpoint_pages * self._frame_bytes:
+            return
+        before = self._written()
+        try:
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:
+            log.warning("store checkpoint failed: %s", exc)
+            return
+        after = self._written()
+        self.checkpoints += 1
+        if before is not None and after is not None:
+            self.checkpoint_bytes += after - before
+        self._wal_bytes = 0
+
     def _run(self) -> None:
+        if self._written() is not None:  # we can see what commits append: checkpoint here
+            self._conn.execute("PRAGMA wal_autocheckpoint=0")
+        else:
+            self._checkpoint_pages = 0  # SQLite's own auto-checkpoint stays in charge
         stop = False
         while not stop:
             jobs, committed, stop = self._take_jobs()
             # Batches of at most max_batch ops each commit on their own; the producers
             # hear of all of them together, after the last commit.
+            appended = 0
             for start in range(0, len(jobs), self._max_batch):
                 batch = jobs[start:start + self._max_batch]
+                before = self._written() if self._checkpoint_pages else None
                 try:
                     self._commit_batch(batch)
+                    if before is not None:
+                        appended += (self._written() or before) - before
                 except Exception as exc:  # a bug must not leave producers waiting forever
                     log.exception("store writer failed on a batch")
                     for job in batch:
                         if job._error is None:
                             job._error = StoreWriteError(f"not saved: {exc!r}")
             committed.set()
+            if appended:  # after telling the producers: they need not wait for it
+                self._maybe_checkpoint(appended)
+        if self._io_fd is not None:
+            os.close(self._io_fd)
+            self._io_fd = None
 
     def _commit_batch(self, batch: list[Pending[Any]]) -> None:
         try:

@@ -54,19 +54,30 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_transport_policy(config: BrokerConfig) -> None:
-    """Refuse plaintext to a remote broker unless explicitly allowed (then warn)."""
-    if config.tls is not None or is_loopback(config.host):
-        return
-    if not config.allow_plaintext_remote:
-        raise UplinkConfigError(
-            f"refusing plaintext MQTT to non-loopback broker {config.host}: configure broker.tls "
-            "or set broker.allow_plaintext_remote: true")
-    log.warning("plaintext MQTT to remote broker host=%s (allow_plaintext_remote is set)", config.host)
+def check_transport_policy(config: BrokerConfig, host: str | None = None) -> None:
+    """Refuse plaintext to a remote broker unless explicitly allowed (then warn).
+
+    ``host``: the one address about to be used; every configured address by default."""
+    hosts = [host] if host is not None else [h for h, _port in config.endpoints()]
+    for name in hosts:
+        if config.tls is not None or is_loopback(name):
+            continue
+        if not config.allow_plaintext_remote:
+            raise UplinkConfigError(
+                f"refusing plaintext MQTT to non-loopback broker {name}: configure broker.tls "
+                "or set broker.allow_plaintext_remote: true")
+        log.warning("plaintext MQTT to remote broker host=%s (allow_plaintext_remote is set)", name)
 
 
 class BrokerLink:
-    """Builds and connects paho clients according to the broker config."""
+    """Builds and connects paho clients according to the broker config.
+
+    Several addresses (``broker.addresses``, the nodes of a clustered broker): the link
+    stays on the one that last worked and, when it cannot connect there, tries the others
+    in turn within the same ``connect`` call; the session lives in the cluster, so it
+    resumes on whichever node answers. ``protocol: auto`` is settled per address: MQTT 5
+    first; a broker that refuses it, or closes the connection without a CONNACK (RabbitMQ
+    before 3.13 does), is spoken to in MQTT 3.1.1 from then on."""
 
     def __init__(self, config: BrokerConfig, client_id: str, status_topic: str,
                  will_payload: dict[str, Any], *, first_connect: bool) -> None:
@@ -75,22 +86,57 @@ class BrokerLink:
         self.status_topic = status_topic
         self.will_payload = will_payload
         self.first_connect = first_connect
-        self.protocol = "mqtt311" if config.protocol == "mqtt311" else "mqtt5"
+        self.endpoints = config.endpoints()
+        self.current = 0  # index in endpoints: where the last connect succeeded or was tried
+        first = "mqtt311" if config.protocol == "mqtt311" else "mqtt5"
+        self.protocols = {endpoint: first for endpoint in self.endpoints}
+
+    @property
+    def protocol(self) -> str:
+        """The protocol spoken to the current address."""
+        return self.protocols[self.endpoints[self.current]]
+
+    @property
+    def address(self) -> str:
+        host, port = self.endpoints[self.current]
+        return f"{host}:{port}"
 
     def connect(self, on_message: MessageHandler, on_puback: PubackHandler,
                 on_disconnect: Callable[[], None], timeout_s: float = 10.0,
                 beat: Callable[[], None] = lambda: None) -> Connected:
         """Connect (falling back from MQTT 5 to 3.1.1 in "auto"); raise ConnectionError.
 
-        ``beat`` is called while waiting for the CONNACK (the caller's liveness)."""
+        ``beat`` is called while waiting for the CONNACK (the caller's liveness). With
+        several addresses each is tried once, from the current one on; the error says
+        why each failed."""
         check_transport_policy(self.config)
+        failed: list[tuple[str, ConnectionError]] = []
+        for step in range(len(self.endpoints)):
+            index = (self.current + step) % len(self.endpoints)
+            if step:
+                beat()
+                log.warning("broker %s unreachable (%s): failing over to %s:%d", *failed[-1],
+                            *self.endpoints[index])
+            self.current = index
+            try:
+                return self._connect_endpoint(on_message, on_puback, on_disconnect, timeout_s, beat)
+            except ConnectionError as exc:
+                failed.append((self.address, exc))
+        if len(failed) == 1:
+            raise failed[0][1]
+        raise ConnectionError("; ".join(f"{where}: {exc}" for where, exc in failed))
+
+    def _connect_endpoint(self, on_message: MessageHandler, on_puback: PubackHandler,
+                          on_disconnect: Callable[[], None], timeout_s: float,
+                          beat: Callable[[], None]) -> Connected:
+        endpoint = self.endpoints[self.current]
         try:
             return self._connect_once(self.protocol, on_message, on_puback, on_disconnect, timeout_s, beat)
-        except _ProtocolRefused:
+        except _ProtocolRefused as refused:
             if self.config.protocol != "auto" or self.protocol == "mqtt311":
-                raise ConnectionError("broker refused the MQTT protocol version") from None
-            log.warning("broker refused MQTT 5: falling back to MQTT 3.1.1")
-            self.protocol = "mqtt311"
+                raise ConnectionError(f"broker refused the MQTT protocol version ({refused})") from None
+            log.warning("broker %s refused MQTT 5 (%s): falling back to MQTT 3.1.1", self.address, refused)
+            self.protocols[endpoint] = "mqtt311"
             return self._connect_once(self.protocol, on_message, on_puback, on_disconnect, timeout_s, beat)
 
     def _client(self, protocol: str) -> mqtt.Client:
@@ -135,24 +181,30 @@ class BrokerLink:
             props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho leaves it untyped
             props.SessionExpiryInterval = self.config.session_expiry_s
             clean_start = self.first_connect
+        host, port = self.endpoints[self.current]
         try:
-            client.connect(self.config.host, self.config.port, keepalive=self.config.keepalive_s,
+            client.connect(host, port, keepalive=self.config.keepalive_s,
                            clean_start=clean_start, properties=props)
         except (TimeoutError, OSError, ssl.SSLError) as exc:
-            raise ConnectionError(f"cannot reach broker {self.config.host}:{self.config.port}: {exc}") from exc
+            raise ConnectionError(f"cannot reach broker {host}:{port}: {exc}") from exc
         deadline = time.monotonic() + timeout_s
+        closed = False
         while "rc" not in result and time.monotonic() < deadline:
             beat()
             if client.loop(timeout=0.1) != mqtt.MQTT_ERR_SUCCESS and "rc" not in result:
+                closed = True
                 break
         rc = result.get("rc")
         if rc is None:
             _close(client)
+            if closed and protocol == "mqtt5":
+                # an MQTT 3.1.1-only broker may drop an MQTT 5 CONNECT without answering
+                raise _ProtocolRefused("connection closed without a CONNACK")
             raise ConnectionError("no CONNACK from broker")
         if rc.is_failure:
             _close(client)
             if rc.value in (0x84, 1):  # unsupported protocol version (v5 / v3 codes)
-                raise _ProtocolRefused()
+                raise _ProtocolRefused(str(rc))
             raise ConnectionError(f"broker refused connection: {rc}")
         self.first_connect = False
         return Connected(client, protocol, int(result["receive_maximum"]), result["session_present"])

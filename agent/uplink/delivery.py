@@ -20,7 +20,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from agent.store import OutboxItem, Priority, Store
+from agent.store import OutboxItem, Pending, Priority, Store
 
 log = logging.getLogger("agent.uplink.delivery")
 
@@ -91,6 +91,11 @@ class Delivery:
         self.by_mid.clear()
         self.sent.clear()
         self._settle_until = 0.0 if session_present else time.monotonic() + SESSIONLESS_SETTLE_S
+    def kind_of(self, item_id: str) -> str | None:
+        """The kind of an item sent on this connection (None: not known here)."""
+        sent = self.sent.get(item_id)
+        return sent.item.kind if sent is not None else None
+
     @property
     def mqtt_inflight(self) -> int:
         return len(self.by_mid)
@@ -199,3 +204,35 @@ class Delivery:
         for other_id in [i for i, e in self.sent.items()
                          if e.item.priority == entry.item.priority and e.item.n > entry.item.n]:
             self.sent.pop(other_id, None)
+
+
+class AckQueue:
+    """The platform's acks on their way into the store.
+
+    Acks of telemetry go with the store's deferred telemetry (``store.telemetry_defer_s``):
+    on an SD card each ack would otherwise be a small commit of its own (the outbox rows
+    deleted), and a telemetry batch's ack arrives every few minutes. Lost to a power cut,
+    such an ack costs one resend of the batch, which the platform acks again. Acks of
+    records, alarms and media are written at once, in one commit per call, so what people
+    recorded leaves the outbox as soon as the platform has it.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._pending: list[Pending[int]] = []
+
+    def add(self, ids: list[str], deferrable: set[str] | frozenset[str] = frozenset()) -> None:
+        """``deferrable``: the ids among ``ids`` that are telemetry."""
+        later = [i for i in ids if i in deferrable]
+        now = [i for i in ids if i not in deferrable] if later else ids
+        if later:
+            self.store.ack_later(later)
+        if now:
+            self._pending.append(self.store.submit_ack(now))
+        while self._pending and (self._pending[0].done() or len(self._pending) > 8):
+            self._pending.pop(0).result()  # never more than a few commits behind
+
+    def settle(self) -> None:
+        """Wait until the acks handed to the store at once are committed."""
+        while self._pending:
+            self._pending.pop(0).result()

@@ -20,11 +20,11 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from agent.config.broker import BrokerConfig
-from agent.store import OutboxItem, Pending, Store
+from agent.store import OutboxItem, Store
 from agent.uplink.commands import CommandProcessor
 from agent.uplink.commands import result as command_result
 from agent.uplink.connection import BrokerLink, Connected, UplinkConfigError, close_socket
-from agent.uplink.delivery import Delivery
+from agent.uplink.delivery import AckQueue, Delivery
 from agent.uplink.inbound import InboundError, decode_ack, top_level_id
 from agent.uplink.media import MediaSender
 from agent.uplink.topics import outbox_topic
@@ -64,7 +64,7 @@ class Uplink:
         self._commands: list[bytes] = []
         self._chunks_done: list[tuple[str, int]] = []
         self._broker_done: list[str] = []
-        self._pending_acks: list[Pending[Any]] = []
+        self.ack_queue = AckQueue(store)
         # live video frames (QoS 0, newest kept): handed over by any thread, sent by this one
         self._live: deque[tuple[str, bytes]] = deque(maxlen=4)
         self._live_lock = threading.Lock()
@@ -77,7 +77,8 @@ class Uplink:
         self.inbound_refused = 0
         # The longest one connect attempt may block without turning the loop: name
         # resolution retries, TCP and TLS timeouts. Liveness adds it to its stall limit.
-        self.stall_allowance_s = 60.0
+        # (each address of a cluster may cost that much before the next is tried)
+        self.stall_allowance_s = 60.0 * len(self.link.endpoints)
         self.last_beat = time.monotonic()
 
     # --- component -------------------------------------------------------------------
@@ -136,8 +137,8 @@ class Uplink:
         self.media.reset()
         self._publish_status()
         self.connected.set()
-        log.info("uplink connected protocol=%s receive_max=%d session_present=%s", conn.protocol,
-                 conn.receive_maximum, conn.session_present)
+        log.info("uplink connected broker=%s protocol=%s receive_max=%d session_present=%s",
+                 self.link.address, conn.protocol, conn.receive_maximum, conn.session_present)
         last_status, status_seen, last_overdue = time.monotonic(), self.status_version(), time.monotonic()
         try:
             while not stop.is_set() and not self._lost:
@@ -159,9 +160,7 @@ class Uplink:
         finally:
             self.connected.clear()
             self._apply()
-            for pending in self._pending_acks:
-                pending.result()
-            self._pending_acks.clear()
+            self.ack_queue.settle()
             if stop.is_set():
                 self._say_goodbye(client)
             else:
@@ -280,10 +279,9 @@ class Uplink:
         acks = self._acks + self._broker_done
         if acks:
             self._acks, self._broker_done = [], []
+            telemetry = {i for i in acks if self.delivery.kind_of(i) == "telemetry"}
             self.delivery.acked(acks)
-            self._pending_acks.append(self.store.submit_ack(acks))
-        while self._pending_acks and (self._pending_acks[0].done() or len(self._pending_acks) > 8):
-            self._pending_acks.pop(0).result()  # bounded: never more than a few commits behind
+            self.ack_queue.add(acks, telemetry)  # telemetry's acks go with the deferred telemetry
         while self._commands:
             payload = self._commands.pop(0)
             try:

@@ -48,13 +48,32 @@ SOURCE_KIND = "modbus"
 
 
 def hours_key(day: str, device_id: str) -> str:
+    """A day's figures of one device as one list (how stores before 2026-12 kept them; read only)."""
     return f"{HOURS_KV_PREFIX}{day}:{device_id}"
 
 
+def hour_key(day: str, hour: int, device_id: str) -> str:
+    """One hour's figures of one device: small values, the same hour's devices side by side, so
+    saving them rewrites a page or two, not every device's whole day (an SD card's writes)."""
+    return f"{HOURS_KV_PREFIX}{day}@{hour:02d}:{device_id}"
+
+
 def hourly_stats(store: Reads, day: str) -> dict[str, list[dict[str, Any]]]:
-    """The hourly figures of every cold-chain device on local ``day`` (YYYY-MM-DD)."""
-    prefix = hours_key(day, "")
-    return {key[len(prefix):]: store.kv_get(key, []) for key in store.kv_keys(prefix)}
+    """The hourly figures of every cold-chain device on local ``day`` (YYYY-MM-DD), by device, in hour order."""
+    prefix = f"{HOURS_KV_PREFIX}{day}"
+    by_device: dict[str, dict[str, dict[str, Any]]] = {}
+    for key in store.kv_keys(prefix):
+        rest = key[len(prefix):]
+        if rest.startswith(":"):  # the older layout: the whole day in one list
+            device, entries = rest[1:], store.kv_get(key, []) or []
+        elif rest.startswith("@") and rest[3:4] == ":":
+            entry = store.kv_get(key)
+            device, entries = rest[4:], [entry] if entry else []
+        else:
+            continue
+        for entry in entries:
+            by_device.setdefault(device, {})[entry["hour"]] = entry
+    return {device: [hours[h] for h in sorted(hours)] for device, hours in by_device.items()}
 
 
 @dataclass
@@ -214,7 +233,9 @@ class ColdChain:
     def _load_hour(self, probe: _Probe, hour: datetime) -> HourStats | None:
         """After a restart within the hour, carry on from what was saved."""
         label = hour.isoformat(timespec="minutes")
-        for entry in self.state.get(hours_key(hour.date().isoformat(), probe.role.device_id), []):
+        day = hour.date().isoformat()
+        saved = self.state.get(hour_key(day, hour.hour, probe.role.device_id))
+        for entry in [saved] if saved else self.state.get(hours_key(day, probe.role.device_id), []):
             if entry.get("hour") == label and entry.get("n"):
                 return HourStats.from_dict(entry, hour)
         return None
@@ -223,11 +244,8 @@ class ColdChain:
         stats = probe.hour
         if stats is None or stats.n == 0:
             return
-        key = hours_key(stats.hour.date().isoformat(), probe.role.device_id)
-        entries = [e for e in self.state.get(key, []) if e.get("hour") != stats.as_dict()["hour"]]
-        entries.append(stats.as_dict())
-        entries.sort(key=lambda e: e["hour"])
-        self.state.set(key, entries)
+        key = hour_key(stats.hour.date().isoformat(), stats.hour.hour, probe.role.device_id)
+        self.state.set_deferred(key, stats.as_dict())  # with the telemetry: what a power cut loses of it
 
     # --- range alarms ----------------------------------------------------------------------
 

@@ -3,7 +3,9 @@
 Times are local times on the demo day. People at stations act while the clock is
 frozen (each step advances it by the seconds it takes), so the stations' windows hold
 however busy the machine is; equipment runs (cabinet cycles, UV, the failing fridge)
-play at ``busy_speed`` so every curve is polled every ~30-60 simulated seconds; idle
+play at ``busy_speed`` so every curve is polled every ~30-60 simulated seconds (while
+cabinets and UV/ozone run, the clock waits for the agent's readings of them rather than
+run more than ``READINGS_AHEAD_S`` past: ``DemoClock.leash``); idle
 hours are jumped over (``--fast``) or run at ten times ``busy_speed``.
 
     06:20  a delivery of rice is received and weighed
@@ -78,6 +80,7 @@ class Rig(Protocol):
     agent: Agent | None
     platform: Platform | None
     video: DemoVideo | None
+    busy_devices: list[str]
 
     def event(self, text: str) -> None: ...
 
@@ -98,6 +101,9 @@ def at(hhmm: str) -> float:
 BREAKFAST_CYCLE, LUNCH_CYCLE, DINNER_CYCLE = at("08:40"), at("13:10"), at("18:40")
 FRIDGE_FAILS, FRIDGE_REPAIRED = at("14:00"), at("15:00")
 UV_START, UV_MINUTES, OZONE_MINUTES = at("18:45"), 40, 35
+# while equipment runs, the clock never gets further than this past the agent's last reading
+# of a cabinet or the run contacts (the agent counts nothing across a gap of more than 120 s)
+READINGS_AHEAD_S = 90.0
 
 
 def demo_cycle(start_s: float, **kwargs: Any) -> CabinetCycle:
@@ -195,15 +201,19 @@ class DayScript:
                 raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
             self.sleep(0.05)
 
-    def run_to(self, hhmm: str, speed: float) -> None:
-        """Let the clock run at ``speed`` until ``hhmm``, then freeze it."""
+    def run_to(self, hhmm: str, speed: float, *, paced: bool = False) -> None:
+        """Let the clock run at ``speed`` until ``hhmm``, then freeze it. ``paced``: while
+        cabinets and UV/ozone run, their readings pace it: it waits for the agent's poll
+        rather than run past it (a busy machine makes the day slower, never a cycle's
+        readings further apart)."""
         target = at(hhmm)
-        self.clock.set_speed(speed)
-        try:
-            while self.clock.seconds() < target:
-                self.sleep(min(0.05, max(0.005, (target - self.clock.seconds()) / speed)))
-        finally:
-            self.clock.set_speed(0.0)
+        with self.clock.leash(self.rig.busy_devices if paced else (), READINGS_AHEAD_S):
+            self.clock.set_speed(speed)
+            try:
+                while self.clock.seconds() < target:
+                    self.sleep(min(0.05, max(0.005, (target - self.clock.seconds()) / speed)))
+            finally:
+                self.clock.set_speed(0.0)
 
     def idle_to(self, hhmm: str) -> None:
         """Nothing happens until ``hhmm``: jump (fast mode) or run at the idle speed."""
@@ -424,7 +434,7 @@ class DayScript:
         self.register_meal("breakfast")
 
         self.begin("tableware (breakfast)", "08:35")
-        self.run_to("09:12", self.busy_speed)
+        self.run_to("09:12", self.busy_speed, paced=True)
         self.routine_daily_check()
         self.idle_to("09:20")
         self.renew_certificate()
@@ -453,7 +463,7 @@ class DayScript:
         self.register_meal("lunch")
 
         self.begin("tableware (lunch)", "13:05")
-        self.run_to("13:42", self.busy_speed)
+        self.run_to("13:42", self.busy_speed, paced=True)
 
         self.begin("sample fridge fails", "13:55")
         self.run_to("15:40", max(self.busy_speed, 600.0))
@@ -470,7 +480,7 @@ class DayScript:
         self.register_meal("dinner")
 
         self.begin("tableware (dinner), UV, ozone", "18:35")
-        self.run_to("19:30", self.busy_speed)
+        self.run_to("19:30", self.busy_speed, paced=True)
         self.waste_disposal()
 
         self.begin("day end", "23:55")

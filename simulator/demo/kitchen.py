@@ -6,13 +6,25 @@ the readings the drivers stamp, the schedule engine's ticks. The clock can run a
 speed, be frozen (speed 0) while people interact with stations, and jump over idle hours.
 The camera is the exception: vision judges persistence on the frames' own (monotonic)
 timeline, so a mask violation takes real seconds whatever the clock's speed.
+
+While equipment runs, the clock is on a leash (``DemoClock.leash``): it never runs more
+than ``ahead_s`` simulated seconds past the last reading the agent has taken from each
+watched device (``acknowledge``, fed by the agent's reading bus). On a busy machine the
+agent's poll can fall late in wall time; the simulated day then waits for it instead of
+racing ahead, so two readings of a cabinet are never further apart (in the simulated
+time the agent judges on) than ``ahead_s``, however slow the machine. The agent's own
+rules (a gap of more than 120 s counts nothing) are unchanged: the demo keeps within them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
+import time as systime
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -38,12 +50,94 @@ def seconds_of(at: time) -> float:
     return at.hour * 3600 + at.minute * 60 + at.second
 
 
+class LeashedClock(ScenarioClock):
+    """Scenario seconds that wait for the agent's readings while a leash is on.
+
+    With no leash it is a plain ``ScenarioClock``. With one (``leash``), ``now()`` holds at
+    ``min(last acknowledged reading of each watched device) + ahead_s`` until a new reading
+    moves that limit, then runs on from where it held (no jump). If the agent takes no
+    reading of a watched device for ``patience_s`` real seconds (a device or the agent is
+    down), the leash is let go with a warning and the day goes on: the agent then judges
+    the gap it saw, as it would in a kitchen.
+    """
+
+    def __init__(self, *, start_s: float, patience_s: float = 30.0,
+                 real: Callable[[], float] = systime.monotonic) -> None:
+        super().__init__(speed=0.0, start_s=start_s, real=real)
+        self.patience_s = patience_s
+        self._acks: dict[str, float] | None = None  # device id -> scenario seconds of its last reading
+        self._ahead_s = 0.0
+        self._held_since: float | None = None  # real seconds when the clock began waiting
+        self.holds = 0  # how often the clock waited for a reading
+        self.held_s = 0.0  # real seconds spent waiting
+
+    def now(self) -> float:
+        with self._lock:
+            return self._now_locked()
+
+    def _now_locked(self) -> float:
+        real = self._real()
+        t = self._base_s + (real - self._real_at_base) * self._speed
+        if self._acks is None:
+            return t
+        limit = max(min(self._acks.values()) + self._ahead_s, self._base_s)  # never back
+        if t <= limit:
+            self._end_hold(real)
+            return t
+        self._base_s, self._real_at_base = limit, real  # wait here; run on from here later
+        if self._held_since is None:
+            self._held_since = real
+            self.holds += 1
+        elif real - self._held_since > self.patience_s:
+            late = sorted(d for d, at in self._acks.items() if at + self._ahead_s <= limit)
+            log.warning("demo clock: no reading of %s for %.0f s real; the day goes on without waiting",
+                        ",".join(late), real - self._held_since)
+            self._end_hold(real)
+            self._acks = None
+        return limit
+
+    def _end_hold(self, real: float) -> None:
+        if self._held_since is not None:
+            self.held_s += real - self._held_since
+            self._held_since = None
+
+    def acknowledge(self, device_id: str, at_s: float) -> None:
+        """The agent has taken a reading of ``device_id`` stamped ``at_s`` scenario seconds."""
+        with self._lock:
+            if self._acks is None or device_id not in self._acks:
+                return
+            self._now_locked()  # a hold ends here, at the limit it held at
+            self._acks[device_id] = max(self._acks[device_id], at_s)
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._base_s += seconds
+            if self._acks is not None:  # nothing in between is simulated: nothing to wait for
+                self._acks = {d: at + seconds for d, at in self._acks.items()}
+
+    @contextmanager
+    def leash(self, devices: Iterable[str], ahead_s: float) -> Iterator[None]:
+        """While inside: never more than ``ahead_s`` past the last reading of any of ``devices``."""
+        with self._lock:
+            start = self._now_locked()
+            self._acks, self._ahead_s = dict.fromkeys(devices, start), ahead_s
+            if not self._acks:
+                self._acks = None
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._now_locked()
+                self._end_hold(self._real())
+                self._acks = None
+
+
 class DemoClock:
     """Scenario seconds since the demo day's local midnight, and the matching local datetime."""
 
     def __init__(self, day: date, tz: ZoneInfo, start: time) -> None:
         self.midnight = datetime.combine(day, time(0), tzinfo=tz)
-        self.scenario = ScenarioClock(speed=0.0, start_s=seconds_of(start))
+        self.scenario = LeashedClock(start_s=seconds_of(start))
         self.speed = 0.0
 
     def __call__(self) -> datetime:
@@ -68,6 +162,13 @@ class DemoClock:
         ahead = seconds_of(at) - self.seconds()
         if ahead > 0:
             self.advance(ahead)
+
+    def leash(self, devices: Iterable[str], ahead_s: float) -> contextlib.AbstractContextManager[None]:
+        """The clock waits for the agent's readings of ``devices`` (see ``LeashedClock.leash``)."""
+        return self.scenario.leash(devices, ahead_s)
+
+    def acknowledge(self, device_id: str, at_s: float) -> None:
+        self.scenario.acknowledge(device_id, at_s)
 
 
 # --- serial devices ------------------------------------------------------------------------

@@ -196,7 +196,8 @@ def scenario_checks(agent_db: Path) -> list[Check]:
                   (s.get("photo") or {}).get("state", "no photo note") for s in samples).items())) or "no samples"),
         Check("leader meal check-ins", bool(of("leader_meal")), f"{len(of('leader_meal'))}"),
         Check("disinfection cycles with one aborted (fail)",
-              any(c["verdict"] == "fail" for c in cycles) and sum(c["verdict"] == "pass" for c in cycles) >= 3,
+              [c["data"]["cut_short"] for c in cycles if c["verdict"] == "fail"] == [True]
+              and sum(c["verdict"] == "pass" for c in cycles) >= 4,
               f"{len(cycles)} cycles, {sum(c['verdict'] == 'fail' for c in cycles)} failed"),
         Check("UV and ozone runs", len(of("premises_disinfection")) >= 2, f"{len(of('premises_disinfection'))}"),
         Check("cold-chain alarm raised then cleared", {"raised", "cleared"} <= states("cold_chain_high"),

@@ -44,6 +44,7 @@ from agent.core.feedback import ConsoleOutput, MemoryOutput
 from agent.core.recorder import ClockMonitor
 from agent.ops.doctor.checks import DoctorOptions, format_table
 from agent.ops.doctor.run import run_checks
+from drivers.readings import Reading
 from simulator.demo.day import DayScript, Interrupted, kitchen_line_devices, store_gateway_devices
 from simulator.demo.kitchen import DemoClock, KitchenCamera, ModbusSims, SerialKit
 from simulator.demo.report import (
@@ -66,6 +67,7 @@ DEMO_CONFIG = REPO / "config" / "demo.yaml"
 DAY_START = time(6, 0)
 EXIT_OK, EXIT_MISMATCH, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 130
 CYCLE_GAP_S = 45.0  # simulated seconds between two cabinet / contact readings (the agent allows 120)
+BUSY_ROLES = ("cabinet", "uv_lamp", "ozone")  # polled every CYCLE_GAP_S; the clock waits for their readings
 
 
 class DemoPlatform(Platform):
@@ -94,7 +96,7 @@ def effective_config(template: Path, run_dir: Path, *, broker_port: int, gateway
         if bus["kind"] == "modbus_tcp":
             bus["port"] = gateway_port
         for device in bus["devices"]:
-            if device.get("role") in ("cabinet", "uv_lamp", "ozone"):
+            if device.get("role") in BUSY_ROLES:
                 device["poll_s"] = fast_poll
     data["cameras"][0]["url"] = camera_url
     if rtsp_url is not None:
@@ -140,6 +142,7 @@ class Rig:
         self.agent: Agent | None = None
         self.config: AgentConfig | None = None
         self.video: DemoVideo | None = None
+        self.busy_devices: list[str] = []  # equipment whose readings the clock waits for while it runs
 
     # --- output ------------------------------------------------------------------------------
 
@@ -187,6 +190,7 @@ class Rig:
                                 gateway_port=self.modbus.tcp_port, camera_url=self.camera.url,
                                 busy_speed=self.busy_speed, rtsp_url=self.video.url, gb=self.video.gb_config())
         self.config = load_config(path, {})
+        self.busy_devices = [d.id for bus in self.config.modbus for d in bus.devices if d.role in BUSY_ROLES]
         self._run_doctor(path)
         self._start_agent(path)
 
@@ -209,10 +213,16 @@ class Rig:
         for component in agent.components:
             if component.name == "schedule":
                 component.tick_interval_s = 1.0  # ticks every real second: deadlines on the fast clock
+        # the agent's reading bus tells the clock which readings it has taken (DemoClock.leash)
+        agent.bus.on_any_reading(self._reading_taken)
         self.agent = agent
         agent.start()
         self._started("agent", agent.stop)
         self._print_console_urls(agent)
+
+    def _reading_taken(self, reading: Reading) -> None:
+        if reading.mono is not None:
+            self.clock.acknowledge(reading.device_id, reading.mono)
 
     def _print_console_urls(self, agent: Agent) -> None:
         console = agent.console.server
@@ -341,12 +351,18 @@ class Rig:
         self.print(f"{when:%H:%M:%S}    {text}")
 
     def drain(self, timeout: float = 90.0) -> None:
-        """The clock frozen, wait until the outbox stays empty (everything acked by the platform)."""
+        """The clock frozen, wait until the outbox stays empty (everything acked by the platform).
+
+        The telemetry the store holds back (``store.telemetry_defer_s``) is written first, and
+        the acks of it that came meanwhile once more at the end, so the day ends with nothing
+        left to send, as a box does after its deferral period."""
         self.clock.set_speed(0.0)
+        self.agent.store.flush_deferred()
         deadline = systime.monotonic() + timeout
         empty_since: float | None = None
         while True:
             if self.outbox_depth() == 0:
+                self.agent.store.flush_deferred()  # the acks of telemetry, to the disk
                 empty_since = empty_since or systime.monotonic()
                 if systime.monotonic() - empty_since >= 1.5:
                     return
@@ -443,7 +459,10 @@ def run(args: argparse.Namespace) -> int:
             summary.checks.append(rig.video.gb_check())
         summary.max_outbox_during_outage = rig.max_outbox_down
         summary.figures = {"wall_s": round(systime.monotonic() - started, 1), "busy_speed": busy_speed,
-                           "fast": bool(args.fast), "day": day.isoformat(), "run_dir": str(run_dir)}
+                           "fast": bool(args.fast), "day": day.isoformat(), "run_dir": str(run_dir),
+                           # how often, and how long in all, the running equipment waited for the agent's poll
+                           "clock_waits": rig.clock.scenario.holds,
+                           "clock_waited_s": round(rig.clock.scenario.held_s, 1)}
         (run_dir / "summary.json").write_text(json.dumps(summary.to_json(), ensure_ascii=False, indent=2))
         rig.print("\n" + summary.render())
         rig.print(f"\n{summary.figures['wall_s']} s wall; run directory {run_dir}"

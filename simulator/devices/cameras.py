@@ -331,11 +331,12 @@ class RtspCamera:
 
     def __init__(self, port: int | None = None, *, width: int = 320, height: int = 240, fps: int = 10,
                  bitrate_kbps: int = 300, gop: int = 0, pattern: str = "ball", path: str = "/cam",
-                 python: str = SYSTEM_PYTHON) -> None:
+                 python: str = SYSTEM_PYTHON, file: Path | None = None) -> None:
         self.port = port or free_port()
         self.width, self.height, self.fps = width, height, fps
         self.bitrate_kbps, self.pattern, self.path, self.python = bitrate_kbps, pattern, path, python
         self.gop = gop or fps
+        self.file = file  # an MP4 (H.264) served instead of the pattern: no encoder
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
         self._log = tempfile.NamedTemporaryFile(prefix="rtsp-camera-", suffix=".log")  # noqa: SIM115
@@ -354,6 +355,8 @@ class RtspCamera:
         args = [self.python, str(RTSP_SERVER_SCRIPT), "--port", str(self.port), "--path", self.path,
                 "--width", str(self.width), "--height", str(self.height), "--fps", str(self.fps),
                 "--bitrate-kbps", str(self.bitrate_kbps), "--gop", str(self.gop), "--pattern", self.pattern]
+        if self.file is not None:
+            args += ["--file", str(self.file)]
         deadline = time.monotonic() + timeout
         while True:
             # the child's output goes to a file, never a pipe nobody drains

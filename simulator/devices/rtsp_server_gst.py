@@ -1,4 +1,4 @@
-"""An IP camera's RTSP server: H.264 from a live test pattern, over RTSP (TCP or UDP).
+"""An IP camera's RTSP server: H.264 from a live test pattern (or an MP4 file), over RTSP.
 
 Run by ``simulator.devices.cameras.RtspCamera`` with the *system* Python (``/usr/bin/python3``),
 because it needs GStreamer's RTSP server through PyGObject from the distribution
@@ -27,6 +27,12 @@ def pipeline(width: int, height: int, fps: int, bitrate_kbps: int, gop: int, pat
             f"threads=1 ! video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 config-interval=1 )")
 
 
+def file_pipeline(path: str) -> str:
+    """A pre-encoded MP4 (H.264) played at its own pace, each client from its start: no encoder
+    in the camera, so a benchmark's measurement gets the CPU and the bitrate the file was made with."""
+    return f"( filesrc location={path} ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1 )"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
@@ -37,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bitrate-kbps", type=int, default=300)
     parser.add_argument("--gop", type=int, default=0, help="frames between key frames (default: 1 s)")
     parser.add_argument("--pattern", default="ball")
+    parser.add_argument("--file", help="serve this MP4 (H.264) instead of encoding a pattern")
     args = parser.parse_args(argv)
 
     import gi  # the distribution's PyGObject
@@ -50,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     server.set_address("127.0.0.1")
     server.set_service(str(args.port))
     factory = GstRtspServer.RTSPMediaFactory()
-    factory.set_launch(pipeline(args.width, args.height, args.fps, args.bitrate_kbps,
-                                args.gop or args.fps, args.pattern))
+    factory.set_launch(file_pipeline(args.file) if args.file else
+                       pipeline(args.width, args.height, args.fps, args.bitrate_kbps, args.gop or args.fps, args.pattern))
     factory.set_shared(False)  # shared media stalls every client for seconds when one more joins
     server.get_mount_points().add_factory(args.path, factory)
     if server.attach(None) == 0:

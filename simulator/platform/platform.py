@@ -113,14 +113,27 @@ class Platform:
                  client_id: str | None = None, media_dir: str | Path | None = None,
                  ack_interval_s: float = 0.05, ack_batch: int = 200, print_every: float | None = None,
                  session_expiry_s: int = 3600, keepalive_s: int = 30, validate: bool = True,
-                 durable: bool = False) -> None:
+                 durable: bool = False, protocol: str = "mqtt5",
+                 addresses: list[tuple[str, int]] | None = None) -> None:
         """client_id: give one for a persistent session (messages queued while down);
         by default each instance is a fresh, stateless member of the share group.
         durable: subscriptions the broker keeps across its restarts (needs client_id; no
-        share group, so one instance only)."""
+        share group, so one instance only).
+        protocol: "mqtt311" for a broker without MQTT 5 (RabbitMQ before 3.13): no shared
+        subscriptions there, so it must be durable (one instance).
+        addresses: the nodes of a clustered broker (default: host, port); on a lost
+        connection the platform reconnects to the next."""
         if durable and client_id is None:
             raise ValueError("a durable platform needs a client_id (a persistent session)")
+        if protocol not in ("mqtt5", "mqtt311"):
+            raise ValueError(f"protocol must be mqtt5 or mqtt311, not {protocol!r}")
+        if protocol == "mqtt311" and not durable:
+            raise ValueError("MQTT 3.1.1 has no shared subscriptions: the platform must be durable")
         self.durable = durable
+        self.protocol = protocol
+        self.addresses = list(addresses) if addresses else [(host, port)]
+        self._address = 0
+        host, port = self.addresses[0]
         self.host, self.port, self.tls = host, port, tls
         self.group, self.prefix = group, prefix.strip("/")
         self.store = PlatformStore(db_path)
@@ -154,7 +167,11 @@ class Platform:
     # --- connection ------------------------------------------------------------------
 
     def _make_client(self, username: str | None, password: str | None) -> mqtt.Client:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5)
+        if self.protocol == "mqtt311":
+            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv311,
+                                 clean_session=False)
+        else:
+            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5)
         if username:
             client.username_pw_set(username, password)
         if self.tls:
@@ -167,6 +184,7 @@ class Platform:
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
         return client
 
@@ -177,15 +195,18 @@ class Platform:
             self._threads.append(threading.Thread(target=self._print_loop, name="platform-print", daemon=True))
         for thread in self._threads:
             thread.start()
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = self.session_expiry_s if self.persistent else 0
-        clean_start = False if self.durable else mqtt.MQTT_CLEAN_START_FIRST_ONLY if self.persistent else True
-        try:
-            self.client.connect(self.host, self.port, self.keepalive_s, clean_start=clean_start,
-                                properties=props)
-        except OSError as exc:
+        problems = []
+        for index, (host, port) in enumerate(self.addresses):
+            try:
+                self._address = index
+                self.client.connect(host, port, self.keepalive_s, **self._connect_args())
+                break
+            except OSError as exc:
+                problems.append(f"{host}:{port}: {exc}")
+        else:
             self.stop()
-            raise ConnectionError(f"platform cannot reach {self.host}:{self.port}: {exc}") from exc
+            raise ConnectionError(f"platform cannot reach {'; '.join(problems)}")
+        self.host, self.port = self.addresses[self._address]
         self.client.loop_start()
         if not self.subscribed.wait(timeout):
             problem = self._connect_problem or "no CONNACK/SUBACK"
@@ -218,6 +239,14 @@ class Platform:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def _connect_args(self) -> dict[str, Any]:
+        if self.protocol == "mqtt311":
+            return {}  # clean_session=False was given to the client
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self.session_expiry_s if self.persistent else 0
+        clean_start = False if self.durable else mqtt.MQTT_CLEAN_START_FIRST_ONLY if self.persistent else True
+        return {"clean_start": clean_start, "properties": props}
+
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if reason.is_failure:
             self._connect_problem = f"CONNACK {reason}"
@@ -225,10 +254,11 @@ class Platform:
             return
         self.connected.set()
         share = "" if self.durable else f"$share/{self.group}/"
-        topics = [(f"{share}{self.prefix}/+/{t}", SubscribeOptions(qos=1)) for t in SHARED_TOPICS]
-        topics.append((f"{self.prefix}/+/status", SubscribeOptions(qos=1)))
-        topics.append((f"{share}{self.prefix}/+/dl/req", SubscribeOptions(qos=1)))
-        client.subscribe(topics)
+        names = [f"{share}{self.prefix}/+/{t}" for t in (*SHARED_TOPICS, "dl/req")] + [f"{self.prefix}/+/status"]
+        if self.protocol == "mqtt311":
+            client.subscribe([(name, 1) for name in names])
+        else:
+            client.subscribe([(name, SubscribeOptions(qos=1)) for name in names])
 
     def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, codes: list[Any], props: Any) -> None:
         refused = [str(c) for c in codes if c.is_failure]
@@ -241,7 +271,20 @@ class Platform:
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         self.connected.clear()
         if not self._stop.is_set():
-            log.warning("platform disconnected (%s): reconnecting", reason)
+            self._fail_over(client)
+            log.warning("platform disconnected (%s): reconnecting to %s:%d", reason, self.host, self.port)
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        """A reconnect that did not even connect (a node down): the next address."""
+        if not self._stop.is_set():
+            self._fail_over(client)
+            log.warning("platform cannot connect: trying %s:%d", self.host, self.port)
+
+    def _fail_over(self, client: mqtt.Client) -> None:
+        if len(self.addresses) > 1:  # paho's loop reconnects to what connect_async set
+            self._address = (self._address + 1) % len(self.addresses)
+            self.host, self.port = self.addresses[self._address]
+            client.connect_async(self.host, self.port, self.keepalive_s, **self._connect_args())
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         if message.topic.endswith("/dl/req"):  # a download request: answered, never stored
@@ -451,6 +494,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key", default=None, help="client key (mutual TLS)")
     parser.add_argument("--username", default=None)
     parser.add_argument("--password-file", default=None)
+    parser.add_argument("--protocol", choices=("mqtt5", "mqtt311"), default="mqtt5",
+                        help="mqtt311 for a broker without MQTT 5 (needs --client-id: a durable session)")
+    parser.add_argument("--addresses", default=None, metavar="HOST:PORT,...",
+                        help="the nodes of a clustered broker (fail-over), instead of --host/--port")
     parser.add_argument("--print-every", type=float, default=None, metavar="S",
                         help="print live counts per agent and type every S seconds")
     parser.add_argument("--no-validate", dest="validate", action="store_false",
@@ -464,9 +511,17 @@ def run(args: argparse.Namespace) -> int:
     tls = PlatformTls(Path(args.tls_ca), Path(args.cert) if args.cert else None,
                       Path(args.key) if args.key else None) if args.tls_ca else None
     password = Path(args.password_file).read_text().strip() if args.password_file else None
+    if args.protocol == "mqtt311" and not args.client_id:
+        print("--protocol mqtt311 needs --client-id (no shared subscriptions: a durable session)", file=sys.stderr)
+        return 2
+    addresses = None
+    if args.addresses:
+        addresses = [(h or "127.0.0.1", int(p)) for h, _, p in (a.strip().rpartition(":")
+                                                                for a in args.addresses.split(","))]
     platform = Platform(args.host, args.port, args.db, tls=tls, group=args.group, prefix=args.prefix,
                         username=args.username, password=password, client_id=args.client_id,
-                        media_dir=args.media_dir, print_every=args.print_every, validate=args.validate)
+                        media_dir=args.media_dir, print_every=args.print_every, validate=args.validate,
+                        protocol=args.protocol, durable=args.protocol == "mqtt311", addresses=addresses)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -15,37 +15,63 @@ from agent.ops.doctor.checks import Check, reason_of
 
 
 def check_broker(config: AgentConfig, timeout_s: float, mqtt_connect: bool = True) -> list[Check]:
-    """TCP, TLS (verified) and, unless ``mqtt_connect`` is false, a real MQTT CONNECT."""
+    """TCP, TLS (verified) and, unless ``mqtt_connect`` is false, a real MQTT CONNECT; for
+    every address of a clustered broker (``broker.addresses``), each row named after it."""
+    endpoints = config.broker.endpoints()
+    checks: list[Check] = []
+    for host, port in endpoints:
+        suffix = f" {host}:{port}" if len(endpoints) > 1 else ""
+        checks += _check_address(config, host, port, timeout_s, mqtt_connect, suffix)
+    return checks
+
+
+def _check_address(config: AgentConfig, host: str, port: int, timeout_s: float, mqtt_connect: bool,
+                   suffix: str) -> list[Check]:
     broker = config.broker
-    where = f"{broker.host}:{broker.port}"
+    where = f"{host}:{port}"
+    others = " (the agent fails over to the other addresses meanwhile)" if suffix else ""
     try:
-        raw = socket.create_connection((broker.host, broker.port), timeout=timeout_s)
+        raw = socket.create_connection((host, port), timeout=timeout_s)
     except OSError as exc:
-        return [Check("broker", False, f"{where} unreachable: {reason_of(exc)}",
-                      "check broker.host/port, that the broker runs, and the network/firewall")]
-    checks = [Check("broker tcp", True, f"{where} accepts connections")]
+        return [Check(f"broker{suffix}", False, f"{where} unreachable: {reason_of(exc)}",
+                      "check broker.host/port (or addresses), that the broker runs, and the network/firewall"
+                      + others)]
+    checks = [Check(f"broker tcp{suffix}", True, f"{where} accepts connections")]
     if broker.tls is not None:
         try:
-            with broker_tls_context(broker.tls).wrap_socket(raw, server_hostname=broker.host) as tls_sock:
+            with broker_tls_context(broker.tls).wrap_socket(raw, server_hostname=host) as tls_sock:
                 cert: dict[str, Any] = tls_sock.getpeercert() or {}
                 subject = dict(x[0] for x in cert.get("subject", ()))
-                checks.append(Check("broker tls", True, f"certificate of {subject.get('commonName', '?')} verified, "
+                checks.append(Check(f"broker tls{suffix}", True, f"certificate of {subject.get('commonName', '?')} verified, "
                                                          f"valid until {cert.get('notAfter', '?')}, {tls_sock.version()}"))
         except ssl.SSLCertVerificationError as exc:
-            return checks + [Check("broker tls", False, f"certificate not trusted: {exc.verify_message}",
+            return checks + [Check(f"broker tls{suffix}", False, f"certificate not trusted: {exc.verify_message}",
                                    "broker.tls.ca_file must be the CA that signed the broker's certificate; "
                                    "server_name must match its name")]
         except (ssl.SSLError, OSError) as exc:
-            return checks + [Check("broker tls", False, f"TLS handshake failed: {reason_of(exc)}",
+            return checks + [Check(f"broker tls{suffix}", False, f"TLS handshake failed: {reason_of(exc)}",
                                    "is this a TLS listener? check the port and the client certificate/key")]
     else:
         raw.close()
     if mqtt_connect:
-        checks.append(_mqtt_connect(config, timeout_s))
+        check = _mqtt_connect(config, host, port, timeout_s)
+        checks.append(Check(check.name + suffix, check.ok, check.detail,
+                            check.fix + others if not check.ok else check.fix, check.warn))
     return checks
 
 
-def _mqtt_connect(config: AgentConfig, timeout_s: float) -> Check:
+def _mqtt_connect(config: AgentConfig, host: str, port: int, timeout_s: float) -> Check:
+    """A CONNECT as the agent makes it: ``protocol: auto`` tries MQTT 5, then 3.1.1 when
+    the broker refuses 5 or closes the connection without answering (RabbitMQ 3.10)."""
+    broker = config.broker
+    check = _mqtt_connect_as(config, host, port, timeout_s, v5=broker.protocol != "mqtt311")
+    if broker.protocol == "auto" and check.detail.startswith(("CONNECT refused: Unsupported protocol",
+                                                              "connection closed")):
+        return _mqtt_connect_as(config, host, port, timeout_s, v5=False)
+    return check
+
+
+def _mqtt_connect_as(config: AgentConfig, host: str, port: int, timeout_s: float, *, v5: bool) -> Check:
     """A real CONNECT with the agent's credentials that leaves the agent's broker session as it was.
 
     The doctor asks for a client id of its own (``<agent_id>-doctor``), but the shipped brokers
@@ -71,7 +97,7 @@ def _mqtt_connect(config: AgentConfig, timeout_s: float) -> Check:
     from paho.mqtt.properties import Properties
 
     broker = config.broker
-    protocol = mqtt.MQTTv311 if broker.protocol == "mqtt311" else mqtt.MQTTv5
+    protocol = mqtt.MQTTv5 if v5 else mqtt.MQTTv311
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{config.identity.agent_id}-doctor",
                          protocol=protocol, clean_session=False if protocol == mqtt.MQTTv311 else None,
                          manual_ack=True)
@@ -90,21 +116,28 @@ def _mqtt_connect(config: AgentConfig, timeout_s: float) -> Check:
         answer["reason"] = reason
         done.set()
 
+    def on_disconnect(*_a: Any) -> None:
+        done.set()  # closed before any CONNACK: no "reason" in answer
+
     client.on_connect = on_connect
+    client.on_disconnect = on_disconnect
     try:
         if properties is None:  # MQTT 3.1.1: clean_session=False above says it
-            client.connect(broker.host, broker.port, keepalive=10)
+            client.connect(host, port, keepalive=10)
         else:
-            client.connect(broker.host, broker.port, keepalive=10, clean_start=False, properties=properties)
+            client.connect(host, port, keepalive=10, clean_start=False, properties=properties)
     except (OSError, ssl.SSLError) as exc:
         return Check("broker mqtt", False, f"CONNECT not sent: {reason_of(exc)}", "see the tcp/tls rows above")
     client.loop_start()
     try:
         answered = done.wait(timeout_s)
     finally:
-        if answered and not answer["reason"].is_failure:
+        if answered and "reason" in answer and not answer["reason"].is_failure:
             client.disconnect()
         client.loop_stop()
+    if answered and "reason" not in answer:
+        return Check("broker mqtt", False, "connection closed without a CONNACK",
+                     "is this an MQTT listener? a broker without MQTT 5 needs broker.protocol auto or mqtt311")
     if not answered:
         return Check("broker mqtt", False, f"no CONNACK within {timeout_s:g}s", "is this an MQTT listener?")
     reason = answer["reason"]

@@ -11,6 +11,7 @@ committed to the store are sent as GB alarm notifications on the camera's channe
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -35,11 +36,12 @@ from agent.redact import redact_text
 from agent.video.anchor import anchor_starts
 from agent.video.cut import CutPlan, RangeUnavailable, cut, plan_cut
 from agent.video.gb28181 import manscdp
-from agent.video.gb28181.media import LiveSources, PsSource, file_pipeline
+from agent.video.gb28181.media import LiveSources, PsSource, file_pipeline, gst_command
 from agent.video.gb28181.sdp import SdpError, answer, parse_offer
 from agent.video.gb28181.session import Session, make_sink
 from agent.video.gb28181.sip import SipEndpoint, new_branch, new_tag, response_to
 from agent.video.ring import SegmentRing
+from agent.words.alarms import TITLES, kind_term
 from drivers.backoff import Backoff
 
 log = logging.getLogger("agent.video.gb28181")
@@ -76,6 +78,7 @@ class GbSettings:
     max_viewers: int = 8
     name: str = "明厨亮灶"
     firmware: str = ""
+    muxer: str = "ffmpeg"  # what makes the live PS: ffmpeg (the cheaper) or gstreamer (media.MUXERS)
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,7 @@ class GbDevice:
         self.tz = tz
         self.backoff = backoff or Backoff(1.0, 60.0)
         self.recorder_online = recorder_online or (lambda camera: True)
-        self.live = LiveSources({c.camera: c.url for c in cameras}, io_timeout_s)
+        self.live = LiveSources({c.camera: c.url for c in cameras}, io_timeout_s, config.muxer)
         self.status = RegistrationStatus()
         self.sessions: dict[str, Session] = {}
         self._sessions_lock = threading.Lock()
@@ -507,7 +510,7 @@ class GbDevice:
         log.info("gb28181.playback channel=%s asked=%d-%d covered=%s-%s gaps=%d", session.channel,
                  session.offer.start, session.offer.end, plan.covered_from.isoformat(),
                  plan.covered_to.isoformat(), len(plan.gaps))
-        session.source = PsSource(f"playback-{session.channel}", file_pipeline(path))
+        session.source = PsSource(f"playback-{session.channel}", gst_command(file_pipeline(path)))
         self._endpoint.send(self._accept(request, session, tag, peer), peer)
 
     def _cut(self, camera: str, start: datetime, end: datetime) -> tuple[Path, CutPlan]:
@@ -556,8 +559,6 @@ class GbDevice:
             self._send_alarm(row)
 
     def _send_alarm(self, row: dict[str, Any]) -> None:
-        import json
-
         try:
             subject = json.loads(row.get("subject") or "{}")
         except ValueError:
@@ -572,7 +573,7 @@ class GbDevice:
         body = manscdp.alarm(self._client.next_sn(), channel or self.cfg.device_id,
                              priority=_SEVERITY_PRIORITY.get(str(row.get("severity")), 3), method=method,
                              alarm_type=alarm_type, time_text=self._local_text(at),
-                             description=f"{row.get('kind')}: {str(row.get('message') or '')[:150]}")
+                             description=alarm_description(str(row.get("kind") or ""), str(row.get("message") or "")))
         status = self._send_message(body)
         self.alarms_sent += 1
         log.info("gb28181.alarm kind=%s channel=%s answered=%s", row.get("kind"), channel or self.cfg.device_id,
@@ -592,6 +593,20 @@ class GbDevice:
                              for c in self.channels()],
                 "streams": streams, "alarms_sent": self.alarms_sent,
                 "rejected_messages": self._endpoint.rejected if self._endpoint else 0}
+
+
+def alarm_description(kind: str, message: str) -> str:
+    """What the platform's operator reads: the kind's Chinese title (agent/words), then the
+    message (its own Chinese title not repeated), never the kind's identifier."""
+    zh = kind_term(kind).zh if kind in TITLES else ""
+    message = message.strip()
+    if zh and message.startswith(zh):
+        text = message
+    elif zh:
+        text = f"{zh}：{message}" if message else zh
+    else:
+        text = message or "告警 alarm"
+    return text[:160]
 
 
 def _user_of(uri: str) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.video.gb28181.media import LiveSources, PsSource
+from agent.video.gb28181.media import LiveSources, PsSource, Unit
 from agent.video.gb28181.rtp import RtpPacketiser, RtpSink, TcpSink, UdpSink
 from agent.video.gb28181.sdp import Offer
 
@@ -83,11 +83,11 @@ class Session:
             return "udp"
         return "tcp-active" if getattr(self.sink, "active", False) else "tcp-passive"
 
-    def _send(self, pack: bytes, ts: int, key: bool) -> None:
+    def _send(self, units: list[Unit]) -> None:
         if self._closing:
             return
         try:
-            self.sink.send(self.rtp.packets_for(pack, ts))
+            self.sink.send(self.rtp.packets_for_units(units))
         except ConnectionError as exc:
             threading.Thread(target=self.stop, args=(f"peer lost: {exc}",), daemon=True).start()
             return

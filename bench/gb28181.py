@@ -37,8 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from agent.video.ffmpeg import FfmpegJob
-from agent.video.gb28181.device import GbCamera, GbDevice, GbSettings
+from agent.video.gb28181.device import GbDevice
 from agent.video.gb28181.media import MUXERS
+from agent.video.gb28181.settings import GbCamera, GbSettings
 from agent.video.relay import relay_args
 from bench.video import child_pid
 from drivers.backoff import Backoff

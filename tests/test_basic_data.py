@@ -71,7 +71,7 @@ def test_the_config_seeds_the_roster_once_as_basic_data(admin):
     for hours in (2.5, 4.0):
         agent.recorder.record(StaffTraining(session="食品安全培训", staff_id="S001", hours=hours))
     status, text = client.get("/admin/staff/S001")
-    assert status == 200 and re.search(r"本年度培训学时.*?<dd>6.5</dd>", text, re.S)
+    assert status == 200 and re.search(r'本年度培训学时.*?<dd class="training-hours">6.5 ·', text, re.S)
     # a second start on the same store does not seed again: the store is the source of truth
     config = agent.config
     agent.stop()

@@ -31,6 +31,11 @@ GUARDS = {
     "/manager/invites": "manage_invites", "/manager/invites/{invite_id}/revoke": "manage_invites",
     "/manager/surveys": "manage_invites", "/manager/surveys/{survey_id}/summary": "manage_invites",
     "/manager/complaints/{complaint_id}": "answer_complaints",
+    # issue 24: 整改单 are the supervisor's to open and mark done, the supervisor's or oversight's to
+    # verify; an incident is anyone's to file
+    "/manager/tasks": "work_tasks", "/manager/tasks/{task_id}/done": "work_tasks",
+    "/manager/tasks/{task_id}/check": "verify_rectification",
+    "/manager/incidents": "file_incident", "/manager/incidents/{report_id}/follow-up": "file_incident",
 }
 OPEN_POSTS = {"/login", "/logout"}
 
@@ -83,11 +88,12 @@ def filled(path: str) -> str:
 def test_every_role_has_its_words_and_every_action_names_known_roles():
     assert set(ROLE_WORDS) == set(ROLES) == {"data_admin", "manager", "staff", "oversight", "installer"}
     assert all(words.zh and words.en for words in ROLE_WORDS.values())
-    assert MAY["verify_rectification"] == {"oversight"}
+    assert MAY["verify_rectification"] == {"manager", "oversight"}  # issue 24: the supervisor or oversight
+    assert MAY["file_incident"] == set(ROLES)  # issue 24: any logged-in role files an incident
     for action in ("manage_basic_data", "manage_accounts", "manage_documents"):
         assert MAY[action] == {"data_admin"}
     assert not any(may_role == "oversight" for action, roles in MAY.items() if action not in (
-        "verify_rectification", "see_personal_data", "export_records") for may_role in roles)
+        "verify_rectification", "see_personal_data", "export_records", "file_incident") for may_role in roles)
     assert "installer" not in MAY["see_personal_data"]
 
 
@@ -122,12 +128,12 @@ def test_each_role_reads_its_pages_and_is_refused_every_write_it_may_not_make(co
     assert {u["name"] for u in agent.store.console_users()} == set(ACCOUNTS.values())
 
 
-def test_oversight_may_write_nothing_but_verifications(console_url):
+def test_oversight_may_write_nothing_but_verifications_and_incidents(console_url):
     agent, url = console_url
     client = Http(url)
     client.log_in(ACCOUNTS["oversight"], PASSWORD)
     for path in routes("POST"):
-        if path in OPEN_POSTS or guard_of(path) == "verify_rectification":
+        if path in OPEN_POSTS or guard_of(path) in ("verify_rectification", "file_incident"):
             continue
         status, _ = client.post(filled(path), [])
         assert status == 403, path

@@ -23,7 +23,9 @@ from agent.config.video import Gb28181Config
 from agent.core.recorder import Recorder
 from agent.core.timeutil import ManualClock
 from agent.store import Store
-from agent.video.gb28181.device import REFUSED, REGISTERED, GbCamera, GbDevice, GbSettings
+from agent.video.gb28181.device import GbDevice
+from agent.video.gb28181.settings import GbCamera, GbSettings
+from agent.video.gb28181.status import REFUSED, REGISTERED
 from agent.video.recorder import CameraRecorder
 from agent.video.ring import SegmentRing
 from drivers.backoff import Backoff
@@ -250,7 +252,7 @@ def test_vision_violation_arrives_as_a_gb_alarm_on_its_channel(platform: GbPlatf
     run = Running(device)
     try:
         registered(platform, device)
-        wait_until(lambda: device._alarm_seen is not None, timeout=5)
+        wait_until(lambda: device.new_alarms.primed, timeout=5)
         recorder.raise_alarm("no_mask", {"camera_id": "store", "track_id": "3"},
                              "未戴口罩 / no mask on camera store", severity="minor")
         platform.wait_for(lambda: platform.alarms, 10, "the alarm")

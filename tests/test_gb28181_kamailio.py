@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.video.gb28181.device import REFUSED, REGISTERED, GbDevice, GbSettings
+from agent.video.gb28181.device import GbDevice
+from agent.video.gb28181.settings import GbSettings
+from agent.video.gb28181.status import REFUSED, REGISTERED
 from drivers.backoff import Backoff
 from simulator.platform.kamailio import Kamailio, kamailio_binary
 from tests.fixtures_mqtt import wait_until

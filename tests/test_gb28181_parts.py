@@ -127,7 +127,7 @@ def test_config_refuses_duplicate_channels() -> None:
 
 
 def test_alarm_description_gives_the_kinds_chinese_title_not_its_identifier() -> None:
-    from agent.video.gb28181.device import alarm_description
+    from agent.video.gb28181.alarms import alarm_description
 
     assert alarm_description("cold_chain_high", "fridge 1 at 9.5 °C") == "冷链温度过高：fridge 1 at 9.5 °C"
     assert alarm_description("no_mask", "未戴口罩 / no mask on camera store") == "未戴口罩 / no mask on camera store"

@@ -12,6 +12,7 @@ from tests.conftest import TZ
 from tests.fixtures_serial_stations import (
     INSPECTOR,
     LEADER,
+    STAFF,
     UNKNOWN,
     WANG,
     ZHANG,
@@ -249,3 +250,40 @@ def test_checkin_unknown_badge_and_roles(tmp_path):
     rig.badge(LEADER)
     assert [r["data"]["staff_id"] for r in rig.records("leader_meal")] == ["L001"]
     rig.close()
+
+
+def test_additive_names_the_dish_it_goes_into_from_the_menu(tmp_path, morning):
+    menu = [{"name": "红烧肉", "meals": ["lunch"]}, {"name": "糖醋排骨", "meals": ["lunch"]}]
+    cfg = station_config(tmp_path, ADDITIVE, rules={"additive_limits_g": {"苯甲酸钠": 10}},
+                         site={"staff": STAFF, "menu": menu})
+    rig = Rig(cfg, morning)
+    try:
+        rig.badge(ZHANG)
+        assert "#1=红烧肉 #2=糖醋排骨" in rig.last_said()
+        rig.text("#9")
+        assert "菜品编号" in rig.last_said() and rig.records("additive_usage") == []
+        rig.text("#2")
+        assert "用于 糖醋排骨" in rig.last_said()
+        rig.weight(500.0)
+        rig.weight(495.0)
+        [record] = rig.records("additive_usage")
+        assert record["data"]["food"] == "糖醋排骨" and record["data"]["grams"] == 5.0
+    finally:
+        rig.close()
+
+
+def test_a_drill_checkin_keeps_the_badged_people_for_the_consoles_drill_form(tmp_path):
+    from agent.stations.checkin.workflow import drill_key
+
+    rig = Rig(station_config(tmp_path, {**CHECKIN, "checkin_modes": ["drill"]}), LUNCH)
+    try:
+        rig.badge(ZHANG)
+        rig.advance(5)
+        rig.badge(WANG)
+        rig.advance(5)
+        rig.badge(ZHANG)
+        assert "已签到" in rig.last_said()
+        assert rig.store.kv_get(drill_key("2026-11-30")) == ["S001", "S003"]
+        assert rig.records("drill") == []  # the drill itself is recorded at the console
+    finally:
+        rig.close()

@@ -22,8 +22,10 @@ from agent.records.basic_data import BasicData, StaffFacts
 from agent.records.complaint_response import ComplaintResponse
 from agent.records.core_temperature_check import CoreTemperatureCheck
 from agent.records.daily_ledger import DailyLedger, LedgerLine
+from agent.records.drill import Drill, Participant
 from agent.records.envelope import Operator, Source, parse_envelope
 from agent.records.food_sample import FoodSample
+from agent.records.incident_report import IncidentReport
 from agent.records.ingredient_purchase import IngredientPurchase
 from agent.records.leader_meal import LeaderMeal
 from agent.records.meal_service import MealService
@@ -31,6 +33,7 @@ from agent.records.menu_plan import MenuDishPlan, MenuIngredient, MenuPlan, Nutr
 from agent.records.premises_disinfection import PremisesDisinfection
 from agent.records.public_complaint import PublicComplaint
 from agent.records.rectification import Rectification
+from agent.records.rectification_task import RectificationTask
 from agent.records.registry import RECORD_TYPES
 from agent.records.routine_daily_check import ChecklistItem, RoutineDailyCheck
 from agent.records.sample_discard import SampleDiscard
@@ -43,6 +46,7 @@ from agent.records.stock_issue import StockIssue
 from agent.records.superior_inspection import SuperiorInspection
 from agent.records.survey_summary import QuestionResult, SurveySummary
 from agent.records.tableware_disinfection import ThermalDisinfection
+from agent.records.training_session import Attendee, TrainingSession
 from agent.records.vision_violation import VisionViolation
 from agent.records.waste_disposal import WasteDisposal
 from agent.store import Store
@@ -89,6 +93,15 @@ def samples() -> list:
         SurveySummary(survey_id="a1b2c3", survey_title="2026秋季满意度", term="2026秋", responses=50, closed=True,
                       questions=[QuestionResult(question_id="q1", text="饭菜口味", kind="scale", answered=50,
                                                 counts=[10, 10, 10, 10, 10], mean=3.0)]),
+        RectificationTask(task_id="0192f1e2-0000-7000-8000-000000000002", step="opened",
+                          source_type="routine_daily_check", source_id="0192f1e2-0000-7000-8000-000000000003",
+                          problem="冰箱温度：10 °C", owner="boss", deadline=T0 + timedelta(hours=24), by="boss"),
+        IncidentReport(kind="power_cut", what="全楼停电", where="后厨", happened_at=T0, people_affected=0,
+                       reported_by="boss"),
+        Drill(scenario="火灾疏散", held_at=T0, minutes=30, recorded_by="boss",
+              participants=[Participant(staff_id="S017", via="badge")]),
+        TrainingSession(topic="食品安全法", trainer="李老师", held_at=T0, hours=2, recorded_by="boss",
+                        attendees=[Attendee(staff_id="S017", result="pass")]),
         StockIssue(receipt_id="0193a1b2-0000-7000-8000-000000000001", item="大米", batch="B7", supplier="粮油公司",
                    grams=5000, meal="lunch", served_on=date(2026, 12, 1), dishes=["米饭"]),
         MenuPlan(day=date(2026, 12, 1), meal="lunch", age_group="9-11", energy_target_kcal=(630, 880),

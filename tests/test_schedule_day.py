@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 
+from agent.core.tasks import all_tasks
 from agent.schedule.due import what_is_due
 from tests.fixtures_schedule import DAY, Canteen, at, schedule_config
 
@@ -111,7 +112,11 @@ def test_a_whole_day_with_restarts(canteen: Canteen) -> None:
 
     # restart just before day end, then day end: one ledger
     canteen.restart(at("23:50"))
-    assert canteen.tick().raised == []
+    # the failed cabinet run opened a 整改单 (due 4 h after the run), never marked done: overdue
+    [task] = all_tasks(canteen.store)
+    assert task.first.source_type == "tableware_disinfection" and task.first.by == "agent"
+    overdue = f"rectification_overdue|task_id={task.id}"
+    assert canteen.tick().raised == [overdue]
     report = canteen.tick(at("23:55"))
     assert report.ledgers == [DAY.isoformat()]
     assert canteen.tick(at("23:58")).ledgers == []
@@ -125,7 +130,7 @@ def test_a_whole_day_with_restarts(canteen: Canteen) -> None:
         key("leader_meal_missing", meal="breakfast"),
         key("morning_check_missing", staff_id="S003"), key("morning_check_missing", staff_id="S004"),
         key("samples_missing", meal="lunch"), key("disinfection_missing", meal="lunch"),
-        key("disinfection_missing", meal="dinner"), key("uv_run_missing", room="storeroom"),
+        key("disinfection_missing", meal="dinner"), key("uv_run_missing", room="storeroom"), overdue,
     }
 
     ledgers = list(canteen.store.iter_records(type_="daily_ledger"))
@@ -144,7 +149,7 @@ def test_a_whole_day_with_restarts(canteen: Canteen) -> None:
     assert set(ledger["still_due"]) <= set(ledger["open_alarms"])
     # 4 on duty + 3 meals x 3 duties + 2 rooms
     assert (ledger["duties_due"], ledger["duties_done"]) == (15, 12)
-    assert ledger["alarms_raised"] == 9
+    assert ledger["alarms_raised"] == 10  # with the overdue 整改单 of the failed cabinet run
 
 
 def test_day_change_closes_yesterdays_reminders_after_the_ledger(canteen: Canteen) -> None:

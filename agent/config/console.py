@@ -36,6 +36,9 @@ class ConsoleConfig(Strict):
     daily_check_items: list[str] = Field(
         default_factory=lambda: list(DEFAULT_DAILY_CHECK), min_length=1, max_length=60,
         description="常规日检: the canteen's checklist, one line per item.")
+    rectification_owner: str | None = Field(
+        None, max_length=64, description="整改单: the console account a new task is assigned to (the canteen's "
+                                         "supervisor); unset: the supervisor role (manager) as a whole.")
     tls_cert_file: FilePath | None = Field(
         None, description="HTTPS: the box's certificate (config/certs/make-test-certs.sh -c NAME makes one "
                           "from the site CA), with its chain; required for a LAN address.")

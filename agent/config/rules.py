@@ -78,6 +78,35 @@ class DisinfectionRules(Strict):
 class PremisesRules(Strict):
     uv_min_minutes: PositiveMinutes = 30
     ozone_min_minutes: PositiveMinutes = 30
+    hand_min_minutes: PositiveMinutes = Field(
+        30, description="Spraying or wiping by hand: the disinfectant's contact time (the site's disinfection plan).")
+    hand_chlorine_mg_per_l: float = Field(
+        250, gt=0, description="Spraying or wiping with a chlorine disinfectant: minimum effective chlorine.")
+
+
+def _default_deadlines() -> dict[str, float]:
+    return {"routine_daily_check": 24, "superior_inspection": 72, "incident_report": 4, "drill": 168,
+            "tableware_disinfection": 4, "premises_disinfection": 24, "cold_chain": 4, "vision_violation": 24,
+            "complaint": 72, "alarm": 24, "by_hand": 72}
+
+
+class RectificationRules(Strict):
+    deadline_hours: dict[str, float] = Field(
+        default_factory=_default_deadlines,
+        description="Hours to fix, by what opened the task (a source not listed: by_hand's).")
+    overdue_severity: Literal["critical", "major", "minor"] = "major"
+    vision_repeats: int = Field(3, ge=0, le=1000, description="A camera's violation of one kind this many times "
+                                                                "in a day opens a task (0: never).")
+
+
+class TrainingRules(Strict):
+    yearly_min_hours: float = Field(40, ge=0, description="Training hours each person needs a year (0: no minimum).")
+    warn_from: str = Field("10-01", pattern=r"^\d{2}-\d{2}$",
+                           description="MM-DD: from this date on, people below the minimum are warned about.")
+
+
+class DrillRules(Strict):
+    every_days: Days = Field(120, description="A reminder when no drill was held for this many days (a term).")
 
 
 class ReceivingRules(Strict):
@@ -102,5 +131,8 @@ class Rules(Strict):
     premises: PremisesRules = PremisesRules()
     receiving: ReceivingRules = ReceivingRules()
     expiry: ExpiryRules = ExpiryRules()
+    rectification: RectificationRules = RectificationRules()
+    training: TrainingRules = TrainingRules()
+    drill: DrillRules = DrillRules()
     additive_limits_g: dict[str, float] = Field(
         default_factory=dict, description="Max grams per use for additives with a usage limit.")

@@ -34,8 +34,10 @@ from agent.console import (
     pages_canteen,
     pages_daily_check,
     pages_devices,
+    pages_disinfection,
     pages_doctor,
     pages_entries,
+    pages_incidents,
     pages_library,
     pages_meals,
     pages_menu,
@@ -46,8 +48,10 @@ from agent.console import (
     pages_staff,
     pages_station,
     pages_stock,
+    pages_tasks,
     pages_today,
     pages_trace,
+    pages_training,
 )
 from agent.console.context import STATIC, Console
 from agent.console.csrf import CsrfError
@@ -86,10 +90,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 def build_app(console: Console) -> Starlette:
     routes: list[Any] = [Route("/", home), Mount("/static", StaticFiles(directory=str(STATIC)), name="static")]
-    for module in (pages_station, pages_auth, pages_today, pages_alarms, pages_daily_check, pages_meals, pages_menu,
-                   pages_samples, pages_stock, pages_trace, pages_scorecard, pages_entries, pages_records,
-                   pages_devices, pages_doctor, pages_accounts, pages_staff, pages_assets, pages_canteen,
-                   pages_library, pages_public):
+    for module in (pages_station, pages_auth, pages_today, pages_alarms, pages_tasks, pages_incidents,
+                   pages_daily_check, pages_meals, pages_menu, pages_samples, pages_stock, pages_trace, pages_scorecard,
+                   pages_entries, pages_disinfection, pages_training, pages_records, pages_devices, pages_doctor,
+                   pages_accounts, pages_staff, pages_assets, pages_canteen, pages_library, pages_public):
         routes += module.ROUTES
     app = Starlette(routes=routes, exception_handlers={
         LoginRequired: _login_required, NotAllowed: _not_allowed, CsrfError: _csrf_refused, HTTPException: _http_error})

@@ -31,6 +31,7 @@ from agent.console.web import (
     redirect,
     user_session,
 )
+from agent.core.tasks import find_task
 from agent.words.alarms import closes_by_rectification, kind_term
 from agent.words.terms import (
     ALARM_STATES,
@@ -137,6 +138,10 @@ def subject_text(request: Request, subject: dict[str, str]) -> str:
     """Who or what the alarm is about, in words: a name, a device, a meal and its day."""
     parts = []
     for key, value in subject.items():
+        if key == "task_id":  # a 整改单: what is wrong, not its id
+            task = find_task(console(request).store, value)
+            parts.append(f"整改单 task: {task.latest.problem[:60]}" if task else "整改单 task")
+            continue
         if key in RECORD_KEYS:
             continue
         if key == "staff_id":
@@ -150,6 +155,7 @@ def subject_text(request: Request, subject: dict[str, str]) -> str:
             parts.append(f"第 {value} 人 person {value}")
         elif key == "device_id":
             parts.append(device_name(value))
+
         else:
             parts.append(value)
     return " · ".join(parts)

@@ -1,5 +1,6 @@
 """常规日检: the canteen's checklist (``console.daily_check_items``), each item passed or
-failed with a remark → one ``routine_daily_check`` record (a failed item fails it)."""
+failed with a remark → one ``routine_daily_check`` record (a failed item fails it), and
+one rectification task (整改单) for each failed item."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from agent.console.web import (
     redirect,
     user_session,
 )
+from agent.core.tasks import TaskDesk
 from agent.records.envelope import Operator
 from agent.records.routine_daily_check import ChecklistItem, RoutineDailyCheck
 
@@ -32,7 +34,9 @@ def _page(request: Request, status: int = 200, **extra: Any) -> Response:
 
 async def daily_check_form(request: Request) -> Response:
     user_session(request)
-    return _page(request, done=request.query_params.get("done"), chosen={}, notes={})
+    tasks = request.query_params.get("tasks", "")
+    return _page(request, done=request.query_params.get("done"), tasks=int(tasks) if tasks.isdigit() else 0,
+                 chosen={}, notes={})
 
 
 async def submit_daily_check(request: Request) -> Response:
@@ -59,8 +63,10 @@ async def submit_daily_check(request: Request) -> Response:
     assert current.user is not None
     saved = ctx.recorder.record_with_photo(RoutineDailyCheck(items=items), photo,
                                            operator=Operator(staff_id=current.user.name))
-    action_log(request, "routine_daily_check", record=saved.id, failed=sum(1 for i in items if not i.ok))
-    return redirect(request, "/manager/daily-check?done=1")
+    tasks = TaskDesk(ctx.recorder).follow_up(saved, by=current.user.name)  # one 整改单 per failed item
+    action_log(request, "routine_daily_check", record=saved.id, failed=sum(1 for i in items if not i.ok),
+               tasks=tasks)
+    return redirect(request, f"/manager/daily-check?done=1&tasks={tasks}")
 
 
 ROUTES = [

@@ -22,6 +22,7 @@ from agent.console.web import (
     redirect,
     user_session,
 )
+from agent.core.tasks import TaskDesk
 from agent.records.envelope import Operator
 from agent.records.superior_inspection import SuperiorInspection
 from agent.records.waste_disposal import WasteDisposal
@@ -72,7 +73,9 @@ def _inspection_page(request: Request, status: int = 200, **extra: Any) -> Respo
 
 async def inspection_form(request: Request) -> Response:
     user_session(request)
-    return _inspection_page(request, done=request.query_params.get("done"), form={})
+    tasks = request.query_params.get("tasks", "")
+    return _inspection_page(request, done=request.query_params.get("done"), tasks=int(tasks) if tasks.isdigit() else 0,
+                            form={})
 
 
 async def record_inspection(request: Request) -> Response:
@@ -90,9 +93,11 @@ async def record_inspection(request: Request) -> Response:
     data = SuperiorInspection(inspector_id=values["inspector_id"] or f"visitor:{values['name']}",
                               name=values["name"], organisation=values["organisation"],
                               findings_text=values["findings"] or None)
-    saved = console(request).recorder.record(data, source=CONSOLE_SOURCE, operator=Operator(staff_id=current.user.name))
-    action_log(request, "superior_inspection", record=saved.id)
-    return redirect(request, "/manager/inspection?done=1")
+    recorder = console(request).recorder
+    saved = recorder.record(data, source=CONSOLE_SOURCE, operator=Operator(staff_id=current.user.name))
+    tasks = TaskDesk(recorder).follow_up(saved, by=current.user.name)  # one 整改单 per line of findings
+    action_log(request, "superior_inspection", record=saved.id, tasks=tasks)
+    return redirect(request, f"/manager/inspection?done=1&tasks={tasks}")
 
 
 ROUTES = [

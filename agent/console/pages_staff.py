@@ -36,6 +36,7 @@ from agent.console.web import (
     user_session,
 )
 from agent.core.recorder import BadgeTaken, BasicDataConflict, Photo
+from agent.core.training import hours_by_person
 from agent.records.basic_data import ACTIONS, ORIGINS, POSTS, StaffFacts, fields_text, post_words
 from agent.records.registry import RECORD_TYPES
 
@@ -57,14 +58,8 @@ def person_row(request: Request, entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def training_hours(request: Request) -> dict[str, float]:
-    """Staff id -> hours of this year's ``staff_training`` records (培训学时)."""
-    year = str(_today(request).year)
-    hours: dict[str, float] = {}
-    for record in console(request).store.iter_records(type_="staff_training"):
-        data = record["data"]
-        if str(record.get("occurred_at", ""))[:4] == year and data.get("hours"):
-            hours[data["staff_id"]] = hours.get(data["staff_id"], 0.0) + float(data["hours"])
-    return hours
+    """Staff id -> hours of this year's ``staff_training`` records (培训学时; agent.core.training)."""
+    return hours_by_person(console(request).store, console(request).config, _today(request).year)
 
 
 async def staff_list(request: Request) -> Response:

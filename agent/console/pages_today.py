@@ -13,6 +13,8 @@ from starlette.routing import Route
 from agent.console.roles import may
 from agent.console.web import console, page, user_session
 from agent.core.duties import DueItem
+from agent.core.tasks import all_tasks
+from agent.core.training import short_of_hours
 from agent.schedule.due import Unfit, meal_label
 from agent.schedule.today import expiry_line, today_view, unfit_text
 
@@ -69,17 +71,20 @@ async def today(request: Request) -> Response:
     if moment is None:
         return page(request, "today.html", status=400, error="The day is written YYYY-MM-DD, today or before",
                     rows=[], counts={s: 0 for s in STATE}, total=0, states=STATE, expiry=[], open_alarms=0,
-                    day="", is_today=True, as_of="")
+                    day="", is_today=True, as_of="", tasks_open=0, tasks_overdue=0, training_short=0)
     as_of, is_today = moment
     view = today_view(ctx.store, ctx.config, as_of)
     tz = ctx.config.identity.tz
     # the installer sees that a check was done, never how a person's health check went
     rows = [_row(i, tz, view.unfit if personal else {}) for i in view.items]
     counts = {s: sum(1 for r in rows if r.state == s) for s in STATE}
+    tasks = [t for t in all_tasks(ctx.store) if t.waiting_for_owner]
     return page(request, "today.html", day=view.facts.day.isoformat(), is_today=is_today,
                 as_of=f"{as_of:%H:%M}", rows=rows, counts=counts, total=len(rows), states=STATE,
                 expiry=[expiry_line(e) for e in view.expiry if personal or e.what != "health_certificate"],
-                open_alarms=view.open_alarms)
+                open_alarms=view.open_alarms,
+                tasks_open=len(tasks), tasks_overdue=sum(1 for t in tasks if t.overdue(ctx.now())),
+                training_short=len(short_of_hours(ctx.store, ctx.config, as_of.date())) if is_today else 0)
 
 
 ROUTES = [Route("/manager/today", today)]

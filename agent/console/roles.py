@@ -29,7 +29,6 @@ ROLE_WORDS: dict[str, Term] = {
 MAY: dict[str, frozenset[str]] = {
     "acknowledge_alarm": frozenset({"manager"}),
     "rectify_alarm": frozenset({"manager"}),
-    "verify_rectification": frozenset({"oversight"}),  # 整改 checked as done (a rectification task)
     "make_entries": frozenset({"manager", "staff"}),  # daily check, meals, samples, waste, inspections
     "override_stock": frozenset({"manager"}),  # issue an expired batch or goods with no receipt (recorded)
     "manage_basic_data": frozenset({"data_admin"}),  # canteen profile, staff, suppliers, assets, maintenance
@@ -41,6 +40,13 @@ MAY: dict[str, frozenset[str]] = {
     # supervisor's to answer; their pages (complaint texts, invitees' names) need see_personal_data
     "manage_invites": frozenset({"data_admin"}),
     "answer_complaints": frozenset({"manager"}),
+    # 整改单: the supervisor opens tasks by hand and marks them done (and the task's owner,
+    # when an account); the supervisor or oversight verifies, never the person who marked
+    # it done (agent.console.pages_tasks)
+    "work_tasks": frozenset({"manager"}),
+    "verify_rectification": frozenset({"manager", "oversight"}),
+    # 突发事件: anyone logged in files one, from a phone
+    "file_incident": frozenset({"manager", "installer", "oversight", "data_admin", "staff"}),
     "run_doctor": frozenset({"installer"}),
     "see_device_details": frozenset({"installer"}),  # the drivers' raw errors, ports and paths
 }

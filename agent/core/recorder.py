@@ -170,11 +170,28 @@ class Recorder:
                         photo_note)
 
     def record_once(self, key: str, marker: dict[str, Any], data: DataT, *, occurred_at: datetime | None = None,
-                    source: Source | None = None, operator: Operator | None = None) -> Recorded[DataT] | None:
+                    source: Source | None = None, operator: Operator | None = None,
+                    photo: Photo | None = None) -> Recorded[DataT] | None:
         """``record``, at most once per ``key``: the record commits together with the kv ``key``
         (``marker`` plus the record's id as ``record_id``), in one transaction that no other
         process can interleave (``Store.add_record_once``). None, nothing written, when
-        ``key`` was set before."""
+        ``key`` was set before. A ``photo`` (a person's upload) commits in the same
+        transaction, linked to the record, or not at all."""
+        if photo is not None:
+            ref = photo_ref(photo)
+            draft, settled = self._judged_draft(data, occurred_at=occurred_at, source=source, operator=operator,
+                                                media=[ref])
+            media = MediaDraft(ref.id, photo.content, photo.content_type, role="photo",
+                               created_at=draft.envelope["recorded_at"], suffix=photo.suffix)
+            saved_with: Saved | None = self._write(self.store.add_record_once_with_media, key,
+                                                   {**marker, "record_id": draft.id}, draft, [media])
+            if saved_with is None:
+                log.info("record not saved type=%s: %s was set before", data.record_type, key)
+                return None
+            log.info("record saved type=%s id=%s seq=%d verdict=%s media=1", saved_with.type, saved_with.id,
+                     saved_with.seq, saved_with.verdict)
+            return Recorded(saved_with.id, saved_with.seq, saved_with.payload, saved_with.type, saved_with.verdict,
+                            saved_with.findings, settled)
         draft, settled = self._judged_draft(data, occurred_at=occurred_at, source=source, operator=operator)
         saved: Saved | None = self._write(self.store.add_record_once, key, {**marker, "record_id": draft.id}, draft)
         if saved is None:

@@ -41,6 +41,9 @@ class DailyLedger(RecordData):
     duties_done: int | None = Field(None, ge=0, description="Of those, how many were done")
     alarms_raised: int | None = Field(None, ge=0, description="Alarms raised that day, any kind")
     diners: int | None = Field(None, ge=0, description="Diners over all meals served (meal_service)")
+    tasks_open: int | None = Field(None, ge=0, description="整改单 not yet verified at the day's end (extension)")
+    tasks_overdue: int | None = Field(None, ge=0, description="Of those, waiting for their owner past the deadline")
+    tasks_verified: int | None = Field(None, ge=0, description="整改单 verified that day")
     replaces: str | None = Field(None, description="Id of an earlier ledger of this day written before the "
                                                    "day had ended (a clock set ahead); that one is void")
 
@@ -48,4 +51,6 @@ class DailyLedger(RecordData):
         done = f"{self.duties_done} / {self.duties_due}" if self.duties_due is not None else ""
         return facts(fact("日期", "day", self.day), fact("完成事项", "duties done", done),
                       fact("告警", "alarms raised", self.alarms_raised), fact("就餐人数", "diners", self.diners),
-                      fact("未完成", "still due", len(self.still_due)) if self.still_due else None)
+                      fact("未完成", "still due", len(self.still_due)) if self.still_due else None,
+                      fact("整改单", "rectification tasks",
+                           f"待完成 {self.tasks_open} open，逾期 {self.tasks_overdue or 0} overdue" if self.tasks_open else ""))

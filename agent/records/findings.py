@@ -25,6 +25,8 @@ FINDINGS: dict[str, Term] = {
     "cycle_cut_short": Term("消毒中途停止", "cycle cut short"),
     "uv_lamp_run_too_short": Term("紫外线消毒时间不足", "UV run too short"),
     "ozone_run_too_short": Term("臭氧消毒时间不足", "ozone run too short"),
+    "concentration_below_target": Term("消毒剂浓度不足", "disinfectant too weak"),
+    "contact_too_short": Term("作用时间不足", "contact time too short"),
     "expired_on_receipt": Term("到货已过期", "expired on receipt"),
     "near_expiry": Term("临近保质期", "near expiry"),
     "production_date_in_future": Term("生产日期晚于今天", "production date in the future"),

@@ -44,6 +44,9 @@ class ThermalDisinfection(RecordData):
     immersion_min: float | None = None
     cut_short: bool = False
     meal: Meal | None = None
+    by_hand: bool | None = Field(None, description="true: done by hand (a chlorine soak, steaming by hand) and "
+                                                    "entered by a person, not measured by a device (extension)")
+    recorded_by: str | None = Field(None, description="by hand: the account or staff id that entered it (extension)")
 
     def judge(self, rules: Rules, day: date) -> Judgement:
         if self.method == "chlorine":
@@ -65,8 +68,15 @@ class ThermalDisinfection(RecordData):
     def brief(self) -> list[Fact]:
         held = (f"{(self.seconds_at_target or 0) / 60:.1f} / {self.required_s / 60:.0f} 分钟 min"
                 if self.required_s else "")
+        if self.method == "chlorine":
+            return facts(fact("方式", "method", term(DISINFECTION_METHODS, self.method)),
+                          fact("有效氯", "chlorine", f"{self.chlorine_mg_per_l:g} mg/L" if self.chlorine_mg_per_l else ""),
+                          fact("浸泡", "soaked", f"{self.immersion_min:g} 分钟 min" if self.immersion_min else ""),
+                          fact("手工", "by hand", YES_NO[True]) if self.by_hand else None,
+                          fact("餐次", "meal", meal(self.meal)) if self.meal else None)
         return facts(fact("设备", "device", self.device_id),
                       fact("方式", "method", term(DISINFECTION_METHODS, self.method)),
                       fact("最高温度", "peak", celsius_text(self.peak_c)), fact("达标时长", "held", held),
                       fact("餐次", "meal", meal(self.meal)) if self.meal else None,
-                      fact("中断", "cut short", YES_NO[True]) if self.cut_short else None)
+                      fact("中断", "cut short", YES_NO[True]) if self.cut_short else None,
+                      fact("手工", "by hand", YES_NO[True]) if self.by_hand else None)

@@ -42,7 +42,10 @@ from datetime import date, datetime, timedelta
 
 from agent.core.duties import DueItem
 from agent.core.recorder import Recorder
+from agent.core.tasks import TaskDesk
 from agent.core.timeutil import Monotonic
+from agent.core.training import attendance
+from agent.schedule import practice
 from agent.schedule.due import due_items as compute_due_items
 from agent.schedule.due import gather_facts, what_is_due
 from agent.schedule.expiry import ExpiryItem, expiry_clear_message, expiry_items, expiry_warning
@@ -53,7 +56,7 @@ from agent.schedule.summary import write_month
 
 log = logging.getLogger("agent.schedule")
 
-OWN_KINDS = frozenset(REMINDER_KINDS) | {"expiry_warning"}
+OWN_KINDS = frozenset(REMINDER_KINDS) | {"expiry_warning"} | frozenset(practice.KINDS)
 LEDGER_CATCHUP_DAYS = 7  # after a long outage, write at most this many missed ledgers
 LAST_TICK_KEY = "schedule:last_tick"
 # Expiry dates move by days: re-read them at most this often (they scan purchase
@@ -84,6 +87,7 @@ class ScheduleEngine:
         self.run_days = RunDays(self.store, self.tz, mono or time.monotonic)
         self._lock = threading.Lock()  # apscheduler may fire two jobs at the same second
         self._expiry_cache: tuple[date, datetime, list[ExpiryItem]] | None = None
+        self.tasks = TaskDesk(recorder)
 
     def tick(self, now: datetime) -> TickReport:
         with self._lock:
@@ -94,6 +98,14 @@ class ScheduleEngine:
                 self._say(f"{today.replace(day=1) - timedelta(days=1):%Y-%m} 月度汇总已生成 / monthly scorecard written")
             report.items = what_is_due(self.store, self.config, now)
             self._reconcile(now, today, report)
+            self.tasks.sweep(now)  # 整改单 for what the devices found
+            for session in self.store.iter_records(type_="training_session", day=today.isoformat()):
+                attendance(self.recorder, session)  # each attendee's staff_training, if a stop cut it short
+            raised, cleared = self.tasks.sync_overdue(now)  # 整改单 past their deadline
+            report.raised += raised
+            report.cleared += cleared
+            if raised:
+                self._say(f"{len(raised)} 张整改单已逾期，请尽快整改 / {len(raised)} rectification task(s) overdue")
             self.store.kv_set(LAST_TICK_KEY, now.isoformat())
             if report.raised or report.cleared or report.ledgers:
                 log.info("schedule tick at=%s raised=%d cleared=%d ledgers=%s", now.isoformat(),
@@ -127,6 +139,11 @@ class ScheduleEngine:
     def wanted_alarms(self, now: datetime, items: list[DueItem]) -> list[AlarmWant]:
         wants = [reminder_for(i) for i in items if i.state == "overdue"]
         wants += [expiry_warning(e) for e in self._expiry_items(now)]
+        since = self.store.kv_get(practice.SINCE_KEY)
+        if since is None:
+            since = now.astimezone(self.tz).date().isoformat()
+            self.store.kv_set(practice.SINCE_KEY, since)
+        wants += practice.practice_wants(self.store, self.config, now, date.fromisoformat(since))
         return wants
 
     def _expiry_items(self, now: datetime) -> list[ExpiryItem]:
@@ -155,6 +172,8 @@ class ScheduleEngine:
             subject = json.loads(row["subject"])
             if row["kind"] == "expiry_warning":
                 message = expiry_clear_message(subject, thresholds)
+            elif row["kind"] in practice.KINDS:
+                message = practice.clear_message(row["kind"])
             else:
                 message = clear_message(row["kind"], subject, items_by_key.get(row["key"]),
                                         today.isoformat())

@@ -20,6 +20,7 @@ from agent.config.settings import Settings
 from agent.core.duties import DueItem, at_local
 from agent.core.reads import Reads
 from agent.core.recorder import Recorded, Recorder
+from agent.core.tasks import all_tasks
 from agent.records.daily_ledger import DailyLedger, LedgerLine
 from agent.records.envelope import Source
 from agent.records.registry import PROVINCIAL_TYPES
@@ -57,7 +58,7 @@ def void_premature_ledgers(store: Store, config: Settings, now: datetime) -> lis
     return new
 
 
-def build_ledger(store: Reads, day: date, items: list[DueItem]) -> DailyLedger:
+def build_ledger(store: Reads, day: date, items: list[DueItem], end: datetime | None = None) -> DailyLedger:
     """The summary of ``day``: counts and verdicts per record type, duties, open alarms."""
     counts: dict[str, LedgerLine] = {t: LedgerLine(record_type=t, count=0) for t in PROVINCIAL_TYPES}
     for record_type, verdict, count in store.verdict_counts(day):
@@ -74,7 +75,12 @@ def build_ledger(store: Reads, day: date, items: list[DueItem]) -> DailyLedger:
     raised = store.alarms_raised_on(day)
     diners = store.diners_on(day)
     duties = [i for i in items if i.duty != "sample_discard"]
+    tasks = all_tasks(store)
+    waiting = [t for t in tasks if t.step != "verified"]
+    verified_on = sum(1 for t in tasks if t.step == "verified" and t.steps[-1]["occurred_at"][:10] == day.isoformat())
     return DailyLedger(
+        tasks_open=len(waiting), tasks_verified=verified_on,
+        tasks_overdue=sum(1 for t in waiting if end is not None and t.overdue(end)),
         day=day, lines=list(counts.values()),
         open_alarms=[row["key"] for row in store.open_alarms()],
         still_due=[i.key for i in items if not i.is_done],
@@ -87,7 +93,7 @@ def write_ledger(recorder: Recorder, day: date, items: list[DueItem]) -> Recorde
     if ledger_written(recorder.store, day):
         return None
     voided = recorder.store.ledger_ids(day)  # all void here: written before the day ended
-    ledger = build_ledger(recorder.store, day, items)
+    ledger = build_ledger(recorder.store, day, items, day_end(recorder.config, day))
     if voided:
         ledger = ledger.model_copy(update={"replaces": voided[-1]})
     # occurred_at is the day's end even when written late (after a power cut), so the

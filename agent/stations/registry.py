@@ -20,6 +20,7 @@ from agent.stations import (  # one name per kind: its folder
     checkin,
     core_temperature,
     food_sample,
+    hand_disinfection,
     morning_check,
     receiving,
     store_room,
@@ -35,6 +36,7 @@ STATION_KINDS: tuple[StationKind, ...] = (
     additive.KIND,
     checkin.KIND,
     core_temperature.KIND,
+    hand_disinfection.KIND,
     store_room.KIND,
 )
 

@@ -37,8 +37,12 @@ import sqlite_utils  # noqa: E402
 
 
 class Priority(IntEnum):
-    """Outbox classes, drained in this order (docs/PLATFORM.md: alarms and health first)."""
+    """Outbox classes, drained in this order (docs/PLATFORM.md: incidents, then alarms and health first).
 
+    ``URGENT`` (an incident report) was added below the first class's number, so rows
+    stored before it keep their numbers and no migration is needed."""
+
+    URGENT = -1
     ALARM = 0
     HEALTH = 1
     RECORD = 2
@@ -46,7 +50,7 @@ class Priority(IntEnum):
     TELEMETRY = 4
 
 
-PRIORITY_BY_NAME = {"alarm": Priority.ALARM, "health": Priority.HEALTH, "record": Priority.RECORD,
+PRIORITY_BY_NAME = {"urgent": Priority.URGENT, "alarm": Priority.ALARM, "health": Priority.HEALTH, "record": Priority.RECORD,
                     "media": Priority.MEDIA, "telemetry": Priority.TELEMETRY}
 
 

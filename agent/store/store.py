@@ -154,6 +154,34 @@ class Store(People, Queries):
 
         return self.write(op)
 
+    def add_record_once_with_media(self, key: str, marker: Any, draft: RecordDraft, media: list[MediaDraft],
+                                   at: str | None = None) -> Saved | None:
+        """``add_record_once`` with the media the record names (``add_record_with_media``):
+        the key, the record and its media commit together, or none of them (None when
+        ``key`` was set before; the media files are removed again)."""
+        text = json.dumps(marker, ensure_ascii=False)
+        when = at or _utcnow()
+
+        def op(conn: StoreConnection, paths: list[Path]) -> Saved | None:
+            claimed = conn.execute("INSERT OR IGNORE INTO kv(key, value, updated_at) VALUES (?,?,?)",
+                                   (key, text, when)).rowcount == 1
+            if not claimed:
+                return None
+            saved = insert_records(conn, [draft])[0]
+            for item, path in zip(media, paths, strict=True):
+                insert_media(conn, item, path, draft.id)
+            return saved
+
+        paths = write_files(self.media_dir, media)
+        try:
+            saved = self.write(lambda conn: op(conn, paths))
+        except Exception:
+            remove_files(paths)
+            raise
+        if saved is None:
+            remove_files(paths)
+        return saved
+
     def get_record(self, record_id: str) -> dict[str, Any] | None:
         row = self._read().execute("SELECT payload FROM records WHERE id=?", (record_id,)).fetchone()
         return json.loads(row[0]) if row else None

@@ -17,7 +17,8 @@ from agent.version import agent_version
 from agent.video.commands import VideoCommands
 from agent.video.fetch import VideoFetcher
 from agent.video.ffmpeg import FAILED, FfmpegJob, ffmpeg_binary
-from agent.video.gb28181.device import GbCamera, GbDevice, GbSettings
+from agent.video.gb28181.device import GbDevice
+from agent.video.gb28181.settings import GbCamera, GbSettings
 from agent.video.recorder import CameraRecorder
 from agent.video.relay import StreamRelay
 from agent.video.ring import SegmentRing

@@ -126,6 +126,7 @@ VERDICTS: dict[str, Term] = {
 }
 
 OUTBOX_CLASSES: dict[str, Term] = {
+    "urgent": Term("突发事件", "incidents"),
     "alarm": Term("告警", "alarms"),
     "health": Term("晨检", "health checks"),
     "record": Term("记录", "records"),
@@ -141,6 +142,8 @@ DISINFECTION_METHODS: dict[str, Term] = {
     "chlorine": Term("含氯消毒液", "chlorine"),
     "uv_lamp": Term("紫外线灯", "UV lamp"),
     "ozone": Term("臭氧", "ozone"),
+    "spray": Term("喷洒", "spraying"),
+    "wipe": Term("擦拭", "wiping"),
 }
 
 WASTE_KINDS: dict[str, Term] = {
@@ -165,7 +168,7 @@ AGENT_PARTS: dict[str, Term] = {
 
 
 # subject keys that name a record (a failed cycle's id): what the alarm is about is its device
-RECORD_KEYS = frozenset({"cycle_id", "record_id"})
+RECORD_KEYS = frozenset({"cycle_id", "record_id", "task_id"})
 
 
 def device_name(device_id: str) -> str:

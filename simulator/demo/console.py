@@ -16,6 +16,7 @@ from agent.console.auth import add_user
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 ALARM = re.compile(r'id="alarm-([0-9a-f-]+)" data-kind="([^"]+)" data-state="(open|acknowledged)"')
 ERROR = re.compile(r'<p class="error"[^>]*>(.*?)</p>', re.S)
+TASK = re.compile(r'href="/manager/tasks/([0-9a-f-]+)" data-state="([a-z]+)"')
 VERSION = re.compile(r'name="version" value="(\d+)"')
 
 
@@ -75,6 +76,25 @@ class ConsoleManager:
     def waste(self, kind: str, kg: float, collector: str, receipt_no: str) -> None:
         self.post("/manager/waste", {"kind": kind, "kg": f"{kg:g}", "collector": collector,
                                      "receipt_no": receipt_no})
+
+    def inspection(self, name: str, organisation: str, findings: str) -> None:
+        """An inspector's visit; each line of findings opens a rectification task."""
+        self.post("/manager/inspection", {"name": name, "organisation": organisation, "findings": findings})
+
+    def tasks(self, state: str | None = None) -> list[str]:
+        """Ids of the tasks on the list (in one state)."""
+        return [m.group(1) for m in TASK.finditer(self.get("/manager/tasks")) if state in (None, m.group(2))]
+
+    def task_done(self, task_id: str, action: str) -> None:
+        self.post(f"/manager/tasks/{task_id}/done", {"action": action}, form_page=f"/manager/tasks/{task_id}")
+
+    def verify(self, task_id: str, note: str) -> None:
+        self.post(f"/manager/tasks/{task_id}/check", {"verdict": "verified", "note": note},
+                  form_page=f"/manager/tasks/{task_id}")
+
+    def chlorine_soak(self, mg_per_l: float, minutes: float, meal: str) -> None:
+        self.post("/manager/disinfection", {"target": "tableware", "method": "chlorine", "mg_per_l": f"{mg_per_l:g}",
+                                            "minutes": f"{minutes:g}", "meal": meal})
 
     def issue(self, receipt_id: str, grams: float, meal: str, dishes: str) -> None:
         """出库: part of a batch to a meal, from the stock page."""

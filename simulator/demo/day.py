@@ -15,6 +15,9 @@ hours are jumped over (``--fast``) or run at ten times ``busy_speed``.
     08:31  the manager registers breakfast served; 08:40 cabinet-1 disinfects the tableware;
            09:12 the routine daily check at the console (one item failed); 09:20 the data
            administrator enters 张三's renewed health certificate (a basic-data change)
+    09:40  an inspector from the market regulator finds the sample fridge unlocked: a
+           rectification task (整改单); the manager fixes it by 10:10, the food-safety
+           lead (oversight) verifies it at 10:20
     10:30  18 kg of the morning's rice is issued from stock to lunch (出库, the stock page)
     11:35  the kitchen camera sees a cook take the mask off (violation, snapshot and clip)
     11:40  the broker goes down; lunch samples (红烧肉 underweight, then topped up) and two
@@ -22,6 +25,7 @@ hours are jumped over (``--fast``) or run at ten times ``busy_speed``.
     13:10  cabinet-1 passes, cabinet-2 is cut short (failed cycle, alarm)
     14:00  the sample fridge's compressor dies: cold-chain alarm; repaired at 15:00, cleared;
            the data administrator enters the repair on the fridge's asset page
+    15:45  the glasses for the staff canteen soaked by hand in chlorine (250 mg/L, 6 min)
     17:10  dinner samples and check-in; 18:40 both cabinets pass; UV and ozone runs;
            19:30 a waste disposal entered at the console
     23:55  the daily ledger
@@ -178,6 +182,7 @@ class DayScript:
         self.outage_s = outage_s
         self.vision_thread: threading.Thread | None = None
         self.manager: ConsoleManager | None = None  # the manager at the kitchen console
+        self.lead: ConsoleManager | None = None  # the food-safety lead (oversight) at the console
         self.admin: ConsoleManager | None = None  # the data administrator at the kitchen console
 
     # --- time ------------------------------------------------------------------------------
@@ -330,6 +335,30 @@ class DayScript:
         self.console_manager().daily_check(items, failed={items - 1: "后门垃圾桶未加盖，已整改"})
         self.rig.event("manager (console): routine daily check, 1 item failed")
 
+    def inspection_to_verified(self) -> None:
+        """An inspector's finding becomes a task; done and verified the same morning."""
+        manager = self.console_manager()
+        before = set(manager.tasks())
+        manager.inspection("钱科长", "区市场监管局", "留样柜未上锁")
+        [task_id] = [t for t in manager.tasks("opened") if t not in before]
+        self.rig.event("inspector (console): sample fridge found unlocked, a rectification task opened")
+        self.idle_to("10:10")
+        manager.task_done(task_id, "留样柜已加锁，钥匙由主管保管")
+        self.rig.event("manager (console): rectification done (sample fridge locked)")
+        self.idle_to("10:20")
+        self.oversight().verify(task_id, "现场查看已加锁，合格")
+        self.rig.event("food-safety lead (console): rectification verified")
+
+    def oversight(self) -> ConsoleManager:
+        """The food-safety lead logs in (the oversight role) to verify rectifications."""
+        if self.lead is None:
+            self.lead = ConsoleManager.create(self.rig.agent, "O001", "demo-oversight-pass", role="oversight")
+        return self.lead
+
+    def chlorine_soak(self) -> None:
+        self.console_manager().chlorine_soak(250, 6, "lunch")
+        self.rig.event("manager (console): glasses soaked by hand in chlorine, 250 mg/L for 6 min (pass)")
+
     def waste_disposal(self) -> None:
         self.console_manager().waste("kitchen_waste", 46.5, "城市餐厨垃圾收运公司", "RC-0001")
         self.rig.event("manager (console): 46.5 kg kitchen waste handed to the collector")
@@ -410,6 +439,9 @@ class DayScript:
         self.idle_to("09:20")
         self.renew_certificate()
 
+        self.begin("inspection", "09:40")
+        self.inspection_to_verified()
+
         self.begin("store room", "10:30")
         self.issue_to_lunch()
 
@@ -436,6 +468,9 @@ class DayScript:
         self.begin("sample fridge fails", "13:55")
         self.run_to("15:40", max(self.busy_speed, 600.0))
         self.fridge_repair()
+
+        self.begin("soak by hand", "15:45")
+        self.chlorine_soak()
 
         self.begin("dinner", "17:10")
         self.samples("dinner")

@@ -212,6 +212,13 @@ def scenario_checks(agent_db: Path) -> list[Check]:
               and "cleared" in states("fever") and len(of("waste_disposal")) == 1,
               f"{len(of('routine_daily_check'))} daily check, {len(of('rectification'))} rectification, "
               f"{len(of('waste_disposal'))} waste disposal"),
+        Check("an inspector's finding rectified and verified the same day",
+              any(t["data"]["source_type"] == "superior_inspection" and t["data"]["step"] == "verified"
+                  for t in of("rectification_task")),
+              f"{len(of('rectification_task'))} task step(s)"),
+        Check("a chlorine soak by hand",
+              any(c["data"].get("by_hand") and c["data"]["method"] == "chlorine" and c["verdict"] == "pass"
+                  for c in cycles), f"{sum(1 for c in cycles if c['data'].get('by_hand'))} by hand"),
     ]
 
 

@@ -9,7 +9,9 @@
    before − after. A second weight that is not lighter is taken as a new *before* (the
    container went back untouched) and the person is told so.
 3. A barcode scan during the session (or non-numeric keypad text that is not an
-   additive name) is the batch.
+   additive name nor a dish) is the batch.
+4. ``#n`` on the keypad (or a dish's name typed) names the dish the additive goes into,
+   from the menu (``site.menu``): the record's ``food``. Optional, before the second weight.
 
 The record is judged by ``rules.additive_limits_g`` (``additive_over_limit``); one
 badge is one taking: the session ends with the record, on ``0``, or after
@@ -37,6 +39,7 @@ class Session:
     deadline: datetime
     additive: str | None = None
     batch: str | None = None
+    food: str | None = None
     before_g: float | None = None
     after_g: float | None = None
 
@@ -47,6 +50,7 @@ class AdditiveStation(WeighingWorkflow[AdditiveConfig]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:  # StationWorkflow's
         super().__init__(*args, **kwargs)
         self.additives = list(self.station.additives) or sorted(self.config.rules.additive_limits_g)
+        self.food_choices = list(dict.fromkeys(d.name for d in self.config.site.menu))
         self.session: Session | None = None
 
     def on_badge(self, scan: BadgeScan) -> None:
@@ -68,8 +72,15 @@ class AdditiveStation(WeighingWorkflow[AdditiveConfig]):
             self.session = None
             self.say("已取消 / cancelled")
             return
+        dish = None if from_barcode else self._dish(text)
         index = None if from_barcode else parse_choice(text, len(self.additives))
-        if index is not None or text in self.additives:
+        if dish is not None:
+            session.food = dish
+            self.say(f"用于 {dish} / for {dish}; {self._prompt(session)}")
+        elif text.startswith("#") and not from_barcode:
+            self.say(f"请输入菜品编号 #1-#{len(self.food_choices)} / dish number", level="warn")
+            return
+        elif index is not None or text in self.additives:
             session.additive = self.additives[index] if index is not None else text
             self.say(f"{session.additive}：{self._prompt(session)}")
         elif from_barcode or not text.isdigit():
@@ -101,13 +112,25 @@ class AdditiveStation(WeighingWorkflow[AdditiveConfig]):
             self.say("添加剂领用未完成，已取消 / additive session cancelled", level="warn")
 
 
+    def _dish(self, text: str) -> str | None:
+        """``#n`` (1-based, the menu's order) or a dish's name: that dish; else None."""
+        if text in self.food_choices:
+            return text
+        if text.startswith("#") and text[1:].isdigit() and 1 <= int(text[1:]) <= len(self.food_choices):
+            return self.food_choices[int(text[1:]) - 1]
+        return None
+
     def _prompt(self, session: Session) -> str:
         if session.additive is None:
             listed = " ".join(f"{i}={name}" for i, name in enumerate(self.additives[:9], 1))
             return f"请选择添加剂 / additive {listed}".rstrip()
+        dishes = ""
+        if session.food is None and self.food_choices:
+            listed = " ".join(f"#{i}={name}" for i, name in enumerate(self.food_choices[:9], 1))
+            dishes = f"；用于菜品 / dish {listed}"
         if session.before_g is None:
-            return "请放上容器称重（取用前） / weigh before"
-        return "取用后请放回称重 / weigh after"
+            return f"请放上容器称重（取用前） / weigh before{dishes}"
+        return f"取用后请放回称重 / weigh after{dishes}"
 
     def _write_if_ready(self, session: Session, at: datetime) -> None:
         if session.additive is None or session.before_g is None or session.after_g is None:
@@ -116,7 +139,7 @@ class AdditiveStation(WeighingWorkflow[AdditiveConfig]):
             return
         taken = round(session.before_g - session.after_g, 1)
         data = AdditiveUsage(additive=session.additive, grams=taken, before_g=session.before_g,
-                             after_g=session.after_g, batch=session.batch,
+                             after_g=session.after_g, batch=session.batch, food=session.food,
                              limit_g=self.config.rules.additive_limits_g.get(session.additive))
         saved = self.record(data, occurred_at=at, source=self.source("scale"),
                             operator=session.staff.operator)

@@ -9,7 +9,7 @@ from pydantic import Field
 from agent.config.stations import StationConfig
 from drivers.config_types import PositiveHours
 
-CheckinMode = Literal["leader_meal", "staff_training", "superior_inspection"]
+CheckinMode = Literal["leader_meal", "staff_training", "superior_inspection", "drill"]
 
 
 class CheckinConfig(StationConfig):

@@ -33,7 +33,12 @@ from drivers.readings import BadgeScan, TextInput
 log = logging.getLogger("agent.workflows.checkin")
 
 MODE_LABELS = {"leader_meal": "陪餐 / leader meal", "staff_training": "培训签到 / training",
-               "superior_inspection": "上级巡检 / inspection"}
+               "superior_inspection": "上级巡检 / inspection", "drill": "演练签到 / drill"}
+
+
+def drill_key(day: str) -> str:
+    """The kv key of the staff ids badged for a drill on ``day`` (the console's drill form reads it)."""
+    return f"checkin:drill:{day}"
 
 
 class CheckinStation(StationWorkflow[CheckinConfig]):
@@ -65,6 +70,8 @@ class CheckinStation(StationWorkflow[CheckinConfig]):
         day = self.day_of(scan.at)
         if self.mode == "leader_meal":
             self._leader_meal(staff, scan, day)
+        elif self.mode == "drill":
+            self._drill(staff, day)
         elif self.mode == "staff_training":
             session = self.station.session or f"培训 {day}"
             if self._already(day, staff, lambda d: d.get("session") == session):
@@ -87,6 +94,17 @@ class CheckinStation(StationWorkflow[CheckinConfig]):
             return
         self._record(LeaderMeal(meal=meal, staff_id=staff.staff_id, name=staff.name, role=staff.role),
                      staff, scan, f"{meal_label(meal)}陪餐已登记")
+
+    def _drill(self, staff: Staff, day: str) -> None:
+        """A drill's participant: kept (committed) for the day until the drill is recorded at
+        the console, where the badged people are ticked for it."""
+        badged = list(self.state.get(drill_key(day), []))
+        if staff.staff_id in badged:
+            self.say(f"{staff.name} 已签到 / already checked in")
+            return
+        self.state.set(drill_key(day), [*badged, staff.staff_id])
+        self.say(f"{staff.name} 演练签到成功 / checked in for the drill", level="ok",
+                 log_text=f"checkin drill staff={staff.staff_id}")
 
     def _already(self, day: str, staff: Staff, same: Callable[[dict[str, Any]], bool]) -> bool:
         earlier = self.records_today(self.mode, day, staff.staff_id)

@@ -11,16 +11,13 @@ committed to the store are sent as GB alarm notifications on the camera's channe
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiosipua import (
@@ -36,106 +33,42 @@ from agent.redact import redact_text
 from agent.video.anchor import anchor_starts
 from agent.video.cut import CutPlan, RangeUnavailable, cut, plan_cut
 from agent.video.gb28181 import manscdp
+from agent.video.gb28181.alarms import (
+    SEVERITY_PRIORITY,
+    AlarmSource,
+    NewAlarms,
+    alarm_description,
+    channel_of,
+)
 from agent.video.gb28181.media import LiveSources, PsSource, file_pipeline, gst_command
 from agent.video.gb28181.sdp import SdpError, answer, parse_offer
 from agent.video.gb28181.session import Session, make_sink
-from agent.video.gb28181.sip import SipEndpoint, new_branch, new_tag, response_to
+from agent.video.gb28181.settings import GbCamera, GbSettings
+from agent.video.gb28181.sip import (
+    DialogState,
+    SipEndpoint,
+    granted_expiry,
+    new_branch,
+    new_tag,
+    response_to,
+    user_of,
+)
+from agent.video.gb28181.status import (
+    REFUSED,
+    REGISTERED,
+    REGISTERING,
+    STOPPED,
+    UNREACHABLE,
+    RegistrationStatus,
+    parse_gb_date,
+)
 from agent.video.ring import SegmentRing
-from agent.words.alarms import TITLES, kind_term
 from drivers.backoff import Backoff
 
 log = logging.getLogger("agent.video.gb28181")
 
-REGISTERING, REGISTERED, REFUSED, UNREACHABLE, STOPPED = (
-    "registering", "registered", "refused", "unreachable", "stopped")
 ACK_TIMEOUT_S = 10.0
 CLOCK_REPORTED_S = 2.0
-_SEVERITY_PRIORITY = {"critical": 1, "major": 2, "minor": 3, "info": 4}
-_GB_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(\.\d{1,6})?$")
-
-
-class AlarmSource(Protocol):
-    """The store's alarms (``Store.recent_alarms``): rows with raised_id, kind, severity, subject."""
-
-    def recent_alarms(self, limit: int = 200) -> list[Any]: ...
-
-
-@dataclass(frozen=True)
-class GbSettings:
-    """``video.gb28181`` as the device needs it (the config room stays above this one)."""
-
-    server_id: str
-    domain: str
-    server_host: str
-    server_port: int
-    device_id: str
-    password: str
-    local_port: int = 5060
-    local_host: str = ""
-    register_s: int = 3600
-    keepalive_s: float = 60.0
-    keepalive_misses: int = 3
-    max_viewers: int = 8
-    name: str = "明厨亮灶"
-    firmware: str = ""
-    muxer: str = "ffmpeg"  # what makes the live PS: ffmpeg (the cheaper) or gstreamer (media.MUXERS)
-
-
-@dataclass(frozen=True)
-class GbCamera:
-    camera: str
-    channel_id: str
-    url: str
-
-
-@dataclass
-class RegistrationStatus:
-    state: str = REGISTERING
-    detail: str = "not yet registered"
-    registered_at: float | None = None  # wall time
-    expires_s: int = 0
-    last_keepalive_ok: float | None = None  # wall time of the last answered keepalive
-    keepalive_misses: int = 0
-    clock_offset_s: float | None = None  # the platform's Date minus ours (reported, never applied)
-    registrations: int = 0
-    refusals: int = 0
-
-
-@dataclass
-class _Client:
-    """The state of the device's requests to the platform: dialog ids and digest."""
-
-    call_id: str = field(default_factory=lambda: f"{new_tag()}{new_tag()}")
-    from_tag: str = field(default_factory=new_tag)
-    cseq: int = 0
-    sn: int = 0
-
-    def next_cseq(self) -> int:
-        self.cseq += 1
-        return self.cseq
-
-    def next_sn(self) -> int:
-        self.sn += 1
-        return self.sn
-
-
-def parse_gb_date(value: str | None) -> datetime | None:
-    """The platform's ``Date`` (GB form ``2026-12-06T22:40:00.123``, local time of the platform;
-    read as UTC when unknown) or an RFC 1123 date."""
-    if not value:
-        return None
-    match = _GB_DATE.match(value.strip())
-    if match:
-        try:
-            return datetime.fromisoformat(f"{match.group(1)}T{match.group(2)}{match.group(3) or ''}")
-        except ValueError:
-            return None
-    try:
-        from email.utils import parsedate_to_datetime
-
-        return parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
 
 
 class GbDevice:
@@ -155,9 +88,9 @@ class GbDevice:
         self.status = RegistrationStatus()
         self.sessions: dict[str, Session] = {}
         self._sessions_lock = threading.Lock()
-        self._client = _Client()
+        self._client = DialogState()
         self._endpoint: SipEndpoint | None = None
-        self._alarm_seen: set[str] | None = None
+        self.new_alarms = NewAlarms()
         self.alarms_sent = 0
         self.finished: list[dict[str, object]] = []
         self._wake = threading.Event()
@@ -294,7 +227,7 @@ class GbDevice:
             log.warning("gb28181.register.failed status=%d reason=%s", response.status_code,
                         redact_text(response.reason_phrase[:60]))
             return False
-        granted = self._granted(response, expires)
+        granted = granted_expiry(response, expires)
         self.status.state, self.status.expires_s = REGISTERED, granted
         self.status.detail = f"registered with {self.cfg.server_id} for {granted}s"
         self.status.registered_at = time.time()
@@ -312,15 +245,6 @@ class GbDevice:
         log.error("gb28181.register.refused server=%s status=%d reason=%s fix=check video.gb28181.password and "
                   "device_id", self.cfg.server_id, response.status_code, why)
         return False
-
-    @staticmethod
-    def _granted(response: SipResponse, asked: int) -> int:
-        for value in (response.get_header("Expires"), *(c.split("expires=")[-1].split(";")[0]
-                                                          for c in response.headers.get("contact")
-                                                          if "expires=" in c)):
-            if value and value.strip().isdigit():
-                return max(1, min(int(value.strip()), asked))
-        return asked
 
     def _note_clock(self, response: SipResponse) -> None:
         platform = parse_gb_date(response.get_header("Date"))
@@ -451,7 +375,7 @@ class GbDevice:
         existing = self.sessions.get(call_id)
         if existing is not None:  # a retransmitted INVITE (our answer was lost): the same answer again
             return existing.answer if isinstance(existing.answer, SipResponse) else None
-        channel_id = _user_of(request.uri)
+        channel_id = user_of(request.uri)
         camera = self.cameras.get(channel_id)
         if camera is None:
             return response_to(request, 404, "Not Found")
@@ -540,38 +464,19 @@ class GbDevice:
     # --- alarms -----------------------------------------------------------------------------------------
 
     def _send_alarms(self) -> None:
-        if self.alarms is None:
-            return
-        try:
-            rows = self.alarms.recent_alarms(50)
-        except Exception as exc:  # the store busy or failing: try again on the next turn
-            log.warning("gb28181.alarms.unreadable error=%s", exc)
-            return
-        raised = [dict(r) for r in rows]
-        if self._alarm_seen is None:  # those raised before this start are not news
-            self._alarm_seen = {str(r["raised_id"]) for r in raised}
-            return
-        for row in sorted(raised, key=lambda r: str(r["raised_at"])):
-            raised_id = str(row["raised_id"])
-            if raised_id in self._alarm_seen or row.get("state") != "raised":
-                continue
-            self._alarm_seen.add(raised_id)
-            self._send_alarm(row)
+        if self.alarms is not None:
+            for row in self.new_alarms.take(self.alarms):
+                self._send_alarm(row)
 
     def _send_alarm(self, row: dict[str, Any]) -> None:
-        try:
-            subject = json.loads(row.get("subject") or "{}")
-        except ValueError:
-            subject = {}
-        camera = subject.get("camera_id") if isinstance(subject, dict) else None
-        channel = next((c.channel_id for c in self.cameras.values() if c.camera == camera), None)
+        channel = channel_of(row, {c.camera: c.channel_id for c in self.cameras.values()})
         method, alarm_type = (5, 2) if channel else (2, 1)  # video alarm / device alarm
         try:
             at = datetime.fromisoformat(str(row["raised_at"]))
         except ValueError:
             at = datetime.now(UTC)
         body = manscdp.alarm(self._client.next_sn(), channel or self.cfg.device_id,
-                             priority=_SEVERITY_PRIORITY.get(str(row.get("severity")), 3), method=method,
+                             priority=SEVERITY_PRIORITY.get(str(row.get("severity")), 3), method=method,
                              alarm_type=alarm_type, time_text=self._local_text(at),
                              description=alarm_description(str(row.get("kind") or ""), str(row.get("message") or "")))
         status = self._send_message(body)
@@ -593,22 +498,3 @@ class GbDevice:
                              for c in self.channels()],
                 "streams": streams, "alarms_sent": self.alarms_sent,
                 "rejected_messages": self._endpoint.rejected if self._endpoint else 0}
-
-
-def alarm_description(kind: str, message: str) -> str:
-    """What the platform's operator reads: the kind's Chinese title (agent/words), then the
-    message (its own Chinese title not repeated), never the kind's identifier."""
-    zh = kind_term(kind).zh if kind in TITLES else ""
-    message = message.strip()
-    if zh and message.startswith(zh):
-        text = message
-    elif zh:
-        text = f"{zh}：{message}" if message else zh
-    else:
-        text = message or "告警 alarm"
-    return text[:160]
-
-
-def _user_of(uri: str) -> str:
-    match = re.match(r"^sips?:([^@;>]{1,64})@", uri)
-    return match.group(1) if match else ""

@@ -11,12 +11,13 @@ needs only REGISTER, MESSAGE and the INVITE/ACK/BYE of one dialog per stream.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiosipua import SipMessage, SipRequest, SipResponse
 from aiosipua.message import missing_required_headers
@@ -191,3 +192,37 @@ class SipEndpoint:
     def _reject(self, peer: tuple[str, int], why: str) -> None:
         self.rejected += 1
         log.warning("gb28181.sip.rejected peer=%s:%d reason=%s", peer[0], peer[1], why)
+
+
+@dataclass
+class DialogState:
+    """The state of the device's requests to the platform: dialog ids and digest."""
+
+    call_id: str = field(default_factory=lambda: f"{new_tag()}{new_tag()}")
+    from_tag: str = field(default_factory=new_tag)
+    cseq: int = 0
+    sn: int = 0
+
+    def next_cseq(self) -> int:
+        self.cseq += 1
+        return self.cseq
+
+    def next_sn(self) -> int:
+        self.sn += 1
+        return self.sn
+
+
+def granted_expiry(response: SipResponse, asked: int) -> int:
+    """The registration time the registrar granted (its Expires or the contact's), at most what was asked."""
+    for value in (response.get_header("Expires"), *(c.split("expires=")[-1].split(";")[0]
+                                                      for c in response.headers.get("contact")
+                                                      if "expires=" in c)):
+        if value and value.strip().isdigit():
+            return max(1, min(int(value.strip()), asked))
+    return asked
+
+
+def user_of(uri: str) -> str:
+    """The user part of a SIP URI (a GB channel or device id), or '' when there is none."""
+    match = re.match(r"^sips?:([^@;>]{1,64})@", uri)
+    return match.group(1) if match else ""

@@ -144,15 +144,7 @@ class Store(People, Queries):
         nor another process on this store (the CLI beside the agent) can commit the same
         key in between. The kv primary key is the unique key; no lock file needed.
         """
-        text = json.dumps(marker, ensure_ascii=False)
-        when = at or _utcnow()
-
-        def op(conn: StoreConnection) -> Saved | None:
-            claimed = conn.execute("INSERT OR IGNORE INTO kv(key, value, updated_at) VALUES (?,?,?)",
-                                   (key, text, when)).rowcount == 1
-            return insert_records(conn, [draft])[0] if claimed else None
-
-        return self.write(op)
+        return self.add_record_once_with_media(key, marker, draft, [], at)
 
     def add_record_once_with_media(self, key: str, marker: Any, draft: RecordDraft, media: list[MediaDraft],
                                    at: str | None = None) -> Saved | None:
@@ -438,12 +430,8 @@ class Store(People, Queries):
 
     def claim_command(self, command_id: str, name: str, at: str) -> bool:
         """Record a command id as executed; False if it was seen before (replay)."""
-        def op(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute("INSERT OR IGNORE INTO commands(id, name, received_at) VALUES (?,?,?)",
-                               (command_id, name, at))
-            return cur.rowcount == 1
-
-        return self.write(op)
+        return self.write(lambda conn: conn.execute(
+            "INSERT OR IGNORE INTO commands(id, name, received_at) VALUES (?,?,?)", (command_id, name, at)).rowcount == 1)
 
     def finish_command(self, command_id: str, ok: bool, result: dict[str, Any]) -> None:
         self.write(lambda conn: conn.execute("UPDATE commands SET ok=?, result=? WHERE id=?",

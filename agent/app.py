@@ -35,7 +35,7 @@ from agent.uplink.handlers import core_handlers
 from agent.uplink.uplink import Uplink
 from agent.version import agent_version
 from agent.view import CameraFeed
-from agent.wiring import console, modbus, schedule, serial, updater, uplink, video, vision
+from agent.wiring import console, modbus, public, schedule, serial, updater, uplink, video, vision
 from agent.wiring.capability import BuildContext, Capability
 from agent.workflows.device_health import DeviceHealthWatch
 
@@ -86,9 +86,10 @@ class Agent:
         self.serial = serial.build(ctx, feeds=self.cameras(), recorders=self.video_capability.recorder_states())
         self.modbus = modbus.build(ctx)
         self.schedule = schedule.build(ctx)
-        self.console = console.build(ctx, self)  # station screens and manager pages
+        self.public = public.build(ctx, self)  # the social end: representatives, complaints, surveys
+        self.console = console.build(ctx, self, self.public.refusals)  # station screens and manager pages
         local: tuple[Capability, ...] = (self.serial, self.modbus, self.vision, self.video_capability,
-                                         self.schedule, self.console)
+                                         self.schedule, self.console, self.public)
         # Platform commands by name: the agent's own, then each capability's (vision: snapshot, live).
         self.updater = updater.build(ctx, self, self.restart_into_launcher)  # remote updates
         self.command_handlers: dict[str, Handler] = core_handlers(self)

@@ -27,7 +27,9 @@ import tempfile
 import threading
 import time
 import tty
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from agent.app import Agent
 from agent.config_file.model import AgentConfig
@@ -95,7 +97,7 @@ class Stopwatch:
         self.committed.clear()
 
 
-def build_config(tmp: Path, thermo: Pty, badge: Pty, people: int) -> AgentConfig:
+def build_config(tmp: Path, thermo: Pty, badge: Pty, people: int, **extra: Any) -> AgentConfig:
     staff = [{"staff_id": f"S{n:04d}", "name": f"员工{n}", "badges": [f"{4_200_000 + n:010d}"],
               "health_cert_expires_on": "2099-01-01"} for n in range(people)]
     return AgentConfig.model_validate({
@@ -108,6 +110,7 @@ def build_config(tmp: Path, thermo: Pty, badge: Pty, people: int) -> AgentConfig
             {"id": "badge-1", "kind": "badge_reader", "protocol": "serial_line", "port": badge.path},
         ],
         "stations": [{"id": STATION, "kind": "morning_check", "badge": "badge-1", "thermometer": "thermo-1"}],
+        **extra,
     })
 
 
@@ -119,10 +122,13 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (k - low)
 
 
-def run(checks: int, fever_every: int) -> dict[str, list[float]]:
+def run(checks: int, fever_every: int, *, extra: dict[str, Any] | None = None, also: tuple[str, ...] = (),
+        during: Callable[[Agent], threading.Event] | None = None, min_checks: int = 50) -> dict[str, list[float]]:
+    """``extra``: more config sections; ``also``: more components to start; ``during(agent)``:
+    load started beside the checks, whose event ends the run once ``min_checks`` are done."""
     thermo, badge = Pty(), Pty()
     with tempfile.TemporaryDirectory(prefix="serial-bench-") as tmp:
-        agent = Agent(build_config(Path(tmp), thermo, badge, checks),
+        agent = Agent(build_config(Path(tmp), thermo, badge, checks, **(extra or {})),
                       clock=ClockMonitor(lambda: (True, "bench")))
         watch = Stopwatch()
         agent.feedback.outputs = [ConsoleOutput(open(os.devnull, "w")), watch]  # noqa: SIM115
@@ -137,14 +143,17 @@ def run(checks: int, fever_every: int) -> dict[str, list[float]]:
 
         agent.recorder.record = timed_record  # the workflow calls through the instance
         for component in agent.components:
-            if component.name == "reading-bus" or component.name.startswith("serial-"):
+            if component.name in ("reading-bus", *also) or component.name.startswith("serial-"):
                 agent.supervisor.start(component)
         committed_ms: list[float] = []
         answered_ms: list[float] = []
         verdicts: dict[str, int] = {}
         try:
             time.sleep(0.5)  # both drivers open their ports
+            load_done = during(agent) if during is not None else None
             for n in range(checks):
+                if load_done is not None and n >= min_checks and load_done.is_set():
+                    break
                 watch.reset()
                 badge.write(f"{4_200_000 + n:010d}\r\n".encode())
                 if not watch.prompted.wait(5):

@@ -35,6 +35,7 @@ MORNING = datetime(2026, 11, 30, 7, 30, tzinfo=TZ)
 MANAGER, PASSWORD = "boss", "kitchen-secret-1"
 FAST = {"reconnect_s": 0.05, "reconnect_max_s": 0.2}
 STATION = "mc-1"
+MENU = [{"name": "番茄炒蛋"}, {"name": "米饭"}]  # the public page's menu (kitchens with the public side)
 SCREENSHOTS = Path(os.environ.get("CONSOLE_SCREENSHOTS") or tempfile.gettempdir()) / "console-shots"
 
 
@@ -42,7 +43,7 @@ class Kitchen:
     """One morning-check station and the agent behind it, on ``clock`` (a ManualClock)."""
 
     def __init__(self, tmp_path: Path, broker_port: int, broker: dict[str, Any] | None = None,
-                 **console: Any) -> None:
+                 public_config: dict[str, Any] | None = None, wait_public: bool = True, **console: Any) -> None:
         self.thermo = GyThermometerSim(link_path=tmp_path / "thermo").start()
         self.badge = SerialBadgeSim(link_path=tmp_path / "badge").start()
         devices = [
@@ -51,14 +52,16 @@ class Kitchen:
         ]
         stations = [{"id": STATION, "kind": "morning_check", "badge": "badge-mc", "thermometer": "thermo-1"}]
         config = make_config(
-            tmp_path, devices=devices, stations=stations, site={"staff": STAFF}, vision={"enabled": False},
+            tmp_path, devices=devices, stations=stations, vision={"enabled": False},
             broker={"host": "127.0.0.1", "port": broker_port, "reconnect_min_s": 0.2, "reconnect_max_s": 1,
                     **(broker or {})},
-            console={"enabled": True, "port": 0, "login_attempts": 3, **console})
+            console={"enabled": True, "port": 0, "login_attempts": 3, **console},
+            public=public_config or {"enabled": False},
+            site={"staff": STAFF, **({"menu": MENU} if public_config else {})})
         self.clock = ManualClock(MORNING)
         self.agent = Agent(config, now=self.clock, clock=ClockMonitor(lambda: (True, "test")))
         add_user(self.agent.store, MANAGER, "manager", PASSWORD, MORNING)
-        wanted = ("reading-bus", "uplink", "console")
+        wanted = ("reading-bus", "uplink", "console", "public")
         for component in self.agent.components:  # no schedule: the test's clock stands still
             if component.name in wanted or component.name.startswith("serial-"):
                 self.agent.supervisor.start(component)
@@ -66,6 +69,10 @@ class Kitchen:
         self.console = self.agent.console.server
         assert self.console.started.wait(10), "console did not start"
         self.url = f"http://127.0.0.1:{self.console.port}"
+        self.public_url = ""
+        if self.agent.public.server is not None and wait_public:
+            assert self.agent.public.server.started.wait(10), "public listener did not start"
+            self.public_url = f"http://127.0.0.1:{self.agent.public.server.port}"
         wait_until(lambda: all(self.agent.devices.snapshot().get(d, {}).get("state") == "ok"
                                for d in ("thermo-1", "badge-mc")), message="devices ok")
 

@@ -28,6 +28,9 @@ GUARDS = {
     "/admin/accounts": "manage_accounts", "/admin/accounts/remove": "manage_accounts",
     "/manager/alarms/{alarm_id}/acknowledge": "acknowledge_alarm", "/manager/alarms/{alarm_id}/rectify": "rectify_alarm",
     "/installer/doctor": "run_doctor",
+    "/manager/invites": "manage_invites", "/manager/invites/{invite_id}/revoke": "manage_invites",
+    "/manager/surveys": "manage_invites", "/manager/surveys/{survey_id}/summary": "manage_invites",
+    "/manager/complaints/{complaint_id}": "answer_complaints",
     # issue 24: 整改单 are the supervisor's to open and mark done, the supervisor's or oversight's to
     # verify; an incident is anyone's to file
     "/manager/tasks": "work_tasks", "/manager/tasks/{task_id}/done": "work_tasks",
@@ -106,7 +109,10 @@ def test_each_role_reads_its_pages_and_is_refused_every_write_it_may_not_make(co
         for path in pages:
             status, _ = client.get(path)
             only = {"/admin/accounts": "manage_accounts", "/installer/doctor": "run_doctor",
-                    "/manager/records.csv": "export_records", "/manager/records.jsonl": "export_records"}.get(path)
+                    "/manager/records.csv": "export_records", "/manager/records.jsonl": "export_records",
+                    # the social end's pages: complaint texts and invitees' names
+                    "/manager/invites": "see_personal_data", "/manager/complaints": "see_personal_data",
+                    "/manager/surveys": "see_personal_data"}.get(path)
             if path == "/manager/records.csv" and may(user, "export_records"):
                 assert status == 400, (role, path)  # no type chosen: says so
                 continue

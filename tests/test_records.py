@@ -19,6 +19,7 @@ from agent.records.alarm import AlarmData
 from agent.records.asset_maintenance import AssetMaintenance
 from agent.records.base import judge
 from agent.records.basic_data import BasicData, StaffFacts
+from agent.records.complaint_response import ComplaintResponse
 from agent.records.core_temperature_check import CoreTemperatureCheck
 from agent.records.daily_ledger import DailyLedger, LedgerLine
 from agent.records.drill import Drill, Participant
@@ -30,6 +31,7 @@ from agent.records.leader_meal import LeaderMeal
 from agent.records.meal_service import MealService
 from agent.records.menu_plan import MenuDishPlan, MenuIngredient, MenuPlan, Nutrients
 from agent.records.premises_disinfection import PremisesDisinfection
+from agent.records.public_complaint import PublicComplaint
 from agent.records.rectification import Rectification
 from agent.records.rectification_task import RectificationTask
 from agent.records.registry import RECORD_TYPES
@@ -42,6 +44,7 @@ from agent.records.staff_training import StaffTraining
 from agent.records.stock_discard import StockDiscard
 from agent.records.stock_issue import StockIssue
 from agent.records.superior_inspection import SuperiorInspection
+from agent.records.survey_summary import QuestionResult, SurveySummary
 from agent.records.tableware_disinfection import ThermalDisinfection
 from agent.records.training_session import Attendee, TrainingSession
 from agent.records.vision_violation import VisionViolation
@@ -84,6 +87,12 @@ def samples() -> list:
         AgentUpdate(outcome="rolled_back", version="0.2.0", from_version="0.1.0", running_version="0.1.0",
                     reason="not healthy within 300 s: waiting for the uplink to connect", seconds=412.5),
         CoreTemperatureCheck(stage="cooking", dish="红烧肉", meal="lunch", core_c=78.5, target_c=70.0),
+        PublicComplaint(category="hygiene", text="餐盘有油渍", channel="qr", receipt_sha256="ab" * 32),
+        ComplaintResponse(complaint_id="0193a5c0-0000-7000-8000-000000000001", decision="accepted",
+                          reply="已安排重新清洗消毒", by="boss", task_id="0193a5c0-0000-7000-8000-000000000002"),
+        SurveySummary(survey_id="a1b2c3", survey_title="2026秋季满意度", term="2026秋", responses=50, closed=True,
+                      questions=[QuestionResult(question_id="q1", text="饭菜口味", kind="scale", answered=50,
+                                                counts=[10, 10, 10, 10, 10], mean=3.0)]),
         RectificationTask(task_id="0192f1e2-0000-7000-8000-000000000002", step="opened",
                           source_type="routine_daily_check", source_id="0192f1e2-0000-7000-8000-000000000003",
                           problem="冰箱温度：10 °C", owner="boss", deadline=T0 + timedelta(hours=24), by="boss"),

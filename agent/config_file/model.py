@@ -22,6 +22,7 @@ from agent.config.identity import Identity
 from agent.config.logs import LoggingConfig
 from agent.config.modbus_roles import check_points, roles_of
 from agent.config.nutrition import NutritionConfig
+from agent.config.public import PublicConfig
 from agent.config.rules import Rules
 from agent.config.site import Schedules, SiteConfig
 from agent.config.stations import PhotosConfig
@@ -53,6 +54,7 @@ class AgentConfig(Strict):
     video: VideoConfig = VideoConfig()
     logging: LoggingConfig = LoggingConfig()
     console: ConsoleConfig = ConsoleConfig()
+    public: PublicConfig = PublicConfig()
     update: UpdateConfig = UpdateConfig()
     nutrition: NutritionConfig = NutritionConfig()
 
@@ -113,6 +115,16 @@ class AgentConfig(Strict):
                 if owner.get(device_id, station.id) != station.id:
                     raise ValueError(f"device {device_id!r} is bound to stations {owner[device_id]!r} and {station.id!r}")
                 owner[device_id] = station.id
+        return self
+
+    @model_validator(mode="after")
+    def _public_cameras_analysed(self) -> AgentConfig:
+        """The public side shows stills of cameras the vision worker decodes (``cameras:``)."""
+        analysed = {c.id for c in self.cameras}
+        for camera in self.public.public_cameras:
+            if camera not in analysed:
+                raise ValueError(f"public.public_cameras: {camera!r} is not a declared camera under cameras: "
+                                 f"(known: {', '.join(sorted(analysed)) or 'none declared'})")
         return self
 
     @model_validator(mode="after")

@@ -41,6 +41,7 @@ from agent.console import (
     pages_library,
     pages_meals,
     pages_menu,
+    pages_public,
     pages_records,
     pages_samples,
     pages_scorecard,
@@ -92,7 +93,7 @@ def build_app(console: Console) -> Starlette:
     for module in (pages_station, pages_auth, pages_today, pages_alarms, pages_tasks, pages_incidents,
                    pages_daily_check, pages_meals, pages_menu, pages_samples, pages_stock, pages_trace, pages_scorecard,
                    pages_entries, pages_disinfection, pages_training, pages_records, pages_devices, pages_doctor,
-                   pages_accounts, pages_staff, pages_assets, pages_canteen, pages_library):
+                   pages_accounts, pages_staff, pages_assets, pages_canteen, pages_library, pages_public):
         routes += module.ROUTES
     app = Starlette(routes=routes, exception_handlers={
         LoginRequired: _login_required, NotAllowed: _not_allowed, CsrfError: _csrf_refused, HTTPException: _http_error})

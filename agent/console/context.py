@@ -26,6 +26,10 @@ from agent.console.sessions import SessionStore
 from agent.console.station_feed import StationFeed
 from agent.core.reads import Reads
 from agent.core.recorder import Recorder
+from agent.social.counters import Refusals
+from agent.social.invites import Invites
+from agent.social.port import SocialStore
+from agent.social.surveys import Surveys
 from agent.stations.registry import station_kind
 from agent.view import AgentView
 from agent.words.alarms import kind_term
@@ -45,10 +49,14 @@ class Console:
     limiter: LoginLimiter
     templates: Jinja2Templates
     doctor: DoctorRunner
+    invites: Invites  # the social end's invite codes (the store's notes)
+    surveys: Surveys  # ... and its surveys
+    refusals: Refusals  # what the public listener refused, for the installer
 
     @classmethod
     def create(cls, view: AgentView, recorder: Recorder, accounts: UserStore, feed: StationFeed,
-               uplink_connected: Callable[[], bool | None] = lambda: None) -> Console:
+               uplink_connected: Callable[[], bool | None] = lambda: None, *, notes: SocialStore,
+               refusals: Refusals | None = None) -> Console:
         cfg = view.config.console
         templates = Jinja2Templates(directory=str(TEMPLATES))
         templates.env.globals.update(bi=bi, zh=zh, pair=pair, may=may, role_words=role_words, meal_words=meal,
@@ -57,7 +65,8 @@ class Console:
         return cls(view, recorder, accounts, feed, SessionStore(cfg.session_idle_min * 60),
                    LoginLimiter(cfg.login_attempts, cfg.login_window_s), templates,
                    DoctorRunner(view.config, view.config_path, devices, uplink_connected, view.now,
-                                gb28181=lambda: (view.video_status() or {}).get("gb28181")))
+                                gb28181=lambda: (view.video_status() or {}).get("gb28181")),
+                   Invites(notes), Surveys(notes), refusals or Refusals())
 
     @property
     def config(self) -> AgentConfig:

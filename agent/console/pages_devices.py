@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from agent.console.roles import may
 from agent.console.web import console, page, user_session
+from agent.social.counters import REASONS
 from agent.words.terms import DEVICE_KINDS, device_state, term
 
 
@@ -28,7 +29,10 @@ async def devices(request: Request) -> Response:
     current = user_session(request)
     ctx = console(request)
     rows = [_row(device_id, entry) for device_id, entry in sorted(ctx.devices().items())]
-    return page(request, "devices.html", devices=rows, details=may(current.user, "see_device_details"))
+    counts = ctx.refusals.snapshot()
+    refused = [(REASONS[k], counts[k]) for k in REASONS if counts.get(k)]
+    return page(request, "devices.html", devices=rows, details=may(current.user, "see_device_details"),
+                public_on=ctx.config.public.enabled, refused=refused)
 
 
 ROUTES = [Route("/installer/devices", devices)]

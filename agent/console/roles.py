@@ -36,6 +36,10 @@ MAY: dict[str, frozenset[str]] = {
     "manage_documents": frozenset({"data_admin"}),
     "see_personal_data": frozenset({"data_admin", "manager", "staff", "oversight"}),  # health certificates
     "export_records": frozenset({"data_admin", "manager", "oversight"}),
+    # 社会端 (docs/PUBLIC.md): invite codes and surveys are the data administrator's, complaints the
+    # supervisor's to answer; their pages (complaint texts, invitees' names) need see_personal_data
+    "manage_invites": frozenset({"data_admin"}),
+    "answer_complaints": frozenset({"manager"}),
     # 整改单: the supervisor opens tasks by hand and marks them done (and the task's owner,
     # when an account); the supervisor or oversight verifies, never the person who marked
     # it done (agent.console.pages_tasks)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from agent.social.counters import Refusals
 from agent.view import AgentView
 from agent.wiring.capability import BuildContext, Capability
 
@@ -22,8 +23,9 @@ class ConsoleCapability(Capability):
     server: ConsoleComponent | None  # None: console.enabled is false
 
 
-def build(ctx: BuildContext, view: AgentView) -> ConsoleCapability:
-    """``view``: the running agent, read-only (the console's pages read through it)."""
+def build(ctx: BuildContext, view: AgentView, refusals: Refusals | None = None) -> ConsoleCapability:
+    """``view``: the running agent, read-only (the console's pages read through it); ``refusals``:
+    what the public listener refused (the installer's page)."""
     config = ctx.config
     if not config.console.enabled:
         return ConsoleCapability("console", server=None)
@@ -36,7 +38,8 @@ def build(ctx: BuildContext, view: AgentView) -> ConsoleCapability:
                        devices={s.id: s.devices_needed() for s in config.stations})
     ctx.feedback.add_output(feed)
     # the store is the accounts' door too: the console sees it only as ``UserStore``
-    console = Console.create(view, ctx.recorder, ctx.store, feed, ctx.uplink_connected)
+    console = Console.create(view, ctx.recorder, ctx.store, feed, ctx.uplink_connected, notes=ctx.store,
+                             refusals=refusals or Refusals())
     server = ConsoleComponent(console)
     # the screens show their devices' health live: the drivers' health, from the reading bus
     return ConsoleCapability("console", components=(server,), health_listeners=(feed.on_health,), server=server)

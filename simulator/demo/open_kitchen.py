@@ -97,6 +97,9 @@ class KitchenRig(Rig):
         base = f"http://127.0.0.1:{console.port}"
         self.print("station screens: " + "  ".join(f"{base}/station/{s.id}" for s in agent.config.stations))
         self.print(f"manager pages:   {base}/login")
+        public = agent.public.server
+        if public is not None and public.started.wait(10):
+            self.print(f"public side:     http://127.0.0.1:{public.port}/public/  (invite codes: {base}/manager/invites)")
 
 
 class Actions:

@@ -107,6 +107,7 @@ def effective_config(template: Path, run_dir: Path, *, broker_port: int, gateway
     else:
         data.pop("video", None)
     data.setdefault("console", {})["port"] = 0  # any free port: two demos (or a real agent) side by side
+    data["public"] = {"enabled": True, "port": 0}  # the social end too (docs/PUBLIC.md), on a free port
     path = run_dir / "agent.yaml"
     path.write_text("# written by canteen-sim demo from config/demo.yaml\n"
                     + yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -233,6 +234,9 @@ class Rig:
         self.print(f"console: stations {stations}")
         self.print(f"console: manager {base}/login  (an account first: {command('canteen-agent')} user add NAME "
                    f"--role manager --config {self.run_dir / 'agent.yaml'})")
+        public = agent.public.server
+        if public is not None and public.started.wait(10):
+            self.print(f"public side: http://127.0.0.1:{public.port}/public/  (invite codes: {base}/manager/invites)")
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Every device answering, the camera delivering, the uplink connected."""

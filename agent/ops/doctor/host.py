@@ -91,3 +91,29 @@ def check_console(config: AgentConfig, beside: bool, timeout_s: float = 2.0) -> 
         return Check("console", False, f"{where}: {reason_of(exc)}: another program listens there",
                      f"{who}; stop it or set console.port in the config")
     return Check("console", True, f"{where} is free for the console (station screens, manager pages)")
+
+
+def check_public(config: AgentConfig, beside: bool, timeout_s: float = 2.0) -> list[Check]:
+    """The public listener's port (社会端), when enabled: free, or answered by the running agent."""
+    cfg = config.public
+    if not cfg.enabled:
+        return []
+    if cfg.port == 0:
+        return [Check("public", True, f"any free port on {cfg.host} (public.port: 0): the agent's log names it")]
+    where = f"{cfg.host}:{cfg.port}"
+    who = f"ss -ltnp 'sport = :{cfg.port}' shows which program holds it"
+    if beside:
+        host = "127.0.0.1" if cfg.host in ("0.0.0.0", "") else "::1" if cfg.host == "::" else cfg.host
+        try:
+            socket.create_connection((host, cfg.port), timeout=timeout_s).close()
+        except OSError as exc:
+            return [Check("public", False, f"nothing answers on {where} ({reason_of(exc)}): the public side "
+                                           "could not listen there", f"{who}; stop it or set public.port, then restart")]
+        return [Check("public", True, f"the public side answers on {where} (/public/)")]
+    try:
+        with socket.create_server((cfg.host, cfg.port)):
+            pass
+    except OSError as exc:
+        return [Check("public", False, f"{where}: {reason_of(exc)}: another program listens there",
+                      f"{who}; stop it or set public.port in the config")]
+    return [Check("public", True, f"{where} is free for the public side (representatives, complaints, surveys)")]

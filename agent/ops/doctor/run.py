@@ -39,7 +39,7 @@ from agent.ops.doctor.broker import check_broker
 from agent.ops.doctor.cameras import check_cameras, check_models
 from agent.ops.doctor.checks import Check, DoctorOptions, reason_of
 from agent.ops.doctor.gb28181 import gb28181_checks
-from agent.ops.doctor.host import check_clock, check_console, check_disk
+from agent.ops.doctor.host import check_clock, check_console, check_disk, check_public
 from agent.ops.doctor.modbus import check_modbus
 from agent.ops.doctor.ports import check_serial_ports, check_service_user
 from agent.redact import redact_text
@@ -131,6 +131,7 @@ def run_checks(config_path: str | Path | AgentConfig, options: DoctorOptions | N
         steps.append(("broker", lambda: [*check_broker(config, options.broker_timeout_s, mqtt_connect=False),
                                          live_mqtt_row(options.agent_connected, unknown_fix)]))
     steps.append(("console", lambda: [check_console(config, beside)]))
+    steps.append(("public", lambda: check_public(config, beside)))
     steps.append(("gb28181", lambda: gb28181_checks(config.video.gb28181, options.gb28181, beside)))
     steps += [
         ("clock", lambda: [check_clock()]),

@@ -1,0 +1,73 @@
+"""What the public pages are given: the agent's view (reads), the Recorder (complaints,
+summaries), the social end's notes (invites, surveys), their own sessions and limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from starlette.templating import Jinja2Templates
+
+from agent.config.public import PublicConfig
+from agent.config_file.model import AgentConfig
+from agent.core.reads import Reads
+from agent.core.recorder import Recorder
+from agent.public.limits import LogGate, Window
+from agent.public.sessions import PublicSessions
+from agent.social.counters import Refusals
+from agent.social.invites import Invites
+from agent.social.port import SocialStore
+from agent.social.surveys import Surveys
+from agent.view import AgentView
+
+TEMPLATES = Path(__file__).parent / "templates"
+HOUR = 3600.0
+
+
+@dataclass
+class Limits:
+    requests: Window
+    complaints_address: Window
+    complaints_total: Window
+    complaints_burst: Window
+    codes: Window
+    survey_address: Window
+
+    @classmethod
+    def of(cls, cfg: PublicConfig) -> Limits:
+        return cls(Window(cfg.requests_per_min, 60), Window(cfg.complaints_per_address, cfg.complaints_window_s),
+                   Window(cfg.complaints_per_hour, HOUR), Window(cfg.complaints_per_minute, 60),
+                   Window(cfg.code_attempts, cfg.code_window_s),
+                   Window(cfg.survey_answers_per_address, 366 * 86400))
+
+
+@dataclass
+class Public:
+    view: AgentView
+    recorder: Recorder
+    invites: Invites
+    surveys: Surveys
+    sessions: PublicSessions
+    limits: Limits
+    refusals: Refusals
+    templates: Jinja2Templates
+    log_gate: LogGate
+
+    @classmethod
+    def create(cls, view: AgentView, recorder: Recorder, notes: SocialStore, refusals: Refusals) -> Public:
+        cfg = view.config.public
+        templates = Jinja2Templates(directory=str(TEMPLATES))
+        return cls(view, recorder, Invites(notes), Surveys(notes), PublicSessions(cfg.session_idle_min * 60),
+                   Limits.of(cfg), refusals, templates, LogGate())
+
+    @property
+    def config(self) -> AgentConfig:
+        return self.view.config
+
+    @property
+    def reads(self) -> Reads:
+        return self.view.store
+
+    def now(self) -> datetime:
+        return self.view.now()

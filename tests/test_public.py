@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from agent.app import Agent
 from agent.console.app import build_app as console_app
 from agent.console.auth import add_user
+from agent.core.tasks import TaskDesk
 from agent.core.timeutil import ManualClock
 from agent.ops.doctor.host import check_public
 from agent.social import complaints
@@ -113,7 +114,7 @@ def test_a_complaint_with_a_photo_reaches_the_platform_and_its_receipt_follows_i
     assert saved.data.task_id
     state = phone.get(f"/public/receipt?code={receipt}")
     assert 'data-state="accepted"' in state.body and "已安排重新清洗消毒" in state.body
-    kitchen.agent.recorder.rectify_alarm(saved.data.task_id, "餐盘全部回收重洗", "boss")
+    TaskDesk(kitchen.agent.recorder).done(saved.data.task_id, "餐盘全部回收重洗", "boss")
     assert 'data-state="rectified"' in phone.get(f"/public/receipt?code={receipt}").body
     wait_until(lambda: platform.records(type="complaint_response"), message="the response on the platform")
     for bad, reason in (({"text": "<script>alert(1)</script>"}, "请不要输入网页代码"),):

@@ -113,8 +113,9 @@ def test_an_anonymous_complaint_with_a_photo_is_accepted_and_its_receipt_shows_t
     [response] = wait_until(lambda: platform.records(type="complaint_response"), message="the answer on the platform")
     task = response["data"]["task_id"]
     assert task and response["data"]["decision"] == "accepted"
-    [alarm] = [a for a in platform.records(type="alarm") if a["id"] == task]
-    assert alarm["data"]["kind"] == "public_complaint" and alarm["data"]["subject"] == {"complaint_id": record["id"]}
+    [opened] = wait_until(lambda: [t for t in platform.records(type="rectification_task")
+                                   if t["data"]["task_id"] == task], message="the task on the platform")
+    assert opened["data"]["source_type"] == "complaint" and opened["data"]["source_id"] == record["id"]
 
     phone.goto(kitchen.public_url + "/public/receipt")
     phone.fill("input[name=code]", receipt.lower())
@@ -124,14 +125,13 @@ def test_an_anonymous_complaint_with_a_photo_is_accepted_and_its_receipt_shows_t
     assert page_offences(phone) == [] and page_offences(manager) == []
     screenshot(phone, "public-receipt")
 
-    # the supervisor carries out the task on the alarms page: the receipt reads 已整改
-    manager.goto(f"{kitchen.url}/manager/alarms")
-    manager.locator("a.alarm-row[data-kind=public_complaint]").click()
-    manager.locator("textarea[name=action]").fill("全部餐盘回收重洗，消毒柜检修")
-    manager.locator("button:has-text('保存整改')").click()
+    # the supervisor carries out the task on the tasks page: the receipt reads 已整改
+    manager.goto(f"{kitchen.url}/manager/tasks/{task}")
+    manager.fill("textarea[name=action]", "全部餐盘回收重洗，消毒柜检修")
+    manager.click("form.task-done button")
     manager.wait_for_selector("p.ok")
-    fix = wait_until(lambda: platform.records(type="rectification"), message="the 整改 on the platform")
-    assert fix[0]["data"]["alarm_id"] == task
+    wait_until(lambda: [t for t in platform.records(type="rectification_task")
+                        if t["data"]["task_id"] == task and t["data"]["step"] == "done"], message="done on the platform")
     phone.reload()
     assert phone.get_attribute("#state", "data-state") == "rectified"
     context.close()

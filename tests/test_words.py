@@ -52,8 +52,8 @@ def test_every_alarm_kind_the_agent_raises_has_a_title() -> None:
                                      "no_mask", "no_hat", "fever"}
     assert {"clock_unsynced", "config_rolled_back", "storage_failed", "disk_budget"} <= raised
     assert sorted(k for k in raised if k not in TITLES) == []
-    # the event alarms: a fever, and an accepted complaint awaiting its 整改 (agent/social/tasks.py)
-    assert [k for k in TITLES if closes_by_rectification(k)] == ["fever", "public_complaint"]
+    # the event alarm: a fever (an accepted complaint opens a 整改单, agent/social/tasks.py)
+    assert [k for k in TITLES if closes_by_rectification(k)] == ["fever"]
 
 
 def test_device_states_reasons_stations_and_roles_have_words() -> None:

@@ -43,13 +43,12 @@ TITLES: dict[str, tuple[str, str]] = {
     "config_rolled_back": ("新配置已回退", "new config rolled back"),
     "video_unavailable": ("视频录像不可用", "video unavailable"),
     "update_rolled_back": ("远程升级已回退", "remote update rolled back"),
-    "public_complaint": ("投诉待整改", "complaint to rectify"),
     "rectification_overdue": ("整改逾期", "rectification overdue"),
     "drill_missing": ("应急演练未开展", "no drill held"),
 }
 
 # closed only by a person's 整改 (rectification); every other kind by its condition
-RECTIFIED_BY_PERSON = frozenset({"fever", "public_complaint"})
+RECTIFIED_BY_PERSON = frozenset({"fever"})
 
 
 def closes_by_rectification(kind: str) -> bool:

@@ -127,9 +127,14 @@ class SerialLink(_BufferedLink):
             raise LinkLost(f"{self.name}: {exc}") from exc
 
     async def send(self, data: bytes, not_before: float) -> None:
-        """Write ``data`` once loop time ``not_before`` has passed (the line's silence)."""
+        """Write ``data`` once loop time ``not_before`` has passed (the line's silence).
+
+        Bytes that arrived before the frame went out (a late reply to an abandoned
+        request) are dropped, as ``discard_input`` right before a write would.
+        """
         loop = asyncio.get_running_loop()
         if not_before <= loop.time():
+            self.discard_input()
             self.write(data)
             return
         if self._serial is None or self._lost is not None:
@@ -138,11 +143,13 @@ class SerialLink(_BufferedLink):
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modbus-tx")
         port = self._serial
         try:
-            await loop.run_in_executor(self._writer, _write_at, port, data, not_before)
+            written_at = await loop.run_in_executor(self._writer, _write_at, port, data, not_before)
         except (serial.SerialException, OSError) as exc:
             if self._serial is port:
                 self._on_lost(exc)
             raise LinkLost(f"{self.name}: {exc}") from exc
+        if self.last_rx_at < written_at:
+            self.discard_input()
 
     def close(self) -> None:
         if self._writer is not None:
@@ -157,11 +164,14 @@ class SerialLink(_BufferedLink):
         log.info("modbus serial closed: %s", self.name)
 
 
-def _write_at(port: serial.Serial, data: bytes, not_before: float) -> None:
-    """Writer thread: sleep until ``not_before`` (the loop's clock is ``time.monotonic``), write."""
+def _write_at(port: serial.Serial, data: bytes, not_before: float) -> float:
+    """Writer thread: sleep until ``not_before`` (the loop's clock is ``time.monotonic``),
+    write; returns the moment of writing."""
     if (wait := not_before - time.monotonic()) > 0:
         time.sleep(wait)
+    written_at = time.monotonic()
     port.write(data)
+    return written_at
 
 
 class _TcpProtocol(asyncio.Protocol):
@@ -216,6 +226,7 @@ class TcpLink(_BufferedLink):
         """Write ``data`` once loop time ``not_before`` has passed (the configured gap)."""
         if (wait := not_before - asyncio.get_running_loop().time()) > 0:
             await asyncio.sleep(wait)
+        self.discard_input()
         self.write(data)
 
     def close(self) -> None:

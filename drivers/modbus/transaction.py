@@ -39,7 +39,8 @@ class ByteLink(Protocol):
     async def open(self) -> None: ...
     def close(self) -> None: ...
     def write(self, data: bytes) -> None: ...
-    async def send(self, data: bytes, not_before: float) -> None: ...
+    async def send(self, data: bytes, not_before: float) -> None:
+        """Drop stale input, wait until loop time ``not_before``, write ``data``."""
     def discard_input(self) -> None: ...
     async def receive(self, deadline: float) -> bytes: ...
 
@@ -96,7 +97,8 @@ class Transactor:
         loop = asyncio.get_running_loop()
         request.transaction_id = self._tid()
         frame = self._framer.buildFrame(request)
-        self.link.discard_input()  # a late reply to a request we already gave up on
+        # send() drops bytes heard before the frame goes out (a late reply to a request
+        # we already gave up on) and keeps the line silent until _quiet_until.
         await self.link.send(frame, self._quiet_until)
         started = loop.time()
         try:

@@ -184,11 +184,22 @@ def test_a_drill_a_training_session_and_a_chlorine_soak_by_hand(browser, kitchen
     page.fill("input[name=minutes]", "30")
     page.fill("textarea[name=badges]", f"{cook['badges'][0]}\n{other['badges'][0]}")
     page.fill("textarea[name=findings]", "疏散通道堆放杂物")
+    photo = page.locator("form.drill input[name=photo]")
+    photo.set_input_files({"name": "fake.jpg", "mimeType": "image/jpeg", "buffer": b"not a picture"})
+    page.click("form.drill button")
+    page.wait_for_selector("p.error")  # a renamed file is refused in words, nothing is recorded
+    assert kitchen.agent.store.latest_records(type_="drill", limit=5) == []
+    page.fill("textarea[name=badges]", f"{cook['badges'][0]}\n{other['badges'][0]}")
+    page.locator("form.drill input[name=photo]").set_input_files(
+        [{"name": f"d{n}.jpg", "mimeType": "image/jpeg", "buffer": jpeg()} for n in range(2)])
     page.click("form.drill button")
     page.wait_for_selector("p.ok")
+    assert "照片" in page.inner_text("li.drill-row")
     [drill] = wait_until(lambda: platform.records(type="drill"), message="drill")
     assert [(p["staff_id"], p["via"]) for p in drill["data"]["participants"]] == [
         (cook["staff_id"], "badge"), (other["staff_id"], "badge")]
+    assert [m["role"] for m in drill["media"]] == ["photo", "photo"]
+    assert platform.rejections == []
 
     page.goto(f"{kitchen.url}/manager/training")
     page.fill("input[name=topic]", "食品安全法与操作规范")

@@ -270,3 +270,29 @@ def test_bad_entries_are_refused_with_their_reason_and_nothing_is_stored(kitchen
         "incident_report", "tableware_disinfection", "drill", "training_session", "staff_training",
         "rectification_task")}
     assert all(v == [] for v in stored.values()), stored
+
+
+def test_an_additive_entered_at_the_console_names_the_dish_from_the_days_menu(kitchen, platform):
+    from simulator.demo.console import ConsoleManager, ConsoleRefused
+
+    kitchen.agent.store.kv_set("menu", {"day": MORNING.date().isoformat(),
+                                        "meals": {"lunch": ["番茄炒蛋", "红烧肉"], "dinner": ["米饭"]}})
+    boss = ConsoleManager.create(kitchen.agent, "boss3", "kitchen-secret-3")
+    assert "#2 红烧肉" in boss.get("/manager/additive")
+    for fields, reason in [
+        ({"additive": "焦糖色", "grams": "12", "dish": "宫保鸡丁"}, "请从今日菜单中选择菜品"),
+        ({"additive": "焦糖色", "grams": "12", "food": "#7"}, "今日菜单没有这个菜品编号"),
+        ({"additive": "焦糖色", "grams": "12"}, "请从今日菜单选择菜品，或填写食品批次"),
+        ({"additive": "焦糖色", "grams": "0", "dish": "红烧肉"}, "用量：克数"),
+    ]:
+        with pytest.raises(ConsoleRefused, match=reason):
+            boss.post("/manager/additive", fields)
+    assert list(kitchen.agent.store.iter_records(type_="additive_usage")) == []
+    boss.post("/manager/additive", {"additive": "焦糖色", "grams": "12", "dish": "红烧肉"})
+    boss.post("/manager/additive", {"additive": "食用盐", "grams": "8.5", "food": "#3"})
+    boss.post("/manager/additive", {"additive": "泡打粉", "grams": "3", "food": "馒头 第2批", "batch": "B-77"})
+    used = wait_until(lambda: len(platform.records(type="additive_usage")) == 3
+                      and platform.records(type="additive_usage"), message="three additive uses")
+    assert sorted((u["data"]["additive"], u["data"]["food"], u["data"]["batch"]) for u in used) == sorted([
+        ("焦糖色", "红烧肉", None), ("食用盐", "米饭", None), ("泡打粉", "馒头 第2批", "B-77")])
+    assert platform.rejections == []

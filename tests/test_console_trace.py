@@ -145,7 +145,7 @@ def test_the_scorecard_draws_its_charts(browser, kitchen):
     page.click("nav >> text=汇总分析")
     assert "2026-11-01 – 2026-11-30" in page.inner_text("h1")
     charts = page.locator("section.charts svg.chart")
-    assert charts.count() == 5
+    assert charts.count() == 7
     morning = charts.nth(0)
     # one bar per day with meals served (the 30th: today, nothing served yet), each its own rate
     assert morning.locator("rect").count() == 29
@@ -155,7 +155,7 @@ def test_the_scorecard_draws_its_charts(browser, kitchen):
     shot(page.locator("main"), "manager-scorecard")
     shot(page.locator("section.charts"), "manager-scorecard-charts")
     page.click("text=打印版")
-    assert page.locator("nav.top").count() == 0 and page.locator("section.charts svg.chart").count() == 5
+    assert page.locator("nav.top").count() == 0 and page.locator("section.charts svg.chart").count() == 7
 
 
 def test_a_days_menu_shows_energy_per_portion_against_the_target(browser, kitchen):

@@ -184,11 +184,22 @@ def test_a_drill_a_training_session_and_a_chlorine_soak_by_hand(browser, kitchen
     page.fill("input[name=minutes]", "30")
     page.fill("textarea[name=badges]", f"{cook['badges'][0]}\n{other['badges'][0]}")
     page.fill("textarea[name=findings]", "疏散通道堆放杂物")
+    photo = page.locator("form.drill input[name=photo]")
+    photo.set_input_files({"name": "fake.jpg", "mimeType": "image/jpeg", "buffer": b"not a picture"})
+    page.click("form.drill button")
+    page.wait_for_selector("p.error")  # a renamed file is refused in words, nothing is recorded
+    assert kitchen.agent.store.latest_records(type_="drill", limit=5) == []
+    page.fill("textarea[name=badges]", f"{cook['badges'][0]}\n{other['badges'][0]}")
+    page.locator("form.drill input[name=photo]").set_input_files(
+        [{"name": f"d{n}.jpg", "mimeType": "image/jpeg", "buffer": jpeg()} for n in range(2)])
     page.click("form.drill button")
     page.wait_for_selector("p.ok")
+    assert "照片" in page.inner_text("li.drill-row")
     [drill] = wait_until(lambda: platform.records(type="drill"), message="drill")
     assert [(p["staff_id"], p["via"]) for p in drill["data"]["participants"]] == [
         (cook["staff_id"], "badge"), (other["staff_id"], "badge")]
+    assert [m["role"] for m in drill["media"]] == ["photo", "photo"]
+    assert platform.rejections == []
 
     page.goto(f"{kitchen.url}/manager/training")
     page.fill("input[name=topic]", "食品安全法与操作规范")
@@ -259,3 +270,29 @@ def test_bad_entries_are_refused_with_their_reason_and_nothing_is_stored(kitchen
         "incident_report", "tableware_disinfection", "drill", "training_session", "staff_training",
         "rectification_task")}
     assert all(v == [] for v in stored.values()), stored
+
+
+def test_an_additive_entered_at_the_console_names_the_dish_from_the_days_menu(kitchen, platform):
+    from simulator.demo.console import ConsoleManager, ConsoleRefused
+
+    kitchen.agent.store.kv_set("menu", {"day": MORNING.date().isoformat(),
+                                        "meals": {"lunch": ["番茄炒蛋", "红烧肉"], "dinner": ["米饭"]}})
+    boss = ConsoleManager.create(kitchen.agent, "boss3", "kitchen-secret-3")
+    assert "#2 红烧肉" in boss.get("/manager/additive")
+    for fields, reason in [
+        ({"additive": "焦糖色", "grams": "12", "dish": "宫保鸡丁"}, "请从今日菜单中选择菜品"),
+        ({"additive": "焦糖色", "grams": "12", "food": "#7"}, "今日菜单没有这个菜品编号"),
+        ({"additive": "焦糖色", "grams": "12"}, "请从今日菜单选择菜品，或填写食品批次"),
+        ({"additive": "焦糖色", "grams": "0", "dish": "红烧肉"}, "用量：克数"),
+    ]:
+        with pytest.raises(ConsoleRefused, match=reason):
+            boss.post("/manager/additive", fields)
+    assert list(kitchen.agent.store.iter_records(type_="additive_usage")) == []
+    boss.post("/manager/additive", {"additive": "焦糖色", "grams": "12", "dish": "红烧肉"})
+    boss.post("/manager/additive", {"additive": "食用盐", "grams": "8.5", "food": "#3"})
+    boss.post("/manager/additive", {"additive": "泡打粉", "grams": "3", "food": "馒头 第2批", "batch": "B-77"})
+    used = wait_until(lambda: len(platform.records(type="additive_usage")) == 3
+                      and platform.records(type="additive_usage"), message="three additive uses")
+    assert sorted((u["data"]["additive"], u["data"]["food"], u["data"]["batch"]) for u in used) == sorted([
+        ("焦糖色", "红烧肉", None), ("食用盐", "米饭", None), ("泡打粉", "馒头 第2批", "B-77")])
+    assert platform.rejections == []

@@ -28,13 +28,13 @@ from agent.console.web import (
 from agent.core.tasks import TaskDesk
 from agent.records.base import RecordData
 from agent.records.envelope import Operator
-from agent.records.premises_disinfection import PremisesDisinfection
+from agent.records.premises_disinfection import HAND_AGENTS, PremisesDisinfection
 from agent.records.tableware_disinfection import ThermalDisinfection
 from agent.words.terms import DISINFECTION_METHODS
 
 NUMBER = re.compile(r"^\d{1,5}(?:\.\d{1,2})?$")
 HAND_DEVICE = "manual"  # device_id of a record made by hand
-AGENTS = {"chlorine": "含氯消毒液 chlorine", "alcohol": "75%酒精 alcohol 75%", "other": "其他 other"}
+AGENTS = {key: str(words) for key, words in HAND_AGENTS.items()}
 TEXT_MAX = 200
 
 

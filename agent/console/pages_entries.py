@@ -1,7 +1,10 @@
 """Entries only a person can make, one form each: waste disposal (餐厨废弃物处置 →
-``waste_disposal``) and a visiting inspector's check-in with findings (上级巡检 →
-``superior_inspection``; an inspector need not be on the roster). A form with a missing
-or absurd value is shown again with the reason, and nothing is stored."""
+``waste_disposal``), a visiting inspector's check-in with findings (上级巡检 →
+``superior_inspection``; an inspector need not be on the roster) and an additive taken by
+hand (添加剂领用 → ``additive_usage``, when no weighing station is at the cabinet): the
+dish it went into is picked from the day's menu (or ``#n``, as at the station's keypad),
+or a batch of food is typed. A form with a missing or absurd value is shown again with
+the reason, and nothing is stored."""
 
 from __future__ import annotations
 
@@ -23,12 +26,15 @@ from agent.console.web import (
     user_session,
 )
 from agent.core.tasks import TaskDesk
+from agent.records.additive_usage import AdditiveUsage
 from agent.records.envelope import Operator
 from agent.records.superior_inspection import SuperiorInspection
 from agent.records.waste_disposal import WasteDisposal
+from agent.stations.base import MENU_KV_KEY
 
 WASTE_KINDS = {"kitchen_waste": "Kitchen waste", "waste_oil": "Used cooking oil", "other": "Other waste"}
 KG_MAX = 5000.0
+ADDITIVE_G_MAX = 5000.0
 NUMBER = re.compile(r"^\d{1,4}(?:\.\d{1,3})?$")
 TEXT_MAX = 200
 FINDINGS_MAX = 2000
@@ -100,7 +106,73 @@ async def record_inspection(request: Request) -> Response:
     return redirect(request, f"/manager/inspection?done=1&tasks={tasks}")
 
 
+def day_dishes(request: Request) -> list[str]:
+    """Today's dishes, every meal, in menu order: the platform's menu for today if it sent one,
+    else the school's own plans (``menu_plan``), else the config's menu (as the stations do)."""
+    ctx = console(request)
+    today = ctx.local(ctx.now()).date()
+    pushed = ctx.store.kv_get(MENU_KV_KEY)
+    if isinstance(pushed, dict) and pushed.get("day") == today.isoformat() and isinstance(pushed.get("meals"), dict):
+        names = [str(d) for dishes in pushed["meals"].values() if isinstance(dishes, list) for d in dishes]
+    else:
+        plans = ctx.store.menu_plans(today)
+        names = [str(d["name"]) for plan in plans.values() for d in plan["data"]["dishes"]]
+        if not plans:
+            names = [d.name for d in ctx.config.site.menu]
+    return list(dict.fromkeys(names))
+
+
+def _additive_page(request: Request, status: int = 200, **extra: Any) -> Response:
+    store = console(request).store
+    known = sorted(console(request).config.rules.additive_limits_g)
+    return page(request, "additive.html", status=status, dishes=day_dishes(request), additives=known,
+                recent=store.latest_records(type_="additive_usage", limit=20), **extra)
+
+
+async def additive_form(request: Request) -> Response:
+    user_session(request)
+    return _additive_page(request, done=request.query_params.get("done"), form={})
+
+
+def _food(request: Request, dish: str, typed: str) -> tuple[str | None, str | None]:
+    """(food, error): a dish of today's menu (picked, named or ``#n``) or a batch of food typed."""
+    dishes = day_dishes(request)
+    if dish:
+        return (dish, None) if dish in dishes else (None, "Choose a dish from today's menu")
+    if typed.startswith("#") or typed.startswith("＃"):
+        number = typed[1:].strip()
+        if number.isdigit() and 1 <= int(number) <= len(dishes):
+            return dishes[int(number) - 1], None
+        return None, "No such dish number on today's menu"
+    if not typed:
+        return None, "Choose the dish from today's menu, or type the batch"
+    return typed, None
+
+
+async def record_additive(request: Request) -> Response:
+    current = manager_session(request)
+    form = await checked_form(request)
+    values = {k: _text(form, k) for k in ("additive", "grams", "dish", "food", "batch")}
+    again = {"form": values}
+    if not values["additive"] or any(len(values[k]) > TEXT_MAX for k in values):
+        return _additive_page(request, 400, error="Name the additive (200 characters at most)", **again)
+    if not NUMBER.match(values["grams"]) or not 0 < float(values["grams"]) <= ADDITIVE_G_MAX:
+        return _additive_page(request, 400, error="Amount: grams, more than 0 and at most 5000", **again)
+    food, error = _food(request, values["dish"], values["food"])
+    if error:
+        return _additive_page(request, 400, error=error, **again)
+    assert current.user is not None
+    data = AdditiveUsage(additive=values["additive"], grams=float(values["grams"]), batch=values["batch"] or None,
+                         food=food)
+    saved = console(request).recorder.record(data, source=CONSOLE_SOURCE,
+                                             operator=Operator(staff_id=current.user.name))
+    action_log(request, "additive_usage", record=saved.id, additive=data.additive, food=bool(food))
+    return redirect(request, "/manager/additive?done=1")
+
+
 ROUTES = [
+    Route("/manager/additive", additive_form, methods=["GET"]),
+    Route("/manager/additive", record_additive, methods=["POST"]),
     Route("/manager/waste", waste_form, methods=["GET"]),
     Route("/manager/waste", record_waste, methods=["POST"]),
     Route("/manager/inspection", inspection_form, methods=["GET"]),

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from agent.console.charts import bars
 from agent.console.web import action_log, console, page, user_session
+from agent.records.public_complaint import COMPLAINT_CATEGORIES
 from agent.records.scorecard import PERIODS, Period
 from agent.schedule.summary import CSV_COLUMNS, Summary, csv_row, scorecard
 
@@ -42,6 +43,10 @@ def _charts(summary: Summary) -> dict[str, Any]:
         "trace": bars(days, [d.traceability_rate for d in summary.days], rate=True, label="食材溯源率 traceability"),
         "alarms": bars(days, [float(sum(d.alarms.values())) for d in summary.days], rate=False,
                        label="告警 alarms", css="bar count"),
+        "tasks": bars(days, [d.rectification_on_time_rate for d in summary.days], rate=True,
+                      label="整改按期率 rectification on time"),
+        "complaints": bars(days, [float(d.complaints or 0) for d in summary.days], rate=False,
+                           label="投诉建议 complaints", css="bar count"),
         "vision": bars(days, [float(d.vision_violations) for d in summary.days], rate=False,
                        label="视频识别违规 camera violations", css="bar count"),
     }
@@ -51,11 +56,11 @@ async def scorecard_page(request: Request) -> Response:
     user_session(request)
     ctx = console(request)
     period, day, error = _wanted(request)
-    summary = scorecard(ctx.store, ctx.config, period, day, with_days=period != "day")
+    summary = scorecard(ctx.store, ctx.config, period, day, with_days=period != "day", now=ctx.now())
     printing = request.query_params.get("print") == "1"
     return page(request, "scorecard.html", status=400 if error else 200, error=error, card=summary.card,
                 charts=_charts(summary) if summary.days else {}, periods=PERIODS, period=period, day=day,
-                printing=printing)
+                printing=printing, categories=COMPLAINT_CATEGORIES)
 
 
 async def scorecard_csv(request: Request) -> Response:
@@ -64,8 +69,8 @@ async def scorecard_csv(request: Request) -> Response:
     period, day, error = _wanted(request)
     if error:
         return page(request, "scorecard.html", status=400, error=error, card=None, charts={}, periods=PERIODS,
-                    period=period, day=day, printing=False)
-    summary = scorecard(ctx.store, ctx.config, period, day, with_days=True)
+                    period=period, day=day, printing=False, categories=COMPLAINT_CATEGORIES)
+    summary = scorecard(ctx.store, ctx.config, period, day, with_days=True, now=ctx.now())
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["period", *CSV_COLUMNS])

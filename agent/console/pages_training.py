@@ -2,7 +2,8 @@
 
 A drill: its scenario, when, how long, who took part (picked from the staff list, or
 badged: a badge number scanned into the form by a USB reader, found in the roster),
-its findings (one per line: each opens a rectification task) → one ``drill`` record.
+its findings (one per line: each opens a rectification task), up to three photos → one
+``drill`` record with its photos, committed together (as an incident's).
 A training session: topic, documents used, trainer, hours, attendees the same way, and
 each person's optional result → one ``training_session`` record and, per attendee, the
 province's ``staff_training`` record with the hours (what the yearly hours count).
@@ -21,6 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from agent.console.pages_meals import CONSOLE_SOURCE
+from agent.console.uploads import UploadError, read_photo
 from agent.console.web import (
     action_log,
     checked_form,
@@ -30,7 +32,9 @@ from agent.console.web import (
     redirect,
     user_session,
 )
+from agent.core.recorder import MediaDraft, Photo
 from agent.core.tasks import TaskDesk
+from agent.core.timeutil import rfc3339, uuid7
 from agent.core.training import attendance, hours_by_person, warn_now, yearly_hours
 from agent.records.drill import Drill, Participant
 from agent.records.envelope import Operator
@@ -40,6 +44,7 @@ from agent.stations.checkin.workflow import drill_key
 NUMBER = re.compile(r"^\d{1,4}(?:\.\d{1,2})?$")
 TEXT_MAX = 200
 FINDINGS_MAX = 2000
+PHOTOS_MAX = 3
 
 
 def _now_text(request: Request) -> str:
@@ -90,10 +95,13 @@ def library(request: Request, *groups: str) -> list[dict[str, Any]]:
 def _drill_page(request: Request, status: int = 200, **extra: Any) -> Response:
     store = console(request).store
     drills = store.latest_records(type_="drill", limit=50)
+    media = store.media_of_records(r["id"] for r in drills)
+    photos = {rid: sum(1 for m in found if m.get("role") == "photo") for rid, found in media.items()}
     extra.setdefault("form", {"held_at": _now_text(request)})
     day = console(request).local(console(request).now()).date().isoformat()
     badged = [p for p in (store.staff(sid) for sid in store.kv_get(drill_key(day), []) or []) if p]
-    return page(request, "drills.html", status=status, drills=drills, roster=store.roster(), badged=badged,
+    return page(request, "drills.html", status=status, drills=drills, photos=photos, roster=store.roster(),
+                badged=badged,
                 plans=library(request, "emergency"),
                 done=request.query_params.get("done"), tasks=request.query_params.get("tasks"), **extra)
 
@@ -103,12 +111,29 @@ async def drills(request: Request) -> Response:
     return _drill_page(request)
 
 
+async def _photos(request: Request, form: Any) -> list[Photo]:
+    """The drill's checked photos (JPEG or PNG by content, size-capped), at most three."""
+    limit = console(request).config.console.upload_max_kb * 1024
+    photos = []
+    for upload in form.getlist("photo")[: PHOTOS_MAX + 1]:
+        photo = await read_photo(upload, limit)
+        if photo is not None:
+            photos.append(photo)
+    if len(photos) > PHOTOS_MAX:
+        raise UploadError("At most three photos")
+    return photos
+
+
 async def record_drill(request: Request) -> Response:
     current = manager_session(request)
     form = await checked_form(request)
     values = {k: str(form.get(k) or "").strip()[:FINDINGS_MAX + 1]
               for k in ("scenario", "document_id", "held_at", "minutes", "findings", "badges")}
     again = {"form": values}
+    try:
+        photos = await _photos(request, form)
+    except UploadError as exc:
+        return _drill_page(request, 400, error=str(exc), **again)
     plans = {d["document_id"]: d for d in library(request, "emergency")}
     if values["document_id"] and values["document_id"] not in plans:
         return _drill_page(request, 400, error="Choose a plan from the library", **again)
@@ -134,9 +159,13 @@ async def record_drill(request: Request) -> Response:
                                for p, via in people],
                  findings=[f.strip(" -•·\t") for f in values["findings"].splitlines() if f.strip(" -•·\t")])
     recorder = console(request).recorder
-    saved = recorder.record(data, occurred_at=when, source=CONSOLE_SOURCE, operator=Operator(staff_id=by))
+    created = rfc3339(console(request).local(console(request).now()))
+    media = [MediaDraft(uuid7(), p.content, p.content_type, role="photo", created_at=created, suffix=p.suffix)
+             for p in photos]
+    saved = recorder.record_with_media(data, media, occurred_at=when, source=CONSOLE_SOURCE,
+                                       operator=Operator(staff_id=by))
     tasks = TaskDesk(recorder).follow_up(saved, by=by)
-    action_log(request, "drill", record=saved.id, participants=len(people), tasks=tasks)
+    action_log(request, "drill", record=saved.id, participants=len(people), photos=len(photos), tasks=tasks)
     return redirect(request, f"/manager/drills?done=1&tasks={tasks}")
 
 

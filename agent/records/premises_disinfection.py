@@ -22,6 +22,13 @@ from agent.words.terms import (
     term,
 )
 
+# the disinfectants sprayed or wiped by hand (console form and station keypad): key -> the record's ``agent``
+HAND_AGENTS: dict[str, Term] = {
+    "chlorine": Term("含氯消毒液", "chlorine"),
+    "alcohol": Term("75%酒精", "alcohol 75%"),
+    "other": Term("其他", "other"),
+}
+
 
 class PremisesDisinfection(RecordData):
     """场所设备消毒: one UV lamp or ozone run."""

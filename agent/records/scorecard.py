@@ -20,7 +20,22 @@ inside the period:
   period and its clear (or the period's end);
 - ``alarms``: alarms raised by kind, ``alarm_close_minutes``: mean minutes from raise to
   clear of those cleared;
-- ``rectifications``: rectification records; ``vision_violations`` and per day.
+- ``rectifications``: rectification records; ``vision_violations`` and per day;
+- ``rectification_tasks`` (整改单) opened in the period, and what each was at the period's
+  end (or now, for a period not over): ``rectification_done_on_time`` (its latest ``done``
+  step, not sent back since, at or before the deadline that step carries),
+  ``rectification_done_late``, ``rectification_overdue`` (waiting for its owner past its
+  deadline); ``rectification_on_time_rate`` is the first over the three (a task still
+  open and not yet due is in none of them);
+- ``complaints`` (投诉建议) received in the period, ``complaints_by_category``, and those
+  ``complaints_accepted`` / ``complaints_declined`` by a ``complaint_response`` by then;
+- ``satisfaction_mean``: the mean of every 1–5 answer (from the counts) of the latest
+  ``survey_summary`` sent in the period, with its ``satisfaction_responses`` and
+  ``satisfaction_survey_id``.
+
+Steps, responses and summaries after the period's end (or now) are left out, so a past
+period's figures never change. Acknowledging an alarm is local to the agent and never
+sent, so no figure uses it: the platform could not recompute it.
 
 A rate with nothing to count is ``None`` (no meals served: no leader-meal rate), never 0.
 """
@@ -42,7 +57,8 @@ PERIODS: dict[str, Term] = {"day": Term("日", "day"), "week": Term("周", "week
                             "term": Term("学期", "term")}
 # the record types the figures are computed from (and the receipts an issue names)
 SOURCE_TYPES = ("staff_health_check", "meal_service", "leader_meal", "food_sample", "tableware_disinfection",
-                "stock_issue", "stock_discard", "alarm", "rectification", "vision_violation")
+                "stock_issue", "stock_discard", "alarm", "rectification", "vision_violation", "rectification_task",
+                "public_complaint", "complaint_response", "survey_summary")
 COLD_CHAIN = ("cold_chain_high", "cold_chain_low")
 
 
@@ -76,6 +92,19 @@ class Scorecard(RecordData):
     rectifications: int = Field(ge=0)
     vision_violations: int = Field(ge=0)
     vision_violations_per_day: float = Field(ge=0)
+    # added after the first scorecards: absent (null) in those an older agent sent
+    rectification_tasks: int | None = Field(None, ge=0, description="rectification tasks (整改单) opened in the period")
+    rectification_done_on_time: int | None = Field(None, ge=0, description="of those, done by their deadline")
+    rectification_done_late: int | None = Field(None, ge=0, description="of those, done after their deadline")
+    rectification_overdue: int | None = Field(None, ge=0, description="of those, still open past their deadline")
+    rectification_on_time_rate: float | None = None
+    complaints: int | None = Field(None, ge=0, description="complaints and suggestions (投诉建议) received")
+    complaints_by_category: dict[str, int] | None = None
+    complaints_accepted: int | None = Field(None, ge=0)
+    complaints_declined: int | None = Field(None, ge=0)
+    satisfaction_mean: float | None = Field(None, description="the latest survey's mean answer, 1 to 5")
+    satisfaction_responses: int | None = Field(None, ge=0)
+    satisfaction_survey_id: str | None = None
 
     def brief(self) -> list[Fact]:
         def pct(value: float | None) -> str:
@@ -84,7 +113,11 @@ class Scorecard(RecordData):
                       fact("晨检率", "morning checks", pct(self.morning_check_rate)),
                       fact("陪餐率", "leader meals", pct(self.leader_meal_rate)),
                       fact("留样合格率", "samples", pct(self.sample_compliance)),
-                      fact("食材溯源率", "traceability", pct(self.traceability_rate)))
+                      fact("食材溯源率", "traceability", pct(self.traceability_rate)),
+                      fact("整改按期率", "rectification on time", pct(self.rectification_on_time_rate)
+                           if self.rectification_tasks else None),
+                      fact("满意度", "satisfaction", None if self.satisfaction_mean is None
+                           else f"{self.satisfaction_mean:.2f} / 5"))
 
 
 def period_of(kind: Period, day: date) -> tuple[date, date]:
@@ -126,14 +159,70 @@ def _traceable(issue: dict[str, Any], receipts: dict[str, dict[str, Any]]) -> bo
                 and r.get("certificate_checked") is not False)
 
 
+def _at(record: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(record["occurred_at"])
+
+
+def _tasks(steps: list[dict[str, Any]], start: date, end: date, as_of: datetime) -> dict[str, Any]:
+    """The rectification figures of the tasks opened from ``start`` to ``end``, as they stood at ``as_of``."""
+    by_task: dict[str, list[dict[str, Any]]] = {}
+    for step in steps:
+        by_task.setdefault(step["data"]["task_id"], []).append(step)
+    on_time = late = overdue = opened = 0
+    for task in by_task.values():
+        first = task[0]
+        if first["data"]["step"] != "opened" or not start <= _day(first) <= end:
+            continue
+        opened += 1
+        known = [s for s in task if _at(s) <= as_of]
+        latest = known[-1]["data"] if known else first["data"]
+        if latest["step"] in ("done", "verified"):
+            done = next((s for s in reversed(known) if s["data"]["step"] == "done"), known[-1])
+            if _at(done) <= datetime.fromisoformat(done["data"]["deadline"]):
+                on_time += 1
+            else:
+                late += 1
+        elif datetime.fromisoformat(latest["deadline"]) < as_of:
+            overdue += 1
+    return {"rectification_tasks": opened, "rectification_done_on_time": on_time, "rectification_done_late": late,
+            "rectification_overdue": overdue, "rectification_on_time_rate": _rate(on_time, on_time + late + overdue)}
+
+
+def _public(complaints: list[dict[str, Any]], responses: list[dict[str, Any]], surveys: list[dict[str, Any]],
+            as_of: datetime) -> dict[str, Any]:
+    """The complaints received, their decisions by ``as_of``, and the latest survey's mean answer."""
+    received = {r["id"] for r in complaints}
+    decided: dict[str, str] = {}
+    for r in responses:
+        data = r["data"]
+        if data["complaint_id"] in received and data["decision"] != "replied" and _at(r) <= as_of:
+            decided.setdefault(data["complaint_id"], data["decision"])
+    mean = answers = None
+    latest = surveys[-1]["data"] if surveys else None
+    if latest is not None:
+        counts = [q.get("counts") or [] for q in latest["questions"] if q["kind"] == "scale"]
+        answers = sum(sum(c) for c in counts)
+        mean = round(sum(n * (i + 1) for c in counts for i, n in enumerate(c)) / answers, 2) if answers else None
+    decisions = Counter(decided.values())
+    return {"complaints": len(complaints),
+            "complaints_by_category": dict(sorted(Counter(r["data"]["category"] for r in complaints).items())),
+            "complaints_accepted": decisions["accepted"], "complaints_declined": decisions["declined"],
+            "satisfaction_mean": mean, "satisfaction_responses": None if latest is None else latest["responses"],
+            "satisfaction_survey_id": None if latest is None else latest["survey_id"]}
+
+
 def compute(records: Iterable[dict[str, Any]], receipts: dict[str, dict[str, Any]], period: Period, start: date,
-            end: date, roster_size: int, tz: Any) -> Scorecard:
+            end: date, roster_size: int, tz: Any, now: datetime | None = None) -> Scorecard:
     """The period's figures from ``records`` (envelopes of ``SOURCE_TYPES``, any days: those
     outside the period are left out) and ``receipts`` (id -> ``ingredient_purchase``
-    envelope, for the issues to name)."""
+    envelope, for the issues to name). ``now``: for a period not over, what tasks and
+    complaints are is taken at ``now`` rather than at the period's end."""
     inside: dict[str, list[dict[str, Any]]] = {t: [] for t in SOURCE_TYPES}
-    for record in records:
-        if record["type"] in inside and start <= _day(record) <= end:
+    later: dict[str, list[dict[str, Any]]] = {"rectification_task": [], "complaint_response": []}
+    for record in sorted(records, key=lambda r: r.get("seq", 0)):
+        if record["type"] in later:  # a task's later steps and a complaint's answer may come after the period
+            later[record["type"]].append(record)
+        elif record["type"] in inside and start <= _day(record) <= end:
             inside[record["type"]].append(record)
     served: dict[tuple[str, str], dict[str, Any]] = {}
     for r in inside["meal_service"]:  # the latest registration of each meal counts
@@ -159,6 +248,7 @@ def compute(records: Iterable[dict[str, Any]], receipts: dict[str, dict[str, Any
     expired = (sum(1 for r in inside["stock_discard"] if r["data"]["reason"] == "expired")
                + sum(1 for r in issues if (r["data"].get("override") or {}).get("of") == "expired"))
     period_end = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+    as_of = period_end if now is None else min(now, period_end)
     raised = [r for r in inside["alarm"] if r["data"]["state"] == "raised"]
     clears = {r["data"].get("raised_id"): r for r in inside["alarm"] if r["data"]["state"] == "cleared"}
     cold, close = 0.0, []
@@ -182,4 +272,6 @@ def compute(records: Iterable[dict[str, Any]], receipts: dict[str, dict[str, Any
         cold_chain_minutes_out=round(cold, 1), alarms=dict(sorted(Counter(r["data"]["kind"] for r in raised).items())),
         alarm_close_minutes=round(sum(close) / len(close), 1) if close else None,
         rectifications=len(inside["rectification"]), vision_violations=violations,
-        vision_violations_per_day=round(violations / days, 3))
+        vision_violations_per_day=round(violations / days, 3),
+        **_tasks(later["rectification_task"], start, end, as_of),
+        **_public(inside["public_complaint"], later["complaint_response"], inside["survey_summary"], as_of))

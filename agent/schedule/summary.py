@@ -49,18 +49,20 @@ def _inputs(reads: Reads, start: date, end: date) -> tuple[list[dict[str, Any]],
     return records, receipts
 
 
-def scorecard(reads: Reads, config: Settings, period: Period, day: date, *, with_days: bool = False) -> Summary:
-    """The scorecard of the ``period`` holding ``day`` (and each of its days, for charts)."""
+def scorecard(reads: Reads, config: Settings, period: Period, day: date, *, with_days: bool = False,
+              now: datetime | None = None) -> Summary:
+    """The scorecard of the ``period`` holding ``day`` (and each of its days, for charts);
+    with ``now``, a period not over shows its tasks and complaints as they are now."""
     start, end = period_of(period, day)
     records, receipts = _inputs(reads, start, end)
     size = roster_size(reads)
     tz = config.identity.tz
-    card = compute(records, receipts, period, start, end, size, tz)
+    card = compute(records, receipts, period, start, end, size, tz, now)
     days = []
     if with_days:
         for n in range((end - start).days + 1):
             one = start + timedelta(days=n)
-            days.append(compute(records, receipts, "day", one, one, size, tz))
+            days.append(compute(records, receipts, "day", one, one, size, tz, now))
     return Summary(card, days)
 
 
@@ -84,7 +86,11 @@ def write_month(recorder: Recorder, config: Settings, now: datetime) -> Recorded
 
 CSV_COLUMNS = ("start", "end", "service_days", "meals_served", "morning_check_rate", "leader_meal_rate",
                "sample_compliance", "disinfection_pass_rate", "traceability_rate", "expired_food_found",
-               "cold_chain_minutes_out", "alarms_raised", "alarm_close_minutes", "rectifications", "vision_violations")
+               "cold_chain_minutes_out", "alarms_raised", "alarm_close_minutes", "rectifications", "vision_violations",
+               # added with the tasks and the social end: new columns go last
+               "rectification_tasks", "rectification_done_on_time", "rectification_done_late", "rectification_overdue",
+               "rectification_on_time_rate", "complaints", "complaints_accepted", "complaints_declined",
+               "satisfaction_mean", "satisfaction_responses")
 
 
 def csv_row(card: Scorecard) -> list[str]:

@@ -1,4 +1,5 @@
-"""人工消毒 Disinfection by hand: tableware soaked in chlorine or steamed by hand, entered at a keypad."""
+"""人工消毒 Disinfection by hand, entered at a keypad: tableware soaked in chlorine or steamed
+by hand, premises sprayed or wiped."""
 
 from __future__ import annotations
 

@@ -32,12 +32,15 @@ _REQUEST_CLASSES: dict[str, type[ModbusPDU]] = {
 
 class ByteLink(Protocol):
     name: str
+    last_rx_at: float  # loop time of the latest bytes received
 
     @property
     def is_open(self) -> bool: ...
     async def open(self) -> None: ...
     def close(self) -> None: ...
     def write(self, data: bytes) -> None: ...
+    async def send(self, data: bytes, not_before: float) -> None:
+        """Drop stale input, wait until loop time ``not_before``, write ``data``."""
     def discard_input(self) -> None: ...
     async def receive(self, deadline: float) -> bytes: ...
 
@@ -92,16 +95,19 @@ class Transactor:
 
     async def transact(self, request: ModbusPDU, timeout_s: float) -> Reply:
         loop = asyncio.get_running_loop()
-        if (wait := self._quiet_until - loop.time()) > 0:
-            await asyncio.sleep(wait)
-        self.link.discard_input()
         request.transaction_id = self._tid()
+        frame = self._framer.buildFrame(request)
+        # send() drops bytes heard before the frame goes out (a late reply to a request
+        # we already gave up on) and keeps the line silent until _quiet_until.
+        await self.link.send(frame, self._quiet_until)
         started = loop.time()
-        self.link.write(self._framer.buildFrame(request))
         try:
             reply = await self._await_reply(request, started + timeout_s)
         finally:
-            self._quiet_until = loop.time() + self.gap_s
+            # The silence runs from the last byte heard (or from now, if the line stayed
+            # quiet): the slave's reply ended on the wire no later than that.
+            heard = self.link.last_rx_at
+            self._quiet_until = (heard if heard > started else loop.time()) + self.gap_s
         return Reply(reply.outcome, reply.pdu, reply.exception_code, reply.detail, loop.time() - started)
 
     def _tid(self) -> int:

@@ -41,7 +41,7 @@ def test_capabilities_are_declared_values_listed_in_start_order(tmp_path: Path) 
     agent = Agent(make_config(tmp_path))
     try:
         assert [c.name for c in agent.capabilities] == ["uplink", "serial", "modbus", "vision", "video", "schedule",
-                                                        "console", "updater"]
+                                                        "console", "public", "updater"]
         assert all(isinstance(c, Capability) for c in agent.capabilities)
         names = [c.name for c in agent.components]
         assert names[:5] == ["reading-bus", "store-housekeeping", "clock-watch", "storage-watch", "uplink"]

@@ -62,6 +62,9 @@ def start_platform(broker: Broker, tmp_path: Path, port: int | None = None, *, d
                     media_dir=tmp_path / "platform-media", durable=durable).start()
 
 
+PRODUCED_TYPES = frozenset({"alarm", "staff_health_check", "food_sample"})
+
+
 def produce(agent: Agent, count: int, rate: float) -> list[str]:
     """Records of three classes (alarms, health checks, samples), paced."""
     ids = []
@@ -89,7 +92,10 @@ CLASS_OF = {"alarm": 0, "staff_health_check": 1}
 
 
 def assert_exactly_once_in_order(platform: Platform, expected_ids: set[str], check_order: bool = True) -> None:
-    rows = platform.store.query("SELECT id, type, seq FROM records WHERE agent_id=? ORDER BY rowid", (AGENT,))
+    # the kinds produce() makes: the agent's own sweep may add others meanwhile (a 整改单 for a
+    # cold-chain alarm left open, agent/core/tasks.py), which are not this test's to count
+    rows = [r for r in platform.store.query("SELECT id, type, seq FROM records WHERE agent_id=? ORDER BY rowid",
+                                            (AGENT,)) if r["type"] in PRODUCED_TYPES]
     ids = [r["id"] for r in rows]
     assert len(ids) == len(set(ids))  # the platform keeps each id once
     assert set(ids) == expected_ids, f"missing {len(expected_ids - set(ids))}, unexpected {len(set(ids) - expected_ids)}"
@@ -127,7 +133,7 @@ def test_broker_killed_and_restarted_while_streaming(tmp_path: Path, broker: Bro
         producer.join()
         wait_until(lambda: outbox_empty(agent), timeout=120, message="outbox drained")
         assert len(produced) == 5000
-        stored = {r["id"] for r in agent.store.iter_records()}
+        stored = {r["id"] for r in agent.store.iter_records() if r["type"] in PRODUCED_TYPES}
         assert_exactly_once_in_order(platform, stored, check_order=not hard)
         assert agent.uplink.connects >= 7
     finally:
@@ -356,7 +362,7 @@ def stored_ids(db: Path) -> set[str]:
 
     conn = sqlite3.connect(db)
     try:
-        return {r[0] for r in conn.execute("SELECT id FROM records")}
+        return {r[0] for r in conn.execute("SELECT id, type FROM records") if r[1] in PRODUCED_TYPES}
     finally:
         conn.close()
 

@@ -178,9 +178,14 @@ case "$cmd" in
     arch=$(dpkg --print-architecture)
     args=("$@")
     for ((i = 0; i < ${#args[@]}; i++)); do [ "${args[$i]}" = --arch ] && arch=${args[$((i + 1))]}; done
-    # the wheels are fetched once (network); every build after that is offline
-    fetch=(); ls "build/wheels/$arch"/onnxruntime-*.whl >/dev/null 2>&1 || fetch=(--fetch)
+    # the wheels are fetched once per set of runtime dependencies (network); every build after
+    # that is offline (the stamp is the one tests/fixtures_package.py keeps)
+    want=$("$VENV/bin/python" -c 'import hashlib, json, tomllib
+print(hashlib.sha256(json.dumps(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]).encode()).hexdigest())')
+    stamp="build/wheels/$arch/.fetched-for"
+    fetch=(); [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] || fetch=(--fetch)
     deb=$("$VENV/bin/python" systemd/package/build.py "${fetch[@]}" "$@" | tail -n 1)
+    if [ ${#fetch[@]} -gt 0 ]; then printf '%s' "$want" > "$stamp"; fi
     say "dpkg-deb --info $deb"; dpkg-deb --info "$deb" | sed -n '/Package:/,$p'
     say "lintian $deb (overrides: systemd/package/lintian-overrides)"
     lintian --fail-on error,warning "$deb"

@@ -62,6 +62,7 @@ def test_a_representative_on_a_phone_sees_the_menu_samples_and_rate_but_no_name_
     phone.click("button[type=submit]")
     phone.wait_for_url("**/public/view")
     assert "番茄炒蛋" in phone.inner_text("#menu") and "米饭" in phone.inner_text("#menu")
+    assert phone.inner_text("header p") == ""  # no canteen profile entered yet: no identifier instead
     assert phone.inner_text("#morning-rate") == "20%" and "1/5" in phone.inner_text("#morning-check")  # 5 on duty
     assert "不合格停岗 sent off duty: 1" in phone.inner_text("#morning-check")
     assert "晨检 Morning checks\t1/5" in phone.inner_text("#duties")

@@ -80,10 +80,18 @@ def device(request: Request) -> str:
 def render(request: Request, template: str, status: int = 200, **context: Any) -> Response:
     p = ctx(request)
     dev = device(request)
-    context.update(request=request, canteen=p.config.identity.canteen_id, school=p.config.identity.school_id,
+    context.update(request=request, canteen=canteen_title(p), school=p.config.identity.school_id,
                    csrf=p.sessions.form_token(dev), prefix=PREFIX)
     response = p.templates.TemplateResponse(request, template, context, status_code=status)
     return _cookies(request, response)
+
+
+def canteen_title(p: Public) -> str:
+    """The school's and canteen's names as the data administrator entered them (basic data);
+    empty until then: a parent reads names, never the agent's identifiers."""
+    profile = p.reads.basic_data("canteen", p.config.identity.canteen_id)
+    value = profile["value"] if profile else {}
+    return " ".join(str(value[k]) for k in ("school_name", "canteen_name") if value.get(k))
 
 
 def _cookies(request: Request, response: Response) -> Response:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from agent.config.base import Strict
 from drivers.config_types import PositiveSeconds, Seconds
@@ -67,6 +67,29 @@ class WeighingStationConfig(StationConfig):
 
     scale: str | None = Field(None, description="Device id of the scale.")
     tare_g: float = Field(0.0, ge=0, le=1_000_000, description="Container weight subtracted from every stable weight.")
+
+
+class ScanningStationConfig(WeighingStationConfig):
+    """A weighing station whose entries are typed on a keypad or scanned by a barcode reader
+    (receiving, store room): at least one of the two, and with only one, that one is needed."""
+
+    roles: ClassVar[tuple[str, ...]] = ("badge", "scale", "keypad", "barcode")
+
+    barcode: str | None = Field(None, description="Device id of a barcode reader (labels, batch codes).")
+
+    @model_validator(mode="after")
+    def _something_to_type_with(self) -> Self:
+        if self.keypad is None and self.barcode is None:
+            kind = getattr(self, "kind", type(self).__name__)
+            raise ValueError(f"station {self.id!r} ({kind}) needs a keypad or barcode device")
+        return self
+
+    def required_now(self) -> set[str]:
+        """With one keypad or one barcode reader (not both), that one is needed."""
+        needed = super().required_now()
+        if (self.keypad is None) != (self.barcode is None):
+            needed.add("keypad" if self.keypad is not None else "barcode")
+        return needed
 
 
 class PhotosConfig(Strict):

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent.core.recorder import BadgeTaken, BasicDataConflict
-from agent.records.basic_data import Facts
+from agent.records.basic_data import ORIGINS, Facts
 
 # field -> the message when its value is refused
 FIELD_MESSAGES: dict[str, str] = {
@@ -82,6 +82,14 @@ def version_of(form: Any) -> int:
         return max(0, int(text(form, "version", 10) or "0"))
     except ValueError:
         return 0
+
+
+def changed_words(entry: dict[str, Any] | None) -> dict[str, Any]:
+    """An entity's version and who last changed it, when and from where (the console or the
+    platform), as its page shows them."""
+    entry = entry or {}
+    return {"version": entry.get("version", 0), "changed_at": str(entry.get("changed_at") or "")[:16].replace("T", " "),
+            "changed_by": entry.get("changed_by"), "changed_from": ORIGINS.get(entry.get("changed_from") or "")}
 
 
 def build(model: type[Facts], values: dict[str, Any]) -> Facts:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +86,7 @@ class Console:
 
     def local(self, when: datetime) -> datetime:
         return when.astimezone(self.config.identity.tz)
+
+    def today(self) -> date:
+        """The canteen's local day now (its time zone, not the box's)."""
+        return self.local(self.now()).date()

@@ -19,6 +19,7 @@ from starlette.routing import Route
 from agent.console.basic_forms import (
     FormRefused,
     build,
+    changed_words,
     optional_date,
     refusal_of,
     text,
@@ -36,7 +37,7 @@ from agent.console.web import (
 )
 from agent.core.recorder import BasicDataConflict
 from agent.records.asset_maintenance import WORK, AssetMaintenance
-from agent.records.basic_data import ASSET_CATEGORIES, MEASURING, ORIGINS, AssetFacts
+from agent.records.basic_data import ASSET_CATEGORIES, MEASURING, AssetFacts
 from agent.words.terms import device_name, device_state, term
 
 # what a device the agent knows is, as an asset (its kind, or its Modbus role)
@@ -64,10 +65,6 @@ def known_devices(request: Request) -> dict[str, dict[str, Any]]:
     return found
 
 
-def _today(request: Request) -> date:
-    ctx = console(request)
-    return ctx.local(ctx.now()).date()
-
 
 def asset_rows(request: Request) -> list[dict[str, Any]]:
     ctx = console(request)
@@ -88,7 +85,7 @@ def _default(asset_id: str, device: dict[str, Any]) -> dict[str, Any]:
 def _row(request: Request, asset_id: str, entry: dict[str, Any] | None,
          device: dict[str, Any] | None) -> dict[str, Any]:
     value = entry["value"] if entry else _default(asset_id, device or {})
-    today = _today(request)
+    today = console(request).today()
     lead = console(request).config.rules.expiry
 
     def due(key: str, days: list[int]) -> dict[str, Any] | None:
@@ -99,15 +96,11 @@ def _row(request: Request, asset_id: str, entry: dict[str, Any] | None,
         return {"on": when, "left": left, "warn": left <= max(days, default=0)}
 
     state = device.get("state") if device else None
-    return {**value, "version": entry["version"] if entry else 0, "category_words": term(ASSET_CATEGORIES,
-                                                                                         value.get("category")),
+    return {**value, **changed_words(entry), "category_words": term(ASSET_CATEGORIES, value.get("category")),
             "measuring": value.get("category") in MEASURING, "device": device is not None,
             "health": device_state(state) if state else None, "healthy": state == "ok",
             "maintenance": due("maintenance_due", lead.maintenance_warn_days),
-            "calibration": due("calibration_due", lead.warn_days),
-            "changed_at": str((entry or {}).get("changed_at") or "")[:16].replace("T", " "),
-            "changed_by": (entry or {}).get("changed_by"),
-            "changed_from": ORIGINS.get((entry or {}).get("changed_from") or "")}
+            "calibration": due("calibration_due", lead.warn_days)}
 
 
 async def assets(request: Request) -> Response:
@@ -181,7 +174,7 @@ def _asset_page(request: Request, asset_id: str, status: int = 200, **extra: Any
     stored = console(request).store.basic_data("asset", asset_id)
     row = _row(request, asset_id, stored, known_devices(request).get(asset_id))
     return page(request, "asset.html", status=status, asset=row, log=_log(request, asset_id),
-                categories=ASSET_CATEGORIES, work=WORK, today=_today(request).isoformat(), **extra)
+                categories=ASSET_CATEGORIES, work=WORK, today=console(request).today().isoformat(), **extra)
 
 
 async def asset(request: Request) -> Response:
@@ -220,8 +213,8 @@ async def add_maintenance(request: Request) -> Response:
         work = text(form, "work", 20)
         if work not in WORK:
             raise FormRefused("Choose the kind of work")
-        done_on = optional_date(form, "done_on") or _today(request)
-        if done_on > _today(request):
+        done_on = optional_date(form, "done_on") or console(request).today()
+        if done_on > console(request).today():
             raise FormRefused("The work cannot be dated after today", done_on.isoformat())
         next_due = optional_date(form, "next_due")
         if next_due is not None and next_due <= done_on:

@@ -19,6 +19,7 @@ from starlette.routing import Route
 from agent.console.basic_forms import (
     FormRefused,
     build,
+    changed_words,
     not_past,
     optional_date,
     refusal_of,
@@ -38,23 +39,11 @@ from agent.console.web import (
 from agent.core.recorder import BasicDataConflict, Photo
 from agent.records.basic_data import (
     OPERATING_MODES,
-    ORIGINS,
     SUPPLIER_KINDS,
     CanteenProfile,
     SupplierFacts,
 )
 from agent.words.terms import term
-
-
-def _today(request: Request) -> date:
-    ctx = console(request)
-    return ctx.local(ctx.now()).date()
-
-
-def _changed(entry: dict[str, Any] | None) -> dict[str, Any]:
-    entry = entry or {}
-    return {"version": entry.get("version", 0), "changed_at": str(entry.get("changed_at") or "")[:16].replace("T", " "),
-            "changed_by": entry.get("changed_by"), "changed_from": ORIGINS.get(entry.get("changed_from") or "")}
 
 
 def _canteen_page(request: Request, status: int = 200, form: dict[str, Any] | None = None, **extra: Any) -> Response:
@@ -63,7 +52,7 @@ def _canteen_page(request: Request, status: int = 200, form: dict[str, Any] | No
     entry = ctx.store.basic_data("canteen", ctx.config.identity.canteen_id)
     value = (entry or {}).get("value") or {}
     return page(request, "canteen.html", status=status, profile=value, form=form if form is not None else value,
-                changed=_changed(entry), modes=OPERATING_MODES, mode=term(OPERATING_MODES, value.get("operating_mode")),
+                changed=changed_words(entry), modes=OPERATING_MODES, mode=term(OPERATING_MODES, value.get("operating_mode")),
                 suppliers=[e["value"] for e in ctx.store.basic_data_of("supplier") if e["value"].get("kind") == "contractor"],
                 **extra)
 
@@ -95,7 +84,7 @@ async def save_canteen(request: Request) -> Response:
             values[key] = int(raw)
         facts = build(CanteenProfile, values)
         assert isinstance(facts, CanteenProfile)
-        not_past(facts.licence_valid_until, _today(request), old.get("licence_valid_until"))
+        not_past(facts.licence_valid_until, console(request).today(), old.get("licence_valid_until"))
         try:
             scan = await read_document(form.get("licence_photo"), ctx.config.console.document_max_kb * 1024)
         except UploadError as exc:
@@ -117,13 +106,13 @@ async def save_canteen(request: Request) -> Response:
 
 
 def _supplier_rows(request: Request) -> list[dict[str, Any]]:
-    today = _today(request)
+    today = console(request).today()
     rows = []
     for entry in console(request).store.basic_data_of("supplier"):
         value = entry["value"]
         until = value.get("licence_valid_until")
         left = (date.fromisoformat(until) - today).days if until else None
-        rows.append({**value, **_changed(entry), "kind_words": term(SUPPLIER_KINDS, value.get("kind")),
+        rows.append({**value, **changed_words(entry), "kind_words": term(SUPPLIER_KINDS, value.get("kind")),
                      "days_left": left, "warn": left is not None and left <= max(
                          console(request).config.rules.expiry.warn_days, default=30)})
     return rows
@@ -143,7 +132,7 @@ async def _supplier_facts(request: Request, form: Any, supplier_id: str, old: di
               "supplies": text(form, "supplies", 200)}
     facts = build(SupplierFacts, values)
     assert isinstance(facts, SupplierFacts)
-    not_past(facts.licence_valid_until, _today(request), old.get("licence_valid_until"))
+    not_past(facts.licence_valid_until, console(request).today(), old.get("licence_valid_until"))
     try:
         document = await read_document(form.get("document"), console(request).config.console.document_max_kb * 1024)
     except UploadError as exc:

@@ -110,7 +110,7 @@ def day_dishes(request: Request) -> list[str]:
     """Today's dishes, every meal, in menu order: the platform's menu for today if it sent one,
     else the school's own plans (``menu_plan``), else the config's menu (as the stations do)."""
     ctx = console(request)
-    today = ctx.local(ctx.now()).date()
+    today = ctx.today()
     pushed = ctx.store.kv_get(MENU_KV_KEY)
     if isinstance(pushed, dict) and pushed.get("day") == today.isoformat() and isinstance(pushed.get("meals"), dict):
         names = [str(d) for dishes in pushed["meals"].values() if isinstance(dishes, list) for d in dishes]

@@ -36,7 +36,7 @@ def _registered(request: Request, day: str) -> dict[str, list[int]]:
 
 def _page(request: Request, status: int = 200, **extra: Any) -> Response:
     ctx = console(request)
-    day = ctx.local(ctx.now()).date().isoformat()
+    day = ctx.today().isoformat()
     return page(request, "meals.html", status=status, day=day, meals=list(ctx.config.schedules.meals),
                 registered=_registered(request, day), **extra)
 

@@ -93,7 +93,7 @@ def _day(text: str, today: date) -> date | None:
 async def menu(request: Request) -> Response:
     user_session(request)
     ctx = console(request)
-    today = ctx.local(ctx.now()).date()
+    today = ctx.today()
     day = _day(request.query_params.get("day") or "", today)
     if day is None:
         return _page(request, today, 400, error="The day must be a date: 2026-12-01")
@@ -104,7 +104,7 @@ async def plan_menu(request: Request) -> Response:
     current = manager_session(request)
     form = await checked_form(request)
     ctx = console(request)
-    today = ctx.local(ctx.now()).date()
+    today = ctx.today()
     fields = {k: str(form.get(k) or "").strip() for k in ("day", "meal", "dishes")}
     again = {"form": fields}
     day = _day(fields["day"], today)

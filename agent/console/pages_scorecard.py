@@ -23,7 +23,7 @@ from agent.schedule.summary import CSV_COLUMNS, Summary, csv_row, scorecard
 
 def _wanted(request: Request) -> tuple[Period, date, str | None]:
     ctx = console(request)
-    today = ctx.local(ctx.now()).date()
+    today = ctx.today()
     period = request.query_params.get("period") or "month"
     text = request.query_params.get("day") or ""
     if period not in PERIODS:

@@ -18,6 +18,7 @@ from agent.console.basic_forms import (
     FormRefused,
     badges_of,
     build,
+    changed_words,
     not_past,
     optional_date,
     refusal_of,
@@ -41,25 +42,18 @@ from agent.records.basic_data import ACTIONS, ORIGINS, POSTS, StaffFacts, fields
 from agent.records.registry import RECORD_TYPES
 
 
-def _today(request: Request) -> date:
-    ctx = console(request)
-    return ctx.local(ctx.now()).date()
-
-
 def person_row(request: Request, entry: dict[str, Any]) -> dict[str, Any]:
     value = entry["value"]
     until = value.get("health_cert_valid_until")
-    days = (date.fromisoformat(until) - _today(request)).days if until else None
-    return {**value, "version": entry["version"], "post_words": post_words(value.get("post")),
+    days = (date.fromisoformat(until) - console(request).today()).days if until else None
+    return {**value, **changed_words(entry), "post_words": post_words(value.get("post")),
             "days_left": days, "warn": days is not None and days <= max(
-                console(request).config.rules.expiry.warn_days, default=30),
-            "changed_at": str(entry.get("changed_at") or "")[:16].replace("T", " "),
-            "changed_by": entry.get("changed_by"), "changed_from": ORIGINS.get(entry.get("changed_from") or "")}
+                console(request).config.rules.expiry.warn_days, default=30)}
 
 
 def training_hours(request: Request) -> dict[str, float]:
     """Staff id -> hours of this year's ``staff_training`` records (培训学时; agent.core.training)."""
-    return hours_by_person(console(request).store, console(request).config, _today(request).year)
+    return hours_by_person(console(request).store, console(request).config, console(request).today().year)
 
 
 async def staff_list(request: Request) -> Response:
@@ -82,7 +76,7 @@ async def _facts(request: Request, form: Any, staff_id: str, old: dict[str, Any]
     values = _values(form, staff_id, old)
     facts = build(StaffFacts, values)
     assert isinstance(facts, StaffFacts)
-    not_past(facts.health_cert_valid_until, _today(request), old.get("health_cert_valid_until"))
+    not_past(facts.health_cert_valid_until, console(request).today(), old.get("health_cert_valid_until"))
     try:
         photo = await read_photo(form.get("health_cert_photo"), console(request).config.console.upload_max_kb * 1024)
     except UploadError as exc:
@@ -159,7 +153,7 @@ async def edit_person(request: Request) -> Response:
     try:
         if leaving:
             facts = StaffFacts.model_validate({**entry["value"], "active": False, "on_duty": False,
-                                               "left_on": _today(request)})
+                                               "left_on": console(request).today()})
             photo = None
         else:
             facts, photo = await _facts(request, form, staff_id, entry["value"])

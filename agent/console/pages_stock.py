@@ -52,7 +52,7 @@ def _number(text: str) -> float | None:
 
 def _page(request: Request, status: int = 200, **extra: Any) -> Response:
     ctx = console(request)
-    today = ctx.local(ctx.now()).date()
+    today = ctx.today()
     rows = on_hand(ctx.store)
     extra.setdefault("form", {})
     return page(request, "stock.html", status=status, rows=rows, today=today, meals=list(ctx.config.schedules.meals),
@@ -77,7 +77,7 @@ async def issue_stock(request: Request) -> Response:
     if fields["meal"] not in ctx.config.schedules.meals:
         return _page(request, 400, error="Choose a meal", **again)
     try:
-        served_on = date.fromisoformat(fields["day"]) if fields["day"] else ctx.local(ctx.now()).date()
+        served_on = date.fromisoformat(fields["day"]) if fields["day"] else ctx.today()
     except ValueError:
         return _page(request, 400, error="The day must be a date: 2026-12-01", **again)
     reason = fields["override_reason"]

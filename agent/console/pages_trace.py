@@ -26,7 +26,7 @@ async def trace(request: Request) -> Response:
     meal = (params.get("meal") or "").strip()
     day_text = (params.get("day") or "").strip()
     meals = list(ctx.config.schedules.meals)
-    today = ctx.local(ctx.now()).date()
+    today = ctx.today()
     form = {"batch": code[:CODE_MAX], "meal": meal, "day": day_text or today.isoformat()}
     common: dict[str, Any] = {"form": form, "meals": meals, "reasons": DISCARD_REASONS}
     if code:

@@ -2,30 +2,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Literal
 
-from pydantic import Field, model_validator
-
-from agent.config.stations import WeighingStationConfig
+from agent.config.stations import ScanningStationConfig
 
 
-class ReceivingConfig(WeighingStationConfig):
+class ReceivingConfig(ScanningStationConfig):
     """Badge, supplier, item, batch and dates typed or scanned, then the weight."""
 
-    roles: ClassVar[tuple[str, ...]] = ("badge", "scale", "keypad", "barcode")
-
     kind: Literal["receiving"]
-    barcode: str | None = Field(None, description="Device id of a barcode reader.")
-
-    @model_validator(mode="after")
-    def _something_to_type_with(self) -> ReceivingConfig:
-        if self.keypad is None and self.barcode is None:
-            raise ValueError(f"station {self.id!r} (receiving) needs a keypad or barcode device")
-        return self
-
-    def required_now(self) -> set[str]:
-        """With one keypad or one barcode reader (not both), that one is needed."""
-        needed = super().required_now()
-        if (self.keypad is None) != (self.barcode is None):
-            needed.add("keypad" if self.keypad is not None else "barcode")
-        return needed

@@ -274,7 +274,6 @@ def test_bad_entries_are_refused_with_their_reason_and_nothing_is_stored(kitchen
 
 def test_an_additive_entered_at_the_console_names_the_dish_from_the_days_menu(kitchen, platform):
     from simulator.demo.console import ConsoleManager, ConsoleRefused
-
     from simulator.platform.commands import build_command
 
     agent_id = kitchen.agent.config.identity.agent_id

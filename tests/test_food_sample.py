@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 
-from agent.stations.base import MENU_KV_KEY
+from agent.core.menu import menu_key
 from tests.conftest import TZ
 from tests.fixtures_serial_stations import UNKNOWN, WANG, ZHANG, Rig, station_config
 
@@ -102,14 +102,15 @@ def test_numbered_dishes_without_a_menu(tmp_path):
 
 
 def test_platform_menu_for_today_wins(rig):
-    rig.store.kv_set(MENU_KV_KEY, {"day": "2026-11-30", "meals": {"lunch": ["宫保鸡丁"]}})
+    rig.store.kv_set(menu_key(date(2026, 11, 30)), {"day": "2026-11-30", "meals": {"lunch": ["宫保鸡丁"]}})
     rig.badge(ZHANG)
     rig.weight(130)
     assert rig.records("food_sample")[0]["data"]["dish"] == "宫保鸡丁"
 
 
-def test_stale_platform_menu_is_ignored(rig):
-    rig.store.kv_set(MENU_KV_KEY, {"day": "2026-11-29", "meals": {"lunch": ["宫保鸡丁"]}})
+def test_another_days_platform_menu_is_not_todays(rig):
+    rig.store.kv_set(menu_key(date(2026, 11, 29)), {"day": "2026-11-29", "meals": {"lunch": ["宫保鸡丁"]}})
+    rig.store.kv_set(menu_key(date(2026, 12, 1)), {"day": "2026-12-01", "meals": {"lunch": ["鱼香肉丝"]}})
     rig.badge(ZHANG)
     rig.weight(130)
     assert rig.records("food_sample")[0]["data"]["dish"] == "番茄炒蛋"

@@ -287,3 +287,28 @@ def test_a_drill_checkin_keeps_the_badged_people_for_the_consoles_drill_form(tmp
         assert rig.records("drill") == []  # the drill itself is recorded at the console
     finally:
         rig.close()
+
+
+def test_the_additive_keypad_numbers_the_days_dishes_as_the_console_does(tmp_path, morning):
+    """#n counts the day's dishes meal by meal (the platform's menu first), the same list the
+    console's additive page numbers, not the config's whole menu."""
+    from agent.core.menu import day_dishes, menu_key
+
+    menu = [{"name": "红烧肉", "meals": ["lunch"]}, {"name": "糖醋排骨", "meals": ["lunch"]}]
+    cfg = station_config(tmp_path, ADDITIVE, rules={"additive_limits_g": {"苯甲酸钠": 10}},
+                         site={"staff": STAFF, "menu": menu})
+    rig = Rig(cfg, morning)
+    try:
+        day = morning.date()
+        rig.store.kv_set(menu_key(day), {"day": day.isoformat(),
+                                         "meals": {"breakfast": ["馒头"], "lunch": ["宫保鸡丁", "米饭"]}})
+        assert day_dishes(rig.store, cfg, day) == ["馒头", "宫保鸡丁", "米饭"]
+        rig.badge(ZHANG)
+        assert "#1=馒头 #2=宫保鸡丁 #3=米饭" in rig.last_said()
+        rig.text("#2")
+        rig.weight(500.0)
+        rig.weight(496.0)
+        [record] = rig.records("additive_usage")
+        assert record["data"]["food"] == "宫保鸡丁"
+    finally:
+        rig.close()

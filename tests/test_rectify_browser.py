@@ -274,9 +274,16 @@ def test_bad_entries_are_refused_with_their_reason_and_nothing_is_stored(kitchen
 
 def test_an_additive_entered_at_the_console_names_the_dish_from_the_days_menu(kitchen, platform):
     from simulator.demo.console import ConsoleManager, ConsoleRefused
+    from simulator.platform.commands import build_command
 
-    kitchen.agent.store.kv_set("menu", {"day": MORNING.date().isoformat(),
-                                        "meals": {"lunch": ["番茄炒蛋", "红烧肉"], "dinner": ["米饭"]}})
+    agent_id = kitchen.agent.config.identity.agent_id
+    command = build_command("set_menu", {"day": MORNING.date().isoformat(),
+                                         "meals": {"lunch": ["番茄炒蛋", "红烧肉"], "dinner": ["米饭"]}},
+                            agent_id=agent_id, now=kitchen.agent.now())  # issued on the kitchen's simulated clock
+    platform.publish_command(agent_id, command)
+    pushed = platform.wait_result(command["id"], timeout=30)
+    assert pushed["ok"] and pushed["result"] == {"day": MORNING.date().isoformat(), "meals": 2, "dishes": 3,
+                                                 "replaced": False, "withdrawn": False}, pushed
     boss = ConsoleManager.create(kitchen.agent, "boss3", "kitchen-secret-3")
     assert "#2 红烧肉" in boss.get("/manager/additive")
     for fields, reason in [

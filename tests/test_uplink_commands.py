@@ -198,3 +198,42 @@ def test_sync_basic_data_applies_what_the_platform_saw_and_refuses_what_changed_
     assert [a["id"] for a in answer["result"]["applied"]] == ["hood-1"]
     assert agent.store.basic_data("staff", "S9")["value"]["name"] == "钱大厨"
     assert agent.store.basic_data("staff", "S10") is None
+
+
+def test_set_menu_keeps_each_days_menu_and_refuses_what_it_cannot_use(agent: Agent, key) -> None:
+    from agent.core.menu import day_dishes, meal_dishes
+
+    proc = processor(agent)
+    today, tomorrow = NOW.date(), NOW.date() + timedelta(days=1)
+    lunch = {"day": today.isoformat(), "meals": {"lunch": ["番茄炒蛋", " 红烧肉 ", "番茄炒蛋"], "dinner": ["米饭"]}}
+    answer = run(proc, command("set_menu", lunch, key=key, cid="m-1"))
+    assert answer["ok"] and answer["result"] == {"day": today.isoformat(), "meals": 2, "dishes": 3,
+                                                 "replaced": False, "withdrawn": False}
+    # tomorrow's, pushed the evening before, does not replace today's
+    answer = run(proc, command("set_menu", {"day": tomorrow.isoformat(), "meals": {"lunch": ["鱼香肉丝"]}},
+                               key=key, cid="m-2"))
+    assert answer["ok"] and not answer["result"]["replaced"]
+    assert meal_dishes(agent.store, agent.config, "lunch", today) == ["番茄炒蛋", "红烧肉"]
+    assert meal_dishes(agent.store, agent.config, "lunch", tomorrow) == ["鱼香肉丝"]
+    assert day_dishes(agent.store, agent.config, today) == ["番茄炒蛋", "红烧肉", "米饭"]
+    # the public page shows it for a meal with no plan and no service registered
+    from agent.public.disclosure import disclose
+
+    shown = {line.meal: line.dishes for line in disclose(agent.store, agent.config, NOW).menu}
+    assert shown["午餐"] == ["番茄炒蛋", "红烧肉"] and shown["晚餐"] == ["米饭"]
+    for cid, args, reason in [
+        ("m-3", {"day": (today - timedelta(days=2)).isoformat(), "meals": {"lunch": ["x"]}}, "between yesterday"),
+        ("m-4", {"day": (today + timedelta(days=40)).isoformat(), "meals": {"lunch": ["x"]}}, "days ahead"),
+        ("m-5", {"day": "30/11/2026", "meals": {}}, "day"),
+        ("m-6", {"day": today.isoformat(), "meals": {"lunch": ["x" * 61]}}, "meals.lunch.0"),
+        ("m-7", {"day": today.isoformat(), "meals": {"lunch": [""]}}, "meals.lunch.0"),
+        ("m-8", {"day": today.isoformat(), "meals": {"lunch": ["x"]}, "note": "?"}, "note"),
+    ]:
+        refused = run(proc, command("set_menu", args, key=key, cid=cid))
+        assert not refused["ok"] and reason in refused["error"], (cid, refused)
+    assert meal_dishes(agent.store, agent.config, "lunch", today) == ["番茄炒蛋", "红烧肉"]  # nothing half-applied
+    # withdrawn: the school's own plan (none here) and then the config's menu count again
+    answer = run(proc, command("set_menu", {"day": today.isoformat(), "meals": {}}, key=key, cid="m-9"))
+    assert answer["ok"] and answer["result"]["replaced"] and answer["result"]["withdrawn"]
+    assert meal_dishes(agent.store, agent.config, "lunch", today) == [d.name for d in agent.config.site.menu
+                                                                      if not d.meals or "lunch" in d.meals]

@@ -25,12 +25,12 @@ from agent.console.web import (
     redirect,
     user_session,
 )
+from agent.core.menu import day_dishes
 from agent.core.tasks import TaskDesk
 from agent.records.additive_usage import AdditiveUsage
 from agent.records.envelope import Operator
 from agent.records.superior_inspection import SuperiorInspection
 from agent.records.waste_disposal import WasteDisposal
-from agent.stations.base import MENU_KV_KEY
 
 WASTE_KINDS = {"kitchen_waste": "Kitchen waste", "waste_oil": "Used cooking oil", "other": "Other waste"}
 KG_MAX = 5000.0
@@ -106,26 +106,17 @@ async def record_inspection(request: Request) -> Response:
     return redirect(request, f"/manager/inspection?done=1&tasks={tasks}")
 
 
-def day_dishes(request: Request) -> list[str]:
-    """Today's dishes, every meal, in menu order: the platform's menu for today if it sent one,
-    else the school's own plans (``menu_plan``), else the config's menu (as the stations do)."""
+def todays_dishes(request: Request) -> list[str]:
+    """Today's dishes, every meal, numbered as the additive station's keypad numbers them
+    (``agent.core.menu``: the platform's menu, else the school's plans, else the config's)."""
     ctx = console(request)
-    today = ctx.today()
-    pushed = ctx.store.kv_get(MENU_KV_KEY)
-    if isinstance(pushed, dict) and pushed.get("day") == today.isoformat() and isinstance(pushed.get("meals"), dict):
-        names = [str(d) for dishes in pushed["meals"].values() if isinstance(dishes, list) for d in dishes]
-    else:
-        plans = ctx.store.menu_plans(today)
-        names = [str(d["name"]) for plan in plans.values() for d in plan["data"]["dishes"]]
-        if not plans:
-            names = [d.name for d in ctx.config.site.menu]
-    return list(dict.fromkeys(names))
+    return day_dishes(ctx.store, ctx.config, ctx.today())
 
 
 def _additive_page(request: Request, status: int = 200, **extra: Any) -> Response:
     store = console(request).store
     known = sorted(console(request).config.rules.additive_limits_g)
-    return page(request, "additive.html", status=status, dishes=day_dishes(request), additives=known,
+    return page(request, "additive.html", status=status, dishes=todays_dishes(request), additives=known,
                 recent=store.latest_records(type_="additive_usage", limit=20), **extra)
 
 
@@ -136,7 +127,7 @@ async def additive_form(request: Request) -> Response:
 
 def _food(request: Request, dish: str, typed: str) -> tuple[str | None, str | None]:
     """(food, error): a dish of today's menu (picked, named or ``#n``) or a batch of food typed."""
-    dishes = day_dishes(request)
+    dishes = todays_dishes(request)
     if dish:
         return (dish, None) if dish in dishes else (None, "Choose a dish from today's menu")
     if typed.startswith("#") or typed.startswith("＃"):

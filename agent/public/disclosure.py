@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from agent.config_file.model import AgentConfig
+from agent.core.menu import pushed_menu
 from agent.core.reads import Reads
 from agent.records.superior_inspection import SuperiorInspection
 from agent.schedule.due import served_meals
@@ -143,13 +144,15 @@ def disclose(reads: Reads, config: AgentConfig, now: datetime) -> Disclosure:
 def _menu(reads: Reads, config: AgentConfig, day: date, meals: list[str],
           planned_or_served: bool = False) -> list[MenuLine]:
     """Each meal's dishes: the 带量食谱 planned for it (with its nutrition per portion), else what
-    was registered as served, else (today) the site's menu; ``planned_or_served``: no site menu."""
+    was registered as served, else the platform's menu for the day, else (today) the site's
+    menu; ``planned_or_served``: no site menu."""
     plans = reads.menu_plans(day)
+    pushed = pushed_menu(reads, day) or {}
     served: dict[str, list[str]] = {}
     for r in reads.iter_records(type_="meal_service", day=day.isoformat()):
         served[r["data"]["meal"]] = list(r["data"].get("dishes") or [])
     lines = []
-    for meal in [*meals, *(m for m in [*plans, *served] if m not in meals)]:
+    for meal in list(dict.fromkeys([*meals, *plans, *served, *pushed])):
         words = str(meal_term(meal).zh)
         plan = plans.get(meal)
         if plan is not None:
@@ -161,6 +164,8 @@ def _menu(reads: Reads, config: AgentConfig, day: date, meals: list[str],
                                   portion["fat_g"], portion["carbohydrate_g"]))
         elif served.get(meal):
             lines.append(MenuLine(words, served[meal]))
+        elif pushed.get(meal):
+            lines.append(MenuLine(words, pushed[meal]))
         elif not planned_or_served:
             dishes = [d.name for d in config.site.menu if not d.meals or meal in d.meals]
             if dishes:

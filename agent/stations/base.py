@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from agent.config.settings import Settings
 from agent.config.stations import StationConfig, WeighingStationConfig
 from agent.core.feedback import Feedback, Level, Screen
+from agent.core.menu import meal_dishes
 from agent.core.photos import StationCamera
 from agent.core.recorder import Recorded, Recorder, StoreWriteError
 from agent.records.base import RecordData
@@ -41,8 +42,6 @@ from drivers.readings import (
 )
 
 log = logging.getLogger("agent.workflows.stations")
-
-MENU_KV_KEY = "menu"  # {"day": "YYYY-MM-DD", "meals": {"lunch": ["番茄炒蛋", ...]}}: pushed by the platform
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,16 +259,9 @@ class StationWorkflow(Generic[ConfigT]):
         return found[1] if found else None
 
     def dishes(self, meal: str, day: str) -> list[str]:
-        """Today's dishes of ``meal``: the platform's menu for today if it sent one, else the
-        school's own plan of the meal (``menu_plan``, the console's menu page), else the config's."""
-        pushed = self.reads.kv_get(MENU_KV_KEY)
-        if isinstance(pushed, dict) and pushed.get("day") == day and isinstance(pushed.get("meals"), dict):
-            return [str(d) for d in pushed["meals"].get(meal, [])]
-        planned = self.reads.menu_plans(date.fromisoformat(day)).get(meal)
-        if planned is not None:
-            return [str(d["name"]) for d in planned["data"]["dishes"]]
-        return [d.name for d in self.config.site.menu if not d.meals or meal in d.meals]
-
+        """Today's dishes of ``meal`` (``agent.core.menu``: the platform's menu, else the
+        school's plan, else the config's)."""
+        return meal_dishes(self.reads, self.config, meal, date.fromisoformat(day))
 
 
 class WeighingWorkflow(StationWorkflow[WeighingT]):

@@ -6,19 +6,23 @@ CommandError with a reason; none of them leaves a half-applied change behind.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+import logging
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from agent.command_contract import CommandError, Handler, parse_args
 from agent.config.site import StaffMember
+from agent.core.menu import menu_key
 from agent.core.recorder import BadgeTaken, BasicDataConflict
 from agent.records.basic_data import FACTS
 from agent.records.registry import priority_of
 from agent.uplink.config_update import ConfigUpdateError, apply_config_update
 from agent.uplink.status import build_status
 from agent.view import AgentControl
+
+log = logging.getLogger("agent.uplink.handlers")
 
 
 class RosterArgs(BaseModel):
@@ -38,6 +42,17 @@ class BasicDataArgs(BaseModel):
     items: list[BasicDataItem] = Field(min_length=1, max_length=500)
 
 
+MealName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+DishName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+MENU_DAYS_BACK, MENU_DAYS_AHEAD = 1, 31  # a menu for yesterday (late) up to a month ahead
+
+
+class MenuArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    day: date
+    meals: dict[MealName, Annotated[list[DishName], Field(max_length=50)]] = Field(max_length=10)
+
+
 class ResendArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
     since: datetime
@@ -53,6 +68,7 @@ def core_handlers(agent: AgentControl) -> dict[str, Handler]:
         "sync_basic_data": lambda args: sync_basic_data(agent, args),
         "set_config": lambda args: set_config(agent, args),
         "resend": lambda args: resend(agent, args),
+        "set_menu": lambda args: set_menu(agent, args),
     }
 
 
@@ -124,3 +140,23 @@ def resend(agent: AgentControl, args: dict[str, Any]) -> dict[str, Any]:
                                 window.until.astimezone(tz).isoformat(timespec="milliseconds"),
                                 window.types, priority_of=priority_of)
     return {"requeued": count}
+
+
+def set_menu(agent: AgentControl, args: dict[str, Any]) -> dict[str, Any]:
+    """The platform's menu for one day (meal -> dishes): the stations and the console list
+    it before the school's own plans (``agent.core.menu``). ``meals: {}`` withdraws it, and
+    the school's plans count again. A day outside yesterday .. a month ahead is refused."""
+    menu = parse_args(MenuArgs, args)
+    today = agent.now().astimezone(agent.config.identity.tz).date()
+    if not today - timedelta(days=MENU_DAYS_BACK) <= menu.day <= today + timedelta(days=MENU_DAYS_AHEAD):
+        raise CommandError(f"bad args: day: {menu.day} is not between yesterday and {MENU_DAYS_AHEAD} days ahead")
+    replaced = agent.store.kv_get(menu_key(menu.day)) is not None
+    at = agent.now().isoformat()
+    meals = {meal: list(dict.fromkeys(names)) for meal, names in menu.meals.items()}
+    agent.store.kv_set(menu_key(menu.day), {"day": menu.day.isoformat(), "meals": meals, "at": at} if meals else None,
+                       at)
+    dishes = sum(len(names) for names in meals.values())
+    log.info("menu from the platform day=%s meals=%d dishes=%d replaced=%s", menu.day, len(menu.meals), dishes,
+             replaced)
+    return {"day": menu.day.isoformat(), "meals": len(menu.meals), "dishes": dishes, "replaced": replaced,
+            "withdrawn": not menu.meals}

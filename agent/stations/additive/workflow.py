@@ -11,7 +11,9 @@
 3. A barcode scan during the session (or non-numeric keypad text that is not an
    additive name nor a dish) is the batch.
 4. ``#n`` on the keypad (or a dish's name typed) names the dish the additive goes into,
-   from the menu (``site.menu``): the record's ``food``. Optional, before the second weight.
+   from the day's dishes in the order the console's additive page numbers them
+   (``agent.core.menu``: the platform's menu, else the school's plans, else ``site.menu``):
+   the record's ``food``. Optional, before the second weight.
 
 The record is judged by ``rules.additive_limits_g`` (``additive_over_limit``); one
 badge is one taking: the session ends with the record, on ``0``, or after
@@ -21,10 +23,11 @@ badge is one taking: the session ends with the record, on ``0``, or after
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from agent.core.menu import day_dishes
 from agent.records.additive_usage import AdditiveUsage
 from agent.stations.additive.config import AdditiveConfig
 from agent.stations.base import Staff, WeighingWorkflow, parse_choice
@@ -42,6 +45,7 @@ class Session:
     food: str | None = None
     before_g: float | None = None
     after_g: float | None = None
+    dishes: list[str] = field(default_factory=list)  # the day's, as the session began: #n picks from it
 
 
 class AdditiveStation(WeighingWorkflow[AdditiveConfig]):
@@ -50,14 +54,14 @@ class AdditiveStation(WeighingWorkflow[AdditiveConfig]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:  # StationWorkflow's
         super().__init__(*args, **kwargs)
         self.additives = list(self.station.additives) or sorted(self.config.rules.additive_limits_g)
-        self.food_choices = list(dict.fromkeys(d.name for d in self.config.site.menu))
         self.session: Session | None = None
 
     def on_badge(self, scan: BadgeScan) -> None:
         staff = self.identify(scan)
         if staff is None:
             return
-        session = Session(staff, self.session_deadline(scan.at))
+        day = scan.at.astimezone(self.tz).date()
+        session = Session(staff, self.session_deadline(scan.at), dishes=day_dishes(self.reads, self.config, day))
         if len(self.additives) == 1:
             session.additive = self.additives[0]
         self.session = session
@@ -72,13 +76,14 @@ class AdditiveStation(WeighingWorkflow[AdditiveConfig]):
             self.session = None
             self.say("已取消 / cancelled")
             return
-        dish = None if from_barcode else self._dish(text)
+        dish = None if from_barcode else self._dish(session, text)
         index = None if from_barcode else parse_choice(text, len(self.additives))
         if dish is not None:
             session.food = dish
             self.say(f"用于 {dish} / for {dish}; {self._prompt(session)}")
         elif text.startswith("#") and not from_barcode:
-            self.say(f"请输入菜品编号 #1-#{len(self.food_choices)} / dish number", level="warn")
+            self.say(f"请输入菜品编号 #1-#{len(session.dishes)} / dish number" if session.dishes else
+                     "今日无菜谱，请输入菜品名称 / no menu today: type the dish", level="warn")
             return
         elif index is not None or text in self.additives:
             session.additive = self.additives[index] if index is not None else text
@@ -112,12 +117,13 @@ class AdditiveStation(WeighingWorkflow[AdditiveConfig]):
             self.say("添加剂领用未完成，已取消 / additive session cancelled", level="warn")
 
 
-    def _dish(self, text: str) -> str | None:
-        """``#n`` (1-based, the menu's order) or a dish's name: that dish; else None."""
-        if text in self.food_choices:
+    @staticmethod
+    def _dish(session: Session, text: str) -> str | None:
+        """``#n`` (1-based, the day's order) or a dish's name: that dish; else None."""
+        if text in session.dishes:
             return text
-        if text.startswith("#") and text[1:].isdigit() and 1 <= int(text[1:]) <= len(self.food_choices):
-            return self.food_choices[int(text[1:]) - 1]
+        if text.startswith("#") and text[1:].isdigit() and 1 <= int(text[1:]) <= len(session.dishes):
+            return session.dishes[int(text[1:]) - 1]
         return None
 
     def _prompt(self, session: Session) -> str:
@@ -125,8 +131,8 @@ class AdditiveStation(WeighingWorkflow[AdditiveConfig]):
             listed = " ".join(f"{i}={name}" for i, name in enumerate(self.additives[:9], 1))
             return f"请选择添加剂 / additive {listed}".rstrip()
         dishes = ""
-        if session.food is None and self.food_choices:
-            listed = " ".join(f"#{i}={name}" for i, name in enumerate(self.food_choices[:9], 1))
+        if session.food is None and session.dishes:
+            listed = " ".join(f"#{i}={name}" for i, name in enumerate(session.dishes[:9], 1))
             dishes = f"；用于菜品 / dish {listed}"
         if session.before_g is None:
             return f"请放上容器称重（取用前） / weigh before{dishes}"

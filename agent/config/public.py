@@ -27,7 +27,10 @@ class PublicConfig(Strict):
     tls_key_file: FilePath | None = Field(None, description="HTTPS: the certificate's private key.")
     forwarded_allow_ips: str = Field("127.0.0.1", description="Proxies whose X-Forwarded-For names the client "
                                                               "(comma-separated; the rate limits count that address).")
-    workers: int = Field(16, ge=1, le=256, description="Requests served at once; more are answered 503 at once.")
+    workers: int = Field(16, ge=1, le=256, description="Requests served at once (and threads for them) in the "
+                                                       "public side's own process; more are answered 503 at once.")
+    nice: int = Field(10, ge=0, le=19, description="The public side's process runs at this lower CPU priority "
+                                                   "(Linux nice): under a flood the stations come first.")
     invite_valid_days: int = Field(365, ge=1, le=3 * 366, description="A new invite code's default lifetime.")
     session_idle_min: float = Field(60, ge=1, le=24 * 60, description="A representative idle this long "
                                                                       "enters the code again.")

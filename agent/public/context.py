@@ -1,5 +1,7 @@
-"""What the public pages are given: the agent's view (reads), the Recorder (complaints,
-summaries), the social end's notes (invites, surveys), their own sessions and limits."""
+"""What the public pages are given, in the public side's own process: the config, the
+store's reads (opened read-only), the door to the agent (its clock; complaints, survey
+answers and camera stills go through it), the social end's notes (read), their own
+sessions and limits, and the shared refusal counts."""
 
 from __future__ import annotations
 
@@ -12,14 +14,13 @@ from starlette.templating import Jinja2Templates
 from agent.config.public import PublicConfig
 from agent.config_file.model import AgentConfig
 from agent.core.reads import Reads
-from agent.core.recorder import Recorder
+from agent.public.door import Door
 from agent.public.limits import LogGate, Window
 from agent.public.sessions import PublicSessions
 from agent.social.counters import Refusals
 from agent.social.invites import Invites
 from agent.social.port import SocialStore
 from agent.social.surveys import Surveys
-from agent.view import AgentView
 
 TEMPLATES = Path(__file__).parent / "templates"
 HOUR = 3600.0
@@ -44,8 +45,9 @@ class Limits:
 
 @dataclass
 class Public:
-    view: AgentView
-    recorder: Recorder
+    config: AgentConfig
+    reads: Reads
+    door: Door
     invites: Invites
     surveys: Surveys
     sessions: PublicSessions
@@ -55,19 +57,11 @@ class Public:
     log_gate: LogGate
 
     @classmethod
-    def create(cls, view: AgentView, recorder: Recorder, notes: SocialStore, refusals: Refusals) -> Public:
-        cfg = view.config.public
+    def create(cls, config: AgentConfig, reads: Reads, notes: SocialStore, door: Door, refusals: Refusals) -> Public:
+        cfg = config.public
         templates = Jinja2Templates(directory=str(TEMPLATES))
-        return cls(view, recorder, Invites(notes), Surveys(notes), PublicSessions(cfg.session_idle_min * 60),
+        return cls(config, reads, door, Invites(notes), Surveys(notes), PublicSessions(cfg.session_idle_min * 60),
                    Limits.of(cfg), refusals, templates, LogGate())
 
-    @property
-    def config(self) -> AgentConfig:
-        return self.view.config
-
-    @property
-    def reads(self) -> Reads:
-        return self.view.store
-
     def now(self) -> datetime:
-        return self.view.now()
+        return self.door.now()

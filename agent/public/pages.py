@@ -28,10 +28,9 @@ from agent.public.sessions import (
 from agent.records.complaint_response import DECISIONS
 from agent.records.public_complaint import COMPLAINT_CATEGORIES
 from agent.social import complaints
-from agent.social.complaints import STATES, MarkupRefused
+from agent.social.complaints import STATES
 from agent.social.counters import REASONS
 from agent.social.invites import KINDS, InviteRefused
-from agent.social.surveys import SurveyRefused
 
 log = logging.getLogger("agent.public")
 
@@ -204,15 +203,15 @@ async def complain(request: Request) -> Response:
     session = _session(request)
     invite = p.invites.get(session.invite_id) if session else None
     valid = invite is not None and invite.state(p.now()) == "valid"
-    try:
-        saved, receipt = await run_in_threadpool(
-            complaints.submit, p.recorder, category=category,  # type: ignore[arg-type]  # checked above
-            text=text, channel="representative" if valid else "qr",
-            invite_id=invite.id if valid and invite else None, photo=photo)
-    except MarkupRefused:
-        return refuse(request, "markup_in_text", "complain.html", **again)
-    log.info("public complaint client=%s record=%s", address, saved.id)
-    return render(request, "receipt.html", receipt=receipt, found=complaints.by_id(p.reads, saved.id),
+    # the agent stores it (through its Recorder) and checks it again: this process never writes
+    handed = await run_in_threadpool(lambda: p.door.complaint(
+        category=category, text=text, channel="representative" if valid else "qr",
+        invite_id=invite.id if valid and invite else None, photo=photo))
+    if isinstance(handed, str):
+        return refuse(request, handed, "complain.html", **again)
+    record_id, receipt_code = handed
+    log.info("public complaint client=%s record=%s", address, record_id)
+    return render(request, "receipt.html", receipt=receipt_code, found=complaints.by_id(p.reads, record_id),
                   states=STATES, fresh=True)
 
 
@@ -280,12 +279,11 @@ async def survey_answer(request: Request) -> Response:
     if p.limits.survey_address.full(f"{survey.id}:{client(request)}"):
         return refuse(request, "survey_per_address")
     answers = {q.id: str(form.get(q.id) or "") for q in survey.questions}
-    try:
-        await run_in_threadpool(p.surveys.answer, survey, dev, answers, p.config.public.text_max, p.now())
-    except SurveyRefused as exc:
-        if exc.reason in ("bad_form", "markup_in_text"):
-            return refuse(request, exc.reason, "survey.html", survey=survey)
-        return refuse(request, exc.reason)
+    reason = await run_in_threadpool(p.door.survey_answer, survey.id, dev, answers)  # kept by the agent
+    if reason is not None:
+        if reason in ("bad_form", "markup_in_text"):
+            return refuse(request, reason, "survey.html", survey=survey)
+        return refuse(request, reason)
     p.limits.survey_address.take(f"{survey.id}:{client(request)}")
     log.info("public survey answered survey=%s client=%s", survey.id, client(request))
     return render(request, "message.html", message="感谢您的评价！/ Thank you for your answer!")
@@ -383,20 +381,11 @@ async def still(request: Request) -> Response:
     p = ctx(request)
     if session is None or camera not in p.config.public.public_cameras:
         return Response("", status_code=404)
-    feed = p.view.cameras().get(camera)
-    frame = feed.latest() if feed is not None else None
-    if frame is None:
+    jpeg = await run_in_threadpool(p.door.still, camera)  # the agent's camera, encoded there
+    if jpeg is None:
         return Response("摄像头暂无画面 / No picture from this camera now", status_code=503,
                         media_type="text/plain; charset=utf-8", headers={"Retry-After": "5"})
-    jpeg = await run_in_threadpool(_jpeg, frame.image)
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
-
-
-def _jpeg(image: Any) -> bytes:
-    import cv2  # late: only a camera still needs it
-
-    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])
-    return bytes(data.tobytes()) if ok else b""
 
 
 ROUTES = [

@@ -81,7 +81,8 @@ class PublicProcess:
         cfg = self.desk.view.config
         boot = {"config": cfg, "store_path": str(self.store_path), "media_dir": str(self.media_dir),
                 "listen_fd": sock.fileno(), "door_fd": door.fileno(), "refusals_fd": self.refusals.fd,
-                "nice": cfg.public.nice, "parent_pid": os.getpid()}
+                "nice": cfg.public.nice, "parent_pid": os.getpid(),
+                "log_level": logging.getLogger("agent").getEffectiveLevel()}
         proc = subprocess.Popen([sys.executable, "-m", self.child_module], stdin=subprocess.PIPE,
                                 pass_fds=(sock.fileno(), door.fileno(), self.refusals.fd), start_new_session=True)
         assert proc.stdin is not None

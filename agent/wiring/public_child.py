@@ -21,7 +21,7 @@ def main() -> None:
     boot: dict[str, Any] = pickle.load(sys.stdin.buffer)  # from the agent that started us
     if boot["nice"]:
         os.nice(boot["nice"])  # a public, untrusted surface: the stations come first
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+    logging.basicConfig(level=boot["log_level"], stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s [public process]: %(message)s")
     from agent.public.app import serve
     from agent.public.context import Public

@@ -52,6 +52,26 @@ class PublicConfig(Strict):
     still_every_s: float = Field(5, ge=1, le=600, description="The public camera stills refresh this often.")
     public_cameras: list[str] = Field(default_factory=list, description="Cameras the school shows its "
                                                                           "representatives (明厨亮灶).")
+    live_cameras: list[str] = Field(default_factory=list, description="Of the public cameras, those whose live "
+                                                                        "view representatives may open (off by "
+                                                                        "default; see docs/PUBLIC.md).")
+    live_fps: float = Field(2, ge=0.5, le=10, description="The live view's pictures per second.")
+    live_max_side: int = Field(640, ge=160, le=1920, description="The live view's longest side, in pixels "
+                                                                 "(whole frames, scaled down).")
+    live_viewers_per_camera: int = Field(4, ge=1, le=50, description="Live viewers of one camera at once ...")
+    live_viewers_total: int = Field(8, ge=1, le=100, description="... and of all cameras together; more are "
+                                                                 "told it is full.")
+    live_max_s: float = Field(600, ge=30, le=4 * 3600, description="A live viewing ends after this long "
+                                                                   "(opening the page again goes on).")
+
+    @model_validator(mode="after")
+    def _live_bounded(self) -> PublicConfig:
+        for camera in self.live_cameras:
+            if camera not in self.public_cameras:
+                raise ValueError(f"public.live_cameras: {camera!r} is not in public.public_cameras")
+        if self.live_cameras and self.live_viewers_total >= self.workers:
+            raise ValueError("public.live_viewers_total must stay below public.workers (each viewer holds a worker)")
+        return self
 
     @model_validator(mode="after")
     def _tls_pair(self) -> PublicConfig:

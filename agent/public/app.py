@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from agent.public import pages
+from agent.public import live_pages, pages
 from agent.public.context import Public
 
 log = logging.getLogger("agent.public")
@@ -43,7 +43,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def build_app(public: Public) -> Any:
-    app = Starlette(routes=pages.ROUTES, exception_handlers={HTTPException: _http_error})
+    app = Starlette(routes=[*live_pages.ROUTES, *pages.ROUTES], exception_handlers={HTTPException: _http_error})
     app.state.public = public
     return Guard(app, public)
 

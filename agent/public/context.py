@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 from starlette.templating import Jinja2Templates
 
@@ -24,6 +25,26 @@ from agent.social.surveys import Surveys
 
 TEMPLATES = Path(__file__).parent / "templates"
 HOUR = 3600.0
+
+
+class LiveViewer(Protocol):
+    def newest(self, after: int) -> tuple[int, bytes] | None:
+        """The newest picture (its number, a JPEG) if newer than ``after``."""
+        ...
+
+    def leave(self) -> None: ...
+
+
+class LiveSource(Protocol):
+    """The live cameras (``agent.video.live.LiveHub``, given by the wiring)."""
+
+    def is_live(self, camera: str) -> bool: ...
+
+    def full(self, camera: str) -> str | None: ...
+
+    def join(self, camera: str) -> LiveViewer | None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -55,13 +76,15 @@ class Public:
     refusals: Refusals
     templates: Jinja2Templates
     log_gate: LogGate
+    live: LiveSource | None = None  # None: no camera is shown live
 
     @classmethod
-    def create(cls, config: AgentConfig, reads: Reads, notes: SocialStore, door: Door, refusals: Refusals) -> Public:
+    def create(cls, config: AgentConfig, reads: Reads, notes: SocialStore, door: Door, refusals: Refusals,
+               live: LiveSource | None = None) -> Public:
         cfg = config.public
         templates = Jinja2Templates(directory=str(TEMPLATES))
         return cls(config, reads, door, Invites(notes), Surveys(notes), PublicSessions(cfg.session_idle_min * 60),
-                   Limits.of(cfg), refusals, templates, LogGate())
+                   Limits.of(cfg), refusals, templates, LogGate(), live)
 
     def now(self) -> datetime:
         return self.door.now()

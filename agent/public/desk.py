@@ -80,7 +80,7 @@ class Desk:
         invite = self.invites.get(invite_id) if isinstance(invite_id, str) else None
         valid = invite is not None and invite.state(self.view.now()) == "valid"
         try:
-            saved, receipt = complaints.submit(self.recorder, category=category,  # type: ignore[arg-type]
+            saved, receipt = complaints.submit(self.recorder, category=category,
                                                text=text.strip(), channel="representative" if valid else "qr",
                                                invite_id=invite.id if valid and invite else None, photo=photo)
         except MarkupRefused:

@@ -55,6 +55,8 @@ SAYS: dict[str, tuple[int, str]] = {
     "survey_closed": (410, "问卷已结束 / This survey is closed"),
     "receipt_unknown": (404, "未找到该回执码 / No complaint has this receipt code"),
     "csrf": (403, "表单已过期，请重新打开页面 / This form has expired: please open the page again"),
+    "live_full": (503, "实时画面观看人数已满，请稍后再试，或先看定时画面 / The live view is full: please try again "
+                       "later, or see the stills meanwhile"),
 }
 assert set(SAYS) <= set(REASONS), "every refusal the pages say is one the installer's page counts"
 
@@ -328,7 +330,7 @@ async def leave(request: Request) -> Response:
     return response
 
 
-def _representative(request: Request) -> tuple[PublicSession | None, str | None]:
+def representative(request: Request) -> tuple[PublicSession | None, str | None]:
     """The session of a representative whose invite is still valid; or the refusal's reason."""
     p = ctx(request)
     session = _session(request)
@@ -343,7 +345,7 @@ def _representative(request: Request) -> tuple[PublicSession | None, str | None]
 
 
 async def view(request: Request) -> Response:
-    session, reason = _representative(request)
+    session, reason = representative(request)
     if session is None:
         return refuse(request, reason, "enter.html") if reason else to(request, PREFIX + "/enter")
     p = ctx(request)
@@ -355,7 +357,7 @@ async def view(request: Request) -> Response:
 
 
 async def photo(request: Request) -> Response:
-    session, _reason = _representative(request)
+    session, _reason = representative(request)
     if session is None:
         return Response("", status_code=404)
     found = sample_photo(ctx(request).reads, request.path_params["media_id"])
@@ -367,16 +369,17 @@ async def photo(request: Request) -> Response:
 
 async def cameras(request: Request) -> Response:
     """明厨亮灶: the stills of the cameras the school shows, whole frames, refreshed by the page."""
-    session, reason = _representative(request)
+    session, reason = representative(request)
     if session is None:
         return refuse(request, reason, "enter.html") if reason else to(request, PREFIX + "/enter")
     cfg = ctx(request).config.public
     log.info("public cameras invite=%s client=%s", session.invite_id, client(request))
-    return render(request, "cameras.html", cameras=cfg.public_cameras, every_s=cfg.still_every_s)
+    return render(request, "cameras.html", cameras=cfg.public_cameras, every_s=cfg.still_every_s,
+                  live=[c for c in cfg.public_cameras if c in cfg.live_cameras and ctx(request).live is not None])
 
 
 async def still(request: Request) -> Response:
-    session, _reason = _representative(request)
+    session, _reason = representative(request)
     camera = request.path_params["camera_id"]
     p = ctx(request)
     if session is None or camera not in p.config.public.public_cameras:

@@ -22,11 +22,10 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any
 
 from agent.ops.runtime import ComponentDown
 from agent.public.desk import Desk, serve_thread
-from agent.social.counters import Refusals
+from agent.social.counters import ProcessState, Refusals
 
 log = logging.getLogger("agent.public")
 POLL_S = 0.2
@@ -48,7 +47,7 @@ class PublicProcess:
         self.pid: int | None = None
 
     @property
-    def state(self) -> Any:
+    def state(self) -> ProcessState:
         return self.refusals.process
 
     def run(self, stop: threading.Event) -> None:

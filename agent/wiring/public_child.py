@@ -14,7 +14,11 @@ import os
 import pickle
 import socket
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agent.config_file.model import AgentConfig
+    from agent.video.live import LiveHub
 
 
 def main() -> None:
@@ -29,14 +33,30 @@ def main() -> None:
     from agent.social.counters import Refusals
     from agent.store.reader import StoreReader
 
+    config: AgentConfig = boot["config"]
     store = StoreReader(boot["store_path"], boot["media_dir"])
     door = Door(socket.socket(fileno=boot["door_fd"]))
-    public = Public.create(boot["config"], store, store, door, Refusals(boot["refusals_fd"]))
+    live = _live(config)
+    public = Public.create(config, store, store, door, Refusals(boot["refusals_fd"]), live)
     sock = socket.socket(fileno=boot["listen_fd"])
     try:
         asyncio.run(serve(public, sock, boot["parent_pid"]))
     finally:
+        if live is not None:
+            live.close()
         store.close()
+
+
+def _live(config: AgentConfig) -> LiveHub | None:
+    """The cameras shown live: FFmpeg runs here, in this process, at its priority."""
+    cfg = config.public
+    if not cfg.live_cameras:
+        return None
+    from agent.video.live import LiveHub, LiveLimits
+
+    urls = {c.id: c.url for c in config.cameras if c.id in cfg.live_cameras}
+    return LiveHub(urls, LiveLimits(cfg.live_fps, cfg.live_max_side, cfg.live_viewers_per_camera,
+                                    cfg.live_viewers_total))
 
 
 if __name__ == "__main__":

@@ -45,36 +45,52 @@ class PublicProcess:
         self.port: int | None = None
         self.started = threading.Event()
         self.pid: int | None = None
+        self._sock: socket.socket | None = None
 
     @property
     def state(self) -> ProcessState:
         return self.refusals.process
 
     def run(self, stop: threading.Event) -> None:
-        cfg = self.desk.view.config.public
-        try:
-            sock = socket.create_server((cfg.host, cfg.port), reuse_port=False)
-        except OSError as exc:
-            reason = os.strerror(exc.errno) if exc.errno else str(exc)
-            self._ended(f"cannot listen on {cfg.host}:{cfg.port}: {reason}")
-            raise ComponentDown(f"cannot listen on {cfg.host}:{cfg.port}: {reason} (another program on the port? "
-                                f"set public.port)") from None
+        sock = self._listener()
         ours, theirs = socket.socketpair()
         self.state.state = "starting"
         try:
-            self.port = sock.getsockname()[1]
             proc = self._spawn(sock, theirs)
             theirs.close()
             serve_thread(self.desk, ours, self._ready)
             code = self._watch(proc, stop)
         finally:
             self.started.clear()
-            for s in (sock, ours, theirs):
+            for s in (ours, theirs):
                 s.close()
+            if stop.is_set():
+                self._close_listener()
         if not stop.is_set():
-            self._ended(f"ended with exit code {code}")
+            self.state.ended(code)
             raise ComponentDown(f"the public side's process ended (exit code {code}); starting it again")
         self.state.state = "off"
+
+    def _listener(self) -> socket.socket:
+        """The public port, bound once and kept across the child's lives: while it starts
+        again, connections wait in the backlog, and no other program can take the port."""
+        if self._sock is not None:
+            return self._sock
+        cfg = self.desk.view.config.public
+        try:
+            self._sock = socket.create_server((cfg.host, cfg.port), reuse_port=False)
+        except OSError as exc:
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            self.state.could_not_listen(f"{cfg.host}:{cfg.port}", reason)
+            raise ComponentDown(f"cannot listen on {cfg.host}:{cfg.port}: {reason} (another program on the port? "
+                                f"set public.port)") from None
+        self.port = self._sock.getsockname()[1]
+        return self._sock
+
+    def _close_listener(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
 
     def _spawn(self, sock: socket.socket, door: socket.socket) -> subprocess.Popen[bytes]:
         cfg = self.desk.view.config
@@ -111,9 +127,3 @@ class PublicProcess:
         except subprocess.TimeoutExpired:
             proc.kill()
             return proc.wait()
-
-    def _ended(self, how: str) -> None:
-        self.state.state = "restarting"
-        self.state.restarts += 1
-        self.state.last_end = how
-        self.state.pid = None

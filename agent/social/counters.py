@@ -65,6 +65,14 @@ class Refusals:
         return sum(self.snapshot().values())
 
 
+PROCESS_WORDS: dict[str, Term] = {
+    "off": Term("未运行", "not running"),
+    "starting": Term("正在启动", "starting"),
+    "running": Term("运行中", "running"),
+    "restarting": Term("已停止，正在重新启动", "ended: starting it again"),
+}
+
+
 @dataclass
 class ProcessState:
     """The public side's process as the installer's page shows it (set by the agent's supervisor of it)."""
@@ -72,4 +80,21 @@ class ProcessState:
     state: str = "off"  # off | starting | running | restarting
     restarts: int = 0
     pid: int | None = None
-    last_end: str = ""  # how the last run ended, in words
+    last_end: Term | None = None  # how the last run ended, in words
+
+    def ended(self, code: int | None) -> None:
+        """The process ended by itself (``code``: its exit code; negative: the signal that killed it)."""
+        if code is not None and code < 0:
+            self.last_end = Term(f"上次被终止（信号 {-code}）", f"last run killed (signal {-code})")
+        else:
+            self.last_end = Term(f"上次异常退出（退出码 {code}）", f"last run ended on its own (exit code {code})")
+        self._restarting()
+
+    def could_not_listen(self, where: str, reason: str) -> None:
+        self.last_end = Term(f"无法在 {where} 监听：{reason}", f"cannot listen on {where}: {reason}")
+        self._restarting()
+
+    def _restarting(self) -> None:
+        self.state = "restarting"
+        self.restarts += 1
+        self.pid = None

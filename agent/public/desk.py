@@ -70,6 +70,8 @@ class Desk:
         if (category not in COMPLAINT_CATEGORIES or not isinstance(text, str) or not text.strip()
                 or len(text) > cfg.text_max):
             return {"refused": "bad_form"}, b""
+        if complaints.has_markup(text):
+            return {"refused": "markup_in_text"}, b""
         photo, reason = _photo(header.get("photo_type"), blob, cfg.upload_max_kb * 1024)
         if reason:
             return {"refused": reason}, b""

@@ -52,7 +52,7 @@ class PublicProcess:
         return self.refusals.process
 
     def run(self, stop: threading.Event) -> None:
-        sock = self._listener()
+        sock = self._listener(stop)
         ours, theirs = socket.socketpair()
         self.state.state = "starting"
         try:
@@ -64,16 +64,15 @@ class PublicProcess:
             self.started.clear()
             for s in (ours, theirs):
                 s.close()
-            if stop.is_set():
-                self._close_listener()
         if not stop.is_set():
             self.state.ended(code)
             raise ComponentDown(f"the public side's process ended (exit code {code}); starting it again")
         self.state.state = "off"
 
-    def _listener(self) -> socket.socket:
+    def _listener(self, stop: threading.Event) -> socket.socket:
         """The public port, bound once and kept across the child's lives: while it starts
-        again, connections wait in the backlog, and no other program can take the port."""
+        again, connections wait in the backlog, and no other program can take the port.
+        Closed when the agent stops, even during a back-off (a reloaded agent binds it again)."""
         if self._sock is not None:
             return self._sock
         cfg = self.desk.view.config.public
@@ -85,12 +84,14 @@ class PublicProcess:
             raise ComponentDown(f"cannot listen on {cfg.host}:{cfg.port}: {reason} (another program on the port? "
                                 f"set public.port)") from None
         self.port = self._sock.getsockname()[1]
+        threading.Thread(target=self._close_at, args=(stop, self._sock), name="public-port", daemon=True).start()
         return self._sock
 
-    def _close_listener(self) -> None:
-        if self._sock is not None:
-            self._sock.close()
+    def _close_at(self, stop: threading.Event, sock: socket.socket) -> None:
+        stop.wait()
+        if self._sock is sock:
             self._sock = None
+        sock.close()
 
     def _spawn(self, sock: socket.socket, door: socket.socket) -> subprocess.Popen[bytes]:
         cfg = self.desk.view.config

@@ -12,6 +12,7 @@ from __future__ import annotations
 import mmap
 import os
 import threading
+import weakref
 from dataclasses import dataclass
 
 from agent.words.terms import Term
@@ -49,6 +50,7 @@ class Refusals:
         self.fd = os.memfd_create("public-refusals") if fd is None else fd
         if fd is None:
             os.ftruncate(self.fd, size)
+            weakref.finalize(self, os.close, self.fd)  # an agent made and dropped (tests, a reload) keeps no fd
         self._map = mmap.mmap(self.fd, size)
         self._counts = memoryview(self._map).cast("Q")
         self._lock = threading.Lock()

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
+import signal
 import socket
 import ssl
 import subprocess
@@ -296,3 +298,46 @@ def test_a_public_port_held_by_another_program_stops_nothing_else_and_the_doctor
     finally:
         kitchen.close()
         holder.close()
+
+
+def test_the_public_process_killed_stops_nothing_else_is_started_again_and_shown_to_the_installer(tmp_path, broker,
+                                                                                                 platform):
+    kitchen = Kitchen(tmp_path, broker.port, public_config={"enabled": True, "port": 0})
+    try:
+        server = kitchen.agent.public.server
+        first = server.pid
+        assert first != os.getpid() and Device(kitchen.public_url).get("/public/").status == 200
+        os.kill(first, signal.SIGKILL)  # the public side crashes (or is killed by the kernel for its memory)
+        kitchen.check(ZHANG, 36.5)  # the station records meanwhile
+        wait_until(lambda: list(kitchen.agent.store.iter_records(type_="staff_health_check")), message="a check")
+        wait_until(lambda: server.pid != first and server.started.is_set(), timeout=30,
+                   message="the public process started again")
+        assert Device(kitchen.public_url).get("/public/complain").status == 200  # same port, a new process
+        assert Device(kitchen.url).get("/login").status == 200  # the console served on
+        staff = Device(kitchen.url)
+        staff.post("/login", {"csrf": staff.get("/login").csrf(), "name": MANAGER, "password": PASSWORD})
+        devices = staff.get("/installer/devices")
+        assert 'id="public-process" data-state="running"' in devices.body
+        assert "社会端进程" in devices.body and "重新启动次数 restarts</span>: 1" in devices.body.replace(
+            '<span class="zh">重新启动次数</span> <span class="en">', "重新启动次数 ")
+        assert "上次被终止（信号 9）" in devices.body and "last run killed (signal 9)" in devices.body
+    finally:
+        kitchen.close()
+
+
+def test_the_public_process_reads_the_store_and_cannot_write_it(tmp_path):
+    from agent.store.reader import ReadOnly, StoreReader
+
+    with Store(tmp_path / "a.db") as store:
+        store.kv_set("public.x", {"a": 1})
+        reader = StoreReader(tmp_path / "a.db")
+        try:
+            assert reader.kv_get("public.x") == {"a": 1}
+            with pytest.raises(ReadOnly):
+                reader.kv_set("public.y", 1)
+            with pytest.raises(ReadOnly):
+                reader.kv_set_if_absent("public.y", 1)
+            store.kv_set("public.x", {"a": 2})  # the agent writes on: the reader sees it
+            assert reader.kv_get("public.x") == {"a": 2}
+        finally:
+            reader.close()

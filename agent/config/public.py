@@ -27,7 +27,10 @@ class PublicConfig(Strict):
     tls_key_file: FilePath | None = Field(None, description="HTTPS: the certificate's private key.")
     forwarded_allow_ips: str = Field("127.0.0.1", description="Proxies whose X-Forwarded-For names the client "
                                                               "(comma-separated; the rate limits count that address).")
-    workers: int = Field(16, ge=1, le=256, description="Requests served at once; more are answered 503 at once.")
+    workers: int = Field(16, ge=1, le=256, description="Requests served at once (and threads for them) in the "
+                                                       "public side's own process; more are answered 503 at once.")
+    nice: int = Field(10, ge=0, le=19, description="The public side's process runs at this lower CPU priority "
+                                                   "(Linux nice): under a flood the stations come first.")
     invite_valid_days: int = Field(365, ge=1, le=3 * 366, description="A new invite code's default lifetime.")
     session_idle_min: float = Field(60, ge=1, le=24 * 60, description="A representative idle this long "
                                                                       "enters the code again.")
@@ -49,6 +52,26 @@ class PublicConfig(Strict):
     still_every_s: float = Field(5, ge=1, le=600, description="The public camera stills refresh this often.")
     public_cameras: list[str] = Field(default_factory=list, description="Cameras the school shows its "
                                                                           "representatives (明厨亮灶).")
+    live_cameras: list[str] = Field(default_factory=list, description="Of the public cameras, those whose live "
+                                                                        "view representatives may open (off by "
+                                                                        "default; see docs/PUBLIC.md).")
+    live_fps: float = Field(2, ge=0.5, le=10, description="The live view's pictures per second.")
+    live_max_side: int = Field(640, ge=160, le=1920, description="The live view's longest side, in pixels "
+                                                                 "(whole frames, scaled down).")
+    live_viewers_per_camera: int = Field(4, ge=1, le=50, description="Live viewers of one camera at once ...")
+    live_viewers_total: int = Field(8, ge=1, le=100, description="... and of all cameras together; more are "
+                                                                 "told it is full.")
+    live_max_s: float = Field(600, ge=30, le=4 * 3600, description="A live viewing ends after this long "
+                                                                   "(opening the page again goes on).")
+
+    @model_validator(mode="after")
+    def _live_bounded(self) -> PublicConfig:
+        for camera in self.live_cameras:
+            if camera not in self.public_cameras:
+                raise ValueError(f"public.live_cameras: {camera!r} is not in public.public_cameras")
+        if self.live_cameras and self.live_viewers_total >= self.workers:
+            raise ValueError("public.live_viewers_total must stay below public.workers (each viewer holds a worker)")
+        return self
 
     @model_validator(mode="after")
     def _tls_pair(self) -> PublicConfig:

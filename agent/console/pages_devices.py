@@ -12,8 +12,8 @@ from starlette.routing import Route
 
 from agent.console.roles import may
 from agent.console.web import console, page, user_session
-from agent.social.counters import REASONS
-from agent.words.terms import DEVICE_KINDS, device_state, term
+from agent.social.counters import PROCESS_WORDS, REASONS
+from agent.words.terms import DEVICE_KINDS, Term, device_state, term
 
 
 def _row(device_id: str, entry: dict[str, Any]) -> dict[str, Any]:
@@ -31,8 +31,16 @@ async def devices(request: Request) -> Response:
     rows = [_row(device_id, entry) for device_id, entry in sorted(ctx.devices().items())]
     counts = ctx.refusals.snapshot()
     refused = [(REASONS[k], counts[k]) for k in REASONS if counts.get(k)]
+    process = ctx.refusals.process  # the public side's own process (agent.public.process)
+    public_process = {"state": process.state, "words": PROCESS_WORDS.get(process.state, PROCESS_WORDS["off"]),
+                      "restarts": process.restarts, "last_end": process.last_end}
     return page(request, "devices.html", devices=rows, details=may(current.user, "see_device_details"),
-                public_on=ctx.config.public.enabled, refused=refused)
+                public_on=ctx.config.public.enabled, refused=refused, public_process=public_process,
+                process_title=PROCESS_TITLE, restarts_words=RESTARTS)
+
+
+PROCESS_TITLE = Term("社会端进程", "the public side's process")
+RESTARTS = Term("重新启动次数", "restarts")
 
 
 ROUTES = [Route("/installer/devices", devices)]

@@ -1,10 +1,11 @@
-"""The public listener: its own Starlette app on its own port, a supervised component.
+"""The public listener: its own Starlette app on its own port, served in a process of its
+own (``agent.public.process`` starts and restarts it).
 
 None of the console's routes exist here (a request for one is answered 404). A guard in
 front of every request bounds what one address may ask per minute (429) and how many
 requests are served at once (``public.workers``; beyond it 503 at once), so a flood is
-refused cheaply, in this component's own thread and loop: the stations, the store's
-writer and the uplink run on threads of their own and are not waited on by it.
+refused cheaply, in this process: the stations, the store's writer and the uplink run in
+the agent's process and never wait on it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import asyncio
 import logging
 import os
 import socket
-import threading
 from typing import Any
 
 import uvicorn
@@ -22,8 +22,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from agent.ops.runtime import ComponentDown
-from agent.public import pages
+from agent.public import live_pages, pages
 from agent.public.context import Public
 
 log = logging.getLogger("agent.public")
@@ -44,7 +43,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def build_app(public: Public) -> Any:
-    app = Starlette(routes=pages.ROUTES, exception_handlers={HTTPException: _http_error})
+    app = Starlette(routes=[*live_pages.ROUTES, *pages.ROUTES], exception_handlers={HTTPException: _http_error})
     app.state.public = public
     return Guard(app, public)
 
@@ -96,47 +95,28 @@ class Guard:
         await send({"type": "http.response.body", "body": body})
 
 
-class PublicComponent:
-    """uvicorn serving the public pages in the supervisor's thread, on a loop of its own."""
+async def serve(public: Public, sock: socket.socket, parent_pid: int) -> None:
+    """Serve the public pages on ``sock`` until SIGTERM, or until the agent (``parent_pid``) is gone."""
+    cfg = public.config.public
+    # the worker budget: at most ``public.workers`` requests in flight (the guard), and as many threads
+    import anyio.to_thread
 
-    name = "public"
-
-    def __init__(self, public: Public) -> None:
-        self.public = public
-        self.app = build_app(public)
-        self.port: int | None = None
-        self.started = threading.Event()
-
-    def run(self, stop: threading.Event) -> None:
-        cfg = self.public.config.public
-        try:
-            sock = socket.create_server((cfg.host, cfg.port), reuse_port=False)
-        except OSError as exc:
-            reason = os.strerror(exc.errno) if exc.errno else str(exc)
-            raise ComponentDown(f"cannot listen on {cfg.host}:{cfg.port}: {reason} (another program on the port? "
-                                f"set public.port)") from None
-        try:
-            self.port = sock.getsockname()[1]
-            asyncio.run(self._serve(sock, stop))
-        finally:
-            sock.close()
-            self.started.clear()
-
-    async def _serve(self, sock: socket.socket, stop: threading.Event) -> None:
-        cfg = self.public.config.public
-        tls: dict[str, Any] = {}
-        if cfg.tls_cert_file is not None:
-            tls = dict(ssl_certfile=str(cfg.tls_cert_file), ssl_keyfile=str(cfg.tls_key_file))
-        server = uvicorn.Server(uvicorn.Config(
-            self.app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1, ws="none",
-            proxy_headers=True, forwarded_allow_ips=cfg.forwarded_allow_ips, h11_max_incomplete_event_size=16 * 1024,
-            timeout_keep_alive=5, **tls))
-        task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
-        log.info("public listening host=%s port=%s https=%s", cfg.host, self.port, cfg.tls_cert_file is not None)
-        self.started.set()
-        while not stop.is_set() and not task.done():
-            await asyncio.sleep(STOP_POLL_S)
-        server.should_exit = True
-        await asyncio.gather(task, return_exceptions=True)
-        if not stop.is_set():
-            raise ComponentDown("the public listener stopped")
+    anyio.to_thread.current_default_thread_limiter().total_tokens = cfg.workers
+    tls: dict[str, Any] = {}
+    if cfg.tls_cert_file is not None:
+        tls = dict(ssl_certfile=str(cfg.tls_cert_file), ssl_keyfile=str(cfg.tls_key_file))
+    server = uvicorn.Server(uvicorn.Config(
+        build_app(public), log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1,
+        ws="none", proxy_headers=True, forwarded_allow_ips=cfg.forwarded_allow_ips,
+        h11_max_incomplete_event_size=16 * 1024, timeout_keep_alive=5, **tls))
+    task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
+    while not server.started and not task.done():
+        await asyncio.sleep(0.02)
+    await asyncio.to_thread(public.door.ready)
+    log.info("public listening host=%s port=%s https=%s pid=%d", cfg.host, sock.getsockname()[1],
+             cfg.tls_cert_file is not None, os.getpid())
+    while not task.done():
+        await asyncio.sleep(STOP_POLL_S)
+        if os.getppid() != parent_pid:  # the agent ended without stopping us: so do we
+            server.should_exit = True
+    await asyncio.gather(task, return_exceptions=True)

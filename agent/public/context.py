@@ -1,28 +1,50 @@
-"""What the public pages are given: the agent's view (reads), the Recorder (complaints,
-summaries), the social end's notes (invites, surveys), their own sessions and limits."""
+"""What the public pages are given, in the public side's own process: the config, the
+store's reads (opened read-only), the door to the agent (its clock; complaints, survey
+answers and camera stills go through it), the social end's notes (read), their own
+sessions and limits, and the shared refusal counts."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 from starlette.templating import Jinja2Templates
 
 from agent.config.public import PublicConfig
 from agent.config_file.model import AgentConfig
 from agent.core.reads import Reads
-from agent.core.recorder import Recorder
+from agent.public.door import Door
 from agent.public.limits import LogGate, Window
 from agent.public.sessions import PublicSessions
 from agent.social.counters import Refusals
 from agent.social.invites import Invites
 from agent.social.port import SocialStore
 from agent.social.surveys import Surveys
-from agent.view import AgentView
 
 TEMPLATES = Path(__file__).parent / "templates"
 HOUR = 3600.0
+
+
+class LiveViewer(Protocol):
+    def newest(self, after: int) -> tuple[int, bytes] | None:
+        """The newest picture (its number, a JPEG) if newer than ``after``."""
+        ...
+
+    def leave(self) -> None: ...
+
+
+class LiveSource(Protocol):
+    """The live cameras (``agent.video.live.LiveHub``, given by the wiring)."""
+
+    def is_live(self, camera: str) -> bool: ...
+
+    def full(self, camera: str) -> str | None: ...
+
+    def join(self, camera: str) -> LiveViewer | None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -44,8 +66,9 @@ class Limits:
 
 @dataclass
 class Public:
-    view: AgentView
-    recorder: Recorder
+    config: AgentConfig
+    reads: Reads
+    door: Door
     invites: Invites
     surveys: Surveys
     sessions: PublicSessions
@@ -53,21 +76,15 @@ class Public:
     refusals: Refusals
     templates: Jinja2Templates
     log_gate: LogGate
+    live: LiveSource | None = None  # None: no camera is shown live
 
     @classmethod
-    def create(cls, view: AgentView, recorder: Recorder, notes: SocialStore, refusals: Refusals) -> Public:
-        cfg = view.config.public
+    def create(cls, config: AgentConfig, reads: Reads, notes: SocialStore, door: Door, refusals: Refusals,
+               live: LiveSource | None = None) -> Public:
+        cfg = config.public
         templates = Jinja2Templates(directory=str(TEMPLATES))
-        return cls(view, recorder, Invites(notes), Surveys(notes), PublicSessions(cfg.session_idle_min * 60),
-                   Limits.of(cfg), refusals, templates, LogGate())
-
-    @property
-    def config(self) -> AgentConfig:
-        return self.view.config
-
-    @property
-    def reads(self) -> Reads:
-        return self.view.store
+        return cls(config, reads, door, Invites(notes), Surveys(notes), PublicSessions(cfg.session_idle_min * 60),
+                   Limits.of(cfg), refusals, templates, LogGate(), live)
 
     def now(self) -> datetime:
-        return self.view.now()
+        return self.door.now()

@@ -28,10 +28,9 @@ from agent.public.sessions import (
 from agent.records.complaint_response import DECISIONS
 from agent.records.public_complaint import COMPLAINT_CATEGORIES
 from agent.social import complaints
-from agent.social.complaints import STATES, MarkupRefused
+from agent.social.complaints import STATES
 from agent.social.counters import REASONS
 from agent.social.invites import KINDS, InviteRefused
-from agent.social.surveys import SurveyRefused
 
 log = logging.getLogger("agent.public")
 
@@ -56,6 +55,8 @@ SAYS: dict[str, tuple[int, str]] = {
     "survey_closed": (410, "问卷已结束 / This survey is closed"),
     "receipt_unknown": (404, "未找到该回执码 / No complaint has this receipt code"),
     "csrf": (403, "表单已过期，请重新打开页面 / This form has expired: please open the page again"),
+    "live_full": (503, "实时画面观看人数已满，请稍后再试，或先看定时画面 / The live view is full: please try again "
+                       "later, or see the stills meanwhile"),
 }
 assert set(SAYS) <= set(REASONS), "every refusal the pages say is one the installer's page counts"
 
@@ -204,15 +205,15 @@ async def complain(request: Request) -> Response:
     session = _session(request)
     invite = p.invites.get(session.invite_id) if session else None
     valid = invite is not None and invite.state(p.now()) == "valid"
-    try:
-        saved, receipt = await run_in_threadpool(
-            complaints.submit, p.recorder, category=category,  # type: ignore[arg-type]  # checked above
-            text=text, channel="representative" if valid else "qr",
-            invite_id=invite.id if valid and invite else None, photo=photo)
-    except MarkupRefused:
-        return refuse(request, "markup_in_text", "complain.html", **again)
-    log.info("public complaint client=%s record=%s", address, saved.id)
-    return render(request, "receipt.html", receipt=receipt, found=complaints.by_id(p.reads, saved.id),
+    # the agent stores it (through its Recorder) and checks it again: this process never writes
+    handed = await run_in_threadpool(lambda: p.door.complaint(
+        category=category, text=text, channel="representative" if valid else "qr",
+        invite_id=invite.id if valid and invite else None, photo=photo))
+    if isinstance(handed, str):
+        return refuse(request, handed, "complain.html", **again)
+    record_id, receipt_code = handed
+    log.info("public complaint client=%s record=%s", address, record_id)
+    return render(request, "receipt.html", receipt=receipt_code, found=complaints.by_id(p.reads, record_id),
                   states=STATES, fresh=True)
 
 
@@ -280,12 +281,11 @@ async def survey_answer(request: Request) -> Response:
     if p.limits.survey_address.full(f"{survey.id}:{client(request)}"):
         return refuse(request, "survey_per_address")
     answers = {q.id: str(form.get(q.id) or "") for q in survey.questions}
-    try:
-        await run_in_threadpool(p.surveys.answer, survey, dev, answers, p.config.public.text_max, p.now())
-    except SurveyRefused as exc:
-        if exc.reason in ("bad_form", "markup_in_text"):
-            return refuse(request, exc.reason, "survey.html", survey=survey)
-        return refuse(request, exc.reason)
+    reason = await run_in_threadpool(p.door.survey_answer, survey.id, dev, answers)  # kept by the agent
+    if reason is not None:
+        if reason in ("bad_form", "markup_in_text"):
+            return refuse(request, reason, "survey.html", survey=survey)
+        return refuse(request, reason)
     p.limits.survey_address.take(f"{survey.id}:{client(request)}")
     log.info("public survey answered survey=%s client=%s", survey.id, client(request))
     return render(request, "message.html", message="感谢您的评价！/ Thank you for your answer!")
@@ -330,7 +330,7 @@ async def leave(request: Request) -> Response:
     return response
 
 
-def _representative(request: Request) -> tuple[PublicSession | None, str | None]:
+def representative(request: Request) -> tuple[PublicSession | None, str | None]:
     """The session of a representative whose invite is still valid; or the refusal's reason."""
     p = ctx(request)
     session = _session(request)
@@ -345,7 +345,7 @@ def _representative(request: Request) -> tuple[PublicSession | None, str | None]
 
 
 async def view(request: Request) -> Response:
-    session, reason = _representative(request)
+    session, reason = representative(request)
     if session is None:
         return refuse(request, reason, "enter.html") if reason else to(request, PREFIX + "/enter")
     p = ctx(request)
@@ -357,7 +357,7 @@ async def view(request: Request) -> Response:
 
 
 async def photo(request: Request) -> Response:
-    session, _reason = _representative(request)
+    session, _reason = representative(request)
     if session is None:
         return Response("", status_code=404)
     found = sample_photo(ctx(request).reads, request.path_params["media_id"])
@@ -369,34 +369,26 @@ async def photo(request: Request) -> Response:
 
 async def cameras(request: Request) -> Response:
     """明厨亮灶: the stills of the cameras the school shows, whole frames, refreshed by the page."""
-    session, reason = _representative(request)
+    session, reason = representative(request)
     if session is None:
         return refuse(request, reason, "enter.html") if reason else to(request, PREFIX + "/enter")
     cfg = ctx(request).config.public
     log.info("public cameras invite=%s client=%s", session.invite_id, client(request))
-    return render(request, "cameras.html", cameras=cfg.public_cameras, every_s=cfg.still_every_s)
+    return render(request, "cameras.html", cameras=cfg.public_cameras, every_s=cfg.still_every_s,
+                  live=[c for c in cfg.public_cameras if c in cfg.live_cameras and ctx(request).live is not None])
 
 
 async def still(request: Request) -> Response:
-    session, _reason = _representative(request)
+    session, _reason = representative(request)
     camera = request.path_params["camera_id"]
     p = ctx(request)
     if session is None or camera not in p.config.public.public_cameras:
         return Response("", status_code=404)
-    feed = p.view.cameras().get(camera)
-    frame = feed.latest() if feed is not None else None
-    if frame is None:
+    jpeg = await run_in_threadpool(p.door.still, camera)  # the agent's camera, encoded there
+    if jpeg is None:
         return Response("摄像头暂无画面 / No picture from this camera now", status_code=503,
                         media_type="text/plain; charset=utf-8", headers={"Retry-After": "5"})
-    jpeg = await run_in_threadpool(_jpeg, frame.image)
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
-
-
-def _jpeg(image: Any) -> bytes:
-    import cv2  # late: only a camera still needs it
-
-    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])
-    return bytes(data.tobytes()) if ok else b""
 
 
 ROUTES = [

@@ -33,15 +33,26 @@ def enqueue_row(conn: sqlite3.Connection, item_id: str, priority: Priority, kind
                  (item_id, int(priority), kind, ref, payload, at))
 
 
+# What an ack does to the rows, one statement each, for up to 500 ids ({marks}). Each finds
+# its rows by id. ``+delivered_at`` keeps SQLite's planner off the ``delivered_at`` index:
+# without statistics it preferred "delivered_at IS NULL" to the 500 ids, and so walked every
+# undelivered record for each batch (a 100k backlog drained at a few hundred acks a second).
+ACK_STATEMENTS = (
+    "DELETE FROM outbox WHERE id IN ({marks})",
+    "UPDATE records SET delivered_at=? WHERE id IN ({marks}) AND +delivered_at IS NULL",
+    "UPDATE media SET delivered_at=? WHERE id IN ({marks}) AND +delivered_at IS NULL",
+    "DELETE FROM media_progress WHERE media_id IN ({marks})",
+)
+
+
 def ack_rows(conn: sqlite3.Connection, ids: list[str], when: str) -> int:
     removed = 0
     for start in range(0, len(ids), 500):  # stay under SQLite's variable limit
         chunk = ids[start:start + 500]
         marks = ",".join("?" * len(chunk))
-        removed += conn.execute(f"DELETE FROM outbox WHERE id IN ({marks})", chunk).rowcount
-        conn.execute(f"UPDATE records SET delivered_at=? WHERE id IN ({marks}) AND delivered_at IS NULL",
-                     [when, *chunk])
-        conn.execute(f"UPDATE media SET delivered_at=? WHERE id IN ({marks}) AND delivered_at IS NULL",
-                     [when, *chunk])
-        conn.execute(f"DELETE FROM media_progress WHERE media_id IN ({marks})", chunk)
+        delete_outbox, mark_records, mark_media, forget_chunks = (s.format(marks=marks) for s in ACK_STATEMENTS)
+        removed += conn.execute(delete_outbox, chunk).rowcount
+        conn.execute(mark_records, [when, *chunk])
+        conn.execute(mark_media, [when, *chunk])
+        conn.execute(forget_chunks, chunk)
     return removed

@@ -359,17 +359,17 @@ class Store(People, Queries):
         ``after`` holds, per class, the last outbox number already handed out (the
         uplink's cursors), so in-flight items are not returned twice.
         """
-        after = after or {}
         items: list[OutboxItem] = []
-        conn = self._read()
+        cursor = self._read().cursor()
+        cursor.row_factory = None  # plain tuples: this runs for every item the uplink sends
         for priority in Priority:
             if len(items) >= limit:
                 break
-            rows = conn.execute(
+            rows = cursor.execute(
                 "SELECT o.n, o.id, o.priority, o.kind, o.ref, coalesce(o.payload, r.payload),"
                 " o.enqueued_at FROM outbox o LEFT JOIN records r ON r.id = o.id AND o.payload IS NULL"
                 " WHERE o.priority = ? AND o.n > ? ORDER BY o.n LIMIT ?",
-                (int(priority), after.get(priority, 0), limit - len(items))).fetchall()
+                (int(priority), (after or {}).get(priority, 0), limit - len(items))).fetchall()
             items += [OutboxItem(r[0], r[1], Priority(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
         with self._deferred_lock:
             waiting = set(self._acked_waiting)

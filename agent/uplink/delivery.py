@@ -91,10 +91,6 @@ class Delivery:
         self.by_mid.clear()
         self.sent.clear()
         self._settle_until = 0.0 if session_present else time.monotonic() + SESSIONLESS_SETTLE_S
-    def kind_of(self, item_id: str) -> str | None:
-        """The kind of an item sent on this connection (None: not known here)."""
-        sent = self.sent.get(item_id)
-        return sent.item.kind if sent is not None else None
 
     @property
     def mqtt_inflight(self) -> int:
@@ -158,17 +154,19 @@ class Delivery:
             return None
         return item_id if not entry.pending_mids else None
 
-    def acked(self, ids: list[str]) -> list[str]:
-        """The platform has these (or, in puback mode, the broker): forget them."""
-        known = []
+    def acked(self, ids: list[str]) -> set[str]:
+        """The platform has these (or, in puback mode, the broker): forget them. Returns
+        those of them that were telemetry (their acks are written with deferred telemetry)."""
+        telemetry = set()
         for item_id in ids:
             entry = self.sent.pop(item_id, None)
             if entry is not None:
                 for mid in entry.pending_mids:
                     self.by_mid.pop(mid, None)
-            known.append(item_id)
-        self.acked_total += len(known)
-        return known
+                if entry.item.kind == "telemetry":
+                    telemetry.add(item_id)
+        self.acked_total += len(ids)
+        return telemetry
 
     def overdue(self) -> list[OutboxItem]:
         """Items on the broker whose platform ack is overdue, most overdue first, as many

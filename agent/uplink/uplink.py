@@ -23,7 +23,7 @@ from agent.config.broker import BrokerConfig
 from agent.store import OutboxItem, Store
 from agent.uplink.commands import CommandProcessor
 from agent.uplink.commands import result as command_result
-from agent.uplink.connection import BrokerLink, Connected, UplinkConfigError, close_socket
+from agent.uplink.connection import BrokerLink, Connected, NetLoop, UplinkConfigError, close_socket
 from agent.uplink.delivery import AckQueue, Delivery
 from agent.uplink.inbound import InboundError, decode_ack, top_level_id
 from agent.uplink.media import MediaSender
@@ -145,7 +145,7 @@ class Uplink:
                 self.beat()
                 busy = self._fill()
                 self._send_live()
-                if client.loop(timeout=0.0 if busy else 0.05) != mqtt.MQTT_ERR_SUCCESS:
+                if conn.net.turn(0.0 if busy else 0.05) != mqtt.MQTT_ERR_SUCCESS:
                     break
                 self._apply()
                 now = time.monotonic()
@@ -162,7 +162,7 @@ class Uplink:
             self._apply()
             self.ack_queue.settle()
             if stop.is_set():
-                self._say_goodbye(client)
+                self._say_goodbye(client, conn.net)
             else:
                 log.warning("uplink connection lost: reconnecting")
             close_socket(client)
@@ -222,6 +222,8 @@ class Uplink:
         return True
 
     def _send_live(self) -> None:
+        if not self._requests and not self._live:  # the usual case: no lock taken at every turn
+            return
         while self._requests:
             with self._live_lock:
                 request = self._requests.popleft()
@@ -279,8 +281,7 @@ class Uplink:
         acks = self._acks + self._broker_done
         if acks:
             self._acks, self._broker_done = [], []
-            telemetry = {i for i in acks if self.delivery.kind_of(i) == "telemetry"}
-            self.delivery.acked(acks)
+            telemetry = self.delivery.acked(acks)
             self.ack_queue.add(acks, telemetry)  # telemetry's acks go with the deferred telemetry
         while self._commands:
             payload = self._commands.pop(0)
@@ -304,15 +305,15 @@ class Uplink:
         self._conn.client.publish(f"{self.root}/status", json.dumps(payload, ensure_ascii=False),
                                   qos=1, retain=True)
 
-    def _say_goodbye(self, client: mqtt.Client) -> None:
+    def _say_goodbye(self, client: mqtt.Client, net: NetLoop) -> None:
         """A clean stop: mark ourselves offline (the will covers unclean ones)."""
         try:
             info = client.publish(f"{self.root}/status", json.dumps({"online": False, **self.status()}),
                                   qos=1, retain=True)
             deadline = time.monotonic() + 2
             while not info.is_published() and time.monotonic() < deadline:
-                client.loop(timeout=0.05)
+                net.turn(0.05)
             client.disconnect()
-            client.loop(timeout=0.1)
+            net.turn(0.1)
         except Exception:  # noqa: BLE001 - best effort on the way out
             log.debug("goodbye failed", exc_info=True)

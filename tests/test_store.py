@@ -113,7 +113,7 @@ def test_a_bad_write_is_refused_alone(rec: Recorder) -> None:
 
 
 def test_a_bad_record_inside_a_large_batch_is_refused_alone_and_the_rest_keep_their_order(rec: Recorder) -> None:
-    """150 records in one batch go to SQLite in several multi-row INSERTs (64, 64, 16, 4, 2):
+    """150 records in one batch go to SQLite in several multi-row INSERTs (128, 16, 4, 2):
     a taken id in the middle of one sinks that statement, and the batch is redone one by one."""
     started, gate = threading.Event(), threading.Event()
     blocker = rec.store.writer.submit(lambda conn: (started.set(), gate.wait(10))[1])

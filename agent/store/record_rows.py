@@ -92,9 +92,9 @@ def insert_rows(conn: StoreConnection, table_columns: str, rows: list[tuple[Any,
     Why not executemany: Python's sqlite3 lets go of the GIL around every row's step, and
     with producer threads waiting for it, each of those is a hand-off the writer then
     waits to get back (under load, behind a producer the OS has paused). One statement
-    per 256 rows hands off 256 times less (bench store, interleaved rounds: 64 rows a
-    statement gave medians of 73-95% of the bare ceiling, 256 gave 77-95%). The chunks
-    come in a few fixed sizes (256, then powers of two) so their statements stay
+    per 256 rows hands off 256 times less, and costs less CPU (one thread, 256 records a
+    batch, without the commit: 22 us a record with executemany, 15-18 us like this). The
+    chunks come in a few fixed sizes (256, then powers of two) so their statements stay
     prepared in the connection's cache.
     """
     if not rows:

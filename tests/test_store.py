@@ -112,6 +112,27 @@ def test_a_bad_write_is_refused_alone(rec: Recorder) -> None:
     assert [r["seq"] for r in rec.store.iter_records()] == [1, 2, 3, 4]  # no gap from the refusal
 
 
+def test_a_bad_record_inside_a_large_batch_is_refused_alone_and_the_rest_keep_their_order(rec: Recorder) -> None:
+    """150 records in one batch go to SQLite in several multi-row INSERTs (128, 16, 4, 2):
+    a taken id in the middle of one sinks that statement, and the batch is redone one by one."""
+    started, gate = threading.Event(), threading.Event()
+    blocker = rec.store.writer.submit(lambda conn: (started.set(), gate.wait(10))[1])
+    assert started.wait(10)  # the writer is held: every record below waits for the next batch
+    drafts = [rec.draft(sample()) for _ in range(150)]
+    drafts[100] = RecordDraft({**drafts[100].envelope, "id": drafts[7].id}, drafts[7].priority, drafts[7].day)
+    pending = [rec.store.submit_record(d) for d in drafts]
+    gate.set()
+    assert blocker.result() is True
+    with pytest.raises(Exception, match="UNIQUE"):
+        pending[100].result()
+    saved = [p.result() for i, p in enumerate(pending) if i != 100]
+    assert [s.seq for s in saved] == list(range(1, 150))  # in submission order, no gap
+    stored = list(rec.store.iter_records())
+    assert [r["id"] for r in stored] == [d.id for i, d in enumerate(drafts) if i != 100]
+    assert [i.id for i in rec.store.outbox_next(200)] == [r["id"] for r in stored]
+    assert rec.store.writer.ops == 151 and rec.store.writer.commits == 2
+
+
 def test_a_record_once_per_key_commits_with_its_key_or_not_at_all(rec: Recorder) -> None:
     first = rec.record_once("once:lunch", {"by": "李四"}, sample())
     assert first is not None and rec.record_once("once:lunch", {"by": "王五"}, sample()) is None

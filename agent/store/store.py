@@ -25,7 +25,7 @@ from agent.store.media_rows import MediaDraft, insert_media, remove_files, write
 from agent.store.outbox_rows import ClassDepth, OutboxItem, ack_rows, enqueue_row
 from agent.store.people import People
 from agent.store.queries import Queries
-from agent.store.record_rows import InsertRecord, RecordDraft, Saved, insert_records
+from agent.store.record_rows import RecordDraft, Saved, insert_records
 from agent.store.schema import PRIORITY_BY_NAME, Priority, migrate
 from agent.store.writer import (
     Durability,
@@ -129,7 +129,8 @@ class Store(People, Queries):
 
     def submit_record(self, draft: RecordDraft) -> Pending[Saved]:
         """Queue a record; the Pending resolves to ``Saved`` once committed."""
-        return self._writer.submit(InsertRecord(draft))
+        # run with the other records of its batch: one executemany for all of them
+        return self._writer.submit_many(draft, insert_records)
 
     def add_record(self, draft: RecordDraft) -> Saved:
         """Store a record and queue it for the platform; returns after commit."""

@@ -27,6 +27,7 @@ Durability = Literal["power_cut", "process_crash"]
 PAGE_SIZE = 2048
 T = TypeVar("T")
 WriteOp = Callable[["StoreConnection"], Any]  # runs inside the writer's open transaction
+RunMany = Callable[["StoreConnection", list[Any]], list[Any]]  # many ops of one kind, in order
 
 
 class StoreClosed(RuntimeError):
@@ -43,12 +44,17 @@ class Pending(Generic[T]):
     A light stand-in for ``concurrent.futures.Future`` (``done()``, ``result(timeout)``):
     the writer wakes every producer of a batch with one shared event instead of one
     condition per op, which is a large share of the per-record cost at high rates.
+
+    ``many``: for ops the writer runs together (record inserts), the function taking the
+    connection and the list of consecutive ``op``s of that kind; ``op`` is then its argument
+    (a record draft), so a record costs one object here, not an op object and a Pending.
     """
 
-    __slots__ = ("_committed", "_error", "_value", "op")
+    __slots__ = ("_committed", "_error", "_value", "many", "op")
 
-    def __init__(self, op: Callable[[StoreConnection], T], committed: threading.Event) -> None:
+    def __init__(self, op: Any, committed: threading.Event, many: RunMany | None = None) -> None:
         self.op = op
+        self.many = many
         self._committed = committed
         self._value: T | None = None
         self._error: BaseException | None = None
@@ -58,7 +64,9 @@ class Pending(Generic[T]):
 
     def result(self, timeout: float | None = None) -> T:
         """The op's return value once committed; its exception if it was refused."""
-        if not self._committed.wait(timeout):
+        # is_set() first: a producer with many adds outstanding mostly finds them committed,
+        # and Event.wait() would take the event's lock each time.
+        if not self._committed.is_set() and not self._committed.wait(timeout):
             raise TimeoutError("store write not committed yet")
         if self._error is not None:
             raise self._error
@@ -68,6 +76,12 @@ class Pending(Generic[T]):
         if not self._committed.wait(timeout):
             raise TimeoutError("store write not committed yet")
         return self._error
+
+    def run(self, conn: StoreConnection) -> Any:
+        """The op alone (the writer's slow path, one savepoint per op)."""
+        if self.many is None:
+            return self.op(conn)
+        return self.many(conn, [self.op])[0]
 
 
 class StoreConnection(sqlite3.Connection):
@@ -163,10 +177,15 @@ class GroupCommitWriter:
         self._thread.start()
 
     def submit(self, op: Callable[[StoreConnection], T]) -> Pending[T]:
+        return self.submit_many(op, None)
+
+    def submit_many(self, arg: Any, many: RunMany | None) -> Pending[Any]:
+        """Queue ``arg`` for ``many`` (run with its consecutive neighbours of the same
+        ``many``, as one list); with ``many=None``, ``arg`` is an op run alone."""
         with self._lock:
             if self._closed:
                 raise StoreClosed("store is closed")
-            job = Pending(op, self._committed)
+            job: Pending[Any] = Pending(arg, self._committed, many)
             self._jobs.append(job)
             if len(self._jobs) == 1:
                 self._work.notify()
@@ -249,36 +268,37 @@ class GroupCommitWriter:
     def _commit_batch(self, batch: list[Pending[Any]]) -> None:
         try:
             try:
-                results = self._run_batch(batch, isolate=False)
+                values = self._run_batch(batch, isolate=False)
+                refused: list[BaseException | None] = [None] * len(batch)
             except _OpFailed:
                 # Rare slow path: redo the batch with each op in its own savepoint,
                 # so one bad write is refused alone and the others still commit.
-                results = self._run_batch(batch, isolate=True)
+                outcomes = self._run_batch(batch, isolate=True)
+                values = [value if ok else None for ok, value in outcomes]
+                refused = [None if ok else value for ok, value in outcomes]
         except sqlite3.Error as exc:
             log.error("store commit failed: %s (%d writes refused)", exc, len(batch))
-            error = StoreWriteError(f"not saved: {exc}")
+            failed = StoreWriteError(f"not saved: {exc}")
             for job in batch:
-                job._error = error
+                job._error = failed
             return
         self.commits += 1
         self.ops += len(batch)
-        for job, (ok, value) in zip(batch, results, strict=True):
-            if ok:
-                job._value = value
-            else:
-                job._error = value
+        for job, value, error in zip(batch, values, refused, strict=True):
+            job._value = value
+            job._error = error
 
-    def _run_batch(self, batch: list[Pending[Any]], *, isolate: bool) -> list[tuple[bool, Any]]:
-        """One transaction for the whole batch; raises _OpFailed on the fast path."""
+    def _run_batch(self, batch: list[Pending[Any]], *, isolate: bool) -> list[Any]:
+        """One transaction for the whole batch: the ops' values (fast path; raises _OpFailed
+        when an op raises) or, isolated, an (ok, value or exception) pair per op."""
         conn = self._conn
-        results: list[tuple[bool, Any]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
             if isolate:
-                results = [self._run_isolated(conn, job.op) for job in batch]
+                results = [self._run_isolated(conn, job) for job in batch]
             else:
                 try:
-                    results = [(True, value) for value in self._run_fast(conn, batch)]
+                    results = self._run_fast(conn, batch)
                 except Exception as exc:
                     if isinstance(exc, sqlite3.OperationalError) and _is_fatal(exc):
                         raise
@@ -292,30 +312,30 @@ class GroupCommitWriter:
 
     @staticmethod
     def _run_fast(conn: StoreConnection, batch: list[Pending[Any]]) -> list[Any]:
-        """Run the batch's ops in order; consecutive ops that share a ``run_many``
-        (record inserts) go to the database together, as one executemany."""
+        """Run the batch's ops in order; consecutive ops that share a ``many``
+        (record inserts) go to the database together, as one list."""
         values: list[Any] = []
-        i = 0
-        while i < len(batch):
-            many = getattr(batch[i].op, "run_many", None)
+        i, end = 0, len(batch)
+        while i < end:
+            many = batch[i].many
             if many is None:
                 values.append(batch[i].op(conn))
                 i += 1
                 continue
             j = i + 1
-            while j < len(batch) and getattr(batch[j].op, "run_many", None) == many:
+            while j < end and batch[j].many is many:
                 j += 1
             values += many(conn, [job.op for job in batch[i:j]])
             i = j
         return values
 
     @staticmethod
-    def _run_isolated(conn: StoreConnection, op: WriteOp) -> tuple[bool, Any]:
+    def _run_isolated(conn: StoreConnection, job: Pending[Any]) -> tuple[bool, Any]:
         """Run one op in a savepoint, so a bad one does not sink the batch."""
         mark = conn.seq_mark()
         conn.execute("SAVEPOINT op")
         try:
-            value = op(conn)
+            value = job.run(conn)
         except Exception as exc:  # noqa: BLE001 - handed back to the producer
             conn.execute("ROLLBACK TO SAVEPOINT op")
             conn.execute("RELEASE SAVEPOINT op")

@@ -128,8 +128,8 @@ class Store(People, Queries):
     # --- records ---------------------------------------------------------------------
 
     def submit_record(self, draft: RecordDraft) -> Pending[Saved]:
-        """Queue a record; the Pending resolves to ``Saved`` once committed."""
-        # run with the other records of its batch: one executemany for all of them
+        """Queue a record; the Pending resolves to ``Saved`` once committed (inserted with
+        the other records of its batch, in multi-row INSERTs)."""
         return self._writer.submit_many(draft, insert_records)
 
     def add_record(self, draft: RecordDraft) -> Saved:

@@ -272,8 +272,7 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
     record["alternatives"] = alternatives(cache, recipe)
     cells = training_cells(recipe, train_all, photos, SEED, mined_audit)
     record["data"] = {"face_mask_train_images": len(train_all), "scene_photos": len(photos),
-                      "epoch_size": EPOCH_SIZE, "recipe_share": {f"{s}/{c}": v for (s, c), v
-                                                                 in RECIPES[recipe].items()},
+                      "epoch_size": EPOCH_SIZE, "recipe": RECIPES[recipe].summary(),
                       "cells": {f"{s}/{c}": len(v) for (s, c), v in sorted(cells.items())},
                       "mine_score": MINE_SCORE,
                       "mined_audit": mined_audit.name if mined_audit is not None else None}

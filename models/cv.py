@@ -40,7 +40,6 @@ from models.scene_stage import (
     NOT_FACE,
     RECIPES,
     SCENE_LABELS,
-    SYNTH_POOL,
     Cell,
     probabilities,
     probabilities_of_crops,
@@ -64,10 +63,11 @@ def training_cells(recipe: str, face_train: list[Sample], photos: Sequence[Scene
         ("scene", NOT_FACE): not_face_samples(photos, NOT_FACE, mined_audit)}  # type: ignore[arg-type]
     for label in range(3):
         cells[("scene", label)] = [s for s in faces if s.label == label]
-    if ("synth", 2) in RECIPES[recipe]:
-        bare = cells[("face", 1)] + cells[("scene", 1)]
-        masked = cells[("face", 0)] + cells[("scene", 0)]
-        cells[("synth", 2)] = synthetic_incorrect(bare, masked, SYNTH_POOL, seed)
+    mix = RECIPES[recipe]
+    if ("synth", 2) in mix.shares:
+        bare = [s for source in mix.synth_bare for s in cells[(source, 1)]]
+        masked = [s for source in mix.synth_donors for s in cells[(source, 0)]]
+        cells[("synth", 2)] = synthetic_incorrect(bare, masked, mix.synth_pool, seed)
     log.info("build.cells %s", " ".join(f"{s}/{c}={len(v)}" for (s, c), v in sorted(cells.items())))
     return cells
 

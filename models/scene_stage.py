@@ -10,7 +10,7 @@ BatchNorm statistics kept), with a 4-class output, on (``models/scene_data.py``)
   (with_mask / without_mask / mask_weared_incorrect);
 * ``not_face``: what the detector finds in those photos (score >= 0.3) where no face is
   annotated (``build.py --mined-audit FILE`` keeps only those a person calls not a face);
-* in the ``synth`` recipe, masks worn under the nose or on the chin synthesised from faces
+* in the ``synth`` recipes, masks worn under the nose or on the chin synthesised from faces
   with and without a mask (``models/synth.py``).
 
 Each epoch draws ``EPOCH_SIZE`` augmented crops with a fixed share per (source, class) cell
@@ -26,6 +26,7 @@ import copy
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -39,19 +40,56 @@ SCENE_LABELS = ("with_mask", "without_mask", "mask_weared_incorrect", "not_face"
 VIOLATION_LABELS = ("without_mask", "mask_weared_incorrect")
 NOT_FACE = SCENE_LABELS.index("not_face")
 INCORRECT = SCENE_LABELS.index("mask_weared_incorrect")
-EPOCHS = 2  # the schedule's length; cross-validation picks the epoch to stop at
+SYNTH_LONG_EPOCHS = 3  # what 5 folds + the final training fit in on a shared 2-core machine
+EPOCHS = 2  # the default schedule's length; cross-validation picks the epoch to stop at
 EPOCH_SIZE = 1500  # augmented crops drawn per epoch: 2 epochs see what the 6-epoch build chose (3000)
 Cell = tuple[str, int]  # (source, class)
-# share of each epoch per (source, class): scene crops are few but are what cameras see
-RECIPES: dict[str, dict[Cell, float]] = {
+SYNTH_POOL = 600  # synthetic faces made per training set, by default
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Stage 2's training mix and schedule.
+
+    ``shares``: the share of each epoch per (source, class) cell (scene crops are few but are
+    what cameras see). ``epochs``: the cosine schedule's length. ``synth_bare`` and
+    ``synth_donors``: the sources ("face", "scene") of the faces the synthetic masks worn
+    incorrectly are put on and taken from. ``focal_gamma`` and ``class_weight``: the loss
+    (0 and None: plain cross-entropy, as the first recipes were trained)."""
+
+    shares: dict[Cell, float]
+    epochs: int = EPOCHS
+    synth_bare: tuple[str, ...] = ("face", "scene")
+    synth_donors: tuple[str, ...] = ("face", "scene")
+    synth_pool: int = SYNTH_POOL
+    focal_gamma: float = 0.0
+    class_weight: tuple[float, ...] | None = None
+
+    def summary(self) -> dict:
+        return {"shares": {f"{s}/{c}": v for (s, c), v in self.shares.items()}, "epochs": self.epochs,
+                "epoch_size": EPOCH_SIZE, "synth_bare": list(self.synth_bare),
+                "synth_donors": list(self.synth_donors), "synth_pool": self.synth_pool,
+                "focal_gamma": self.focal_gamma,
+                "class_weight": list(self.class_weight) if self.class_weight else None}
+
+
+RECIPES: dict[str, Recipe] = {
     # the recipe of the model shipped before cross-validation
-    "scenes": {("face", 0): 0.15, ("face", 1): 0.15, ("scene", 0): 0.2, ("scene", 1): 0.2,
-               ("scene", 2): 0.1, ("scene", NOT_FACE): 0.2},
+    "scenes": Recipe({("face", 0): 0.15, ("face", 1): 0.15, ("scene", 0): 0.2, ("scene", 1): 0.2,
+                      ("scene", 2): 0.1, ("scene", NOT_FACE): 0.2}),
     # a tenth of every epoch from synthetic masks worn incorrectly
-    "synth": {("face", 0): 0.125, ("face", 1): 0.125, ("scene", 0): 0.2, ("scene", 1): 0.15,
-              ("scene", 2): 0.1, ("synth", 2): 0.1, ("scene", NOT_FACE): 0.2},
+    "synth": Recipe({("face", 0): 0.125, ("face", 1): 0.125, ("scene", 0): 0.2, ("scene", 1): 0.15,
+                     ("scene", 2): 0.1, ("synth", 2): 0.1, ("scene", NOT_FACE): 0.2}),
+    # what the `synth` folds asked for: a longer schedule; synthetic masks made from scene
+    # faces only (face-mask/train's drawn-on masks taught that low masks there are
+    # violations) and fewer of them; a larger share of face-mask/train; a focal loss
+    # (gamma 1) that weighs the masks worn incorrectly twice
+    "synth_long": Recipe({("face", 0): 0.175, ("face", 1): 0.15, ("scene", 0): 0.2,
+                          ("scene", 1): 0.125, ("scene", 2): 0.1, ("synth", 2): 0.06,
+                          ("scene", NOT_FACE): 0.19},
+                         epochs=SYNTH_LONG_EPOCHS, synth_bare=("scene",), synth_donors=("scene",),
+                         synth_pool=300, focal_gamma=1.0, class_weight=(1.0, 1.0, 2.0, 1.0)),
 }
-SYNTH_POOL = 600  # synthetic faces made per training set
 FEATURE_LR, HEAD_LR = 3e-5, 3e-4
 
 
@@ -84,8 +122,21 @@ def freeze_batchnorm(model: nn.Module) -> None:
             module.eval()
 
 
+def stage_loss(logits: torch.Tensor, y: torch.Tensor, recipe: Recipe) -> torch.Tensor:
+    """Cross-entropy, or with ``focal_gamma`` the focal loss (1 - p)^gamma * CE, each sample
+    weighted by its class's ``class_weight`` (a weighted mean)."""
+    if not recipe.focal_gamma and recipe.class_weight is None:
+        return nn.functional.cross_entropy(logits, y)
+    ce = nn.functional.cross_entropy(logits, y, reduction="none")
+    loss = (1 - torch.exp(-ce)) ** recipe.focal_gamma * ce
+    if recipe.class_weight is None:
+        return loss.mean()
+    weight = torch.tensor(recipe.class_weight, dtype=logits.dtype)[y]
+    return (loss * weight).sum() / weight.sum()
+
+
 def train_epoch(model: nn.Module, samples: list[Sample], optimizer: torch.optim.Optimizer,
-                rng: np.random.Generator, batch_size: int = 32) -> float:
+                rng: np.random.Generator, recipe: Recipe, batch_size: int = 32) -> float:
     model.train()
     freeze_batchnorm(model)  # small data: keep the stock statistics
     total = 0.0
@@ -93,7 +144,7 @@ def train_epoch(model: nn.Module, samples: list[Sample], optimizer: torch.optim.
         batch = samples[i:i + batch_size]
         x = mask_tensor([augmented_crop(s, rng) for s in batch])
         y = torch.tensor([s.label for s in batch])
-        loss = nn.functional.cross_entropy(model(x), y)
+        loss = stage_loss(model(x), y, recipe)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -128,21 +179,21 @@ def draw_epoch(cells: dict[Cell, list[Sample]], recipe: dict[Cell, float],
     return [drawn[i] for i in rng.permutation(len(drawn))]
 
 
-def train_stage(base: nn.Module, cells: dict[Cell, list[Sample]], recipe: dict[Cell, float],
-                seed: int, stop_after: int = EPOCHS,
+def train_stage(base: nn.Module, cells: dict[Cell, list[Sample]], recipe: Recipe,
+                seed: int, stop_after: int | None = None,
                 after_epoch: Callable[[int, nn.Module], None] | None = None) -> SceneMaskModel:
-    """Stage 2 from a copy of the stage-1 ``base``: ``stop_after`` epochs of a cosine schedule
-    EPOCHS long, seeded; ``after_epoch(epoch, model)`` is called after each (1-based)."""
+    """Stage 2 from a copy of the stage-1 ``base``: ``stop_after`` epochs (all by default) of a
+    cosine schedule ``recipe.epochs`` long, seeded; ``after_epoch(epoch, model)`` is called after each (1-based)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = SceneMaskModel(copy.deepcopy(base))
     head = [*model.reduce.parameters(), *model.expand.parameters(), *model.out.parameters()]
     optimizer = torch.optim.AdamW([{"params": model.bottom.parameters(), "lr": FEATURE_LR},
                                    {"params": head, "lr": HEAD_LR}], weight_decay=1e-4)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, EPOCHS)
-    for epoch in range(1, stop_after + 1):
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, recipe.epochs)
+    for epoch in range(1, (stop_after or recipe.epochs) + 1):
         start = time.monotonic()
-        loss = train_epoch(model, draw_epoch(cells, recipe, rng), optimizer, rng)
+        loss = train_epoch(model, draw_epoch(cells, recipe.shares, rng), optimizer, rng, recipe)
         scheduler.step()
         log.info("build.scene_stage epoch=%d loss=%.4f secs=%.0f", epoch, loss, time.monotonic() - start)
         if after_epoch is not None:

@@ -22,6 +22,17 @@ pytest_plugins = ["tests.fixtures_package"]
 # clock_unsynced alarm appears only where a test is about the clock (tests/test_clock.py).
 os.environ.setdefault("CANTEEN_CLOCK_SYNCED", "1")
 
+# Modules that take minutes run first. On two workers a long module left to the end keeps
+# one worker busy while the other idles; and test_package builds the Debian packages that
+# test_update_e2e installs (tests/fixtures_package.py), so starting it first lets the other
+# worker run the rest meanwhile instead of waiting on the build's lock for three minutes.
+LONG_MODULES_FIRST = ("test_package.py", "test_uplink_e2e.py", "test_demo.py", "test_update_e2e.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: n for n, name in enumerate(LONG_MODULES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
+
 
 def make_config(tmp_path: Path, **sections) -> AgentConfig:
     data = {

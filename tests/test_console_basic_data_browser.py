@@ -224,11 +224,16 @@ def test_a_fridge_maintenance_and_a_thermometer_calibration_show_on_their_pages_
     wait_until(lambda: [r for r in platform.records(type="basic_data") if r["data"]["entity_id"] == "thermo-1"],
                message="the thermometer's calibration on the platform")
     kitchen.agent.schedule_engine.tick(kitchen.clock())
-    warnings = {(a["subject"]["what"], a["subject"]["id"]) for a in wait_until(
-        lambda: [r["data"] for r in platform.records(type="alarm") if r["data"]["kind"] == "expiry_warning"
-                 and r["data"]["subject"]["what"] in ("maintenance", "calibration")] or None,
-        message="the due warnings on the platform")}
-    assert warnings == {("maintenance", "fridge-2"), ("calibration", "thermo-1")}
+    due = {("maintenance", "fridge-2"), ("calibration", "thermo-1")}
+
+    def due_warnings() -> set[tuple[str, str]] | None:
+        # the two alarms are separate records: wait for both, not for the first to arrive
+        seen = {(r["data"]["subject"]["what"], r["data"]["subject"]["id"]) for r in platform.records(type="alarm")
+                if r["data"]["kind"] == "expiry_warning"
+                and r["data"]["subject"]["what"] in ("maintenance", "calibration")}
+        return seen if seen >= due else None
+
+    assert wait_until(due_warnings, message="both due warnings on the platform") == due
     manager = log_in(browser, kitchen, MANAGER)
     manager.goto(f"{kitchen.url}/manager/today")
     text = manager.inner_text("main")

@@ -17,6 +17,7 @@ during the drain, read from the agent's own process (it should stay flat).
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -126,9 +127,11 @@ def outbox_count(db: Path) -> int:
         conn.close()
 
 
-def drain_rate(config: Path, count: int) -> tuple[float, list[float]]:
+def drain_rate(config: Path, count: int) -> tuple[float, list[float], float]:
     """The agent as its own process (``canteen-agent run``): records/s from its first ack
-    to an empty outbox, and its own resident memory (VmRSS of that process) meanwhile."""
+    to an empty outbox, its own resident memory (VmRSS of that process) meanwhile, and the
+    CPU seconds it used per record over the same span (user + system, all its threads:
+    a figure a busy machine disturbs less than a rate)."""
     db = Path(yaml.safe_load(config.read_text())["store"]["path"])
     log = config.with_suffix(".log").open("w")
     agent = subprocess.Popen([sys.executable, "-m", "agent", "run", "--config", str(config)],
@@ -139,17 +142,23 @@ def drain_rate(config: Path, count: int) -> tuple[float, list[float]]:
             if agent.poll() is not None:
                 raise SystemExit(f"the agent exited: see {config.with_suffix('.log')}")
             time.sleep(0.05)
-        t0, first = time.perf_counter(), left
+        t0, first, cpu0 = time.perf_counter(), left, process_cpu_s(agent.pid)
         while left > 0:
             time.sleep(0.2)
             memory.append(process_rss_mb(agent.pid))
             left = outbox_count(db)
         elapsed = time.perf_counter() - t0
+        cpu = process_cpu_s(agent.pid) - cpu0
     finally:
         agent.terminate()
         agent.wait(30)
         log.close()
-    return first / elapsed, memory
+    return first / elapsed, memory, cpu / first
+
+
+def process_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def process_rss_mb(pid: int) -> float:
@@ -185,8 +194,9 @@ def main(argv: list[str] | None = None) -> None:
             stored = platform_rate(tmp / "platform.db", args.records, raw_t0)
             print(f"platform storing the raw messages: {stored:9.0f} msg/s (first publish to last stored; "
                   "its own ceiling is at least this)")
-            rate, memory = drain_rate(agent_config(tmp, broker.port), args.records)
+            rate, memory, cpu = drain_rate(agent_config(tmp, broker.port), args.records)
             print(f"agent outbox drain, platform acks: {rate:9.0f} records/s (acked end to end)")
+            print(f"agent process CPU per record     : {cpu * 1e6:9.0f} us (user + system, all threads)")
             print(f"ratio                            : {rate / raw:9.2f}   (target >= 0.8)")
             if memory:
                 settled = memory[len(memory) // 5:] or memory

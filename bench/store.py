@@ -1,12 +1,15 @@
 """Store benchmark: group commit against one commit per record, durability on.
 
     ./dev.sh bench store [--records 1000000] [--producers 8] [--window 64]
+                         [--skip-grow] [--compare-records 100000] [--rounds 5]
 
 The store first grows to ``--records`` records while the process's resident memory
 is sampled: it should stay flat. Then both modes run in this one process, side by
 side, with ``synchronous=FULL`` (a commit is on disk before an add returns), next to
 the disk's fdatasync time and the same transactions on a bare connection (the ceiling
-SQLite and this disk allow).
+SQLite and this disk allow). The store and its ceiling run in interleaved rounds (store,
+bare, store, bare, ...) on the same drafts, each in a fresh file; each ratio is taken
+within a round and reported as the median with its lowest and highest.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import statistics
 import tempfile
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from pathlib import Path
+from typing import NamedTuple
 
 from agent.core.timeutil import uuid7
 from agent.store import Pending, Priority, RecordDraft, Store
@@ -65,20 +70,21 @@ def fdatasync_ms(tmp: Path, rounds: int = 200) -> float:
         os.close(fd)
 
 
-def producers_rate(store: Store, producers: int, per_producer: int, window: int) -> float:
+def producers_rate(store: Store, drafts: list[RecordDraft], producers: int, window: int) -> float:
     """Records/s when ``producers`` threads each keep up to ``window`` adds outstanding
     (``window=1``: each thread waits for every add before the next, like a workflow).
 
     The drafts are made before the clock starts: building a record (validation, JSON)
     is the workflow's cost, not the store's, and is reported on its own.
     """
-    pools = [[draft() for _ in range(per_producer)] for _ in range(producers)]
+    share = len(drafts) // producers
+    pools = [drafts[i * share:(i + 1) * share] for i in range(producers)]
     start = threading.Barrier(producers + 1)
 
-    def produce(drafts: list[RecordDraft]) -> None:
+    def produce(pool: list[RecordDraft]) -> None:
         start.wait()
         pending: deque[Pending] = deque()
-        for one in drafts:
+        for one in pool:
             pending.append(store.submit_record(one))
             if len(pending) >= window:
                 pending.popleft().result()
@@ -92,31 +98,79 @@ def producers_rate(store: Store, producers: int, per_producer: int, window: int)
     t0 = time.perf_counter()
     for t in threads:
         t.join()
-    return producers * per_producer / (time.perf_counter() - t0)
+    return producers * share / (time.perf_counter() - t0)
 
 
-def bare_rate(path: Path, count: int, per_commit: int) -> float:
+def thread_cpu_s(native_id: int) -> float:
+    """CPU seconds (user + system) a thread of this process has used, from /proc."""
+    with open(f"/proc/self/task/{native_id}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class StoreRun(NamedTuple):
+    rate: float  # records/s
+    per_commit: float  # records per commit, on average
+    writer_us: float  # the writer thread's CPU per record
+    batches: Counter[int]  # commits by records in them
+
+
+def store_run(path: Path, drafts: list[RecordDraft], producers: int, window: int) -> StoreRun:
+    store = Store(path)
+    rate = producers_rate(store, drafts, producers, window)
+    writer = store.writer
+    cpu = thread_cpu_s(writer.native_id) if writer.native_id is not None else float("nan")
+    run = StoreRun(rate, writer.ops / max(writer.commits, 1), cpu / max(writer.ops, 1) * 1e6,
+                   Counter(writer.batch_sizes))
+    store.close()
+    remove_db(path)
+    return run
+
+
+def bare_rate(path: Path, drafts: list[RecordDraft], per_commit: int) -> tuple[float, float]:
     """The store's own transaction (BEGIN, insert, seq, COMMIT) on a bare connection in this
-    thread: no writer thread, no producers. What SQLite and this disk allow at most."""
+    thread: no writer thread, no producers. What SQLite and this disk allow at most.
+    Returns records/s and the thread's CPU per record (us)."""
     conn = open_connection(str(path), "power_cut")
     migrate(conn)
     # the store's own checkpoint policy (agent.store.store), so both copy the WAL back as often
     page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
     conn.execute(f"PRAGMA wal_autocheckpoint={max(1000, CHECKPOINT_WAL_BYTES // page_size)}")
     conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('seq', '0')")
-    drafts = [draft() for _ in range(count)]
-    t0 = time.perf_counter()
+    count = len(drafts)
+    cpu0, t0 = time.thread_time(), time.perf_counter()
     for i in range(0, count, per_commit):
         conn.execute("BEGIN IMMEDIATE")
         insert_records(conn, drafts[i:i + per_commit])
         conn.seq_flush()
         conn.execute("COMMIT")
-    rate = count / (time.perf_counter() - t0)
+    wall, cpu = time.perf_counter() - t0, time.thread_time() - cpu0
     conn.close()
-    return rate
+    remove_db(path)
+    return count / wall, cpu / count * 1e6
 
 
-def compare(tmp: Path, producers: int, window: int, group_records: int, single_records: int) -> None:
+def remove_db(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def spread(values: list[float]) -> str:
+    """The median with the lowest and highest of the rounds."""
+    return f"median {statistics.median(values):6.1f}  (min {min(values):.1f}, max {max(values):.1f})"
+
+
+def histogram(batches: Counter[int]) -> str:
+    """Commits by batch size, in bands of 64 records (the last band ends at 512)."""
+    bands: Counter[int] = Counter()
+    for size, commits in batches.items():
+        bands[min((size - 1) // 64, 7)] += commits
+    total = sum(bands.values()) or 1
+    return "  ".join(f"{band * 64 + 1}-{band * 64 + 64}: {bands[band] * 100 / total:.0f}%"
+                     for band in range(8))
+
+
+def compare(tmp: Path, producers: int, window: int, records: int, rounds: int, single_records: int) -> None:
     print(f"\n== disk: a 4 KiB write + fdatasync takes {fdatasync_ms(tmp):.2f} ms here")
     t0 = time.perf_counter()
     for _ in range(5000):
@@ -125,29 +179,42 @@ def compare(tmp: Path, producers: int, window: int, group_records: int, single_r
     print(f"\n== group commit vs one commit per record: {producers} producer threads, up to {window} adds"
           " outstanding each, synchronous=FULL (power-cut durable)")
     single = Store(tmp / "single.db", group_commit_max=1)
-    single_rate = producers_rate(single, producers, single_records // producers, window)
+    single_rate = producers_rate(single, [draft() for _ in range(single_records)], producers, window)
     single.close()
-    group = Store(tmp / "group.db")
-    group_rate = producers_rate(group, producers, group_records // producers, window)
-    commits, ops = group.writer.commits, group.writer.ops
-    group.close()
-    print(f"one commit per record : {single_rate:10.0f} records/s")
-    print(f"group commit          : {group_rate:10.0f} records/s  ({ops / max(commits, 1):.0f} records per commit)")
-    print(f"ratio                 : {group_rate / single_rate:10.1f}x   (target >= 20x and >= 10,000/s)")
-    bare_single = bare_rate(tmp / "bare-single.db", single_records, 1)
-    bare_group = bare_rate(tmp / "bare-group.db", group_records, 512)
-    print(f"ceiling: the same transactions on a bare connection, one thread: {bare_single:.0f}/s one per commit,"
-          f" {bare_group:.0f}/s 512 per commit, ratio {bare_group / bare_single:.1f}x;"
-          f" the store reaches {group_rate / bare_group * 100:.0f}% of it")
-    # The store's batches are what the producers keep outstanding (8 x 64 = 512 in all, split
-    # between the commit on the disk and the next one), so fewer than 512 on average; the
-    # ceiling above stays at 512 (the target), this line only says how much that costs.
-    per_commit = max(1, round(ops / max(commits, 1)))
-    bare_same = bare_rate(tmp / "bare-same.db", group_records, per_commit)
-    print(f"(for reference: the bare connection at the store's own {per_commit} per commit: {bare_same:.0f}/s,"
-          f" the store reaches {group_rate / bare_same * 100:.0f}% of that)")
+    bare_single, _ = bare_rate(tmp / "bare-single.db", [draft() for _ in range(single_records)], 1)
+    print(f"one commit per record : {single_rate:10.0f} records/s  (bare connection, one thread: {bare_single:.0f}/s)")
+
+    # Rounds, each a store run then the bare connection on the same drafts (fresh files):
+    # the machine is shared, so a ratio is only taken between runs that lie side by side.
+    drafts = [draft() for _ in range(records)]
+    print(f"\n== the store against its ceiling: {rounds} rounds of {records:,} records, each the store"
+          " (group commit) then the same records on a bare connection in one thread")
+    print("   target line : the bare connection at 512 records per commit (the most the store ever"
+          " commits at once; the issue's ceiling)")
+    print("   reference   : the bare connection at the store's own average records per commit in that round")
+    print(f"{'round':>5} {'store/s':>9} {'per commit':>10} {'writer us':>9} {'bare512/s':>9} {'us':>5}"
+          f" {'% of 512':>8} {'same/s':>8} {'% of same':>9} {'load':>5}")
+    runs: list[StoreRun] = []
+    to_512: list[float] = []
+    to_same: list[float] = []
+    for n in range(1, rounds + 1):
+        run = store_run(tmp / "group.db", drafts, producers, window)
+        bare512, bare_us = bare_rate(tmp / "bare-512.db", drafts, 512)
+        same, _ = bare_rate(tmp / "bare-same.db", drafts, max(1, round(run.per_commit)))
+        runs.append(run)
+        to_512.append(run.rate / bare512 * 100)
+        to_same.append(run.rate / same * 100)
+        print(f"{n:>5} {run.rate:9.0f} {run.per_commit:10.0f} {run.writer_us:9.1f} {bare512:9.0f} {bare_us:5.1f}"
+              f" {to_512[-1]:7.0f}% {same:8.0f} {to_same[-1]:8.0f}% {os.getloadavg()[0]:5.1f}")
+    rates = [run.rate for run in runs]
+    print(f"group commit          : {spread(rates)} records/s;"
+          f" {statistics.median(rates) / single_rate:.1f}x one commit per record (target >= 20x and >= 10,000/s)")
+    print(f"store / bare at 512   : {spread(to_512)} %   (target >= 90 %)")
+    print(f"store / bare at same  : {spread(to_same)} %   (reference: the same records per commit)")
+    print(f"writer CPU per record : {spread([run.writer_us for run in runs])} us")
+    print(f"records per commit    : {histogram(sum((run.batches for run in runs), Counter()))}")
     blocking = Store(tmp / "blocking.db")
-    blocking_rate = producers_rate(blocking, 32, 300, window=1)
+    blocking_rate = producers_rate(blocking, [draft() for _ in range(32 * 300)], 32, window=1)
     blocking.close()
     print(f"(for reference: 32 threads each waiting on every add: {blocking_rate:.0f} records/s)")
 
@@ -183,13 +250,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--producers", type=int, default=8)
     parser.add_argument("--window", type=int, default=64, help="adds outstanding per producer")
+    parser.add_argument("--compare-records", type=int, default=100_000,
+                        help="records per line and round of the comparison with the ceiling")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of store then bare connection")
     parser.add_argument("--skip-grow", action="store_true", help="only the comparison with its ceiling")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
         # Growth first: the comparison's prepared drafts would otherwise inflate the baseline RSS.
         if not args.skip_grow:
             grow(Path(tmp), args.records)
-        compare(Path(tmp), args.producers, args.window, group_records=40_000, single_records=2_000)
+        compare(Path(tmp), args.producers, args.window, args.compare_records, args.rounds, single_records=2_000)
 
 
 if __name__ == "__main__":

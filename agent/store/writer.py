@@ -18,6 +18,7 @@ import logging
 import os
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, Generic, Literal, TypeVar
 
@@ -174,7 +175,13 @@ class GroupCommitWriter:
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self.commits = 0
         self.ops = 0
+        self.batch_sizes: Counter[int] = Counter()  # commits by ops in them
         self._thread.start()
+
+    @property
+    def native_id(self) -> int | None:
+        """The writer thread's id in the OS (for its CPU time in /proc)."""
+        return self._thread.native_id
 
     def submit(self, op: Callable[[StoreConnection], T]) -> Pending[T]:
         return self.submit_many(op, None)
@@ -284,6 +291,7 @@ class GroupCommitWriter:
             return
         self.commits += 1
         self.ops += len(batch)
+        self.batch_sizes[len(batch)] += 1
         for job, value, error in zip(batch, values, refused, strict=True):
             job._value = value
             job._error = error

@@ -158,8 +158,9 @@ def choose(photos: Sequence[ScenePhoto], oof: EpochOOF, crop_labels: np.ndarray)
 
 def run_fold(base: nn.Module, face_train: list[Sample], crop_set: list[Sample],
              photos: Sequence[ScenePhoto], fold_of: dict[str, int], fold: int, recipe: str,
-             mined_audit: object) -> dict[int, EpochOOF]:
-    """One fold's model, trained on the other folds' photos; its predictions after each epoch."""
+             mined_audit: object, progress: Path | None = None) -> dict[int, EpochOOF]:
+    """One fold's model, trained on the other folds' photos; its predictions after each epoch
+    (also written to ``progress`` after each, so a fold stopped part way keeps the epochs it finished)."""
     train = [p for p in photos if fold_of[p.name] != fold]
     held_out = [p for p in photos if fold_of[p.name] == fold]
     cells = training_cells(recipe, face_train, train, SEED + fold, mined_audit)
@@ -168,6 +169,8 @@ def run_fold(base: nn.Module, face_train: list[Sample], crop_set: list[Sample],
 
     def after(epoch: int, model: nn.Module) -> None:
         predict_held_out(model, held_out, crop_set, epochs.setdefault(epoch, EpochOOF()), SEED + epoch)
+        if progress is not None:
+            write_atomically(progress, pickle.dumps(epochs))
 
     train_stage(base, cells, RECIPES[recipe], SEED + fold, after_epoch=after)
     return epochs
@@ -192,9 +195,11 @@ def cross_validate(base: nn.Module, face_train: list[Sample], crop_set: list[Sam
             done = pickle.loads(kept.read_bytes())
             log.info("build.cv fold=%d reused=%s", fold, kept)
         else:
-            done = run_fold(base, face_train, crop_set, photos, fold_of, fold, recipe, mined_audit)
-            if kept is not None:
+            progress = kept.with_suffix(".so-far.pkl") if kept is not None else None
+            done = run_fold(base, face_train, crop_set, photos, fold_of, fold, recipe, mined_audit, progress)
+            if kept is not None and progress is not None:
                 write_atomically(kept, pickle.dumps(done))
+                progress.unlink(missing_ok=True)
         for epoch, oof in done.items():
             merged = epochs.setdefault(epoch, EpochOOF())
             merged.photo_probs.update(oof.photo_probs)

@@ -280,6 +280,10 @@ def test_an_additive_entered_at_the_console_names_the_dish_from_the_days_menu(ki
     command = build_command("set_menu", {"day": MORNING.date().isoformat(),
                                          "meals": {"lunch": ["番茄炒蛋", "红烧肉"], "dinner": ["米饭"]}},
                             agent_id=agent_id, now=kitchen.agent.now())  # issued on the kitchen's simulated clock
+    # The agent's first session starts clean: a command published before its SUBSCRIBE reached
+    # the broker would reach no one. Its retained status follows the SUBSCRIBE on the same
+    # connection, so once the platform has it, the broker has the subscription too.
+    wait_until(lambda: (platform.status(agent_id) or {}).get("online"), timeout=30, message="the agent online")
     platform.publish_command(agent_id, command)
     pushed = platform.wait_result(command["id"], timeout=30)
     assert pushed["ok"] and pushed["result"] == {"day": MORNING.date().isoformat(), "meals": 2, "dishes": 3,

@@ -32,11 +32,9 @@ import yaml
 
 from agent.config_file.loader import load_config
 from agent.core.feedback import ConsoleOutput
-from simulator.demo.day import kitchen_line_devices, store_gateway_devices
-from simulator.demo.kitchen import DemoClock, KitchenCamera, ModbusSims, SerialKit
+from simulator.demo.kitchen import DemoClock
 from simulator.demo.run import (
     DEMO_CONFIG,
-    DemoPlatform,
     Rig,
     _install_signal_handlers,
     _log_to_file,
@@ -45,7 +43,6 @@ from simulator.demo.run import (
     effective_config,
 )
 from simulator.devices.serial_devices import PtySerialDevice
-from simulator.platform.broker import Broker
 
 log = logging.getLogger("simulator.kitchen")
 DEFAULT_PORT = 8080
@@ -63,21 +60,7 @@ class KitchenRig(Rig):
         self.port = port
 
     def start(self) -> None:
-        self.broker = Broker(self.run_dir / "broker")
-        self.broker.start()
-        self.broker_is_up = True
-        self._started("broker", self.broker.stop)
-        self.platform = DemoPlatform("127.0.0.1", self.broker.port, self.run_dir / "platform" / "platform.db",
-                                     client_id="kitchen-platform", media_dir=self.run_dir / "platform" / "media")
-        self.platform.start()
-        self._started("platform", self.platform.stop)
-        self.kit = SerialKit(self.run_dir / "dev").start()
-        self._started("serial devices", self.kit.stop)
-        self.modbus = ModbusSims(self.clock, kitchen_line_devices(), store_gateway_devices(),
-                                 self.run_dir / "dev" / "modbus-line").start()
-        self._started("modbus devices", self.modbus.stop)
-        self.camera = KitchenCamera().start()
-        self._started("camera", self.camera.stop)
+        self._start_kitchen("kitchen-platform")
         path = effective_config(DEMO_CONFIG, self.run_dir, broker_port=self.broker.port,
                                 gateway_port=self.modbus.tcp_port, camera_url=self.camera.url, busy_speed=1.0)
         data = yaml.safe_load(path.read_text(encoding="utf-8"))

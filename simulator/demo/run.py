@@ -170,21 +170,7 @@ class Rig:
         self._parts.append((name, stop))
 
     def start(self) -> None:
-        self.broker = Broker(self.run_dir / "broker")
-        self.broker.start()
-        self.broker_is_up = True
-        self._started("broker", self.broker.stop)
-        self.platform = DemoPlatform("127.0.0.1", self.broker.port, self.run_dir / "platform" / "platform.db",
-                                     client_id="demo-platform", media_dir=self.run_dir / "platform" / "media")
-        self.platform.start()
-        self._started("platform", self.platform.stop)
-        self.kit = SerialKit(self.run_dir / "dev").start()
-        self._started("serial devices", self.kit.stop)
-        self.modbus = ModbusSims(self.clock, kitchen_line_devices(), store_gateway_devices(),
-                                 self.run_dir / "dev" / "modbus-line").start()
-        self._started("modbus devices", self.modbus.stop)
-        self.camera = KitchenCamera().start()
-        self._started("camera", self.camera.stop)
+        self._start_kitchen("demo-platform")
         self.video = DemoVideo(self.run_dir / "platform" / "media-server", self.clock).start()
         self._started("video", self.video.stop)
         path = effective_config(DEMO_CONFIG, self.run_dir, broker_port=self.broker.port,
@@ -194,6 +180,25 @@ class Rig:
         self.busy_devices = [d.id for bus in self.config.modbus for d in bus.devices if d.role in BUSY_ROLES]
         self._run_doctor(path)
         self._start_agent(path)
+
+    def _start_kitchen(self, platform_client_id: str) -> None:
+        """The broker, the reference platform and the simulated kitchen's devices (serial,
+        Modbus, camera), each registered to be stopped in reverse order."""
+        self.broker = Broker(self.run_dir / "broker")
+        self.broker.start()
+        self.broker_is_up = True
+        self._started("broker", self.broker.stop)
+        self.platform = DemoPlatform("127.0.0.1", self.broker.port, self.run_dir / "platform" / "platform.db",
+                                     client_id=platform_client_id, media_dir=self.run_dir / "platform" / "media")
+        self.platform.start()
+        self._started("platform", self.platform.stop)
+        self.kit = SerialKit(self.run_dir / "dev").start()
+        self._started("serial devices", self.kit.stop)
+        self.modbus = ModbusSims(self.clock, kitchen_line_devices(), store_gateway_devices(),
+                                 self.run_dir / "dev" / "modbus-line").start()
+        self._started("modbus devices", self.modbus.stop)
+        self.camera = KitchenCamera().start()
+        self._started("camera", self.camera.stop)
 
     def _run_doctor(self, path: Path) -> None:
         """What an installer runs first: the doctor, on the simulated kitchen, before the

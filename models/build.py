@@ -46,6 +46,7 @@ import logging  # noqa: E402
 import pickle  # noqa: E402
 import random  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -490,12 +491,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.cache is not None:
         args.cache.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    entries = {"face_detector": build_face_detector(args.out, args.data)}
-    detector = detector_from(args.out / "face_detector.onnx", entries["face_detector"])
-    entries["backbone_features"] = build_backbone(args.out)
-    mask = build_mask_classifier(args.out, args.data, args.scenes, detector, args.epochs, args.cache,
-                                 args.mined_audit, args.recipe, args.folds, args.cv_only, args.reuse_cv,
-                                 args.final_only, args.fold, args.stage1_only)
+    # A run that makes no model (a fold, the record, the final weights, stage 1 alone) still
+    # needs the detector to cut the crops, but must not rewrite --out's models (the repository's
+    # by default): it exports them into a scratch directory.
+    partial = args.cv_only or args.final_only or args.fold is not None or args.stage1_only
+    with tempfile.TemporaryDirectory(prefix="models-build-") as scratch:
+        exports = Path(scratch) if partial else args.out
+        entries = {"face_detector": build_face_detector(exports, args.data)}
+        detector = detector_from(exports / "face_detector.onnx", entries["face_detector"])
+        entries["backbone_features"] = build_backbone(exports)
+        mask = build_mask_classifier(args.out, args.data, args.scenes, detector, args.epochs, args.cache,
+                                     args.mined_audit, args.recipe, args.folds, args.cv_only, args.reuse_cv,
+                                     args.final_only, args.fold, args.stage1_only)
     log.info("build.time stage=mask_classifier secs=%.0f", time.monotonic() - started)
     if mask is None:
         return 0

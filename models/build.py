@@ -452,7 +452,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--scenes", type=Path, default=DEFAULT_SCENES)
     parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch's threads; another count gives other floats, so the recorded "
+                             "stage 1 (models/README.md, Reproducibility) is the single-threaded one")
     parser.add_argument("--mined-audit", type=Path, default=None, metavar="FILE",
                         help="stage 2 trains only the mined not-a-face crops this audit calls not a face "
                              "(models/audits/face-mask-scenes-train-mined.csv); default: all of them")

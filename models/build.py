@@ -70,6 +70,7 @@ from agent.vision.models import (  # noqa: E402
     create_session,
     sha256_file,
 )
+from models import nose_build  # noqa: E402
 from models.cv import FOLDS, cross_validate, training_cells, write_atomically  # noqa: E402
 from models.mask_data import (  # noqa: E402
     MASK_INPUT,
@@ -108,7 +109,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 MIT_NOTE = "MIT; full notice in models/NOTICES.md"
 STAGE1_CACHE = "mask_stage1.pt"
 DEFAULT_SCENES = REPO.parent / "shared" / "datasets" / "face-mask-scenes"
-DEFAULT_RECIPE = "synth"
+DEFAULT_RECIPE = "scenes"  # with the nose cue (models/README.md)
 T = TypeVar("T")
 
 
@@ -254,7 +255,8 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
                           epochs: int, cache: Path | None = None, mined_audit: Path | None = None,
                           recipe: str = DEFAULT_RECIPE, k: int = FOLDS, cv_only: bool = False,
                           reuse_cv: bool = False, final_only: bool = False,
-                          only_fold: int | None = None, stage1_only: bool = False) -> dict | None:
+                          only_fold: int | None = None, stage1_only: bool = False,
+                          nose_variant: str | None = None) -> tuple[dict, dict | None] | None:
     torch.manual_seed(SEED)
     stock = load_stock_mask_model()
     train_all = cached_data(cache, "face-mask-train", lambda: load_split(data, "train", detector))
@@ -296,6 +298,11 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
             saved.write_text(json.dumps(record, indent=1))
     if cv_only:
         return None
+    nose_record = nose_build.cross_validated(cache, nose_variant) \
+        if nose_variant is not None and cache is not None else None
+    # with the cue, the classifier's point is chosen jointly with the cue's (models/nose_build.py)
+    violation_t = nose_record["pooled_calls"]["gated_joint_choice"]["t"] if nose_record \
+        else record["violation_threshold"]
     record["alternatives"] = alternatives(cache, recipe)
     cells = training_cells(recipe, train_all, photos, SEED, mined_audit)
     record["data"] = {"face_mask_train_images": len(train_all), "scene_photos": len(photos),
@@ -310,7 +317,7 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
         log.info("build.final reused=%s", kept)
     else:
         final = train_stage(model, cells, RECIPES[recipe], SEED, stop_after=record["chosen_epoch"])
-    fold_operating_points(final, record["violation_threshold"], record["not_face_threshold"])
+    fold_operating_points(final, violation_t, record["not_face_threshold"])
     path = out / "mask_classifier.onnx"
     wrapped = WithSoftmax(final)
     export_onnx(wrapped, torch.zeros(1, 3, MASK_INPUT, MASK_INPUT), path, "probs")
@@ -319,6 +326,14 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
     stock_val = balanced_accuracy(np.array([s.label for s in val]),
                                   np.exp(predict_stock(load_stock_mask_model(), val)) > 0.5)
     log.info("build.mask.stock val_bal_acc=%.4f", stock_val)
+    nose_entry = None
+    if nose_record is not None:
+        assert nose_variant is not None
+        cue = nose_build.trained(cache, train_all, photos, nose_variant,
+                                 nose_record["pooled_calls"]["gated_joint_choice"]["c"])
+        cue_path, cue_diff = nose_build.export(cue, out, photos, nose_variant, nose_record, OPSET)
+        nose_entry = entry_for(cue_path, **nose_build.entry_fields(nose_variant, nose_record,
+                                                                   violation_t, cue_diff))
     return entry_for(
         path,
         source={"package": "mask-recognition", "version": dist_version("mask-recognition"),
@@ -344,7 +359,8 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
             "not_face": "P(not_face) > 0.5: the detection is dropped (vision.verify_faces); the "
                         "not_face logit is shifted so that 0.5 is the point chosen by cross-validation",
             "logit_shift": [round(float(v), 4) for v in final.shift],
-            "violation_threshold_before_shift": record["violation_threshold"],
+            "violation_threshold_before_shift": violation_t,
+            "violation_threshold_without_nose_cue": record["violation_threshold"],
             "not_face_threshold_before_shift": record["not_face_threshold"]},
         quality={"stock_select_balanced_accuracy": round(stock_select, 4),
                  "stock_val_balanced_accuracy": round(stock_val, 4),
@@ -354,7 +370,7 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
                                "kernels": kernel_settings()},
                  "scene_stage": record,
                  "max_abs_diff_vs_torch": diff},
-    )
+    ), nose_entry
 
 
 def kernel_settings() -> dict[str, object]:
@@ -464,6 +480,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recipe", choices=sorted(RECIPES), default=DEFAULT_RECIPE,
                         help="stage 2's training mix (models/scene_stage.py)")
     parser.add_argument("--folds", type=int, default=FOLDS)
+    parser.add_argument("--nose-cue", default=nose_build.DEFAULT_VARIANT, metavar="VARIANT",
+                        help="the nose cue joined with the scenes recipe (models/nose_cue.py VARIANTS), "
+                             "or 'none'")
     parser.add_argument("--cv-only", action="store_true",
                         help="cross-validate the recipe and write its record to the cache; no model")
     parser.add_argument("--final-only", action="store_true",
@@ -488,6 +507,9 @@ def main(argv: list[str] | None = None) -> int:
         log.warning("build.kernels torch runs %s kernels, not AVX2 (no AVX2 on this CPU, or torch "
                     "was imported before the pins): the stage 1 will not match an AVX2 host's",
                     torch.backends.cpu.get_cpu_capability())
+    nose_variant = None if args.nose_cue == "none" else args.nose_cue
+    if nose_variant is not None and args.recipe != "scenes":
+        parser.error("the nose cue is chosen with the scenes recipe's folds: --recipe scenes, or --nose-cue none")
     random.seed(SEED)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.cache is not None:
@@ -499,16 +521,21 @@ def main(argv: list[str] | None = None) -> int:
     partial = args.cv_only or args.final_only or args.fold is not None or args.stage1_only
     with tempfile.TemporaryDirectory(prefix="models-build-") as scratch:
         exports = Path(scratch) if partial else args.out
+        if args.cache is None and nose_variant is not None:  # the cue's folds are read back from files
+            args.cache = Path(scratch) / "cache"
+            args.cache.mkdir()
         entries = {"face_detector": build_face_detector(exports, args.data)}
         detector = detector_from(exports / "face_detector.onnx", entries["face_detector"])
         entries["backbone_features"] = build_backbone(exports)
         mask = build_mask_classifier(args.out, args.data, args.scenes, detector, args.epochs, args.cache,
                                      args.mined_audit, args.recipe, args.folds, args.cv_only, args.reuse_cv,
-                                     args.final_only, args.fold, args.stage1_only)
+                                     args.final_only, args.fold, args.stage1_only, nose_variant)
     log.info("build.time stage=mask_classifier secs=%.0f", time.monotonic() - started)
     if mask is None:
         return 0
-    entries["mask_classifier"] = mask
+    entries["mask_classifier"], nose_entry = mask
+    if nose_entry is not None:
+        entries["nose_cue"] = nose_entry
     write_manifest(args.out, entries)
     measure_on_val(args.out, args.data, args.scenes, entries)
     entries["mask_classifier"]["quality"]["build_seconds"] = round(time.monotonic() - started)

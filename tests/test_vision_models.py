@@ -43,7 +43,7 @@ def classifier() -> MaskClassifier:
 
 def test_manifest_describes_every_model_file() -> None:
     manifest = load_manifest()
-    assert set(manifest.models) == {"face_detector", "mask_classifier", "backbone_features"}
+    assert set(manifest.models) == {"face_detector", "mask_classifier", "backbone_features", "nose_cue"}
     for entry in manifest.models.values():
         path = resolve_models_dir() / entry.file
         assert sha256_file(path) == entry.sha256

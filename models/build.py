@@ -19,27 +19,11 @@ written; face-mask/val only holds the crop-set floor of the choice and is never 
 
 from __future__ import annotations
 
-import os
+import sys
+from pathlib import Path
 
-# The CPU kernels are pinned here, before numpy, torch, onnxruntime and cv2 are imported: each
-# library reads these variables once, when it loads. Unpinned, the same seeded stage 1 gives
-# other floats on an AVX-512 host than on an AVX2 one: oneDNN's convolutions and MKL's GEMMs
-# and SVD pick their code by instruction set, and the floats soon pick another epoch
-# (models/README.md, "Reproducibility", has the runs). Pinned, any x86-64 host with AVX2 runs
-# the same code paths. MKL_CBWR=AVX2 is MKL's conditional numerical reproducibility mode
-# (fixed code path, cache sizes and reduction order); it holds on Intel CPUs: on others MKL
-# documents that it falls back to its own dispatch. MODELS_BUILD_UNPINNED=1 leaves the
-# environment as it is (to measure what the pinning costs, or changes).
-PINNED_KERNELS = {
-    "ATEN_CPU_CAPABILITY": "avx2",  # torch's own vectorised kernels
-    "ONEDNN_MAX_CPU_ISA": "AVX2",  # oneDNN: torch's convolutions
-    "MKL_CBWR": "AVX2",  # MKL: linear layers, the head's SVD
-    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",  # numpy's AVX-512 loops (exp, log)
-}
-PINNED = os.environ.get("MODELS_BUILD_UNPINNED") != "1"
-if PINNED:
-    os.environ.update(PINNED_KERNELS)
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# first: it pins the CPU kernels before numpy, torch, onnxruntime and cv2 load (models/kernels.py)
 import argparse  # noqa: E402
 import importlib.metadata as metadata  # noqa: E402
 import importlib.util  # noqa: E402
@@ -47,12 +31,10 @@ import json  # noqa: E402
 import logging  # noqa: E402
 import pickle  # noqa: E402
 import random  # noqa: E402
-import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from collections.abc import Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
 from typing import TypeVar  # noqa: E402
 
 import cv2  # noqa: E402
@@ -60,6 +42,8 @@ import numpy as np  # noqa: E402
 import onnx  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
+
+from models.kernels import PINNED, PINNED_KERNELS  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))

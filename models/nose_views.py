@@ -24,24 +24,27 @@ the joint points of the record and at each fold's nested points (``models.folds.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+# first: it pins the CPU kernels before numpy and torch load, as models/build.py runs them
+from models import kernels  # noqa: F401, I001
+
 import argparse
 import json
 import logging
 import pickle
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:
     from torch import nn
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 from agent.vision import crops, nose  # noqa: E402
 from models import folds, nose_cue  # noqa: E402
@@ -113,10 +116,10 @@ class FoldViews:
     unshifted_cue_max_diff: float  # this cue on the unshifted patch vs the cached pkl
 
 
-def load_cue(path: Path) -> nn.Module:
+def load_cue(path: Path, variant: str = VARIANT) -> nn.Module:
     import torch
 
-    model = nose_cue.nose_net()
+    model = nose_cue.cue_net(nose_cue.VARIANTS[variant])
     model.load_state_dict(torch.load(path, map_location="cpu"))
     return model.eval()
 
@@ -220,7 +223,7 @@ def record(cache: Path, manifest: Path) -> dict[str, Any]:
         assert cached["fold"] == fold and cached["variant"] == variant
         held_out = [p for p in photos if fold_of[p.name] == fold]
         assert set(oof.view_probs) == {p.name for p in held_out}
-        cue = load_cue(cache / f"nose-{variant}-fold{fold}.pt")
+        cue = load_cue(cache / f"nose-{variant}-fold{fold}.pt", variant)
         d = fold_views(held_out, oof, cue, cached["photo"], epoch, patch)
         log.info("views.fold=%d faces=%d crops equal %d/%d rng state equal %s cue diff %.2g",
                  fold, len(d.labels), d.crops_equal, d.crops_checked, d.rng_state_equal,

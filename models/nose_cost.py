@@ -24,6 +24,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from agent.vision import nose  # noqa: E402
 from models import nose_cue  # noqa: E402
 from models.scene_data import ScenePhoto, matched_faces  # noqa: E402
 
@@ -71,11 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     photos: list[ScenePhoto] = pickle.loads((args.cache / "data-scenes.pkl").read_bytes())
     faces = [(p.image, p.found[j].landmarks) for p in photos[:40] for _i, j in matched_faces(p)]
     patches = [nose_cue.patch_of(image, points, patch) for image, points in faces]
-    x = nose_cue.patch_batch(patches[:16])
+    x = nose.patch_batch(patches[:16])
     with torch.no_grad():
         expected = model(torch.from_numpy(x)).numpy()
     diff = float(np.max(np.abs(session.run(None, {"input": x})[0] - expected)))
-    one = nose_cue.patch_batch(patches[:1])
+    one = nose.patch_batch(patches[:1])
     k = iter(range(10 ** 9))
     result: dict[str, Any] = {
         "variant": args.variant, "onnx_bytes": path.stat().st_size,

@@ -1,4 +1,4 @@
-"""A "nose visible" cue for masks worn incorrectly (issue 28; an experiment, not shipped).
+"""A "nose visible" cue for masks worn incorrectly: how the build trains it (the runtime: agent/vision/nose.py).
 
 The mask classifier sees the whole face at 128 px and learns "worn incorrectly" from ~28
 scene faces; synthesis lifts that class but teaches it that some masked faces of
@@ -15,30 +15,27 @@ so it is not used to place the patch), and the template's box from just above th
 to below the nose tip, a little wider than the eyes, is resized to a square (``Patch``). The model is
 a 3-layer CNN (23,761 parameters, about 2.8 M multiply-adds per face).
 
-No torch at import: the geometry is numpy and OpenCV, so a runtime could reuse it.
+No torch at import: the geometry is the runtime's own (numpy and OpenCV), so the patches the
+cue learns from are cut exactly as the camera cuts them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
+from agent.vision import nose
+from agent.vision.nose import Landmarks, aligned_face, similarity  # noqa: F401  (the build's names)
+
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-Landmarks = Sequence[tuple[float, float]]
 
-# ArcFace's 112x112 template: right eye, left eye, nose tip, right and left mouth corner
-TEMPLATE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
-                     [41.5493, 92.3655], [70.7299, 92.2041]], np.float32)
-ALIGN_POINTS = [0, 1, 3, 4]  # eyes and mouth corners: under a mask the nose point is a guess
-ALIGNED_PX = 112
-MEAN, STD = 0.5, 0.5  # RGB / 255, then (x - MEAN) / STD
 
 
 @dataclass(frozen=True)
@@ -54,86 +51,28 @@ class Patch:
     hue: float = 0.0
     saturation: float = 0.0
     seed: int = 0  # added to the training seed: the same cue trained again from another draw
+    # more than one: the cue is the mean P(nose visible) of as many members, each trained as a
+    # single cue with its seed shifted by this much (an ensemble: the call then leans less on
+    # the luck of one draw; two members cost 0.1 ms per face asked)
+    members: tuple[int, ...] = (0,)
 
 
 VARIANTS = {"nose32": Patch(), "nose48": Patch(px=48, epochs=16),
             "nose32c": Patch(epochs=16, hue=10.0, saturation=0.4),
-            "nose32c-seed1": Patch(epochs=16, hue=10.0, saturation=0.4, seed=1000)}
+            "nose32c-seed1": Patch(epochs=16, hue=10.0, saturation=0.4, seed=1000),
+            "nose32c-pair": Patch(epochs=16, hue=10.0, saturation=0.4, members=(0, 1000))}
 DEFAULT = VARIANTS["nose32"]
-
-
-def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """The least-squares similarity (rotation, uniform scale, shift) taking ``src`` points onto
-    ``dst`` (Umeyama, no reflection), as a 2x3 matrix; deterministic, unlike RANSAC."""
-    src = np.asarray(src, np.float64)
-    dst = np.asarray(dst, np.float64)
-    mu_s, mu_d = src.mean(0), dst.mean(0)
-    s, d = src - mu_s, dst - mu_d
-    var = (s ** 2).sum() / len(src)
-    cov = d.T @ s / len(src)
-    u, sig, vt = np.linalg.svd(cov)
-    sign = np.ones(2)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        sign[-1] = -1
-    rot = u @ np.diag(sign) @ vt
-    scale = (sig * sign).sum() / max(var, 1e-12)
-    out = np.empty((2, 3))
-    out[:, :2] = scale * rot
-    out[:, 2] = mu_d - out[:, :2] @ mu_s
-    return out
-
-
-def aligned_face(image: np.ndarray, landmarks: Landmarks) -> np.ndarray:
-    """The face warped onto the 112-px template (BGR). A face larger than the template is
-    first shrunk with area averaging, so the warp does not alias; a smaller one stays as
-    blurred as the camera saw it."""
-    points = np.asarray(landmarks, np.float32)[ALIGN_POINTS]
-    m = similarity(points, TEMPLATE[ALIGN_POINTS])
-    scale = float(np.hypot(m[0, 0], m[0, 1]))
-    if scale < 0.7:  # shrink the face's region first
-        inv = cv2.invertAffineTransform(m)
-        corners = np.array([[0, 0, 1], [ALIGNED_PX, 0, 1], [0, ALIGNED_PX, 1],
-                            [ALIGNED_PX, ALIGNED_PX, 1]], np.float64) @ inv.T
-        h, w = image.shape[:2]
-        x1, y1 = (int(max(0, np.floor(v))) for v in corners.min(0))
-        x2, y2 = int(min(w, np.ceil(corners[:, 0].max()))), int(min(h, np.ceil(corners[:, 1].max())))
-        if x2 - x1 >= 2 and y2 - y1 >= 2:
-            region = cv2.resize(image[y1:y2, x1:x2], None, fx=scale, fy=scale,
-                                interpolation=cv2.INTER_AREA)
-            shift = np.array([[1 / scale, 0, x1], [0, 1 / scale, y1], [0, 0, 1]])
-            m = m @ shift  # region pixels -> image pixels -> template
-            image = region
-    return cv2.warpAffine(image, m, (ALIGNED_PX, ALIGNED_PX), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
-
-
-def patch_transform(patch: Patch, jitter: np.ndarray | None = None) -> np.ndarray:
-    """Template pixels -> patch pixels (2x3); ``jitter`` = (dx, dy, log scale, angle in
-    radians) moves the box a little, for augmentation."""
-    x1, y1, x2, y2 = patch.box
-    px = patch.px
-    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-    dx, dy, log_s, angle = jitter if jitter is not None else (0.0, 0.0, 0.0, 0.0)
-    s = np.exp(log_s)
-    c, si = np.cos(angle) * s, np.sin(angle) * s
-    # about the box centre: rotate and scale, move, then the box onto the patch
-    rot = np.array([[c, -si, cx + dx - c * cx + si * cy], [si, c, cy + dy - si * cx - c * cy],
-                    [0, 0, 1]])
-    to_patch = np.array([[px / (x2 - x1), 0, -x1 * px / (x2 - x1)],
-                         [0, px / (y2 - y1), -y1 * px / (y2 - y1)], [0, 0, 1]])
-    return (to_patch @ np.linalg.inv(rot))[:2]
 
 
 def nose_patch(aligned: np.ndarray, patch: Patch = DEFAULT,
                jitter: np.ndarray | None = None) -> np.ndarray:
     """The nose patch (BGR, ``patch.px`` square) of an aligned face."""
-    return cv2.warpAffine(aligned, patch_transform(patch, jitter), (patch.px, patch.px),
-                          flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return nose.nose_patch(aligned, patch.box, patch.px, None if jitter is None else list(jitter))
 
 
 def patch_of(image: np.ndarray, landmarks: Landmarks, patch: Patch = DEFAULT) -> np.ndarray:
-    """What a runtime would cut: image + the face's 5 landmarks -> the nose patch."""
-    return nose_patch(aligned_face(image, landmarks), patch)
+    """What the runtime cuts (agent/vision/nose.py): image + the face's 5 landmarks -> the nose patch."""
+    return nose.patch_of(image, landmarks, patch.box, patch.px)
 
 
 def augmented_patch(aligned: np.ndarray, rng: np.random.Generator,
@@ -162,14 +101,6 @@ def augmented_patch(aligned: np.ndarray, rng: np.random.Generator,
     return np.asarray(out, np.uint8)
 
 
-def patch_batch(patches: Sequence[np.ndarray]) -> np.ndarray:
-    """BGR patches -> the model's float32 NCHW input (RGB, (x / 255 - 0.5) / 0.5)."""
-    if not patches:
-        return np.zeros((0, 3, 1, 1), np.float32)
-    x = np.stack([p[..., ::-1] for p in patches]).astype(np.float32) / 255.0
-    return ((x - MEAN) / STD).transpose(0, 3, 1, 2).copy()
-
-
 def nose_net() -> nn.Module:
     """Three 3x3 conv blocks (16, 32, 64 channels), global average, one logit: P(nose
     visible) = sigmoid(logit). About 24 k parameters."""
@@ -184,13 +115,44 @@ def nose_net() -> nn.Module:
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(64, 1))
 
 
+def cue_net(patch: Patch = DEFAULT) -> nn.Module:
+    """The network a variant trains: one ``nose_net``, or an ensemble of ``patch.members``."""
+    return nose_net() if len(patch.members) == 1 else Ensemble([nose_net() for _ in patch.members])
+
+
+def Ensemble(members: Sequence[nn.Module]) -> nn.Module:  # noqa: N802  (a class made on demand: torch is imported late)
+    """The members' mean P(nose visible), as a logit (what the runtime reads), plus ``shift``
+    (the build moves its point onto 0.5 there)."""
+    import torch
+    from torch import nn
+
+    class _Ensemble(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.members = nn.ModuleList(members)
+            self.register_buffer("shift", torch.zeros(1))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            p = torch.stack([torch.sigmoid(m(x)) for m in self.members]).mean(0)
+            p = p.clamp(1e-7, 1 - 1e-7)
+            return torch.log(p) - torch.log1p(-p) + self.shift
+
+    return _Ensemble()
+
+
 def train_cue(aligned: Sequence[np.ndarray], visible: np.ndarray, weights: np.ndarray, seed: int,
               patch: Patch = DEFAULT, epoch_size: int = 4000, batch_size: int = 64) -> nn.Module:
     """The cue, trained on aligned faces (``visible``: 1 nose visible, 0 covered). Each epoch
     draws ``epoch_size`` faces with probability proportional to ``weights`` (a share per
-    source and class, as stage 2 draws its crops), augmented; AdamW with a cosine schedule."""
+    source and class, as stage 2 draws its crops), augmented; AdamW with a cosine schedule.
+    An ensemble variant trains each member so, exactly as the single variant of its seed."""
     import torch
     from torch import nn
+
+    if len(patch.members) > 1:
+        return Ensemble([train_cue(aligned, visible, weights, seed,
+                                   replace(patch, seed=patch.seed + m, members=(0,)), epoch_size, batch_size)
+                         for m in patch.members]).eval()
 
     torch.manual_seed(seed + patch.seed)
     rng = np.random.default_rng(seed + patch.seed)
@@ -207,7 +169,7 @@ def train_cue(aligned: Sequence[np.ndarray], visible: np.ndarray, weights: np.nd
         drawn = rng.choice(len(aligned), epoch_size, p=p)
         for i in range(0, epoch_size, batch_size):
             idx = drawn[i:i + batch_size]
-            x = torch.from_numpy(patch_batch([augmented_patch(aligned[j], rng, patch) for j in idx]))
+            x = torch.from_numpy(nose.patch_batch([augmented_patch(aligned[j], rng, patch) for j in idx]))
             y = torch.from_numpy(visible[idx].astype(np.float32))
             loss = loss_fn(model(x)[:, 0], y)
             optimizer.zero_grad()
@@ -225,7 +187,7 @@ def p_visible(model: nn.Module, patches: Sequence[np.ndarray]) -> np.ndarray:
         return np.zeros(0, np.float32)
     with torch.no_grad():
         return np.concatenate([np.asarray(torch.sigmoid(model(torch.from_numpy(
-            patch_batch(patches[i:i + 256])))[:, 0]).numpy()) for i in range(0, len(patches), 256)])
+            nose.patch_batch(patches[i:i + 256])))[:, 0]).numpy()) for i in range(0, len(patches), 256)])
 
 
 def example_input(patch: Patch = DEFAULT) -> torch.Tensor:

@@ -28,23 +28,26 @@ Every fold is counted exactly as ``vision eval --scenes`` counts the camera path
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+# first: it pins the CPU kernels before numpy and torch load, as models/build.py runs them
+from models import kernels  # noqa: F401, I001
+
 import argparse
 import json
 import logging
 import pickle
-import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:
     from torch import nn
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 from models import folds, nose_cue  # noqa: E402
 from models.cv import FOLDS, EpochOOF, folds_label, write_atomically  # noqa: E402

@@ -116,6 +116,17 @@ def test_the_not_face_point_drops_at_most_one_face_in_a_hundred_of_each_set() ->
     assert folds.choose_not_face_threshold(scene, np.concatenate([crops[:-1], [0.3, 0.3]]), 0.01) == 0.3
 
 
+def test_the_not_face_point_drops_no_more_of_the_violations_than_of_the_masked_faces() -> None:
+    """180 masked faces all clearly faces, 20 bare ones of which two look unlike faces (small,
+    in a crowd): 1 % of all faces, but 10 % of the violations, which a dropped face never calls."""
+    labels = np.array([folds.WITH] * 180 + [folds.WITHOUT] * 15 + [folds.INCORRECT] * 5)
+    scene = np.concatenate([np.full(180, 0.01), np.full(18, 0.02), [0.7, 0.9]])
+    crops = np.full(100, 0.02)
+    assert folds.choose_not_face_threshold(scene, crops, 0.01) == 0.05  # all faces together
+    u = folds.choose_not_face_threshold(scene, crops, 0.01, scene_labels=labels)
+    assert u == 0.9  # the lowest point that drops none of the 20 (one of 20 is 5 %)
+
+
 def test_agreement_needs_n_of_the_views() -> None:
     views = np.array([[0.9, 0.9, 0.9, 0.1, 0.1], [0.9, 0.9, 0.1, 0.1, 0.1]])
     assert folds.agreement(views, 0.5, 3).tolist() == [True, False]

@@ -1,4 +1,4 @@
-"""The nose cue's experiment (models/nose_cue.py, models/nose_rule.py): the patch follows the
+"""The nose cue (agent/vision/nose.py, models/nose_rule.py): the patch follows the
 face's landmarks whatever its pose, and the joined call and its choice of points behave as the
 record says. No torch: the geometry is numpy and OpenCV, the rule plain arrays."""
 
@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
+from agent.vision.nose import PATCH_PX, TEMPLATE, patch_of, patch_transform, similarity
 from models import folds
-from models.nose_cue import DEFAULT, TEMPLATE, patch_of, patch_transform, similarity
 from models.nose_rule import NO_GATE, best_row, calls_at, fires
 
 
@@ -38,8 +38,8 @@ def test_the_patch_follows_the_face_whatever_its_pose(angle: float, scale: float
     m = pose(angle, scale, (200.0, 150.0))
     frame = cv2.warpAffine(face, m, (640, 480), borderValue=(60, 60, 60))
     patch = patch_of(frame, [tuple(p) for p in moved(TEMPLATE, m)])
-    assert patch.shape == (DEFAULT.px, DEFAULT.px, 3)
-    expected = moved(nose[None], patch_transform(DEFAULT))[0]
+    assert patch.shape == (PATCH_PX, PATCH_PX, 3)
+    expected = moved(nose[None], patch_transform())[0]
     grey = patch[..., 0].astype(float)
     ys, xs = np.nonzero(grey > grey.max() * 0.8)
     assert np.hypot(xs.mean() - expected[0], ys.mean() - expected[1]) < 1.5

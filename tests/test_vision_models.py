@@ -43,7 +43,7 @@ def classifier() -> MaskClassifier:
 
 def test_manifest_describes_every_model_file() -> None:
     manifest = load_manifest()
-    assert set(manifest.models) == {"face_detector", "mask_classifier", "backbone_features"}
+    assert set(manifest.models) == {"face_detector", "mask_classifier", "backbone_features", "nose_cue"}
     for entry in manifest.models.values():
         path = resolve_models_dir() / entry.file
         assert sha256_file(path) == entry.sha256
@@ -172,13 +172,28 @@ def test_eval_folds_prints_each_fold_and_the_spread(tmp_path: Path, capsys) -> N
               "not_face_threshold": 0.9, "per_fold": [figures, figures], "pooled": figures, "spread": spread}
     manifest = json.loads((resolve_models_dir() / "manifest.json").read_text())
     manifest["models"]["mask_classifier"]["quality"]["scene_stage"] = record
+    manifest["models"].pop("nose_cue", None)  # the classifier alone
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     assert evaluate_cli.main(["--folds", "--models", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "2-fold cross-validation by photo" in out
+    assert "2-fold cross-validation by photo" in out and "violation when P > 0.6" in out
     assert [line.split()[0] for line in out.splitlines() if line.startswith(("fold", "pooled"))] == \
         ["fold", "fold", "pooled"]
     assert "80.0%" in out and "mean ± sd" in out
+    assert "nose cue" not in out
+    # with the nose cue: the call the camera makes first, at the chosen points and nested
+    at = {"per_fold": [figures, figures], "pooled": figures, "spread": spread, "crop_set_balanced_accuracy": 0.991}
+    cue = {"cross_validation": {"pooled_calls": {"gated_joint_choice": {"t": 0.95, "c": 0.54, "g": 0.1}},
+                                "scenes_plus_gated_nose_joint": at, "scenes_plus_gated_nose_nested": at}}
+    manifest["models"]["nose_cue"] = {**manifest["models"]["mask_classifier"], "quality": cue}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    assert evaluate_cli.main(["--folds", "--models", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "P(violation) > 0.95, or when the nose cue finds the nose bare (P > 0.54) and P(violation) > 0.1" in out
+    assert "the points chosen without it" in out and "face-mask/val: 99.1%" in out
+    assert [line.split()[0] for line in out.splitlines() if line.startswith(("fold", "pooled"))] == \
+        ["fold", "fold", "pooled"] * 3
+    manifest["models"].pop("nose_cue")
     del manifest["models"]["mask_classifier"]["quality"]["scene_stage"]
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     assert evaluate_cli.main(["--folds", "--models", str(tmp_path)]) == 1

@@ -22,7 +22,14 @@ class VisionConfig(Strict):
     blur_other_faces: bool = True
     mask_threshold: float = Field(
         0.5, gt=0, lt=1, description="P(mask violation: none, or worn under the nose) above this is a violation "
-                                     "(the model is calibrated so that 0.5 is the operating point chosen on val).")
+                                     "(the models are shifted so that 0.5 is the point chosen by cross-validation; the nose "
+                                     "cue's call uses the same threshold).")
+    nose_cue: bool = Field(
+        True, description="Let the nose cue (models/nose_cue.onnx, when the models folder has one) decide the "
+                          "faces the mask classifier is unsure of: a bare nose above a mask is a violation.")
+    nose_gate: float | None = Field(
+        None, gt=0, lt=1, description="The cue counts only for faces whose P(mask violation) is above this "
+                                      "(default: the point the build chose, in the manifest).")
     face_score_min: float = Field(0.8, gt=0, lt=1)
     detect_upscale: float = Field(
         2.0, ge=0.5, le=4, description="Frames (or moving regions) are enlarged this much before face detection "

@@ -27,6 +27,7 @@ from agent.vision.faces import Face, FaceDetector
 from agent.vision.hat import HatClassifier
 from agent.vision.mask import MaskClassifier
 from agent.vision.motion import Polygon, in_zones
+from agent.vision.nose import NoseCue, joined
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +42,11 @@ class VisionModels:
     """The ONNX sessions, shared by every camera, with one inference lock."""
 
     def __init__(self, detector: FaceDetector, mask: MaskClassifier | None,
-                 hat: HatClassifier | None, slots: int = 1) -> None:
+                 hat: HatClassifier | None, slots: int = 1, nose: NoseCue | None = None) -> None:
         self.detector = detector
         self.mask = mask
         self.hat = hat
+        self.nose = nose
         # onnxruntime sessions may run from several threads at once; the slots bound how
         # many cores the cameras' inference takes together (the rest is the agent's).
         self.lock = threading.BoundedSemaphore(slots)
@@ -58,7 +60,9 @@ class VisionModels:
             upscale=vision.detect_upscale, max_side=vision.detect_max_side)
         mask = MaskClassifier.from_manifest(vision.models_dir, vision.threads)
         hat = HatClassifier.load(vision.site_dir, vision.models_dir, vision.threads)
-        return cls(detector, mask, hat, vision.inference_slots)
+        nose = NoseCue.from_manifest(vision.models_dir, vision.threads, vision.nose_gate) \
+            if vision.nose_cue else None
+        return cls(detector, mask, hat, vision.inference_slots, nose)
 
 
 @dataclass(frozen=True)
@@ -176,6 +180,19 @@ def seen_no_mask(face: Face) -> float | None:
     return face.no_mask if isinstance(face, SeenFace) else None
 
 
+def with_nose_cue(nose: NoseCue, vision: VisionConfig, image: np.ndarray, faces: Sequence[Face],
+                  no_mask: dict[int, float]) -> dict[int, float]:
+    """The faces the classifier is unsure of (above the cue's gate, not above the threshold),
+    each with its P(mask violation) joined with the nose cue's (agent/vision/nose.py); the
+    caller holds the inference lock."""
+    unsure = [i for i, p in no_mask.items() if nose.gate < p <= vision.mask_threshold]
+    if not unsure:
+        return {}
+    visible = nose.p_visible(image, [faces[i].landmarks for i in unsure])
+    return {i: joined(no_mask[i], q, nose.gate, vision.mask_threshold)
+            for i, q in zip(unsure, visible, strict=True)}
+
+
 def judge_faces(models: VisionModels, vision: VisionConfig, image: np.ndarray,
                 faces: Sequence[Face], mask_on: bool = True, hat_on: bool = False) -> list[Judgement]:
     """One judgement per face, in order; the classifiers see only faces big enough."""
@@ -191,6 +208,8 @@ def judge_faces(models: VisionModels, vision: VisionConfig, image: np.ndarray,
             if todo and models.mask is not None:
                 probs = models.mask.predict_boxes(image, [faces[i].box for i in todo]).tolist()
                 no_mask.update(zip(todo, probs, strict=True))
+            if models.nose is not None:
+                no_mask.update(with_nose_cue(models.nose, vision, image, faces, no_mask))
             hat = models.hat
             if hat_on and hat is not None:
                 hats = [hat.predict(image, box) for box in boxes]

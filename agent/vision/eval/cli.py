@@ -10,7 +10,7 @@ from pathlib import Path
 
 from agent.config.vision import VisionConfig
 from agent.vision.eval.crop_set import evaluate_mask, format_report
-from agent.vision.eval.folds import cv_record, format_folds
+from agent.vision.eval.folds import cv_record, format_folds, nose_record
 from agent.vision.eval.review import read_audit, split_by_audit, write_review
 from agent.vision.eval.scenes import evaluate_scenes, format_scene_report
 from agent.vision.models import ModelIntegrityError, load_manifest
@@ -76,12 +76,17 @@ def scenes_main(args: argparse.Namespace, vision: VisionConfig) -> int:
 
 
 def folds_main(args: argparse.Namespace, vision: VisionConfig) -> int:
-    entry = load_manifest(vision.models_dir).models.get("mask_classifier")
+    models = load_manifest(vision.models_dir).models
+    entry, cue = models.get("mask_classifier"), models.get("nose_cue")
     record = cv_record(entry.quality) if entry is not None else None
     if record is None:
         print("this mask model was not chosen by cross-validation: its manifest has no fold figures")
         return 1
-    print(json.dumps(record, indent=2) if args.json else format_folds(record))
+    nose = nose_record(cue.quality) if cue is not None and vision.nose_cue else None
+    if args.json:
+        print(json.dumps({**record, "nose_cue": nose} if nose else record, indent=2))
+    else:
+        print(format_folds(record, nose))
     return 0
 
 

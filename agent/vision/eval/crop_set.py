@@ -2,8 +2,10 @@
 
 The folder is laid out like datasets/face-mask/val: ``with_mask/*.jpg`` and
 ``without_mask/*.jpg``, one face per image. Each image goes through what the device does:
-RetinaFace finds the face (highest score), the classifier sees the margin crop; when no
-face is found the whole image is taken as the crop (counted in the report).
+RetinaFace finds the face (highest score), the classifier sees the margin crop and, when the
+models folder ships the nose cue, the cue decides the faces the classifier is unsure of (as
+on the camera, agent/vision/nose.py); when no face is found the whole image is taken as the
+crop (counted in the report).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 
 from agent.vision.faces import FaceDetector
 from agent.vision.mask import MaskClassifier
+from agent.vision.nose import NoseCue, joined
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +81,7 @@ def evaluate_mask(data_dir: Path | str, models_dir: Path | str | None = None,
     detector = FaceDetector.from_manifest(models_dir, threads,
                                           score_threshold=EVAL_DETECT_THRESHOLD)
     classifier = MaskClassifier.from_manifest(models_dir, threads)
+    nose = NoseCue.from_manifest(models_dir, threads)  # the camera path's call: see agent/vision/nose.py
     report = MaskReport(str(data_dir), threshold, [[0, 0], [0, 0]])
     start = time.monotonic()
     for path, label in labelled_images(data_dir):
@@ -89,6 +93,9 @@ def evaluate_mask(data_dir: Path | str, models_dir: Path | str | None = None,
         if faces:
             best = max(faces, key=lambda f: f.score)
             p_no_mask = classifier.predict(image, best.box)
+            if nose is not None:
+                p_visible = nose.p_visible(image, [best.landmarks])[0]
+                p_no_mask = joined(p_no_mask, p_visible, nose.gate, threshold)
         else:
             report.no_face += 1
             p_no_mask = classifier.predict(image)

@@ -31,33 +31,70 @@ def cell(key: str, value: float | None) -> str:
     return f"{value:.3f}" if key == "false_per_photo" else f"{value:.1%}"
 
 
-def format_folds(record: Mapping[str, Any]) -> str:
-    """Each fold's figures, the pooled ones and the spread, as a table a person reads."""
+def table(per_fold: list[Mapping[str, Any]], pooled: Mapping[str, Any],
+          spread: Mapping[str, Any]) -> list[str]:
+    """One row per fold, the pooled row, the mean ± sd and the lowest, as a person reads them."""
     width = 14
-    head = "".join(name.rjust(width + 10) if i == 2 else name.rjust(width + 4)
-                   for i, (_k, name) in enumerate(FIGURES))
+
+    def justified(i: int, text: str) -> str:
+        return text.rjust(width + 10 if i == 2 else width + 4)
+
+    lines = [" " * 10 + "".join(justified(i, name) for i, (_k, name) in enumerate(FIGURES))]
+    rows = [(f"fold {i + 1}", f) for i, f in enumerate(per_fold)] + [("pooled", pooled)]
+    for name, figures in rows:
+        lines.append(name.ljust(10) + "".join(justified(i, cell(k, figures[k]))
+                                              for i, (k, _n) in enumerate(FIGURES)))
+    empty = {"mean": None, "std": None, "min": None}
+    spreads = {k: spread.get(k, empty) for k, _n in FIGURES}
+    lines.append("mean ± sd".ljust(10) + "".join(
+        justified(i, f"{cell(k, spreads[k]['mean'])} ± {cell(k, spreads[k]['std'])}")
+        for i, (k, _n) in enumerate(FIGURES)))
+    lines.append("lowest".ljust(10) + "".join(justified(i, cell(k, spreads[k]["min"]))
+                                              for i, (k, _n) in enumerate(FIGURES)))
+    return lines
+
+
+def nose_record(quality: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The nose cue's cross-validation record (models/nose_build.py), if the build made one."""
+    record = quality.get("cross_validation")
+    if isinstance(record, Mapping) and isinstance(record.get("scenes_plus_gated_nose_joint"), Mapping):
+        return record
+    return None
+
+
+def format_nose(record: Mapping[str, Any]) -> list[str]:
+    """The call the camera makes with the nose cue: at the points chosen, and chosen without
+    each fold (the estimate free of the choice's own optimism)."""
+    chosen = record["pooled_calls"]["gated_joint_choice"]
+    joint, nested = record["scenes_plus_gated_nose_joint"], record["scenes_plus_gated_nose_nested"]
+    lines = [f"The call on the camera: a violation when P(violation) > {chosen['t']}, or when the nose "
+             f"cue finds the nose bare (P > {chosen['c']}) and P(violation) > {chosen['g']}; the three "
+             "points were chosen together on the folds' pooled predictions (folded into the models).",
+             "", "figures on held-out photos, faces from 24 px, at those points:"]
+    lines += table(joint["per_fold"], joint["pooled"], joint["spread"])
+    lines += ["", f"face-mask/val: {joint['crop_set_balanced_accuracy']:.1%}",
+              "", "the same, each fold counted at the points chosen without it (the honest estimate):"]
+    lines += table(nested["per_fold"], nested["pooled"], nested["spread"])
+    lines += ["", f"face-mask/val: {nested['crop_set_balanced_accuracy']:.1%}", "",
+              "the mask model alone, at its own point:"]
+    return lines
+
+
+def format_folds(record: Mapping[str, Any], nose: Mapping[str, Any] | None = None) -> str:
+    """Each fold's figures, the pooled ones and the spread, as a table a person reads; with
+    the nose cue's record, the call as the camera makes it first."""
     lines = [f"Mask model chosen by {record['folds']}-fold cross-validation by photo "
              f"({record['photos']} photos of face-mask-scenes train + val; recipe {record['recipe']!r})",
-             f"stage 2 stopped after epoch {record['chosen_epoch']}; violation when P > "
-             f"{record['violation_threshold']}, not a face when P > {record['not_face_threshold']} "
-             "(both folded into the model)"]
+             f"stage 2 stopped after epoch {record['chosen_epoch']}; not a face when P > "
+             f"{record['not_face_threshold']} (folded into the model)", ""]
+    if nose is not None:
+        lines += format_nose(nose)
+    lines.append(f"violation when P > {record['violation_threshold']}")
     if record.get("feasible") is False:
         lines.append("no violation point kept masked faces called under the cap with face-mask/val at its "
                      "floor: the best point without those caps was taken")
-    lines += ["",
-              "figures on held-out photos, faces from 24 px:", " " * 10 + head]
-    rows = [(f"fold {i + 1}", f) for i, f in enumerate(record["per_fold"])] + [("pooled", record["pooled"])]
-    for name, figures in rows:
-        cells = "".join(cell(k, figures[k]).rjust(width + 10 if i == 2 else width + 4)
-                        for i, (k, _n) in enumerate(FIGURES))
-        lines.append(name.ljust(10) + cells)
-    empty = {"mean": None, "std": None, "min": None}
-    spread = {k: record["spread"].get(k, empty) for k, _n in FIGURES}
-    lines.append("mean ± sd".ljust(10) + "".join(
-        f"{cell(k, spread[k]['mean'])} ± {cell(k, spread[k]['std'])}".rjust(width + 10 if i == 2 else width + 4)
-        for i, (k, _n) in enumerate(FIGURES)))
-    lines.append("lowest".ljust(10) + "".join(cell(k, spread[k]["min"]).rjust(width + 10 if i == 2 else width + 4)
-                                              for i, (k, _n) in enumerate(FIGURES)))
+    lines += ["", "figures on held-out photos, faces from 24 px:"]
+    lines += table(record["per_fold"], record["pooled"], record["spread"])
     pooled = record["pooled"]
     lines += ["", f"held out: {pooled['incorrect_faces']} masks worn incorrectly and {pooled['masked_faces']} "
                   f"masked faces found; a fold holds about 1/{record['folds']} of them, so its figures for the rare "

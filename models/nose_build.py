@@ -30,15 +30,12 @@ from models import nose_cue, nose_cv
 from models.cv import FOLDS
 from models.mask_data import SEED, Sample
 from models.scene_data import ScenePhoto
+from models.scene_stage import logit
 
 log = logging.getLogger("models.build")
 
 DEFAULT_VARIANT = "nose32c-pair"
 FINAL_SEED = SEED + FOLDS  # the folds' cues use SEED + fold
-
-
-def logit(p: float) -> float:
-    return math.log(p / (1.0 - p))
 
 
 def sigmoid(x: float) -> float:

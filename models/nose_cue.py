@@ -29,13 +29,11 @@ import cv2
 import numpy as np
 
 from agent.vision import nose
-from agent.vision.nose import Landmarks, aligned_face, similarity  # noqa: F401  (the build's names)
+from agent.vision.nose import Landmarks
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
-
-
 
 
 @dataclass(frozen=True)
@@ -45,8 +43,8 @@ class Patch:
     hue (OpenCV units of 2 degrees) and scales the saturation: a mask the colour of skin is
     the cue's hard case, so it should not lean on colour alone."""
 
-    box: tuple[float, float, float, float] = (32.0, 42.0, 80.0, 84.0)  # eye line to below the nose tip
-    px: int = 32
+    box: tuple[float, float, float, float] = nose.PATCH_BOX  # eye line to below the nose tip
+    px: int = nose.PATCH_PX
     epochs: int = 10
     hue: float = 0.0
     saturation: float = 0.0

@@ -49,7 +49,8 @@ import numpy as np
 if TYPE_CHECKING:
     from torch import nn
 
-from models import folds, nose_cue  # noqa: E402
+from agent.vision import nose
+from models import folds, nose_cue
 from models.cv import FOLDS, EpochOOF, folds_label, write_atomically  # noqa: E402
 from models.mask_data import SEED, Sample  # noqa: E402
 from models.nose_rule import NO_GATE, best_row, calls_at, feasible, fires, rounded  # noqa: E402
@@ -96,7 +97,7 @@ def training_set(face_train: Sequence[Sample], photos: Sequence[ScenePhoto], see
     for (source, label), samples in cells.items():
         for s in samples:
             assert s.landmarks is not None
-            aligned.append(nose_cue.aligned_face(s.image, s.landmarks))
+            aligned.append(nose.aligned_face(s.image, s.landmarks))
             visible.append(VISIBLE[label])
             weight.append(SHARES[(source, label)] / len(samples))
     counts = {f"{s}/{c}": len(v) for (s, c), v in cells.items()}

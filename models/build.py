@@ -57,7 +57,7 @@ from agent.vision.models import (  # noqa: E402
     sha256_file,
 )
 from models import nose_build  # noqa: E402
-from models.cv import FOLDS, cross_validate, training_cells, write_atomically  # noqa: E402
+from models.cv import FOLDS, cross_validate, mean_oof, training_cells, write_atomically  # noqa: E402
 from models.mask_data import (  # noqa: E402
     MASK_INPUT,
     MASK_MARGIN,
@@ -66,6 +66,7 @@ from models.mask_data import (  # noqa: E402
     balanced_accuracy,
     load_split,
     mask_tensor,
+    member_seed,
     runtime_crop,
     split_by_base_id,
 )
@@ -77,6 +78,7 @@ from models.scene_stage import (  # noqa: E402
     RECIPES,
     SCENE_LABELS,
     VIOLATION_LABELS,
+    MemberMean,
     SceneMaskModel,
     fold_operating_points,
     train_stage,
@@ -96,6 +98,7 @@ MIT_NOTE = "MIT; full notice in models/NOTICES.md"
 STAGE1_CACHE = "mask_stage1.pt"
 DEFAULT_SCENES = REPO.parent / "shared" / "datasets" / "face-mask-scenes"
 DEFAULT_RECIPE = "scenes"  # with the nose cue (models/README.md)
+DEFAULT_MEMBERS = 1
 T = TypeVar("T")
 
 
@@ -237,12 +240,80 @@ def build_backbone(out: Path) -> dict:
     )
 
 
+def member_cache(cache: Path | None, member: int) -> Path | None:
+    """Where classifier member ``member`` keeps its own files (stage 1, its folds' predictions,
+    its final weights): the cache itself for member 0 (the single model's layout), its
+    subfolder ``memberN`` for the others. The detections stay in the cache, shared."""
+    if cache is None or member == 0:
+        return cache
+    own = cache / f"member{member}"
+    own.mkdir(parents=True, exist_ok=True)
+    return own
+
+
+def ensemble_cache(cache: Path, members: int) -> Path:
+    """The members' mean out-of-fold predictions, in the layout a single model's folds have."""
+    return cache / f"members{members}"
+
+
+def stage1_model(stock: StockMaskModel, train: list[Sample], select: list[Sample], epochs: int,
+                 cache: Path | None, seed: int) -> tuple[MaskModel, list[dict]]:
+    """Stage 1 from ``seed`` (kept in ``cache`` and taken from there when present)."""
+    torch.manual_seed(seed)
+    model = MaskModel(stock, HEAD_RANK)
+    cached = cache / STAGE1_CACHE if cache is not None else None
+    if cached is not None and cached.is_file():
+        saved = torch.load(cached, map_location="cpu")
+        model.load_state_dict(saved["state"])
+        log.info("build.mask.stage1 reused=%s", cached)
+        return model, saved["history"]
+    model, history = fine_tune(model, train, select, epochs, seed)
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"state": model.state_dict(), "history": history}, cached)
+    return model, history
+
+
+def averaged_folds(caches: list[Path], out: Path, recipe: str, k: int) -> None:
+    """Each fold's predictions, the members' mean, written where cross_validate reads them."""
+    out.mkdir(parents=True, exist_ok=True)
+    for fold in range(k):
+        parts = [pickle.loads((c / f"cv-{recipe}-fold{fold}.pkl").read_bytes()) for c in caches]
+        epochs = sorted(set.intersection(*(set(p) for p in parts)))
+        merged = {e: mean_oof([p[e] for p in parts]) for e in epochs}
+        write_atomically(out / f"cv-{recipe}-fold{fold}.pkl", pickle.dumps(merged))
+
+
+def member_summary(member: int, record: dict, history: list[dict], sha256: str) -> dict:
+    return {"member": member, "seed": member_seed(member), "stage1_weights_sha256": sha256,
+            "stage1_history": history, "chosen_epoch": record["chosen_epoch"],
+            "violation_threshold": record["violation_threshold"], "feasible": record["feasible"],
+            "pooled": record["pooled"], "spread": record["spread"]}
+
+
+def final_model(base: MaskModel, cells: dict, recipe: str, seed: int, cache: Path | None,
+                epoch: int) -> SceneMaskModel:
+    """Stage 2 on every photo for ``epoch`` epochs (taken from the cache where a --final-only
+    run of the same seed left it)."""
+    kept = final_state(cache, recipe, epoch) if cache is not None else None
+    if kept is not None and kept.is_file():  # the same seeded training, run beside the folds
+        final = SceneMaskModel(base)
+        final.load_state_dict(torch.load(kept, map_location="cpu"))
+        log.info("build.final reused=%s", kept)
+        return final
+    return train_stage(base, cells, RECIPES[recipe], seed, stop_after=epoch)
+
+
 def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDetector,
                           epochs: int, cache: Path | None = None, mined_audit: Path | None = None,
                           recipe: str = DEFAULT_RECIPE, k: int = FOLDS, cv_only: bool = False,
                           reuse_cv: bool = False, final_only: bool = False,
                           only_fold: int | None = None, stage1_only: bool = False,
-                          nose_variant: str | None = None) -> tuple[dict, dict | None] | None:
+                          nose_variant: str | None = None, member: int = 0,
+                          members: int = 1) -> tuple[dict, dict | None] | None:
+    """The classifier (and the nose cue). ``members`` > 1: that many stage-1 + stage-2 chains
+    from different seeds, cross-validated each and together, shipped as their mean. A run
+    that makes no model (stage 1, the final weights, one fold, the record) is for ``member``."""
     torch.manual_seed(SEED)
     stock = load_stock_mask_model()
     train_all = cached_data(cache, "face-mask-train", lambda: load_split(data, "train", detector))
@@ -250,59 +321,66 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
     labels = np.array([s.label for s in select])
     stock_select = balanced_accuracy(labels, np.exp(predict_stock(stock, select)) > 0.5)
     log.info("build.mask.stock select_bal_acc=%.4f", stock_select)
-    model = MaskModel(stock, HEAD_RANK)
-    cached = cache / STAGE1_CACHE if cache is not None else None
-    if cached is not None and cached.is_file():
-        saved = torch.load(cached, map_location="cpu")
-        model.load_state_dict(saved["state"])
-        history = saved["history"]
-        log.info("build.mask.stage1 reused=%s", cached)
-    else:
-        model, history = fine_tune(model, train, select, epochs)
-        if cached is not None:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            torch.save({"state": model.state_dict(), "history": history}, cached)
-    stage1_sha256 = weights_sha256(model)
-    log.info("build.mask.stage1 sha256=%s kernels=%s", stage1_sha256, kernel_settings())
+    partial = cv_only or final_only or only_fold is not None or stage1_only
+    chain = [member] if partial else list(range(members))
+    stage1 = {m: stage1_model(stock, train, select, epochs, member_cache(cache, m), member_seed(m))
+              for m in chain}
+    sha = {m: weights_sha256(model) for m, (model, _h) in stage1.items()}
+    for m in chain:
+        log.info("build.mask.stage1 member=%d sha256=%s kernels=%s", m, sha[m], kernel_settings())
     if stage1_only:
         return None
     val, photos = scene_data(data, scenes, detector, cache)
     if final_only:  # the final training alone, each epoch kept, while the folds run elsewhere
-        cells = training_cells(recipe, train_all, photos, SEED, mined_audit)
-        train_stage(model, cells, RECIPES[recipe], SEED, after_epoch=lambda epoch, m: torch.save(
-            m.state_dict(), final_state(cache, recipe, epoch)))  # type: ignore[arg-type]
+        own, seed = member_cache(cache, member), member_seed(member)
+        cells = training_cells(recipe, train_all, photos, seed, mined_audit)
+        train_stage(stage1[member][0], cells, RECIPES[recipe], seed, after_epoch=lambda epoch, m: torch.save(
+            m.state_dict(), final_state(own, recipe, epoch)))  # type: ignore[arg-type]
         return None
-    saved = cache / f"cv-{recipe}.json" if cache is not None else None
-    if reuse_cv and saved is not None and saved.is_file():
-        record = json.loads(saved.read_text())
-        log.info("build.cv reused=%s", saved)
-    else:
-        record = cross_validate(model, train_all, val, photos, recipe, k, mined_audit, cache, only_fold)
-        if record is None:  # one fold only, kept in the cache
+    records = {}
+    for m in chain:
+        own = member_cache(cache, m)
+        saved = own / f"cv-{recipe}.json" if own is not None else None
+        if reuse_cv and saved is not None and saved.is_file():
+            records[m] = json.loads(saved.read_text())
+            log.info("build.cv reused=%s", saved)
+            continue
+        done = cross_validate(stage1[m][0], train_all, val, photos, recipe, k, mined_audit, own, only_fold,
+                              member_seed(m))
+        if done is None:  # one fold only, kept in the cache
             return None
+        records[m] = done
         if saved is not None:
-            saved.write_text(json.dumps(record, indent=1))
+            saved.write_text(json.dumps(done, indent=1))
     if cv_only:
         return None
-    nose_record = nose_build.cross_validated(cache, nose_variant) \
+    classifier_cache = cache
+    if members > 1:
+        assert cache is not None
+        classifier_cache = ensemble_cache(cache, members)
+        averaged_folds([member_cache(cache, m) for m in chain], classifier_cache, recipe, k)  # type: ignore[misc]
+        record = cross_validate(stage1[0][0], train_all, val, photos, recipe, k, mined_audit, classifier_cache)
+        assert record is not None
+        (classifier_cache / f"cv-{recipe}.json").write_text(json.dumps(record, indent=1))
+        record["members"] = [member_summary(m, records[m], stage1[m][1], sha[m]) for m in chain]
+    else:
+        record = records[0]
+    nose_record = nose_build.cross_validated(cache, nose_variant, classifier_cache) \
         if nose_variant is not None and cache is not None else None
     # with the cue, the classifier's point is chosen jointly with the cue's (models/nose_build.py)
     violation_t = nose_record["pooled_calls"]["gated_joint_choice"]["t"] if nose_record \
         else record["violation_threshold"]
     record["alternatives"] = alternatives(cache, recipe)
-    cells = training_cells(recipe, train_all, photos, SEED, mined_audit)
+    cells = {m: training_cells(recipe, train_all, photos, member_seed(m), mined_audit) for m in chain}
     record["data"] = {"face_mask_train_images": len(train_all), "scene_photos": len(photos),
                       "epoch_size": EPOCH_SIZE, "recipe": RECIPES[recipe].summary(),
-                      "cells": {f"{s}/{c}": len(v) for (s, c), v in sorted(cells.items())},
+                      "cells": {f"{s}/{c}": len(v) for (s, c), v in sorted(cells[0].items())},
                       "mine_score": MINE_SCORE,
                       "mined_audit": mined_audit.name if mined_audit is not None else None}
-    kept = final_state(cache, recipe, record["chosen_epoch"]) if cache is not None else None
-    if kept is not None and kept.is_file():  # the same seeded training, run beside the folds
-        final = SceneMaskModel(model)
-        final.load_state_dict(torch.load(kept, map_location="cpu"))
-        log.info("build.final reused=%s", kept)
-    else:
-        final = train_stage(model, cells, RECIPES[recipe], SEED, stop_after=record["chosen_epoch"])
+    finals = [final_model(stage1[m][0], cells[m], recipe, member_seed(m), member_cache(cache, m),
+                          record["chosen_epoch"]) for m in chain]
+    final: SceneMaskModel | MemberMean = finals[0] if members == 1 else MemberMean(finals)
+    history, stage1_sha256 = stage1[0][1], sha[0]
     fold_operating_points(final, violation_t, record["not_face_threshold"])
     path = out / "mask_classifier.onnx"
     wrapped = WithSoftmax(final)
@@ -323,13 +401,17 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
     return entry_for(
         path,
         source={"package": "mask-recognition", "version": dist_version("mask-recognition"),
-                "file": "mask_recognition/model/model.pth, fine-tuned by models/build.py",
+                "file": "mask_recognition/model/model.pth, fine-tuned by models/build.py"
+                        + (f"; the mean of {members} members fine-tuned alike from different seeds"
+                           if members > 1 else ""),
                 "licence": "MIT (declared in package metadata; no licence file shipped)",
                 "notice": MIT_NOTE},
         input={"name": "input", "width": MASK_INPUT, "height": MASK_INPUT},
         normalisation={"channel_order": "RGB", "scale": 1 / 255, "mean": (0.5, 0.5, 0.5),
                        "std": (0.5, 0.5, 0.5)},
-        outputs={"probs": f"(N, {len(SCENE_LABELS)}) softmax over class_map"},
+        outputs={"probs": f"(N, {len(SCENE_LABELS)}) softmax over class_map"
+                          + (f" (of the log of the {members} members' mean probabilities, shifted)"
+                             if members > 1 else "")},
         class_map=dict(enumerate(SCENE_LABELS)),
         preprocessing={
             "crop": "square around the RetinaFace box centre, side = max(w, h) * (1 + margin),"
@@ -350,6 +432,7 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
             "not_face_threshold_before_shift": record["not_face_threshold"]},
         quality={"stock_select_balanced_accuracy": round(stock_select, 4),
                  "stock_val_balanced_accuracy": round(stock_val, 4),
+                 "members": members,
                  "fine_tune": {"seed": SEED, "epochs": epochs, "head_rank": HEAD_RANK,
                                "train_images": len(train), "select_images": len(select),
                                "history": history, "weights_sha256": stage1_sha256,
@@ -480,6 +563,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stage1-only", action="store_true",
                         help="stop after stage 1 (its sha256 is logged): to check that a host "
                              "reproduces the recorded stage 1 (models/README.md, Reproducibility)")
+    parser.add_argument("--members", type=int, default=DEFAULT_MEMBERS, metavar="M",
+                        help="the classifier as the mean of M chains trained alike from different seeds "
+                             "(models/mask_data.py member_seed), chosen on their mean out-of-fold calls")
+    parser.add_argument("--member", type=int, default=0, metavar="N",
+                        help="with --stage1-only, --final-only, --fold or --cv-only: that step for member N "
+                             "(its files in the cache's memberN/, member 0's in the cache itself)")
     parser.add_argument("--reuse-cv", action="store_true",
                         help="take the recipe's cross-validation record from the cache (a build that "
                              "stopped after it); the final training runs again")
@@ -494,6 +583,12 @@ def main(argv: list[str] | None = None) -> int:
                     "was imported before the pins): the stage 1 will not match an AVX2 host's",
                     torch.backends.cpu.get_cpu_capability())
     nose_variant = None if args.nose_cue == "none" else args.nose_cue
+    partial = args.cv_only or args.final_only or args.fold is not None or args.stage1_only
+    if args.members < 1 or not 0 <= args.member < args.members:
+        parser.error(f"--member N must be one of the --members M chains (0 to M - 1); got {args.member} of {args.members}")
+    if args.member and not partial:
+        parser.error("--member N is for one step (--stage1-only, --final-only, --fold, --cv-only); "
+                     "a build takes every member with --members M")
     if nose_variant is not None and args.recipe != "scenes":
         parser.error("the nose cue is chosen with the scenes recipe's folds: --recipe scenes, or --nose-cue none")
     random.seed(SEED)
@@ -504,10 +599,9 @@ def main(argv: list[str] | None = None) -> int:
     # A run that makes no model (a fold, the record, the final weights, stage 1 alone) still
     # needs the detector to cut the crops, but must not rewrite --out's models (the repository's
     # by default): it exports them into a scratch directory.
-    partial = args.cv_only or args.final_only or args.fold is not None or args.stage1_only
     with tempfile.TemporaryDirectory(prefix="models-build-") as scratch:
         exports = Path(scratch) if partial else args.out
-        if args.cache is None and nose_variant is not None:  # the cue's folds are read back from files
+        if args.cache is None and (nose_variant is not None or args.members > 1):  # folds are read back from files
             args.cache = Path(scratch) / "cache"
             args.cache.mkdir()
         entries = {"face_detector": build_face_detector(exports, args.data)}
@@ -515,7 +609,8 @@ def main(argv: list[str] | None = None) -> int:
         entries["backbone_features"] = build_backbone(exports)
         mask = build_mask_classifier(args.out, args.data, args.scenes, detector, args.epochs, args.cache,
                                      args.mined_audit, args.recipe, args.folds, args.cv_only, args.reuse_cv,
-                                     args.final_only, args.fold, args.stage1_only, nose_variant)
+                                     args.final_only, args.fold, args.stage1_only, nose_variant,
+                                     args.member, args.members)
     log.info("build.time stage=mask_classifier secs=%.0f", time.monotonic() - started)
     if mask is None:
         return 0

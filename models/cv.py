@@ -96,6 +96,14 @@ class EpochOOF:
     crop_probs: list[np.ndarray] = field(default_factory=list)  # per fold: face-mask/val (n, 4)
 
 
+def mean_oof(parts: Sequence[EpochOOF]) -> EpochOOF:
+    """Several classifier members' predictions of the same held-out photos: their mean."""
+    crops = folds.mean_of_members([dict(enumerate(p.crop_probs)) for p in parts])
+    return EpochOOF(photo_probs=folds.mean_of_members([p.photo_probs for p in parts]),
+                    view_probs=folds.mean_of_members([p.view_probs for p in parts]),
+                    crop_probs=[crops[i] for i in range(len(crops))])
+
+
 def predict_held_out(model: nn.Module, held_out: Sequence[ScenePhoto], crop_set: list[Sample],
                      oof: EpochOOF, seed: int) -> None:
     rng = np.random.default_rng(seed)
@@ -159,12 +167,12 @@ def choose(photos: Sequence[ScenePhoto], oof: EpochOOF, crop_labels: np.ndarray)
 
 def run_fold(base: nn.Module, face_train: list[Sample], crop_set: list[Sample],
              photos: Sequence[ScenePhoto], fold_of: dict[str, int], fold: int, recipe: str,
-             mined_audit: object, progress: Path | None = None) -> dict[int, EpochOOF]:
+             mined_audit: object, progress: Path | None = None, seed: int = SEED) -> dict[int, EpochOOF]:
     """One fold's model, trained on the other folds' photos; its predictions after each epoch
     (also written to ``progress`` after each, so a fold stopped part way keeps the epochs it finished)."""
     train = [p for p in photos if fold_of[p.name] != fold]
     held_out = [p for p in photos if fold_of[p.name] == fold]
-    cells = training_cells(recipe, face_train, train, SEED + fold, mined_audit)
+    cells = training_cells(recipe, face_train, train, seed + fold, mined_audit)
     log.info("build.cv fold=%d train_photos=%d held_out=%d", fold, len(train), len(held_out))
     epochs: dict[int, EpochOOF] = {}
 
@@ -173,14 +181,14 @@ def run_fold(base: nn.Module, face_train: list[Sample], crop_set: list[Sample],
         if progress is not None:
             write_atomically(progress, pickle.dumps(epochs))
 
-    train_stage(base, cells, RECIPES[recipe], SEED + fold, after_epoch=after)
+    train_stage(base, cells, RECIPES[recipe], seed + fold, after_epoch=after)
     return epochs
 
 
 def cross_validate(base: nn.Module, face_train: list[Sample], crop_set: list[Sample],
                    photos: Sequence[ScenePhoto], recipe: str, k: int = FOLDS,
                    mined_audit: object = None, cache: Path | None = None,
-                   only_fold: int | None = None) -> dict | None:
+                   only_fold: int | None = None, seed: int = SEED) -> dict | None:
     """Per-fold training and out-of-fold predictions; the pooled choice; each fold's figures.
 
     With ``cache``, each fold's predictions are kept there (``cv-RECIPE-foldN.pkl``) and taken
@@ -197,7 +205,8 @@ def cross_validate(base: nn.Module, face_train: list[Sample], crop_set: list[Sam
             log.info("build.cv fold=%d reused=%s", fold, kept)
         else:
             progress = kept.with_suffix(".so-far.pkl") if kept is not None else None
-            done = run_fold(base, face_train, crop_set, photos, fold_of, fold, recipe, mined_audit, progress)
+            done = run_fold(base, face_train, crop_set, photos, fold_of, fold, recipe, mined_audit, progress,
+                            seed)
             if kept is not None and progress is not None:
                 write_atomically(kept, pickle.dumps(done))
                 progress.unlink(missing_ok=True)
@@ -226,7 +235,7 @@ def cross_validate(base: nn.Module, face_train: list[Sample], crop_set: list[Sam
     pooled = folds.headline(folds.scene_report(list(calls.values()), t, u, "pooled"))
     by_split = {split: folds.headline(folds.scene_report([calls[p.name] for p in photos if p.split == split],
                                                          t, u, split)) for split in ("train", "val")}
-    return {"recipe": recipe, "folds": k, "seed": SEED, "photos": len(photos),
+    return {"recipe": recipe, "folds": k, "seed": seed, "photos": len(photos),
             "fold_photos": [sum(v == f for v in fold_of.values()) for f in range(k)],
             "chosen_epoch": best, "violation_threshold": t, "not_face_threshold": u,
             "feasible": chosen["feasible"],

@@ -21,7 +21,7 @@ small fixture.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,6 +70,16 @@ def photo_folds(photos: Sequence[tuple[str, Sequence[str]]], k: int, seed: int) 
 
 
 # --------------------------------------------------------------------------- probabilities
+
+def mean_of_members(parts: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Several classifier members' predictions of the same photos (or crops), by key: their
+    mean probabilities. Members are cross-validated on the same folds (``photo_folds`` takes
+    the build's seed, never a member's), so each photo's mean is still out of fold."""
+    keys = set(parts[0])
+    if any(set(p) != keys for p in parts):
+        raise ValueError("the members predicted different photos: were they cross-validated on the same folds?")
+    return {k: np.mean([p[k] for p in parts], axis=0) for k in parts[0]}
+
 
 def p_violation(probs: np.ndarray) -> np.ndarray:
     """P(violation | a face) from the 4-class softmax, as the runtime reads it."""

@@ -27,6 +27,14 @@ CLASSES = ("with_mask", "without_mask")  # face-mask/ folders, stage 1's classes
 MASK_INPUT = 128
 MASK_MARGIN = 0.2  # runtime crop: square around the RetinaFace box, side * 1.2
 SEED = 20240607  # every random choice of the build starts from it
+MEMBER_SEED_STRIDE = 1009  # a classifier member's training seeds: SEED + stride x member
+
+
+def member_seed(member: int) -> int:
+    """The seed member ``member`` of the mask classifier trains from (member 0: SEED). Only the
+    training draws take it; the photos' folds, the selection split and the held-out views stay
+    on SEED, so members are predicted on the same folds and can be averaged out of fold."""
+    return SEED + MEMBER_SEED_STRIDE * member
 
 @dataclass
 class Sample:

@@ -42,12 +42,13 @@ def sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
 
-def cross_validated(cache: Path, variant: str) -> dict[str, Any]:
-    """Each fold's cue (from the cache, or trained now), then the joined record and choice."""
+def cross_validated(cache: Path, variant: str, classifier: Path | None = None) -> dict[str, Any]:
+    """Each fold's cue (from the cache, or trained now), then the record and choice joined with
+    the classifier's folds (in ``classifier``: the cache, or the members' mean)."""
     for fold in range(FOLDS):
         if not nose_cv.cue_file(cache, variant, fold, "pkl").is_file():
             nose_cv.run_fold(cache, fold, variant)
-    record = nose_cv.record(cache, variant)
+    record = nose_cv.record(cache, variant, classifier)
     chosen = record["pooled_calls"]["gated_joint_choice"]
     log.info("build.nose.choice t=%.2f c=%.2f g=%s feasible=%s", chosen["t"], chosen["c"],
              chosen["g"], record["feasible"])

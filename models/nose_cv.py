@@ -162,14 +162,16 @@ def load_scenes_oof(cache: Path, epoch: int) -> EpochOOF:
     return merged
 
 
-def record(cache: Path, variant: str) -> dict[str, Any]:
-    """Both calls at their points, pooled and per fold, and the trade-off."""
-    base = json.loads((cache / f"cv-{RECIPE}.json").read_text())
+def record(cache: Path, variant: str, classifier: Path | None = None) -> dict[str, Any]:
+    """Both calls at their points, pooled and per fold, and the trade-off; the classifier's
+    folds and record from ``classifier`` (default: the cache)."""
+    classifier = classifier or cache
+    base = json.loads((classifier / f"cv-{RECIPE}.json").read_text())
     epoch, t, u = base["chosen_epoch"], base["violation_threshold"], base["not_face_threshold"]
     photos: list[ScenePhoto] = pickle.loads((cache / "data-scenes.pkl").read_bytes())
     crop_set: list[Sample] = pickle.loads((cache / "data-face-mask-val.pkl").read_bytes())
     fold_of = fold_of_photos(photos)
-    oof = load_scenes_oof(cache, epoch)
+    oof = load_scenes_oof(classifier, epoch)
     cue_folds = [pickle.loads(cue_file(cache, variant, f, "pkl").read_bytes()) for f in range(FOLDS)]
     patch = nose_cue.VARIANTS[variant]
     photo_cue = {name: v for r in cue_folds for name, v in r["photo"].items()}

@@ -25,7 +25,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -219,7 +219,23 @@ def logit(p: float) -> float:
     return float(np.log(p / (1 - p)))
 
 
-def fold_operating_points(model: SceneMaskModel, violation_t: float, not_face_t: float) -> None:
+class MemberMean(nn.Module):
+    """Several stage-2 models trained alike from different seeds, taken as one: the log of their
+    mean probabilities, plus ``shift`` (the operating points, applied once, to the mean). The
+    members agree on the photos they were sure of and differ where one draw's luck decided, so
+    the mean's out-of-fold calls are what the camera gets (models/README.md)."""
+
+    def __init__(self, members: Sequence[nn.Module]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.register_buffer("shift", torch.zeros(len(SCENE_LABELS)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        probs = torch.stack([torch.softmax(m(x), dim=1) for m in self.members]).mean(dim=0)
+        return torch.log(probs.clamp_min(1e-30)) + self.shift
+
+
+def fold_operating_points(model: SceneMaskModel | MemberMean, violation_t: float, not_face_t: float) -> None:
     """Shift the logits so that the runtime's 0.5 points are the chosen ones:
     P(violation | face) > t  <=>  with the with_mask logit raised by logit(t), > 0.5;
     P(not_face) > u          <=>  with the not_face logit lowered by logit(u), > 0.5."""

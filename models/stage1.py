@@ -74,9 +74,9 @@ def train_epoch(model, samples, optimizer, class_weight, rng, batch_size=32) -> 
 
 
 def fine_tune(model: MaskModel, train: list[Sample], select: list[Sample],
-              epochs: int) -> tuple[MaskModel, list[dict]]:
+              epochs: int, seed: int = SEED) -> tuple[MaskModel, list[dict]]:
     """Seeded fine-tuning; the epoch with the best balanced accuracy on `select` wins."""
-    rng = np.random.default_rng(SEED)
+    rng = np.random.default_rng(seed)
     counts = np.bincount([s.label for s in train], minlength=2)
     class_weight = torch.tensor(len(train) / (2 * counts), dtype=torch.float32)
     optimizer = torch.optim.AdamW([

@@ -17,7 +17,7 @@ from agent.config.vision import VisionConfig
 from agent.vision.eval.scenes import Annotated
 from agent.vision.faces import Face, FaceDetector
 from models import folds
-from models.mask_data import Sample
+from models.mask_data import SEED, Sample, member_seed
 from models.synth import INCORRECT, synthesise, usable
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "face-mask"
@@ -57,6 +57,22 @@ def test_the_split_is_seeded() -> None:
     listed = photos(60)
     assert folds.photo_folds(listed, 5, seed=3) == folds.photo_folds(list(reversed(listed)), 5, seed=3)
     assert folds.photo_folds(listed, 5, seed=3) != folds.photo_folds(listed, 5, seed=4)
+
+
+def test_member_zero_is_the_single_model_and_the_others_draw_their_own_seeds() -> None:
+    assert member_seed(0) == SEED
+    assert len({member_seed(m) for m in range(4)}) == 4
+
+
+def test_the_members_mean_is_taken_photo_by_photo_and_refuses_other_photos() -> None:
+    first = {"a.jpg": np.array([[0.9, 0.1, 0.0, 0.0]]), "b.jpg": np.array([[0.2, 0.6, 0.2, 0.0]])}
+    second = {"a.jpg": np.array([[0.7, 0.1, 0.2, 0.0]]), "b.jpg": np.array([[0.4, 0.4, 0.0, 0.2]])}
+    mean = folds.mean_of_members([first, second])
+    assert np.allclose(mean["a.jpg"], [[0.8, 0.1, 0.1, 0.0]])
+    assert np.allclose(mean["b.jpg"], [[0.3, 0.5, 0.1, 0.1]])
+    assert np.allclose(mean["b.jpg"].sum(axis=1), 1.0)  # still probabilities
+    with pytest.raises(ValueError, match="different photos"):
+        folds.mean_of_members([first, {"a.jpg": first["a.jpg"]}])
 
 
 def test_a_bad_split_is_refused() -> None:

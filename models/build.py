@@ -327,7 +327,7 @@ def build_mask_classifier(out: Path, data: Path, scenes: Path, detector: FaceDet
               for m in chain}
     sha = {m: weights_sha256(model) for m, (model, _h) in stage1.items()}
     for m in chain:
-        log.info("build.mask.stage1 member=%d sha256=%s kernels=%s", m, sha[m], kernel_settings())
+        log.info("build.mask.stage1 sha256=%s member=%d kernels=%s", sha[m], m, kernel_settings())
     if stage1_only:
         return None
     val, photos = scene_data(data, scenes, detector, cache)

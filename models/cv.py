@@ -98,10 +98,9 @@ class EpochOOF:
 
 def mean_oof(parts: Sequence[EpochOOF]) -> EpochOOF:
     """Several classifier members' predictions of the same held-out photos: their mean."""
-    crops = folds.mean_of_members([dict(enumerate(p.crop_probs)) for p in parts])
     return EpochOOF(photo_probs=folds.mean_of_members([p.photo_probs for p in parts]),
                     view_probs=folds.mean_of_members([p.view_probs for p in parts]),
-                    crop_probs=[crops[i] for i in range(len(crops))])
+                    crop_probs=[np.mean(fold, axis=0) for fold in zip(*(p.crop_probs for p in parts), strict=True)])
 
 
 def predict_held_out(model: nn.Module, held_out: Sequence[ScenePhoto], crop_set: list[Sample],

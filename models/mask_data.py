@@ -36,6 +36,7 @@ def member_seed(member: int) -> int:
     on SEED, so members are predicted on the same folds and can be averaged out of fold."""
     return SEED + MEMBER_SEED_STRIDE * member
 
+
 @dataclass
 class Sample:
     image: np.ndarray  # BGR

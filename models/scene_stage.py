@@ -221,9 +221,9 @@ def logit(p: float) -> float:
 
 class MemberMean(nn.Module):
     """Several stage-2 models trained alike from different seeds, taken as one: the log of their
-    mean probabilities, plus ``shift`` (the operating points, applied once, to the mean). The
-    members agree on the photos they were sure of and differ where one draw's luck decided, so
-    the mean's out-of-fold calls are what the camera gets (models/README.md)."""
+    mean probabilities, plus ``shift`` (the operating points, applied once, to the mean), so
+    the export is one ONNX the runtime reads like a single model (``build.py --members``;
+    measured, not shipped: models/README.md, "Members")."""
 
     def __init__(self, members: Sequence[nn.Module]) -> None:
         super().__init__()

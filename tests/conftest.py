@@ -11,6 +11,8 @@ import pytest
 
 from agent.config_file.model import AgentConfig
 
+from .helpers import local_time
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 TZ = ZoneInfo("Asia/Shanghai")
@@ -21,6 +23,7 @@ pytest_plugins = ["tests.fixtures_package"]
 # for every test (and the agents they start) unless a test says otherwise, so the
 # clock_unsynced alarm appears only where a test is about the clock (tests/test_clock.py).
 os.environ.setdefault("CANTEEN_CLOCK_SYNCED", "1")
+local_time.install()  # CANTEEN_TEST_LOCAL_TIME=HH:MM: the suite at another hour of the day
 
 # Modules that take minutes run first. On two workers a long module left to the end keeps
 # one worker busy while the other idles; and test_package builds the Debian packages that

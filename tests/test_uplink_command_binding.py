@@ -36,7 +36,7 @@ def agent(tmp_path: Path, broker: Broker, key: Ed25519PrivateKey):
         "broker": {"host": "127.0.0.1", "port": broker.port, "keepalive_s": 5, "reconnect_min_s": 0.2,
                    "reconnect_max_s": 1, "platform_public_key": public_key_b64(key)},
         "store": {"path": str(tmp_path / "agent.db"), "media_dir": str(tmp_path / "media")},
-        "vision": {"enabled": False},
+        "vision": {"enabled": False}, "console": {"enabled": False},
     }))
     agent = Agent(load_config(path, {}), config_path=path)
     agent.start()

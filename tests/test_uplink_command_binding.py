@@ -64,7 +64,7 @@ def test_commands_from_the_future_or_valid_for_too_long_are_refused(
         agent: Agent, platform: Platform, key: Ed25519PrivateKey, issued_in: timedelta, expires_in: float,
         reason: str) -> None:
     command = build_command("ping", agent_id="a1", sign_with=key, expires_in=expires_in,
-                            now=datetime.now(UTC) + issued_in)
+                            now=agent.now() + issued_in)
     platform.publish_command("a1", command)
     answer = platform.wait_result(command["id"], timeout=10)
     assert answer["ok"] is False and reason in answer["error"], answer

@@ -9,10 +9,10 @@ own by the clock (the daily ledger from 23:55, reminders past a deadline), so a 
 that counts records or waits for an empty outbox can pass at one hour and fail at
 another: this finds them without waiting for the hour.
 
-The platform, the broker and the tests' own signed commands keep the real clock: the
-agent refuses a command issued more than 300 s after its clock, or expired (they live
-60 s), so at a larger shift the tests that send a signed command fail for that reason
-alone (six of them at 23:57, run at 00:48).
+Commands the tests sign without a time of their own are issued on the newest agent's
+clock, as the platform's would be if its clock agreed with the kitchen's: the agent
+refuses a command from more than 300 s ahead of its clock, or expired. The platform's
+store, the broker and everything else keep the real clock.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 ENV = "CANTEEN_TEST_LOCAL_TIME"
@@ -28,26 +29,44 @@ ENV = "CANTEEN_TEST_LOCAL_TIME"
 Now = Callable[[], datetime]
 
 
+_shift = timedelta(0)  # the newest agent clock's lead on the real one
+
+
 def shifted(at: str) -> Callable[[ZoneInfo], Now]:
     """A ``make_now`` whose clocks read ``at`` (HH:MM, local) when made, then run on."""
     hour, minute = (int(part) for part in at.split(":"))
 
     def make_now(tz: ZoneInfo) -> Now:
+        global _shift
         real = datetime.now(tz)
         start = real.replace(hour=hour, minute=minute, second=0, microsecond=0)
         start += timedelta(days=round((real - start) / timedelta(days=1)))  # the nearest such time
+        _shift = start - real
         began = time.monotonic()
         return lambda: start + timedelta(seconds=time.monotonic() - began)
 
     return make_now
 
 
+def on_agent_clock(build: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """``build_command``, issuing on the newest agent's clock unless given a time."""
+
+    def build_command(*args: Any, now: datetime | None = None, **kwargs: Any) -> dict[str, Any]:
+        return build(*args, now=now or datetime.now(UTC) + _shift, **kwargs)
+
+    return build_command
+
+
 def install() -> None:
-    """Replace the agent's ``make_now`` when the variable is set; a no-op otherwise."""
+    """Shift the agents' clocks (and the signed commands') when the variable is set; a no-op otherwise."""
     at = os.environ.get(ENV)
     if not at:
         return
     import agent.app
     import agent.core.timeutil
+    import simulator.platform.commands
+    import simulator.platform.platform
 
-    agent.core.timeutil.make_now = agent.app.make_now = shifted(at)  # type: ignore[assignment]
+    agent.core.timeutil.make_now = agent.app.make_now = shifted(at)  # type: ignore[assignment,attr-defined]
+    build = on_agent_clock(simulator.platform.commands.build_command)
+    simulator.platform.commands.build_command = simulator.platform.platform.build_command = build  # type: ignore[attr-defined]

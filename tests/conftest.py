@@ -37,6 +37,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
 
 
+@pytest.fixture(autouse=True)
+def _commands_on_the_real_clock_until_an_agent_is_made() -> None:
+    local_time.reset()  # (a no-op unless CANTEEN_TEST_LOCAL_TIME shifts the agents' clocks)
+
+
 def make_config(tmp_path: Path, **sections) -> AgentConfig:
     data = {
         "identity": {"agent_id": "test-agent", "school_id": "5101040042", "canteen_id": "k1"},

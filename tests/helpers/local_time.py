@@ -9,10 +9,11 @@ own by the clock (the daily ledger from 23:55, reminders past a deadline), so a 
 that counts records or waits for an empty outbox can pass at one hour and fail at
 another: this finds them without waiting for the hour.
 
-Commands the tests sign without a time of their own are issued on the newest agent's
-clock, as the platform's would be if its clock agreed with the kitchen's: the agent
-refuses a command from more than 300 s ahead of its clock, or expired. The platform's
-store, the broker and everything else keep the real clock.
+Commands the tests sign without a time of their own are issued on the clock of the
+newest agent the test made, as the platform's would be if its clock agreed with the
+kitchen's (the agent refuses a command from more than 300 s ahead of its clock, or
+expired); with none, on the real clock. Agents started as ``agent run`` (the CLI, the
+installed package), the platform's store, the broker and the rest keep the real clock.
 """
 
 from __future__ import annotations
@@ -46,6 +47,12 @@ def shifted(at: str) -> Callable[[ZoneInfo], Now]:
         return lambda: start + timedelta(seconds=time.monotonic() - began)
 
     return make_now
+
+
+def reset() -> None:
+    """A new test: its commands are on the real clock until it makes an agent."""
+    global _shift
+    _shift = timedelta(0)
 
 
 def on_agent_clock(build: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:

@@ -11,6 +11,8 @@ import pytest
 
 from agent.config_file.model import AgentConfig
 
+from .helpers import local_time
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 TZ = ZoneInfo("Asia/Shanghai")
@@ -21,6 +23,7 @@ pytest_plugins = ["tests.fixtures_package"]
 # for every test (and the agents they start) unless a test says otherwise, so the
 # clock_unsynced alarm appears only where a test is about the clock (tests/test_clock.py).
 os.environ.setdefault("CANTEEN_CLOCK_SYNCED", "1")
+local_time.install()  # CANTEEN_TEST_LOCAL_TIME=HH:MM: the suite at another hour of the day
 
 # Modules that take minutes run first. On two workers a long module left to the end keeps
 # one worker busy while the other idles; and test_package builds the Debian packages that
@@ -32,6 +35,11 @@ LONG_MODULES_FIRST = ("test_package.py", "test_uplink_e2e.py", "test_demo.py", "
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rank = {name: n for n, name in enumerate(LONG_MODULES_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
+
+
+@pytest.fixture(autouse=True)
+def _commands_on_the_real_clock_until_an_agent_is_made() -> None:
+    local_time.reset()  # (a no-op unless CANTEEN_TEST_LOCAL_TIME shifts the agents' clocks)
 
 
 def make_config(tmp_path: Path, **sections) -> AgentConfig:

@@ -58,7 +58,7 @@ def video_agent_config(tmp_path: Path, broker_port: int, cameras: list[dict[str,
         "broker": {"host": "127.0.0.1", "port": broker_port, "reconnect_min_s": 0.2, "reconnect_max_s": 2,
                    **({"platform_public_key": platform_public_key} if platform_public_key else {})},
         "store": {"path": str(tmp_path / "agent" / "agent.db"), "media_dir": str(tmp_path / "agent" / "media")},
-        "vision": {"enabled": False},
+        "vision": {"enabled": False}, "console": {"enabled": False},
         "video": {"dir": str(tmp_path / "agent" / "video"), "segment_s": 2, "reconnect_min_s": 0.5,
                   "reconnect_max_s": 2, "io_timeout_s": 3, "stall_s": 8, "cameras": cameras, **video},
     }

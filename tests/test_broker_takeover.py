@@ -111,7 +111,7 @@ def test_the_agent_keeps_its_session_and_its_commands(tmp_path: Path, broker_fac
         "broker": {"host": "127.0.0.1", "port": b.port, "username": "a2", "password": PASSWORDS["a2"],
                    "keepalive_s": 5, "reconnect_min_s": 0.2, "reconnect_max_s": 1},
         "store": {"path": str(tmp_path / "agent.db"), "media_dir": str(tmp_path / "media")},
-        "vision": {"enabled": False},
+        "vision": {"enabled": False}, "console": {"enabled": False},
     }))
     platform = MqttTestClient(b.port, "platform", username="platform", password=PASSWORDS["platform"])
     platform.subscribe("scfs/v1/a2/cmd/res")

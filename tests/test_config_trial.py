@@ -31,7 +31,7 @@ def write_config(tmp_path: Path, port: int) -> Path:
         "broker": {"host": "127.0.0.1", "port": port, "keepalive_s": 5, "reconnect_min_s": 0.2,
                    "reconnect_max_s": 1, "config_trial_s": 4},
         "store": {"path": str(tmp_path / "agent" / "agent.db"), "media_dir": str(tmp_path / "agent" / "media")},
-        "vision": {"enabled": False},
+        "vision": {"enabled": False}, "console": {"enabled": False},
     }))
     return path
 

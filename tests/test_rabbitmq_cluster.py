@@ -45,7 +45,7 @@ def agent_config(tmp_path: Path, agent_id: str, addresses: list[str]) -> Path:
         "broker": {"addresses": addresses, "keepalive_s": 5, "reconnect_min_s": 0.2, "reconnect_max_s": 2,
                    "ack_timeout_s": 20},
         "store": {"path": str(tmp_path / "agent" / "agent.db"), "media_dir": str(tmp_path / "agent" / "media")},
-        "vision": {"enabled": False},
+        "vision": {"enabled": False}, "console": {"enabled": False},
     }))
     return path
 
@@ -110,8 +110,10 @@ def test_exactly_once_through_the_cluster_with_a_node_stopped_and_started(
         stopped = None
         producer.join()
         wait_until(lambda: outbox_empty(agent), timeout=120, message="outbox drained")
+        # every record stored reaches the platform once: the 1,500 and any the agent wrote
+        # itself meanwhile (a daily ledger after 23:55)
         stored = {r["id"] for r in agent.store.iter_records()}
-        assert set(produced) == stored and len(stored) == 1500
+        assert set(produced) <= stored and len(set(produced)) == 1500
         rows = platform.store.query("SELECT id FROM records WHERE agent_id=?", ("once1",))
         ids = [r["id"] for r in rows]
         assert len(ids) == len(set(ids))  # each id kept once (a resend is a counted duplicate)

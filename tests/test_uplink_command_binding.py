@@ -36,7 +36,7 @@ def agent(tmp_path: Path, broker: Broker, key: Ed25519PrivateKey):
         "broker": {"host": "127.0.0.1", "port": broker.port, "keepalive_s": 5, "reconnect_min_s": 0.2,
                    "reconnect_max_s": 1, "platform_public_key": public_key_b64(key)},
         "store": {"path": str(tmp_path / "agent.db"), "media_dir": str(tmp_path / "media")},
-        "vision": {"enabled": False},
+        "vision": {"enabled": False}, "console": {"enabled": False},
     }))
     agent = Agent(load_config(path, {}), config_path=path)
     agent.start()
@@ -64,7 +64,7 @@ def test_commands_from_the_future_or_valid_for_too_long_are_refused(
         agent: Agent, platform: Platform, key: Ed25519PrivateKey, issued_in: timedelta, expires_in: float,
         reason: str) -> None:
     command = build_command("ping", agent_id="a1", sign_with=key, expires_in=expires_in,
-                            now=datetime.now(UTC) + issued_in)
+                            now=agent.now() + issued_in)
     platform.publish_command("a1", command)
     answer = platform.wait_result(command["id"], timeout=10)
     assert answer["ok"] is False and reason in answer["error"], answer

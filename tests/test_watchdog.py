@@ -186,7 +186,7 @@ def _agent_config(tmp_path: Path) -> Path:
         # an unreachable broker on loopback: the uplink keeps retrying, the core runs
         "broker": {"host": "127.0.0.1", "port": 9, "reconnect_max_s": 2},
         "store": {"path": str(tmp_path / "agent.db"), "media_dir": str(tmp_path / "media")},
-        "vision": {"enabled": False},
+        "vision": {"enabled": False}, "console": {"enabled": False},
     }))
     return path
 

@@ -25,10 +25,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from agent.core.timeutil import Now
+
 ENV = "CANTEEN_TEST_LOCAL_TIME"
-
-Now = Callable[[], datetime]
-
 
 _shift = timedelta(0)  # the newest agent clock's lead on the real one
 
